@@ -1,0 +1,65 @@
+// config.json to a typed model configuration. Each supported model_type has a
+// spec (its key names, defaults and required keys, as its transformers
+// configuration class defines them); every key of the file is kept in `raw`,
+// unknown ones included.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "optimum/io/json.h"
+
+namespace optimum::config {
+
+using io::Json;
+
+// Configuration of a transformer encoder, with the names BertConfig uses.
+// Families that spell a field differently (DistilBERT's dim, n_layers...)
+// are mapped onto these names by their spec.
+struct EncoderConfig {
+  std::string model_type;
+  std::vector<std::string> architectures;
+  int64_t vocab_size = 0;
+  int64_t hidden_size = 0;
+  int64_t num_hidden_layers = 0;
+  int64_t num_attention_heads = 0;
+  int64_t intermediate_size = 0;
+  int64_t embedding_size = 0;  // = hidden_size unless the family factorizes embeddings
+  int64_t max_position_embeddings = 512;
+  int64_t type_vocab_size = 2;  // 0: the family has no token types
+  int64_t pad_token_id = 0;
+  double layer_norm_eps = 1e-12;
+  std::string hidden_act = "gelu";
+  int64_t num_hidden_groups = 1;  // ALBERT parameter sharing
+  int64_t inner_group_num = 1;    // ALBERT
+  int64_t relative_attention_num_buckets = 32;  // MPNet
+  // Sequence summary (ELECTRA multiple choice).
+  std::string summary_type = "first";
+  bool summary_use_proj = true;
+  std::string summary_activation;
+  bool summary_proj_to_labels = false;
+  // Heads.
+  int64_t num_labels = 2;
+  std::map<int64_t, std::string> id2label;
+  std::string problem_type;  // "", single_label_classification, multi_label_classification, regression
+  Json raw;                  // the whole config.json
+  std::string source;        // file name for messages
+
+  int64_t head_dim() const { return hidden_size / num_attention_heads; }
+};
+
+// Model types this build can load, sorted.
+std::vector<std::string> supported_model_types();
+
+// Parses a config object; `source` names the file in errors. Throws
+// FormatError naming the missing or mistyped key, Unsupported naming the
+// model_type and listing the supported ones.
+EncoderConfig parse_config(const Json& json, const std::string& source);
+
+// Reads and parses `path` (a config.json file or a folder holding one).
+EncoderConfig load_config(const std::filesystem::path& path);
+
+}  // namespace optimum::config

@@ -1,0 +1,44 @@
+// Element-wise, normalization and attention kernels on f32 rows.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace optimum::kernels {
+
+// Activation functions, with the names transformers' ACT2FN uses.
+enum class Activation { Identity, Gelu, GeluTanh, GeluFast, QuickGelu, Relu, Silu, Tanh };
+
+// Parses an ACT2FN name ("gelu", "gelu_new", "relu", ...); throws
+// Unsupported naming it.
+Activation activation_from_name(const std::string& name);
+
+// x[i] = act(x[i]) for n elements.
+void apply_activation(float* x, int64_t n, Activation act);
+
+// out[r] = LayerNorm(x[r] + residual[r]) * gamma + beta for each of `rows`
+// rows of `cols`; residual may be null; out may alias x.
+void layer_norm(const float* x, const float* residual, const float* gamma, const float* beta,
+                double eps, int64_t rows, int64_t cols, float* out);
+
+// In-place softmax over each row of n values.
+void softmax_row(float* x, int64_t n);
+
+// Multi-head self-attention over a padded batch.
+struct AttentionArgs {
+  const float* q;          // [batch*seq, ld_qkv], heads packed as h*head_dim
+  const float* k;
+  const float* v;
+  int64_t ld_qkv;          // row stride of q, k, v
+  const int64_t* mask;     // [batch, seq] 1 = attend, 0 = masked key; null = all ones
+  const float* bias;       // [heads, seq, seq] added to scores; null = none
+  int64_t batch;
+  int64_t seq;
+  int64_t heads;
+  int64_t head_dim;
+  float* out;              // [batch*seq, heads*head_dim]
+};
+// softmax(q·kᵀ / sqrt(head_dim) + bias + mask)·v per batch item and head.
+void attention(const AttentionArgs& args);
+
+}  // namespace optimum::kernels

@@ -1,0 +1,89 @@
+// The transformer encoder shared by every BERT-like family: embeddings,
+// post-LayerNorm layers with fused Q/K/V, optional relative position bias
+// (MPNet), optional layer sharing (ALBERT) and an optional pooler. Family
+// files fill EncoderWeights; the forward is written once here.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "optimum/config/config.h"
+#include "optimum/kernels/ops.h"
+#include "optimum/models/weights.h"
+
+namespace optimum::models {
+
+// How position ids are made when the caller gives none.
+enum class PositionStyle {
+  Absolute,          // 0, 1, 2, ... (BERT)
+  FromPaddingIndex,  // pad + cumsum(input_ids != pad) for real tokens, pad for padding (RoBERTa, MPNet)
+};
+
+struct EncoderLayer {
+  Linear qkv;  // fused [3*hidden, hidden]
+  Linear attn_out;
+  Norm attn_norm;
+  Linear ffn_in;
+  Linear ffn_out;
+  Norm ffn_norm;
+};
+
+struct EncoderWeights {
+  Tensor word_embeddings;       // [vocab, embedding_size]
+  Tensor position_embeddings;   // [max_positions, embedding_size]
+  Tensor token_type_embeddings; // [type_vocab, embedding_size]; undefined if none
+  Norm embedding_norm;
+  std::optional<Linear> embedding_project;  // embedding_size -> hidden (ELECTRA, ALBERT)
+  std::vector<EncoderLayer> layers;         // distinct layers
+  std::vector<size_t> layer_order;          // layers run, by index into `layers`
+  Tensor relative_attention_bias;           // [buckets, heads] (MPNet); undefined if none
+  std::optional<Linear> pooler;             // dense + tanh on the first token
+};
+
+// Model inputs as row-major [batch, seq] int64 arrays. Null optional inputs
+// take the family defaults (mask all ones, token types zero, positions per
+// PositionStyle).
+struct EncoderInputs {
+  int64_t batch = 0;
+  int64_t seq = 0;
+  const int64_t* input_ids = nullptr;
+  const int64_t* attention_mask = nullptr;
+  const int64_t* token_type_ids = nullptr;
+  const int64_t* position_ids = nullptr;
+};
+
+// Called with every named intermediate ("embeddings", "attention",
+// "layer_output", ...) and its layer index (-1 outside layers), so parity
+// failures can be bisected against transformers' hidden states.
+using ForwardHook = std::function<void(std::string_view name, int64_t layer, const Tensor& value)>;
+
+class Encoder {
+ public:
+  Encoder(const config::EncoderConfig& config, EncoderWeights weights, PositionStyle positions);
+
+  // Checks ids, types and positions against the config; InvalidArgument
+  // names the input, the offending value and its index.
+  void validate(const EncoderInputs& in) const;
+  // last_hidden_state [batch*seq, hidden].
+  Tensor forward(const EncoderInputs& in, const ForwardHook* hook = nullptr) const;
+  // tanh(dense(h[:, 0])) -> [batch, hidden]; requires has_pooler().
+  Tensor pool(const Tensor& hidden, int64_t batch, int64_t seq) const;
+  bool has_pooler() const { return weights_.pooler.has_value(); }
+  const config::EncoderConfig& config() const { return config_; }
+
+ private:
+  Tensor embed(const EncoderInputs& in) const;
+  Tensor position_bias(int64_t seq) const;
+
+  config::EncoderConfig config_;
+  EncoderWeights weights_;
+  PositionStyle positions_;
+  kernels::Activation act_;
+};
+
+// Rows hidden[b*seq + 0] for each b: [batch, width].
+Tensor first_tokens(const Tensor& hidden, int64_t batch, int64_t seq);
+
+}  // namespace optimum::models

@@ -1,0 +1,45 @@
+// An encoder checkpoint with one task head, ready to run: loads config.json
+// and the safetensors weights of a folder, validates named inputs and
+// returns named outputs with transformers' ModelOutput field names.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "optimum/models/registry.h"
+
+namespace optimum::models {
+
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+class EncoderModel {
+ public:
+  // Loads `dir` (config.json + model.safetensors or its sharded index) for
+  // `task`. Unsupported names the model_type or the task and lists what is
+  // supported; NotFound / FormatError name the file and weight at fault.
+  static std::shared_ptr<const EncoderModel> load(const std::filesystem::path& dir, tasks::Task task);
+
+  // Inputs by name (int64 or int32): input_ids [batch, seq] ([batch,
+  // choices, seq] for multiple-choice) and optionally attention_mask,
+  // token_type_ids, position_ids of the same shape. Outputs: f32 tensors
+  // named last_hidden_state / pooler_output, logits, start_logits /
+  // end_logits. Thread-safe: the model is immutable.
+  NamedTensors forward(const std::map<std::string, Tensor>& inputs, const ForwardHook* hook = nullptr) const;
+
+  std::vector<std::string> input_names() const;
+  std::vector<std::string> output_names() const;
+  const config::EncoderConfig& config() const { return encoder_->config(); }
+  tasks::Task task() const { return head_.task; }
+
+ private:
+  EncoderModel() = default;
+  const Family* family_ = nullptr;
+  std::unique_ptr<Encoder> encoder_;
+  Head head_;
+};
+
+}  // namespace optimum::models

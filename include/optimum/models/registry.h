@@ -1,0 +1,59 @@
+// The architecture registry: one Family per weight layout. A new
+// architecture is one file that defines its Family and one line in
+// register_all() (registry.cc).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "optimum/config/config.h"
+#include "optimum/models/encoder.h"
+#include "optimum/models/heads.h"
+
+namespace optimum::models {
+
+struct Family {
+  std::string model_type;
+  std::string base_prefix;  // attribute of the base model in head classes
+  PositionStyle positions = PositionStyle::Absolute;
+  bool uses_token_types = true;
+  std::vector<tasks::Task> tasks;  // tasks with a head, feature-extraction included
+  std::function<EncoderWeights(const WeightSource&, const config::EncoderConfig&)> load_encoder;
+  // Head of a task other than feature-extraction.
+  std::function<Head(tasks::Task, const WeightSource&, const config::EncoderConfig&)> load_head;
+};
+
+// The family of `model_type`; Unsupported lists the supported model types.
+const Family& find_family(const std::string& model_type);
+// Every registered family.
+const std::vector<Family>& families();
+
+// Family definitions, one per architecture file.
+std::vector<Family> bert_families();  // bert, roberta, xlm-roberta, camembert, electra
+Family distilbert_family();
+Family albert_family();
+Family mpnet_family();
+
+// Shared pieces of family files.
+namespace blocks {
+// Word/position/token-type embeddings and their LayerNorm under `prefix`
+// ("embeddings"), sized by embedding_size.
+void load_embeddings(const WeightSource& w, const config::EncoderConfig& c, const std::string& prefix,
+                     bool token_types, EncoderWeights& out);
+// Fuses three Linear layers named q, k, v into one [3*hidden, hidden].
+Linear fused_qkv(const WeightSource& w, const std::string& q, const std::string& k, const std::string& v,
+                 int64_t hidden);
+// "<name>.dense" + tanh pooler, when the checkpoint has it.
+void load_pooler(const WeightSource& w, const std::string& name, int64_t hidden, EncoderWeights& out);
+// The tied output embedding: `<name>.weight` if saved, else the word embeddings.
+Linear tied_decoder(const WeightSource& w, const std::string& name, const std::string& bias_name,
+                    const config::EncoderConfig& c);
+// layer_order 0..n-1 over n distinct layers.
+std::vector<size_t> sequential_order(size_t n);
+// Head of `task` built from steps; Unsupported if the family lacks it.
+[[noreturn]] void unsupported_task(const std::string& model_type, tasks::Task task,
+                                   const std::vector<tasks::Task>& supported);
+}  // namespace blocks
+
+}  // namespace optimum::models

@@ -1,0 +1,63 @@
+// Typed access to a checkpoint's weights: shape-checked tensors, Linear and
+// LayerNorm parameters, and the base-model prefix ("bert.", "roberta.")
+// that head checkpoints carry and base checkpoints do not.
+#pragma once
+
+#include <string>
+
+#include "optimum/core/tensor.h"
+#include "optimum/io/safetensors.h"
+
+namespace optimum::models {
+
+// y = x·Wᵀ + b, PyTorch layout: weight [out, in], bias [out] (optional).
+struct Linear {
+  Tensor weight;
+  Tensor bias;
+  int64_t in = 0;
+  int64_t out = 0;
+  // y[rows, out] from x[rows, in].
+  void forward(const float* x, int64_t rows, float* y) const;
+};
+
+// LayerNorm parameters.
+struct Norm {
+  Tensor gamma;
+  Tensor beta;
+  double eps = 1e-12;
+  int64_t dim = 0;
+  // out = LayerNorm(x + residual); residual may be null; out may alias x.
+  void forward(const float* x, const float* residual, int64_t rows, float* out) const;
+};
+
+class WeightSource {
+ public:
+  // `base_prefix` is the attribute name of the base model inside head
+  // models (BertForX.bert -> "bert").
+  WeightSource(io::WeightStore store, std::string base_prefix);
+
+  bool has(const std::string& name) const { return store_.contains(name); }
+  // Full name of a base-model weight: "<prefix>.<name>" when the checkpoint
+  // nests the base model under its prefix, else `name`.
+  std::string base(const std::string& name) const;
+  bool has_base(const std::string& name) const { return has(base(name)); }
+
+  // The tensor as f32 with shape `expected`; NotFound / FormatError name the
+  // tensor, the file and both shapes.
+  Tensor tensor(const std::string& name, const Shape& expected) const;
+  // `<name>.weight` [out, in] and, when `bias`, `<name>.bias` [out].
+  Linear linear(const std::string& name, int64_t in, int64_t out, bool bias = true) const;
+  // `<name>.weight` / `<name>.bias` (or legacy gamma / beta) of size dim.
+  Norm norm(const std::string& name, int64_t dim, double eps) const;
+  const std::string& source() const { return store_.source(); }
+
+ private:
+  io::WeightStore store_;
+  std::string prefix_;  // "<base_prefix>." or empty
+};
+
+// Concatenates Linear layers with the same input size along the output
+// dimension (fused Q/K/V), into owned memory.
+Linear fuse_linears(const std::vector<const Linear*>& parts);
+
+}  // namespace optimum::models

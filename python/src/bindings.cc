@@ -10,6 +10,9 @@
 namespace py = pybind11;
 using namespace optimum;
 
+// Defined in tokenizers_bindings.cc.
+void bind_tokenizers(py::module_& m);
+
 namespace {
 
 Tensor tensor_from_numpy(const std::string& name, const py::handle& obj) {
@@ -94,6 +97,7 @@ PYBIND11_MODULE(_C, m) {
       .def_property_readonly("model_type", &PyModel::model_type)
       .def_property_readonly("config_json", &PyModel::config_json)
       .def_property_readonly("path", &PyModel::path);
+  bind_tokenizers(m);
   m.def("set_num_threads", &set_num_threads, py::arg("n"), "Compute threads (0: all cores)");
   m.def("get_num_threads", &num_threads);
 }

@@ -1,0 +1,263 @@
+#include "legacy.h"
+
+#include <fstream>
+
+#include "optimum/core/errors.h"
+
+namespace optimum::tokenizers::legacy {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+Json read_optional(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return Json::object();
+  Json j = io::read_json(path);
+  if (!j.is_object()) throw FormatError(path.string() + " is not a JSON object");
+  return j;
+}
+
+// A special-token value: "tok" or {"content": "tok", ...}.
+std::optional<std::string> token_content(const Json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_object() && v.contains("content") && v["content"].is_string()) return v["content"].get<std::string>();
+  return std::nullopt;
+}
+
+std::string special(const Json& cfg, const Json& map, const char* key, const char* fallback) {
+  for (const Json* src : {&cfg, &map}) {
+    if (src->contains(key)) {
+      if (auto c = token_content((*src)[key])) return *c;
+    }
+  }
+  return fallback;
+}
+
+bool flag(const Json& cfg, const char* key, bool fallback) {
+  return cfg.contains(key) && cfg[key].is_boolean() ? cfg[key].get<bool>() : fallback;
+}
+
+Json special_added_token(const std::string& content, uint32_t id, bool lstrip = false) {
+  return {{"id", id},           {"content", content}, {"single_word", false}, {"lstrip", lstrip},
+          {"rstrip", false},    {"normalized", false}, {"special", true}};
+}
+
+Json bert_from_vocab(const fs::path& vocab_path, const Json& cfg, const Json& map) {
+  std::ifstream in(vocab_path, std::ios::binary);
+  if (!in) throw IoError(errno_message("cannot read " + vocab_path.string()));
+  Json vocab = Json::object();
+  std::string line;
+  uint32_t index = 0;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!vocab.contains(line)) vocab[line] = index;
+    ++index;
+  }
+  const std::string unk = special(cfg, map, "unk_token", "[UNK]");
+  const std::string sep = special(cfg, map, "sep_token", "[SEP]");
+  const std::string cls = special(cfg, map, "cls_token", "[CLS]");
+  const std::string pad = special(cfg, map, "pad_token", "[PAD]");
+  const std::string mask = special(cfg, map, "mask_token", "[MASK]");
+  for (const auto& [name, tok] : {std::pair{"cls_token", cls}, {"sep_token", sep}}) {
+    if (!vocab.contains(tok)) {
+      throw FormatError(vocab_path.string() + ": " + name + " '" + tok + "' is not in the vocabulary");
+    }
+  }
+  Json t;
+  t["version"] = "1.0";
+  t["truncation"] = nullptr;
+  t["padding"] = nullptr;
+  Json added = Json::array();
+  for (const std::string& s : {pad, unk, cls, sep, mask}) {
+    if (vocab.contains(s)) added.push_back(special_added_token(s, vocab[s].get<uint32_t>()));
+  }
+  t["added_tokens"] = added;
+  t["normalizer"] = {{"type", "BertNormalizer"},
+                     {"clean_text", true},
+                     {"handle_chinese_chars", flag(cfg, "tokenize_chinese_chars", true)},
+                     {"strip_accents", cfg.contains("strip_accents") ? cfg["strip_accents"] : Json(nullptr)},
+                     {"lowercase", flag(cfg, "do_lower_case", true)}};
+  t["pre_tokenizer"] = {{"type", "BertPreTokenizer"}};
+  const uint32_t cls_id = vocab[cls].get<uint32_t>();
+  const uint32_t sep_id = vocab[sep].get<uint32_t>();
+  t["post_processor"] = {
+      {"type", "TemplateProcessing"},
+      {"single", cls + ":0 $A:0 " + sep + ":0"},
+      {"pair", cls + ":0 $A:0 " + sep + ":0 $B:1 " + sep + ":1"},
+      {"special_tokens",
+       {{cls, {{"id", cls}, {"ids", {cls_id}}, {"tokens", {cls}}}}, {sep, {{"id", sep}, {"ids", {sep_id}}, {"tokens", {sep}}}}}}};
+  t["decoder"] = {{"type", "WordPiece"}, {"prefix", "##"}, {"cleanup", true}};
+  t["model"] = {{"type", "WordPiece"},
+                {"unk_token", unk},
+                {"continuing_subword_prefix", "##"},
+                {"max_input_chars_per_word", 100},
+                {"vocab", vocab}};
+  return t;
+}
+
+Json bpe_from_files(const fs::path& vocab_path, const fs::path& merges_path, const Json& cfg, const Json& map,
+                    bool roberta) {
+  Json vocab = io::read_json(vocab_path);
+  if (!vocab.is_object()) throw FormatError(vocab_path.string() + " is not a JSON object of token -> id");
+  std::ifstream in(merges_path, std::ios::binary);
+  if (!in) throw IoError(errno_message("cannot read " + merges_path.string()));
+  Json merges = Json::array();
+  std::string line;
+  size_t line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line_no == 1 && line.rfind("#version", 0) == 0) continue;
+    if (line.empty()) continue;
+    const size_t sp = line.find(' ');
+    if (sp == std::string::npos || line.find(' ', sp + 1) != std::string::npos) {
+      throw FormatError(merges_path.string() + ": line " + std::to_string(line_no) + " is not a merge 'a b': " + line);
+    }
+    merges.push_back(line);
+  }
+  const bool add_prefix_space = flag(cfg, "add_prefix_space", false);
+  Json t;
+  t["version"] = "1.0";
+  t["truncation"] = nullptr;
+  t["padding"] = nullptr;
+  Json added = Json::array();
+  std::vector<std::pair<std::string, bool>> specials;
+  if (roberta) {
+    for (const auto& [key, fallback] : {std::pair{"bos_token", "<s>"}, {"pad_token", "<pad>"}, {"eos_token", "</s>"},
+                                        {"unk_token", "<unk>"}, {"mask_token", "<mask>"}}) {
+      specials.emplace_back(special(cfg, map, key, fallback), false);
+    }
+  } else {
+    specials.emplace_back(special(cfg, map, "eos_token", "<|endoftext|>"), false);
+  }
+  for (const auto& [s, lstrip] : specials) {
+    if (vocab.contains(s)) added.push_back(special_added_token(s, vocab[s].get<uint32_t>(), lstrip));
+  }
+  t["added_tokens"] = added;
+  t["normalizer"] = nullptr;
+  t["pre_tokenizer"] = {{"type", "ByteLevel"}, {"add_prefix_space", add_prefix_space}, {"trim_offsets", true},
+                        {"use_regex", true}};
+  if (roberta) {
+    const std::string sep = special(cfg, map, "sep_token", "</s>");
+    const std::string cls = special(cfg, map, "cls_token", "<s>");
+    if (!vocab.contains(sep) || !vocab.contains(cls)) {
+      throw FormatError(vocab_path.string() + ": RoBERTa special tokens '" + cls + "' / '" + sep + "' are not in the vocabulary");
+    }
+    t["post_processor"] = {{"type", "RobertaProcessing"},
+                           {"sep", {sep, vocab[sep]}},
+                           {"cls", {cls, vocab[cls]}},
+                           {"trim_offsets", flag(cfg, "trim_offsets", true)},
+                           {"add_prefix_space", add_prefix_space}};
+  } else {
+    t["post_processor"] = nullptr;
+  }
+  t["decoder"] = {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}};
+  t["model"] = {{"type", "BPE"},          {"dropout", nullptr},        {"unk_token", nullptr},
+                {"continuing_subword_prefix", ""}, {"end_of_word_suffix", ""}, {"fuse_unk", false},
+                {"byte_fallback", false}, {"ignore_merges", false},   {"vocab", vocab},
+                {"merges", merges}};
+  return t;
+}
+
+}  // namespace
+
+Json convert_folder(const fs::path& folder) {
+  const Json cfg = read_optional(folder / "tokenizer_config.json");
+  const Json map = read_optional(folder / "special_tokens_map.json");
+  const Json model_cfg = read_optional(folder / "config.json");
+  std::error_code ec;
+  if (fs::exists(folder / "vocab.txt", ec)) return bert_from_vocab(folder / "vocab.txt", cfg, map);
+  if (fs::exists(folder / "vocab.json", ec) && fs::exists(folder / "merges.txt", ec)) {
+    const std::string cls = cfg.value("tokenizer_class", std::string());
+    const std::string model_type = model_cfg.value("model_type", std::string());
+    const bool roberta = cls.find("Roberta") != std::string::npos || cls.find("Bart") != std::string::npos ||
+                         cls.find("Longformer") != std::string::npos || model_type == "roberta" ||
+                         model_type == "bart" || model_type == "longformer";
+    return bpe_from_files(folder / "vocab.json", folder / "merges.txt", cfg, map, roberta);
+  }
+  throw NotFound("no tokenizer in " + folder.string() +
+                 " (looked for tokenizer.json, vocab.txt, and vocab.json + merges.txt)");
+}
+
+void apply_folder_config(const fs::path& folder, Tokenizer& tokenizer) {
+  const Json cfg = read_optional(folder / "tokenizer_config.json");
+  const Json map = read_optional(folder / "special_tokens_map.json");
+  TokenizerConfig& c = tokenizer.mutable_config();
+  c.raw = cfg;
+  if (cfg.contains("model_max_length") && cfg["model_max_length"].is_number()) {
+    const double v = cfg["model_max_length"].get<double>();
+    if (v > 0 && v < 1e18) c.model_max_length = static_cast<size_t>(v);
+  }
+  auto side = [&](const char* key, Direction& out) {
+    if (!cfg.contains(key)) return;
+    const std::string s = cfg[key].is_string() ? cfg[key].get<std::string>() : "";
+    if (s != "left" && s != "right") {
+      throw FormatError((folder / "tokenizer_config.json").string() + ": '" + key + "' must be left or right");
+    }
+    out = s == "left" ? Direction::Left : Direction::Right;
+  };
+  side("padding_side", c.padding_side);
+  side("truncation_side", c.truncation_side);
+  for (const char* key : {"bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"}) {
+    for (const Json* src : {&map, &cfg}) {
+      if (src->contains(key)) {
+        if (auto content = token_content((*src)[key])) {
+          c.special_tokens[key] = *content;
+          break;
+        }
+      }
+    }
+  }
+  if (cfg.contains("add_bos_token") && cfg["add_bos_token"].is_boolean()) c.add_bos_token = cfg["add_bos_token"].get<bool>();
+  if (cfg.contains("add_eos_token") && cfg["add_eos_token"].is_boolean()) c.add_eos_token = cfg["add_eos_token"].get<bool>();
+  if (cfg.contains("chat_template") && cfg["chat_template"].is_string()) c.chat_template = cfg["chat_template"].get<std::string>();
+
+  // Tokens the folder declares: added_tokens_decoder, special tokens, additional specials, added_tokens.json.
+  std::vector<AddedToken> tokens;
+  if (cfg.contains("added_tokens_decoder") && cfg["added_tokens_decoder"].is_object()) {
+    for (auto it = cfg["added_tokens_decoder"].begin(); it != cfg["added_tokens_decoder"].end(); ++it) {
+      const Json& v = it.value();
+      if (!v.is_object() || !v.contains("content")) continue;
+      AddedToken t;
+      t.content = v["content"].get<std::string>();
+      t.single_word = v.value("single_word", false);
+      t.lstrip = v.value("lstrip", false);
+      t.rstrip = v.value("rstrip", false);
+      t.special = v.value("special", false);
+      t.normalized = v.value("normalized", !t.special);
+      if (!tokenizer.token_to_id(t.content)) tokens.push_back(t);
+    }
+  }
+  auto add_special = [&](const std::string& content) {
+    if (content.empty() || tokenizer.token_to_id(content)) return;
+    AddedToken t;
+    t.content = content;
+    t.special = true;
+    t.normalized = false;
+    tokens.push_back(t);
+  };
+  for (const auto& [key, content] : c.special_tokens) add_special(content);
+  for (const Json* src : {&map, &cfg}) {
+    if (src->contains("additional_special_tokens") && (*src)["additional_special_tokens"].is_array()) {
+      for (const Json& v : (*src)["additional_special_tokens"]) {
+        if (auto content = token_content(v)) add_special(*content);
+      }
+    }
+  }
+  const Json extra = read_optional(folder / "added_tokens.json");
+  std::vector<std::pair<uint32_t, std::string>> by_id;
+  for (auto it = extra.begin(); it != extra.end(); ++it) {
+    if (it.value().is_number_unsigned()) by_id.emplace_back(it.value().get<uint32_t>(), it.key());
+  }
+  std::sort(by_id.begin(), by_id.end());
+  for (const auto& [id, content] : by_id) {
+    if (tokenizer.token_to_id(content)) continue;
+    AddedToken t;
+    t.content = content;
+    tokens.push_back(t);
+  }
+  if (!tokens.empty()) tokenizer.add_tokens(tokens);
+}
+
+}  // namespace optimum::tokenizers::legacy

@@ -1,0 +1,271 @@
+#include "optimum/tasks/registry.h"
+
+#include <algorithm>
+#include <mutex>
+#include <random>
+
+#include "optimum/core/errors.h"
+#include "optimum/io/json.h"
+
+namespace optimum::tasks {
+
+namespace {
+
+const std::map<std::string, std::string>& synonyms() {
+  // Optimum's TasksManager._SYNONYM_TASK_MAP.
+  static const std::map<std::string, std::string> m = {
+      {"audio-ctc", "automatic-speech-recognition"},
+      {"causal-lm", "text-generation"},
+      {"causal-lm-with-past", "text-generation-with-past"},
+      {"default", "feature-extraction"},
+      {"default-with-past", "feature-extraction-with-past"},
+      {"masked-lm", "fill-mask"},
+      {"mask-generation", "feature-extraction"},
+      {"sentence-similarity", "feature-extraction"},
+      {"seq2seq-lm", "text2text-generation"},
+      {"seq2seq-lm-with-past", "text2text-generation-with-past"},
+      {"sequence-classification", "text-classification"},
+      {"speech2seq-lm", "automatic-speech-recognition"},
+      {"speech2seq-lm-with-past", "automatic-speech-recognition-with-past"},
+      {"summarization", "text2text-generation"},
+      {"text-to-speech", "text-to-audio"},
+      {"translation", "text2text-generation"},
+      {"vision2seq-lm", "image-to-text"},
+      {"zero-shot-classification", "text-classification"},
+      {"image-feature-extraction", "feature-extraction"},
+      {"pretraining", "feature-extraction"},
+      {"lm-head", "text-generation"},
+  };
+  return m;
+}
+
+const std::vector<std::string>& canonical_tasks() {
+  static const std::vector<std::string> t = {
+      "audio-classification", "audio-frame-classification", "audio-xvector", "automatic-speech-recognition",
+      "depth-estimation", "feature-extraction", "fill-mask", "image-classification", "image-segmentation",
+      "image-to-image", "image-to-text", "mask-generation", "masked-im", "multiple-choice", "object-detection",
+      "question-answering", "semantic-segmentation", "text-classification", "text-generation", "text-to-audio",
+      "text2text-generation", "token-classification", "zero-shot-image-classification",
+      "zero-shot-object-detection"};
+  return t;
+}
+
+// Optimum's _TASK_TO_COMMON_OUTPUTS for the encoder tasks.
+std::vector<TensorSpec> common_outputs(const std::string& task) {
+  const DynamicAxes bs = {{0, "batch_size"}, {1, "sequence_length"}};
+  if (task == "feature-extraction") return {{"last_hidden_state", bs}};
+  if (task == "fill-mask" || task == "token-classification") return {{"logits", bs}};
+  if (task == "multiple-choice") return {{"logits", {{0, "batch_size"}, {1, "num_choices"}}}};
+  if (task == "question-answering") return {{"start_logits", bs}, {"end_logits", bs}};
+  if (task == "text-classification") return {{"logits", {{0, "batch_size"}}}};
+  throw Unsupported("no common outputs for task '" + task + "'");
+}
+
+// One registry entry per model type: which inputs it takes and its tolerance.
+struct ModelTypeEntry {
+  std::string model_type;
+  std::vector<InputKind> inputs;
+  double atol;
+  bool pooler;  // base model also outputs pooler_output
+};
+
+const std::vector<std::string> kEncoderTasks = {"feature-extraction", "fill-mask", "text-classification",
+                                                "multiple-choice", "token-classification", "question-answering"};
+
+// Registering a model type is one line here.
+const std::vector<ModelTypeEntry>& model_type_entries() {
+  using K = InputKind;
+  static const std::vector<ModelTypeEntry> e = {
+      {"albert", {K::InputIds, K::AttentionMask, K::TokenTypeIds}, 1e-4, true},
+      {"bert", {K::InputIds, K::AttentionMask, K::TokenTypeIds}, 1e-4, true},
+      {"camembert", {K::InputIds, K::AttentionMask}, 1e-4, true},
+      {"distilbert", {K::InputIds, K::AttentionMask}, 1e-4, false},
+      {"electra", {K::InputIds, K::AttentionMask, K::TokenTypeIds}, 1e-4, false},
+      {"mpnet", {K::InputIds, K::AttentionMask}, 1e-4, true},
+      {"roberta", {K::InputIds, K::AttentionMask}, 1e-4, true},
+      {"xlm-roberta", {K::InputIds, K::AttentionMask}, 1e-4, true},
+  };
+  return e;
+}
+
+std::string input_name(InputKind k) {
+  switch (k) {
+    case InputKind::InputIds:
+      return "input_ids";
+    case InputKind::AttentionMask:
+      return "attention_mask";
+    case InputKind::TokenTypeIds:
+      return "token_type_ids";
+    case InputKind::PositionIds:
+      return "position_ids";
+    case InputKind::PastKeyValues:
+      return "past_key_values";
+  }
+  return "";
+}
+
+std::vector<ExportConfig>& registry() {
+  static std::vector<ExportConfig> r;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    for (const ModelTypeEntry& m : model_type_entries()) {
+      for (const std::string& task : kEncoderTasks) {
+        ExportConfig c;
+        c.exporter = "native";
+        c.model_type = m.model_type;
+        c.task = task;
+        c.atol = m.atol;
+        const DynamicAxes axes = task == "multiple-choice"
+                                     ? DynamicAxes{{0, "batch_size"}, {1, "num_choices"}, {2, "sequence_length"}}
+                                     : DynamicAxes{{0, "batch_size"}, {1, "sequence_length"}};
+        for (InputKind k : m.inputs) c.inputs.push_back({input_name(k), axes});
+        c.outputs = common_outputs(task);
+        if (task == "feature-extraction" && m.pooler) c.outputs.push_back({"pooler_output", {{0, "batch_size"}}});
+        r.push_back(std::move(c));
+      }
+    }
+  });
+  return r;
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s;
+}
+
+}  // namespace
+
+std::string canonical_task(const std::string& name) {
+  if (auto it = synonyms().find(name); it != synonyms().end()) return it->second;
+  std::string base = name;
+  const std::string suffix = "-with-past";
+  if (base.size() > suffix.size() && base.ends_with(suffix)) base = base.substr(0, base.size() - suffix.size());
+  if (auto it = synonyms().find(base); it != synonyms().end()) return it->second + (base == name ? "" : suffix);
+  const auto& known = canonical_tasks();
+  if (std::find(known.begin(), known.end(), base) != known.end()) return name;
+  throw InvalidArgument("unknown task '" + name + "' (known: " + join(known_tasks()) + ")");
+}
+
+std::vector<std::string> known_tasks() {
+  std::vector<std::string> t = canonical_tasks();
+  std::sort(t.begin(), t.end());
+  return t;
+}
+
+std::string infer_task(const std::filesystem::path& folder) {
+  std::error_code ec;
+  if (std::filesystem::exists(folder / "modules.json", ec) ||
+      std::filesystem::exists(folder / "config_sentence_transformers.json", ec)) {
+    return "feature-extraction";
+  }
+  const io::Json cfg = io::read_json(folder / "config.json");
+  if (!cfg.contains("architectures") || !cfg["architectures"].is_array() || cfg["architectures"].empty() ||
+      !cfg["architectures"][0].is_string()) {
+    throw InvalidArgument((folder / "config.json").string() +
+                          ": cannot infer the task: no 'architectures' entry; pass --task");
+  }
+  const std::string arch = cfg["architectures"][0].get<std::string>();
+  static const std::vector<std::pair<std::string, std::string>> kSuffixes = {
+      {"ForSequenceClassification", "text-classification"},
+      {"ForTokenClassification", "token-classification"},
+      {"ForQuestionAnswering", "question-answering"},
+      {"ForMaskedLM", "fill-mask"},
+      {"ForMultipleChoice", "multiple-choice"},
+      {"ForCausalLM", "text-generation"},
+      {"LMHeadModel", "text-generation"},
+      {"ForConditionalGeneration", "text2text-generation"},
+      {"ForPreTraining", "feature-extraction"},
+      {"Model", "feature-extraction"},
+  };
+  for (const auto& [suffix, task] : kSuffixes) {
+    if (arch.size() > suffix.size() && arch.ends_with(suffix)) return task;
+  }
+  throw InvalidArgument((folder / "config.json").string() + ": cannot infer the task from architecture '" + arch +
+                        "'; pass --task");
+}
+
+const ExportConfig& get_export_config(const std::string& exporter, const std::string& model_type,
+                                      const std::string& task) {
+  const std::string canonical = canonical_task(task);
+  bool known_type = false;
+  for (const ExportConfig& c : registry()) {
+    if (c.exporter != exporter || c.model_type != model_type) continue;
+    known_type = true;
+    if (c.task == canonical) return c;
+  }
+  if (!known_type) {
+    std::vector<std::string> types;
+    for (const ExportConfig& c : registry()) {
+      if (c.exporter == exporter && std::find(types.begin(), types.end(), c.model_type) == types.end()) {
+        types.push_back(c.model_type);
+      }
+    }
+    throw Unsupported("model_type '" + model_type + "' is not supported by the " + exporter +
+                      " exporter (supported: " + join(types) + ")");
+  }
+  throw Unsupported("task '" + canonical + "' is not supported for model_type '" + model_type + "' (supported: " +
+                    join(supported_tasks(exporter, model_type)) + ")");
+}
+
+std::vector<std::string> supported_tasks(const std::string& exporter, const std::string& model_type) {
+  std::vector<std::string> out;
+  for (const ExportConfig& c : registry()) {
+    if (c.exporter == exporter && c.model_type == model_type) out.push_back(c.task);
+  }
+  return out;
+}
+
+std::vector<std::tuple<std::string, std::string, std::string>> registry_table() {
+  std::vector<std::tuple<std::string, std::string, std::string>> out;
+  for (const ExportConfig& c : registry()) out.emplace_back(c.model_type, c.task, c.exporter);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::map<std::string, Tensor> ExportConfig::generate_dummy_inputs(const config::EncoderConfig& cfg,
+                                                                  const DummyShapes& shapes, uint64_t seed) const {
+  std::mt19937_64 rng(seed);
+  const bool choices = task == "multiple-choice";
+  Shape shape = choices ? Shape{shapes.batch_size, shapes.num_choices, shapes.sequence_length}
+                        : Shape{shapes.batch_size, shapes.sequence_length};
+  const int64_t rows = choices ? shapes.batch_size * shapes.num_choices : shapes.batch_size;
+  const int64_t seq = shapes.sequence_length;
+  // Right padding: row r keeps seq - r real tokens (at least one).
+  auto real_len = [&](int64_t r) { return std::max<int64_t>(1, seq - r); };
+  std::map<std::string, Tensor> out;
+  for (const TensorSpec& in : inputs) {
+    Tensor t = Tensor::zeros(DType::I64, shape);
+    int64_t* d = t.mutable_data<int64_t>();
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t s = 0; s < seq; ++s) {
+        const bool real = s < real_len(r);
+        int64_t v = 0;
+        if (in.name == "input_ids") {
+          if (real) {
+            std::uniform_int_distribution<int64_t> dist(0, cfg.vocab_size - 1);
+            do {
+              v = dist(rng);
+            } while (v == cfg.pad_token_id && cfg.vocab_size > 1);
+          } else {
+            v = cfg.pad_token_id;
+          }
+        } else if (in.name == "attention_mask") {
+          v = real ? 1 : 0;
+        } else if (in.name == "token_type_ids") {
+          std::uniform_int_distribution<int64_t> dist(0, std::max<int64_t>(1, cfg.type_vocab_size) - 1);
+          v = dist(rng);
+        } else if (in.name == "position_ids") {
+          v = s;
+        } else {
+          throw Unsupported("no dummy generator for input '" + in.name + "'");
+        }
+        d[r * seq + s] = v;
+      }
+    }
+    out[in.name] = t;
+  }
+  return out;
+}
+
+}  // namespace optimum::tasks

@@ -1,8 +1,7 @@
 #include "optimum/tasks/task.h"
 
-#include <map>
-
 #include "optimum/core/errors.h"
+#include "optimum/tasks/registry.h"
 
 namespace optimum::tasks {
 
@@ -30,19 +29,13 @@ std::string task_name(Task task) {
 }
 
 Task task_from_name(const std::string& name) {
-  static const std::map<std::string, Task> kSynonyms = {
-      {"default", Task::FeatureExtraction},
-      {"sentence-similarity", Task::FeatureExtraction},
-      {"sequence-classification", Task::TextClassification},
-      {"masked-lm", Task::FillMask},
-  };
+  const std::string canonical = canonical_task(name);  // resolves Optimum's synonyms
   for (Task t : all_tasks()) {
-    if (task_name(t) == name) return t;
+    if (task_name(t) == canonical) return t;
   }
-  if (auto it = kSynonyms.find(name); it != kSynonyms.end()) return it->second;
   std::string list;
   for (Task t : all_tasks()) list += (list.empty() ? "" : ", ") + task_name(t);
-  throw InvalidArgument("unknown task '" + name + "' (known: " + list + ")");
+  throw Unsupported("task '" + name + "' is not supported by the native engine (supported: " + list + ")");
 }
 
 }  // namespace optimum::tasks

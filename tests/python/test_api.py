@@ -101,8 +101,19 @@ def test_truncated_weights_file(bert_dir, tmp_path):
 
 
 def test_unknown_task_lists_known_ones(tmp_path):
-    with pytest.raises(ValueError, match="unknown task 'summarization'.*known: feature-extraction"):
+    with pytest.raises(ValueError, match="unknown task 'dance'.*known: .*feature-extraction"):
+        oc._C.Model(str(tmp_path), "dance", 0)
+
+
+def test_task_without_head_lists_supported(tmp_path):
+    # A known Optimum task (summarization -> text2text-generation) the encoder engine has no head for.
+    with pytest.raises(oc.UnsupportedError, match="summarization.*supported: feature-extraction"):
         oc._C.Model(str(tmp_path), "summarization", 0)
+
+
+def test_optimum_task_synonyms(bert_dir):
+    model = oc._C.Model(str(bert_dir), "sequence-classification", 0)
+    assert model.task == "text-classification"
 
 
 @pytest.mark.parametrize(

@@ -19,8 +19,8 @@ enum class Task {
 std::string task_name(Task task);
 
 // Parses a canonical name or one of Optimum's synonyms
-// (sequence-classification, default, ...); throws InvalidArgument naming it
-// and listing the known tasks.
+// (sequence-classification, default, ...): InvalidArgument for an unknown
+// name, Unsupported for a known task the engine has no head for.
 Task task_from_name(const std::string& name);
 
 // Every task, in declaration order.

@@ -1,5 +1,6 @@
 #include "optimum/core/tensor.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -8,10 +9,15 @@
 namespace optimum {
 
 int64_t shape_numel(const Shape& shape) {
-  int64_t n = 1;
   for (int64_t d : shape) {
     if (d < 0) throw InvalidArgument("negative dimension in shape " + shape_str(shape));
-    if (d != 0 && n > std::numeric_limits<int64_t>::max() / d) {
+  }
+  // A zero dim empties the shape whatever the others are (checked first so
+  // the result does not depend on the order of the dims).
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return 0;
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (n > std::numeric_limits<int64_t>::max() / d) {
       throw InvalidArgument("shape " + shape_str(shape) + " has too many elements");
     }
     n *= d;
@@ -29,6 +35,7 @@ std::string shape_str(const Shape& shape) {
 }
 
 std::shared_ptr<Storage> Storage::allocate(size_t nbytes) {
+  if (nbytes > std::numeric_limits<size_t>::max() - kAlignment) throw std::bad_alloc();
   const size_t rounded = (nbytes + kAlignment - 1) / kAlignment * kAlignment;
   void* p = std::aligned_alloc(kAlignment, rounded == 0 ? kAlignment : rounded);
   if (p == nullptr) throw std::bad_alloc();
@@ -46,10 +53,22 @@ Storage::~Storage() {
   if (owner_ == nullptr) std::free(data_);
 }
 
+namespace {
+// shape_numel, also refusing shapes whose byte size overflows (nbytes() would wrap).
+int64_t checked_numel(DType dtype, const Shape& shape) {
+  const int64_t n = shape_numel(shape);
+  if (n > std::numeric_limits<int64_t>::max() / static_cast<int64_t>(dtype_size(dtype))) {
+    throw InvalidArgument("shape " + shape_str(shape) + " of " + std::string(dtype_name(dtype)) +
+                          " is too large");
+  }
+  return n;
+}
+}  // namespace
+
 Tensor Tensor::zeros(DType dtype, Shape shape) {
   Tensor t;
   t.dtype_ = dtype;
-  t.numel_ = shape_numel(shape);
+  t.numel_ = checked_numel(dtype, shape);
   t.shape_ = std::move(shape);
   t.storage_ = Storage::allocate(t.nbytes());
   return t;
@@ -59,7 +78,7 @@ Tensor Tensor::borrow(DType dtype, Shape shape, std::shared_ptr<const void> owne
                       const void* data) {
   Tensor t;
   t.dtype_ = dtype;
-  t.numel_ = shape_numel(shape);
+  t.numel_ = checked_numel(dtype, shape);
   t.shape_ = std::move(shape);
   t.storage_ = Storage::borrow(std::move(owner), data, t.nbytes());
   return t;

@@ -21,6 +21,15 @@ uint64_t read_le64(const uint8_t* p) {
   return v;
 }
 
+// `v` for an error message. Nested containers are named by type only:
+// dump() recurses, and a hostile header can nest millions of levels deep.
+std::string brief(const Json& v) {
+  for (const Json& e : v) {
+    if (e.is_structured()) return std::string("a nested ") + v.type_name();
+  }
+  return v.dump();
+}
+
 [[noreturn]] void fail(const std::filesystem::path& path, const std::string& what) {
   throw FormatError("invalid safetensors file " + path.string() + ": " + what);
 }
@@ -43,14 +52,14 @@ TensorInfo parse_entry(const std::filesystem::path& path, const std::string& nam
   if (!shape.is_array()) fail(path, where + " field 'shape' is not an array");
   for (const Json& d : shape) {
     if (!d.is_number_integer() || d.get<int64_t>() < 0) {
-      fail(path, where + " field 'shape' holds " + d.dump() + ", not a non-negative integer");
+      fail(path, where + " field 'shape' holds " + brief(d) + ", not a non-negative integer");
     }
     info.shape.push_back(d.get<int64_t>());
   }
   const Json& off = e["data_offsets"];
   if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() ||
       !off[1].is_number_unsigned()) {
-    fail(path, where + " field 'data_offsets' must be two non-negative integers, got " + off.dump());
+    fail(path, where + " field 'data_offsets' must be two non-negative integers, got " + brief(off));
   }
   info.begin = off[0].get<size_t>();
   info.end = off[1].get<size_t>();
@@ -228,6 +237,7 @@ void save_safetensors(const std::filesystem::path& path,
   size_t offset = 0;
   for (size_t i : order) {
     const auto& [name, t] = tensors[i];
+    if (!t.defined()) throw InvalidArgument("tensor '" + name + "' is undefined");
     if (name == "__metadata__") throw InvalidArgument("'__metadata__' is not a valid tensor name");
     if (header.contains(name)) throw InvalidArgument("duplicate tensor name '" + name + "'");
     header[name] = {{"dtype", std::string(dtype_name(t.dtype()))},

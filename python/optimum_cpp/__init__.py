@@ -71,9 +71,41 @@ class _OptimizedModel:
         self.config = json.loads(native.config_json)
 
     @classmethod
-    def from_pretrained(cls, model_id: str, *, num_threads: int = 0):
-        """Load a model folder (config.json + model.safetensors)."""
-        return cls(_NativeModel(str(model_id), cls.task, num_threads))
+    def from_pretrained(
+        cls,
+        model_id,
+        *,
+        export: bool = False,
+        dtype: str = "fp32",
+        revision: str | None = None,
+        subfolder: str = "",
+        cache_dir: str | None = None,
+        token: str | None = None,
+        force_download: bool = False,
+        local_files_only: bool = False,
+        num_threads: int = 0,
+    ):
+        """Load a model: a local folder or a Hub id, an exported folder directly, or a vanilla
+        checkpoint (with ``export=True`` converted once to the native format and cached)."""
+        return cls(
+            _NativeModel(
+                str(model_id),
+                cls.task,
+                num_threads,
+                export,
+                dtype,
+                revision or "",
+                subfolder or "",
+                str(cache_dir) if cache_dir else "",
+                token or "",
+                force_download,
+                local_files_only,
+            )
+        )
+
+    def save_pretrained(self, save_directory) -> None:
+        """Write the model in the native format with its preprocessors."""
+        self._native.save_pretrained(str(save_directory))
 
     @property
     def model_type(self) -> str:

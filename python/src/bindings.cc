@@ -38,13 +38,29 @@ py::array tensor_to_numpy(const Tensor& t) {
 
 class PyModel {
  public:
-  PyModel(const std::string& path, const std::string& task, int num_threads) {
+  PyModel(const std::string& model_id, const std::string& task, int num_threads, bool export_model,
+          const std::string& dtype, const std::string& revision, const std::string& subfolder,
+          const std::string& cache_dir, const std::string& token, bool force_download, bool local_files_only) {
     modeling::LoadOptions opts;
     opts.task = tasks::task_from_name(task);
     opts.num_threads = num_threads;
+    opts.export_model = export_model;
+    opts.dtype = dtype;
+    opts.hub.revision = revision;
+    opts.hub.subfolder = subfolder;
+    opts.hub.cache_dir = cache_dir;
+    opts.hub.token = token;
+    opts.hub.force_download = force_download;
+    opts.hub.local_files_only = local_files_only;
     py::gil_scoped_release release;
-    model_ = modeling::OptimizedModel::from_pretrained(path, opts);
+    model_ = modeling::OptimizedModel::from_pretrained(model_id, opts);
   }
+
+  void save_pretrained(const std::string& dir) const {
+    py::gil_scoped_release release;
+    model_->save_pretrained(dir);
+  }
+  bool exported_now() const { return model_->exported_now(); }
 
   py::dict forward(const py::dict& inputs) const {
     std::map<std::string, Tensor> in;
@@ -88,8 +104,14 @@ PYBIND11_MODULE(_C, m) {
   py::register_exception<IoError>(m, "IoError", PyExc_OSError);
 
   py::class_<PyModel>(m, "Model")
-      .def(py::init<const std::string&, const std::string&, int>(), py::arg("path"),
-           py::arg("task") = "feature-extraction", py::arg("num_threads") = 0)
+      .def(py::init<const std::string&, const std::string&, int, bool, const std::string&, const std::string&,
+                    const std::string&, const std::string&, const std::string&, bool, bool>(),
+           py::arg("model_id"), py::arg("task") = "feature-extraction", py::arg("num_threads") = 0,
+           py::arg("export") = false, py::arg("dtype") = "fp32", py::arg("revision") = "", py::arg("subfolder") = "",
+           py::arg("cache_dir") = "", py::arg("token") = "", py::arg("force_download") = false,
+           py::arg("local_files_only") = false)
+      .def("save_pretrained", &PyModel::save_pretrained, py::arg("save_directory"))
+      .def_property_readonly("exported_now", &PyModel::exported_now)
       .def("forward", &PyModel::forward, py::arg("inputs"))
       .def_property_readonly("input_names", &PyModel::input_names)
       .def_property_readonly("output_names", &PyModel::output_names)

@@ -55,6 +55,7 @@ const std::vector<ConfigSpec>& specs() {
                  [] {
                    Json d = bert_defaults(1);
                    d["relative_attention_num_buckets"] = 32;
+                   d["type_vocab_size"] = 0;  // MPNet has no token types
                    return d;
                  }()});
     t.push_back({"distilbert",
@@ -161,7 +162,10 @@ void read_labels(const Json& json, const std::string& source, EncoderConfig& c) 
   } else if (json.contains("num_labels") && json["num_labels"].is_number_integer()) {
     c.num_labels = json["num_labels"].get<int64_t>();
   }
-  if (json.contains("problem_type") && json["problem_type"].is_string()) {
+  if (json.contains("problem_type") && !json["problem_type"].is_null()) {
+    if (!json["problem_type"].is_string()) {
+      throw FormatError(source + ": key 'problem_type' must be a string, got " + json["problem_type"].dump());
+    }
     c.problem_type = json["problem_type"].get<std::string>();
     static const std::vector<std::string> kKnown = {"single_label_classification",
                                                     "multi_label_classification", "regression"};

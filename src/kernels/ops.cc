@@ -26,6 +26,28 @@ Activation activation_from_name(const std::string& name) {
                     "quick_gelu, relu, silu, swish, tanh, linear)");
 }
 
+std::string activation_name(Activation act) {
+  switch (act) {
+    case Activation::Identity:
+      return "linear";
+    case Activation::Gelu:
+      return "gelu";
+    case Activation::GeluTanh:
+      return "gelu_new";
+    case Activation::GeluFast:
+      return "gelu_fast";
+    case Activation::QuickGelu:
+      return "quick_gelu";
+    case Activation::Relu:
+      return "relu";
+    case Activation::Silu:
+      return "silu";
+    case Activation::Tanh:
+      return "tanh";
+  }
+  return "linear";
+}
+
 void apply_activation(float* x, int64_t n, Activation act) {
   constexpr float kSqrt2OverPi = 0.7978845608028654f;
   switch (act) {

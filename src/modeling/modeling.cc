@@ -1,26 +1,134 @@
 #include "optimum/modeling/modeling.h"
 
+#include <cstdlib>
+#include <fstream>
+
 #include "optimum/core/errors.h"
 #include "optimum/core/threading.h"
+#include "optimum/preprocessors/preprocessors.h"
+#include "optimum/tasks/registry.h"
 
 namespace optimum::modeling {
 
-std::shared_ptr<OptimizedModel> OptimizedModel::from_pretrained(const std::string& model_id_or_path,
-                                                                const LoadOptions& options) {
-  std::error_code ec;
-  const std::filesystem::path path(model_id_or_path);
-  if (!std::filesystem::is_directory(path, ec)) {
-    throw NotFound("model folder '" + model_id_or_path + "' not found (expected a folder with config.json and model.safetensors)");
+namespace fs = std::filesystem;
+
+namespace {
+
+// FNV-1a: a stable fingerprint for cache keys (not a security boundary).
+uint64_t fnv1a(const std::string& s, uint64_t h = 1469598103934665603ULL) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
   }
+  return h;
+}
+
+std::string hex(uint64_t v) {
+  static const char* digits = "0123456789abcdef";
+  std::string s(16, '0');
+  for (int i = 15; i >= 0; --i, v >>= 4) s[static_cast<size_t>(i)] = digits[v & 15];
+  return s;
+}
+
+// What identifies a local folder's content: names, sizes and times of its files.
+std::string local_fingerprint(const fs::path& folder) {
+  std::string s = fs::absolute(folder).string();
+  std::error_code ec;
+  std::vector<std::string> entries;
+  for (const auto& e : fs::directory_iterator(folder, ec)) {
+    if (!e.is_regular_file(ec)) continue;
+    const auto size = e.file_size(ec);
+    const auto time = e.last_write_time(ec).time_since_epoch().count();
+    entries.push_back(e.path().filename().string() + ":" + std::to_string(size) + ":" + std::to_string(time));
+  }
+  std::sort(entries.begin(), entries.end());
+  for (const auto& e : entries) s += "|" + e;
+  return s;
+}
+
+fs::path default_export_cache() {
+  if (const char* c = std::getenv("OPTIMUM_CPP_CACHE"); c && *c) return c;
+  if (const char* h = std::getenv("HF_HOME"); h && *h) return fs::path(h) / "optimum-cpp" / "exports";
+  const char* home = std::getenv("HOME");
+  return fs::path(home ? home : ".") / ".cache" / "huggingface" / "optimum-cpp" / "exports";
+}
+
+bool is_native_export(const fs::path& folder) {
+  std::error_code ec;
+  return fs::exists(folder / models::EncoderModel::kExportFile, ec);
+}
+
+}  // namespace
+
+std::filesystem::path export_cache_path(const ResolvedModel& resolved, const LoadOptions& options) {
+  const std::string source = resolved.commit.empty() ? local_fingerprint(resolved.folder)
+                                                     : resolved.repo_id + "@" + resolved.commit;
+  const std::string key = source + "|task=" + tasks::task_name(options.task) + "|dtype=" + options.dtype +
+                          "|subfolder=" + options.hub.subfolder + "|tool=" + exporters::tool_version() +
+                          "|layout=" + std::to_string(models::kNativeLayoutVersion);
+  const fs::path root = options.export_cache.empty() ? default_export_cache() : fs::path(options.export_cache);
+  std::string name = resolved.repo_id.empty() ? resolved.folder.filename().string() : resolved.repo_id;
+  for (char& c : name) {
+    if (c == '/') c = '-';
+  }
+  return root / (name + "--" + hex(fnv1a(key)));
+}
+
+std::shared_ptr<OptimizedModel> OptimizedModel::from_pretrained(const std::string& model_id,
+                                                                const LoadOptions& options) {
   if (options.num_threads > 0) set_num_threads(options.num_threads);
+  // 1-2. Id resolution (path normalization, revision parsing, download) and file discovery.
+  const ResolvedModel resolved = resolve(model_id, options.hub);
+  // 3-4. Library detection and config loading (refuses timm, diffusers, remote code).
+  tasks::check_loadable(resolved.config_dir);
   auto m = std::make_shared<OptimizedModel>();
-  m->path_ = path;
-  m->model_ = models::EncoderModel::load(path, options.task);
+  m->source_ = resolved.folder;
+  // 5. Export decision.
+  if (is_native_export(resolved.folder) || !options.export_model) {
+    m->path_ = resolved.folder;
+  } else {
+    const fs::path cached = export_cache_path(resolved, options);
+    if (!is_native_export(cached)) {
+      exporters::ExportOptions eo;
+      eo.task = tasks::task_name(options.task);
+      eo.dtype = options.dtype;
+      eo.source_id = model_id;
+      eo.source_commit = resolved.commit;
+      eo.revision = options.hub.revision;
+      eo.subfolder = options.hub.subfolder;
+      exporters::export_native(resolved.folder, cached, eo);
+      m->exported_now_ = true;
+    }
+    m->path_ = cached;
+  }
+  // 6. The backend's load (native CPU engine).
+  if (options.dtype != "fp32") {
+    throw Unsupported("dtype '" + options.dtype + "' is not supported yet (supported: fp32)");
+  }
+  m->model_ = models::EncoderModel::load(m->path_, options.task);
   return m;
 }
 
 NamedTensors OptimizedModel::forward(const std::map<std::string, Tensor>& inputs) const {
   return model_->forward(inputs);
+}
+
+void OptimizedModel::save_pretrained(const fs::path& dir) const {
+  if (is_native_export(path_)) {
+    fs::create_directories(dir);
+    std::error_code ec;
+    for (const auto& e : fs::recursive_directory_iterator(path_)) {
+      if (!e.is_regular_file()) continue;
+      const fs::path target = dir / fs::relative(e.path(), path_);
+      fs::create_directories(target.parent_path());
+      fs::copy_file(e.path(), target, fs::copy_options::overwrite_existing, ec);
+      if (ec) throw IoError("cannot copy " + e.path().string() + " to " + target.string() + ": " + ec.message());
+    }
+    return;
+  }
+  exporters::ExportOptions eo;
+  eo.task = tasks::task_name(model_->task());
+  exporters::export_native(path_, dir, eo);
 }
 
 }  // namespace optimum::modeling

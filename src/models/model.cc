@@ -26,13 +26,29 @@ Tensor as_int64(const Tensor& t, const std::string& name) {
 
 std::shared_ptr<const EncoderModel> EncoderModel::load(const std::filesystem::path& dir, tasks::Task task) {
   const config::EncoderConfig cfg = config::load_config(dir);
+  std::error_code ec;
+  if (std::filesystem::exists(dir / kExportFile, ec)) {
+    const io::Json meta = io::read_json(dir / kExportFile);
+    if (!meta.contains("layout")) throw FormatError((dir / kExportFile).string() + ": missing field 'layout'");
+    NativeModel native = from_native(io::WeightStore::open_dir(dir), meta["layout"], cfg);
+    if (native.head.task != task) {
+      throw Unsupported(dir.string() + " was exported for task '" + tasks::task_name(native.head.task) +
+                        "', not '" + tasks::task_name(task) + "': export it again with --task " +
+                        tasks::task_name(task));
+    }
+    std::shared_ptr<EncoderModel> m(new EncoderModel());
+    m->uses_token_types_ = native.uses_token_types;
+    m->encoder_ = std::make_unique<Encoder>(cfg, std::move(native.weights), native.positions);
+    m->head_ = std::move(native.head);
+    return m;
+  }
   const Family& family = find_family(cfg.model_type);
   if (std::find(family.tasks.begin(), family.tasks.end(), task) == family.tasks.end()) {
     blocks::unsupported_task(cfg.model_type, task, family.tasks);
   }
   WeightSource weights(io::WeightStore::open_dir(dir), family.base_prefix);
   std::shared_ptr<EncoderModel> m(new EncoderModel());
-  m->family_ = &family;
+  m->uses_token_types_ = family.uses_token_types;
   m->encoder_ = std::make_unique<Encoder>(cfg, family.load_encoder(weights, cfg), family.positions);
   if (task == tasks::Task::FeatureExtraction) {
     m->head_.task = task;
@@ -44,7 +60,7 @@ std::shared_ptr<const EncoderModel> EncoderModel::load(const std::filesystem::pa
 
 std::vector<std::string> EncoderModel::input_names() const {
   std::vector<std::string> names = {"input_ids", "attention_mask"};
-  if (family_->uses_token_types) names.emplace_back("token_type_ids");
+  if (uses_token_types_) names.emplace_back("token_type_ids");
   names.emplace_back("position_ids");
   return names;
 }

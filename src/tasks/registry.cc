@@ -185,6 +185,38 @@ std::string infer_task(const std::filesystem::path& folder) {
                         "'; pass --task");
 }
 
+std::string infer_library(const std::filesystem::path& folder) {
+  std::error_code ec;
+  if (std::filesystem::exists(folder / "model_index.json", ec)) return "diffusers";
+  if (std::filesystem::exists(folder / "modules.json", ec) ||
+      std::filesystem::exists(folder / "config_sentence_transformers.json", ec)) {
+    return "sentence_transformers";
+  }
+  if (std::filesystem::exists(folder / "config.json", ec)) {
+    const io::Json cfg = io::read_json(folder / "config.json");
+    if (cfg.is_object() && cfg.contains("pretrained_cfg") && !cfg.contains("model_type")) return "timm";
+  }
+  return "transformers";
+}
+
+std::string check_loadable(const std::filesystem::path& folder) {
+  const std::string library = infer_library(folder);
+  if (library == "timm" || library == "diffusers") {
+    throw Unsupported(folder.string() + " is a " + library + " model: " + library +
+                      " models are not supported yet (supported: transformers, sentence_transformers)");
+  }
+  std::error_code ec;
+  if (std::filesystem::exists(folder / "config.json", ec)) {
+    const io::Json cfg = io::read_json(folder / "config.json");
+    if (cfg.is_object() && cfg.contains("auto_map")) {
+      throw Unsupported((folder / "config.json").string() +
+                        " has an 'auto_map': this model needs trust_remote_code, and optimum-cpp never runs code "
+                        "shipped with a model");
+    }
+  }
+  return library;
+}
+
 const ExportConfig& get_export_config(const std::string& exporter, const std::string& model_type,
                                       const std::string& task) {
   const std::string canonical = canonical_task(task);

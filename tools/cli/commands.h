@@ -9,5 +9,9 @@ namespace optimum::cli {
 void add_forward_command(CLI::App& app);
 // `info`: print a model folder's configuration, tasks and inputs.
 void add_info_command(CLI::App& app);
+// `export`: export a checkpoint to the native format, with validation.
+void add_export_command(CLI::App& app);
+// `tasks`: print the export registry.
+void add_tasks_command(CLI::App& app);
 
 }  // namespace optimum::cli

@@ -10,6 +10,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   optimum::cli::add_forward_command(app);
   optimum::cli::add_info_command(app);
+  optimum::cli::add_export_command(app);
+  optimum::cli::add_tasks_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

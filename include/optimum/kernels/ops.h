@@ -12,6 +12,8 @@ enum class Activation { Identity, Gelu, GeluTanh, GeluFast, QuickGelu, Relu, Sil
 // Parses an ACT2FN name ("gelu", "gelu_new", "relu", ...); throws
 // Unsupported naming it.
 Activation activation_from_name(const std::string& name);
+// The ACT2FN name of an activation (inverse of activation_from_name).
+std::string activation_name(Activation act);
 
 // x[i] = act(x[i]) for n elements.
 void apply_activation(float* x, int64_t n, Activation act);

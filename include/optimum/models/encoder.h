@@ -71,6 +71,8 @@ class Encoder {
   // tanh(dense(h[:, 0])) -> [batch, hidden]; requires has_pooler().
   Tensor pool(const Tensor& hidden, int64_t batch, int64_t seq) const;
   bool has_pooler() const { return weights_.pooler.has_value(); }
+  const EncoderWeights& weights() const { return weights_; }
+  PositionStyle positions() const { return positions_; }
   const config::EncoderConfig& config() const { return config_; }
 
  private:

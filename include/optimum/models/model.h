@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "optimum/models/native_format.h"
 #include "optimum/models/registry.h"
 
 namespace optimum::models {
@@ -18,8 +19,12 @@ using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
 class EncoderModel {
  public:
+  // File an exported folder carries; its "layout" describes native weights.
+  static constexpr const char* kExportFile = "optimum_export.json";
+
   // Loads `dir` (config.json + model.safetensors or its sharded index) for
-  // `task`. Unsupported names the model_type or the task and lists what is
+  // `task`: a transformers checkpoint, or a native export (optimum_export.json),
+  // which only serves the task it was exported for. Unsupported names the model_type or the task and lists what is
   // supported; NotFound / FormatError name the file and weight at fault.
   static std::shared_ptr<const EncoderModel> load(const std::filesystem::path& dir, tasks::Task task);
 
@@ -30,6 +35,9 @@ class EncoderModel {
   // end_logits. Thread-safe: the model is immutable.
   NamedTensors forward(const std::map<std::string, Tensor>& inputs, const ForwardHook* hook = nullptr) const;
 
+  // The engine-layout weights and their description, for export.
+  NativeLayout native_layout() const { return to_native(*encoder_, head_, uses_token_types_); }
+
   std::vector<std::string> input_names() const;
   std::vector<std::string> output_names() const;
   const config::EncoderConfig& config() const { return encoder_->config(); }
@@ -37,7 +45,7 @@ class EncoderModel {
 
  private:
   EncoderModel() = default;
-  const Family* family_ = nullptr;
+  bool uses_token_types_ = true;
   std::unique_ptr<Encoder> encoder_;
   Head head_;
 };

@@ -71,6 +71,17 @@ std::vector<std::string> known_tasks();
 // when it cannot tell, naming the architecture.
 std::string infer_task(const std::filesystem::path& folder);
 
+// The library a model folder belongs to, as Optimum detects it:
+// "diffusers" (model_index.json), "timm" (pretrained_cfg in config.json),
+// "sentence_transformers" (modules.json / config_sentence_transformers.json)
+// or "transformers".
+std::string infer_library(const std::filesystem::path& folder);
+
+// Refuses what this build cannot load: timm and diffusers ("not supported
+// yet"), and checkpoints that need trust_remote_code (an auto_map in
+// config.json) — model code is never run. Returns the library.
+std::string check_loadable(const std::filesystem::path& folder);
+
 // The export config; Unsupported lists the supported model types for an
 // unknown model_type, or the model type's tasks for an unsupported task.
 const ExportConfig& get_export_config(const std::string& exporter, const std::string& model_type,

@@ -1,0 +1,62 @@
+// Native export: a transformers checkpoint folder -> an optimum-cpp folder
+// (engine-layout weights, config.json, optimum_export.json metadata, every
+// preprocessor), validated against the source weights before it is kept.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "optimum/core/errors.h"
+#include "optimum/io/json.h"
+
+namespace optimum::exporters {
+
+// Raised when the exported model's outputs differ from the source's beyond
+// the tolerance; nothing is left in the output folder.
+class ValidationError : public Error {
+ public:
+  using Error::Error;
+};
+
+struct ExportOptions {
+  std::string task = "auto";             // a task name or synonym; "auto" infers it offline
+  std::string dtype = "fp32";            // fp32 (bf16 / int8 come with the performance work)
+  std::optional<double> atol;            // default: the registry's ATOL for the model type
+  int64_t batch_size = 2;                // dummy shapes of the export itself (Optimum's defaults)
+  int64_t sequence_length = 16;
+  // Provenance written into the metadata.
+  std::string source_id;                 // Hub id or path the user gave
+  std::string source_commit;             // resolved commit ("" for local folders)
+  std::string revision;
+  std::string subfolder;
+};
+
+struct ValidationCase {
+  int64_t batch_size;
+  int64_t sequence_length;
+  std::string output;
+  double max_abs_diff;
+};
+
+struct ExportResult {
+  std::filesystem::path output_dir;
+  std::string task;
+  std::string model_type;
+  double atol = 0;
+  double max_abs_diff = 0;
+  std::vector<ValidationCase> validation;
+  std::vector<std::string> preprocessors;  // copied, relative paths
+};
+
+// Exports `model_dir` into `output_dir`. Unsupported names an unsupported
+// model_type (listing the supported ones) or task (listing the model
+// type's tasks); ValidationError names the output, shape and difference.
+ExportResult export_native(const std::filesystem::path& model_dir, const std::filesystem::path& output_dir,
+                           const ExportOptions& options);
+
+// Version string written into exports.
+const char* tool_version();
+
+}  // namespace optimum::exporters

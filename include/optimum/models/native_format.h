@@ -1,0 +1,36 @@
+// The native export format: the engine's own weight layout (fused Q/K/V,
+// heads as explicit steps) as safetensors plus a JSON layout description,
+// so an exported folder loads without any family-specific name mapping.
+#pragma once
+
+#include <utility>
+
+#include "optimum/io/safetensors.h"
+#include "optimum/models/encoder.h"
+#include "optimum/models/heads.h"
+
+namespace optimum::models {
+
+inline constexpr const char* kNativeFormat = "optimum-cpp-native";
+inline constexpr int kNativeLayoutVersion = 1;
+
+struct NativeLayout {
+  std::vector<std::pair<std::string, Tensor>> tensors;  // engine-layout weights
+  io::Json layout;                                      // how to rebuild them
+};
+
+// Engine-layout tensors and layout description of an encoder with a head.
+NativeLayout to_native(const Encoder& encoder, const Head& head, bool uses_token_types);
+
+struct NativeModel {
+  EncoderWeights weights;
+  Head head;
+  PositionStyle positions = PositionStyle::Absolute;
+  bool uses_token_types = true;
+};
+
+// Rebuilds weights and head from `store` and a layout written by to_native.
+// FormatError names the file and the tensor or field at fault.
+NativeModel from_native(const io::WeightStore& store, const io::Json& layout, const config::EncoderConfig& config);
+
+}  // namespace optimum::models

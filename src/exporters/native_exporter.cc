@@ -1,0 +1,166 @@
+#include <unistd.h>
+
+#include <cmath>
+#include <iostream>
+
+#include "optimum/config/config.h"
+#include "optimum/exporters/export.h"
+#include "optimum/models/model.h"
+#include "optimum/preprocessors/preprocessors.h"
+#include "optimum/tasks/registry.h"
+
+namespace optimum::exporters {
+
+namespace fs = std::filesystem;
+
+const char* tool_version() { return "0.1.0"; }
+
+namespace {
+
+// Removes a partially written export unless released.
+class TempDir {
+ public:
+  explicit TempDir(fs::path p) : path_(std::move(p)) {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    if (!released_) {
+      std::error_code ec;
+      fs::remove_all(path_, ec);
+    }
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return path_; }
+  void release() { released_ = true; }
+
+ private:
+  fs::path path_;
+  bool released_ = false;
+};
+
+// Max |a - b| over two outputs; NaN or inf anywhere fails validation.
+double max_abs_diff(const Tensor& a, const Tensor& b, const std::string& name) {
+  if (a.shape() != b.shape()) {
+    throw ValidationError("export validation failed: output '" + name + "' has shape " + shape_str(b.shape()) +
+                          " in the exported model but " + shape_str(a.shape()) + " in the source");
+  }
+  const float* x = a.data<float>();
+  const float* y = b.data<float>();
+  double worst = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    if (!std::isfinite(x[i]) || !std::isfinite(y[i])) {
+      throw ValidationError("export validation failed: output '" + name + "' contains NaN or inf (source " +
+                            std::to_string(x[i]) + ", exported " + std::to_string(y[i]) + " at index " +
+                            std::to_string(i) + ")");
+    }
+    worst = std::max(worst, static_cast<double>(std::fabs(x[i] - y[i])));
+  }
+  return worst;
+}
+
+// Moves the files of `from` into `to` (created if needed), replacing files of the same name.
+void move_into(const fs::path& from, const fs::path& to) {
+  std::error_code ec;
+  if (!fs::exists(to, ec)) {
+    fs::create_directories(to.parent_path().empty() ? fs::path(".") : to.parent_path());
+    fs::rename(from, to);
+    return;
+  }
+  for (auto it = fs::recursive_directory_iterator(from); it != fs::recursive_directory_iterator(); ++it) {
+    if (!it->is_regular_file()) continue;
+    const fs::path target = to / fs::relative(it->path(), from);
+    fs::create_directories(target.parent_path());
+    fs::rename(it->path(), target);
+  }
+  fs::remove_all(from, ec);
+}
+
+}  // namespace
+
+ExportResult export_native(const fs::path& model_dir, const fs::path& output_dir, const ExportOptions& options) {
+  const std::string library = tasks::check_loadable(model_dir);
+  const config::EncoderConfig cfg = config::load_config(model_dir);
+  const std::string task = options.task == "auto" ? tasks::infer_task(model_dir) : tasks::canonical_task(options.task);
+  const tasks::ExportConfig& export_config = tasks::get_export_config("native", cfg.model_type, task);
+  if (options.dtype != "fp32") {
+    throw Unsupported("--dtype " + options.dtype + " is not supported by the native exporter yet (supported: fp32)");
+  }
+  const double atol = options.atol.value_or(export_config.atol);
+  const tasks::Task engine_task = tasks::task_from_name(task);
+  const auto source = models::EncoderModel::load(model_dir, engine_task);
+
+  fs::path out = output_dir;
+  if (out.filename().empty()) out = out.parent_path();
+  TempDir tmp(out.parent_path() / (out.filename().string() + ".partial-" + std::to_string(::getpid())));
+
+  // 1. Weights in the engine's layout, config.json, preprocessors.
+  models::NativeLayout native = source->native_layout();
+  io::save_safetensors(tmp.path() / "model.safetensors", native.tensors,
+                       {{"format", models::kNativeFormat}, {"layout_version", std::to_string(models::kNativeLayoutVersion)}});
+  io::Json config_json = cfg.raw;
+  for (const auto& [key, value] : export_config.values_override) config_json[key] = value;
+  io::write_json(tmp.path() / "config.json", config_json);
+  const preprocessors::CopyReport copied = preprocessors::copy(model_dir, tmp.path());
+  io::Json meta = {{"format", models::kNativeFormat},
+                   {"tool", "optimum-cpp"},
+                   {"tool_version", tool_version()},
+                   {"source",
+                    {{"model_id", options.source_id.empty() ? model_dir.string() : options.source_id},
+                     {"commit", options.source_commit},
+                     {"revision", options.revision},
+                     {"subfolder", options.subfolder},
+                     {"library", library}}},
+                   {"model_type", cfg.model_type},
+                   {"task", task},
+                   {"dtype", options.dtype},
+                   {"layout", native.layout},
+                   {"preprocessors", copied.copied}};
+  io::write_json(tmp.path() / models::EncoderModel::kExportFile, meta);
+
+  // 2. Validation on shapes other than the export's: source vs exported.
+  const auto exported = models::EncoderModel::load(tmp.path(), engine_task);
+  ExportResult result;
+  result.task = task;
+  result.model_type = cfg.model_type;
+  result.atol = atol;
+  for (int64_t batch : {1, 3}) {
+    for (int64_t seq : {8, 33}) {
+      tasks::DummyShapes shapes = export_config.default_shapes;
+      shapes.batch_size = batch;
+      shapes.sequence_length = std::min<int64_t>(seq, cfg.max_position_embeddings - cfg.pad_token_id - 1);
+      const auto inputs = export_config.generate_dummy_inputs(cfg, shapes, static_cast<uint64_t>(batch * 100 + seq));
+      const auto want = source->forward(inputs);
+      const auto got = exported->forward(inputs);
+      for (size_t i = 0; i < want.size(); ++i) {
+        const double d = max_abs_diff(want[i].second, got.at(i).second, want[i].first);
+        result.validation.push_back({batch, shapes.sequence_length, want[i].first, d});
+        result.max_abs_diff = std::max(result.max_abs_diff, d);
+        if (d > atol) {
+          throw ValidationError("export validation failed: output '" + want[i].first + "' differs by " +
+                                std::to_string(d) + " > atol " + std::to_string(atol) + " at batch " +
+                                std::to_string(batch) + " x sequence " + std::to_string(shapes.sequence_length));
+        }
+      }
+    }
+  }
+  io::Json report = io::Json::array();
+  for (const ValidationCase& v : result.validation) {
+    report.push_back({{"batch_size", v.batch_size},
+                      {"sequence_length", v.sequence_length},
+                      {"output", v.output},
+                      {"max_abs_diff", v.max_abs_diff}});
+  }
+  meta["validation"] = {{"passed", true}, {"atol", atol}, {"max_abs_diff", result.max_abs_diff}, {"cases", report}};
+  io::write_json(tmp.path() / models::EncoderModel::kExportFile, meta);
+
+  move_into(tmp.path(), out);
+  tmp.release();
+  result.output_dir = out;
+  result.preprocessors = copied.copied;
+  return result;
+}
+
+}  // namespace optimum::exporters

@@ -58,7 +58,8 @@ std::vector<std::string> find(const fs::path& folder) {
   std::vector<std::string> out;
   std::error_code ec;
   for (const std::string& name : known_files()) {
-    if (fs::exists(folder / name, ec)) out.push_back(name);
+    // symlink_status: a dangling link is present-but-unreadable, not absent.
+    if (fs::exists(fs::symlink_status(folder / name, ec))) out.push_back(name);
   }
   // sentence-transformers modules: every module folder other than the root transformer.
   const fs::path modules = folder / "modules.json";

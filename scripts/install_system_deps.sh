@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config
   libdnnl-dev nlohmann-json3-dev libgtest-dev libcli11-dev
-  libutf8proc-dev libpcre2-dev
+  libutf8proc-dev libpcre2-dev libcurl4-openssl-dev
 )
 missing=()
 for p in "${packages[@]}"; do

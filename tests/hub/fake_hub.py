@@ -1,0 +1,445 @@
+"""A small fake of the Hugging Face Hub's HTTP API, for tests.
+
+It serves what huggingface_hub's snapshot_download / hf_hub_download and the
+optimum-cpp hub client call, with the Hub's headers and error codes:
+
+  GET  /api/models/{repo}[/revision/{rev}]     model info: sha, siblings
+  GET  /api/models/{repo}/tree/{rev}[/{path}]  file listing (recursive=true)
+  HEAD/GET /{repo}/resolve/{rev}/{path}        file content; ETag, X-Repo-Commit;
+                                               LFS files: 302 to /cdn/ on the
+                                               CDN host with X-Linked-Etag (sha256)
+                                               and X-Linked-Size
+  GET  /cdn/{sha256}                           LFS content (Range supported)
+  POST /api/models/{repo}/commit/{rev}         NDJSON commit (base64 files)
+  POST /api/repos/create                       new repository
+  and, for the tests themselves:
+  GET  /_fake/requests  POST /_fake/reset  POST /_fake/corrupt
+
+Errors carry X-Error-Code (RepoNotFound / RevisionNotFound / EntryNotFound)
+and X-Error-Message as the Hub sends them. A private repository answers 401
+with X-Error-Code RepoNotFound to a request without its Bearer token, as the
+Hub does; an unknown repository answers 404 (the real Hub says 401 to
+anonymous callers there too).
+
+Repositories come from the command line:
+  --repo org/name=DIR          one commit on "main" with DIR's files
+  --config hub.json            {"repos": [{"id": "org/name", "private": false,
+                                 "token": "hf_x", "corrupt": {"path": "flip"},
+                                 "commits": [{"folder": DIR, "refs": ["main", "v1"],
+                                              "message": "..."}]}]}
+Commits are listed oldest first, each with the full content of its folder;
+a ref names the last commit that lists it.
+
+The server binds 127.0.0.1 on --port (0: any free port) and prints one JSON
+line {"port": N, "endpoint": URL} on stdout once it is ready. LFS content is
+redirected to --cdn-host (default "localhost": another origin than the
+endpoint 127.0.0.1, as a real CDN is, so clients must not forward the token).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import fnmatch
+import hashlib
+import json
+import pathlib
+import re
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LFS_PATTERNS = ["*.safetensors", "*.bin", "*.onnx", "*.pt", "*.pth", "*.h5", "*.msgpack", "*.gguf",
+                "*.ckpt", "*.model", "*.npz", "*.lfs"]
+LFS_SIZE = 10 * 1024 * 1024
+GITATTRIBUTES = "".join(f"{p} filter=lfs diff=lfs merge=lfs -text\n" for p in LFS_PATTERNS).encode()
+
+
+def git_blob_oid(content: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
+
+
+def is_lfs(path: str, content: bytes) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return len(content) >= LFS_SIZE or any(fnmatch.fnmatch(name, p) for p in LFS_PATTERNS)
+
+
+def lfs_pointer(content: bytes) -> bytes:
+    sha = hashlib.sha256(content).hexdigest()
+    return f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha}\nsize {len(content)}\n".encode()
+
+
+def read_folder(folder: pathlib.Path) -> dict[str, bytes]:
+    files = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and ".git" not in path.relative_to(folder).parts:
+            files[path.relative_to(folder).as_posix()] = path.read_bytes()
+    return files
+
+
+class Repo:
+    def __init__(self, repo_id: str, private: bool = False, token: str | None = None):
+        self.repo_id = repo_id
+        self.private = private
+        self.token = token
+        self.commits: dict[str, dict[str, bytes]] = {}
+        self.messages: dict[str, str] = {}
+        self.refs: dict[str, str] = {}
+        self.corrupt: dict[str, str] = {}  # path -> "flip" | "truncate"
+
+    def add_commit(self, files: dict[str, bytes], refs: list[str], message: str, parent: str | None) -> str:
+        digest = hashlib.sha1()
+        digest.update((parent or "").encode())
+        digest.update(message.encode())
+        for path in sorted(files):
+            digest.update(path.encode() + b"\0" + git_blob_oid(files[path]).encode())
+        digest.update(str(len(self.commits)).encode())  # identical content still makes a new commit
+        sha = digest.hexdigest()
+        self.commits[sha] = dict(files)
+        self.messages[sha] = message
+        for ref in refs:
+            self.refs[ref] = sha
+        return sha
+
+    def resolve(self, revision: str) -> str | None:
+        if revision in self.refs:
+            return self.refs[revision]
+        if re.fullmatch(r"[0-9a-f]{40}", revision) and revision in self.commits:
+            return revision
+        return None
+
+
+class Hub:
+    def __init__(self):
+        self.repos: dict[str, Repo] = {}
+        self.blobs: dict[str, bytes] = {}  # sha256 -> content, for /cdn/
+        self.lock = threading.Lock()
+        self.log: list[dict] = []
+
+    def store(self, files: dict[str, bytes]) -> None:
+        for content in files.values():
+            self.blobs[hashlib.sha256(content).hexdigest()] = content
+
+
+HUB = Hub()
+ARGS: argparse.Namespace
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "FakeHub/1.0"
+
+    def log_message(self, format, *args):  # noqa: A002 - keep stderr quiet
+        pass
+
+    # ---------------------------------------------------------------- helpers
+
+    def reply(self, status: int, body: bytes = b"", headers: dict | None = None, content_type: str | None = None):
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, str(value))
+        if content_type:
+            self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD" and body:
+            self.wfile.write(body)
+
+    def reply_json(self, status: int, value, headers: dict | None = None):
+        self.reply(status, json.dumps(value).encode(), headers, "application/json")
+
+    def error(self, status: int, code: str | None, message: str, headers: dict | None = None):
+        extra = dict(headers or {})
+        if code:
+            extra["X-Error-Code"] = code
+        extra["X-Error-Message"] = message
+        self.reply_json(status, {"error": message}, extra)
+
+    def bearer(self) -> str | None:
+        auth = self.headers.get("Authorization", "")
+        return auth[len("Bearer "):] if auth.startswith("Bearer ") else None
+
+    def record(self):
+        with HUB.lock:
+            HUB.log.append({
+                "method": self.command,
+                "path": self.path,
+                "host": self.headers.get("Host"),
+                "authorization": self.headers.get("Authorization"),
+                "range": self.headers.get("Range"),
+                "time": time.time(),
+            })
+
+    def find_repo(self, repo_id: str) -> Repo | None:
+        """The repo, or None after replying 401/404 as the Hub does."""
+        repo = HUB.repos.get(repo_id)
+        if repo is None:
+            self.error(404, "RepoNotFound", "Repository not found")
+            return None
+        if repo.private and (repo.token is None or self.bearer() != repo.token):
+            message = ("Invalid username or password." if self.bearer() is None
+                       else "Invalid credentials in Authorization header")
+            self.error(401, "RepoNotFound", message)
+            return None
+        return repo
+
+    def split_repo(self, parts: list[str], marker: str) -> tuple[str, list[str]] | None:
+        """parts = [org?, name, marker, ...]: the repo id and what follows the marker."""
+        for size in (2, 1):
+            if len(parts) > size and parts[size] == marker:
+                return "/".join(parts[:size]), parts[size + 1:]
+        return None
+
+    def send_content(self, content: bytes, headers: dict):
+        """200 or 206 for a Range request, with the content."""
+        range_header = self.headers.get("Range")
+        total = len(content)
+        match = re.fullmatch(r"bytes=(\d+)-(\d*)", range_header or "")
+        if match:
+            start = int(match.group(1))
+            end = int(match.group(2)) if match.group(2) else total - 1
+            if start >= total:
+                self.reply(416, b"", {**headers, "Content-Range": f"bytes */{total}"})
+                return
+            end = min(end, total - 1)
+            self.reply(206, content[start:end + 1], {**headers, "Content-Range": f"bytes {start}-{end}/{total}",
+                                                     "Accept-Ranges": "bytes"}, "application/octet-stream")
+            return
+        self.reply(200, content, {**headers, "Accept-Ranges": "bytes"}, "application/octet-stream")
+
+    # ---------------------------------------------------------------- routes
+
+    def do_HEAD(self):
+        self.do_GET()
+
+    def do_GET(self):
+        self.record()
+        url = urllib.parse.urlsplit(self.path)
+        parts = [urllib.parse.unquote(p) for p in url.path.strip("/").split("/")]
+        query = urllib.parse.parse_qs(url.query)
+        if url.path == "/_fake/requests":
+            with HUB.lock:
+                return self.reply_json(200, HUB.log)
+        if parts[0] == "cdn" and len(parts) == 2:
+            return self.cdn(parts[1])
+        if parts[:2] == ["api", "models"]:
+            return self.api_models(parts[2:], query)
+        split = self.split_repo(parts, "resolve")
+        if split is not None:
+            return self.resolve(*split)
+        self.error(404, None, f"no route for {url.path}")
+
+    def do_POST(self):
+        self.record()
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        url = urllib.parse.urlsplit(self.path)
+        parts = [urllib.parse.unquote(p) for p in url.path.strip("/").split("/")]
+        if url.path == "/_fake/reset":
+            with HUB.lock:
+                HUB.log.clear()
+            return self.reply_json(200, {"ok": True})
+        if url.path == "/_fake/corrupt":
+            spec = json.loads(body)
+            repo = HUB.repos[spec["repo"]]
+            if spec.get("mode"):
+                repo.corrupt[spec["path"]] = spec["mode"]
+            else:
+                repo.corrupt.pop(spec["path"], None)
+            return self.reply_json(200, {"ok": True})
+        if url.path == "/api/repos/create":
+            return self.create_repo(body)
+        if parts[:2] == ["api", "models"]:
+            split = self.split_repo(parts[2:], "commit")
+            if split is not None and split[1]:
+                return self.commit(split[0], "/".join(split[1]), body)
+        self.error(404, None, f"no route for POST {url.path}")
+
+    def api_models(self, parts: list[str], query: dict):
+        # {repo} | {repo}/revision/{rev} | {repo}/tree/{rev}[/{path}]
+        for marker in ("revision", "tree"):
+            split = self.split_repo(parts, marker)
+            if split is not None and split[1]:
+                repo_id, rest = split
+                break
+        else:
+            repo_id, rest, marker = "/".join(parts), ["main"], "revision"
+        repo = self.find_repo(repo_id)
+        if repo is None:
+            return
+        revision = rest[0]
+        sha = repo.resolve(revision)
+        if sha is None:
+            return self.error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
+        files = repo.commits[sha]
+        if marker == "revision":
+            return self.reply_json(200, {
+                "_id": repo_id, "id": repo_id, "modelId": repo_id, "sha": sha, "private": repo.private,
+                "disabled": False, "gated": False, "downloads": 0, "likes": 0, "tags": [],
+                "siblings": [{"rfilename": path} for path in sorted(files)],
+            })
+        prefix = "/".join(rest[1:])
+        recursive = query.get("recursive", ["false"])[0].lower() in ("1", "true")
+        entries, folders = [], set()
+        for path in sorted(files):
+            if prefix and not path.startswith(prefix + "/"):
+                continue
+            relative = path[len(prefix) + 1:] if prefix else path
+            directories = relative.split("/")[:-1]
+            for depth in range(1, len(directories) + 1):
+                folder = "/".join(([prefix] if prefix else []) + directories[:depth])
+                if (recursive or depth == 1) and folder not in folders:
+                    folders.add(folder)
+                    entries.append({"type": "directory", "oid": hashlib.sha1(folder.encode()).hexdigest(),
+                                    "size": 0, "path": folder})
+            if not recursive and directories:
+                continue
+            content = files[path]
+            entry = {"type": "file", "path": path}
+            if is_lfs(path, content):
+                pointer = lfs_pointer(content)
+                entry.update(size=len(content), oid=git_blob_oid(pointer),
+                             lfs={"oid": hashlib.sha256(content).hexdigest(), "size": len(content),
+                                  "pointerSize": len(pointer)})
+            else:
+                entry.update(size=len(content), oid=git_blob_oid(content))
+            entries.append(entry)
+        self.reply_json(200, entries)
+
+    def resolve(self, repo_id: str, rest: list[str]):
+        repo = self.find_repo(repo_id)
+        if repo is None:
+            return
+        if len(rest) < 2:
+            return self.error(404, None, "missing revision or path")
+        revision, path = rest[0], "/".join(rest[1:])
+        sha = repo.resolve(revision)
+        if sha is None:
+            return self.error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
+        files = repo.commits[sha]
+        if path not in files:
+            return self.error(404, "EntryNotFound", f"{path} does not exist on \"{revision}\"",
+                              {"X-Repo-Commit": sha})
+        content = files[path]
+        if is_lfs(path, content):
+            digest = hashlib.sha256(content).hexdigest()
+            port = self.server.server_address[1]
+            location = f"http://{ARGS.cdn_host}:{port}/cdn/{digest}?repo={urllib.parse.quote(repo_id, safe='')}" \
+                       f"&path={urllib.parse.quote(path, safe='')}&sig=fake"
+            return self.reply(302, b"", {
+                "Location": location,
+                "X-Repo-Commit": sha,
+                "X-Linked-Etag": f'"{digest}"',
+                "X-Linked-Size": len(content),
+                "ETag": f'"{git_blob_oid(lfs_pointer(content))}"',
+            })
+        self.send_content(content, {"ETag": f'"{git_blob_oid(content)}"', "X-Repo-Commit": sha})
+
+    def cdn(self, digest: str):
+        content = HUB.blobs.get(digest)
+        if content is None:
+            return self.reply(404, b"NoSuchKey")
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        repo = HUB.repos.get(query.get("repo", [""])[0])
+        mode = repo.corrupt.get(query.get("path", [""])[0]) if repo else None
+        if mode == "flip":
+            content = bytes([content[0] ^ 0xFF]) + content[1:]
+        elif mode == "truncate":
+            content = content[: len(content) // 2]
+        self.send_content(content, {"ETag": f'"{digest}"'})
+
+    def create_repo(self, body: bytes):
+        if self.bearer() is None:
+            return self.error(401, None, "Invalid username or password.")
+        spec = json.loads(body)
+        repo_id = f"{spec['organization']}/{spec['name']}" if spec.get("organization") else spec["name"]
+        with HUB.lock:
+            if repo_id in HUB.repos:
+                return self.error(409, None, "You already created this model repo")
+            repo = Repo(repo_id, private=bool(spec.get("private")), token=self.bearer())
+            repo.add_commit({".gitattributes": GITATTRIBUTES}, ["main"], "initial commit", None)
+            HUB.store(repo.commits[repo.refs["main"]])
+            HUB.repos[repo_id] = repo
+        self.reply_json(200, {"url": f"http://{self.headers.get('Host')}/{repo_id}", "name": repo_id})
+
+    def commit(self, repo_id: str, revision: str, body: bytes):
+        if self.bearer() is None:
+            return self.error(401, None, "Invalid username or password.")
+        repo = self.find_repo(repo_id)
+        if repo is None:
+            return
+        if repo.token is not None and self.bearer() != repo.token:
+            return self.error(403, None, "You don't have the rights to create a commit")
+        if self.headers.get("Content-Type", "").split(";")[0] != "application/x-ndjson":
+            return self.error(400, None, "expected Content-Type application/x-ndjson")
+        with HUB.lock:
+            parent = repo.refs.get(revision)
+            if parent is None:
+                return self.error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
+            files = dict(repo.commits[parent])
+            summary = ""
+            for line in body.decode().splitlines():
+                if not line.strip():
+                    continue
+                op = json.loads(line)
+                if op["key"] == "header":
+                    summary = op["value"]["summary"]
+                elif op["key"] == "file":
+                    value = op["value"]
+                    if value.get("encoding") != "base64":
+                        return self.error(400, None, "only base64 file content is supported")
+                    files[value["path"]] = base64.b64decode(value["content"])
+                elif op["key"] == "deletedFile":
+                    files.pop(op["value"]["path"], None)
+                else:
+                    return self.error(400, None, f"unsupported commit operation {op['key']}")
+            sha = repo.add_commit(files, [revision], summary, parent)
+            HUB.store(files)
+        host = self.headers.get("Host")
+        self.reply_json(200, {"success": True, "commitOid": sha, "commitMessage": summary,
+                              "commitUrl": f"http://{host}/{repo_id}/commit/{sha}", "hookOutput": ""})
+
+
+def load(args: argparse.Namespace) -> None:
+    for spec in args.repo or []:
+        repo_id, _, folder = spec.partition("=")
+        repo = HUB.repos.setdefault(repo_id, Repo(repo_id))
+        files = read_folder(pathlib.Path(folder))
+        repo.add_commit(files, ["main"], f"add {folder}", repo.refs.get("main"))
+        HUB.store(files)
+    if args.config:
+        config = json.loads(pathlib.Path(args.config).read_text())
+        for entry in config.get("repos", []):
+            repo = Repo(entry["id"], private=entry.get("private", False), token=entry.get("token"))
+            parent = None
+            for commit in entry["commits"]:
+                files = read_folder(pathlib.Path(commit["folder"]))
+                parent = repo.add_commit(files, commit.get("refs", []), commit.get("message", "commit"), parent)
+                HUB.store(files)
+            repo.corrupt = dict(entry.get("corrupt", {}))
+            HUB.repos[repo.repo_id] = repo
+
+
+def main() -> None:
+    global ARGS
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repo", action="append", help="org/name=FOLDER (one commit on main)")
+    parser.add_argument("--config", help="JSON file describing repositories (see above)")
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free one)")
+    parser.add_argument("--cdn-host", default="localhost", help="host name LFS redirects point at")
+    ARGS = parser.parse_args()
+    load(ARGS)
+    server = ThreadingHTTPServer(("127.0.0.1", ARGS.port), Handler)
+    server.daemon_threads = True
+    port = server.server_address[1]
+    print(json.dumps({"port": port, "endpoint": f"http://127.0.0.1:{port}"}), flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -18,6 +18,7 @@ from ._C import (
     IoError,
     Model as _NativeModel,
     NotFoundError,
+    Pipeline as _NativePipeline,
     OptimumError,
     Tokenizer,
     UnsupportedError,
@@ -41,9 +42,11 @@ __all__ = [
     "ModelOutput",
     "NotFoundError",
     "OptimumError",
+    "Pipeline",
     "Tokenizer",
     "UnsupportedError",
     "get_num_threads",
+    "pipeline",
     "set_num_threads",
 ]
 
@@ -165,3 +168,54 @@ class AutoModelForMaskedLM(_OptimizedModel):
 
 class AutoModelForMultipleChoice(_OptimizedModel):
     task = "multiple-choice"
+
+
+class Pipeline:
+    """A task pipeline running in C++; called like transformers' pipeline objects."""
+
+    def __init__(self, native: _NativePipeline):
+        self._native = native
+
+    @property
+    def task(self) -> str:
+        return self._native.task
+
+    def __call__(self, inputs=None, *args, **kwargs):
+        if self.task == "question-answering" and inputs is None:
+            question, context = kwargs.pop("question", None), kwargs.pop("context", None)
+            if question is None or context is None:
+                raise ValueError("question-answering needs question= and context= (or {'question', 'context'} inputs)")
+            if isinstance(question, list) and isinstance(context, str):
+                inputs = [{"question": q, "context": context} for q in question]
+            elif isinstance(question, list):
+                if len(question) != len(context):
+                    raise ValueError("Questions and contexts don't have the same lengths")
+                inputs = [{"question": q, "context": c} for q, c in zip(question, context)]
+            else:
+                inputs = {"question": question, "context": context}
+        elif self.task == "zero-shot-classification" and args:
+            if len(args) > 1 or "candidate_labels" in kwargs:
+                raise ValueError(f"Unable to understand extra arguments {args}")
+            kwargs["candidate_labels"] = args[0]
+        elif args:
+            raise TypeError(f"unexpected positional arguments {args}")
+        if inputs is None:
+            raise ValueError("At least one input is required.")
+        if isinstance(inputs, tuple):
+            inputs = list(inputs)
+        return json.loads(self._native.call_json(json.dumps(inputs), json.dumps(kwargs)))
+
+    def __repr__(self) -> str:
+        return f"Pipeline(task={self.task!r}, model={self._native.model_path!r})"
+
+
+def pipeline(task: str, model=None, **kwargs) -> Pipeline:
+    """Build a task pipeline (text-classification, token-classification, question-answering,
+    fill-mask, feature-extraction, zero-shot-classification) over a model folder or Hub id.
+
+    Loading options (export, dtype, revision, subfolder, cache_dir, token, force_download,
+    local_files_only, num_threads) go to from_pretrained; every other keyword is a default
+    for the calls (top_k=..., aggregation_strategy=...), as with transformers.pipeline."""
+    if model is None:
+        raise ValueError("pipeline() needs model= (a folder or a Hub id); there is no default model")
+    return Pipeline(_NativePipeline(task, str(model), json.dumps(kwargs)))

@@ -12,6 +12,8 @@ using namespace optimum;
 
 // Defined in tokenizers_bindings.cc.
 void bind_tokenizers(py::module_& m);
+// Defined in pipelines_bindings.cc.
+void bind_pipelines(py::module_& m);
 
 namespace {
 
@@ -120,6 +122,7 @@ PYBIND11_MODULE(_C, m) {
       .def_property_readonly("config_json", &PyModel::config_json)
       .def_property_readonly("path", &PyModel::path);
   bind_tokenizers(m);
+  bind_pipelines(m);
   m.def("set_num_threads", &set_num_threads, py::arg("n"), "Compute threads (0: all cores)");
   m.def("get_num_threads", &num_threads);
 }

@@ -13,5 +13,7 @@ void add_info_command(CLI::App& app);
 void add_export_command(CLI::App& app);
 // `tasks`: print the export registry.
 void add_tasks_command(CLI::App& app);
+// `run`: a task pipeline over texts or JSON lines, JSON lines out.
+void add_run_command(CLI::App& app);
 
 }  // namespace optimum::cli

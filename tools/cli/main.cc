@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   optimum::cli::add_info_command(app);
   optimum::cli::add_export_command(app);
   optimum::cli::add_tasks_command(app);
+  optimum::cli::add_run_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

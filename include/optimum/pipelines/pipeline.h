@@ -1,0 +1,67 @@
+// Task pipelines: text in, transformers-shaped results out. Each task
+// reproduces the pre- and post-processing of its transformers pipeline
+// (tokenization options, truncation defaults, score functions, sorting,
+// word reconstruction), so results are the same values with the same
+// structure. Inputs, call options and results are JSON values, which is what
+// both the Python shell (kwargs, dicts and lists) and the CLI (JSON lines)
+// speak.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "optimum/io/json.h"
+#include "optimum/modeling/modeling.h"
+#include "optimum/tokenizers/tokenizer.h"
+
+namespace optimum::pipelines {
+
+using io::Json;
+
+// How pipeline() loads the model and which call options it applies by default.
+struct PipelineOptions {
+  modeling::LoadOptions load;       // hub / export / threads; the task is set by pipeline()
+  Json defaults = Json::object();   // call options used when a call does not give them (pipeline(task, top_k=3))
+
+  // Splits transformers-style keyword arguments: export, dtype, revision,
+  // subfolder, cache_dir, token, force_download, local_files_only and
+  // num_threads load the model; every other key becomes a call default.
+  static PipelineOptions from_kwargs(const Json& kwargs);
+};
+
+class Pipeline {
+ public:
+  virtual ~Pipeline() = default;
+
+  // Runs the task on one input (a string, or an object such as
+  // {"text", "text_pair"} / {"question", "context"}) or on an array of
+  // inputs, returning what transformers' pipeline returns for the same call.
+  // `options` are the call's keyword arguments (top_k, aggregation_strategy...);
+  // unknown keys raise InvalidArgument naming them.
+  virtual Json operator()(const Json& inputs, const Json& options = Json::object()) const = 0;
+
+  // Canonical task name ("text-classification", ...).
+  const std::string& task() const { return task_; }
+  const modeling::OptimizedModel& model() const { return *model_; }
+  const tokenizers::Tokenizer& tokenizer() const { return *tokenizer_; }
+
+ protected:
+  std::string task_;
+  std::shared_ptr<const modeling::OptimizedModel> model_;
+  std::shared_ptr<const tokenizers::Tokenizer> tokenizer_;
+  Json defaults_ = Json::object();
+};
+
+// Task names pipeline() accepts, canonical names first.
+std::vector<std::string> pipeline_tasks();
+
+// Builds the pipeline for `task` (a canonical name or an alias:
+// sentiment-analysis, ner) over `model` (a folder or Hub id), loading the
+// model head the task needs and the tokenizer saved with it. InvalidArgument
+// names an unknown task; Unsupported says when the model cannot do the task
+// (e.g. zero-shot-classification without an entailment label).
+std::unique_ptr<Pipeline> pipeline(const std::string& task, const std::string& model,
+                                   const PipelineOptions& options = {});
+
+}  // namespace optimum::pipelines

@@ -1,0 +1,130 @@
+// Shared plumbing of the task pipelines (private to src/pipelines): option
+// parsing, tokenization with per-call truncation, one-sequence forward, and
+// the tokenizer facts transformers' pipelines consult (special token ids,
+// model_max_length, decoding as PreTrainedTokenizerFast decodes).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "optimum/pipelines/pipeline.h"
+
+namespace optimum::pipelines::detail {
+
+using tokenizers::Encoding;
+using tokenizers::TruncationStrategy;
+
+// Call options: defaults overlaid by the call's options, with every key
+// checked against what the task accepts.
+class Options {
+ public:
+  Options(const std::string& task, const Json& defaults, const Json& call, const std::set<std::string>& known);
+  bool has(const std::string& key) const { return merged_.contains(key); }
+  bool in_call(const std::string& key) const { return call_.contains(key); }
+  const Json& get(const std::string& key) const { return merged_.at(key); }
+  // Typed getters: InvalidArgument naming the option when the type is wrong.
+  std::optional<int64_t> get_int(const std::string& key) const;  // nullopt when absent
+  int64_t get_int(const std::string& key, int64_t fallback) const;
+  bool get_bool(const std::string& key, bool fallback) const;
+  std::string get_string(const std::string& key, const std::string& fallback) const;
+
+ private:
+  std::string task_;
+  Json merged_;
+  Json call_;
+};
+
+// Truncation as transformers' tokenizer __call__ takes it (truncation=,
+// max_length=, stride=): nullopt = do not truncate.
+struct Truncation {
+  TruncationStrategy strategy = TruncationStrategy::LongestFirst;
+  std::optional<size_t> max_length;  // nullopt: the tokenizer's model_max_length
+  size_t stride = 0;
+};
+
+// Parses `truncation` (bool or strategy name) and `max_length` from options
+// (the tokenizer kwargs a pipeline passes through).
+std::optional<Truncation> truncation_from_options(const Options& options, const std::string& truncation_key = "truncation");
+
+// Tokenizer shared by a pipeline's calls. Truncation is set per call, so
+// encoding goes through one lock; everything else is read-only.
+class TokenizerHandle {
+ public:
+  TokenizerHandle(std::shared_ptr<tokenizers::Tokenizer> tokenizer, const std::filesystem::path& folder);
+
+  // The encoding and, with truncation, its overflowing windows (flattened in
+  // the order transformers returns them).
+  std::vector<Encoding> encode(const std::string& text, const std::optional<std::string>& pair,
+                               const std::optional<Truncation>& truncation, bool add_special_tokens = true) const;
+  // tokenizer.decode(ids, skip_special_tokens) with clean_up_tokenization_spaces.
+  std::string decode(const std::vector<uint32_t>& ids, bool skip_special_tokens) const;
+  // tokenizer.convert_tokens_to_string: the decoder on raw token strings.
+  std::string convert_tokens_to_string(const std::vector<std::string>& tokens) const;
+  // convert_ids_to_tokens for one id.
+  std::string id_to_token(uint32_t id) const;
+
+  std::optional<uint32_t> special_id(const std::string& name) const;  // "mask_token" -> id
+  std::optional<std::string> special_token(const std::string& name) const;
+  std::optional<size_t> model_max_length() const { return tok_->config().model_max_length; }
+  // True when the model has a continuing_subword_prefix ("##" for WordPiece).
+  bool has_continuing_subword_prefix() const { return !continuing_prefix_.empty(); }
+  bool padding_right() const { return tok_->config().padding_side == tokenizers::Direction::Right; }
+  const tokenizers::Tokenizer& tokenizer() const { return *tok_; }
+  std::shared_ptr<const tokenizers::Tokenizer> shared() const { return tok_; }
+
+ private:
+  std::shared_ptr<tokenizers::Tokenizer> tok_;
+  mutable std::mutex mutex_;
+  std::unique_ptr<tokenizers::Decoder> decoder_;
+  std::string model_type_;        // tokenizer.json model.type
+  std::string continuing_prefix_;  // "" when absent
+  bool cleanup_ = false;           // clean_up_tokenization_spaces
+};
+
+// Everything a task pipeline holds: the model, its tokenizer, the defaults.
+struct Context {
+  std::string task;
+  std::shared_ptr<const modeling::OptimizedModel> model;
+  std::shared_ptr<TokenizerHandle> tok;
+  Json defaults = Json::object();
+};
+
+// Runs the model on one encoding (batch of one, no padding) and returns its
+// outputs by name.
+modeling::NamedTensors forward_one(const modeling::OptimizedModel& model, const Encoding& enc);
+// Output `name` of `outputs`; Error when absent.
+const Tensor& output(const modeling::NamedTensors& outputs, const std::string& name);
+// Label of class `i` (config id2label, LABEL_i when absent).
+std::string label_of(const config::EncoderConfig& config, int64_t i);
+// Python-style character slice [start, end) of a UTF-8 string (code points).
+std::string slice_chars(const std::string& text, size_t start, size_t end);
+// Number of code points.
+size_t char_length(const std::string& text);
+
+// Task factories (one per .cc).
+std::unique_ptr<Pipeline> make_text_classification(Context ctx);
+std::unique_ptr<Pipeline> make_token_classification(Context ctx);
+std::unique_ptr<Pipeline> make_question_answering(Context ctx);
+std::unique_ptr<Pipeline> make_fill_mask(Context ctx);
+std::unique_ptr<Pipeline> make_feature_extraction(Context ctx);
+std::unique_ptr<Pipeline> make_zero_shot_classification(Context ctx);
+
+// Base carrying a Context into the public Pipeline fields.
+class TaskPipeline : public Pipeline {
+ public:
+  explicit TaskPipeline(Context ctx) : ctx_(std::move(ctx)) {
+    task_ = ctx_.task;
+    model_ = ctx_.model;
+    tokenizer_ = ctx_.tok->shared();
+    defaults_ = ctx_.defaults;
+  }
+
+ protected:
+  Context ctx_;
+};
+
+}  // namespace optimum::pipelines::detail

@@ -1,0 +1,113 @@
+// text-classification (transformers' TextClassificationPipeline): one
+// sequence or a {"text", "text_pair"} pair per input, scores from
+// function_to_apply (default chosen from problem_type / num_labels), the
+// legacy single-label result unless top_k is given.
+#include <algorithm>
+
+#include "optimum/core/errors.h"
+#include "optimum/pipelines/functions.h"
+#include "pipeline_internal.h"
+
+namespace optimum::pipelines::detail {
+
+namespace {
+
+class TextClassification : public TaskPipeline {
+ public:
+  using TaskPipeline::TaskPipeline;
+
+  Json operator()(const Json& inputs, const Json& call) const override {
+    Options opts(task_, defaults_, call, {"top_k", "function_to_apply", "truncation", "max_length", "padding"});
+    // top_k given (even null) switches off the legacy single-label result.
+    std::optional<int64_t> top_k = 1;
+    bool legacy = true;
+    if (opts.has("top_k")) {
+      top_k = opts.get_int("top_k");
+      legacy = false;
+    }
+    std::optional<ScoreFunction> fn;
+    if (opts.has("function_to_apply") && !opts.get("function_to_apply").is_null()) {
+      fn = score_function_from_name(opts.get_string("function_to_apply", ""));
+    }
+    auto truncation = truncation_from_options(opts);
+    auto one = [&](const Json& item) { return classify(item, fn, top_k, legacy, truncation); };
+    if (inputs.is_array()) {
+      if (inputs.empty()) return Json::array();
+      // transformers' [[text, text_pair]] form.
+      if (inputs.size() == 1 && inputs[0].is_array() && inputs[0].size() == 2 && inputs[0][0].is_string() &&
+          inputs[0][1].is_string()) {
+        return one(Json{{"text", inputs[0][0]}, {"text_pair", inputs[0][1]}});
+      }
+      Json out = Json::array();
+      for (const Json& item : inputs) out.push_back(one(item));
+      return out;
+    }
+    Json result = one(inputs);
+    // A single string without top_k in the call is wrapped in a list.
+    if (inputs.is_string() && !opts.in_call("top_k")) return Json::array({result});
+    return result;
+  }
+
+ private:
+  Json classify(const Json& item, std::optional<ScoreFunction> fn, std::optional<int64_t> top_k, bool legacy,
+                const std::optional<Truncation>& truncation) const {
+    std::string text;
+    std::optional<std::string> pair;
+    if (item.is_string()) {
+      text = item.get<std::string>();
+    } else if (item.is_object() && item.contains("text") && item["text"].is_string()) {
+      text = item["text"].get<std::string>();
+      if (item.contains("text_pair") && !item["text_pair"].is_null()) {
+        if (!item["text_pair"].is_string()) throw InvalidArgument(task_ + ": 'text_pair' must be a string");
+        pair = item["text_pair"].get<std::string>();
+      }
+      for (auto it = item.begin(); it != item.end(); ++it) {
+        if (it.key() != "text" && it.key() != "text_pair") {
+          throw InvalidArgument(task_ + ": unexpected input key '" + it.key() + "' (expected text, text_pair)");
+        }
+      }
+    } else {
+      throw InvalidArgument(
+          "The pipeline received invalid inputs, if you are trying to send text pairs, you can try to send a "
+          "dictionary `{\"text\": \"My text\", \"text_pair\": \"My pair\"}` in order to send a text pair.");
+    }
+    const auto encodings = ctx_.tok->encode(text, pair, truncation);
+    const auto outputs = forward_one(*ctx_.model, encodings.front());
+    const Tensor& logits = output(outputs, "logits");
+    const auto n = static_cast<size_t>(logits.shape().back());
+    std::span<const float> row(logits.data<float>(), n);
+    const auto& cfg = ctx_.model->config();
+    ScoreFunction f = ScoreFunction::None;
+    if (fn) {
+      f = *fn;
+    } else if (cfg.problem_type == "regression") {
+      f = ScoreFunction::None;
+    } else if (cfg.problem_type == "multi_label_classification" || cfg.num_labels == 1) {
+      f = ScoreFunction::Sigmoid;
+    } else if (cfg.problem_type == "single_label_classification" || cfg.num_labels > 1) {
+      f = ScoreFunction::Softmax;
+    }
+    const std::vector<float> scores = apply(f, row);
+    if (legacy && top_k == 1) {
+      const auto best = static_cast<size_t>(std::max_element(scores.begin(), scores.end()) - scores.begin());
+      return Json{{"label", label_of(cfg, static_cast<int64_t>(best))}, {"score", scores[best]}};
+    }
+    std::vector<size_t> order(scores.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    if (!legacy) {
+      std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a] > scores[b]; });
+      if (top_k && *top_k >= 0 && static_cast<size_t>(*top_k) < order.size()) order.resize(static_cast<size_t>(*top_k));
+    }
+    Json out = Json::array();
+    for (size_t i : order) out.push_back(Json{{"label", label_of(cfg, static_cast<int64_t>(i))}, {"score", scores[i]}});
+    return out;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Pipeline> make_text_classification(Context ctx) {
+  return std::make_unique<TextClassification>(std::move(ctx));
+}
+
+}  // namespace optimum::pipelines::detail

@@ -1,0 +1,192 @@
+// zero-shot-classification (transformers' ZeroShotClassificationPipeline):
+// an NLI model scores (sequence, hypothesis_template.format(label)) for each
+// candidate label; the entailment logit is soft-maxed across labels, or
+// against contradiction per label with multi_label.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "optimum/core/errors.h"
+#include "pipeline_internal.h"
+
+namespace optimum::pipelines::detail {
+
+namespace {
+
+std::string strip(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t\n\r\f\v");
+  if (b == std::string::npos) return "";
+  return s.substr(b, s.find_last_not_of(" \t\n\r\f\v") - b + 1);
+}
+
+// str.format with one positional argument: "{}" and "{0}" take `value`,
+// "{{" / "}}" are braces; other fields are an error, as in Python.
+std::string format_template(const std::string& tmpl, const std::string& value) {
+  std::string out;
+  for (size_t i = 0; i < tmpl.size(); ++i) {
+    const char c = tmpl[i];
+    if (c == '{') {
+      if (i + 1 < tmpl.size() && tmpl[i + 1] == '{') {
+        out += '{';
+        ++i;
+        continue;
+      }
+      const size_t close = tmpl.find('}', i);
+      if (close == std::string::npos) throw InvalidArgument("hypothesis_template '" + tmpl + "': Single '{' encountered");
+      const std::string field = tmpl.substr(i + 1, close - i - 1);
+      if (field != "" && field != "0") {
+        throw InvalidArgument("hypothesis_template '" + tmpl + "': unsupported replacement field '{" + field + "}'");
+      }
+      out += value;
+      i = close;
+    } else if (c == '}') {
+      if (i + 1 < tmpl.size() && tmpl[i + 1] == '}') {
+        out += '}';
+        ++i;
+        continue;
+      }
+      throw InvalidArgument("hypothesis_template '" + tmpl + "': Single '}' encountered");
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+class ZeroShotClassification : public TaskPipeline {
+ public:
+  explicit ZeroShotClassification(Context ctx) : TaskPipeline(std::move(ctx)) {
+    // transformers: the first label2id entry whose label starts with "entail"; -1 (the last logit) if none.
+    const auto& cfg = ctx_.model->config();
+    const Json& raw = cfg.raw;
+    if (raw.contains("label2id") && raw["label2id"].is_object() && !raw["label2id"].empty()) {
+      for (auto it = raw["label2id"].begin(); it != raw["label2id"].end(); ++it) {
+        std::string lower = it.key();
+        std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+        if (lower.rfind("entail", 0) == 0 && it.value().is_number_integer()) {
+          entailment_id_ = it.value().get<int64_t>();
+          break;
+        }
+      }
+    } else {
+      for (const auto& [id, label] : cfg.id2label) {
+        std::string lower = label;
+        std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+        if (lower.rfind("entail", 0) == 0) {
+          entailment_id_ = id;
+          break;
+        }
+      }
+    }
+  }
+
+  Json operator()(const Json& inputs, const Json& call) const override {
+    Options opts(task_, defaults_, call, {"candidate_labels", "hypothesis_template", "multi_label"});
+    std::vector<std::string> labels;
+    if (opts.has("candidate_labels")) {
+      const Json& v = opts.get("candidate_labels");
+      if (v.is_string()) {
+        // "a, b" -> ["a", "b"]
+        const std::string s = v.get<std::string>();
+        size_t pos = 0;
+        while (pos <= s.size()) {
+          const size_t comma = std::min(s.find(',', pos), s.size());
+          const std::string l = strip(s.substr(pos, comma - pos));
+          if (!l.empty()) labels.push_back(l);
+          pos = comma + 1;
+        }
+      } else if (v.is_array()) {
+        for (const Json& l : v) {
+          if (!l.is_string()) throw InvalidArgument(task_ + ": candidate_labels must be strings, got " + l.dump());
+          labels.push_back(l.get<std::string>());
+        }
+      } else if (!v.is_null()) {
+        throw InvalidArgument(task_ + ": candidate_labels must be a string or a list of strings");
+      }
+    }
+    const std::string tmpl = opts.get_string("hypothesis_template", "This example is {}.");
+    const bool multi_label = opts.get_bool("multi_label", false);
+    auto one = [&](const Json& item) {
+      if (!item.is_string()) throw InvalidArgument(task_ + ": inputs must be strings, got " + item.dump());
+      return classify(item.get<std::string>(), labels, tmpl, multi_label);
+    };
+    if (inputs.is_array()) {
+      Json out = Json::array();
+      for (const Json& item : inputs) out.push_back(one(item));
+      return out;
+    }
+    return one(inputs);
+  }
+
+ private:
+  Json classify(const std::string& sequence, const std::vector<std::string>& labels, const std::string& tmpl,
+                bool multi_label) const {
+    if (labels.empty() || sequence.empty()) {
+      throw InvalidArgument("You must include at least one label and at least one sequence.");
+    }
+    if (format_template(tmpl, labels[0]) == tmpl) {
+      throw InvalidArgument("The provided hypothesis_template \"" + tmpl +
+                            "\" was not able to be formatted with the target labels. Make sure the passed template "
+                            "includes formatting syntax such as {} where the label should go.");
+    }
+    const auto n_classes = ctx_.model->config().num_labels;
+    auto column = [&](int64_t id) {
+      const int64_t c = id < 0 ? n_classes + id : id;
+      if (c < 0 || c >= n_classes) throw InvalidArgument(task_ + ": label id " + std::to_string(id) + " out of range");
+      return static_cast<size_t>(c);
+    };
+    const size_t entail = column(entailment_id_);
+    const size_t contra = column(entailment_id_ == 0 ? -1 : 0);
+    std::vector<float> entail_logits, contra_logits;
+    for (const std::string& label : labels) {
+      const std::string hypothesis = format_template(tmpl, label);
+      std::vector<Encoding> enc;
+      try {
+        enc = ctx_.tok->encode(sequence, hypothesis, Truncation{TruncationStrategy::OnlyFirst, std::nullopt, 0});
+      } catch (const Error& e) {
+        // transformers retries without truncation when the first sequence is too short to truncate.
+        if (std::string(e.what()).find("too short") == std::string::npos &&
+            std::string(e.what()).find("not long enough") == std::string::npos) {
+          throw;
+        }
+        enc = ctx_.tok->encode(sequence, hypothesis, std::nullopt);
+      }
+      const auto outputs = forward_one(*ctx_.model, enc.front());
+      const float* logits = output(outputs, "logits").data<float>();
+      entail_logits.push_back(logits[entail]);
+      contra_logits.push_back(logits[contra]);
+    }
+    std::vector<float> scores(labels.size());
+    if (multi_label || labels.size() == 1) {
+      for (size_t i = 0; i < labels.size(); ++i) {
+        const float ec = std::exp(contra_logits[i]), ee = std::exp(entail_logits[i]);
+        scores[i] = ee / (ec + ee);
+      }
+    } else {
+      float sum = 0.f;
+      for (size_t i = 0; i < labels.size(); ++i) sum += std::exp(entail_logits[i]);
+      for (size_t i = 0; i < labels.size(); ++i) scores[i] = std::exp(entail_logits[i]) / sum;
+    }
+    // numpy argsort ascending (stable for these sizes), reversed.
+    std::vector<size_t> order(labels.size());
+    std::iota(order.begin(), order.end(), size_t{0});
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a] < scores[b]; });
+    std::reverse(order.begin(), order.end());
+    Json out_labels = Json::array(), out_scores = Json::array();
+    for (size_t i : order) {
+      out_labels.push_back(labels[i]);
+      out_scores.push_back(scores[i]);
+    }
+    return Json{{"sequence", sequence}, {"labels", out_labels}, {"scores", out_scores}};
+  }
+
+  int64_t entailment_id_ = -1;
+};
+
+}  // namespace
+
+std::unique_ptr<Pipeline> make_zero_shot_classification(Context ctx) {
+  return std::make_unique<ZeroShotClassification>(std::move(ctx));
+}
+
+}  // namespace optimum::pipelines::detail

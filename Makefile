@@ -47,7 +47,7 @@ asan-test: setup
 	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -j $(JOBS)
 
 python-test: build
-	$(PY) -m pytest -q tests/python tests/parity
+	$(PY) -m pytest -q tests/python tests/parity tests/pipelines
 
 test: unit-test asan-test python-test
 

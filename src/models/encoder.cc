@@ -9,6 +9,11 @@ namespace optimum::models {
 
 namespace {
 
+// Token id that marks padding when positions are derived from input_ids:
+// config.pad_token_id (RoBERTa family), except MPNet, whose embeddings
+// hard-code padding_idx = 1 whatever the config says.
+int64_t padding_index(const config::EncoderConfig& c) { return c.model_type == "mpnet" ? 1 : c.pad_token_id; }
+
 // MPNet's relative_position_bucket (bidirectional, 32 buckets, max distance
 // 128), in f32 as transformers computes it.
 int64_t relative_bucket(int64_t relative_position) {
@@ -61,7 +66,7 @@ void Encoder::validate(const EncoderInputs& in) const {
     }
   }
   if (in.position_ids == nullptr) {
-    const int64_t offset = positions_ == PositionStyle::FromPaddingIndex ? config_.pad_token_id + 1 : 0;
+    const int64_t offset = positions_ == PositionStyle::FromPaddingIndex ? padding_index(config_) + 1 : 0;
     if (in.seq + offset > config_.max_position_embeddings) {
       throw InvalidArgument("sequence length " + std::to_string(in.seq) + " exceeds the model's " +
                             std::to_string(config_.max_position_embeddings - offset) +
@@ -79,7 +84,7 @@ Tensor Encoder::embed(const EncoderInputs& in) const {
   const float* pos = weights_.position_embeddings.data<float>();
   const float* type =
       weights_.token_type_embeddings.defined() ? weights_.token_type_embeddings.data<float>() : nullptr;
-  const int64_t pad = config_.pad_token_id;
+  const int64_t pad = padding_index(config_);
 #pragma omp parallel for schedule(static)
   for (int64_t b = 0; b < in.batch; ++b) {
     int64_t running = 0;  // cumsum of non-pad tokens for FromPaddingIndex

@@ -33,11 +33,6 @@ class TextClassification : public TaskPipeline {
     auto one = [&](const Json& item) { return classify(item, fn, top_k, legacy, truncation); };
     if (inputs.is_array()) {
       if (inputs.empty()) return Json::array();
-      // transformers' [[text, text_pair]] form.
-      if (inputs.size() == 1 && inputs[0].is_array() && inputs[0].size() == 2 && inputs[0][0].is_string() &&
-          inputs[0][1].is_string()) {
-        return one(Json{{"text", inputs[0][0]}, {"text_pair", inputs[0][1]}});
-      }
       Json out = Json::array();
       for (const Json& item : inputs) out.push_back(one(item));
       return out;
@@ -55,6 +50,11 @@ class TextClassification : public TaskPipeline {
     std::optional<std::string> pair;
     if (item.is_string()) {
       text = item.get<std::string>();
+    } else if (item.is_array() && item.size() == 1 && item[0].is_array() && item[0].size() == 2 &&
+               item[0][0].is_string() && item[0][1].is_string()) {
+      // transformers' legacy [[text, text_pair]] item.
+      text = item[0][0].get<std::string>();
+      pair = item[0][1].get<std::string>();
     } else if (item.is_object() && item.contains("text") && item["text"].is_string()) {
       text = item["text"].get<std::string>();
       if (item.contains("text_pair") && !item["text_pair"].is_null()) {

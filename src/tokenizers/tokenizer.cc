@@ -370,7 +370,8 @@ std::vector<std::string> Tokenizer::decode_batch(const std::vector<std::vector<u
 
 void Tokenizer::enable_truncation(const TruncationParams& params) {
   const size_t n_added = impl_->n_added_tokens(false);
-  if (params.max_length < n_added || params.max_length - n_added < params.stride) {
+  // tokenizers: effective = max_length.saturating_sub(added); only a stride beyond it is refused.
+  if ((params.max_length >= n_added ? params.max_length - n_added : 0) < params.stride) {
     throw InvalidArgument("tokenizer stride set to " + std::to_string(params.stride) +
                           ", which is greater than or equal to its effective max length of " +
                           std::to_string(params.max_length >= n_added ? params.max_length - n_added : 0) + " (= " +

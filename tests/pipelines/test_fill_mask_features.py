@@ -1,0 +1,73 @@
+"""fill-mask and feature-extraction vs transformers' pipelines."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import assert_same
+
+FM = "fill-mask"
+FE = "feature-extraction"
+
+
+def _masked(folder_tok_mask: str) -> list[str]:
+    m = folder_tok_mask
+    return [f"Paris is the {m} of France.", f"My name is {m} and I live in London.", f"{m} {m} is good."]
+
+
+@pytest.fixture(scope="module")
+def bert_mlm(zoo):
+    return zoo.folder("bert", FM)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"top_k": 1}, {"top_k": 12}, {"targets": ["capital", "city", "Paris"]},
+                                    {"targets": "city"}, {"targets": ["capital", "zzzqx", "citylike"], "top_k": 2}],
+                         ids=["default", "top1", "top12", "targets", "target-str", "targets-oov"])
+def test_bert_fill_mask(zoo, bert_mlm, kwargs):
+    hf, ours = zoo.hf(FM, bert_mlm), zoo.oc(FM, bert_mlm)
+    texts = _masked("[MASK]")
+    for data in (texts[0], texts, texts[2], [texts[1]]):
+        assert_same(hf(data, **kwargs), ours(data, **kwargs), FM)
+
+
+@pytest.mark.parametrize("family", ["roberta", "albert", "xlm-roberta", "electra"])
+def test_families_fill_mask(zoo, family):
+    folder = zoo.folder(family, FM)
+    hf, ours = zoo.hf(FM, folder), zoo.oc(FM, folder)
+    mask = hf.tokenizer.mask_token
+    for data in (_masked(mask), _masked(mask)[0]):
+        assert_same(hf(data, top_k=4), ours(data, top_k=4), FM)
+
+
+def test_fill_mask_errors(zoo, bert_mlm, oc):
+    with pytest.raises(Exception, match="No mask_token"):
+        zoo.hf(FM, bert_mlm)("no mask here")
+    with pytest.raises(oc.InvalidArgumentError, match=r"No mask_token \(\[MASK\]\)"):
+        zoo.oc(FM, bert_mlm)("no mask here")
+    long_text = "Paris is the [MASK] of France. " * 120
+    with pytest.raises(Exception):
+        zoo.hf(FM, bert_mlm)(long_text)
+    with pytest.raises(oc.InvalidArgumentError, match="position"):
+        zoo.oc(FM, bert_mlm)(long_text)
+
+
+@pytest.mark.parametrize("family", ["bert", "mpnet", "distilbert", "camembert"])
+def test_feature_extraction(zoo, family):
+    folder = zoo.folder(family, FE)
+    hf, ours = zoo.hf(FE, folder), zoo.oc(FE, folder)
+    texts = ["Paris is the capital of France.", "", "Zoë lives in 東京 😀"]
+    assert_same(hf(texts[0]), ours(texts[0]), FE)
+    assert_same(hf(texts), ours(texts), FE)
+
+
+def test_feature_extraction_truncation(zoo, oc):
+    folder = zoo.folder("bert", FE)
+    hf, ours = zoo.hf(FE, folder), zoo.oc(FE, folder)
+    long_text = "hello world " * 400
+    with pytest.raises(Exception):
+        hf(long_text)
+    with pytest.raises(oc.InvalidArgumentError, match="position"):
+        ours(long_text)
+    assert_same(hf(long_text, truncation=True), ours(long_text, truncation=True), FE)
+    kw = {"tokenize_kwargs": {"truncation": True, "max_length": 7}}
+    assert_same(hf(long_text, **kw), ours(long_text, **kw), FE)

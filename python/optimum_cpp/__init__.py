@@ -26,6 +26,9 @@ from ._C import (
     set_num_threads,
 )
 
+from . import util
+from .sentence_transformer import SentenceTransformer
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -43,6 +46,7 @@ __all__ = [
     "NotFoundError",
     "OptimumError",
     "Pipeline",
+    "SentenceTransformer",
     "Tokenizer",
     "UnsupportedError",
     "get_num_threads",

@@ -14,6 +14,8 @@ using namespace optimum;
 void bind_tokenizers(py::module_& m);
 // Defined in pipelines_bindings.cc.
 void bind_pipelines(py::module_& m);
+// Defined in sentence_bindings.cc.
+void bind_sentence_transformers(py::module_& m);
 
 namespace {
 
@@ -123,6 +125,7 @@ PYBIND11_MODULE(_C, m) {
       .def_property_readonly("path", &PyModel::path);
   bind_tokenizers(m);
   bind_pipelines(m);
+  bind_sentence_transformers(m);
   m.def("set_num_threads", &set_num_threads, py::arg("n"), "Compute threads (0: all cores)");
   m.def("get_num_threads", &num_threads);
 }

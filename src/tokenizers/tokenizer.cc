@@ -417,4 +417,27 @@ size_t Tokenizer::add_tokens(const std::vector<AddedToken>& tokens) {
 
 void Tokenizer::set_post_processor(const Json& json) { impl_->post_processor = make_post_processor(json); }
 
+namespace {
+
+// Two normalizers in a row; the second may be null.
+class ChainedNormalizer : public Normalizer {
+ public:
+  ChainedNormalizer(std::unique_ptr<Normalizer> first, std::unique_ptr<Normalizer> second)
+      : first_(std::move(first)), second_(std::move(second)) {}
+  void normalize(NormalizedString& s) const override {
+    first_->normalize(s);
+    if (second_) second_->normalize(s);
+  }
+
+ private:
+  std::unique_ptr<Normalizer> first_;
+  std::unique_ptr<Normalizer> second_;
+};
+
+}  // namespace
+
+void Tokenizer::prepend_normalizer(const Json& json) {
+  impl_->normalizer = std::make_unique<ChainedNormalizer>(make_normalizer(json), std::move(impl_->normalizer));
+}
+
 }  // namespace optimum::tokenizers

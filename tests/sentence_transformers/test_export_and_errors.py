@@ -8,7 +8,7 @@ import subprocess
 import numpy as np
 import pytest
 import torch
-from conftest import CLI, SENTENCES, build_st, compare
+from st_helpers import CLI, SENTENCES, build_st, compare, minilm_dir, st_minilm, tiny_base  # noqa: F401 (fixtures)
 
 import optimum_cpp as oc
 

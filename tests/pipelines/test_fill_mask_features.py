@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import assert_same
+from pipe_check import assert_same
 
 FM = "fill-mask"
 FE = "feature-extraction"

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import assert_same
+from pipe_check import assert_same
 
 T = "question-answering"
 CONTEXT = "My name is John and I live in London. Mary works at Google in New York, playing tennis."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import assert_same
+from pipe_check import assert_same
 from pipe_zoo import FAMILIES, TC_LABELS
 
 TEXTS = ["Paris is the capital of France.", "The movie was bad, the weather today is good!", "hello"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import assert_same
+from pipe_check import assert_same
 from pipe_zoo import NER_LABELS
 
 T = "token-classification"

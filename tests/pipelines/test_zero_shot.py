@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import assert_same
+from pipe_check import assert_same
 from pipe_zoo import NLI_LABELS
 
 T = "zero-shot-classification"

@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from ._C import SentenceTransformerModel as _NativeSentenceTransformer
+from ._C import normalize_embeddings as normalize_embeddings_fn
 
 
 class SentenceTransformer:
@@ -39,6 +40,7 @@ class SentenceTransformer:
         export: bool = False,
         num_threads: int = 0,
         trust_remote_code: bool = False,
+        truncate_dim: int | None = None,
     ):
         del device, trust_remote_code  # CPU only; no remote code is ever run
         self._native = _NativeSentenceTransformer(
@@ -61,6 +63,7 @@ class SentenceTransformer:
             )
         if similarity_fn_name is not None:
             self.similarity_fn_name = similarity_fn_name
+        self.truncate_dim = truncate_dim
 
     def encode(
         self,
@@ -75,14 +78,17 @@ class SentenceTransformer:
         convert_to_tensor: bool = False,
         device: str | None = None,
         normalize_embeddings: bool = False,
+        truncate_dim: int | None = None,
     ):
         """Embeddings of ``sentences``: a float32 array [n, dim], or [dim] for a single string.
 
         ``prompt`` (or the prompt named ``prompt_name``, else the default prompt) is
-        prepended to every sentence; ``convert_to_numpy=False`` gives a list of 1-D arrays,
-        ``convert_to_tensor=True`` a torch tensor.
+        prepended to every sentence; ``truncate_dim`` (else the model's) keeps the first
+        dimensions, before ``normalize_embeddings``; ``convert_to_numpy=False`` gives a list
+        of 1-D arrays, ``convert_to_tensor=True`` a torch tensor.
         """
         del show_progress_bar, device
+        truncate_dim = truncate_dim if truncate_dim is not None else self.truncate_dim
         if output_value != "sentence_embedding":
             raise ValueError(f"output_value {output_value!r} is not supported (only 'sentence_embedding')")
         if precision != "float32":
@@ -112,7 +118,12 @@ class SentenceTransformer:
                 return torch.tensor([])
             return np.empty((0,), dtype=np.float32) if convert_to_numpy else []
         # An explicit "" means no prompt (and overrides the model's default).
-        out = self._native.encode(items, batch_size, normalize_embeddings, prompt if prompt is not None else "", None)
+        out = self._native.encode(items, batch_size, normalize_embeddings and truncate_dim is None,
+                                  prompt if prompt is not None else "", None)
+        if truncate_dim is not None:
+            out = np.ascontiguousarray(out[:, :truncate_dim])
+            if normalize_embeddings:
+                out = normalize_embeddings_fn(out)
         if convert_to_tensor:
             import torch
 
@@ -122,6 +133,18 @@ class SentenceTransformer:
             rows = list(out)
             return rows[0] if single else rows
         return out[0] if single else out
+
+    def encode_query(self, sentences, prompt_name: str | None = None, prompt: str | None = None, **kwargs):
+        """encode() with the "query" prompt when the model has one (sentence-transformers' encode_query)."""
+        if prompt_name is None and prompt is None and "query" in self.prompts:
+            prompt_name = "query"
+        return self.encode(sentences, prompt_name=prompt_name, prompt=prompt, **kwargs)
+
+    def encode_document(self, sentences, prompt_name: str | None = None, prompt: str | None = None, **kwargs):
+        """encode() with the first of the "document", "passage", "corpus" prompts the model has."""
+        if prompt_name is None and prompt is None:
+            prompt_name = next((n for n in ("document", "passage", "corpus") if n in self.prompts), None)
+        return self.encode(sentences, prompt_name=prompt_name, prompt=prompt, **kwargs)
 
     def similarity(self, embeddings1, embeddings2) -> np.ndarray:
         """[n, m] similarity matrix with the model's similarity function (``similarity_fn_name``)."""
@@ -144,7 +167,8 @@ class SentenceTransformer:
         self._native.max_seq_length = value
 
     def get_sentence_embedding_dimension(self) -> int:
-        return self._native.dimension
+        dim = self._native.dimension
+        return min(dim, self.truncate_dim) if self.truncate_dim else dim
 
     get_embedding_dimension = get_sentence_embedding_dimension
 

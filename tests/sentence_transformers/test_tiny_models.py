@@ -15,10 +15,10 @@ import optimum_cpp as oc
 MODES = ["cls", "mean", "max", "lasttoken", "weightedmean", "mean_sqrt_len_tokens", ("cls", "mean", "max")]
 
 
-def check(st, folder, sentences=SENTENCES, tol=1e-5, **encode_kwargs):
+def check(st, folder, sentences=SENTENCES, tol=1e-5, batch_size=4, **encode_kwargs):
     ref = st.encode(sentences, **encode_kwargs)
     ours = oc.SentenceTransformer(str(folder))
-    got = ours.encode(sentences, batch_size=4, **encode_kwargs)
+    got = ours.encode(sentences, batch_size=batch_size, **encode_kwargs)
     cos, diff = compare(got, ref)
     assert cos >= 0.99999 and diff <= tol, (cos, diff)
     return ours, cos, diff
@@ -131,3 +131,41 @@ def test_batching_order_and_single_items(tiny_base, tmp_path):
     assert compare(batch, singles)[1] <= 1e-5
     assert compare(batch, st.encode(SENTENCES, batch_size=5))[1] <= 1e-5
     assert ours.encode([]).shape == st.encode([]).shape
+
+
+def test_encode_query_document_and_truncate_dim(tiny_base, tmp_path):
+    prompts = {"query": "query: ", "passage": "passage: "}
+    st = build_st(tiny_base, tmp_path / "st", pooling_mode="mean", include_prompt=False, prompts=prompts)
+    ours = oc.SentenceTransformer(str(tmp_path / "st"))
+    for method in ("encode_query", "encode_document"):
+        cos, diff = compare(getattr(ours, method)(SENTENCES), getattr(st, method)(SENTENCES))
+        assert cos >= 0.99999 and diff <= 1e-5, method
+    for normalize in (False, True):
+        ref = st.encode(SENTENCES, truncate_dim=8, normalize_embeddings=normalize)
+        got = ours.encode(SENTENCES, truncate_dim=8, normalize_embeddings=normalize)
+        assert got.shape == ref.shape == (len(SENTENCES), 8)
+        assert compare(got, ref)[1] <= 1e-5
+    from sentence_transformers import SentenceTransformer
+
+    st8 = SentenceTransformer(str(tmp_path / "st"), device="cpu", truncate_dim=8)
+    ours8 = oc.SentenceTransformer(str(tmp_path / "st"), truncate_dim=8)
+    assert ours8.get_sentence_embedding_dimension() == st8.get_sentence_embedding_dimension() == 8
+    assert compare(ours8.encode(SENTENCES), st8.encode(SENTENCES))[1] <= 1e-5
+
+
+@pytest.mark.parametrize("mode", ["cls", "lasttoken", "weightedmean", "max"])
+def test_left_padding(tiny_base, tmp_path, mode):
+    # A tokenizer that pads on the left: pooling follows the mask, not the position.
+    # BERT's positions count the padding, so the results depend on the batch
+    # composition (in sentence-transformers too): one batch on both sides.
+    from sentence_transformers import SentenceTransformer
+
+    build_st(tiny_base, tmp_path / "st", pooling_mode=mode, include_prompt=False)
+    cfg_path = tmp_path / "st" / "tokenizer_config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["padding_side"] = "left"
+    cfg_path.write_text(json.dumps(cfg))
+    st = SentenceTransformer(str(tmp_path / "st"), device="cpu")
+    assert st.tokenizer.padding_side == "left"
+    check(st, tmp_path / "st", batch_size=32)
+    check(st, tmp_path / "st", batch_size=32, prompt="query: ")

@@ -48,9 +48,9 @@ py::array call_similarity(SimFn f, const py::handle& a, const py::handle& b) {
 
 class PySentenceTransformer {
  public:
-  PySentenceTransformer(const std::string& model_id, int num_threads, bool export_model, const std::string& revision,
-                        const std::string& subfolder, const std::string& cache_dir, const std::string& token,
-                        bool local_files_only) {
+  PySentenceTransformer(const std::string& model_id, int num_threads, bool export_model,
+                        const std::string& revision, const std::string& subfolder,
+                        const std::string& cache_dir, const std::string& token, bool local_files_only) {
     pipelines::SentenceTransformerOptions o;
     o.load.num_threads = num_threads;
     o.load.export_model = export_model;
@@ -114,11 +114,12 @@ void bind_sentence_transformers(py::module_& m) {
   py::class_<PySentenceTransformer>(m, "SentenceTransformerModel")
       .def(py::init<const std::string&, int, bool, const std::string&, const std::string&, const std::string&,
                     const std::string&, bool>(),
-           py::arg("model_id"), py::arg("num_threads") = 0, py::arg("export") = false, py::arg("revision") = "",
-           py::arg("subfolder") = "", py::arg("cache_dir") = "", py::arg("token") = "",
-           py::arg("local_files_only") = false)
+           py::arg("model_id"), py::arg("num_threads") = 0, py::arg("export") = false,
+           py::arg("revision") = "", py::arg("subfolder") = "", py::arg("cache_dir") = "",
+           py::arg("token") = "", py::arg("local_files_only") = false)
       .def("encode", &PySentenceTransformer::encode, py::arg("sentences"), py::arg("batch_size") = 32,
-           py::arg("normalize_embeddings") = false, py::arg("prompt") = py::none(), py::arg("prompt_name") = py::none())
+           py::arg("normalize_embeddings") = false, py::arg("prompt") = py::none(),
+           py::arg("prompt_name") = py::none())
       .def("similarity", &PySentenceTransformer::similarity, py::arg("a"), py::arg("b"))
       .def_property("similarity_fn_name", &PySentenceTransformer::similarity_fn_name,
                     &PySentenceTransformer::set_similarity_fn_name)
@@ -134,14 +135,20 @@ void bind_sentence_transformers(py::module_& m) {
       .def_property_readonly("model_path", &PySentenceTransformer::model_path)
       .def_property_readonly("exported_now", &PySentenceTransformer::exported_now);
 
-  m.def("cos_sim", [](py::handle a, py::handle b) { return call_similarity(&pipelines::cos_sim, a, b); },
-        py::arg("a"), py::arg("b"), "Cosine similarity matrix (sentence_transformers.util.cos_sim)");
-  m.def("dot_score", [](py::handle a, py::handle b) { return call_similarity(&pipelines::dot_score, a, b); },
-        py::arg("a"), py::arg("b"), "Dot-product matrix (sentence_transformers.util.dot_score)");
-  m.def("euclidean_sim", [](py::handle a, py::handle b) { return call_similarity(&pipelines::euclidean_sim, a, b); },
-        py::arg("a"), py::arg("b"), "Negative euclidean distances (sentence_transformers.util.euclidean_sim)");
-  m.def("manhattan_sim", [](py::handle a, py::handle b) { return call_similarity(&pipelines::manhattan_sim, a, b); },
-        py::arg("a"), py::arg("b"), "Negative manhattan distances (sentence_transformers.util.manhattan_sim)");
+  m.def(
+      "cos_sim", [](py::handle a, py::handle b) { return call_similarity(&pipelines::cos_sim, a, b); },
+      py::arg("a"), py::arg("b"), "Cosine similarity matrix (sentence_transformers.util.cos_sim)");
+  m.def(
+      "dot_score", [](py::handle a, py::handle b) { return call_similarity(&pipelines::dot_score, a, b); },
+      py::arg("a"), py::arg("b"), "Dot-product matrix (sentence_transformers.util.dot_score)");
+  m.def(
+      "euclidean_sim",
+      [](py::handle a, py::handle b) { return call_similarity(&pipelines::euclidean_sim, a, b); },
+      py::arg("a"), py::arg("b"), "Negative euclidean distances (sentence_transformers.util.euclidean_sim)");
+  m.def(
+      "manhattan_sim",
+      [](py::handle a, py::handle b) { return call_similarity(&pipelines::manhattan_sim, a, b); },
+      py::arg("a"), py::arg("b"), "Negative manhattan distances (sentence_transformers.util.manhattan_sim)");
   m.def(
       "normalize_embeddings",
       [](py::handle a) {

@@ -18,8 +18,8 @@ namespace {
 // Config file names the Transformer module is read from, first found wins
 // (sentence-transformers keeps the older per-family names for compatibility).
 constexpr const char* kTransformerConfigs[] = {
-    "sentence_bert_config.json",     "sentence_roberta_config.json", "sentence_distilbert_config.json",
-    "sentence_camembert_config.json", "sentence_albert_config.json", "sentence_xlm-roberta_config.json",
+    "sentence_bert_config.json",      "sentence_roberta_config.json", "sentence_distilbert_config.json",
+    "sentence_camembert_config.json", "sentence_albert_config.json",  "sentence_xlm-roberta_config.json",
     "sentence_xlnet_config.json"};
 
 enum class ModuleKind { Transformer, Pooling, Dense, Normalize };
@@ -64,8 +64,9 @@ std::vector<ModuleEntry> read_modules(const fs::path& file) {
     e.path = m.contains("path") && m["path"].is_string() ? m["path"].get<std::string>() : "";
     const auto kind = module_kind(e.type);
     if (!kind) {
-      throw Unsupported(src + ": module '" + e.name + "' (path '" + e.path + "') has type '" + e.type +
-                        "', which optimum-cpp does not support (supported: Transformer, Pooling, Dense, Normalize)");
+      throw Unsupported(
+          src + ": module '" + e.name + "' (path '" + e.path + "') has type '" + e.type +
+          "', which optimum-cpp does not support (supported: Transformer, Pooling, Dense, Normalize)");
     }
     e.kind = *kind;
     out.push_back(e);
@@ -82,8 +83,8 @@ size_t utf8_length(const std::string& s) {
 
 }  // namespace
 
-std::shared_ptr<SentenceTransformer> SentenceTransformer::from_pretrained(const std::string& model_id,
-                                                                          const SentenceTransformerOptions& options) {
+std::shared_ptr<SentenceTransformer> SentenceTransformer::from_pretrained(
+    const std::string& model_id, const SentenceTransformerOptions& options) {
   const modeling::ResolvedModel resolved = modeling::resolve(model_id, options.load.hub);
   const fs::path folder = resolved.folder;
   auto st = std::shared_ptr<SentenceTransformer>(new SentenceTransformer());
@@ -101,8 +102,8 @@ std::shared_ptr<SentenceTransformer> SentenceTransformer::from_pretrained(const 
   }
   const std::string modules_src = (folder / "modules.json").string();
   if (modules[0].kind != ModuleKind::Transformer) {
-    throw Unsupported(modules_src + ": the first module '" + modules[0].name + "' has type '" + modules[0].type +
-                      "'; optimum-cpp needs a Transformer first");
+    throw Unsupported(modules_src + ": the first module '" + modules[0].name + "' has type '" +
+                      modules[0].type + "'; optimum-cpp needs a Transformer first");
   }
 
   // Transformer: the encoder, its tokenizer and sentence_bert_config.json.
@@ -119,7 +120,8 @@ std::shared_ptr<SentenceTransformer> SentenceTransformer::from_pretrained(const 
   if (!sbert.is_object()) throw FormatError(sbert_src + ": expected a JSON object");
   const std::string task = sbert.value("transformer_task", "feature-extraction");
   if (task != "feature-extraction") {
-    throw Unsupported(sbert_src + ": transformer_task '" + task + "' is not supported (only feature-extraction)");
+    throw Unsupported(sbert_src + ": transformer_task '" + task +
+                      "' is not supported (only feature-extraction)");
   }
   if (sbert.contains("modality_config") && sbert["modality_config"].is_object()) {
     for (const auto& [modality, cfg] : sbert["modality_config"].items()) {
@@ -159,7 +161,8 @@ std::shared_ptr<SentenceTransformer> SentenceTransformer::from_pretrained(const 
     if (!from_kwargs) {
       max_len = st->tokenizer_->config().model_max_length;
       const int64_t mpe = st->model_->config().max_position_embeddings;
-      if (mpe > 0) max_len = std::min<size_t>(max_len.value_or(static_cast<size_t>(mpe)), static_cast<size_t>(mpe));
+      if (mpe > 0)
+        max_len = std::min<size_t>(max_len.value_or(static_cast<size_t>(mpe)), static_cast<size_t>(mpe));
     }
   }
   st->set_max_seq_length(max_len);
@@ -201,19 +204,21 @@ std::shared_ptr<SentenceTransformer> SentenceTransformer::from_pretrained(const 
       case ModuleKind::Transformer:
         throw Unsupported(modules_src + ": " + label + ": only one Transformer module is supported");
       case ModuleKind::Pooling: {
-        if (pooled || i != 1) throw Unsupported(modules_src + ": " + label + " must directly follow the Transformer");
+        if (pooled || i != 1)
+          throw Unsupported(modules_src + ": " + label + " must directly follow the Transformer");
         if (!has_modules) {
           st->pooling_.embedding_dimension = hidden;
           st->pooling_.modes = {PoolingMode::Mean};
         } else if (!fs::exists(mdir / "config.json", ec)) {
           throw NotFound(label + ": pooling config " + (mdir / "config.json").string() + " not found");
         } else {
-          st->pooling_ = Pooling::from_json(io::read_json(mdir / "config.json"), (mdir / "config.json").string());
+          st->pooling_ =
+              Pooling::from_json(io::read_json(mdir / "config.json"), (mdir / "config.json").string());
         }
         if (st->pooling_.embedding_dimension != hidden) {
           throw FormatError((mdir / "config.json").string() + ": embedding_dimension " +
-                            std::to_string(st->pooling_.embedding_dimension) + " differs from the model's hidden_size " +
-                            std::to_string(hidden));
+                            std::to_string(st->pooling_.embedding_dimension) +
+                            " differs from the model's hidden_size " + std::to_string(hidden));
         }
         dim = st->pooling_.output_dimension();
         pooled = true;
@@ -223,8 +228,9 @@ std::shared_ptr<SentenceTransformer> SentenceTransformer::from_pretrained(const 
         if (!pooled) throw Unsupported(modules_src + ": " + label + " before Pooling is not supported");
         DenseLayer d = DenseLayer::load(mdir);
         if (d.in_features != dim) {
-          throw FormatError((mdir / "config.json").string() + ": in_features " + std::to_string(d.in_features) +
-                            " differs from the incoming embedding size " + std::to_string(dim));
+          throw FormatError((mdir / "config.json").string() + ": in_features " +
+                            std::to_string(d.in_features) + " differs from the incoming embedding size " +
+                            std::to_string(dim));
         }
         dim = d.out_features;
         st->chain_.push_back(static_cast<int>(st->dense_.size()));
@@ -236,8 +242,8 @@ std::shared_ptr<SentenceTransformer> SentenceTransformer::from_pretrained(const 
         const io::Json nc = read_optional_json(mdir / "config.json");
         for (const char* key : {"module_input_name", "module_output_name"}) {
           if (nc.contains(key) && nc[key].is_string() && nc[key].get<std::string>() != "sentence_embedding") {
-            throw Unsupported((mdir / "config.json").string() + ": " + key + " '" + nc[key].get<std::string>() +
-                              "' is not supported (only 'sentence_embedding')");
+            throw Unsupported((mdir / "config.json").string() + ": " + key + " '" +
+                              nc[key].get<std::string>() + "' is not supported (only 'sentence_embedding')");
           }
         }
         st->chain_.push_back(-1);
@@ -300,7 +306,7 @@ std::optional<size_t> SentenceTransformer::prompt_length(const std::string& prom
   for (const char* key : {"additional_special_tokens", "extra_special_tokens"}) {
     if (!raw.is_object() || !raw.contains(key) || !raw[key].is_array()) continue;
     for (const auto& v : raw[key]) {
-      const std::string content = v.is_string() ? v.get<std::string>()
+      const std::string content = v.is_string()   ? v.get<std::string>()
                                   : v.is_object() ? v.value("content", std::string())
                                                   : std::string();
       if (auto id = tokenizer_->token_to_id(content)) special_ids.insert(*id);
@@ -342,7 +348,8 @@ Tensor SentenceTransformer::encode_batch(const std::vector<std::string>& texts,
   return x;
 }
 
-Tensor SentenceTransformer::encode(const std::vector<std::string>& sentences, const EncodeOptions& options) const {
+Tensor SentenceTransformer::encode(const std::vector<std::string>& sentences,
+                                   const EncodeOptions& options) const {
   if (options.batch_size == 0) throw InvalidArgument("batch_size must be a positive integer, got 0");
   const auto n = static_cast<int64_t>(sentences.size());
   Tensor out = Tensor::zeros(DType::F32, {n, dimension_});
@@ -357,8 +364,8 @@ Tensor SentenceTransformer::encode(const std::vector<std::string>& sentences, co
     if (it == prompts_.end()) {
       std::string keys;
       for (const auto& [k, v] : prompts_) keys += (keys.empty() ? "" : ", ") + k;
-      throw InvalidArgument("prompt name '" + *options.prompt_name + "' is not one of the configured prompts [" +
-                            keys + "]");
+      throw InvalidArgument("prompt name '" + *options.prompt_name +
+                            "' is not one of the configured prompts [" + keys + "]");
     }
     prompt = it->second;
   } else if (default_prompt_name_) {
@@ -383,7 +390,8 @@ Tensor SentenceTransformer::encode(const std::vector<std::string>& sentences, co
     if (options.normalize_embeddings) emb = normalize_rows(emb);
     const float* e = emb.data<float>();
     for (size_t k = start; k < stop; ++k) {
-      std::copy(e + static_cast<int64_t>(k - start) * dimension_, e + static_cast<int64_t>(k - start + 1) * dimension_,
+      std::copy(e + static_cast<int64_t>(k - start) * dimension_,
+                e + static_cast<int64_t>(k - start + 1) * dimension_,
                 o + static_cast<int64_t>(order[k]) * dimension_);
     }
   }

@@ -49,7 +49,8 @@ struct Rows {
 
 Rows as_rows(const Tensor& t, const char* name) {
   if (!t.defined() || t.dtype() != DType::F32 || (t.dim() != 1 && t.dim() != 2)) {
-    throw InvalidArgument(std::string("similarity: '") + name + "' must be a float32 tensor of 1 or 2 dimensions" +
+    throw InvalidArgument(std::string("similarity: '") + name +
+                          "' must be a float32 tensor of 1 or 2 dimensions" +
                           (t.defined() ? ", got shape " + shape_str(t.shape()) : ""));
   }
   const int64_t n = t.dim() == 1 ? 1 : t.size(0);
@@ -91,13 +92,15 @@ std::string pooling_mode_name(PoolingMode mode) {
 Pooling Pooling::from_json(const io::Json& json, const std::string& source) {
   if (!json.is_object()) throw FormatError(source + ": expected a JSON object");
   Pooling p;
-  const char* dim_key = json.contains("embedding_dimension") ? "embedding_dimension" : "word_embedding_dimension";
+  const char* dim_key =
+      json.contains("embedding_dimension") ? "embedding_dimension" : "word_embedding_dimension";
   if (!json.contains(dim_key) || !json[dim_key].is_number_integer() || json[dim_key].get<int64_t>() <= 0) {
     throw FormatError(source + ": missing or invalid 'embedding_dimension' (or 'word_embedding_dimension')");
   }
   p.embedding_dimension = json[dim_key].get<int64_t>();
   auto mode_of = [&](const io::Json& v) {
-    if (!v.is_string()) throw FormatError(source + ": 'pooling_mode' entries must be strings, got " + v.dump());
+    if (!v.is_string())
+      throw FormatError(source + ": 'pooling_mode' entries must be strings, got " + v.dump());
     try {
       return pooling_mode_from_name(v.get<std::string>());
     } catch (const InvalidArgument& e) {
@@ -114,7 +117,8 @@ Pooling Pooling::from_json(const io::Json& json, const std::string& source) {
     if (p.modes.empty()) throw FormatError(source + ": 'pooling_mode' is an empty list");
   } else {
     for (const auto& m : kModes) {
-      if (json.contains(m.legacy_flag) && json[m.legacy_flag].is_boolean() && json[m.legacy_flag].get<bool>()) {
+      if (json.contains(m.legacy_flag) && json[m.legacy_flag].is_boolean() &&
+          json[m.legacy_flag].get<bool>()) {
         p.modes.push_back(m.mode);
       }
     }
@@ -271,8 +275,8 @@ DenseLayer DenseLayer::load(const fs::path& folder) {
     if (!has(name)) throw FormatError(weights_src + ": missing tensor '" + name + "'");
     Tensor t = get(name);
     if (t.shape() != shape) {
-      throw FormatError(weights_src + ": tensor '" + name + "' has shape " + shape_str(t.shape()) + ", expected " +
-                        shape_str(shape));
+      throw FormatError(weights_src + ": tensor '" + name + "' has shape " + shape_str(t.shape()) +
+                        ", expected " + shape_str(shape));
     }
     return t.to(DType::F32).clone();
   };

@@ -33,7 +33,8 @@ std::shared_ptr<pipelines::SentenceTransformer> load(const EmbedArgs& a) {
   o.load.export_model = a.export_model;
   o.load.num_threads = a.threads;
   auto st = pipelines::SentenceTransformer::from_pretrained(a.model, o);
-  if (!a.similarity_fn.empty()) st->set_similarity_fn(pipelines::similarity_function_from_name(a.similarity_fn));
+  if (!a.similarity_fn.empty())
+    st->set_similarity_fn(pipelines::similarity_function_from_name(a.similarity_fn));
   return st;
 }
 
@@ -72,10 +73,13 @@ void run_similarity(const EmbedArgs& a) {
     return;
   }
   std::cout << "model: " << st->path().string() << " (";
-  for (size_t i = 0; i < st->module_names().size(); ++i) std::cout << (i ? " -> " : "") << st->module_names()[i];
+  for (size_t i = 0; i < st->module_names().size(); ++i)
+    std::cout << (i ? " -> " : "") << st->module_names()[i];
   std::cout << ", dimension " << st->dimension() << ")\n";
-  std::cout << pipelines::similarity_function_name(st->similarity_fn()) << " similarity of " << n << " sentences:\n";
-  for (int64_t i = 0; i < n; ++i) std::cout << "  [" << i << "] " << a.sentences[static_cast<size_t>(i)] << "\n";
+  std::cout << pipelines::similarity_function_name(st->similarity_fn()) << " similarity of " << n
+            << " sentences:\n";
+  for (int64_t i = 0; i < n; ++i)
+    std::cout << "  [" << i << "] " << a.sentences[static_cast<size_t>(i)] << "\n";
   std::cout << "       " << std::flush;
   for (int64_t j = 0; j < n; ++j) std::printf("%8s", ("[" + std::to_string(j) + "]").c_str());
   std::printf("\n");
@@ -120,14 +124,16 @@ void run_embed(const EmbedArgs& a) {
   }
 }
 
-CLI::App* add_common(CLI::App& app, const char* name, const char* help, const std::shared_ptr<EmbedArgs>& args) {
+CLI::App* add_common(CLI::App& app, const char* name, const char* help,
+                     const std::shared_ptr<EmbedArgs>& args) {
   CLI::App* cmd = app.add_subcommand(name, help);
   cmd->add_option("--model", args->model,
                   "sentence-transformers model folder (modules.json) or exported folder; a plain "
                   "transformers encoder gets mean pooling")
       ->required();
   cmd->add_option("sentences", args->sentences, "Sentences to embed")->required();
-  cmd->add_flag("--export", args->export_model, "Export the Transformer module to the native format first (cached)");
+  cmd->add_flag("--export", args->export_model,
+                "Export the Transformer module to the native format first (cached)");
   cmd->add_option("--threads", args->threads, "Compute threads (0: all cores)")
       ->envname("OPTIMUM_NUM_THREADS")
       ->capture_default_str();
@@ -142,8 +148,10 @@ CLI::App* add_common(CLI::App& app, const char* name, const char* help, const st
 
 void add_similarity_command(CLI::App& app) {
   auto args = std::make_shared<EmbedArgs>();
-  CLI::App* cmd = add_common(app, "similarity", "Embed sentences with a sentence-transformers model; print their "
-                                                "similarity matrix", args);
+  CLI::App* cmd = add_common(app, "similarity",
+                             "Embed sentences with a sentence-transformers model; print their "
+                             "similarity matrix",
+                             args);
   cmd->add_option("--similarity-fn", args->similarity_fn,
                   "cosine, dot, euclidean or manhattan (default: the model's similarity_fn_name)");
   cmd->add_flag("--json", args->json, "Print one JSON object instead of a table");
@@ -152,9 +160,12 @@ void add_similarity_command(CLI::App& app) {
 
 void add_embed_command(CLI::App& app) {
   auto args = std::make_shared<EmbedArgs>();
-  CLI::App* cmd = add_common(app, "embed", "Embed sentences with a sentence-transformers model; print one JSON line "
-                                           "per sentence", args);
-  cmd->add_option("--max-values", args->max_values, "Values printed per embedding (-1: all)")->capture_default_str();
+  CLI::App* cmd = add_common(app, "embed",
+                             "Embed sentences with a sentence-transformers model; print one JSON line "
+                             "per sentence",
+                             args);
+  cmd->add_option("--max-values", args->max_values, "Values printed per embedding (-1: all)")
+      ->capture_default_str();
   cmd->callback([args] { run_embed(*args); });
 }
 

@@ -58,8 +58,8 @@ struct DenseLayer {
   int64_t in_features = 0;
   int64_t out_features = 0;
   Activation activation = Activation::Tanh;
-  Tensor weight;           // F32 [out_features, in_features]
-  Tensor bias;             // F32 [out_features]; undefined without bias
+  Tensor weight;  // F32 [out_features, in_features]
+  Tensor bias;    // F32 [out_features]; undefined without bias
   bool use_residual = false;
   Tensor residual_weight;  // F32 [out_features, in_features] when residual and in != out
 
@@ -115,7 +115,9 @@ class SentenceTransformer {
   Tensor encode(const std::vector<std::string>& sentences, const EncodeOptions& options = {}) const;
 
   // Similarity matrix with the model's similarity function.
-  Tensor similarity(const Tensor& a, const Tensor& b) const { return pipelines::similarity(similarity_fn_, a, b); }
+  Tensor similarity(const Tensor& a, const Tensor& b) const {
+    return pipelines::similarity(similarity_fn_, a, b);
+  }
 
   // Size of one embedding (the last module's output dimension).
   int64_t dimension() const { return dimension_; }

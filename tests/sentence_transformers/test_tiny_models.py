@@ -169,3 +169,25 @@ def test_left_padding(tiny_base, tmp_path, mode):
     assert st.tokenizer.padding_side == "left"
     check(st, tmp_path / "st", batch_size=32)
     check(st, tmp_path / "st", batch_size=32, prompt="query: ")
+
+
+def test_transformer_in_a_subfolder(tiny_base, tmp_path):
+    # Older saves keep the Transformer module in 0_Transformer/ (modules.json path).
+    import shutil
+
+    from sentence_transformers import SentenceTransformer
+
+    build_st(tiny_base, tmp_path / "flat", pooling_mode="mean", dense=[(16, torch.nn.Tanh(), True)])
+    old = tmp_path / "old"
+    (old / "0_Transformer").mkdir(parents=True)
+    for f in (tmp_path / "flat").iterdir():
+        if f.is_dir() or f.name in ("modules.json", "config_sentence_transformers.json", "README.md"):
+            (shutil.copytree if f.is_dir() else shutil.copy)(f, old / f.name)
+        else:
+            shutil.copy(f, old / "0_Transformer" / f.name)
+    modules = json.loads((old / "modules.json").read_text())
+    modules[0]["path"] = "0_Transformer"
+    (old / "modules.json").write_text(json.dumps(modules))
+    st = SentenceTransformer(str(old), device="cpu")
+    ours, _, _ = check(st, old)
+    assert ours.module_names == ["Transformer", "Pooling", "Dense"]

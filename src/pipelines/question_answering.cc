@@ -9,6 +9,7 @@
 #include <numeric>
 
 #include "optimum/core/errors.h"
+#include "optimum/tokenizers/unicode.h"
 #include "pipeline_internal.h"
 
 namespace optimum::pipelines::detail {
@@ -21,9 +22,13 @@ struct Answer {
   std::string answer;
 };
 
-std::string ascii_lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
+// Python's str.lower(), character by character.
+std::string lower(const std::string& s) {
+  std::string out;
+  for (char32_t c : tokenizers::unicode::decode(s)) {
+    for (char32_t l : tokenizers::unicode::to_lowercase(c)) tokenizers::unicode::append_utf8(out, l);
+  }
+  return out;
 }
 
 // Masked softmax as select_starts_ends computes it (float32, max-shifted).
@@ -142,8 +147,8 @@ class QuestionAnswering : public TaskPipeline {
         if (!allowed[s] || !allowed[e]) continue;
         const auto [start_index, end_index] = char_span(enc, seq_ids, s, e, context_seq, p.align_to_words);
         std::string text = slice_chars(context, static_cast<size_t>(start_index), static_cast<size_t>(end_index));
-        const std::string key = ascii_lower(text);
-        auto same = std::find_if(answers.begin(), answers.end(), [&](const Answer& a) { return ascii_lower(a.answer) == key; });
+        const std::string key = lower(text);
+        auto same = std::find_if(answers.begin(), answers.end(), [&](const Answer& a) { return lower(a.answer) == key; });
         if (same != answers.end()) {
           same->score += static_cast<double>(cands[r].score);
         } else {

@@ -96,7 +96,12 @@ class TextClassification : public TaskPipeline {
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     if (!legacy) {
       std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a] > scores[b]; });
-      if (top_k && *top_k >= 0 && static_cast<size_t>(*top_k) < order.size()) order.resize(static_cast<size_t>(*top_k));
+      if (top_k) {
+        // Python slice [:top_k]: a negative top_k drops that many from the end.
+        const auto n = static_cast<int64_t>(order.size());
+        const int64_t keep = *top_k >= 0 ? std::min(*top_k, n) : std::max<int64_t>(n + *top_k, 0);
+        order.resize(static_cast<size_t>(keep));
+      }
     }
     Json out = Json::array();
     for (size_t i : order) out.push_back(Json{{"label", label_of(cfg, static_cast<int64_t>(i))}, {"score", scores[i]}});

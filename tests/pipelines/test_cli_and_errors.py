@@ -121,3 +121,33 @@ def test_missing_tokenizer(zoo, tmp_path, oc):
         shutil.copy(folder / name, tmp_path / name)
     with pytest.raises(oc.NotFoundError, match="no tokenizer"):
         oc.pipeline("text-classification", model=str(tmp_path))
+
+
+def test_progress_bar_only_on_a_terminal(zoo, tmp_path):
+    import os
+    import pty
+
+    folder = zoo.folder("bert", "text-classification", TC_LABELS)
+    f = tmp_path / "many.jsonl"
+    f.write_text("\n".join(json.dumps({"text": f"text number {i}"}) for i in range(25)))
+    args = [str(CLI), "run", "--model", str(folder), "--task", "text-classification", "--input", str(f)]
+    # stderr a terminal: a progress bar ending at 25/25; stdout still one JSON line per input
+    master, slave = pty.openpty()
+    p = subprocess.run(args, stdout=subprocess.PIPE, stderr=slave, timeout=300)
+    os.close(slave)
+    tty_err = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        tty_err += chunk
+    os.close(master)
+    assert p.returncode == 0
+    assert len(p.stdout.decode().splitlines()) == 25
+    assert b"25/25" in tty_err
+    # stderr a pipe: no bar
+    p = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0 and "25/25" not in p.stderr

@@ -49,6 +49,8 @@ def test_fill_mask_errors(zoo, bert_mlm, oc):
         zoo.hf(FM, bert_mlm)(long_text)
     with pytest.raises(oc.InvalidArgumentError, match="position"):
         zoo.oc(FM, bert_mlm)(long_text)
+    kw = {"tokenizer_kwargs": {"truncation": True, "max_length": 12}, "top_k": 3}
+    assert_same(zoo.hf(FM, bert_mlm)(long_text, **kw), zoo.oc(FM, bert_mlm)(long_text, **kw), FM)
 
 
 @pytest.mark.parametrize("family", ["bert", "mpnet", "distilbert", "camembert"])

@@ -84,3 +84,15 @@ def test_bad_options(zoo, bert, oc):
         zoo.hf(T, bert)([["a", "b"]])
     with pytest.raises(oc.InvalidArgumentError, match="text_pair"):
         zoo.oc(T, bert)([["a", "b"]])
+
+
+def test_top_k_slices_like_python(zoo, bert):
+    for k in (0, -1):
+        assert_same(zoo.hf(T, bert)(TEXTS, top_k=k), zoo.oc(T, bert)(TEXTS, top_k=k), T)
+
+
+def test_export_option_passes_through(zoo, bert, oc, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPTIMUM_CPP_CACHE", str(tmp_path / "exports"))
+    ours = oc.pipeline(T, model=str(bert), export=True, top_k=None)
+    assert str(tmp_path / "exports") in repr(ours)
+    assert_same(zoo.hf(T, bert)(TEXTS, top_k=None), ours(TEXTS), T)

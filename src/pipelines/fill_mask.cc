@@ -63,14 +63,16 @@ class FillMask : public TaskPipeline {
         continue;
       }
       // Not a vocabulary entry: the first token of its tokenization.
-      const auto enc = ctx_.tok->encode(name, std::nullopt, Truncation{TruncationStrategy::LongestFirst, 1, 0}, false);
+      const auto enc =
+          ctx_.tok->encode(name, std::nullopt, Truncation{TruncationStrategy::LongestFirst, 1, 0}, false);
       if (!enc.front().ids.empty()) ids.insert(enc.front().ids.front());
     }
     if (ids.empty()) throw InvalidArgument("At least one target must be provided when passed.");
     return {ids.begin(), ids.end()};
   }
 
-  Json fill(const std::string& text, uint32_t mask_id, int64_t top_k, const std::optional<std::vector<uint32_t>>& targets,
+  Json fill(const std::string& text, uint32_t mask_id, int64_t top_k,
+            const std::optional<std::vector<uint32_t>>& targets,
             const std::optional<Truncation>& truncation) const {
     const Encoding enc = ctx_.tok->encode(text, std::nullopt, truncation).front();
     std::vector<size_t> masked;
@@ -101,10 +103,11 @@ class FillMask : public TaskPipeline {
       std::vector<size_t> order(candidates.size());
       std::iota(order.begin(), order.end(), size_t{0});
       const size_t kk = std::min(k, order.size());
-      std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(kk), order.end(), [&](size_t a, size_t b) {
-        const float pa = probs[candidates[a]], pb = probs[candidates[b]];
-        return pa != pb ? pa > pb : a < b;
-      });
+      std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(kk), order.end(),
+                        [&](size_t a, size_t b) {
+                          const float pa = probs[candidates[a]], pb = probs[candidates[b]];
+                          return pa != pb ? pa > pb : a < b;
+                        });
       Json row = Json::array();
       for (size_t r = 0; r < kk; ++r) {
         const uint32_t id = candidates[order[r]];

@@ -15,9 +15,11 @@ namespace detail {
 
 // ---------------------------------------------------------------- options
 
-Options::Options(const std::string& task, const Json& defaults, const Json& call, const std::set<std::string>& known)
+Options::Options(const std::string& task, const Json& defaults, const Json& call,
+                 const std::set<std::string>& known)
     : task_(task), merged_(Json::object()), call_(call.is_null() ? Json::object() : call) {
-  if (!call_.is_object()) throw InvalidArgument(task + ": call options must be a JSON object, got " + call_.dump());
+  if (!call_.is_object())
+    throw InvalidArgument(task + ": call options must be a JSON object, got " + call_.dump());
   for (const Json* src : {&defaults, static_cast<const Json*>(&call_)}) {
     if (src->is_null()) continue;
     for (auto it = src->begin(); it != src->end(); ++it) {
@@ -34,7 +36,8 @@ Options::Options(const std::string& task, const Json& defaults, const Json& call
 std::optional<int64_t> Options::get_int(const std::string& key) const {
   if (!has(key) || merged_[key].is_null()) return std::nullopt;
   const Json& v = merged_[key];
-  if (!v.is_number_integer()) throw InvalidArgument(task_ + ": option '" + key + "' must be an integer, got " + v.dump());
+  if (!v.is_number_integer())
+    throw InvalidArgument(task_ + ": option '" + key + "' must be an integer, got " + v.dump());
   return v.get<int64_t>();
 }
 
@@ -46,14 +49,16 @@ int64_t Options::get_int(const std::string& key, int64_t fallback) const {
 bool Options::get_bool(const std::string& key, bool fallback) const {
   if (!has(key) || merged_[key].is_null()) return fallback;
   const Json& v = merged_[key];
-  if (!v.is_boolean()) throw InvalidArgument(task_ + ": option '" + key + "' must be true or false, got " + v.dump());
+  if (!v.is_boolean())
+    throw InvalidArgument(task_ + ": option '" + key + "' must be true or false, got " + v.dump());
   return v.get<bool>();
 }
 
 std::string Options::get_string(const std::string& key, const std::string& fallback) const {
   if (!has(key) || merged_[key].is_null()) return fallback;
   const Json& v = merged_[key];
-  if (!v.is_string()) throw InvalidArgument(task_ + ": option '" + key + "' must be a string, got " + v.dump());
+  if (!v.is_string())
+    throw InvalidArgument(task_ + ": option '" + key + "' must be a string, got " + v.dump());
   return v.get<std::string>();
 }
 
@@ -73,11 +78,13 @@ std::optional<Truncation> truncation_from_options(const Options& options, const 
     } else if (s == "only_second") {
       t.strategy = TruncationStrategy::OnlySecond;
     } else {
-      throw InvalidArgument("option '" + truncation_key + "': '" + s +
-                            "' is not one of true, false, longest_first, only_first, only_second, do_not_truncate");
+      throw InvalidArgument(
+          "option '" + truncation_key + "': '" + s +
+          "' is not one of true, false, longest_first, only_first, only_second, do_not_truncate");
     }
   } else if (!v.is_null()) {
-    throw InvalidArgument("option '" + truncation_key + "' must be a boolean or a strategy name, got " + v.dump());
+    throw InvalidArgument("option '" + truncation_key + "' must be a boolean or a strategy name, got " +
+                          v.dump());
   } else {
     return std::nullopt;
   }
@@ -90,7 +97,8 @@ std::optional<Truncation> truncation_from_options(const Options& options, const 
 
 // ---------------------------------------------------------------- tokenizer
 
-TokenizerHandle::TokenizerHandle(std::shared_ptr<tokenizers::Tokenizer> tokenizer, const std::filesystem::path& folder)
+TokenizerHandle::TokenizerHandle(std::shared_ptr<tokenizers::Tokenizer> tokenizer,
+                                 const std::filesystem::path& folder)
     : tok_(std::move(tokenizer)) {
   tok_->no_padding();
   tok_->no_truncation();
@@ -119,7 +127,8 @@ TokenizerHandle::TokenizerHandle(std::shared_ptr<tokenizers::Tokenizer> tokenize
         Json{{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}});
   }
   const Json& raw = tok_->config().raw;
-  if (raw.is_object() && raw.contains("clean_up_tokenization_spaces") && raw["clean_up_tokenization_spaces"].is_boolean()) {
+  if (raw.is_object() && raw.contains("clean_up_tokenization_spaces") &&
+      raw["clean_up_tokenization_spaces"].is_boolean()) {
     cleanup_ = raw["clean_up_tokenization_spaces"].get<bool>();
   }
   // transformers skips the clean-up for BPE models (it would corrupt the text).
@@ -168,8 +177,8 @@ std::string TokenizerHandle::decode(const std::vector<uint32_t>& ids, bool skip_
   if (!cleanup_) return text;
   // transformers' clean_up_tokenization, replacement by replacement.
   static const std::vector<std::pair<std::string, std::string>> kReplacements = {
-      {" .", "."}, {" ?", "?"}, {" !", "!"}, {" ,", ","}, {" ' ", "'"}, {" n't", "n't"},
-      {" 'm", "'m"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
+      {" .", "."},     {" ?", "?"},   {" !", "!"},   {" ,", ","},     {" ' ", "'"},
+      {" n't", "n't"}, {" 'm", "'m"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
   for (const auto& [from, to] : kReplacements) {
     std::string out;
     size_t pos = 0;
@@ -226,7 +235,8 @@ modeling::NamedTensors forward_one(const modeling::OptimizedModel& model, const 
   }
   std::map<std::string, Tensor> inputs = {{"input_ids", ids}, {"attention_mask", mask}};
   const auto names = model.input_names();
-  if (std::find(names.begin(), names.end(), "token_type_ids") != names.end()) inputs["token_type_ids"] = types;
+  if (std::find(names.begin(), names.end(), "token_type_ids") != names.end())
+    inputs["token_type_ids"] = types;
   return model.forward(inputs);
 }
 
@@ -304,15 +314,18 @@ const std::map<std::string, std::string>& aliases() {
 PipelineOptions PipelineOptions::from_kwargs(const Json& kwargs) {
   PipelineOptions o;
   if (kwargs.is_null()) return o;
-  if (!kwargs.is_object()) throw InvalidArgument("pipeline options must be a JSON object, got " + kwargs.dump());
+  if (!kwargs.is_object())
+    throw InvalidArgument("pipeline options must be a JSON object, got " + kwargs.dump());
   auto str = [&](const std::string& key, const Json& v) {
     if (v.is_null()) return std::string();
-    if (!v.is_string()) throw InvalidArgument("pipeline option '" + key + "' must be a string, got " + v.dump());
+    if (!v.is_string())
+      throw InvalidArgument("pipeline option '" + key + "' must be a string, got " + v.dump());
     return v.get<std::string>();
   };
   auto boolean = [&](const std::string& key, const Json& v) {
     if (v.is_null()) return false;
-    if (!v.is_boolean()) throw InvalidArgument("pipeline option '" + key + "' must be true or false, got " + v.dump());
+    if (!v.is_boolean())
+      throw InvalidArgument("pipeline option '" + key + "' must be true or false, got " + v.dump());
     return v.get<bool>();
   };
   for (auto it = kwargs.begin(); it != kwargs.end(); ++it) {
@@ -335,7 +348,8 @@ PipelineOptions PipelineOptions::from_kwargs(const Json& kwargs) {
     } else if (k == "local_files_only") {
       o.load.hub.local_files_only = boolean(k, v);
     } else if (k == "num_threads") {
-      if (!v.is_null() && !v.is_number_integer()) throw InvalidArgument("pipeline option 'num_threads' must be an integer");
+      if (!v.is_null() && !v.is_number_integer())
+        throw InvalidArgument("pipeline option 'num_threads' must be an integer");
       o.load.num_threads = v.is_null() ? 0 : v.get<int>();
     } else {
       o.defaults[k] = v;
@@ -351,7 +365,8 @@ std::vector<std::string> pipeline_tasks() {
   return out;
 }
 
-std::unique_ptr<Pipeline> pipeline(const std::string& task, const std::string& model, const PipelineOptions& options) {
+std::unique_ptr<Pipeline> pipeline(const std::string& task, const std::string& model,
+                                   const PipelineOptions& options) {
   std::string name = task;
   if (auto a = aliases().find(name); a != aliases().end()) name = a->second;
   const TaskEntry* entry = nullptr;
@@ -382,8 +397,8 @@ std::unique_ptr<Pipeline> pipeline(const std::string& task, const std::string& m
   try {
     tok = std::make_shared<tokenizers::Tokenizer>(tokenizers::Tokenizer::from_pretrained(folder));
   } catch (const NotFound& e) {
-    throw NotFound("pipeline '" + ctx.task + "': no tokenizer saved with model '" + model + "' (" + folder.string() +
-                   "): " + e.what());
+    throw NotFound("pipeline '" + ctx.task + "': no tokenizer saved with model '" + model + "' (" +
+                   folder.string() + "): " + e.what());
   }
   ctx.tok = std::make_shared<detail::TokenizerHandle>(std::move(tok), folder);
   return entry->make(std::move(ctx));

@@ -22,7 +22,8 @@ using tokenizers::TruncationStrategy;
 // checked against what the task accepts.
 class Options {
  public:
-  Options(const std::string& task, const Json& defaults, const Json& call, const std::set<std::string>& known);
+  Options(const std::string& task, const Json& defaults, const Json& call,
+          const std::set<std::string>& known);
   bool has(const std::string& key) const { return merged_.contains(key); }
   bool in_call(const std::string& key) const { return call_.contains(key); }
   const Json& get(const std::string& key) const { return merged_.at(key); }
@@ -48,7 +49,8 @@ struct Truncation {
 
 // Parses `truncation` (bool or strategy name) and `max_length` from options
 // (the tokenizer kwargs a pipeline passes through).
-std::optional<Truncation> truncation_from_options(const Options& options, const std::string& truncation_key = "truncation");
+std::optional<Truncation> truncation_from_options(const Options& options,
+                                                  const std::string& truncation_key = "truncation");
 
 // Tokenizer shared by a pipeline's calls. Truncation is set per call, so
 // encoding goes through one lock; everything else is read-only.
@@ -59,7 +61,8 @@ class TokenizerHandle {
   // The encoding and, with truncation, its overflowing windows (flattened in
   // the order transformers returns them).
   std::vector<Encoding> encode(const std::string& text, const std::optional<std::string>& pair,
-                               const std::optional<Truncation>& truncation, bool add_special_tokens = true) const;
+                               const std::optional<Truncation>& truncation,
+                               bool add_special_tokens = true) const;
   // tokenizer.decode(ids, skip_special_tokens) with clean_up_tokenization_spaces.
   std::string decode(const std::vector<uint32_t>& ids, bool skip_special_tokens) const;
   // tokenizer.convert_tokens_to_string: the decoder on raw token strings.
@@ -80,7 +83,7 @@ class TokenizerHandle {
   std::shared_ptr<tokenizers::Tokenizer> tok_;
   mutable std::mutex mutex_;
   std::unique_ptr<tokenizers::Decoder> decoder_;
-  std::string model_type_;        // tokenizer.json model.type
+  std::string model_type_;         // tokenizer.json model.type
   std::string continuing_prefix_;  // "" when absent
   bool cleanup_ = false;           // clean_up_tokenization_spaces
 };

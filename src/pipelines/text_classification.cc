@@ -17,7 +17,8 @@ class TextClassification : public TaskPipeline {
   using TaskPipeline::TaskPipeline;
 
   Json operator()(const Json& inputs, const Json& call) const override {
-    Options opts(task_, defaults_, call, {"top_k", "function_to_apply", "truncation", "max_length", "padding"});
+    Options opts(task_, defaults_, call,
+                 {"top_k", "function_to_apply", "truncation", "max_length", "padding"});
     // top_k given (even null) switches off the legacy single-label result.
     std::optional<int64_t> top_k = 1;
     bool legacy = true;
@@ -63,7 +64,8 @@ class TextClassification : public TaskPipeline {
       }
       for (auto it = item.begin(); it != item.end(); ++it) {
         if (it.key() != "text" && it.key() != "text_pair") {
-          throw InvalidArgument(task_ + ": unexpected input key '" + it.key() + "' (expected text, text_pair)");
+          throw InvalidArgument(task_ + ": unexpected input key '" + it.key() +
+                                "' (expected text, text_pair)");
         }
       }
     } else {
@@ -104,7 +106,8 @@ class TextClassification : public TaskPipeline {
       }
     }
     Json out = Json::array();
-    for (size_t i : order) out.push_back(Json{{"label", label_of(cfg, static_cast<int64_t>(i))}, {"score", scores[i]}});
+    for (size_t i : order)
+      out.push_back(Json{{"label", label_of(cfg, static_cast<int64_t>(i))}, {"score", scores[i]}});
     return out;
   }
 };

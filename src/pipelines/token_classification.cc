@@ -18,13 +18,15 @@ enum class Aggregation { None, Simple, First, Average, Max };
 
 Aggregation aggregation_from_name(const std::string& name) {
   std::string n = name;
-  std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(n.begin(), n.end(), n.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (n == "none") return Aggregation::None;
   if (n == "simple") return Aggregation::Simple;
   if (n == "first") return Aggregation::First;
   if (n == "average") return Aggregation::Average;
   if (n == "max") return Aggregation::Max;
-  throw InvalidArgument("aggregation_strategy '" + name + "' is not one of none, simple, first, average, max");
+  throw InvalidArgument("aggregation_strategy '" + name +
+                        "' is not one of none, simple, first, average, max");
 }
 
 struct PreEntity {
@@ -74,12 +76,14 @@ class TokenClassification : public TaskPipeline {
       const auto mml = ctx_.tok->model_max_length();
       if (*s < 0 || (mml && static_cast<size_t>(*s) >= *mml)) {
         throw InvalidArgument(
-            "`stride` must be less than `tokenizer.model_max_length` (or even lower if the tokenizer adds special "
+            "`stride` must be less than `tokenizer.model_max_length` (or even lower if the tokenizer adds "
+            "special "
             "tokens)");
       }
       if (agg == Aggregation::None) {
         throw InvalidArgument(
-            "`stride` was provided to process all the text but `aggregation_strategy=\"none\"`, please select "
+            "`stride` was provided to process all the text but `aggregation_strategy=\"none\"`, please "
+            "select "
             "another one instead.");
       }
       stride = static_cast<size_t>(*s);
@@ -103,7 +107,8 @@ class TokenClassification : public TaskPipeline {
   Json run(const std::string& sentence, Aggregation agg, const std::vector<std::string>& ignore,
            std::optional<size_t> stride) const {
     std::optional<Truncation> truncation;
-    if (ctx_.tok->model_max_length()) truncation = Truncation{TruncationStrategy::LongestFirst, std::nullopt, stride.value_or(0)};
+    if (ctx_.tok->model_max_length())
+      truncation = Truncation{TruncationStrategy::LongestFirst, std::nullopt, stride.value_or(0)};
     auto chunks = ctx_.tok->encode(sentence, std::nullopt, truncation);
     if (!stride) chunks.resize(1);
     std::vector<Entity> all;
@@ -127,9 +132,9 @@ class TokenClassification : public TaskPipeline {
           p.is_subword = char_length(p.word) != char_length(word_ref);
         } else {
           // transformers' fallback: no space right before or at the token start.
-          const std::string around =
-              p.start > 0 ? slice_chars(sentence, static_cast<size_t>(p.start - 1), static_cast<size_t>(p.start + 1))
-                          : std::string();
+          const std::string around = p.start > 0 ? slice_chars(sentence, static_cast<size_t>(p.start - 1),
+                                                               static_cast<size_t>(p.start + 1))
+                                                 : std::string();
           p.is_subword = p.start > 0 && around.find(' ') == std::string::npos;
         }
         if (auto unk = ctx_.tok->special_id("unk_token"); unk && enc.ids[idx] == *unk) {
@@ -164,8 +169,8 @@ class TokenClassification : public TaskPipeline {
     if (agg == Aggregation::None || agg == Aggregation::Simple) {
       for (const PreEntity& p : pre) {
         const size_t best = argmax(p.scores);
-        entities.push_back(Entity{label_of(cfg, static_cast<int64_t>(best)), false, p.scores[best], p.index, p.word,
-                                  p.start, p.end});
+        entities.push_back(Entity{label_of(cfg, static_cast<int64_t>(best)), false, p.scores[best], p.index,
+                                  p.word, p.start, p.end});
       }
     } else {
       std::vector<const PreEntity*> group;
@@ -209,8 +214,13 @@ class TokenClassification : public TaskPipeline {
       for (float& s : scores) s /= static_cast<float>(group.size());
     }
     const size_t best = argmax(scores);
-    return Entity{label_of(cfg, static_cast<int64_t>(best)), false, scores[best], std::nullopt,
-                  ctx_.tok->convert_tokens_to_string(words), group.front()->start, group.back()->end};
+    return Entity{label_of(cfg, static_cast<int64_t>(best)),
+                  false,
+                  scores[best],
+                  std::nullopt,
+                  ctx_.tok->convert_tokens_to_string(words),
+                  group.front()->start,
+                  group.back()->end};
   }
 
   static std::pair<std::string, std::string> tag_of(const std::string& name) {
@@ -263,7 +273,8 @@ class TokenClassification : public TaskPipeline {
   // keep the longest (then the higher score).
   static std::vector<Entity> merge_overlapping(std::vector<Entity> entities) {
     if (entities.empty()) return entities;
-    std::stable_sort(entities.begin(), entities.end(), [](const Entity& a, const Entity& b) { return a.start < b.start; });
+    std::stable_sort(entities.begin(), entities.end(),
+                     [](const Entity& a, const Entity& b) { return a.start < b.start; });
     std::vector<Entity> out;
     Entity prev = entities.front();
     for (const Entity& e : entities) {

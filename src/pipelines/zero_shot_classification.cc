@@ -32,10 +32,12 @@ std::string format_template(const std::string& tmpl, const std::string& value) {
         continue;
       }
       const size_t close = tmpl.find('}', i);
-      if (close == std::string::npos) throw InvalidArgument("hypothesis_template '" + tmpl + "': Single '{' encountered");
+      if (close == std::string::npos)
+        throw InvalidArgument("hypothesis_template '" + tmpl + "': Single '{' encountered");
       const std::string field = tmpl.substr(i + 1, close - i - 1);
       if (field != "" && field != "0") {
-        throw InvalidArgument("hypothesis_template '" + tmpl + "': unsupported replacement field '{" + field + "}'");
+        throw InvalidArgument("hypothesis_template '" + tmpl + "': unsupported replacement field '{" + field +
+                              "}'");
       }
       out += value;
       i = close;
@@ -62,7 +64,8 @@ class ZeroShotClassification : public TaskPipeline {
     if (raw.contains("label2id") && raw["label2id"].is_object() && !raw["label2id"].empty()) {
       for (auto it = raw["label2id"].begin(); it != raw["label2id"].end(); ++it) {
         std::string lower = it.key();
-        std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+        std::transform(lower.begin(), lower.end(), lower.begin(),
+                       [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
         if (lower.rfind("entail", 0) == 0 && it.value().is_number_integer()) {
           entailment_id_ = it.value().get<int64_t>();
           break;
@@ -71,7 +74,8 @@ class ZeroShotClassification : public TaskPipeline {
     } else {
       for (const auto& [id, label] : cfg.id2label) {
         std::string lower = label;
-        std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+        std::transform(lower.begin(), lower.end(), lower.begin(),
+                       [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
         if (lower.rfind("entail", 0) == 0) {
           entailment_id_ = id;
           break;
@@ -97,7 +101,8 @@ class ZeroShotClassification : public TaskPipeline {
         }
       } else if (v.is_array()) {
         for (const Json& l : v) {
-          if (!l.is_string()) throw InvalidArgument(task_ + ": candidate_labels must be strings, got " + l.dump());
+          if (!l.is_string())
+            throw InvalidArgument(task_ + ": candidate_labels must be strings, got " + l.dump());
           labels.push_back(l.get<std::string>());
         }
       } else if (!v.is_null()) {
@@ -125,14 +130,16 @@ class ZeroShotClassification : public TaskPipeline {
       throw InvalidArgument("You must include at least one label and at least one sequence.");
     }
     if (format_template(tmpl, labels[0]) == tmpl) {
-      throw InvalidArgument("The provided hypothesis_template \"" + tmpl +
-                            "\" was not able to be formatted with the target labels. Make sure the passed template "
-                            "includes formatting syntax such as {} where the label should go.");
+      throw InvalidArgument(
+          "The provided hypothesis_template \"" + tmpl +
+          "\" was not able to be formatted with the target labels. Make sure the passed template "
+          "includes formatting syntax such as {} where the label should go.");
     }
     const auto n_classes = ctx_.model->config().num_labels;
     auto column = [&](int64_t id) {
       const int64_t c = id < 0 ? n_classes + id : id;
-      if (c < 0 || c >= n_classes) throw InvalidArgument(task_ + ": label id " + std::to_string(id) + " out of range");
+      if (c < 0 || c >= n_classes)
+        throw InvalidArgument(task_ + ": label id " + std::to_string(id) + " out of range");
       return static_cast<size_t>(c);
     };
     const size_t entail = column(entailment_id_);
@@ -142,7 +149,8 @@ class ZeroShotClassification : public TaskPipeline {
       const std::string hypothesis = format_template(tmpl, label);
       std::vector<Encoding> enc;
       try {
-        enc = ctx_.tok->encode(sequence, hypothesis, Truncation{TruncationStrategy::OnlyFirst, std::nullopt, 0});
+        enc = ctx_.tok->encode(sequence, hypothesis,
+                               Truncation{TruncationStrategy::OnlyFirst, std::nullopt, 0});
       } catch (const Error& e) {
         // transformers retries without truncation when the first sequence is too short to truncate.
         if (std::string(e.what()).find("too short") == std::string::npos &&

@@ -64,8 +64,9 @@ def reference_qa(model, tok, question, context, top_k=1, doc_stride=None, max_an
         for s, en, score in zip(starts, ends, scores):
             if align_to_words:
                 try:
-                    start_index = e.word_to_chars(e.token_to_word(s), sequence_index=1)[0]
-                    end_index = e.word_to_chars(e.token_to_word(en), sequence_index=1)[1]
+                    seq_index = 1 if question_first else 0
+                    start_index = e.word_to_chars(e.token_to_word(s), sequence_index=seq_index)[0]
+                    end_index = e.word_to_chars(e.token_to_word(en), sequence_index=seq_index)[1]
                 except Exception:
                     start_index, end_index = e.offsets[s][0], e.offsets[en][1]
             else:
@@ -172,3 +173,25 @@ def test_errors(zoo, hf_models, oc):
         ours(question="Who?", context=CONTEXT, top_k=0)
     with pytest.raises(oc.InvalidArgumentError, match="question.*context"):
         ours("just a string")
+
+
+def test_left_padding_tokenizer_puts_context_first(zoo, hf_models):
+    """padding_side="left": context first, only_first truncation, nothing masked but padding."""
+    import json
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    folder, model, _ = hf_models("bert")
+    left = folder.parent / (folder.name + "-left")
+    if not left.exists():
+        shutil.copytree(folder, left)
+        cfg = json.loads((left / "tokenizer_config.json").read_text())
+        cfg["padding_side"] = "left"
+        (left / "tokenizer_config.json").write_text(json.dumps(cfg))
+    tok = AutoTokenizer.from_pretrained(str(left))
+    assert tok.padding_side == "left"
+    ours = zoo.oc(T, left)
+    for context, kwargs in ((CONTEXT, {"top_k": 3}), (LONG_CONTEXT, {"max_seq_len": 48, "doc_stride": 16, "top_k": 3})):
+        assert_same(reference_qa(model, tok, "Where does John live?", context, **kwargs),
+                    ours(question="Where does John live?", context=context, **kwargs), T)

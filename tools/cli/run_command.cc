@@ -48,7 +48,8 @@ io::Json input_from_line(const io::Json& row, const std::string& where, const st
   if (!row.is_object()) throw InvalidArgument(where + ": expected a JSON object, got " + row.dump());
   if (row.contains("question") || row.contains("context")) {
     for (const char* k : {"question", "context"}) {
-      if (!row.contains(k) || !row[k].is_string()) throw InvalidArgument(where + ": field '" + k + "' must be a string");
+      if (!row.contains(k) || !row[k].is_string())
+        throw InvalidArgument(where + ": field '" + k + "' must be a string");
     }
     return io::Json{{"question", row["question"]}, {"context", row["context"]}};
   }
@@ -66,13 +67,14 @@ io::Json input_from_line(const io::Json& row, const std::string& where, const st
 
 class Progress {
  public:
-  Progress(size_t total, bool enabled) : total_(total), enabled_(enabled && total >= 20 && isatty(STDERR_FILENO)) {}
+  Progress(size_t total, bool enabled)
+      : total_(total), enabled_(enabled && total >= 20 && isatty(STDERR_FILENO)) {}
   void step(size_t done) const {
     if (!enabled_) return;
     const size_t width = 30;
     const size_t filled = done * width / total_;
-    std::cerr << "\r[" << std::string(filled, '#') << std::string(width - filled, ' ') << "] " << done << "/" << total_
-              << std::flush;
+    std::cerr << "\r[" << std::string(filled, '#') << std::string(width - filled, ' ') << "] " << done << "/"
+              << total_ << std::flush;
     if (done == total_) std::cerr << "\n";
   }
 
@@ -102,7 +104,8 @@ void run(const RunArgs& a) {
   if (a.truncation) options["truncation"] = true;
   for (const auto& kv : a.options) {
     const auto eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0) throw InvalidArgument("--option '" + kv + "': expected key=value");
+    if (eq == std::string::npos || eq == 0)
+      throw InvalidArgument("--option '" + kv + "': expected key=value");
     const std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
     io::Json v = io::Json::parse(value, nullptr, false);
     options[key] = v.is_discarded() ? io::Json(value) : v;
@@ -148,22 +151,27 @@ void run(const RunArgs& a) {
 void add_run_command(CLI::App& app) {
   auto a = std::make_shared<RunArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "run", "Run a task pipeline on texts (arguments or --input JSON lines); print one JSON result per input");
+      "run",
+      "Run a task pipeline on texts (arguments or --input JSON lines); print one JSON result per input");
   cmd->add_option("--model", a->model, "Model folder or Hub id")->required();
   cmd->add_option("--task", a->task,
                   "text-classification (sentiment-analysis), token-classification (ner), question-answering, "
                   "fill-mask, feature-extraction, zero-shot-classification")
       ->required();
   cmd->add_option("texts", a->texts, "Input texts, one result line each");
-  cmd->add_option("--input", a->input_file,
-                  "JSON lines file: {\"text\"}, {\"text\", \"text_pair\"} or {\"question\", \"context\"} per line");
-  cmd->add_option("--top-k", a->top_k, "Results per input (text-classification, fill-mask, question-answering)");
+  cmd->add_option(
+      "--input", a->input_file,
+      "JSON lines file: {\"text\"}, {\"text\", \"text_pair\"} or {\"question\", \"context\"} per line");
+  cmd->add_option("--top-k", a->top_k,
+                  "Results per input (text-classification, fill-mask, question-answering)");
   cmd->add_flag("--all-labels", a->top_k_all, "text-classification: every label, sorted (top_k=None)");
-  cmd->add_option("--function-to-apply", a->function_to_apply, "text-classification: softmax, sigmoid or none");
+  cmd->add_option("--function-to-apply", a->function_to_apply,
+                  "text-classification: softmax, sigmoid or none");
   cmd->add_option("--aggregation-strategy", a->aggregation_strategy,
                   "token-classification: none, simple, first, average or max");
   cmd->add_option("--ignore-labels", a->ignore_labels, "token-classification: labels to drop (default O)");
-  cmd->add_option("--stride", a->stride, "token-classification: window overlap for texts beyond model_max_length");
+  cmd->add_option("--stride", a->stride,
+                  "token-classification: window overlap for texts beyond model_max_length");
   cmd->add_option("--targets", a->targets, "fill-mask: candidate tokens");
   cmd->add_option("--candidate-labels", a->candidate_labels, "zero-shot-classification: labels");
   cmd->add_option("--hypothesis-template", a->hypothesis_template,
@@ -171,16 +179,20 @@ void add_run_command(CLI::App& app) {
   cmd->add_flag("--multi-label", a->multi_label, "zero-shot-classification: score labels independently");
   cmd->add_option("--doc-stride", a->doc_stride, "question-answering: overlap between context windows");
   cmd->add_option("--max-seq-len", a->max_seq_len, "question-answering: tokens per window");
-  cmd->add_option("--max-question-len", a->max_question_len, "question-answering: accepted, as in transformers");
+  cmd->add_option("--max-question-len", a->max_question_len,
+                  "question-answering: accepted, as in transformers");
   cmd->add_option("--max-answer-len", a->max_answer_len, "question-answering: longest answer in tokens");
-  cmd->add_flag("--handle-impossible-answer", a->handle_impossible_answer, "question-answering: allow an empty answer");
+  cmd->add_flag("--handle-impossible-answer", a->handle_impossible_answer,
+                "question-answering: allow an empty answer");
   cmd->add_flag("--truncation", a->truncation,
                 "text-classification, feature-extraction: truncate to model_max_length");
-  cmd->add_option("--option", a->options, "Any other pipeline option as key=value (value parsed as JSON if it is)");
+  cmd->add_option("--option", a->options,
+                  "Any other pipeline option as key=value (value parsed as JSON if it is)");
   cmd->add_option("--options", a->options_json, "Pipeline options as one JSON object");
   cmd->add_option("--revision", a->revision, "Hub revision");
   cmd->add_option("--subfolder", a->subfolder, "Sub-folder holding the model files");
-  cmd->add_flag("--export", a->export_model, "Convert the checkpoint to the native format (cached) before running");
+  cmd->add_flag("--export", a->export_model,
+                "Convert the checkpoint to the native format (cached) before running");
   cmd->add_flag("--local-files-only", a->local_files_only, "Never touch the network");
   cmd->add_option("--threads", a->threads, "Compute threads (0: all cores)")
       ->envname("OPTIMUM_NUM_THREADS")

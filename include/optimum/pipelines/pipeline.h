@@ -21,8 +21,9 @@ using io::Json;
 
 // How pipeline() loads the model and which call options it applies by default.
 struct PipelineOptions {
-  modeling::LoadOptions load;       // hub / export / threads; the task is set by pipeline()
-  Json defaults = Json::object();   // call options used when a call does not give them (pipeline(task, top_k=3))
+  modeling::LoadOptions load;  // hub / export / threads; the task is set by pipeline()
+  Json defaults =
+      Json::object();  // call options used when a call does not give them (pipeline(task, top_k=3))
 
   // Splits transformers-style keyword arguments: export, dtype, revision,
   // subfolder, cache_dir, token, force_download, local_files_only and

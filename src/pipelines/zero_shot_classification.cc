@@ -4,6 +4,7 @@
 // against contradiction per label with multi_label.
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <numeric>
 
 #include "optimum/core/errors.h"
@@ -60,7 +61,11 @@ class ZeroShotClassification : public TaskPipeline {
   explicit ZeroShotClassification(Context ctx) : TaskPipeline(std::move(ctx)) {
     // transformers: the first label2id entry whose label starts with "entail"; -1 (the last logit) if none.
     const auto& cfg = ctx_.model->config();
-    const Json& raw = cfg.raw;
+    // label2id in file order (the parsed config keeps keys sorted).
+    nlohmann::ordered_json raw = nlohmann::ordered_json::object();
+    std::ifstream file(ctx_.model->path() / "config.json");
+    if (file) raw = nlohmann::ordered_json::parse(file, nullptr, false);
+    if (raw.is_discarded() || !raw.is_object()) raw = nlohmann::ordered_json::parse(cfg.raw.dump());
     if (raw.contains("label2id") && raw["label2id"].is_object() && !raw["label2id"].empty()) {
       for (auto it = raw["label2id"].begin(); it != raw["label2id"].end(); ++it) {
         std::string lower = it.key();

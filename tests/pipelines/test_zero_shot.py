@@ -13,8 +13,8 @@ LABELS = ["politics", "sport", "science", "music"]
 
 
 @pytest.mark.parametrize("labels", [NLI_LABELS, ["ENTAILMENT", "neutral", "contradiction"], ["neutral", "Entails", "contradiction"],
-                                    ["a", "b", "c"]],
-                         ids=["entail-last", "entail-first", "entail-middle", "no-entail"])
+                                    ["a", "b", "c"], ["neutral", "entailment", "entail_b"], ["zz", "entail_z", "entail_a"]],
+                         ids=["entail-last", "entail-first", "entail-middle", "no-entail", "two-entail", "two-entail-unsorted"])
 @pytest.mark.parametrize("kwargs", [{}, {"multi_label": True}, {"hypothesis_template": "This text is about {}."}],
                          ids=["default", "multi", "template"])
 def test_bert_nli(zoo, labels, kwargs):

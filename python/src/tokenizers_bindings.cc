@@ -21,13 +21,26 @@ Direction parse_direction(const std::string& s) {
 
 std::string direction_name(Direction d) { return d == Direction::Left ? "left" : "right"; }
 
-EncodeInput to_input(const py::handle& item) {
-  if (py::isinstance<py::str>(item)) return {item.cast<std::string>(), std::nullopt};
-  if (py::isinstance<py::tuple>(item) || py::isinstance<py::list>(item)) {
-    auto seq = item.cast<py::sequence>();
-    if (seq.size() == 2) return {seq[0].cast<std::string>(), seq[1].cast<std::string>()};
+// A Python str as UTF-8; TypeError (as `tokenizers` raises) for anything
+// else, lone surrogates included.
+std::string utf8_of(const py::handle& h, const char* what) {
+  if (!PyUnicode_Check(h.ptr())) throw py::type_error(std::string(what) + " must be str");
+  Py_ssize_t size = 0;
+  const char* data = PyUnicode_AsUTF8AndSize(h.ptr(), &size);
+  if (data == nullptr) {
+    PyErr_Clear();
+    throw py::type_error(std::string(what) + " is not valid Unicode (lone surrogate?) and cannot be encoded to UTF-8");
   }
-  throw InvalidArgument("encode_batch inputs must be str or (str, str) pairs");
+  return std::string(data, static_cast<size_t>(size));
+}
+
+EncodeInput to_input(const py::handle& item) {
+  if (PyUnicode_Check(item.ptr())) return {utf8_of(item, "TextInputSequence"), std::nullopt};
+  if (PyTuple_Check(item.ptr()) || PyList_Check(item.ptr())) {
+    auto seq = py::reinterpret_borrow<py::sequence>(item);
+    if (seq.size() == 2) return {utf8_of(seq[0], "TextInputSequence"), utf8_of(seq[1], "TextInputSequence")};
+  }
+  throw py::type_error("encode_batch inputs must be str or (str, str) pairs");
 }
 
 }  // namespace
@@ -61,7 +74,10 @@ void bind_tokenizers(py::module_& m) {
                   py::arg("folder"))
       .def(
           "encode",
-          [](const Tokenizer& t, const std::string& sequence, std::optional<std::string> pair, bool add_special_tokens) {
+          [](const Tokenizer& t, const py::object& sequence_obj, const py::object& pair_obj, bool add_special_tokens) {
+            const std::string sequence = utf8_of(sequence_obj, "TextInputSequence");
+            std::optional<std::string> pair;
+            if (!pair_obj.is_none()) pair = utf8_of(pair_obj, "TextInputSequence");
             py::gil_scoped_release release;
             return pair ? t.encode(sequence, std::string_view(*pair), add_special_tokens)
                         : t.encode(sequence, std::nullopt, add_special_tokens);
@@ -69,9 +85,12 @@ void bind_tokenizers(py::module_& m) {
           py::arg("sequence"), py::arg("pair") = py::none(), py::arg("add_special_tokens") = true)
       .def(
           "encode_batch",
-          [](const Tokenizer& t, const py::sequence& inputs, bool add_special_tokens) {
+          [](const Tokenizer& t, const py::object& inputs, bool add_special_tokens) {
+            if (!PyList_Check(inputs.ptr()) && !PyTuple_Check(inputs.ptr())) {
+              throw py::type_error("encode_batch takes a list (or tuple) of inputs");
+            }
             std::vector<EncodeInput> in;
-            in.reserve(inputs.size());
+            in.reserve(py::len(inputs));
             for (const auto& item : inputs) in.push_back(to_input(item));
             py::gil_scoped_release release;
             return t.encode_batch(in, add_special_tokens);

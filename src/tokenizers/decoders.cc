@@ -449,6 +449,10 @@ std::unique_ptr<Decoder> make_decoder(const Json& json) {
   if (type == "ByteFallback") return std::make_unique<ByteFallbackDecoder>();
   if (type == "Fuse") return std::make_unique<FuseDecoder>();
   if (type == "Strip") {
+    // tokenizers requires all three fields.
+    for (const char* field : {"content", "start", "stop"}) {
+      if (!f.has(field)) f.fail(std::string("missing field '") + field + "'");
+    }
     return std::make_unique<StripDecoder>(read_char(f, "content", U' '), read_size(f, "start", 0), read_size(f, "stop", 0));
   }
   if (type == "Replace") return make_replace(f);

@@ -43,7 +43,11 @@ std::vector<std::optional<size_t>> Encoding::sequence_ids() const {
     std::fill(out.begin(), out.end(), std::optional<size_t>(0));
     return out;
   }
-  for (const auto& [id, range] : sequence_ranges) {
+  // tokenizers: every sequence id 0..n-1; an id without a range covers everything.
+  for (size_t id = 0; id < sequence_ranges.size(); ++id) {
+    auto it = sequence_ranges.find(id);
+    const std::pair<size_t, size_t> range = it == sequence_ranges.end() ? std::pair<size_t, size_t>{0, out.size()}
+                                                                        : it->second;
     for (size_t i = range.first; i < range.second && i < out.size(); ++i) out[i] = id;
   }
   return out;

@@ -45,7 +45,11 @@ Encoding default_process(const PostProcessor& p, Encoding encoding, std::optiona
   std::vector<Encoding> encodings;
   encodings.push_back(std::move(encoding));
   if (pair) encodings.push_back(std::move(*pair));
-  for (size_t i = 0; i < encodings.size(); ++i) encodings[i].set_sequence_id(i);
+  for (size_t i = 0; i < encodings.size(); ++i) {
+    encodings[i].set_sequence_id(i);
+    for (Encoding& o : encodings[i].overflowing) o.set_sequence_id(i);
+    encodings[i].set_type_ids(static_cast<uint32_t>(i));
+  }
   p.process_encodings(encodings, add_special_tokens);
   return Encoding::merge(std::move(encodings), false);
 }
@@ -143,6 +147,10 @@ std::vector<Piece> parse_template(const Fields& f, const std::string& field) {
 class TemplateProcessing : public PostProcessor {
  public:
   explicit TemplateProcessing(const Fields& f) {
+    // tokenizers requires single, pair and special_tokens.
+    for (const char* field : {"single", "pair", "special_tokens"}) {
+      if (!f.has(field)) f.fail(std::string("missing field '") + field + "'");
+    }
     if (f.has("special_tokens")) {
       const Json& st = f.get("special_tokens");
       auto add = [&](const Json& v, const std::string& key) {

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <exception>
 #include <iostream>
+#include <limits>
 
 #include "added_vocabulary.h"
 #include "json_fields.h"
@@ -214,11 +215,9 @@ Encoding Tokenizer::Impl::post_process(Encoding encoding, std::optional<Encoding
     TruncationParams params = *truncation;
     const size_t n_added = n_added_tokens(pair.has_value());
     if (add_special_tokens && n_added > 0) {
-      if (params.max_length < n_added) {
-        throw InvalidArgument("truncation max_length " + std::to_string(params.max_length) + " is smaller than the " +
-                              std::to_string(n_added) + " special tokens the post-processor adds");
-      }
-      params.max_length -= n_added;
+      // tokenizers subtracts in usize: a max_length below the number of special
+      // tokens wraps around, i.e. the pair is not truncated at all.
+      params.max_length = params.max_length < n_added ? std::numeric_limits<size_t>::max() : params.max_length - n_added;
     }
     truncate_encodings(encoding, pair, params);
   }
@@ -247,8 +246,40 @@ Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
 
+namespace {
+
+// Error messages may quote bytes of a malformed file; keep them valid UTF-8
+// (invalid bytes as \xNN) so that every caller, Python included, can show them.
+std::string printable_utf8(std::string_view s) {
+  if (unicode::is_valid_utf8(s)) return std::string(s);
+  std::string out;
+  size_t pos = 0;
+  while (pos < s.size()) {
+    const size_t start = pos;
+    const char32_t c = unicode::next_char(s, pos);
+    if (c == 0xFFFD && !unicode::is_valid_utf8(s.substr(start, pos - start))) {
+      static const char* hex = "0123456789abcdef";
+      const auto b = static_cast<unsigned char>(s[start]);
+      out += "\\x";
+      out += hex[b >> 4];
+      out += hex[b & 15];
+    } else {
+      out.append(s.substr(start, pos - start));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 Tokenizer Tokenizer::from_file(const std::filesystem::path& path) {
-  return from_json(io::read_json(path), path.string());
+  Json json;
+  try {
+    json = io::read_json(path);
+  } catch (const FormatError& e) {
+    throw FormatError(printable_utf8(e.what()));
+  }
+  return from_json(json, path.string());
 }
 
 Tokenizer Tokenizer::from_json(const Json& json, const std::string& source) {

@@ -112,9 +112,13 @@ std::optional<uint32_t> AddedVocabulary::token_to_id(std::string_view token, con
 }
 
 std::optional<std::string> AddedVocabulary::id_to_token(uint32_t id, const Model& model) const {
-  auto it = map_r_.find(id);
-  if (it != map_r_.end()) return it->second.content;
+  if (const std::string* c = content_of(id)) return *c;
   return model.id_to_token(id);
+}
+
+const std::string* AddedVocabulary::content_of(uint32_t id) const {
+  auto it = content_r_.find(id);
+  return it == content_r_.end() ? nullptr : &it->second;
 }
 
 const AddedToken* AddedVocabulary::find(uint32_t id) const {
@@ -175,6 +179,20 @@ void AddedVocabulary::refresh(const Model& model, const Normalizer* normalizer) 
         split_trie_.add(t.content, *id);
       }
     }
+  }
+  content_r_.clear();
+  for (const auto& [id, t] : map_r_) {
+    if (t.normalized && normalizer != nullptr) {
+      NormalizedString content(t.content);
+      normalizer->normalize(content);
+      content_r_[id] = content.normalized();
+    } else {
+      content_r_[id] = t.content;
+    }
+  }
+  outside_model_ = 0;
+  for (const auto& [content, id] : map_) {
+    if (!model.token_to_id(content)) ++outside_model_;
   }
   ordered_.clear();
   std::vector<uint32_t> ids;

@@ -25,6 +25,12 @@ class AddedVocabulary {
   std::optional<std::string> id_to_token(uint32_t id, const Model& model) const;
   // The content of an added token by id (no model fallback).
   const AddedToken* find(uint32_t id) const;
+  // What tokenizers gives back for an added token id (id_to_token, decode):
+  // the content, normalized when the token is normalized=true.
+  const std::string* content_of(uint32_t id) const;
+  // Added tokens whose content is not in the model vocabulary (tokenizers'
+  // get_vocab_size(with_added_tokens=True) adds these to the model's size).
+  size_t count_outside_model() const { return outside_model_; }
   bool is_special(const std::string& content) const { return special_set_.count(content) != 0; }
   size_t size() const { return map_.size(); }
   const std::unordered_map<std::string, uint32_t>& map() const { return map_; }
@@ -60,6 +66,8 @@ class AddedVocabulary {
 
   std::unordered_map<std::string, uint32_t> map_;
   std::unordered_map<uint32_t, AddedToken> map_r_;
+  std::unordered_map<uint32_t, std::string> content_r_;
+  size_t outside_model_ = 0;
   std::vector<AddedToken> added_;    // classic tokens in insertion order
   std::vector<AddedToken> special_;  // special tokens in insertion order
   std::unordered_set<std::string> special_set_;

@@ -363,8 +363,8 @@ std::string Tokenizer::decode(const std::vector<uint32_t>& ids, bool skip_specia
   tokens.reserve(ids.size());
   for (uint32_t id : ids) {
     std::optional<std::string> tok;
-    if (const AddedToken* a = impl_->added.find(id)) {
-      tok = a->content;
+    if (const std::string* a = impl_->added.content_of(id)) {
+      tok = *a;
     } else {
       tok = impl_->model->id_to_token(id);
     }
@@ -426,8 +426,7 @@ std::optional<std::string> Tokenizer::id_to_token(uint32_t id) const {
 }
 
 size_t Tokenizer::vocab_size(bool with_added_tokens) const {
-  if (!with_added_tokens) return impl_->model->vocab_size();
-  return vocab(true).size();
+  return impl_->model->vocab_size() + (with_added_tokens ? impl_->added.count_outside_model() : 0);
 }
 
 std::unordered_map<std::string, uint32_t> Tokenizer::vocab(bool with_added_tokens) const {

@@ -1,7 +1,11 @@
 #include "models/unigram.h"
 
 #include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 
 #include "json_fields.h"
@@ -17,6 +21,60 @@ size_t utf8_len(unsigned char lead) {
   if ((lead & 0xF0) == 0xE0) return 3;
   if ((lead & 0xF8) == 0xF0) return 4;
   return 1;
+}
+
+// The double serde_json (without its float_roundtrip feature, as tokenizers
+// builds it) reads for the shortest decimal text of `v`, the way tokenizers
+// writes scores: the decimal significand as an integer converted to f64, then
+// one multiplication or division by a power of ten. That differs from a
+// correctly rounded parse by one ulp for some 17-digit scores, which decides
+// near-ties of the Viterbi search.
+double serde_json_f64(double v) {
+  if (!std::isfinite(v) || v == 0.0) return v;
+  static const std::array<double, 309> pow10 = [] {
+    std::array<double, 309> t{};
+    char buf[16];
+    for (int k = 0; k < 309; ++k) {
+      std::snprintf(buf, sizeof(buf), "1e%d", k);
+      t[static_cast<size_t>(k)] = std::strtod(buf, nullptr);
+    }
+    return t;
+  }();
+  char buf[64];
+  const auto res = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
+  const char* p = buf;
+  const bool negative = *p == '-';
+  if (negative) ++p;
+  uint64_t significand = 0;
+  int fraction_digits = 0;
+  bool after_point = false;
+  for (; p < res.ptr && *p != 'e'; ++p) {
+    if (*p == '.') {
+      after_point = true;
+      continue;
+    }
+    significand = significand * 10 + static_cast<uint64_t>(*p - '0');
+    if (after_point) ++fraction_digits;
+  }
+  int exponent = 0;
+  if (p < res.ptr && *p == 'e') std::from_chars(p + 1 + (p[1] == '+' ? 1 : 0), res.ptr, exponent);
+  exponent -= fraction_digits;
+  double f = static_cast<double>(significand);
+  for (;;) {
+    const int a = exponent < 0 ? -exponent : exponent;
+    if (a <= 308) {
+      if (exponent >= 0) {
+        f *= pow10[static_cast<size_t>(a)];
+      } else {
+        f /= pow10[static_cast<size_t>(a)];
+      }
+      break;
+    }
+    if (f == 0.0 || exponent >= 0) break;
+    f /= 1e308;
+    exponent += 308;
+  }
+  return negative ? -f : f;
 }
 
 }  // namespace
@@ -47,7 +105,7 @@ std::unique_ptr<Unigram> Unigram::from_json(const Json& json) {
     if (!entry.is_array() || entry.size() != 2 || !entry[0].is_string() || !entry[1].is_number()) {
       f.fail("field 'vocab' must hold [piece, score] pairs, got " + entry.dump());
     }
-    vocab.emplace_back(entry[0].get<std::string>(), entry[1].get<double>());
+    vocab.emplace_back(entry[0].get<std::string>(), serde_json_f64(entry[1].get<double>()));
   }
   UnigramOptions options;
   if (f.has("unk_id")) {

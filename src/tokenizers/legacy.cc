@@ -180,9 +180,71 @@ Json convert_folder(const fs::path& folder) {
                  " (looked for tokenizer.json, vocab.txt, and vocab.json + merges.txt)");
 }
 
+namespace {
+
+// The defaults transformers' tokenizer classes bring when the folder's files
+// do not set a value: special tokens (BertTokenizer, RobertaTokenizer,
+// GPT2Tokenizer, LlamaTokenizer ...) and padding_side ("left" for Llama,
+// CodeLlama, Cohere, Gemma, XLNet, Siglip2).
+struct ClassDefaults {
+  std::vector<std::pair<std::string, std::string>> special_tokens;
+  Direction padding_side = Direction::Right;
+};
+
+ClassDefaults class_defaults(const fs::path& folder, const Json& cfg) {
+  std::string cls = cfg.contains("tokenizer_class") && cfg["tokenizer_class"].is_string()
+                        ? cfg["tokenizer_class"].get<std::string>()
+                        : std::string();
+  if (cls.size() > 4 && cls.compare(cls.size() - 4, 4, "Fast") == 0) cls.resize(cls.size() - 4);
+  std::string family;
+  static const std::vector<std::pair<std::string, std::string>> by_class = {
+      {"BertTokenizer", "bert"},         {"DistilBertTokenizer", "bert"}, {"ElectraTokenizer", "bert"},
+      {"RobertaTokenizer", "roberta"},   {"BartTokenizer", "roberta"},    {"LongformerTokenizer", "roberta"},
+      {"GPT2Tokenizer", "gpt2"},         {"LlamaTokenizer", "llama"},     {"CodeLlamaTokenizer", "llama"},
+      {"CohereTokenizer", "left"},       {"GemmaTokenizer", "left"},      {"XLNetTokenizer", "left"},
+      {"Siglip2Tokenizer", "left"}};
+  for (const auto& [name, fam] : by_class) {
+    if (cls == name) family = fam;
+  }
+  if (family.empty() && cls.empty()) {
+    const Json model_cfg = read_optional(folder / "config.json");
+    const std::string model_type = model_cfg.value("model_type", std::string());
+    static const std::vector<std::pair<std::string, std::string>> by_model_type = {
+        {"bert", "bert"},       {"distilbert", "bert"}, {"electra", "bert"}, {"roberta", "roberta"},
+        {"bart", "roberta"},    {"longformer", "roberta"}, {"gpt2", "gpt2"},  {"llama", "llama"},
+        {"cohere", "left"},     {"gemma", "left"},      {"xlnet", "left"}};
+    for (const auto& [name, fam] : by_model_type) {
+      if (model_type == name) family = fam;
+    }
+    std::error_code ec;
+    if (family.empty() && fs::exists(folder / "vocab.txt", ec) && !fs::exists(folder / "tokenizer.json", ec)) {
+      family = "bert";
+    }
+  }
+  ClassDefaults d;
+  if (family == "bert") {
+    d.special_tokens = {{"unk_token", "[UNK]"}, {"sep_token", "[SEP]"}, {"pad_token", "[PAD]"},
+                        {"cls_token", "[CLS]"}, {"mask_token", "[MASK]"}};
+  } else if (family == "roberta") {
+    d.special_tokens = {{"bos_token", "<s>"},  {"eos_token", "</s>"}, {"unk_token", "<unk>"}, {"sep_token", "</s>"},
+                        {"pad_token", "<pad>"}, {"cls_token", "<s>"}, {"mask_token", "<mask>"}};
+  } else if (family == "gpt2") {
+    d.special_tokens = {{"bos_token", "<|endoftext|>"}, {"eos_token", "<|endoftext|>"}, {"unk_token", "<|endoftext|>"}};
+  } else if (family == "llama") {
+    d.special_tokens = {{"bos_token", "<s>"}, {"eos_token", "</s>"}, {"unk_token", "<unk>"}};
+    d.padding_side = Direction::Left;
+  } else if (family == "left") {
+    d.padding_side = Direction::Left;
+  }
+  return d;
+}
+
+}  // namespace
+
 void apply_folder_config(const fs::path& folder, Tokenizer& tokenizer) {
   const Json cfg = read_optional(folder / "tokenizer_config.json");
   const Json map = read_optional(folder / "special_tokens_map.json");
+  const ClassDefaults defaults = class_defaults(folder, cfg);
   TokenizerConfig& c = tokenizer.mutable_config();
   c.raw = cfg;
   if (cfg.contains("model_max_length") && cfg["model_max_length"].is_number()) {
@@ -197,6 +259,7 @@ void apply_folder_config(const fs::path& folder, Tokenizer& tokenizer) {
     }
     out = s == "left" ? Direction::Left : Direction::Right;
   };
+  c.padding_side = defaults.padding_side;
   side("padding_side", c.padding_side);
   side("truncation_side", c.truncation_side);
   for (const char* key : {"bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"}) {
@@ -208,6 +271,11 @@ void apply_folder_config(const fs::path& folder, Tokenizer& tokenizer) {
         }
       }
     }
+  }
+  // Class defaults for the special tokens the files leave out (a null value
+  // in the files means "none" and keeps the default out).
+  for (const auto& [key, content] : defaults.special_tokens) {
+    if (!map.contains(key) && !cfg.contains(key)) c.special_tokens[key] = content;
   }
   if (cfg.contains("add_bos_token") && cfg["add_bos_token"].is_boolean()) c.add_bos_token = cfg["add_bos_token"].get<bool>();
   if (cfg.contains("add_eos_token") && cfg["add_eos_token"].is_boolean()) c.add_eos_token = cfg["add_eos_token"].get<bool>();

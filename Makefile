@@ -44,12 +44,12 @@ unit-test: build
 # The unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan-test: setup
 	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DOPTIMUM_SANITIZE=ON -DOPTIMUM_BUILD_PYTHON=OFF > /dev/null
-	cmake --build $(BUILD_ASAN) -j $(JOBS) --target test_core test_io test_config
+	cmake --build $(BUILD_ASAN) -j $(JOBS) --target test_core test_io test_config test_hub
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -j $(JOBS)
 
 python-test: build
-	$(PY) -m pytest -q tests/python tests/parity tests/pipelines tests/sentence_transformers
+	$(PY) -m pytest -q tests/python tests/parity tests/pipelines tests/sentence_transformers tests/hub
 
 test: unit-test asan-test python-test
 

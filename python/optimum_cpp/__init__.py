@@ -12,17 +12,26 @@ import json
 from typing import Any
 
 from ._C import (
+    AccessDeniedError,
+    CorruptDownloadError,
     Encoding,
+    EntryNotFoundError,
     FormatError,
     InvalidArgumentError,
     IoError,
     Model as _NativeModel,
+    NetworkError,
     NotFoundError,
-    Pipeline as _NativePipeline,
+    OfflineCacheMissError,
     OptimumError,
+    Pipeline as _NativePipeline,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
     Tokenizer,
     UnsupportedError,
+    ValidationError,
     get_num_threads,
+    push_folder_to_hub as _push_folder_to_hub,
     set_num_threads,
 )
 
@@ -32,27 +41,54 @@ from .sentence_transformer import SentenceTransformer
 __version__ = "0.1.0"
 
 __all__ = [
+    "AccessDeniedError",
     "AutoModel",
     "AutoModelForMaskedLM",
     "AutoModelForMultipleChoice",
     "AutoModelForQuestionAnswering",
     "AutoModelForSequenceClassification",
     "AutoModelForTokenClassification",
+    "CorruptDownloadError",
     "Encoding",
+    "EntryNotFoundError",
     "FormatError",
     "InvalidArgumentError",
     "IoError",
     "ModelOutput",
+    "NetworkError",
     "NotFoundError",
+    "OfflineCacheMissError",
     "OptimumError",
     "Pipeline",
+    "RepositoryNotFoundError",
+    "RevisionNotFoundError",
     "SentenceTransformer",
     "Tokenizer",
     "UnsupportedError",
+    "ValidationError",
     "get_num_threads",
     "pipeline",
+    "push_folder_to_hub",
     "set_num_threads",
 ]
+
+
+def push_folder_to_hub(
+    folder,
+    repo_id: str,
+    *,
+    token: str | None = None,
+    private: bool = False,
+    commit_message: str | None = None,
+    revision: str = "main",
+    path_in_repo: str = "",
+) -> dict:
+    """Upload every file of ``folder`` (sub-folders kept, e.g. sentence-transformers'
+    ``1_Pooling/``) to the Hub repository ``repo_id`` in one commit, creating the
+    repository when needed. ``token`` defaults to HF_TOKEN / the token file; the
+    endpoint is HF_ENDPOINT. Returns ``{"commit", "commit_url", "files"}``."""
+    return _push_folder_to_hub(str(folder), repo_id, token or "", private, commit_message or "", revision,
+                               path_in_repo)
 
 
 class ModelOutput(dict):
@@ -113,6 +149,31 @@ class _OptimizedModel:
     def save_pretrained(self, save_directory) -> None:
         """Write the model in the native format with its preprocessors."""
         self._native.save_pretrained(str(save_directory))
+
+    @property
+    def path(self) -> str:
+        """Folder the model was loaded from (the export cache entry when exported)."""
+        return self._native.path
+
+    @property
+    def exported_now(self) -> bool:
+        """True when ``from_pretrained(..., export=True)`` converted the checkpoint in that call
+        (False when the export cache already had it)."""
+        return self._native.exported_now
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        *,
+        token: str | None = None,
+        private: bool = False,
+        commit_message: str | None = None,
+        revision: str = "main",
+    ) -> dict:
+        """``save_pretrained`` into a temporary folder and upload it to ``repo_id`` in one
+        commit (the repository is created when needed). ``from_pretrained(repo_id)`` then
+        loads it. Returns ``{"commit", "commit_url", "files"}``."""
+        return self._native.push_to_hub(repo_id, token or "", private, commit_message or "", revision)
 
     @property
     def model_type(self) -> str:

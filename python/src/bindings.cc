@@ -5,6 +5,8 @@
 #include <pybind11/stl.h>
 
 #include "optimum/core/threading.h"
+#include "optimum/exporters/export.h"
+#include "optimum/hub/errors.h"
 #include "optimum/modeling/modeling.h"
 
 namespace py = pybind11;
@@ -40,6 +42,25 @@ py::array tensor_to_numpy(const Tensor& t) {
   return py::array_t<float>(shape, keep->data<float>(), owner);
 }
 
+modeling::PushOptions push_options(const std::string& token, bool private_repo, const std::string& commit_message,
+                                   const std::string& revision, const std::string& path_in_repo) {
+  modeling::PushOptions o;
+  o.token = token;
+  o.private_repo = private_repo;
+  if (!commit_message.empty()) o.commit_message = commit_message;
+  o.revision = revision;
+  o.path_in_repo = path_in_repo;
+  return o;
+}
+
+py::dict commit_to_dict(const hub::CommitInfo& info) {
+  py::dict out;
+  out["commit"] = info.commit;
+  out["commit_url"] = info.commit_url;
+  out["files"] = info.files;
+  return out;
+}
+
 class PyModel {
  public:
   PyModel(const std::string& model_id, const std::string& task, int num_threads, bool export_model,
@@ -65,6 +86,16 @@ class PyModel {
     model_->save_pretrained(dir);
   }
   bool exported_now() const { return model_->exported_now(); }
+
+  py::dict push_to_hub(const std::string& repo_id, const std::string& token, bool private_repo,
+                       const std::string& commit_message, const std::string& revision) const {
+    hub::CommitInfo info;
+    {
+      py::gil_scoped_release release;
+      info = model_->push_to_hub(repo_id, push_options(token, private_repo, commit_message, revision, ""));
+    }
+    return commit_to_dict(info);
+  }
 
   py::dict forward(const py::dict& inputs) const {
     std::map<std::string, Tensor> in;
@@ -105,7 +136,16 @@ PYBIND11_MODULE(_C, m) {
   py::register_exception<NotFound>(m, "NotFoundError", PyExc_FileNotFoundError);
   py::register_exception<Unsupported>(m, "UnsupportedError", PyExc_ValueError);
   py::register_exception<FormatError>(m, "FormatError", PyExc_ValueError);
-  py::register_exception<IoError>(m, "IoError", PyExc_OSError);
+  auto& io_error = py::register_exception<IoError>(m, "IoError", PyExc_OSError);
+  // Hub errors (optimum/hub/errors.h), each under its core base class.
+  py::register_exception<hub::RepositoryNotFound>(m, "RepositoryNotFoundError", m.attr("NotFoundError"));
+  py::register_exception<hub::RevisionNotFound>(m, "RevisionNotFoundError", m.attr("NotFoundError"));
+  py::register_exception<hub::EntryNotFound>(m, "EntryNotFoundError", m.attr("NotFoundError"));
+  py::register_exception<hub::OfflineCacheMiss>(m, "OfflineCacheMissError", m.attr("NotFoundError"));
+  py::register_exception<hub::AccessDenied>(m, "AccessDeniedError", m.attr("OptimumError"));
+  py::register_exception<hub::NetworkError>(m, "NetworkError", io_error);
+  py::register_exception<hub::CorruptDownload>(m, "CorruptDownloadError", io_error);
+  py::register_exception<exporters::ValidationError>(m, "ValidationError", m.attr("OptimumError"));
 
   py::class_<PyModel>(m, "Model")
       .def(py::init<const std::string&, const std::string&, int, bool, const std::string&, const std::string&,
@@ -116,6 +156,8 @@ PYBIND11_MODULE(_C, m) {
            py::arg("local_files_only") = false)
       .def("save_pretrained", &PyModel::save_pretrained, py::arg("save_directory"))
       .def_property_readonly("exported_now", &PyModel::exported_now)
+      .def("push_to_hub", &PyModel::push_to_hub, py::arg("repo_id"), py::arg("token") = "",
+           py::arg("private") = false, py::arg("commit_message") = "", py::arg("revision") = "main")
       .def("forward", &PyModel::forward, py::arg("inputs"))
       .def_property_readonly("input_names", &PyModel::input_names)
       .def_property_readonly("output_names", &PyModel::output_names)
@@ -126,6 +168,21 @@ PYBIND11_MODULE(_C, m) {
   bind_tokenizers(m);
   bind_pipelines(m);
   bind_sentence_transformers(m);
+  m.def(
+      "push_folder_to_hub",
+      [](const std::string& folder, const std::string& repo_id, const std::string& token, bool private_repo,
+         const std::string& commit_message, const std::string& revision, const std::string& path_in_repo) {
+        hub::CommitInfo info;
+        {
+          py::gil_scoped_release release;
+          info = modeling::push_folder_to_hub(folder, repo_id,
+                                              push_options(token, private_repo, commit_message, revision, path_in_repo));
+        }
+        return commit_to_dict(info);
+      },
+      py::arg("folder"), py::arg("repo_id"), py::arg("token") = "", py::arg("private") = false,
+      py::arg("commit_message") = "", py::arg("revision") = "main", py::arg("path_in_repo") = "",
+      "Upload a folder (sub-folders kept) to a Hub repository in one commit");
   m.def("set_num_threads", &set_num_threads, py::arg("n"), "Compute threads (0: all cores)");
   m.def("get_num_threads", &num_threads);
 }

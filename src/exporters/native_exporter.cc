@@ -81,16 +81,18 @@ void move_into(const fs::path& from, const fs::path& to) {
 }  // namespace
 
 ExportResult export_native(const fs::path& model_dir, const fs::path& output_dir, const ExportOptions& options) {
-  const std::string library = tasks::check_loadable(model_dir);
-  const config::EncoderConfig cfg = config::load_config(model_dir);
-  const std::string task = options.task == "auto" ? tasks::infer_task(model_dir) : tasks::canonical_task(options.task);
+  const fs::path config_dir = options.config_dir.empty() ? model_dir : options.config_dir;
+  const std::string library = tasks::check_loadable(config_dir);
+  const config::EncoderConfig cfg = config::load_config(config_dir);
+  const std::string task =
+      options.task == "auto" ? tasks::infer_task(config_dir) : tasks::canonical_task(options.task);
   const tasks::ExportConfig& export_config = tasks::get_export_config("native", cfg.model_type, task);
   if (options.dtype != "fp32") {
     throw Unsupported("--dtype " + options.dtype + " is not supported by the native exporter yet (supported: fp32)");
   }
   const double atol = options.atol.value_or(export_config.atol);
   const tasks::Task engine_task = tasks::task_from_name(task);
-  const auto source = models::EncoderModel::load(model_dir, engine_task);
+  const auto source = models::EncoderModel::load(model_dir, engine_task, config_dir);
 
   fs::path out = output_dir;
   if (out.filename().empty()) out = out.parent_path();
@@ -103,7 +105,8 @@ ExportResult export_native(const fs::path& model_dir, const fs::path& output_dir
   io::Json config_json = cfg.raw;
   for (const auto& [key, value] : export_config.values_override) config_json[key] = value;
   io::write_json(tmp.path() / "config.json", config_json);
-  const preprocessors::CopyReport copied = preprocessors::copy(model_dir, tmp.path());
+  preprocessors::CopyReport copied = preprocessors::copy(model_dir, tmp.path());
+  if (copied.copied.empty() && config_dir != model_dir) copied = preprocessors::copy(config_dir, tmp.path());
   io::Json meta = {{"format", models::kNativeFormat},
                    {"tool", "optimum-cpp"},
                    {"tool_version", tool_version()},

@@ -7,6 +7,7 @@
 
 #include "optimum/core/errors.h"
 #include "optimum/io/json.h"
+#include "optimum/io/torch_checkpoint.h"
 
 namespace optimum::io {
 
@@ -160,17 +161,34 @@ Tensor SafetensorsFile::get(const std::string& name) const {
 }
 
 WeightStore WeightStore::open_dir(const std::filesystem::path& dir) {
-  const auto single = dir / "model.safetensors";
-  const auto index = dir / "model.safetensors.index.json";
   std::error_code ec;
-  if (std::filesystem::exists(single, ec)) return open(single);
-  if (std::filesystem::exists(index, ec)) return open(index);
-  throw NotFound("no model.safetensors or model.safetensors.index.json in " + dir.string());
+  for (const char* name : {"model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                           "pytorch_model.bin.index.json"}) {
+    if (std::filesystem::exists(dir / name, ec)) return open(dir / name);
+  }
+  throw NotFound("no weights in " + dir.string() +
+                 ": none of model.safetensors, model.safetensors.index.json, pytorch_model.bin, "
+                 "pytorch_model.bin.index.json");
 }
+
+namespace {
+
+// Whether `path` names a pickled torch checkpoint (or an index of them).
+bool is_torch_path(const std::filesystem::path& path) {
+  std::string name = path.filename().string();
+  if (name.ends_with(".index.json")) name.resize(name.size() - 11);
+  return name.ends_with(".bin") || name.ends_with(".pt") || name.ends_with(".pth");
+}
+
+}  // namespace
 
 WeightStore WeightStore::open(const std::filesystem::path& path) {
   WeightStore ws;
   ws.source_ = path.string();
+  if (is_torch_path(path)) {
+    ws.torch_ = std::make_shared<const TorchWeights>(TorchWeights::open(path));
+    return ws;
+  }
   const std::string fname = path.filename().string();
   if (fname.size() > 11 && fname.ends_with(".index.json")) {
     const Json idx = read_json(path);
@@ -206,13 +224,19 @@ WeightStore WeightStore::open(const std::filesystem::path& path) {
   return ws;
 }
 
+bool WeightStore::contains(const std::string& name) const {
+  return torch_ ? torch_->contains(name) : where_.count(name) != 0;
+}
+
 Tensor WeightStore::get(const std::string& name) const {
+  if (torch_) return torch_->get(name);
   auto it = where_.find(name);
   if (it == where_.end()) throw NotFound("tensor '" + name + "' not found in " + source_);
   return files_[it->second].get(name);
 }
 
 std::vector<std::string> WeightStore::names() const {
+  if (torch_) return torch_->names();
   std::vector<std::string> out;
   out.reserve(where_.size());
   for (const auto& [n, i] : where_) out.push_back(n);

@@ -1,10 +1,14 @@
 #include "optimum/modeling/modeling.h"
 
+#include <stdlib.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 
 #include "optimum/core/errors.h"
 #include "optimum/core/threading.h"
+#include "optimum/hub/model_id.h"
 #include "optimum/preprocessors/preprocessors.h"
 #include "optimum/tasks/registry.h"
 
@@ -83,6 +87,7 @@ std::shared_ptr<OptimizedModel> OptimizedModel::from_pretrained(const std::strin
   tasks::check_loadable(resolved.config_dir);
   auto m = std::make_shared<OptimizedModel>();
   m->source_ = resolved.folder;
+  m->config_dir_ = resolved.config_dir;
   // 5. Export decision.
   if (is_native_export(resolved.folder) || !options.export_model) {
     m->path_ = resolved.folder;
@@ -96,16 +101,18 @@ std::shared_ptr<OptimizedModel> OptimizedModel::from_pretrained(const std::strin
       eo.source_commit = resolved.commit;
       eo.revision = options.hub.revision;
       eo.subfolder = options.hub.subfolder;
+      eo.config_dir = resolved.config_dir;
       exporters::export_native(resolved.folder, cached, eo);
       m->exported_now_ = true;
     }
     m->path_ = cached;
+    m->config_dir_ = cached;
   }
   // 6. The backend's load (native CPU engine).
   if (options.dtype != "fp32") {
     throw Unsupported("dtype '" + options.dtype + "' is not supported yet (supported: fp32)");
   }
-  m->model_ = models::EncoderModel::load(m->path_, options.task);
+  m->model_ = models::EncoderModel::load(m->path_, options.task, m->config_dir_);
   return m;
 }
 
@@ -128,7 +135,52 @@ void OptimizedModel::save_pretrained(const fs::path& dir) const {
   }
   exporters::ExportOptions eo;
   eo.task = tasks::task_name(model_->task());
+  eo.config_dir = config_dir_;
   exporters::export_native(path_, dir, eo);
+}
+
+hub::CommitInfo push_folder_to_hub(const fs::path& folder, const std::string& repo_id, const PushOptions& options) {
+  std::error_code ec;
+  if (!fs::is_directory(folder, ec)) throw NotFound("cannot push " + folder.string() + ": not a folder");
+  hub::UploadOptions uo;
+  if (!options.token.empty()) uo.token = options.token;
+  uo.private_repo = options.private_repo;
+  uo.revision = options.revision.empty() ? std::string("main") : options.revision;
+  uo.commit_message = options.commit_message;
+  uo.path_in_repo = options.path_in_repo;
+  uo.endpoint = options.endpoint;
+  return hub::upload_folder(repo_id, folder, uo);
+}
+
+namespace {
+
+// A fresh folder under the system temp folder, removed with its content on scope exit.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    std::string pattern = (fs::temp_directory_path() / "optimum-cpp-push-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw IoError(errno_message("cannot create a folder in " + pattern));
+    path_ = pattern;
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+}  // namespace
+
+hub::CommitInfo OptimizedModel::push_to_hub(const std::string& repo_id, const PushOptions& options) const {
+  hub::validate_repo_id(repo_id);  // before any export work
+  ScratchDir scratch;
+  save_pretrained(scratch.path() / "model");
+  return push_folder_to_hub(scratch.path() / "model", repo_id, options);
 }
 
 }  // namespace optimum::modeling

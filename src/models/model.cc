@@ -24,8 +24,9 @@ Tensor as_int64(const Tensor& t, const std::string& name) {
 
 }  // namespace
 
-std::shared_ptr<const EncoderModel> EncoderModel::load(const std::filesystem::path& dir, tasks::Task task) {
-  const config::EncoderConfig cfg = config::load_config(dir);
+std::shared_ptr<const EncoderModel> EncoderModel::load(const std::filesystem::path& dir, tasks::Task task,
+                                                       const std::filesystem::path& config_dir) {
+  const config::EncoderConfig cfg = config::load_config(config_dir.empty() ? dir : config_dir);
   std::error_code ec;
   if (std::filesystem::exists(dir / kExportFile, ec)) {
     const io::Json meta = io::read_json(dir / kExportFile);

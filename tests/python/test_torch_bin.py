@@ -81,6 +81,7 @@ def save_pretrained_bin(model: torch.nn.Module, folder: Path, max_shard_size: st
     (transformers 5 always writes safetensors): torch.save of each shard, named by
     huggingface_hub's splitter, plus pytorch_model.bin.index.json when sharded."""
     folder.mkdir(parents=True, exist_ok=True)
+    model.config.architectures = [type(model).__name__]  # as save_pretrained records it
     model.config.save_pretrained(folder)
     state = model.state_dict()
     split = split_torch_state_dict_into_shards(state, filename_pattern="pytorch_model{suffix}.bin",
@@ -254,6 +255,83 @@ def test_truncated_checkpoint_names_the_file(dump_tool, tmp_path):
         res = dump(dump_tool, cut)
         assert res.returncode == 2, (size, res.stdout)
         assert res.stderr.startswith("FormatError:") and str(cut) in res.stderr, (size, res.stderr)
+
+
+# ----------------------------------------------------------------------------- models from .bin folders
+
+
+def _outputs(model, ids, mask) -> dict:
+    with torch.no_grad():
+        out = model(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask))
+    return {k: v.numpy() for k, v in out.items()}
+
+
+@pytest.mark.parametrize("max_shard_size", ["10GB", "12KB"], ids=["single", "sharded"])
+def test_from_pretrained_and_export_of_bin_checkpoints(tmp_path, monkeypatch, max_shard_size):
+    import numpy as np
+
+    import optimum_cpp as oc
+
+    monkeypatch.setenv("OPTIMUM_CPP_CACHE", str(tmp_path / "exports"))
+    torch.manual_seed(3)
+    cfg = T.BertConfig(vocab_size=120, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                       intermediate_size=37, max_position_embeddings=64, num_labels=3)
+    model = T.BertForSequenceClassification(cfg).eval()
+    src = tmp_path / "src"
+    save_pretrained_bin(model, src, max_shard_size=max_shard_size)
+    sharded = (src / "pytorch_model.bin.index.json").is_file()
+    assert sharded == (max_shard_size != "10GB")
+    assert not list(src.glob("*.safetensors"))
+    ids = np.array([[2, 5, 9, 30, 3], [2, 7, 3, 0, 0]], dtype=np.int64)
+    mask = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], dtype=np.int64)
+    # transformers itself reads the folder and agrees with the model that wrote it.
+    want = _outputs(T.AutoModelForSequenceClassification.from_pretrained(src).eval(), ids, mask)
+    np.testing.assert_array_equal(want["logits"], _outputs(model, ids, mask)["logits"])
+
+    direct = oc.AutoModelForSequenceClassification.from_pretrained(src)
+    np.testing.assert_allclose(direct(input_ids=ids, attention_mask=mask).logits, want["logits"], atol=1e-5)
+    exported = oc.AutoModelForSequenceClassification.from_pretrained(src, export=True)
+    assert exported.exported_now
+    assert (Path(exported.path) / "model.safetensors").is_file()
+    np.testing.assert_allclose(exported(input_ids=ids, attention_mask=mask).logits, want["logits"], atol=1e-5)
+    out = tmp_path / "out"
+    res = subprocess.run([str(REPO / "build" / "optimum-cpp"), "export", "--model", str(src), str(out)],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    again = oc.AutoModelForSequenceClassification.from_pretrained(out)
+    np.testing.assert_allclose(again(input_ids=ids, attention_mask=mask).logits, want["logits"], atol=1e-5)
+
+
+@pytest.mark.parametrize("make", [
+    lambda marker: Payload(os.system, f"touch {marker}"),
+    lambda marker: Payload(eval, f"open({str(marker)!r}, 'w').close()"),
+], ids=["os.system", "builtins.eval"])
+def test_from_pretrained_refuses_a_hostile_bin(tmp_path, make):
+    import optimum_cpp as oc
+
+    torch.manual_seed(0)
+    model = tiny_bert()
+    src = tmp_path / "src"
+    save_pretrained_bin(model, src)
+    marker = tmp_path / "pwned"
+    state = dict(model.state_dict())
+    state["evil"] = make(marker)
+    torch.save(state, src / "pytorch_model.bin")
+    assert not marker.exists()
+    with zipfile.ZipFile(src / "pytorch_model.bin") as z:
+        pickle_bytes = z.read("pytorch_model/data.pkl")
+    names = [arg.replace(" ", ".") for op, arg, _ in pickletools.genops(pickle_bytes) if op.name == "GLOBAL"]
+    global_name = [n for n in names if not n.startswith(("torch", "collections."))][0]
+    for export in (False, True):
+        with pytest.raises(oc.UnsupportedError) as raised:
+            oc.AutoModel.from_pretrained(src, export=export)
+        assert f"'{global_name}'" in str(raised.value) and "pytorch_model.bin" in str(raised.value)
+        assert not marker.exists(), "the payload ran"
+    res = subprocess.run([str(REPO / "build" / "optimum-cpp"), "export", "--model", str(src), "--task", "feature-extraction",
+                          str(tmp_path / "o")],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 1 and f"'{global_name}'" in res.stderr, res.stderr
+    assert not marker.exists() and not (tmp_path / "o").exists()
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ void add_forward_command(CLI::App& app);
 void add_info_command(CLI::App& app);
 // `export`: export a checkpoint to the native format, with validation.
 void add_export_command(CLI::App& app);
+// `push`: upload an exported folder to a Hub repository.
+void add_push_command(CLI::App& app);
 // `tasks`: print the export registry.
 void add_tasks_command(CLI::App& app);
 // `run`: a task pipeline over texts or JSON lines, JSON lines out.

@@ -26,6 +26,10 @@ struct ExportOptions {
   std::optional<double> atol;            // default: the registry's ATOL for the model type
   int64_t batch_size = 2;                // dummy shapes of the export itself (Optimum's defaults)
   int64_t sequence_length = 16;
+  // Folder holding config.json when it is not `model_dir` (a repository
+  // subfolder without its own config.json); empty: `model_dir`. Preprocessors
+  // are copied from `model_dir`, else (when it has none) from this folder.
+  std::filesystem::path config_dir;
   // Provenance written into the metadata.
   std::string source_id;                 // Hub id or path the user gave
   std::string source_commit;             // resolved commit ("" for local folders)

@@ -51,23 +51,36 @@ class SafetensorsFile {
   std::map<std::string, std::string> metadata_;
 };
 
+class TorchWeights;  // optimum/io/torch_checkpoint.h
+
 // All weights of a model folder: model.safetensors, or the shards listed by
-// model.safetensors.index.json.
+// model.safetensors.index.json; when the folder has neither, the legacy
+// PyTorch pytorch_model.bin or pytorch_model.bin.index.json (read through the
+// restricted unpickler of optimum/io/torch_checkpoint.h, so a hostile pickle
+// is refused, never run).
 class WeightStore {
  public:
-  // Opens `model.safetensors` or `model.safetensors.index.json` in `dir`.
+  // Opens `model.safetensors`, `model.safetensors.index.json`,
+  // `pytorch_model.bin` or `pytorch_model.bin.index.json` in `dir`, first
+  // found in that order. NotFound naming the folder and the four names when
+  // it has none of them.
   static WeightStore open_dir(const std::filesystem::path& dir);
-  // Opens one file, or an index file (*.index.json) and its shards.
+  // Opens one file, or an index file (*.index.json) and its shards: torch
+  // checkpoints for *.bin / *.pt / *.pth and pytorch_model.bin.index.json,
+  // safetensors otherwise.
   static WeightStore open(const std::filesystem::path& path);
 
-  bool contains(const std::string& name) const { return where_.count(name) != 0; }
+  bool contains(const std::string& name) const;
   Tensor get(const std::string& name) const;
   std::vector<std::string> names() const;
   const std::string& source() const { return source_; }
+  // "safetensors" or "pytorch" (pickled torch checkpoint).
+  const char* format() const { return torch_ ? "pytorch" : "safetensors"; }
 
  private:
   std::vector<SafetensorsFile> files_;
   std::map<std::string, size_t> where_;  // tensor name -> index into files_
+  std::shared_ptr<const TorchWeights> torch_;  // set for torch checkpoints (files_ empty)
   std::string source_;                   // path shown in error messages
 };
 

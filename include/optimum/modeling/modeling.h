@@ -11,6 +11,7 @@
 #include <string>
 
 #include "optimum/exporters/export.h"
+#include "optimum/hub/hub.h"
 #include "optimum/models/model.h"
 
 namespace optimum::modeling {
@@ -35,8 +36,33 @@ struct ResolvedModel {
   std::string commit;               // resolved commit ("" for local folders)
 };
 
-// Resolves a local folder or a Hub id (org/name, org/name@revision).
+// Resolves a local folder or a Hub id (org/name, or the deprecated
+// org/name@revision, which warns on stderr). A Hub id is downloaded into the
+// cache shared with huggingface_hub (optimum/hub/hub.h): config.json,
+// preprocessors, sentence-transformers module folders and one set of weights
+// (model.safetensors or its shards, else pytorch_model.bin or its shards),
+// all at the commit the revision resolves to. With a subfolder that has no
+// config.json, the top-level config.json is used (and fetched), as Optimum
+// does. Errors are the hub layer's (optimum/hub/errors.h): unknown
+// repository / revision, private repository without a token, offline cache
+// miss (naming HF_HUB_OFFLINE or local_files_only), corrupt download.
 ResolvedModel resolve(const std::string& model_id, const ResolveOptions& options);
+
+// How push_to_hub uploads.
+struct PushOptions {
+  std::string token;                  // "" = HF_TOKEN / the token file
+  bool private_repo = false;          // visibility when the repository is created
+  std::string revision = "main";      // branch to commit to
+  std::string commit_message = "Upload model exported with optimum-cpp";
+  std::string path_in_repo;           // folder inside the repository; "" = its root
+  std::string endpoint;               // "" = HF_ENDPOINT, else https://huggingface.co
+};
+
+// Uploads the files of `folder` (sub-folders kept, e.g. sentence-transformers'
+// 1_Pooling/) to a Hub repository in one commit, creating the repository when
+// it does not exist.
+hub::CommitInfo push_folder_to_hub(const std::filesystem::path& folder, const std::string& repo_id,
+                                   const PushOptions& options = {});
 
 struct LoadOptions {
   tasks::Task task = tasks::Task::FeatureExtraction;  // head to load
@@ -62,6 +88,10 @@ class OptimizedModel {
   // preprocessors) to `dir`.
   void save_pretrained(const std::filesystem::path& dir) const;
 
+  // save_pretrained into a temporary folder, then push_folder_to_hub: the
+  // repository then loads with from_pretrained(repo_id) like any export.
+  hub::CommitInfo push_to_hub(const std::string& repo_id, const PushOptions& options = {}) const;
+
   std::vector<std::string> input_names() const { return model_->input_names(); }
   std::vector<std::string> output_names() const { return model_->output_names(); }
   const config::EncoderConfig& config() const { return model_->config(); }
@@ -74,6 +104,7 @@ class OptimizedModel {
  private:
   std::filesystem::path path_;
   std::filesystem::path source_;
+  std::filesystem::path config_dir_;  // where config.json was read (differs from path_ for a config-less subfolder)
   bool exported_now_ = false;
   std::shared_ptr<const models::EncoderModel> model_;
 };

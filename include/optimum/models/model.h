@@ -1,5 +1,5 @@
 // An encoder checkpoint with one task head, ready to run: loads config.json
-// and the safetensors weights of a folder, validates named inputs and
+// and the weights (safetensors, or pytorch_model.bin) of a folder, validates named inputs and
 // returns named outputs with transformers' ModelOutput field names.
 #pragma once
 
@@ -26,7 +26,12 @@ class EncoderModel {
   // `task`: a transformers checkpoint, or a native export (optimum_export.json),
   // which only serves the task it was exported for. Unsupported names the model_type or the task and lists what is
   // supported; NotFound / FormatError name the file and weight at fault.
-  static std::shared_ptr<const EncoderModel> load(const std::filesystem::path& dir, tasks::Task task);
+  // Weights may also be pytorch_model.bin (or its sharded index): see
+  // io::WeightStore::open_dir. `config_dir`, when not empty, is where
+  // config.json is read from instead of `dir` (a repository subfolder
+  // without its own config.json uses the top-level one, as Optimum does).
+  static std::shared_ptr<const EncoderModel> load(const std::filesystem::path& dir, tasks::Task task,
+                                                  const std::filesystem::path& config_dir = {});
 
   // Inputs by name (int64 or int32): input_ids [batch, seq] ([batch,
   // choices, seq] for multiple-choice) and optionally attention_mask,

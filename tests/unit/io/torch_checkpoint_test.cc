@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "optimum/core/errors.h"
+#include "optimum/io/safetensors.h"
 #include "optimum/io/zip_reader.h"
 #include "test_util.h"
 
@@ -706,6 +707,47 @@ TEST_F(TorchCheckpointTest, OpensFoldersAndShardedIndexes) {
   TempDir empty;
   EXPECT_TRUE(throws_with<NotFound>([&] { (void)TorchWeights::open_dir(empty.path()); },
                                     {"pytorch_model.bin", empty.path().string()}));
+}
+
+TEST_F(TorchCheckpointTest, WeightStoreFallsBackToTorchCheckpoints) {
+  const std::vector<float> v = iota(6);
+  TempDir empty;
+  EXPECT_TRUE(throws_with<NotFound>([&] { (void)WeightStore::open_dir(empty.path()); },
+                                    {empty.path().string(), "model.safetensors", "pytorch_model.bin.index.json"}));
+
+  // Sharded pytorch_model.bin through its index.
+  write(checkpoint(state_dict({{.name = "a", .numel = 6, .shape = {6}}}), {{"0", bytes_of(v)}}),
+        "pytorch_model-00001-of-00002.bin");
+  write(checkpoint(state_dict({{.name = "b", .numel = 6, .shape = {2, 3}}}), {{"0", bytes_of(v)}}),
+        "pytorch_model-00002-of-00002.bin");
+  write(R"({"weight_map": {"a": "pytorch_model-00001-of-00002.bin", "b": "pytorch_model-00002-of-00002.bin"}})",
+        "pytorch_model.bin.index.json");
+  WeightStore ws = WeightStore::open_dir(dir_.path());
+  EXPECT_STREQ(ws.format(), "pytorch");
+  EXPECT_EQ(ws.names(), (std::vector<std::string>{"a", "b"}));
+  EXPECT_TRUE(ws.contains("b"));
+  EXPECT_FALSE(ws.contains("c"));
+  EXPECT_EQ(ws.get("b").shape(), (Shape{2, 3}));
+  EXPECT_EQ(ws.get("b").data<float>()[5], v[5]);
+  EXPECT_TRUE(throws_with<NotFound>([&] { (void)ws.get("c"); }, {"'c'", "pytorch_model.bin.index.json"}));
+
+  // A single pytorch_model.bin wins over the index.
+  write(checkpoint(state_dict({{.name = "solo", .numel = 6, .shape = {6}}}), {{"0", bytes_of(v)}}));
+  EXPECT_EQ(WeightStore::open_dir(dir_.path()).names(), std::vector<std::string>{"solo"});
+
+  // safetensors wins over both.
+  save_safetensors(dir_.path() / "model.safetensors", {{"st", Tensor::from_data(DType::F32, {6}, v.data())}});
+  ws = WeightStore::open_dir(dir_.path());
+  EXPECT_STREQ(ws.format(), "safetensors");
+  EXPECT_EQ(ws.names(), std::vector<std::string>{"st"});
+
+  // A foreign global in the pickle is refused by name through the store too.
+  TempDir evil;
+  Pickle p;
+  p.proto().global("posix", "system").str("touch pwned").op('\x85').op('R').op('.');
+  write_bytes(evil.path() / "pytorch_model.bin", checkpoint(p.bytes(), {}));
+  EXPECT_TRUE(throws_with<Unsupported>([&] { (void)WeightStore::open_dir(evil.path()); },
+                                       {"'posix.system'", "pytorch_model.bin"}));
 }
 
 }  // namespace

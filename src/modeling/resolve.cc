@@ -112,6 +112,10 @@ ResolvedModel resolve_hub(const std::string& model_id, const ResolveOptions& opt
 
   // 2. One set of weights, plus the sentence-transformers module folders.
   std::vector<std::string> extra = module_patterns(meta.folder);
+  // A sentence-transformers repository may keep its Transformer module in a
+  // folder of its own (0_Transformer/): those weights come with the module
+  // folders, and the loader names whatever is missing.
+  const bool has_module_folders = !extra.empty();
   const auto fetch = [&](std::vector<std::string> patterns) {
     patterns.insert(patterns.end(), extra.begin(), extra.end());
     extra.clear();  // fetched with the first set
@@ -129,7 +133,7 @@ ResolvedModel resolve_hub(const std::string& model_id, const ResolveOptions& opt
   } else {
     found = contains(fetch({kTorch}), kTorch);
   }
-  if (!found) {
+  if (!found && !has_module_folders) {
     const bool offline = options.local_files_only || hub::read_hub_env().offline;
     std::string where = "repository " + squote(r.repo_id) + " at revision " +
                         squote(options.revision.empty() ? std::string("main") : options.revision) + " (commit " +

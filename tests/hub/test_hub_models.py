@@ -401,6 +401,38 @@ def test_cli_export_push_and_revision(env, world, tmp_path):
     assert not (tmp_path / "v9").exists()
 
 
+def test_sentence_transformer_from_the_hub_with_a_transformer_subfolder(env, world, tmp_path, monkeypatch):
+    """Older sentence-transformers saves keep the Transformer module in 0_Transformer/: its
+    weights come with the module folders (none at the repository root)."""
+    import shutil
+
+    from sentence_transformers import SentenceTransformer as Reference
+
+    flat = tmp_path / "flat"
+    torch.manual_seed(10)
+    sentence_transformers_folder(T.BertModel(T.BertConfig(**{**TINY, "vocab_size": 30522})).eval(), flat)
+    old = tmp_path / "old"
+    (old / "0_Transformer").mkdir(parents=True)
+    for f in flat.iterdir():
+        if f.is_dir() or f.name in ("modules.json", "config_sentence_transformers.json"):
+            (shutil.copytree if f.is_dir() else shutil.copy)(f, old / f.name)
+        else:
+            shutil.copy(f, old / "0_Transformer" / f.name)
+    modules = json.loads((old / "modules.json").read_text())
+    modules[0]["path"] = "0_Transformer"
+    (old / "modules.json").write_text(json.dumps(modules))
+    monkeypatch.setenv("HF_TOKEN", WRITER_TOKEN)
+    oc.push_folder_to_hub(old, "user/st-old")
+
+    sentences = ["hello world", "a longer sentence about the fake hub", "x"]
+    want = Reference(str(old), device="cpu").encode(sentences)
+    got = oc.SentenceTransformer("user/st-old").encode(sentences)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    # Offline from the cache, too.
+    set_env(monkeypatch, offline(env))
+    np.testing.assert_allclose(oc.SentenceTransformer("user/st-old").encode(sentences), want, atol=1e-5)
+
+
 # ----------------------------------------------------------------------------- bad input
 
 

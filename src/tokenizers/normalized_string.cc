@@ -559,15 +559,18 @@ void NormalizedString::replace(const Pattern& pattern, std::string_view content)
   alignments_ = std::move(alignments);
 }
 
-std::vector<NormalizedString> NormalizedString::split(const Pattern& pattern, SplitBehavior behavior) const {
-  const std::vector<Match> matches = pattern.find_matches(normalized_);
-  // (start, end, remove)
-  struct Piece {
-    size_t start;
-    size_t end;
-    bool remove;
-  };
-  std::vector<Piece> pieces;
+namespace {
+
+// One piece of a split: [start, end) normalized bytes, removed or kept.
+struct SplitPiece {
+  size_t start;
+  size_t end;
+  bool remove;
+};
+
+std::vector<SplitPiece> split_pieces(const Pattern& pattern, SplitBehavior behavior, std::string_view text) {
+  const std::vector<Match> matches = pattern.find_matches(text);
+  std::vector<SplitPiece> pieces;
   pieces.reserve(matches.size());
   switch (behavior) {
     case SplitBehavior::Isolated:
@@ -614,6 +617,13 @@ std::vector<NormalizedString> NormalizedString::split(const Pattern& pattern, Sp
       break;
     }
   }
+  return pieces;
+}
+
+}  // namespace
+
+std::vector<NormalizedString> NormalizedString::split(const Pattern& pattern, SplitBehavior behavior) const& {
+  const std::vector<SplitPiece> pieces = split_pieces(pattern, behavior, normalized_);
   std::vector<NormalizedString> out;
   out.reserve(pieces.size());
   for (const auto& p : pieces) {
@@ -624,6 +634,28 @@ std::vector<NormalizedString> NormalizedString::split(const Pattern& pattern, Sp
   }
   return out;
 }
+
+std::vector<NormalizedString> NormalizedString::split(const Pattern& pattern, SplitBehavior behavior) && {
+  const std::vector<SplitPiece> pieces = split_pieces(pattern, behavior, normalized_);
+  // One piece that is the whole string, aligned to the whole original: the
+  // slice would equal the string itself, so it is moved instead of copied.
+  if (pieces.size() == 1 && !pieces[0].remove && pieces[0].start == 0 && pieces[0].end == normalized_.size() &&
+      !alignments_.empty() && alignments_.front().first == 0 && alignments_.back().second == original_.size()) {
+    std::vector<NormalizedString> out;
+    out.push_back(std::move(*this));
+    return out;
+  }
+  std::vector<NormalizedString> out;
+  out.reserve(pieces.size());
+  for (const auto& p : pieces) {
+    if (p.remove) continue;
+    auto s = slice(p.start, p.end);
+    if (!s) fail("bad split");
+    out.push_back(std::move(*s));
+  }
+  return out;
+}
+
 
 // ---- PreTokenizedString
 

@@ -62,7 +62,7 @@ char32_t single_char(const Fields& f, const std::string& field) {
 // Splits every piece on the characters `pred` selects.
 void split_on(PreTokenizedString& s, const std::function<bool(char32_t)>& pred, SplitBehavior behavior) {
   const CharPredicatePattern pattern(pred);
-  s.split([&](size_t, NormalizedString&& n) { return n.split(pattern, behavior); });
+  s.split([&](size_t, NormalizedString&& n) { return std::move(n).split(pattern, behavior); });
 }
 
 // Rust regex `\w+|[^\w\s]+` as a pattern: runs of word characters, or runs
@@ -113,7 +113,7 @@ class WhitespacePreTokenizer : public PreTokenizer {
   void pre_tokenize(PreTokenizedString& s) const override {
     const WordRunsPattern words;
     const InvertedPattern gaps(words);
-    s.split([&](size_t, NormalizedString&& n) { return n.split(gaps, SplitBehavior::Removed); });
+    s.split([&](size_t, NormalizedString&& n) { return std::move(n).split(gaps, SplitBehavior::Removed); });
   }
 };
 
@@ -137,7 +137,7 @@ class ByteLevelPreTokenizer : public PreTokenizer {
   void pre_tokenize(PreTokenizedString& s) const override {
     s.split([&](size_t, NormalizedString&& n) {
       if (add_prefix_space_ && n.normalized().rfind(' ', 0) != 0) n.prepend(" ");
-      if (use_regex_) return n.split(gpt2_regex(), SplitBehavior::Isolated);
+      if (use_regex_) return std::move(n).split(gpt2_regex(), SplitBehavior::Isolated);
       std::vector<NormalizedString> out;
       out.push_back(std::move(n));
       return out;
@@ -184,7 +184,7 @@ class Metaspace : public PreTokenizer {
           (scheme_ == PrependScheme::First && !starts && n.original_shift() == 0)) {
         n.prepend(rep_);
       }
-      if (split_) return n.split(delimiters, SplitBehavior::MergedWithNext);
+      if (split_) return std::move(n).split(delimiters, SplitBehavior::MergedWithNext);
       std::vector<NormalizedString> out;
       out.push_back(std::move(n));
       return out;
@@ -221,7 +221,7 @@ class SplitPreTokenizer : public PreTokenizer {
   void pre_tokenize(PreTokenizedString& s) const override {
     const InvertedPattern inverted(*pattern_);
     const Pattern& pattern = invert_ ? static_cast<const Pattern&>(inverted) : *pattern_;
-    s.split([&](size_t, NormalizedString&& n) { return n.split(pattern, behavior_); });
+    s.split([&](size_t, NormalizedString&& n) { return std::move(n).split(pattern, behavior_); });
   }
 
  private:

@@ -115,7 +115,9 @@ class NormalizedString {
   // is invalid or not on character boundaries.
   std::optional<NormalizedString> slice(size_t start, size_t end) const;
   // Splits on the pattern's matches with the given behavior.
-  std::vector<NormalizedString> split(const Pattern& pattern, SplitBehavior behavior) const;
+  std::vector<NormalizedString> split(const Pattern& pattern, SplitBehavior behavior) const&;
+  // The same; a string that stays whole is moved, not copied.
+  std::vector<NormalizedString> split(const Pattern& pattern, SplitBehavior behavior) &&;
 
   // Normalized byte range -> range in original() (not shifted).
   std::optional<Offsets> to_original(size_t start, size_t end) const;

@@ -29,7 +29,8 @@ std::string utf8_of(const py::handle& h, const char* what) {
   const char* data = PyUnicode_AsUTF8AndSize(h.ptr(), &size);
   if (data == nullptr) {
     PyErr_Clear();
-    throw py::type_error(std::string(what) + " is not valid Unicode (lone surrogate?) and cannot be encoded to UTF-8");
+    throw py::type_error(std::string(what) +
+                         " is not valid Unicode (lone surrogate?) and cannot be encoded to UTF-8");
   }
   return std::string(data, static_cast<size_t>(size));
 }
@@ -57,24 +58,31 @@ void bind_tokenizers(py::module_& m) {
       .def_readonly("words", &Encoding::words)
       .def_readonly("overflowing", &Encoding::overflowing)
       .def_property_readonly("sequence_ids", &Encoding::sequence_ids)
-      .def_property_readonly("n_sequences",
-                             [](const Encoding& e) { return e.sequence_ranges.empty() ? 1 : e.sequence_ranges.size(); })
+      .def_property_readonly(
+          "n_sequences",
+          [](const Encoding& e) { return e.sequence_ranges.empty() ? 1 : e.sequence_ranges.size(); })
       .def("__len__", &Encoding::size)
       .def("__repr__", [](const Encoding& e) {
-        return "Encoding(num_tokens=" + std::to_string(e.size()) + ", overflowing=" +
-               std::to_string(e.overflowing.size()) + ")";
+        return "Encoding(num_tokens=" + std::to_string(e.size()) +
+               ", overflowing=" + std::to_string(e.overflowing.size()) + ")";
       });
 
   py::class_<Tokenizer>(m, "Tokenizer")
-      .def_static("from_file", [](const std::string& path) { return Tokenizer::from_file(path); }, py::arg("path"))
-      .def_static("from_str",
-                  [](const std::string& json) { return Tokenizer::from_json(io::parse_json(json, "<string>"), "<string>"); },
-                  py::arg("json"))
-      .def_static("from_pretrained", [](const std::string& folder) { return Tokenizer::from_pretrained(folder); },
-                  py::arg("folder"))
+      .def_static(
+          "from_file", [](const std::string& path) { return Tokenizer::from_file(path); }, py::arg("path"))
+      .def_static(
+          "from_str",
+          [](const std::string& json) {
+            return Tokenizer::from_json(io::parse_json(json, "<string>"), "<string>");
+          },
+          py::arg("json"))
+      .def_static(
+          "from_pretrained", [](const std::string& folder) { return Tokenizer::from_pretrained(folder); },
+          py::arg("folder"))
       .def(
           "encode",
-          [](const Tokenizer& t, const py::object& sequence_obj, const py::object& pair_obj, bool add_special_tokens) {
+          [](const Tokenizer& t, const py::object& sequence_obj, const py::object& pair_obj,
+             bool add_special_tokens) {
             const std::string sequence = utf8_of(sequence_obj, "TextInputSequence");
             std::optional<std::string> pair;
             if (!pair_obj.is_none()) pair = utf8_of(pair_obj, "TextInputSequence");
@@ -109,7 +117,8 @@ void bind_tokenizers(py::module_& m) {
           py::arg("sequences"), py::arg("skip_special_tokens") = true)
       .def(
           "enable_truncation",
-          [](Tokenizer& t, size_t max_length, size_t stride, const std::string& strategy, const std::string& direction) {
+          [](Tokenizer& t, size_t max_length, size_t stride, const std::string& strategy,
+             const std::string& direction) {
             TruncationParams p;
             p.max_length = max_length;
             p.stride = stride;
@@ -132,7 +141,8 @@ void bind_tokenizers(py::module_& m) {
       .def(
           "enable_padding",
           [](Tokenizer& t, const std::string& direction, uint32_t pad_id, uint32_t pad_type_id,
-             const std::string& pad_token, std::optional<size_t> length, std::optional<size_t> pad_to_multiple_of) {
+             const std::string& pad_token, std::optional<size_t> length,
+             std::optional<size_t> pad_to_multiple_of) {
             PaddingParams p;
             p.direction = parse_direction(direction);
             p.pad_id = pad_id;
@@ -143,7 +153,8 @@ void bind_tokenizers(py::module_& m) {
             t.enable_padding(p);
           },
           py::arg("direction") = "right", py::arg("pad_id") = 0, py::arg("pad_type_id") = 0,
-          py::arg("pad_token") = "[PAD]", py::arg("length") = py::none(), py::arg("pad_to_multiple_of") = py::none())
+          py::arg("pad_token") = "[PAD]", py::arg("length") = py::none(),
+          py::arg("pad_to_multiple_of") = py::none())
       .def("no_padding", &Tokenizer::no_padding)
       .def_property_readonly("truncation",
                              [](const Tokenizer& t) -> py::object {
@@ -177,7 +188,8 @@ void bind_tokenizers(py::module_& m) {
       .def("get_vocab", &Tokenizer::vocab, py::arg("with_added_tokens") = true)
       .def_property_readonly("model_max_length",
                              [](const Tokenizer& t) { return t.config().model_max_length; })
-      .def_property_readonly("padding_side", [](const Tokenizer& t) { return direction_name(t.config().padding_side); })
+      .def_property_readonly("padding_side",
+                             [](const Tokenizer& t) { return direction_name(t.config().padding_side); })
       .def_property_readonly("special_tokens", [](const Tokenizer& t) { return t.config().special_tokens; })
       .def_property_readonly("added_tokens", [](const Tokenizer& t) {
         std::vector<std::string> out;
@@ -214,7 +226,8 @@ void bind_tokenizers(py::module_& m) {
           const size_t shift = sp.normalized.original_shift();
           const size_t start = shift + (o ? o->first : 0);
           const size_t end = shift + (o ? o->second : sp.normalized.original().size());
-          out.append(py::make_tuple(sp.normalized.normalized(), py::make_tuple(char_at[start], char_at[end])));
+          out.append(
+              py::make_tuple(sp.normalized.normalized(), py::make_tuple(char_at[start], char_at[end])));
         }
         return out;
       },

@@ -201,7 +201,8 @@ void AddedVocabulary::refresh(const Model& model, const Normalizer* normalizer) 
   for (uint32_t id : ids) ordered_.push_back(map_r_.at(id));
 }
 
-std::vector<AddedVocabulary::SplitPiece> AddedVocabulary::find_matches(std::string_view s, const Trie& trie) const {
+std::vector<AddedVocabulary::SplitPiece> AddedVocabulary::find_matches(std::string_view s,
+                                                                       const Trie& trie) const {
   if (s.empty()) return {{0, 0, std::nullopt}};
   std::vector<SplitPiece> splits;
   size_t start_offset = 0;
@@ -232,8 +233,8 @@ std::vector<AddedVocabulary::SplitPiece> AddedVocabulary::find_matches(std::stri
   return splits;
 }
 
-std::vector<std::pair<NormalizedString, std::optional<std::vector<Token>>>> AddedVocabulary::split_with_indices(
-    NormalizedString s, const Trie& trie) const {
+std::vector<std::pair<NormalizedString, std::optional<std::vector<Token>>>>
+AddedVocabulary::split_with_indices(NormalizedString s, const Trie& trie) const {
   std::vector<std::pair<NormalizedString, std::optional<std::vector<Token>>>> out;
   for (const SplitPiece& p : find_matches(s.normalized(), trie)) {
     std::optional<NormalizedString> piece = s.slice(p.start, p.end);

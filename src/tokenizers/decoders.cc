@@ -58,7 +58,7 @@ std::string rust_replace(std::string_view s, std::string_view from, std::string_
 // contractions.
 std::string wordpiece_cleanup(std::string s) {
   static constexpr std::pair<std::string_view, std::string_view> kRules[] = {
-      {" .", "."},   {" ?", "?"},     {" !", "!"},          {" ,", ","},   {" ' ", "'"},   {" n't", "n't"},
+      {" .", "."},   {" ?", "?"},           {" !", "!"},   {" ,", ","},     {" ' ", "'"},    {" n't", "n't"},
       {" 'm", "'m"}, {" do not", " don't"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"},
   };
   for (const auto& [from, to] : kRules) {
@@ -124,7 +124,8 @@ char32_t read_char(const Fields& f, const std::string& field, char32_t fallback)
   const std::string s = f.str(field);
   size_t pos = 0;
   const char32_t c = s.empty() ? 0 : unicode::next_char(s, pos);
-  if (s.empty() || pos != s.size()) f.fail("field '" + field + "' must be a single character, got '" + s + "'");
+  if (s.empty() || pos != s.size())
+    f.fail("field '" + field + "' must be a single character, got '" + s + "'");
   return c;
 }
 
@@ -362,13 +363,16 @@ class ReplaceDecoder final : public Decoder {
 class CtcDecoder final : public Decoder {
  public:
   CtcDecoder(std::string pad_token, std::string word_delimiter_token, bool cleanup)
-      : pad_token_(std::move(pad_token)), word_delimiter_token_(std::move(word_delimiter_token)), cleanup_(cleanup) {}
+      : pad_token_(std::move(pad_token)),
+        word_delimiter_token_(std::move(word_delimiter_token)),
+        cleanup_(cleanup) {}
   std::vector<std::string> decode_chain(std::vector<std::string> tokens) const override {
     std::vector<std::string> out;
     for (size_t i = 0; i < tokens.size(); ++i) {
       if (i > 0 && tokens[i] == tokens[i - 1]) continue;  // dedup consecutive repeats
       std::string replaced = rust_replace(tokens[i], pad_token_, "");
-      if (cleanup_) replaced = rust_replace(wordpiece_cleanup(std::move(replaced)), word_delimiter_token_, " ");
+      if (cleanup_)
+        replaced = rust_replace(wordpiece_cleanup(std::move(replaced)), word_delimiter_token_, " ");
       if (!replaced.empty()) out.push_back(std::move(replaced));
     }
     return out;
@@ -396,7 +400,8 @@ std::unique_ptr<Decoder> make_replace(const Fields& f) {
   const Json& pattern = f.object("pattern");
   std::string content = f.str("content");
   if (pattern.size() == 1 && pattern.contains("String") && pattern["String"].is_string()) {
-    return std::make_unique<ReplaceDecoder>(pattern["String"].get<std::string>(), nullptr, std::move(content));
+    return std::make_unique<ReplaceDecoder>(pattern["String"].get<std::string>(), nullptr,
+                                            std::move(content));
   }
   if (pattern.size() == 1 && pattern.contains("Regex") && pattern["Regex"].is_string()) {
     const std::string source = pattern["Regex"].get<std::string>();
@@ -453,20 +458,22 @@ std::unique_ptr<Decoder> make_decoder(const Json& json) {
     for (const char* field : {"content", "start", "stop"}) {
       if (!f.has(field)) f.fail(std::string("missing field '") + field + "'");
     }
-    return std::make_unique<StripDecoder>(read_char(f, "content", U' '), read_size(f, "start", 0), read_size(f, "stop", 0));
+    return std::make_unique<StripDecoder>(read_char(f, "content", U' '), read_size(f, "start", 0),
+                                          read_size(f, "stop", 0));
   }
   if (type == "Replace") return make_replace(f);
   if (type == "CTC") {
     return std::make_unique<CtcDecoder>(f.opt_str("pad_token").value_or("<pad>"),
-                                        f.opt_str("word_delimiter_token").value_or("|"), f.boolean("cleanup", true));
+                                        f.opt_str("word_delimiter_token").value_or("|"),
+                                        f.boolean("cleanup", true));
   }
   if (type == "Sequence") {
     std::vector<std::unique_ptr<Decoder>> decoders;
     for (const Json& d : f.array("decoders")) decoders.push_back(make_decoder(d));
     return std::make_unique<SequenceDecoder>(std::move(decoders));
   }
-  f.unknown_type({"BPEDecoder", "ByteFallback", "ByteLevel", "CTC", "Fuse", "Metaspace", "Replace", "Sequence", "Strip",
-                  "WordPiece"});
+  f.unknown_type({"BPEDecoder", "ByteFallback", "ByteLevel", "CTC", "Fuse", "Metaspace", "Replace",
+                  "Sequence", "Strip", "WordPiece"});
 }
 
 }  // namespace optimum::tokenizers

@@ -11,7 +11,8 @@ namespace {
 
 template <typename T>
 std::vector<T> slice(const std::vector<T>& v, size_t start, size_t stop) {
-  return std::vector<T>(v.begin() + static_cast<std::ptrdiff_t>(start), v.begin() + static_cast<std::ptrdiff_t>(stop));
+  return std::vector<T>(v.begin() + static_cast<std::ptrdiff_t>(start),
+                        v.begin() + static_cast<std::ptrdiff_t>(stop));
 }
 
 Encoding sub_encoding(const Encoding& e, size_t start, size_t stop) {
@@ -46,8 +47,8 @@ std::vector<std::optional<size_t>> Encoding::sequence_ids() const {
   // tokenizers: every sequence id 0..n-1; an id without a range covers everything.
   for (size_t id = 0; id < sequence_ranges.size(); ++id) {
     auto it = sequence_ranges.find(id);
-    const std::pair<size_t, size_t> range = it == sequence_ranges.end() ? std::pair<size_t, size_t>{0, out.size()}
-                                                                        : it->second;
+    const std::pair<size_t, size_t> range =
+        it == sequence_ranges.end() ? std::pair<size_t, size_t>{0, out.size()} : it->second;
     for (size_t i = range.first; i < range.second && i < out.size(); ++i) out[i] = id;
   }
   return out;
@@ -57,8 +58,8 @@ void Encoding::set_sequence_id(size_t id) { sequence_ranges[id] = {0, size()}; }
 
 void Encoding::set_type_ids(uint32_t type_id) { type_ids.assign(size(), type_id); }
 
-void Encoding::push(uint32_t id, std::string token, Offsets off, std::optional<uint32_t> word, uint32_t type_id,
-                    bool special) {
+void Encoding::push(uint32_t id, std::string token, Offsets off, std::optional<uint32_t> word,
+                    uint32_t type_id, bool special) {
   ids.push_back(id);
   tokens.push_back(std::move(token));
   offsets.push_back(off);
@@ -78,8 +79,8 @@ void Encoding::truncate(size_t max_length, size_t stride, Direction direction) {
     return;
   }
   if (stride >= max_length) {
-    throw InvalidArgument("truncation stride " + std::to_string(stride) + " must be strictly less than max_length " +
-                          std::to_string(max_length) +
+    throw InvalidArgument("truncation stride " + std::to_string(stride) +
+                          " must be strictly less than max_length " + std::to_string(max_length) +
                           " (max_length here excludes the special tokens the post-processor adds)");
   }
   const size_t step = max_length - stride;
@@ -131,7 +132,8 @@ void Encoding::merge_with(Encoding pair, bool growing_offsets) {
   }
   ids.insert(ids.end(), pair.ids.begin(), pair.ids.end());
   type_ids.insert(type_ids.end(), pair.type_ids.begin(), pair.type_ids.end());
-  tokens.insert(tokens.end(), std::make_move_iterator(pair.tokens.begin()), std::make_move_iterator(pair.tokens.end()));
+  tokens.insert(tokens.end(), std::make_move_iterator(pair.tokens.begin()),
+                std::make_move_iterator(pair.tokens.end()));
   words.insert(words.end(), pair.words.begin(), pair.words.end());
   const size_t shift = growing_offsets && !offsets.empty() ? offsets.back().second : 0;
   for (const Offsets& o : pair.offsets) offsets.emplace_back(o.first + shift, o.second + shift);

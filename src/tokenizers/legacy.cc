@@ -21,7 +21,8 @@ Json read_optional(const fs::path& path) {
 // A special-token value: "tok" or {"content": "tok", ...}.
 std::optional<std::string> token_content(const Json& v) {
   if (v.is_string()) return v.get<std::string>();
-  if (v.is_object() && v.contains("content") && v["content"].is_string()) return v["content"].get<std::string>();
+  if (v.is_object() && v.contains("content") && v["content"].is_string())
+    return v["content"].get<std::string>();
   return std::nullopt;
 }
 
@@ -39,8 +40,8 @@ bool flag(const Json& cfg, const char* key, bool fallback) {
 }
 
 Json special_added_token(const std::string& content, uint32_t id, bool lstrip = false) {
-  return {{"id", id},           {"content", content}, {"single_word", false}, {"lstrip", lstrip},
-          {"rstrip", false},    {"normalized", false}, {"special", true}};
+  return {{"id", id},        {"content", content},  {"single_word", false}, {"lstrip", lstrip},
+          {"rstrip", false}, {"normalized", false}, {"special", true}};
 }
 
 Json bert_from_vocab(const fs::path& vocab_path, const Json& cfg, const Json& map) {
@@ -81,12 +82,12 @@ Json bert_from_vocab(const fs::path& vocab_path, const Json& cfg, const Json& ma
   t["pre_tokenizer"] = {{"type", "BertPreTokenizer"}};
   const uint32_t cls_id = vocab[cls].get<uint32_t>();
   const uint32_t sep_id = vocab[sep].get<uint32_t>();
-  t["post_processor"] = {
-      {"type", "TemplateProcessing"},
-      {"single", cls + ":0 $A:0 " + sep + ":0"},
-      {"pair", cls + ":0 $A:0 " + sep + ":0 $B:1 " + sep + ":1"},
-      {"special_tokens",
-       {{cls, {{"id", cls}, {"ids", {cls_id}}, {"tokens", {cls}}}}, {sep, {{"id", sep}, {"ids", {sep_id}}, {"tokens", {sep}}}}}}};
+  t["post_processor"] = {{"type", "TemplateProcessing"},
+                         {"single", cls + ":0 $A:0 " + sep + ":0"},
+                         {"pair", cls + ":0 $A:0 " + sep + ":0 $B:1 " + sep + ":1"},
+                         {"special_tokens",
+                          {{cls, {{"id", cls}, {"ids", {cls_id}}, {"tokens", {cls}}}},
+                           {sep, {{"id", sep}, {"ids", {sep_id}}, {"tokens", {sep}}}}}}};
   t["decoder"] = {{"type", "WordPiece"}, {"prefix", "##"}, {"cleanup", true}};
   t["model"] = {{"type", "WordPiece"},
                 {"unk_token", unk},
@@ -112,7 +113,8 @@ Json bpe_from_files(const fs::path& vocab_path, const fs::path& merges_path, con
     if (line.empty()) continue;
     const size_t sp = line.find(' ');
     if (sp == std::string::npos || line.find(' ', sp + 1) != std::string::npos) {
-      throw FormatError(merges_path.string() + ": line " + std::to_string(line_no) + " is not a merge 'a b': " + line);
+      throw FormatError(merges_path.string() + ": line " + std::to_string(line_no) +
+                        " is not a merge 'a b': " + line);
     }
     merges.push_back(line);
   }
@@ -124,8 +126,11 @@ Json bpe_from_files(const fs::path& vocab_path, const fs::path& merges_path, con
   Json added = Json::array();
   std::vector<std::pair<std::string, bool>> specials;
   if (roberta) {
-    for (const auto& [key, fallback] : {std::pair{"bos_token", "<s>"}, {"pad_token", "<pad>"}, {"eos_token", "</s>"},
-                                        {"unk_token", "<unk>"}, {"mask_token", "<mask>"}}) {
+    for (const auto& [key, fallback] : {std::pair{"bos_token", "<s>"},
+                                        {"pad_token", "<pad>"},
+                                        {"eos_token", "</s>"},
+                                        {"unk_token", "<unk>"},
+                                        {"mask_token", "<mask>"}}) {
       specials.emplace_back(special(cfg, map, key, fallback), false);
     }
   } else {
@@ -136,13 +141,16 @@ Json bpe_from_files(const fs::path& vocab_path, const fs::path& merges_path, con
   }
   t["added_tokens"] = added;
   t["normalizer"] = nullptr;
-  t["pre_tokenizer"] = {{"type", "ByteLevel"}, {"add_prefix_space", add_prefix_space}, {"trim_offsets", true},
+  t["pre_tokenizer"] = {{"type", "ByteLevel"},
+                        {"add_prefix_space", add_prefix_space},
+                        {"trim_offsets", true},
                         {"use_regex", true}};
   if (roberta) {
     const std::string sep = special(cfg, map, "sep_token", "</s>");
     const std::string cls = special(cfg, map, "cls_token", "<s>");
     if (!vocab.contains(sep) || !vocab.contains(cls)) {
-      throw FormatError(vocab_path.string() + ": RoBERTa special tokens '" + cls + "' / '" + sep + "' are not in the vocabulary");
+      throw FormatError(vocab_path.string() + ": RoBERTa special tokens '" + cls + "' / '" + sep +
+                        "' are not in the vocabulary");
     }
     t["post_processor"] = {{"type", "RobertaProcessing"},
                            {"sep", {sep, vocab[sep]}},
@@ -152,10 +160,17 @@ Json bpe_from_files(const fs::path& vocab_path, const fs::path& merges_path, con
   } else {
     t["post_processor"] = nullptr;
   }
-  t["decoder"] = {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}};
-  t["model"] = {{"type", "BPE"},          {"dropout", nullptr},        {"unk_token", nullptr},
-                {"continuing_subword_prefix", ""}, {"end_of_word_suffix", ""}, {"fuse_unk", false},
-                {"byte_fallback", false}, {"ignore_merges", false},   {"vocab", vocab},
+  t["decoder"] = {
+      {"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}};
+  t["model"] = {{"type", "BPE"},
+                {"dropout", nullptr},
+                {"unk_token", nullptr},
+                {"continuing_subword_prefix", ""},
+                {"end_of_word_suffix", ""},
+                {"fuse_unk", false},
+                {"byte_fallback", false},
+                {"ignore_merges", false},
+                {"vocab", vocab},
                 {"merges", merges}};
   return t;
 }
@@ -198,10 +213,10 @@ ClassDefaults class_defaults(const fs::path& folder, const Json& cfg) {
   if (cls.size() > 4 && cls.compare(cls.size() - 4, 4, "Fast") == 0) cls.resize(cls.size() - 4);
   std::string family;
   static const std::vector<std::pair<std::string, std::string>> by_class = {
-      {"BertTokenizer", "bert"},         {"DistilBertTokenizer", "bert"}, {"ElectraTokenizer", "bert"},
-      {"RobertaTokenizer", "roberta"},   {"BartTokenizer", "roberta"},    {"LongformerTokenizer", "roberta"},
-      {"GPT2Tokenizer", "gpt2"},         {"LlamaTokenizer", "llama"},     {"CodeLlamaTokenizer", "llama"},
-      {"CohereTokenizer", "left"},       {"GemmaTokenizer", "left"},      {"XLNetTokenizer", "left"},
+      {"BertTokenizer", "bert"},       {"DistilBertTokenizer", "bert"}, {"ElectraTokenizer", "bert"},
+      {"RobertaTokenizer", "roberta"}, {"BartTokenizer", "roberta"},    {"LongformerTokenizer", "roberta"},
+      {"GPT2Tokenizer", "gpt2"},       {"LlamaTokenizer", "llama"},     {"CodeLlamaTokenizer", "llama"},
+      {"CohereTokenizer", "left"},     {"GemmaTokenizer", "left"},      {"XLNetTokenizer", "left"},
       {"Siglip2Tokenizer", "left"}};
   for (const auto& [name, fam] : by_class) {
     if (cls == name) family = fam;
@@ -210,26 +225,32 @@ ClassDefaults class_defaults(const fs::path& folder, const Json& cfg) {
     const Json model_cfg = read_optional(folder / "config.json");
     const std::string model_type = model_cfg.value("model_type", std::string());
     static const std::vector<std::pair<std::string, std::string>> by_model_type = {
-        {"bert", "bert"},       {"distilbert", "bert"}, {"electra", "bert"}, {"roberta", "roberta"},
-        {"bart", "roberta"},    {"longformer", "roberta"}, {"gpt2", "gpt2"},  {"llama", "llama"},
-        {"cohere", "left"},     {"gemma", "left"},      {"xlnet", "left"}};
+        {"bert", "bert"},    {"distilbert", "bert"},    {"electra", "bert"}, {"roberta", "roberta"},
+        {"bart", "roberta"}, {"longformer", "roberta"}, {"gpt2", "gpt2"},    {"llama", "llama"},
+        {"cohere", "left"},  {"gemma", "left"},         {"xlnet", "left"}};
     for (const auto& [name, fam] : by_model_type) {
       if (model_type == name) family = fam;
     }
     std::error_code ec;
-    if (family.empty() && fs::exists(folder / "vocab.txt", ec) && !fs::exists(folder / "tokenizer.json", ec)) {
+    if (family.empty() && fs::exists(folder / "vocab.txt", ec) &&
+        !fs::exists(folder / "tokenizer.json", ec)) {
       family = "bert";
     }
   }
   ClassDefaults d;
   if (family == "bert") {
-    d.special_tokens = {{"unk_token", "[UNK]"}, {"sep_token", "[SEP]"}, {"pad_token", "[PAD]"},
-                        {"cls_token", "[CLS]"}, {"mask_token", "[MASK]"}};
+    d.special_tokens = {{"unk_token", "[UNK]"},
+                        {"sep_token", "[SEP]"},
+                        {"pad_token", "[PAD]"},
+                        {"cls_token", "[CLS]"},
+                        {"mask_token", "[MASK]"}};
   } else if (family == "roberta") {
-    d.special_tokens = {{"bos_token", "<s>"},  {"eos_token", "</s>"}, {"unk_token", "<unk>"}, {"sep_token", "</s>"},
-                        {"pad_token", "<pad>"}, {"cls_token", "<s>"}, {"mask_token", "<mask>"}};
+    d.special_tokens = {{"bos_token", "<s>"},    {"eos_token", "</s>"},  {"unk_token", "<unk>"},
+                        {"sep_token", "</s>"},   {"pad_token", "<pad>"}, {"cls_token", "<s>"},
+                        {"mask_token", "<mask>"}};
   } else if (family == "gpt2") {
-    d.special_tokens = {{"bos_token", "<|endoftext|>"}, {"eos_token", "<|endoftext|>"}, {"unk_token", "<|endoftext|>"}};
+    d.special_tokens = {
+        {"bos_token", "<|endoftext|>"}, {"eos_token", "<|endoftext|>"}, {"unk_token", "<|endoftext|>"}};
   } else if (family == "llama") {
     d.special_tokens = {{"bos_token", "<s>"}, {"eos_token", "</s>"}, {"unk_token", "<unk>"}};
     d.padding_side = Direction::Left;
@@ -255,14 +276,16 @@ void apply_folder_config(const fs::path& folder, Tokenizer& tokenizer) {
     if (!cfg.contains(key)) return;
     const std::string s = cfg[key].is_string() ? cfg[key].get<std::string>() : "";
     if (s != "left" && s != "right") {
-      throw FormatError((folder / "tokenizer_config.json").string() + ": '" + key + "' must be left or right");
+      throw FormatError((folder / "tokenizer_config.json").string() + ": '" + key +
+                        "' must be left or right");
     }
     out = s == "left" ? Direction::Left : Direction::Right;
   };
   c.padding_side = defaults.padding_side;
   side("padding_side", c.padding_side);
   side("truncation_side", c.truncation_side);
-  for (const char* key : {"bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"}) {
+  for (const char* key :
+       {"bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"}) {
     for (const Json* src : {&map, &cfg}) {
       if (src->contains(key)) {
         if (auto content = token_content((*src)[key])) {
@@ -277,9 +300,12 @@ void apply_folder_config(const fs::path& folder, Tokenizer& tokenizer) {
   for (const auto& [key, content] : defaults.special_tokens) {
     if (!map.contains(key) && !cfg.contains(key)) c.special_tokens[key] = content;
   }
-  if (cfg.contains("add_bos_token") && cfg["add_bos_token"].is_boolean()) c.add_bos_token = cfg["add_bos_token"].get<bool>();
-  if (cfg.contains("add_eos_token") && cfg["add_eos_token"].is_boolean()) c.add_eos_token = cfg["add_eos_token"].get<bool>();
-  if (cfg.contains("chat_template") && cfg["chat_template"].is_string()) c.chat_template = cfg["chat_template"].get<std::string>();
+  if (cfg.contains("add_bos_token") && cfg["add_bos_token"].is_boolean())
+    c.add_bos_token = cfg["add_bos_token"].get<bool>();
+  if (cfg.contains("add_eos_token") && cfg["add_eos_token"].is_boolean())
+    c.add_eos_token = cfg["add_eos_token"].get<bool>();
+  if (cfg.contains("chat_template") && cfg["chat_template"].is_string())
+    c.chat_template = cfg["chat_template"].get<std::string>();
 
   // Tokens the folder declares: added_tokens_decoder, special tokens, additional specials, added_tokens.json.
   std::vector<AddedToken> tokens;

@@ -249,7 +249,8 @@ std::optional<NormalizedString> NormalizedString::slice(size_t start, size_t end
   const size_t n_shift = original_range->first;
   NormalizedString out;
   if (original_range->first <= original_range->second && original_range->second <= original_.size() &&
-      is_char_boundary(original_, original_range->first) && is_char_boundary(original_, original_range->second)) {
+      is_char_boundary(original_, original_range->first) &&
+      is_char_boundary(original_, original_range->second)) {
     out.original_ = original_.substr(original_range->first, original_range->second - original_range->first);
   }
   out.normalized_ = normalized_.substr(start, end - start);
@@ -308,7 +309,8 @@ void NormalizedString::transform_range(size_t start, size_t end, const std::vect
   }
   alignments_.erase(alignments_.begin() + static_cast<ptrdiff_t>(start),
                     alignments_.begin() + static_cast<ptrdiff_t>(end));
-  alignments_.insert(alignments_.begin() + static_cast<ptrdiff_t>(start), alignments.begin(), alignments.end());
+  alignments_.insert(alignments_.begin() + static_cast<ptrdiff_t>(start), alignments.begin(),
+                     alignments.end());
   normalized_.replace(start, end - start, normalized);
 }
 
@@ -341,7 +343,8 @@ bool map_in_place(std::string& text, std::vector<Offsets>& alignments, F&& f) {
     const size_t start = pos;
     const char32_t c = unicode::next_char(text, pos);
     const char32_t n = f(c);
-    if (n > 0x10FFFF || unicode::char_len(n) != pos - start || unicode::char_len(c) != pos - start) return false;
+    if (n > 0x10FFFF || unicode::char_len(n) != pos - start || unicode::char_len(c) != pos - start)
+      return false;
     changes |= n != c;
   }
   if (!changes) return true;
@@ -435,9 +438,7 @@ void NormalizedString::transform_unless_identity(const std::vector<CharChange>& 
   if (!is_identity(normalized_, dest)) transform(dest, 0);
 }
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 void NormalizedString::nfd() {
   if (normalization_inert(normalized_)) return;
@@ -639,8 +640,9 @@ std::vector<NormalizedString> NormalizedString::split(const Pattern& pattern, Sp
   const std::vector<SplitPiece> pieces = split_pieces(pattern, behavior, normalized_);
   // One piece that is the whole string, aligned to the whole original: the
   // slice would equal the string itself, so it is moved instead of copied.
-  if (pieces.size() == 1 && !pieces[0].remove && pieces[0].start == 0 && pieces[0].end == normalized_.size() &&
-      !alignments_.empty() && alignments_.front().first == 0 && alignments_.back().second == original_.size()) {
+  if (pieces.size() == 1 && !pieces[0].remove && pieces[0].start == 0 &&
+      pieces[0].end == normalized_.size() && !alignments_.empty() && alignments_.front().first == 0 &&
+      alignments_.back().second == original_.size()) {
     std::vector<NormalizedString> out;
     out.push_back(std::move(*this));
     return out;
@@ -656,16 +658,17 @@ std::vector<NormalizedString> NormalizedString::split(const Pattern& pattern, Sp
   return out;
 }
 
-
 // ---- PreTokenizedString
 
-PreTokenizedString::PreTokenizedString(std::string text) : PreTokenizedString(NormalizedString(std::move(text))) {}
+PreTokenizedString::PreTokenizedString(std::string text)
+    : PreTokenizedString(NormalizedString(std::move(text))) {}
 
 PreTokenizedString::PreTokenizedString(NormalizedString normalized) : original_(normalized.original()) {
   splits_.push_back({std::move(normalized), std::nullopt});
 }
 
-void PreTokenizedString::split(const std::function<std::vector<NormalizedString>(size_t, NormalizedString&&)>& f) {
+void PreTokenizedString::split(
+    const std::function<std::vector<NormalizedString>(size_t, NormalizedString&&)>& f) {
   std::vector<Split> out;
   out.reserve(splits_.size());
   for (size_t i = 0; i < splits_.size(); ++i) {

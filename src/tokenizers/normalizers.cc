@@ -73,8 +73,16 @@ void nmt(NormalizedString& s) {
   });
   s.map([](char32_t c) -> char32_t {
     switch (c) {
-      case 0x09: case 0x0A: case 0x0C: case 0x0D: case 0x1680: case 0x2028: case 0x2029: case 0x2581:
-      case 0xFEFF: case 0xFFFD:
+      case 0x09:
+      case 0x0A:
+      case 0x0C:
+      case 0x0D:
+      case 0x1680:
+      case 0x2028:
+      case 0x2029:
+      case 0x2581:
+      case 0xFEFF:
+      case 0xFFFD:
         return U' ';
       default:
         return (c >= 0x200B && c <= 0x200F) ? U' ' : c;
@@ -187,7 +195,8 @@ class Precompiled : public Normalizer {
     trie_.resize(units);
     for (size_t i = 0; i < units; ++i) std::memcpy(&trie_[i], blob.data() + 4 + i * 4, 4);
     normalized_ = blob.substr(4 + units * 4);
-    if (!unicode::is_valid_utf8(normalized_)) throw FormatError("precompiled_charsmap: normalized strings are not UTF-8");
+    if (!unicode::is_valid_utf8(normalized_))
+      throw FormatError("precompiled_charsmap: normalized strings are not UTF-8");
   }
 
   void normalize(NormalizedString& s) const override {
@@ -204,7 +213,8 @@ class Precompiled : public Normalizer {
       const auto diff = static_cast<int>(chars.size()) - static_cast<int>(unicode::decode(old_part).size());
       for (char32_t c : chars) dest.emplace_back(c, 0);
       if (diff > 0) {
-        for (size_t i = 0; i < static_cast<size_t>(diff) && i < dest.size(); ++i) dest[dest.size() - 1 - i].second = 1;
+        for (size_t i = 0; i < static_cast<size_t>(diff) && i < dest.size(); ++i)
+          dest[dest.size() - 1 - i].second = 1;
       } else if (diff < 0 && !dest.empty()) {
         dest.back().second += diff;
       }
@@ -218,8 +228,8 @@ class Precompiled : public Normalizer {
       while (pos < text.size()) {
         size_t next = pos;
         const char32_t c = unicode::next_char(text, next);
-        if (utf8proc_grapheme_break_stateful(static_cast<utf8proc_int32_t>(prev), static_cast<utf8proc_int32_t>(c),
-                                             &state)) {
+        if (utf8proc_grapheme_break_stateful(static_cast<utf8proc_int32_t>(prev),
+                                             static_cast<utf8proc_int32_t>(c), &state)) {
           break;
         }
         prev = c;
@@ -291,7 +301,8 @@ std::unique_ptr<Pattern> parse_pattern(const Fields& f) {
     if (literal.empty()) return std::make_unique<Regex>("");
     return std::make_unique<StringPattern>(literal);
   }
-  if (p.contains("Regex") && p["Regex"].is_string()) return std::make_unique<Regex>(p["Regex"].get<std::string>());
+  if (p.contains("Regex") && p["Regex"].is_string())
+    return std::make_unique<Regex>(p["Regex"].get<std::string>());
   f.fail("field 'pattern' must be {\"String\": ...} or {\"Regex\": ...}, got " + p.dump());
 }
 
@@ -302,14 +313,16 @@ std::unique_ptr<Normalizer> make_normalizer(const Json& json) {
   const std::string& type = f.type();
   if (type == "BertNormalizer") {
     const bool lowercase = f.boolean("lowercase", true);
-    return std::make_unique<BertNormalizer>(f.boolean("clean_text", true), f.boolean("handle_chinese_chars", true),
+    return std::make_unique<BertNormalizer>(f.boolean("clean_text", true),
+                                            f.boolean("handle_chinese_chars", true),
                                             f.boolean("strip_accents", lowercase), lowercase);
   }
   if (type == "NFC") return std::make_unique<FunctionNormalizer>([](NormalizedString& s) { s.nfc(); });
   if (type == "NFD") return std::make_unique<FunctionNormalizer>([](NormalizedString& s) { s.nfd(); });
   if (type == "NFKC") return std::make_unique<FunctionNormalizer>([](NormalizedString& s) { s.nfkc(); });
   if (type == "NFKD") return std::make_unique<FunctionNormalizer>([](NormalizedString& s) { s.nfkd(); });
-  if (type == "Lowercase") return std::make_unique<FunctionNormalizer>([](NormalizedString& s) { s.lowercase(); });
+  if (type == "Lowercase")
+    return std::make_unique<FunctionNormalizer>([](NormalizedString& s) { s.lowercase(); });
   if (type == "StripAccents") {
     return std::make_unique<FunctionNormalizer>(
         [](NormalizedString& s) { s.filter([](char32_t c) { return !unicode::is_combining_mark(c); }); });
@@ -335,8 +348,8 @@ std::unique_ptr<Normalizer> make_normalizer(const Json& json) {
     for (const auto& item : f.array("normalizers")) items.push_back(make_normalizer(item));
     return std::make_unique<SequenceNormalizer>(std::move(items));
   }
-  f.unknown_type({"BertNormalizer", "NFC", "NFD", "NFKC", "NFKD", "Lowercase", "StripAccents", "Nmt", "ByteLevel",
-                  "Strip", "Replace", "Prepend", "Precompiled", "Sequence"});
+  f.unknown_type({"BertNormalizer", "NFC", "NFD", "NFKC", "NFKD", "Lowercase", "StripAccents", "Nmt",
+                  "ByteLevel", "Strip", "Replace", "Prepend", "Precompiled", "Sequence"});
 }
 
 }  // namespace optimum::tokenizers

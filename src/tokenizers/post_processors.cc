@@ -70,7 +70,8 @@ struct Piece {
 Piece parse_piece_string(const Fields& f, const std::string& s) {
   Piece p;
   auto parse_type = [&](const std::string& t) -> uint32_t {
-    if (t.empty() || !std::all_of(t.begin(), t.end(), ::isdigit)) f.fail("invalid type id in template piece '" + s + "'");
+    if (t.empty() || !std::all_of(t.begin(), t.end(), ::isdigit))
+      f.fail("invalid type id in template piece '" + s + "'");
     return static_cast<uint32_t>(std::stoul(t));
   };
   if (!s.empty() && s[0] == '$') {
@@ -123,7 +124,8 @@ std::vector<Piece> parse_template(const Fields& f, const std::string& field) {
       out.push_back(parse_piece_string(f, piece.get<std::string>()));
       continue;
     }
-    if (!piece.is_object() || piece.size() != 1) f.fail("field '" + field + "' holds an invalid piece " + piece.dump());
+    if (!piece.is_object() || piece.size() != 1)
+      f.fail("field '" + field + "' holds an invalid piece " + piece.dump());
     Piece p;
     const auto& [kind, body] = *piece.items().begin();
     if (!body.is_object()) f.fail("field '" + field + "' holds an invalid piece " + piece.dump());
@@ -131,10 +133,12 @@ std::vector<Piece> parse_template(const Fields& f, const std::string& field) {
     if (kind == "Sequence") {
       p.is_sequence = true;
       const std::string id = body.value("id", "A");
-      if (id != "A" && id != "B") f.fail("field '" + field + "': sequence id must be A or B, got '" + id + "'");
+      if (id != "A" && id != "B")
+        f.fail("field '" + field + "': sequence id must be A or B, got '" + id + "'");
       p.sequence = id == "A" ? 0 : 1;
     } else if (kind == "SpecialToken") {
-      if (!body.contains("id") || !body["id"].is_string()) f.fail("field '" + field + "': SpecialToken without id");
+      if (!body.contains("id") || !body["id"].is_string())
+        f.fail("field '" + field + "': SpecialToken without id");
       p.special = body["id"].get<std::string>();
     } else {
       f.fail("field '" + field + "' holds an unknown piece kind '" + kind + "'");
@@ -156,11 +160,14 @@ class TemplateProcessing : public PostProcessor {
       auto add = [&](const Json& v, const std::string& key) {
         SpecialToken t;
         t.id = v.contains("id") && v["id"].is_string() ? v["id"].get<std::string>() : key;
-        if (!v.contains("ids") || !v["ids"].is_array()) f.fail("special token '" + t.id + "' has no 'ids' array");
-        if (!v.contains("tokens") || !v["tokens"].is_array()) f.fail("special token '" + t.id + "' has no 'tokens' array");
+        if (!v.contains("ids") || !v["ids"].is_array())
+          f.fail("special token '" + t.id + "' has no 'ids' array");
+        if (!v.contains("tokens") || !v["tokens"].is_array())
+          f.fail("special token '" + t.id + "' has no 'tokens' array");
         t.ids = v["ids"].get<std::vector<uint32_t>>();
         t.tokens = v["tokens"].get<std::vector<std::string>>();
-        if (t.ids.size() != t.tokens.size()) f.fail("special token '" + t.id + "' has different numbers of ids and tokens");
+        if (t.ids.size() != t.tokens.size())
+          f.fail("special token '" + t.id + "' has different numbers of ids and tokens");
         specials_[t.id] = std::move(t);
       };
       if (st.is_object()) {
@@ -212,7 +219,8 @@ class TemplateProcessing : public PostProcessor {
       } else if (add_special_tokens) {
         const SpecialToken& t = specials_.at(p.special);
         Encoding s;
-        for (size_t i = 0; i < t.ids.size(); ++i) s.push(t.ids[i], t.tokens[i], {0, 0}, std::nullopt, p.type_id, true);
+        for (size_t i = 0; i < t.ids.size(); ++i)
+          s.push(t.ids[i], t.tokens[i], {0, 0}, std::nullopt, p.type_id, true);
         out.push_back(std::move(s));
       }
     }
@@ -283,7 +291,8 @@ class ClsSepProcessing : public PostProcessor {
     }
     const size_t begin = out.size();
     for (size_t k = 0; k < e.size(); ++k) {
-      out.push(e.ids[k], std::move(e.tokens[k]), e.offsets[k], e.words[k], roberta_ ? 0 : e.type_ids[k], false);
+      out.push(e.ids[k], std::move(e.tokens[k]), e.offsets[k], e.words[k], roberta_ ? 0 : e.type_ids[k],
+               false);
     }
     const size_t end = out.size();
     out.push(sep_.second, sep_.first, {0, 0}, std::nullopt, first ? 0 : pair_type, true);
@@ -301,7 +310,8 @@ class ClsSepProcessing : public PostProcessor {
 class ByteLevelProcessing : public PostProcessor {
  public:
   explicit ByteLevelProcessing(const Fields& f)
-      : trim_offsets_(f.boolean("trim_offsets", true)), add_prefix_space_(f.boolean("add_prefix_space", true)) {}
+      : trim_offsets_(f.boolean("trim_offsets", true)),
+        add_prefix_space_(f.boolean("add_prefix_space", true)) {}
   size_t added_tokens(bool) const override { return 0; }
   Encoding process(Encoding encoding, std::optional<Encoding> pair, bool add_special_tokens) const override {
     return default_process(*this, std::move(encoding), std::move(pair), add_special_tokens);

@@ -209,7 +209,8 @@ std::unique_ptr<Pattern> literal_pattern(const std::string& literal) {
 std::unique_ptr<Pattern> parse_pattern(const Fields& f) {
   const Json& p = f.object("pattern");
   if (p.contains("String") && p["String"].is_string()) return literal_pattern(p["String"].get<std::string>());
-  if (p.contains("Regex") && p["Regex"].is_string()) return std::make_unique<Regex>(p["Regex"].get<std::string>());
+  if (p.contains("Regex") && p["Regex"].is_string())
+    return std::make_unique<Regex>(p["Regex"].get<std::string>());
   f.fail("field 'pattern' must be {\"String\": ...} or {\"Regex\": ...}, got " + p.dump());
 }
 
@@ -255,7 +256,8 @@ class CharDelimiterSplit : public PreTokenizer {
   explicit CharDelimiterSplit(char32_t delimiter) : delimiter_(delimiter) {}
   void pre_tokenize(PreTokenizedString& s) const override {
     const char32_t d = delimiter_;
-    split_on(s, [d](char32_t c) { return c == d; }, SplitBehavior::Removed);
+    split_on(
+        s, [d](char32_t c) { return c == d; }, SplitBehavior::Removed);
   }
 
  private:
@@ -310,7 +312,8 @@ class FixedLength : public PreTokenizer {
 
 class SequencePreTokenizer : public PreTokenizer {
  public:
-  explicit SequencePreTokenizer(std::vector<std::unique_ptr<PreTokenizer>> items) : items_(std::move(items)) {}
+  explicit SequencePreTokenizer(std::vector<std::unique_ptr<PreTokenizer>> items)
+      : items_(std::move(items)) {}
   void pre_tokenize(PreTokenizedString& s) const override {
     for (const auto& p : items_) p->pre_tokenize(s);
   }
@@ -353,7 +356,8 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const Json& json) {
   if (type == "Whitespace") return std::make_unique<WhitespacePreTokenizer>();
   if (type == "WhitespaceSplit") return std::make_unique<WhitespaceSplit>();
   if (type == "ByteLevel") {
-    return std::make_unique<ByteLevelPreTokenizer>(f.boolean("add_prefix_space", true), f.boolean("use_regex", true));
+    return std::make_unique<ByteLevelPreTokenizer>(f.boolean("add_prefix_space", true),
+                                                   f.boolean("use_regex", true));
   }
   if (type == "Metaspace") return make_metaspace(f);
   if (type == "Split") {
@@ -361,7 +365,8 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const Json& json) {
                                                f.boolean("invert", false));
   }
   if (type == "Punctuation") {
-    return std::make_unique<Punctuation>(f.has("behavior") ? parse_behavior(f, "behavior") : SplitBehavior::Isolated);
+    return std::make_unique<Punctuation>(f.has("behavior") ? parse_behavior(f, "behavior")
+                                                           : SplitBehavior::Isolated);
   }
   if (type == "Digits") return std::make_unique<Digits>(f.boolean("individual_digits", false));
   if (type == "CharDelimiterSplit") return std::make_unique<CharDelimiterSplit>(single_char(f, "delimiter"));
@@ -377,7 +382,8 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const Json& json) {
     return std::make_unique<SequencePreTokenizer>(std::move(items));
   }
   f.unknown_type({"BertPreTokenizer", "Whitespace", "WhitespaceSplit", "ByteLevel", "Metaspace", "Split",
-                  "Punctuation", "Digits", "CharDelimiterSplit", "UnicodeScripts", "FixedLength", "Sequence"});
+                  "Punctuation", "Digits", "CharDelimiterSplit", "UnicodeScripts", "FixedLength",
+                  "Sequence"});
 }
 
 }  // namespace optimum::tokenizers

@@ -31,7 +31,9 @@ struct Tokenizer::Impl {
 
   Encoding encode_single(std::string_view sequence, uint32_t type_id) const;
   Encoding post_process(Encoding encoding, std::optional<Encoding> pair, bool add_special_tokens) const;
-  size_t n_added_tokens(bool is_pair) const { return post_processor ? post_processor->added_tokens(is_pair) : 0; }
+  size_t n_added_tokens(bool is_pair) const {
+    return post_processor ? post_processor->added_tokens(is_pair) : 0;
+  }
 };
 
 namespace {
@@ -180,8 +182,9 @@ void truncate_encodings(Encoding& encoding, std::optional<Encoding>& pair, const
     target = &*pair;
   }
   if (target->size() <= to_remove) {
-    throw InvalidArgument("truncation error: sequence to truncate too short to respect the provided max_length " +
-                          std::to_string(p.max_length));
+    throw InvalidArgument(
+        "truncation error: sequence to truncate too short to respect the provided max_length " +
+        std::to_string(p.max_length));
   }
   target->truncate(target->size() - to_remove, p.stride, p.direction);
 }
@@ -217,7 +220,8 @@ Encoding Tokenizer::Impl::post_process(Encoding encoding, std::optional<Encoding
     if (add_special_tokens && n_added > 0) {
       // tokenizers subtracts in usize: a max_length below the number of special
       // tokens wraps around, i.e. the pair is not truncated at all.
-      params.max_length = params.max_length < n_added ? std::numeric_limits<size_t>::max() : params.max_length - n_added;
+      params.max_length =
+          params.max_length < n_added ? std::numeric_limits<size_t>::max() : params.max_length - n_added;
     }
     truncate_encodings(encoding, pair, params);
   }
@@ -299,7 +303,8 @@ Tokenizer Tokenizer::from_json(const Json& json, const std::string& source) {
   if (!present("model")) throw FormatError(source + ": missing field 'model'");
   m.model = with_source([&] { return make_model(json["model"]); });
   if (present("normalizer")) m.normalizer = with_source([&] { return make_normalizer(json["normalizer"]); });
-  if (present("pre_tokenizer")) m.pre_tokenizer = with_source([&] { return make_pre_tokenizer(json["pre_tokenizer"]); });
+  if (present("pre_tokenizer"))
+    m.pre_tokenizer = with_source([&] { return make_pre_tokenizer(json["pre_tokenizer"]); });
   if (present("post_processor")) {
     m.post_processor = with_source([&] { return make_post_processor(json["post_processor"]); });
   }
@@ -307,7 +312,8 @@ Tokenizer Tokenizer::from_json(const Json& json, const std::string& source) {
   if (present("truncation")) m.truncation = parse_truncation(json["truncation"], source);
   if (present("padding")) m.padding = parse_padding(json["padding"], source);
   if (present("added_tokens")) {
-    if (!json["added_tokens"].is_array()) throw FormatError(source + ": field 'added_tokens' must be an array");
+    if (!json["added_tokens"].is_array())
+      throw FormatError(source + ": field 'added_tokens' must be an array");
     std::vector<AddedToken> tokens;
     for (const Json& a : json["added_tokens"]) tokens.push_back(parse_added_token(a, source));
     m.added.add_tokens(tokens, *m.model, m.normalizer.get());
@@ -317,10 +323,12 @@ Tokenizer Tokenizer::from_json(const Json& json, const std::string& source) {
 
 Tokenizer Tokenizer::from_pretrained(const std::filesystem::path& folder) {
   std::error_code ec;
-  if (!std::filesystem::is_directory(folder, ec)) throw NotFound("tokenizer folder '" + folder.string() + "' not found");
+  if (!std::filesystem::is_directory(folder, ec))
+    throw NotFound("tokenizer folder '" + folder.string() + "' not found");
   const auto json_path = folder / "tokenizer.json";
-  Tokenizer t = std::filesystem::exists(json_path, ec) ? from_file(json_path)
-                                                        : from_json(legacy::convert_folder(folder), folder.string());
+  Tokenizer t = std::filesystem::exists(json_path, ec)
+                    ? from_file(json_path)
+                    : from_json(legacy::convert_folder(folder), folder.string());
   legacy::apply_folder_config(folder, t);
   return t;
 }
@@ -333,7 +341,8 @@ Encoding Tokenizer::encode(std::string_view sequence, std::optional<std::string_
   return impl_->post_process(std::move(first), std::move(second), add_special_tokens);
 }
 
-std::vector<Encoding> Tokenizer::encode_batch(const std::vector<EncodeInput>& inputs, bool add_special_tokens) const {
+std::vector<Encoding> Tokenizer::encode_batch(const std::vector<EncodeInput>& inputs,
+                                              bool add_special_tokens) const {
   std::vector<Encoding> out(inputs.size());
   std::exception_ptr error;
   const auto n = static_cast<int64_t>(inputs.size());
@@ -341,9 +350,9 @@ std::vector<Encoding> Tokenizer::encode_batch(const std::vector<EncodeInput>& in
   for (int64_t i = 0; i < n; ++i) {
     try {
       const EncodeInput& in = inputs[static_cast<size_t>(i)];
-      out[static_cast<size_t>(i)] =
-          in.second ? encode(in.first, std::string_view(*in.second), add_special_tokens)
-                    : encode(in.first, std::nullopt, add_special_tokens);
+      out[static_cast<size_t>(i)] = in.second
+                                        ? encode(in.first, std::string_view(*in.second), add_special_tokens)
+                                        : encode(in.first, std::nullopt, add_special_tokens);
     } catch (...) {
 #pragma omp critical
       if (!error) error = std::current_exception();
@@ -405,9 +414,9 @@ void Tokenizer::enable_truncation(const TruncationParams& params) {
   if ((params.max_length >= n_added ? params.max_length - n_added : 0) < params.stride) {
     throw InvalidArgument("tokenizer stride set to " + std::to_string(params.stride) +
                           ", which is greater than or equal to its effective max length of " +
-                          std::to_string(params.max_length >= n_added ? params.max_length - n_added : 0) + " (= " +
-                          std::to_string(params.max_length) + " original max length - " + std::to_string(n_added) +
-                          " added special tokens)");
+                          std::to_string(params.max_length >= n_added ? params.max_length - n_added : 0) +
+                          " (= " + std::to_string(params.max_length) + " original max length - " +
+                          std::to_string(n_added) + " added special tokens)");
   }
   impl_->truncation = params;
 }
@@ -467,7 +476,8 @@ class ChainedNormalizer : public Normalizer {
 }  // namespace
 
 void Tokenizer::prepend_normalizer(const Json& json) {
-  impl_->normalizer = std::make_unique<ChainedNormalizer>(make_normalizer(json), std::move(impl_->normalizer));
+  impl_->normalizer =
+      std::make_unique<ChainedNormalizer>(make_normalizer(json), std::move(impl_->normalizer));
 }
 
 }  // namespace optimum::tokenizers

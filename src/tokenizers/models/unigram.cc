@@ -82,7 +82,8 @@ double serde_json_f64(double v) {
 Unigram::Unigram(std::vector<std::pair<std::string, double>> vocab, UnigramOptions options)
     : pieces_(std::move(vocab)), options_(options), min_score_(std::numeric_limits<double>::infinity()) {
   if (options_.unk_id) {
-    if (pieces_.empty()) throw FormatError("tokenizer.json: model 'Unigram': the vocab is empty but unk_id is set");
+    if (pieces_.empty())
+      throw FormatError("tokenizer.json: model 'Unigram': the vocab is empty but unk_id is set");
     if (*options_.unk_id >= pieces_.size()) {
       throw FormatError("tokenizer.json: model 'Unigram': unk_id " + std::to_string(*options_.unk_id) +
                         " is not below the vocab size " + std::to_string(pieces_.size()));
@@ -112,7 +113,8 @@ std::unique_ptr<Unigram> Unigram::from_json(const Json& json) {
     const int64_t unk_id = f.integer("unk_id");
     if (unk_id < 0) f.fail("field 'unk_id' must be >= 0");
     if (static_cast<uint64_t>(unk_id) >= vocab.size()) {
-      f.fail("field 'unk_id' = " + std::to_string(unk_id) + " is not below the vocab size " + std::to_string(vocab.size()));
+      f.fail("field 'unk_id' = " + std::to_string(unk_id) + " is not below the vocab size " +
+             std::to_string(vocab.size()));
     }
     options.unk_id = static_cast<uint32_t>(unk_id);
   }
@@ -135,7 +137,8 @@ void Unigram::encode(std::string_view sentence, std::vector<std::pair<size_t, si
   size_t starts_at = 0;
   while (starts_at < size) {
     const double score_here = best[starts_at].score;
-    const size_t mblen = std::min(utf8_len(static_cast<unsigned char>(sentence[starts_at])), size - starts_at);
+    const size_t mblen =
+        std::min(utf8_len(static_cast<unsigned char>(sentence[starts_at])), size - starts_at);
     bool has_single_node = false;
     uint32_t node = 0;
     for (size_t i = starts_at; i < size; ++i) {
@@ -218,7 +221,8 @@ std::vector<Token> Unigram::tokenize(std::string_view sequence) const {
       }
     }
     if (!options_.unk_id) {
-      throw InvalidArgument("Unigram: piece '" + std::string(piece) + "' is unknown and the model has no unk_id");
+      throw InvalidArgument("Unigram: piece '" + std::string(piece) +
+                            "' is unknown and the model has no unk_id");
     }
     out.push_back(Token{*options_.unk_id, std::string(piece), {start, end}});
   }

@@ -44,11 +44,19 @@ void check_range(const int64_t* values, int64_t n, int64_t limit, const char* in
 
 }  // namespace
 
-Encoder::Encoder(const config::EncoderConfig& config, EncoderWeights weights, PositionStyle positions)
+Encoder::Encoder(const config::EncoderConfig& config, EncoderWeights weights, PositionStyle positions,
+                 kernels::WeightType compute)
     : config_(config),
       weights_(std::move(weights)),
       positions_(positions),
-      act_(kernels::activation_from_name(config.hidden_act)) {}
+      act_(kernels::activation_from_name(config.hidden_act)) {
+  for (EncoderLayer& l : weights_.layers) {
+    for (Linear* lin : {&l.qkv, &l.attn_out, &l.ffn_in, &l.ffn_out}) lin->pack(compute);
+  }
+  // Run once per call on few rows: kept in f32 whatever the compute precision.
+  if (weights_.embedding_project) weights_.embedding_project->pack(kernels::WeightType::F32);
+  if (weights_.pooler) weights_.pooler->pack(kernels::WeightType::F32);
+}
 
 void Encoder::validate(const EncoderInputs& in) const {
   const int64_t n = in.batch * in.seq;
@@ -173,8 +181,7 @@ Tensor Encoder::forward(const EncoderInputs& in, const ForwardHook* hook) const 
     layer.attn_out.forward(ctx.data<float>(), tokens, attn.mutable_data<float>());
     layer.attn_norm.forward(attn.data<float>(), x.data<float>(), tokens, attn.mutable_data<float>());
     emit("attention_output", il, attn);
-    layer.ffn_in.forward(attn.data<float>(), tokens, inter.mutable_data<float>());
-    kernels::apply_activation(inter.mutable_data<float>(), inter.numel(), act_);
+    layer.ffn_in.forward(attn.data<float>(), tokens, inter.mutable_data<float>(), act_);
     layer.ffn_out.forward(inter.data<float>(), tokens, ffn.mutable_data<float>());
     layer.ffn_norm.forward(ffn.data<float>(), attn.data<float>(), tokens, x.mutable_data<float>());
     emit("layer_output", il, x);

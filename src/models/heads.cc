@@ -31,6 +31,12 @@ int64_t Head::out_features(int64_t in) const {
   return width;
 }
 
+void Head::pack() {
+  for (HeadStep& s : steps) {
+    if (s.kind == HeadStep::Kind::Linear) s.linear.pack(kernels::WeightType::F32);
+  }
+}
+
 Tensor Head::run(const Tensor& x) const {
   const int64_t rows = x.size(0);
   Tensor cur = x;

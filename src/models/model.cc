@@ -41,6 +41,7 @@ std::shared_ptr<const EncoderModel> EncoderModel::load(const std::filesystem::pa
     m->uses_token_types_ = native.uses_token_types;
     m->encoder_ = std::make_unique<Encoder>(cfg, std::move(native.weights), native.positions);
     m->head_ = std::move(native.head);
+    m->head_.pack();
     return m;
   }
   const Family& family = find_family(cfg.model_type);
@@ -56,6 +57,7 @@ std::shared_ptr<const EncoderModel> EncoderModel::load(const std::filesystem::pa
   } else {
     m->head_ = family.load_head(task, weights, cfg);
   }
+  m->head_.pack();
   return m;
 }
 

@@ -2,14 +2,27 @@
 
 #include <cstring>
 
+#include "optimum/core/errors.h"
+
 #include "optimum/kernels/gemm.h"
 #include "optimum/kernels/ops.h"
 
 namespace optimum::models {
 
-void Linear::forward(const float* x, int64_t rows, float* y) const {
-  kernels::linear(x, rows, in, weight.data<float>(), out,
-                  bias.defined() ? bias.data<float>() : nullptr, y);
+void Linear::forward(const float* x, int64_t rows, float* y, kernels::Activation act) const {
+  if (packed.defined()) {
+    packed.forward(x, rows, y, act);
+    return;
+  }
+  kernels::linear(x, rows, in, weight.data<float>(), out, bias.defined() ? bias.data<float>() : nullptr, y);
+  kernels::apply_activation(y, rows * out, act);
+}
+
+void Linear::pack(kernels::WeightType type) {
+  if (packed.defined() && packed.type() == type) return;
+  if (!weight.defined()) throw InvalidArgument("Linear::pack: layer has no f32 weight to pack");
+  packed = kernels::PackedLinear::from_f32(weight.data<float>(), out, in,
+                                           bias.defined() ? bias.data<float>() : nullptr, type);
 }
 
 void Norm::forward(const float* x, const float* residual, int64_t rows, float* out) const {

@@ -61,7 +61,10 @@ using ForwardHook = std::function<void(std::string_view name, int64_t layer, con
 
 class Encoder {
  public:
-  Encoder(const config::EncoderConfig& config, EncoderWeights weights, PositionStyle positions);
+  // Packs every layer's Linears for oneDNN in precision `compute` (see
+  // kernels/matmul.h); the embedding projection and pooler stay f32.
+  Encoder(const config::EncoderConfig& config, EncoderWeights weights, PositionStyle positions,
+          kernels::WeightType compute = kernels::WeightType::F32);
 
   // Checks ids, types and positions against the config; InvalidArgument
   // names the input, the offending value and its index.

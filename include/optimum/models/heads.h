@@ -36,6 +36,8 @@ struct Head {
   int64_t out_features(int64_t in) const;
   // Runs the steps on x[rows, in]; returns [rows, out_features].
   Tensor run(const Tensor& x) const;
+  // Packs the Linear steps for oneDNN (f32: heads are small next to the encoder).
+  void pack();
 };
 
 }  // namespace optimum::models

@@ -7,17 +7,25 @@
 
 #include "optimum/core/tensor.h"
 #include "optimum/io/safetensors.h"
+#include "optimum/kernels/matmul.h"
 
 namespace optimum::models {
 
 // y = x·Wᵀ + b, PyTorch layout: weight [out, in], bias [out] (optional).
+// `weight`/`bias` are the checkpoint's values (what export writes); `packed`
+// is the same layer reordered for oneDNN in the compute precision, made by
+// pack() at load. forward() uses `packed` when there is one.
 struct Linear {
   Tensor weight;
   Tensor bias;
   int64_t in = 0;
   int64_t out = 0;
-  // y[rows, out] from x[rows, in].
-  void forward(const float* x, int64_t rows, float* y) const;
+  kernels::PackedLinear packed;
+  // y[rows, out] = act(x[rows, in]·Wᵀ + b).
+  void forward(const float* x, int64_t rows, float* y,
+               kernels::Activation act = kernels::Activation::Identity) const;
+  // Builds `packed` from `weight` in precision `type` (no-op when already packed in it).
+  void pack(kernels::WeightType type);
 };
 
 // LayerNorm parameters.

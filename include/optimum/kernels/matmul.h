@@ -1,0 +1,55 @@
+// A PyTorch Linear (y = act(x·Wᵀ + b)) whose weight is reordered once, at
+// load, into the blocked layout oneDNN's matmul wants on this CPU, in f32,
+// bf16 or int8. The matmul primitive is created once per row count and kept
+// (creation is ~0.1-1 ms; a model sees few distinct row counts).
+//
+//   f32:  x f32 · W f32 (bias and activation fused as oneDNN post-ops).
+//   bf16: x rounded to bf16 per call, W bf16, f32 accumulation and output
+//         (AMX or AVX512-BF16 where the CPU has them, emulated otherwise).
+//   s8:   dynamic quantization: each row of x gets its own symmetric scale
+//         (max|x_row| / 127), W has one scale per output channel; s8·s8 ->
+//         s32, then y = acc·sx[row]·sw[col] + b, then the activation.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "optimum/kernels/ops.h"
+
+namespace optimum::kernels {
+
+enum class WeightType { F32, BF16, S8 };
+
+std::string_view weight_type_name(WeightType t);
+// "f32"/"fp32"/"float32", "bf16"/"bfloat16", "int8"/"s8"; InvalidArgument names the value.
+WeightType weight_type_from_name(std::string_view name);
+
+// Symmetric per-row int8 quantization of w[n,k]: q = round(w / s), s = max|w_row| / 127
+// (rows of zeros get s = 1). Writes q[n*k] and scales[n].
+void quantize_rows_s8(const float* w, int64_t n, int64_t k, int8_t* q, float* scales);
+
+class PackedLinear {
+ public:
+  PackedLinear() = default;
+  // w [n, k] f32 row-major (PyTorch layout), bias [n] or null; W is converted to `type`
+  // (S8: quantize_rows_s8). The caller's buffers may be freed afterwards.
+  static PackedLinear from_f32(const float* w, int64_t n, int64_t k, const float* bias, WeightType type);
+  // Already-quantized weights (as export writes them): q [n, k], scales [n].
+  static PackedLinear from_s8(const int8_t* q, const float* scales, int64_t n, int64_t k, const float* bias);
+
+  // y[m, n] = act(x[m, k] · Wᵀ + b). Thread-safe; x and y must not overlap.
+  void forward(const float* x, int64_t m, float* y, Activation act = Activation::Identity) const;
+
+  bool defined() const { return impl_ != nullptr; }
+  WeightType type() const;
+  int64_t in() const;
+  int64_t out() const;
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace optimum::kernels

@@ -1,0 +1,324 @@
+#include "optimum/kernels/matmul.h"
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "optimum/core/errors.h"
+
+namespace optimum::kernels {
+
+namespace {
+
+using dnnl::memory;
+using Tag = memory::format_tag;
+using DT = memory::data_type;
+
+#define OPTIMUM_VECTOR_CLONES __attribute__((target_clones("avx512f", "default")))
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+DT weight_dt(WeightType t) {
+  switch (t) {
+    case WeightType::F32:
+      return DT::f32;
+    case WeightType::BF16:
+      return DT::bf16;
+    case WeightType::S8:
+      return DT::s8;
+  }
+  return DT::f32;
+}
+
+// f32 -> bf16, round to nearest even (NaN stays NaN).
+OPTIMUM_VECTOR_CLONES void to_bf16(const float* x, int64_t n, uint16_t* out) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t b;
+    std::memcpy(&b, &x[i], sizeof b);
+    const uint32_t rounded = b + 0x7FFFu + ((b >> 16) & 1u);
+    const bool nan = (b & 0x7FFFFFFFu) > 0x7F800000u;
+    out[i] = static_cast<uint16_t>(nan ? (b >> 16) | 0x40u : rounded >> 16);
+  }
+}
+
+// One row of x to s8 with a symmetric scale; returns the scale.
+OPTIMUM_VECTOR_CLONES float quantize_row(const float* x, int64_t k, int8_t* q) {
+  float amax = 0.0f;
+#pragma omp simd reduction(max : amax)
+  for (int64_t i = 0; i < k; ++i) amax = std::max(amax, std::fabs(x[i]));
+  const float scale = amax > 0.0f ? amax / 127.0f : 1.0f;
+  const float inv = 1.0f / scale;
+#pragma omp simd
+  for (int64_t i = 0; i < k; ++i) {
+    const float v = std::nearbyint(x[i] * inv);
+    q[i] = static_cast<int8_t>(std::min(127.0f, std::max(-127.0f, v)));
+  }
+  return scale;
+}
+
+OPTIMUM_VECTOR_CLONES void dequantize_row(const int32_t* acc, int64_t n, float sx, const float* sw,
+                                          const float* bias, float* y) {
+  if (bias != nullptr) {
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) y[j] = static_cast<float>(acc[j]) * sx * sw[j] + bias[j];
+  } else {
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) y[j] = static_cast<float>(acc[j]) * sx * sw[j];
+  }
+}
+
+// oneDNN eltwise post-op for an activation; false when there is none.
+bool eltwise_for(Activation act, dnnl::algorithm* alg, float* alpha) {
+  *alpha = 0.0f;
+  switch (act) {
+    case Activation::Identity:
+      return false;
+    case Activation::Gelu:
+      *alg = dnnl::algorithm::eltwise_gelu_erf;
+      return true;
+    case Activation::GeluTanh:
+    case Activation::GeluFast:
+      *alg = dnnl::algorithm::eltwise_gelu_tanh;
+      return true;
+    case Activation::QuickGelu:
+      *alg = dnnl::algorithm::eltwise_swish;
+      *alpha = 1.702f;
+      return true;
+    case Activation::Relu:
+      *alg = dnnl::algorithm::eltwise_relu;
+      return true;
+    case Activation::Silu:
+      *alg = dnnl::algorithm::eltwise_swish;
+      *alpha = 1.0f;
+      return true;
+    case Activation::Tanh:
+      *alg = dnnl::algorithm::eltwise_tanh;
+      return true;
+  }
+  return false;
+}
+
+// Scratch buffers reused by calls on the same thread.
+struct Scratch {
+  std::vector<uint8_t> src;
+  std::vector<uint8_t> acc;
+  std::vector<uint8_t> pad;
+  std::vector<float> scales;
+  template <typename T>
+  static T* grow(std::vector<uint8_t>& v, size_t count) {
+    const size_t bytes = count * sizeof(T) + 64;
+    if (v.size() < bytes) v.resize(bytes);
+    auto p = reinterpret_cast<uintptr_t>(v.data());
+    return reinterpret_cast<T*>((p + 63) & ~uintptr_t{63});
+  }
+};
+
+Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+}  // namespace
+
+struct PackedLinear::Impl {
+  WeightType type = WeightType::F32;
+  int64_t n = 0;
+  int64_t k = 0;
+  memory weights;              // blocked layout, [k, n] logically
+  std::vector<float> bias;     // empty = none
+  std::vector<float> w_scales; // S8: per output channel
+
+  struct Key {
+    int64_t m;
+    int act;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    size_t operator()(const Key& key) const {
+      return std::hash<int64_t>()(key.m * 16 + key.act);
+    }
+  };
+  struct Prim {
+    dnnl::matmul matmul;
+    size_t scratch_bytes = 0;
+  };
+  mutable std::mutex mutex;
+  mutable std::unordered_map<Key, Prim, KeyHash> prims;
+
+  memory::desc weights_any() const { return memory::desc({k, n}, weight_dt(type), Tag::any); }
+  DT src_dt() const { return weight_dt(type); }
+  DT dst_dt() const { return type == WeightType::S8 ? DT::s32 : DT::f32; }
+
+  dnnl::matmul::primitive_desc describe(int64_t m, Activation act, const memory::desc& w) const {
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    if (type != WeightType::S8) {
+      dnnl::algorithm alg;
+      float alpha;
+      if (eltwise_for(act, &alg, &alpha)) {
+        dnnl::post_ops ops;
+        ops.append_eltwise(1.0f, alg, alpha, 0.0f);
+        attr.set_post_ops(ops);
+      }
+    }
+    const memory::desc src({m, k}, src_dt(), Tag::ab);
+    const memory::desc dst({m, n}, dst_dt(), Tag::ab);
+    if (type != WeightType::S8 && !bias.empty()) {
+      const memory::desc b({1, n}, DT::f32, Tag::ab);
+      return {dnnl::matmul::desc(src, w, b, dst), attr, cpu_engine()};
+    }
+    return {dnnl::matmul::desc(src, w, dst), attr, cpu_engine()};
+  }
+
+  const Prim& primitive(int64_t m, Activation act) const {
+    const Key key{m, static_cast<int>(act)};
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = prims.find(key);
+    if (it != prims.end()) return it->second;
+    if (prims.size() >= 512) prims.clear();  // bounded: mixed-length traffic has many row counts
+    auto pd = describe(m, act, weights.get_desc());
+    Prim p{dnnl::matmul(pd), pd.scratchpad_desc().get_size()};
+    return prims.emplace(key, std::move(p)).first->second;
+  }
+
+  void pack(const void* data, DT dt) {
+    auto& eng = cpu_engine();
+    // Logical [k, n] view of a row-major [n, k] PyTorch weight: format ba.
+    const memory::desc plain({k, n}, dt, Tag::ba);
+    const memory::desc blocked = describe(128, Activation::Identity, weights_any()).weights_desc();
+    weights = memory(blocked, eng);
+    memory src(plain, eng, const_cast<void*>(data));
+    dnnl::stream s(eng);
+    dnnl::reorder(src, weights).execute(s, src, weights);
+    s.wait();
+  }
+
+  void run(const void* x, int64_t m, void* y, Activation act) const {
+    const Prim& p = primitive(m, act);
+    auto& eng = cpu_engine();
+    Scratch& sc = scratch();
+    memory src(memory::desc({m, k}, src_dt(), Tag::ab), eng, const_cast<void*>(x));
+    memory dst(memory::desc({m, n}, dst_dt(), Tag::ab), eng, y);
+    memory pad(memory::desc({static_cast<int64_t>(p.scratch_bytes)}, DT::u8, Tag::a), eng,
+               Scratch::grow<uint8_t>(sc.pad, p.scratch_bytes));
+    std::unordered_map<int, memory> args{
+        {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}, {DNNL_ARG_SCRATCHPAD, pad}};
+    if (type != WeightType::S8 && !bias.empty()) {
+      args.emplace(DNNL_ARG_BIAS, memory(memory::desc({1, n}, DT::f32, Tag::ab), eng,
+                                         const_cast<float*>(bias.data())));
+    }
+    dnnl::stream s(eng);
+    p.matmul.execute(s, args);
+    s.wait();
+  }
+};
+
+std::string_view weight_type_name(WeightType t) {
+  switch (t) {
+    case WeightType::F32:
+      return "fp32";
+    case WeightType::BF16:
+      return "bf16";
+    case WeightType::S8:
+      return "int8";
+  }
+  return "?";
+}
+
+WeightType weight_type_from_name(std::string_view name) {
+  if (name == "fp32" || name == "f32" || name == "float32") return WeightType::F32;
+  if (name == "bf16" || name == "bfloat16") return WeightType::BF16;
+  if (name == "int8" || name == "s8" || name == "qint8") return WeightType::S8;
+  throw InvalidArgument("dtype '" + std::string(name) + "' is not one of fp32, bf16, int8");
+}
+
+void quantize_rows_s8(const float* w, int64_t n, int64_t k, int8_t* q, float* scales) {
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < n; ++r) scales[r] = quantize_row(w + r * k, k, q + r * k);
+}
+
+PackedLinear PackedLinear::from_f32(const float* w, int64_t n, int64_t k, const float* bias, WeightType type) {
+  if (type == WeightType::S8) {
+    std::vector<int8_t> q(static_cast<size_t>(n * k));
+    std::vector<float> scales(static_cast<size_t>(n));
+    quantize_rows_s8(w, n, k, q.data(), scales.data());
+    return from_s8(q.data(), scales.data(), n, k, bias);
+  }
+  auto impl = std::make_shared<Impl>();
+  impl->type = type;
+  impl->n = n;
+  impl->k = k;
+  if (bias != nullptr) impl->bias.assign(bias, bias + n);
+  if (type == WeightType::BF16) {
+    std::vector<uint16_t> h(static_cast<size_t>(n * k));
+    to_bf16(w, n * k, h.data());
+    impl->pack(h.data(), DT::bf16);
+  } else {
+    impl->pack(w, DT::f32);
+  }
+  PackedLinear out;
+  out.impl_ = std::move(impl);
+  return out;
+}
+
+PackedLinear PackedLinear::from_s8(const int8_t* q, const float* scales, int64_t n, int64_t k,
+                                   const float* bias) {
+  auto impl = std::make_shared<Impl>();
+  impl->type = WeightType::S8;
+  impl->n = n;
+  impl->k = k;
+  if (bias != nullptr) impl->bias.assign(bias, bias + n);
+  impl->w_scales.assign(scales, scales + n);
+  impl->pack(q, DT::s8);
+  PackedLinear out;
+  out.impl_ = std::move(impl);
+  return out;
+}
+
+WeightType PackedLinear::type() const { return impl_->type; }
+int64_t PackedLinear::in() const { return impl_->k; }
+int64_t PackedLinear::out() const { return impl_->n; }
+
+void PackedLinear::forward(const float* x, int64_t m, float* y, Activation act) const {
+  if (impl_ == nullptr) throw InvalidArgument("PackedLinear::forward on an empty layer");
+  if (m <= 0) return;
+  const Impl& p = *impl_;
+  Scratch& sc = scratch();
+  switch (p.type) {
+    case WeightType::F32:
+      p.run(x, m, y, act);
+      return;
+    case WeightType::BF16: {
+      auto* h = Scratch::grow<uint16_t>(sc.src, static_cast<size_t>(m * p.k));
+      to_bf16(x, m * p.k, h);
+      p.run(h, m, y, act);
+      return;
+    }
+    case WeightType::S8: {
+      auto* q = Scratch::grow<int8_t>(sc.src, static_cast<size_t>(m * p.k));
+      if (sc.scales.size() < static_cast<size_t>(m)) sc.scales.resize(static_cast<size_t>(m));
+      float* sx = sc.scales.data();
+#pragma omp parallel for schedule(static)
+      for (int64_t r = 0; r < m; ++r) sx[r] = quantize_row(x + r * p.k, p.k, q + r * p.k);
+      auto* acc = Scratch::grow<int32_t>(sc.acc, static_cast<size_t>(m * p.n));
+      p.run(q, m, acc, Activation::Identity);
+      const float* b = p.bias.empty() ? nullptr : p.bias.data();
+#pragma omp parallel for schedule(static)
+      for (int64_t r = 0; r < m; ++r) dequantize_row(acc + r * p.n, p.n, sx[r], p.w_scales.data(), b, y + r * p.n);
+      apply_activation(y, m * p.n, act);
+      return;
+    }
+  }
+}
+
+}  // namespace optimum::kernels

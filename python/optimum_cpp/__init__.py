@@ -33,6 +33,7 @@ from ._C import (
     get_num_threads,
     push_folder_to_hub as _push_folder_to_hub,
     set_num_threads,
+    cpu_isa,
 )
 
 from . import util
@@ -70,6 +71,7 @@ __all__ = [
     "pipeline",
     "push_folder_to_hub",
     "set_num_threads",
+    "cpu_isa",
 ]
 
 
@@ -190,6 +192,7 @@ class _OptimizedModel:
     def __call__(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, **kwargs):
         if input_ids is None:
             raise ValueError("input_ids is required")
+        skip_padding = bool(kwargs.pop("skip_padding", False))
         unknown = set(kwargs) - {"return_dict"}
         if unknown:
             raise TypeError(f"unexpected arguments: {sorted(unknown)}")
@@ -201,7 +204,7 @@ class _OptimizedModel:
         ):
             if value is not None:
                 inputs[name] = value
-        return ModelOutput(self._native.forward(inputs))
+        return ModelOutput(self._native.forward(inputs, skip_padding))
 
     forward = __call__
 

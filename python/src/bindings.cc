@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "optimum/kernels/matmul.h"
 #include "optimum/core/threading.h"
 #include "optimum/exporters/export.h"
 #include "optimum/hub/errors.h"
@@ -97,7 +98,7 @@ class PyModel {
     return commit_to_dict(info);
   }
 
-  py::dict forward(const py::dict& inputs) const {
+  py::dict forward(const py::dict& inputs, bool skip_padding) const {
     std::map<std::string, Tensor> in;
     for (auto item : inputs) {
       if (item.second.is_none()) continue;
@@ -107,7 +108,7 @@ class PyModel {
     modeling::NamedTensors out;
     {
       py::gil_scoped_release release;
-      out = model_->forward(in);
+      out = model_->forward(in, skip_padding);
     }
     py::dict result;
     for (const auto& [name, t] : out) result[py::str(name)] = tensor_to_numpy(t);
@@ -158,7 +159,7 @@ PYBIND11_MODULE(_C, m) {
       .def_property_readonly("exported_now", &PyModel::exported_now)
       .def("push_to_hub", &PyModel::push_to_hub, py::arg("repo_id"), py::arg("token") = "",
            py::arg("private") = false, py::arg("commit_message") = "", py::arg("revision") = "main")
-      .def("forward", &PyModel::forward, py::arg("inputs"))
+      .def("forward", &PyModel::forward, py::arg("inputs"), py::arg("skip_padding") = false)
       .def_property_readonly("input_names", &PyModel::input_names)
       .def_property_readonly("output_names", &PyModel::output_names)
       .def_property_readonly("task", &PyModel::task)
@@ -184,5 +185,7 @@ PYBIND11_MODULE(_C, m) {
       py::arg("commit_message") = "", py::arg("revision") = "main", py::arg("path_in_repo") = "",
       "Upload a folder (sub-folders kept) to a Hub repository in one commit");
   m.def("set_num_threads", &set_num_threads, py::arg("n"), "Compute threads (0: all cores)");
+  m.def("cpu_isa", &kernels::cpu_isa,
+        "Instruction set the engine's matmuls use on this CPU (capped by OPTIMUM_CPU_ISA)");
   m.def("get_num_threads", &num_threads);
 }

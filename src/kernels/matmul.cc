@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <cstdio>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -22,8 +24,45 @@ using DT = memory::data_type;
 
 #define OPTIMUM_VECTOR_CLONES __attribute__((target_clones("avx512f", "default")))
 
+struct IsaName {
+  const char* name;
+  dnnl::cpu_isa isa;
+};
+constexpr IsaName kIsas[] = {
+    {"sse41", dnnl::cpu_isa::sse41},
+    {"avx2", dnnl::cpu_isa::avx2},
+    {"avx2_vnni", dnnl::cpu_isa::avx2_vnni},
+    {"avx512", dnnl::cpu_isa::avx512_core},
+    {"avx512_core", dnnl::cpu_isa::avx512_core},
+    {"avx512_core_vnni", dnnl::cpu_isa::avx512_core_vnni},
+    {"avx512_core_bf16", dnnl::cpu_isa::avx512_core_bf16},
+    {"amx", dnnl::cpu_isa::avx512_core_amx},
+    {"avx512_core_amx", dnnl::cpu_isa::avx512_core_amx},
+    {"all", dnnl::cpu_isa::all},
+};
+
+// OPTIMUM_CPU_ISA caps the instruction set oneDNN may use (one binary runs on
+// AVX2-only and AVX-512 machines; tests force the AVX2 path this way). Read
+// once, before the first primitive.
+void apply_isa_limit() {
+  const char* env = std::getenv("OPTIMUM_CPU_ISA");
+  if (env == nullptr || *env == '\0') return;
+  for (const IsaName& i : kIsas) {
+    if (std::string_view(env) == i.name) {
+      dnnl::set_max_cpu_isa(i.isa);
+      return;
+    }
+  }
+  std::string names;
+  for (const IsaName& i : kIsas) names += std::string(names.empty() ? "" : ", ") + i.name;
+  throw InvalidArgument("OPTIMUM_CPU_ISA='" + std::string(env) + "' is not one of " + names);
+}
+
 dnnl::engine& cpu_engine() {
-  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  static dnnl::engine engine = [] {
+    apply_isa_limit();
+    return dnnl::engine(dnnl::engine::kind::cpu, 0);
+  }();
   return engine;
 }
 
@@ -223,6 +262,42 @@ struct PackedLinear::Impl {
   }
 };
 
+std::string cpu_isa() {
+  cpu_engine();
+  switch (dnnl::get_effective_cpu_isa()) {
+    case dnnl::cpu_isa::avx512_core_amx:
+      return "avx512_core_amx";
+    case dnnl::cpu_isa::avx512_core_bf16:
+      return "avx512_core_bf16";
+    case dnnl::cpu_isa::avx512_core_vnni:
+      return "avx512_core_vnni";
+    case dnnl::cpu_isa::avx512_core:
+      return "avx512_core";
+    case dnnl::cpu_isa::avx2_vnni:
+      return "avx2_vnni";
+    case dnnl::cpu_isa::avx2:
+      return "avx2";
+    default:
+      return "other";
+  }
+}
+
+bool bf16_supported() {
+  static const bool ok = [] {
+    try {
+      cpu_engine();
+      const memory::desc src({16, 32}, DT::bf16, Tag::ab);
+      const memory::desc w({32, 32}, DT::bf16, Tag::any);
+      const memory::desc dst({16, 32}, DT::f32, Tag::ab);
+      dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, w, dst), cpu_engine());
+      return true;
+    } catch (const dnnl::error&) {
+      return false;
+    }
+  }();
+  return ok;
+}
+
 std::string_view weight_type_name(WeightType t) {
   switch (t) {
     case WeightType::F32:
@@ -259,7 +334,15 @@ PackedLinear PackedLinear::from_f32(const float* w, int64_t n, int64_t k, const 
   impl->n = n;
   impl->k = k;
   if (bias != nullptr) impl->bias.assign(bias, bias + n);
-  if (type == WeightType::BF16) {
+  if (type == WeightType::BF16 && !bf16_supported()) {
+    static bool warned = false;
+    if (!warned) {
+      warned = true;
+      std::fprintf(stderr, "optimum-cpp: this CPU (or OPTIMUM_CPU_ISA) has no bf16 matmul; bf16 layers run in fp32\n");
+    }
+    impl->type = WeightType::F32;
+    impl->pack(w, DT::f32);
+  } else if (type == WeightType::BF16) {
     std::vector<uint16_t> h(static_cast<size_t>(n * k));
     to_bf16(w, n * k, h.data());
     impl->pack(h.data(), DT::bf16);

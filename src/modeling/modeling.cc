@@ -116,8 +116,8 @@ std::shared_ptr<OptimizedModel> OptimizedModel::from_pretrained(const std::strin
   return m;
 }
 
-NamedTensors OptimizedModel::forward(const std::map<std::string, Tensor>& inputs) const {
-  return model_->forward(inputs);
+NamedTensors OptimizedModel::forward(const std::map<std::string, Tensor>& inputs, bool skip_padding) const {
+  return model_->forward(inputs, nullptr, skip_padding);
 }
 
 void OptimizedModel::save_pretrained(const fs::path& dir) const {

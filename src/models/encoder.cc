@@ -1,7 +1,10 @@
 #include "optimum/models/encoder.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
+#include <memory>
+#include <vector>
 
 #include "optimum/core/errors.h"
 
@@ -140,34 +143,93 @@ Tensor Encoder::position_bias(int64_t seq) const {
   return bias;
 }
 
+namespace {
+
+// Per-thread activation buffers, grown to the largest call seen and reused:
+// a forward allocates (and zero-fills) nothing but its result.
+float* workspace(size_t floats) {
+  thread_local std::vector<float> buf;
+  if (buf.size() < floats + 16) buf.resize(floats + 16);
+  auto p = reinterpret_cast<uintptr_t>(buf.data());
+  return reinterpret_cast<float*>((p + 63) & ~uintptr_t{63});
+}
+
+Tensor view(float* data, int64_t rows, int64_t cols) {
+  return Tensor::borrow(DType::F32, {rows, cols}, std::shared_ptr<const void>(data, [](const void*) {}), data);
+}
+
+}  // namespace
+
+Encoder::Packing Encoder::plan_packing(const EncoderInputs& in) const {
+  Packing p;
+  if (!in.skip_padding || in.attention_mask == nullptr) return p;
+  p.lengths.resize(static_cast<size_t>(in.batch));
+  p.offsets.resize(static_cast<size_t>(in.batch) + 1, 0);
+  for (int64_t b = 0; b < in.batch; ++b) {
+    const int64_t* m = in.attention_mask + b * in.seq;
+    int64_t len = 0;
+    while (len < in.seq && m[len] == 1) ++len;
+    // Only right padding packs: a row whose first token is padding, or with
+    // attended tokens after a gap, keeps the padded path (its first token or
+    // relative positions would change).
+    if (len == 0) return {};
+    for (int64_t s = len; s < in.seq; ++s) {
+      if (m[s] != 0) return {};
+    }
+    p.lengths[static_cast<size_t>(b)] = len;
+    p.offsets[static_cast<size_t>(b) + 1] = p.offsets[static_cast<size_t>(b)] + len;
+  }
+  if (p.offsets.back() == in.batch * in.seq) return {};  // no padding to skip
+  p.tokens = p.offsets.back();
+  return p;
+}
+
 Tensor Encoder::forward(const EncoderInputs& in, const ForwardHook* hook) const {
   validate(in);
-  const int64_t tokens = in.batch * in.seq;
   const int64_t hidden = config_.hidden_size;
   const int64_t heads = config_.num_attention_heads;
-  auto emit = [&](std::string_view name, int64_t layer, const Tensor& t) {
-    if (hook != nullptr) (*hook)(name, layer, t);
+  const int64_t inter_size = config_.intermediate_size;
+  auto emit = [&](std::string_view name, int64_t layer, const float* data, int64_t rows, int64_t cols) {
+    if (hook != nullptr) (*hook)(name, layer, view(const_cast<float*>(data), rows, cols));
   };
 
+  const Packing packing = plan_packing(in);
+  const bool packed = packing.tokens > 0;
+  const int64_t padded_tokens = in.batch * in.seq;
+  const int64_t tokens = packed ? packing.tokens : padded_tokens;
+
   Tensor x = embed(in);
-  emit("embeddings", -1, x);
+  if (packed) {
+    // Gather the attended tokens of every item into consecutive rows.
+    Tensor gathered = Tensor::zeros(DType::F32, {tokens, hidden});
+    const float* src = x.data<float>();
+    float* dst = gathered.mutable_data<float>();
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < in.batch; ++b) {
+      std::memcpy(dst + packing.offsets[static_cast<size_t>(b)] * hidden, src + b * in.seq * hidden,
+                  static_cast<size_t>(packing.lengths[static_cast<size_t>(b)] * hidden) * sizeof(float));
+    }
+    x = std::move(gathered);
+  }
+  emit("embeddings", -1, x.data<float>(), tokens, hidden);
   Tensor bias;
   if (weights_.relative_attention_bias.defined()) bias = position_bias(in.seq);
 
-  Tensor qkv = Tensor::zeros(DType::F32, {tokens, 3 * hidden});
-  Tensor ctx = Tensor::zeros(DType::F32, {tokens, hidden});
-  Tensor attn = Tensor::zeros(DType::F32, {tokens, hidden});
-  Tensor inter = Tensor::zeros(DType::F32, {tokens, config_.intermediate_size});
-  Tensor ffn = Tensor::zeros(DType::F32, {tokens, hidden});
+  const auto t = static_cast<size_t>(tokens);
+  float* qkv = workspace(t * static_cast<size_t>(3 * hidden + 3 * hidden + inter_size));
+  float* ctx = qkv + t * static_cast<size_t>(3 * hidden);
+  float* attn = ctx + t * static_cast<size_t>(hidden);
+  float* ffn = attn + t * static_cast<size_t>(hidden);
+  float* inter = ffn + t * static_cast<size_t>(hidden);
+  float* h = x.mutable_data<float>();
   for (size_t step = 0; step < weights_.layer_order.size(); ++step) {
     const EncoderLayer& layer = weights_.layers[weights_.layer_order[step]];
     const auto il = static_cast<int64_t>(step);
-    layer.qkv.forward(x.data<float>(), tokens, qkv.mutable_data<float>());
-    const float* q = qkv.data<float>();
+    layer.qkv.forward(h, tokens, qkv);
     kernels::AttentionArgs args;
-    args.q = q;
-    args.k = q + hidden;
-    args.v = q + 2 * hidden;
+    args.q = qkv;
+    args.k = qkv + hidden;
+    args.v = qkv + 2 * hidden;
     args.ld_qkv = 3 * hidden;
     args.mask = in.attention_mask;
     args.bias = bias.defined() ? bias.data<float>() : nullptr;
@@ -175,18 +237,31 @@ Tensor Encoder::forward(const EncoderInputs& in, const ForwardHook* hook) const 
     args.seq = in.seq;
     args.heads = heads;
     args.head_dim = hidden / heads;
-    args.out = ctx.mutable_data<float>();
+    args.out = ctx;
+    if (packed) {
+      args.offsets = packing.offsets.data();
+      args.lengths = packing.lengths.data();
+    }
     kernels::attention(args);
-    emit("attention_context", il, ctx);
-    layer.attn_out.forward(ctx.data<float>(), tokens, attn.mutable_data<float>());
-    layer.attn_norm.forward(attn.data<float>(), x.data<float>(), tokens, attn.mutable_data<float>());
-    emit("attention_output", il, attn);
-    layer.ffn_in.forward(attn.data<float>(), tokens, inter.mutable_data<float>(), act_);
-    layer.ffn_out.forward(inter.data<float>(), tokens, ffn.mutable_data<float>());
-    layer.ffn_norm.forward(ffn.data<float>(), attn.data<float>(), tokens, x.mutable_data<float>());
-    emit("layer_output", il, x);
+    emit("attention_context", il, ctx, tokens, hidden);
+    layer.attn_out.forward(ctx, tokens, attn);
+    layer.attn_norm.forward(attn, h, tokens, attn);
+    emit("attention_output", il, attn, tokens, hidden);
+    layer.ffn_in.forward(attn, tokens, inter, act_);
+    layer.ffn_out.forward(inter, tokens, ffn);
+    layer.ffn_norm.forward(ffn, attn, tokens, h);
+    emit("layer_output", il, h, tokens, hidden);
   }
-  return x;
+  if (!packed) return x;
+  // Back to [batch*seq, hidden]; padding positions (never computed) are zero.
+  Tensor out = Tensor::zeros(DType::F32, {padded_tokens, hidden});
+  float* o = out.mutable_data<float>();
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < in.batch; ++b) {
+    std::memcpy(o + b * in.seq * hidden, h + packing.offsets[static_cast<size_t>(b)] * hidden,
+                static_cast<size_t>(packing.lengths[static_cast<size_t>(b)] * hidden) * sizeof(float));
+  }
+  return out;
 }
 
 Tensor first_tokens(const Tensor& hidden, int64_t batch, int64_t seq) {

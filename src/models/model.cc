@@ -80,7 +80,8 @@ std::vector<std::string> EncoderModel::output_names() const {
   }
 }
 
-NamedTensors EncoderModel::forward(const std::map<std::string, Tensor>& inputs, const ForwardHook* hook) const {
+NamedTensors EncoderModel::forward(const std::map<std::string, Tensor>& inputs, const ForwardHook* hook,
+                                   bool skip_padding) const {
   const std::vector<std::string> accepted = input_names();
   for (const auto& [name, t] : inputs) {
     if (std::find(accepted.begin(), accepted.end(), name) == accepted.end()) {
@@ -122,6 +123,7 @@ NamedTensors EncoderModel::forward(const std::map<std::string, Tensor>& inputs, 
   in.attention_mask = ptr("attention_mask");
   in.token_type_ids = ptr("token_type_ids");
   in.position_ids = ptr("position_ids");
+  in.skip_padding = skip_padding;
 
   NamedTensors out;
   if (rows == 0) {

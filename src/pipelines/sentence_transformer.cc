@@ -339,7 +339,8 @@ Tensor SentenceTransformer::encode_batch(const std::vector<std::string>& texts,
   std::map<std::string, Tensor> inputs = {{"input_ids", ids}, {"attention_mask", mask}};
   if (pass_token_type_ids_) inputs["token_type_ids"] = types;
   Tensor hidden;
-  for (auto& [name, t] : model_->forward(inputs)) {
+  // Pooling reads attended tokens (and the first one) only: padding is not computed.
+  for (auto& [name, t] : model_->forward(inputs, /*skip_padding=*/true)) {
     if (name == "last_hidden_state") hidden = t;
   }
   if (!hidden.defined()) throw Error("the model returned no last_hidden_state");

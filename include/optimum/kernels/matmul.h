@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "optimum/kernels/ops.h"
@@ -22,6 +23,13 @@ namespace optimum::kernels {
 enum class WeightType { F32, BF16, S8 };
 
 std::string_view weight_type_name(WeightType t);
+// The instruction set oneDNN uses here ("avx512_core_amx", "avx2", ...), after
+// the OPTIMUM_CPU_ISA cap (sse41, avx2, avx2_vnni, avx512_core,
+// avx512_core_vnni, avx512_core_bf16, avx512_core_amx / amx, all).
+std::string cpu_isa();
+// Whether oneDNN has a bf16 matmul on this CPU; where not, BF16 layers are
+// packed in f32 instead (with one warning).
+bool bf16_supported();
 // "f32"/"fp32"/"float32", "bf16"/"bfloat16", "int8"/"s8"; InvalidArgument names the value.
 WeightType weight_type_from_name(std::string_view name);
 

@@ -28,17 +28,22 @@ void softmax_row(float* x, int64_t n);
 
 // Multi-head self-attention over a padded batch.
 struct AttentionArgs {
-  const float* q;          // [batch*seq, ld_qkv], heads packed as h*head_dim
+  const float* q;          // [rows, ld_qkv], heads packed as h*head_dim
   const float* k;
   const float* v;
   int64_t ld_qkv;          // row stride of q, k, v
   const int64_t* mask;     // [batch, seq] 1 = attend, 0 = masked key; null = all ones
   const float* bias;       // [heads, seq, seq] added to scores; null = none
   int64_t batch;
-  int64_t seq;
+  int64_t seq;             // padded length (rows per item when `offsets` is null)
   int64_t heads;
   int64_t head_dim;
-  float* out;              // [batch*seq, heads*head_dim]
+  float* out;              // [rows, heads*head_dim]
+  // Unpadded (packed) batches: item b owns rows offsets[b] .. offsets[b]+lengths[b]
+  // and attends to exactly those; `mask` is then ignored. Null = padded layout
+  // (item b owns rows b*seq .. b*seq+seq).
+  const int64_t* offsets = nullptr;
+  const int64_t* lengths = nullptr;
 };
 // softmax(q·kᵀ / sqrt(head_dim) + bias + mask)·v per batch item and head.
 void attention(const AttentionArgs& args);

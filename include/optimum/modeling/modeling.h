@@ -82,7 +82,8 @@ class OptimizedModel {
                                                          const LoadOptions& options = {});
 
   // Runs the model; see EncoderModel::forward for names and shapes.
-  NamedTensors forward(const std::map<std::string, Tensor>& inputs) const;
+  // `skip_padding`: compute attended tokens only (models::EncoderInputs::skip_padding).
+  NamedTensors forward(const std::map<std::string, Tensor>& inputs, bool skip_padding = false) const;
 
   // Writes the model in the native format (weights, config, metadata,
   // preprocessors) to `dir`.

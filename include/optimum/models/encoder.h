@@ -52,6 +52,12 @@ struct EncoderInputs {
   const int64_t* attention_mask = nullptr;
   const int64_t* token_type_ids = nullptr;
   const int64_t* position_ids = nullptr;
+  // Compute only attended tokens: right-padded items are packed into
+  // consecutive rows (attention per item), so padding costs nothing; the
+  // hidden states at padding positions come back as zeros instead of
+  // transformers' (unused) values. Items whose first token is padding keep
+  // the padded path.
+  bool skip_padding = false;
 };
 
 // Called with every named intermediate ("embeddings", "attention",
@@ -79,6 +85,12 @@ class Encoder {
   const config::EncoderConfig& config() const { return config_; }
 
  private:
+  struct Packing {
+    int64_t tokens = 0;            // attended tokens; 0 = padded layout
+    std::vector<int64_t> offsets;  // first row of each item, plus the total
+    std::vector<int64_t> lengths;
+  };
+  Packing plan_packing(const EncoderInputs& in) const;
   Tensor embed(const EncoderInputs& in) const;
   Tensor position_bias(int64_t seq) const;
 

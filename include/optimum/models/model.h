@@ -38,7 +38,10 @@ class EncoderModel {
   // token_type_ids, position_ids of the same shape. Outputs: f32 tensors
   // named last_hidden_state / pooler_output, logits, start_logits /
   // end_logits. Thread-safe: the model is immutable.
-  NamedTensors forward(const std::map<std::string, Tensor>& inputs, const ForwardHook* hook = nullptr) const;
+  // `skip_padding`: see EncoderInputs::skip_padding (outputs at padding
+  // positions are then not transformers' values).
+  NamedTensors forward(const std::map<std::string, Tensor>& inputs, const ForwardHook* hook = nullptr,
+                       bool skip_padding = false) const;
 
   // The engine-layout weights and their description, for export.
   NativeLayout native_layout() const { return to_native(*encoder_, head_, uses_token_types_); }

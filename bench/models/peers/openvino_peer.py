@@ -1,10 +1,12 @@
-"""OpenVINO CPU plugin on the torch.onnx export, through openvino's own API.
+"""OpenVINO through optimum-intel (OVModelForFeatureExtraction), CPU plugin, in .venv-bench/openvino.
 
-optimum-intel 2.2.0 (its OVModel classes) needs transformers < 5.6 and another torch, so
-the model is read with openvino.Core and compiled directly. INFERENCE_NUM_THREADS = threads,
-PERFORMANCE_HINT LATENCY.
-fp32  INFERENCE_PRECISION_HINT f32;  bf16  INFERENCE_PRECISION_HINT bf16 (AVX512-BF16);
-int8  nncf.compress_weights (int8 asymmetric weights, what optimum-intel's load_in_8bit does), f32 compute.
+Export: OVModelForFeatureExtraction.from_pretrained(model, export=True) saved once (fp32 IR;
+int8: quantization_config=OVWeightQuantizationConfig(bits=8), nncf int8 weight compression).
+Load: from_pretrained(ir, ov_config=...) and compile() (compile is part of load time), with
+INFERENCE_NUM_THREADS = threads, PERFORMANCE_HINT LATENCY and
+fp32  INFERENCE_PRECISION_HINT f32 (explicit: on AVX512-BF16/AMX CPUs OpenVINO's default is bf16)
+bf16  INFERENCE_PRECISION_HINT bf16 (on the fp32 IR; only where the CPU has AVX512-BF16 or AMX)
+int8  int8-compressed weights, f32 compute (what optimum-intel's load_in_8bit gives)
 """
 
 from __future__ import annotations
@@ -13,54 +15,60 @@ import pathlib
 
 import numpy as np
 
-from . import onnx_export
+from . import Unavailable
 
 VARIANTS = ["fp32", "bf16", "int8"]
 MISSING: dict[str, str] = {}
+VENV = ".venv-bench/openvino"
 
 
 def available():
-    try:
-        import openvino  # noqa: F401
-    except ImportError as e:
-        return str(e)
     return None
 
 
+def _bf16_cpu() -> bool:
+    try:
+        flags = pathlib.Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
 def prepare(model_dir: str, work: pathlib.Path, variant: str) -> str:
-    import openvino as ov
+    if variant == "bf16" and not _bf16_cpu():
+        raise Unavailable("this CPU has neither AVX512-BF16 nor AMX; OpenVINO would run bf16 emulated")
+    kind = "int8" if variant == "int8" else "fp32"
+    out = work / "optimum-intel" / kind
+    if not (out / "openvino_model.xml").exists():
+        from optimum.intel import OVModelForFeatureExtraction
 
-    out = work / "openvino" / ("model-int8.xml" if variant == "int8" else "model.xml")
-    if out.exists():
-        return str(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    model = ov.Core().read_model(str(onnx_export.export(model_dir, work)))
-    if variant == "int8":
-        import nncf
+        kwargs = {}
+        if kind == "int8":
+            from optimum.intel import OVWeightQuantizationConfig
 
-        model = nncf.compress_weights(model)
-    ov.save_model(model, str(out), compress_to_fp16=False)
+            kwargs["quantization_config"] = OVWeightQuantizationConfig(bits=8)
+        model = OVModelForFeatureExtraction.from_pretrained(model_dir, export=True, compile=False, **kwargs)
+        model.save_pretrained(str(out))
     return str(out)
 
 
 def imports() -> None:
     import openvino  # noqa: F401
+    from optimum.intel import OVModelForFeatureExtraction  # noqa: F401
 
 
 def load(artifact: str, variant: str, threads: int):
-    import openvino as ov
+    from optimum.intel import OVModelForFeatureExtraction
 
-    core = ov.Core()
     config = {
-        "INFERENCE_NUM_THREADS": threads,
+        "INFERENCE_NUM_THREADS": str(threads),
         "PERFORMANCE_HINT": "LATENCY",
         "INFERENCE_PRECISION_HINT": "bf16" if variant == "bf16" else "f32",
     }
-    compiled = core.compile_model(core.read_model(artifact), "CPU", config)
-    request = compiled.create_infer_request()
+    model = OVModelForFeatureExtraction.from_pretrained(artifact, ov_config=config, compile=False)
+    model.compile()
 
     def run(input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        request.infer({"input_ids": input_ids, "attention_mask": attention_mask})
-        return request.get_output_tensor(0).data.copy()
+        return np.array(model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state, copy=True)
 
     return run

@@ -1,10 +1,15 @@
-"""ONNX Runtime (CPUExecutionProvider) on the torch.onnx export.
+"""ONNX Runtime through Optimum (optimum-onnx), CPUExecutionProvider, in .venv-bench/onnx.
 
-fp32      the plain export, ORT_ENABLE_ALL graph optimizations at session creation
-fp32-O2   + onnxruntime.transformers.optimizer fusions (Attention, SkipLayerNorm, BiasGelu,
-          EmbedLayerNorm), what optimum's O2 level runs
-fp32-O3   O2 + GELU approximation (FastGelu), what optimum's O3 adds
-int8      onnxruntime.quantization.quantize_dynamic of the plain export (s8 weights, u8 activations)
+Export: optimum.exporters.onnx.main_export (task feature-extraction), the ONNX model
+Optimum users get. Load and run: optimum.onnxruntime.ORTModelForFeatureExtraction with
+SessionOptions intra_op_num_threads = threads, inter_op 1, sequential, ORT_ENABLE_ALL.
+
+fp32      the plain export
+fp32-O2   ORTOptimizer with AutoOptimizationConfig.O2() (ORT transformer fusions: Attention,
+          SkipLayerNorm, BiasGelu, EmbedLayerNorm)
+fp32-O3   AutoOptimizationConfig.O3() (O2 + GELU approximation)
+int8      ORTQuantizer with AutoQuantizationConfig.avx512_vnni(is_static=False) (avx2 on a CPU
+          without VNNI): onnxruntime's quantize_dynamic, s8 per-channel weights, u8 activations
 """
 
 from __future__ import annotations
@@ -13,70 +18,81 @@ import pathlib
 
 import numpy as np
 
-from . import onnx_export
+from . import Unavailable
 
 VARIANTS = ["fp32", "fp32-O2", "fp32-O3", "int8"]
-MISSING = {"bf16": "ORT CPU has no bf16 kernels for these ops"}
+MISSING = {"bf16": "ONNX Runtime's CPU provider has no bf16 kernels for these ops"}
+VENV = ".venv-bench/onnx"
 
 
 def available():
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError as e:
-        return str(e)
-    return None
+    return None  # the coordinator checks VENV; imports happen in that interpreter
 
 
-def _optimized(model_dir: str, work: pathlib.Path, level: int) -> pathlib.Path:
-    out = work / "onnx" / f"model-O{level}.onnx"
-    if out.exists():
-        return out
-    from onnxruntime.transformers import optimizer
-    from onnxruntime.transformers.fusion_options import FusionOptions
+def _export(model_dir: str, work: pathlib.Path) -> pathlib.Path:
+    out = work / "optimum-onnx" / "fp32"
+    if not (out / "model.onnx").exists():
+        from optimum.exporters.onnx import main_export
 
-    src = onnx_export.export(model_dir, work)
-    hidden, heads = onnx_export.hidden_and_heads(model_dir)
-    opts = FusionOptions("bert")
-    opts.enable_gelu_approximation = level >= 3
-    m = optimizer.optimize_model(
-        str(src), model_type="bert", num_heads=heads, hidden_size=hidden, optimization_options=opts, opt_level=0
-    )
-    m.save_model_to_file(str(out))
+        main_export(model_dir, output=str(out), task="feature-extraction", device="cpu", do_validation=False)
     return out
 
 
-def prepare(model_dir: str, work: pathlib.Path, variant: str) -> str:
-    if variant == "fp32":
-        return str(onnx_export.export(model_dir, work))
-    if variant == "fp32-O2":
-        return str(_optimized(model_dir, work, 2))
-    if variant == "fp32-O3":
-        return str(_optimized(model_dir, work, 3))
-    if variant == "int8":
-        out = work / "onnx" / "model-int8.onnx"
-        if not out.exists():
-            from onnxruntime.quantization import QuantType, quantize_dynamic
+def _vnni() -> bool:
+    try:
+        return " avx512_vnni" in pathlib.Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
 
-            quantize_dynamic(str(onnx_export.export(model_dir, work)), str(out), weight_type=QuantType.QInt8)
-        return str(out)
-    raise ValueError(variant)
+
+def prepare(model_dir: str, work: pathlib.Path, variant: str) -> str:
+    src = _export(model_dir, work)
+    if variant == "fp32":
+        return str(src / "model.onnx")
+    out = work / "optimum-onnx" / variant
+    found = sorted(out.glob("*.onnx")) if out.exists() else []
+    if found:
+        return str(found[0])
+    if variant in ("fp32-O2", "fp32-O3"):
+        from optimum.onnxruntime import ORTOptimizer
+        from optimum.onnxruntime.configuration import AutoOptimizationConfig
+
+        cfg = AutoOptimizationConfig.O2() if variant == "fp32-O2" else AutoOptimizationConfig.O3()
+        ORTOptimizer.from_pretrained(str(src)).optimize(optimization_config=cfg, save_dir=str(out))
+    elif variant == "int8":
+        from optimum.onnxruntime import ORTQuantizer
+        from optimum.onnxruntime.configuration import AutoQuantizationConfig
+
+        cfg = (AutoQuantizationConfig.avx512_vnni if _vnni() else AutoQuantizationConfig.avx2)(is_static=False)
+        ORTQuantizer.from_pretrained(str(src), file_name="model.onnx").quantize(save_dir=str(out), quantization_config=cfg)
+    else:
+        raise Unavailable(f"unknown variant {variant}")
+    found = sorted(out.glob("*.onnx"))
+    if not found:
+        raise RuntimeError(f"optimum-onnx wrote no .onnx file into {out}")
+    return str(found[0])
 
 
 def imports() -> None:
     import onnxruntime  # noqa: F401
+    from optimum.onnxruntime import ORTModelForFeatureExtraction  # noqa: F401
 
 
 def load(artifact: str, variant: str, threads: int):
     import onnxruntime as ort
+    from optimum.onnxruntime import ORTModelForFeatureExtraction
 
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    sess = ort.InferenceSession(artifact, so, providers=["CPUExecutionProvider"])
+    path = pathlib.Path(artifact)
+    model = ORTModelForFeatureExtraction.from_pretrained(
+        str(path.parent), file_name=path.name, provider="CPUExecutionProvider", session_options=so, use_io_binding=False
+    )
 
     def run(input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        return sess.run(None, {"input_ids": input_ids, "attention_mask": attention_mask})[0]
+        return model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
     return run

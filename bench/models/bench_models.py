@@ -148,11 +148,13 @@ def worker(spec: dict) -> None:
     t0 = time.perf_counter()
     try:
         run = mod.load(spec["artifact"], spec["variant"], spec["threads"])
+        load_s = time.perf_counter() - t0
+        if hasattr(run, "probe"):
+            run.probe()  # a capability check (raises Unavailable), outside the load time
     except Unavailable as e:
         out.write(json.dumps({"unavailable": str(e)}) + "\n")
         out.flush()
         return
-    load_s = time.perf_counter() - t0
     out.write(json.dumps({"load_s": load_s, "rss_import_mb": rss_import, "rss_loaded_mb": rss_mb()}) + "\n")
     out.flush()
     for line in sys.stdin:

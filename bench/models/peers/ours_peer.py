@@ -71,16 +71,18 @@ def load(artifact: str, variant: str, threads: int):
 
     optimum_cpp.set_num_threads(threads)
     model = optimum_cpp.AutoModel.from_pretrained(artifact)
-    kwargs = {}
-    if variant == "fp32-unpadded":
-        kwargs["skip_padding"] = True
-        probe = np.array([[101, 2000, 102, 0]], dtype=np.int64)
-        try:
-            model(input_ids=probe, attention_mask=(probe != 0).astype(np.int64), **kwargs)
-        except TypeError as e:
-            raise Unavailable(f"the model call does not take skip_padding yet ({e})") from None
+    kwargs = {"skip_padding": True} if variant == "fp32-unpadded" else {}
 
     def run(input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         return model(input_ids=input_ids, attention_mask=attention_mask, **kwargs)["last_hidden_state"]
 
+    def probe() -> None:
+        ids = np.array([[101, 2000, 102, 0]], dtype=np.int64)
+        try:
+            run(ids, (ids != 0).astype(np.int64))
+        except TypeError as e:
+            raise Unavailable(f"the model call does not take skip_padding yet ({e})") from None
+
+    if kwargs:
+        run.probe = probe
     return run

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "optimum/core/errors.h"
+#include "optimum/io/mapped_file.h"
 
 #include "optimum/kernels/gemm.h"
 #include "optimum/kernels/ops.h"
@@ -23,6 +24,10 @@ void Linear::pack(kernels::WeightType type) {
   if (!weight.defined()) throw InvalidArgument("Linear::pack: layer has no f32 weight to pack");
   packed = kernels::PackedLinear::from_f32(weight.data<float>(), out, in,
                                            bias.defined() ? bias.data<float>() : nullptr, type);
+  // A weight read straight from the mapped checkpoint has been copied into the
+  // packed layout: its pages leave memory (and are re-read from the file if
+  // export needs them), so peak RSS holds the weights once.
+  if (!weight.is_owned()) io::advise_unneeded(weight.raw(), weight.nbytes());
 }
 
 void Norm::forward(const float* x, const float* residual, int64_t rows, float* out) const {

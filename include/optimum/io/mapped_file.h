@@ -27,4 +27,11 @@ class MappedFile {
   std::filesystem::path path_;
 };
 
+// Tells the kernel that the bytes [p, p + n) are not needed any more when
+// they lie inside a live MappedFile (whole pages only): the pages leave the
+// process's resident set and come back from the file if read again. Used once
+// a weight has been copied into its packed compute layout. Anything else
+// (heap memory, a range outside every mapping) is left alone.
+void advise_unneeded(const void* p, size_t n);
+
 }  // namespace optimum::io

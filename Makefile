@@ -51,7 +51,7 @@ asan-test: setup
 	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -j $(JOBS) -E '_NOT_BUILT$$'
 
 python-test: build
-	$(PY) -m pytest -q tests/python tests/parity tests/pipelines tests/sentence_transformers tests/hub tests/tokenizers
+	$(PY) -m pytest -q tests/python tests/parity tests/pipelines tests/sentence_transformers tests/hub tests/tokenizers tests/precision
 
 test: unit-test asan-test python-test
 

@@ -121,7 +121,7 @@ class _OptimizedModel:
         model_id,
         *,
         export: bool = False,
-        dtype: str = "fp32",
+        dtype: str | None = None,
         revision: str | None = None,
         subfolder: str = "",
         cache_dir: str | None = None,
@@ -129,22 +129,35 @@ class _OptimizedModel:
         force_download: bool = False,
         local_files_only: bool = False,
         num_threads: int = 0,
+        calibration_texts=None,
+        strict_accuracy: bool = False,
     ):
         """Load a model: a local folder or a Hub id, an exported folder directly, or a vanilla
-        checkpoint (with ``export=True`` converted once to the native format and cached)."""
+        checkpoint (with ``export=True`` converted once to the native format and cached).
+
+        ``dtype`` ("fp32", "bf16", "int8"; None: an export's own precision, else fp32) is the
+        precision of the encoder-layer Linears. With ``export=True`` the export is written in it
+        and checked by the accuracy guard on ``calibration_texts`` (default: built-in English
+        sentences): layers that miss the thresholds stay fp32, or with ``strict_accuracy=True``
+        the export fails (``ValidationError``). A checkpoint loaded without export is packed in
+        ``dtype`` at load (int8 quantized then)."""
+        if isinstance(calibration_texts, str):
+            raise TypeError("calibration_texts must be a list of strings, not a string")
         return cls(
             _NativeModel(
                 str(model_id),
                 cls.task,
                 num_threads,
                 export,
-                dtype,
+                dtype or "auto",
                 revision or "",
                 subfolder or "",
                 str(cache_dir) if cache_dir else "",
                 token or "",
                 force_download,
                 local_files_only,
+                [str(t) for t in calibration_texts or []],
+                strict_accuracy,
             )
         )
 

@@ -66,7 +66,8 @@ class PyModel {
  public:
   PyModel(const std::string& model_id, const std::string& task, int num_threads, bool export_model,
           const std::string& dtype, const std::string& revision, const std::string& subfolder,
-          const std::string& cache_dir, const std::string& token, bool force_download, bool local_files_only) {
+          const std::string& cache_dir, const std::string& token, bool force_download, bool local_files_only,
+          const std::vector<std::string>& calibration_texts, bool strict_accuracy) {
     modeling::LoadOptions opts;
     opts.task = tasks::task_from_name(task);
     opts.num_threads = num_threads;
@@ -78,6 +79,8 @@ class PyModel {
     opts.hub.token = token;
     opts.hub.force_download = force_download;
     opts.hub.local_files_only = local_files_only;
+    opts.calibration_texts = calibration_texts;
+    opts.strict_accuracy = strict_accuracy;
     py::gil_scoped_release release;
     model_ = modeling::OptimizedModel::from_pretrained(model_id, opts);
   }
@@ -150,11 +153,13 @@ PYBIND11_MODULE(_C, m) {
 
   py::class_<PyModel>(m, "Model")
       .def(py::init<const std::string&, const std::string&, int, bool, const std::string&, const std::string&,
-                    const std::string&, const std::string&, const std::string&, bool, bool>(),
+                    const std::string&, const std::string&, const std::string&, bool, bool,
+                    const std::vector<std::string>&, bool>(),
            py::arg("model_id"), py::arg("task") = "feature-extraction", py::arg("num_threads") = 0,
-           py::arg("export") = false, py::arg("dtype") = "fp32", py::arg("revision") = "", py::arg("subfolder") = "",
+           py::arg("export") = false, py::arg("dtype") = "auto", py::arg("revision") = "", py::arg("subfolder") = "",
            py::arg("cache_dir") = "", py::arg("token") = "", py::arg("force_download") = false,
-           py::arg("local_files_only") = false)
+           py::arg("local_files_only") = false, py::arg("calibration_texts") = std::vector<std::string>{},
+           py::arg("strict_accuracy") = false)
       .def("save_pretrained", &PyModel::save_pretrained, py::arg("save_directory"))
       .def_property_readonly("exported_now", &PyModel::exported_now)
       .def("push_to_hub", &PyModel::push_to_hub, py::arg("repo_id"), py::arg("token") = "",

@@ -4,8 +4,10 @@
 #include <iostream>
 
 #include "optimum/config/config.h"
+#include "optimum/exporters/accuracy.h"
 #include "optimum/exporters/export.h"
 #include "optimum/models/model.h"
+#include "optimum/models/precision.h"
 #include "optimum/preprocessors/preprocessors.h"
 #include "optimum/tasks/registry.h"
 
@@ -87,19 +89,42 @@ ExportResult export_native(const fs::path& model_dir, const fs::path& output_dir
   const std::string task =
       options.task == "auto" ? tasks::infer_task(config_dir) : tasks::canonical_task(options.task);
   const tasks::ExportConfig& export_config = tasks::get_export_config("native", cfg.model_type, task);
-  if (options.dtype != "fp32") {
-    throw Unsupported("--dtype " + options.dtype + " is not supported by the native exporter yet (supported: fp32)");
-  }
+  const kernels::WeightType type = kernels::weight_type_from_name(options.dtype);
+  const std::string dtype(kernels::weight_type_name(type));
   const double atol = options.atol.value_or(export_config.atol);
   const tasks::Task engine_task = tasks::task_from_name(task);
   const auto source = models::EncoderModel::load(model_dir, engine_task, config_dir);
+
+  // Low precision: the accuracy guard picks which layer Linears stay fp32;
+  // `target` is the model in the exported precisions (the validation reference).
+  std::shared_ptr<const models::EncoderModel> target = source;
+  io::Json accuracy;
+  if (type != kernels::WeightType::F32) {
+    std::map<std::string, models::Linear> converted;  // each Linear quantized once
+    const models::LinearConverter convert = [&](const std::string& name, const models::Linear& l,
+                                                kernels::WeightType t) {
+      if (t == kernels::WeightType::F32) return l;
+      auto it = converted.find(name);
+      if (it == converted.end()) it = converted.emplace(name, models::convert_linear(l, t)).first;
+      return it->second;
+    };
+    AccuracyOptions guard;
+    guard.texts = options.calibration_texts;
+    guard.strict = options.strict_accuracy;
+    guard.min_cosine = options.min_cosine;
+    guard.min_agreement = options.min_agreement;
+    AccuracyReport report;
+    const models::PrecisionPlan plan = choose_precision(*source, model_dir, type, guard, convert, &report);
+    target = models::with_precision(*source, plan, convert);
+    accuracy = report.to_json();
+  }
 
   fs::path out = output_dir;
   if (out.filename().empty()) out = out.parent_path();
   TempDir tmp(out.parent_path() / (out.filename().string() + ".partial-" + std::to_string(::getpid())));
 
   // 1. Weights in the engine's layout, config.json, preprocessors.
-  models::NativeLayout native = source->native_layout();
+  models::NativeLayout native = target->native_layout();
   io::save_safetensors(tmp.path() / "model.safetensors", native.tensors,
                        {{"format", models::kNativeFormat}, {"layout_version", std::to_string(models::kNativeLayoutVersion)}});
   io::Json config_json = cfg.raw;
@@ -118,9 +143,10 @@ ExportResult export_native(const fs::path& model_dir, const fs::path& output_dir
                      {"library", library}}},
                    {"model_type", cfg.model_type},
                    {"task", task},
-                   {"dtype", options.dtype},
+                   {"dtype", dtype},
                    {"layout", native.layout},
                    {"preprocessors", copied.copied}};
+  if (!accuracy.is_null()) meta["accuracy"] = accuracy;
   io::write_json(tmp.path() / models::EncoderModel::kExportFile, meta);
 
   // 2. Validation on shapes other than the export's: source vs exported.
@@ -129,13 +155,15 @@ ExportResult export_native(const fs::path& model_dir, const fs::path& output_dir
   result.task = task;
   result.model_type = cfg.model_type;
   result.atol = atol;
+  result.dtype = dtype;
+  result.accuracy = accuracy;
   for (int64_t batch : {1, 3}) {
     for (int64_t seq : {8, 33}) {
       tasks::DummyShapes shapes = export_config.default_shapes;
       shapes.batch_size = batch;
       shapes.sequence_length = std::min<int64_t>(seq, cfg.max_position_embeddings - cfg.pad_token_id - 1);
       const auto inputs = export_config.generate_dummy_inputs(cfg, shapes, static_cast<uint64_t>(batch * 100 + seq));
-      const auto want = source->forward(inputs);
+      const auto want = target->forward(inputs);
       const auto got = exported->forward(inputs);
       for (size_t i = 0; i < want.size(); ++i) {
         const double d = max_abs_diff(want[i].second, got.at(i).second, want[i].first);
@@ -156,7 +184,11 @@ ExportResult export_native(const fs::path& model_dir, const fs::path& output_dir
                       {"output", v.output},
                       {"max_abs_diff", v.max_abs_diff}});
   }
-  meta["validation"] = {{"passed", true}, {"atol", atol}, {"max_abs_diff", result.max_abs_diff}, {"cases", report}};
+  meta["validation"] = {{"passed", true},
+                        {"reference", type == kernels::WeightType::F32 ? "source" : "source in " + dtype + " (in memory)"},
+                        {"atol", atol},
+                        {"max_abs_diff", result.max_abs_diff},
+                        {"cases", report}};
   io::write_json(tmp.path() / models::EncoderModel::kExportFile, meta);
 
   move_into(tmp.path(), out);

@@ -62,12 +62,27 @@ bool is_native_export(const fs::path& folder) {
   return fs::exists(folder / models::EncoderModel::kExportFile, ec);
 }
 
+// The precision options.dtype asks for; nullopt for "auto".
+std::optional<kernels::WeightType> requested_type(const LoadOptions& options) {
+  if (options.dtype == "auto") return std::nullopt;
+  return kernels::weight_type_from_name(options.dtype);
+}
+
+// What an export made for `options` is written in: fp32 for "auto".
+std::string export_dtype(const LoadOptions& options) {
+  const auto t = requested_type(options);
+  return std::string(kernels::weight_type_name(t.value_or(kernels::WeightType::F32)));
+}
+
 }  // namespace
 
 std::filesystem::path export_cache_path(const ResolvedModel& resolved, const LoadOptions& options) {
   const std::string source = resolved.commit.empty() ? local_fingerprint(resolved.folder)
                                                      : resolved.repo_id + "@" + resolved.commit;
-  const std::string key = source + "|task=" + tasks::task_name(options.task) + "|dtype=" + options.dtype +
+  std::string calibration;
+  for (const std::string& t : options.calibration_texts) calibration += t + "\n";
+  const std::string key = source + "|task=" + tasks::task_name(options.task) + "|dtype=" + export_dtype(options) +
+                          (calibration.empty() ? "" : "|calibration=" + hex(fnv1a(calibration))) +
                           "|subfolder=" + options.hub.subfolder + "|tool=" + exporters::tool_version() +
                           "|layout=" + std::to_string(models::kNativeLayoutVersion);
   const fs::path root = options.export_cache.empty() ? default_export_cache() : fs::path(options.export_cache);
@@ -81,6 +96,7 @@ std::filesystem::path export_cache_path(const ResolvedModel& resolved, const Loa
 std::shared_ptr<OptimizedModel> OptimizedModel::from_pretrained(const std::string& model_id,
                                                                 const LoadOptions& options) {
   if (options.num_threads > 0) set_num_threads(options.num_threads);
+  const std::optional<kernels::WeightType> compute = requested_type(options);  // an unknown dtype fails first
   // 1-2. Id resolution (path normalization, revision parsing, download) and file discovery.
   const ResolvedModel resolved = resolve(model_id, options.hub);
   // 3-4. Library detection and config loading (refuses timm, diffusers, remote code).
@@ -88,6 +104,7 @@ std::shared_ptr<OptimizedModel> OptimizedModel::from_pretrained(const std::strin
   auto m = std::make_shared<OptimizedModel>();
   m->source_ = resolved.folder;
   m->config_dir_ = resolved.config_dir;
+  m->dtype_ = export_dtype(options);
   // 5. Export decision.
   if (is_native_export(resolved.folder) || !options.export_model) {
     m->path_ = resolved.folder;
@@ -96,7 +113,9 @@ std::shared_ptr<OptimizedModel> OptimizedModel::from_pretrained(const std::strin
     if (!is_native_export(cached)) {
       exporters::ExportOptions eo;
       eo.task = tasks::task_name(options.task);
-      eo.dtype = options.dtype;
+      eo.dtype = export_dtype(options);
+      eo.calibration_texts = options.calibration_texts;
+      eo.strict_accuracy = options.strict_accuracy;
       eo.source_id = model_id;
       eo.source_commit = resolved.commit;
       eo.revision = options.hub.revision;
@@ -108,11 +127,8 @@ std::shared_ptr<OptimizedModel> OptimizedModel::from_pretrained(const std::strin
     m->path_ = cached;
     m->config_dir_ = cached;
   }
-  // 6. The backend's load (native CPU engine).
-  if (options.dtype != "fp32") {
-    throw Unsupported("dtype '" + options.dtype + "' is not supported yet (supported: fp32)");
-  }
-  m->model_ = models::EncoderModel::load(m->path_, options.task, m->config_dir_);
+  // 6. The backend's load (native CPU engine), in the requested precision.
+  m->model_ = models::EncoderModel::load(m->path_, options.task, m->config_dir_, compute);
   return m;
 }
 
@@ -136,6 +152,7 @@ void OptimizedModel::save_pretrained(const fs::path& dir) const {
   exporters::ExportOptions eo;
   eo.task = tasks::task_name(model_->task());
   eo.config_dir = config_dir_;
+  eo.dtype = dtype_;
   exporters::export_native(path_, dir, eo);
 }
 

@@ -25,7 +25,8 @@ Tensor as_int64(const Tensor& t, const std::string& name) {
 }  // namespace
 
 std::shared_ptr<const EncoderModel> EncoderModel::load(const std::filesystem::path& dir, tasks::Task task,
-                                                       const std::filesystem::path& config_dir) {
+                                                       const std::filesystem::path& config_dir,
+                                                       std::optional<kernels::WeightType> compute) {
   const config::EncoderConfig cfg = config::load_config(config_dir.empty() ? dir : config_dir);
   std::error_code ec;
   if (std::filesystem::exists(dir / kExportFile, ec)) {
@@ -37,9 +38,19 @@ std::shared_ptr<const EncoderModel> EncoderModel::load(const std::filesystem::pa
                         "', not '" + tasks::task_name(task) + "': export it again with --task " +
                         tasks::task_name(task));
     }
+    // A bf16 / int8 export runs in its stored precisions; an fp32 one in `compute`.
+    const std::string exported = meta.value("dtype", std::string("fp32"));
+    if (exported != "fp32" && compute && kernels::weight_type_name(*compute) != exported) {
+      throw Unsupported(dir.string() + " was exported with dtype " + exported + "; it loads only as " + exported +
+                        ", not " + std::string(kernels::weight_type_name(*compute)) +
+                        " (export the model again with --dtype " +
+                        std::string(kernels::weight_type_name(*compute)) + ")");
+    }
     std::shared_ptr<EncoderModel> m(new EncoderModel());
     m->uses_token_types_ = native.uses_token_types;
-    m->encoder_ = std::make_unique<Encoder>(cfg, std::move(native.weights), native.positions);
+    m->encoder_ = std::make_unique<Encoder>(cfg, std::move(native.weights), native.positions,
+                                            exported == "fp32" ? compute.value_or(kernels::WeightType::F32)
+                                                               : kernels::WeightType::F32);
     m->head_ = std::move(native.head);
     m->head_.pack();
     return m;
@@ -51,7 +62,8 @@ std::shared_ptr<const EncoderModel> EncoderModel::load(const std::filesystem::pa
   WeightSource weights(io::WeightStore::open_dir(dir), family.base_prefix);
   std::shared_ptr<EncoderModel> m(new EncoderModel());
   m->uses_token_types_ = family.uses_token_types;
-  m->encoder_ = std::make_unique<Encoder>(cfg, family.load_encoder(weights, cfg), family.positions);
+  m->encoder_ = std::make_unique<Encoder>(cfg, family.load_encoder(weights, cfg), family.positions,
+                                          compute.value_or(kernels::WeightType::F32));
   if (task == tasks::Task::FeatureExtraction) {
     m->head_.task = task;
   } else {

@@ -1,6 +1,7 @@
 #include "optimum/models/native_format.h"
 
 #include "optimum/core/errors.h"
+#include "optimum/models/precision.h"
 
 namespace optimum::models {
 
@@ -25,9 +26,14 @@ class Writer {
   std::vector<std::pair<std::string, Tensor>> tensors;
   Json eps = Json::object();
 
+  Json dtypes = Json::object();
+
+  // The weight as stored (f32, bf16, or int8 + per-channel scales).
   void linear(const std::string& name, const Linear& l) {
     tensors.emplace_back(name + ".weight", l.weight);
+    if (l.weight.dtype() == DType::I8) tensors.emplace_back(name + ".weight_scale", l.weight_scale);
     if (l.bias.defined()) tensors.emplace_back(name + ".bias", l.bias);
+    dtypes[name] = std::string(kernels::weight_type_name(stored_type(l)));
   }
   void norm(const std::string& name, const Norm& n) {
     tensors.emplace_back(name + ".weight", n.gamma);
@@ -49,11 +55,48 @@ class Reader {
     }
     return t.dtype() == DType::F32 ? t : t.to(DType::F32);
   }
+  // A stored tensor of shape `shape` and dtype `dtype`, as stored (no conversion).
+  Tensor stored(const std::string& name, const Shape& shape, DType dtype, const std::string& why) const {
+    if (!store_.contains(name)) {
+      throw FormatError("native weights " + store_.source() + " lack tensor '" + name + "' (" + why + ")");
+    }
+    Tensor t = store_.get(name);
+    if (t.shape() != shape || t.dtype() != dtype) {
+      throw FormatError("native weights " + store_.source() + ": tensor '" + name + "' is " +
+                        std::string(dtype_name(t.dtype())) + " " + shape_str(t.shape()) + ", expected " +
+                        std::string(dtype_name(dtype)) + " " + shape_str(shape) + " (" + why + ")");
+    }
+    return t;
+  }
+  // The precision the layout records for Linear `name` (fp32 when absent: version 1).
+  kernels::WeightType linear_type(const std::string& name) const {
+    if (!layout_.contains("linear_dtypes")) return kernels::WeightType::F32;
+    const Json& d = layout_["linear_dtypes"];
+    if (!d.is_object() || !d.contains(name)) return kernels::WeightType::F32;
+    if (!d[name].is_string()) throw FormatError("native layout: linear_dtypes['" + name + "'] is not a string");
+    const std::string v = d[name].get<std::string>();
+    if (v != "fp32" && v != "bf16" && v != "int8") {
+      throw FormatError("native layout: linear_dtypes['" + name + "'] is '" + v + "' (expected fp32, bf16 or int8)");
+    }
+    return kernels::weight_type_from_name(v);
+  }
   Linear linear(const std::string& name, int64_t in, int64_t out) const {
     Linear l;
     l.in = in;
     l.out = out;
-    l.weight = tensor(name + ".weight", {out, in});
+    switch (linear_type(name)) {
+      case kernels::WeightType::F32:
+        l.weight = tensor(name + ".weight", {out, in});
+        break;
+      case kernels::WeightType::BF16:
+        l.weight = stored(name + ".weight", {out, in}, DType::BF16, "bf16 Linear '" + name + "'");
+        break;
+      case kernels::WeightType::S8:
+        l.weight = stored(name + ".weight", {out, in}, DType::I8, "int8 Linear '" + name + "'");
+        l.weight_scale = stored(name + ".weight_scale", {out}, DType::F32,
+                                "per-output-channel scales of int8 Linear '" + name + "'");
+        break;
+    }
     if (store_.contains(name + ".bias")) l.bias = tensor(name + ".bias", {out});
     return l;
   }
@@ -139,6 +182,7 @@ NativeLayout to_native(const Encoder& encoder, const Head& head, bool uses_token
                    {"num_layers", w.layers.size()},
                    {"layer_order", w.layer_order},
                    {"norm_eps", out.eps},
+                   {"linear_dtypes", out.dtypes},
                    {"head", {{"task", tasks::task_name(head.task)}, {"input", input_name(head.input)}, {"steps", steps}}}};
   result.tensors = std::move(out.tensors);
   return result;
@@ -149,9 +193,10 @@ NativeModel from_native(const io::WeightStore& store, const Json& layout, const 
   if (!layout.is_object() || layout.value("format", "") != kNativeFormat) {
     throw FormatError("native layout: field 'format' is not '" + std::string(kNativeFormat) + "'");
   }
-  if (layout.value("layout_version", 0) != kNativeLayoutVersion) {
+  const int version = layout.value("layout_version", 0);
+  if (version != 1 && version != kNativeLayoutVersion) {
     throw Unsupported("native layout version " + layout.value("layout_version", Json(0)).dump() +
-                      " is not supported (this build reads version " + std::to_string(kNativeLayoutVersion) +
+                      " is not supported (this build reads versions 1 to " + std::to_string(kNativeLayoutVersion) +
                       "): export the model again");
   }
   NativeModel m;

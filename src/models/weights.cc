@@ -15,13 +15,33 @@ void Linear::forward(const float* x, int64_t rows, float* y, kernels::Activation
     packed.forward(x, rows, y, act);
     return;
   }
+  if (weight.dtype() != DType::F32) {
+    throw InvalidArgument("Linear::forward: a " + std::string(dtype_name(weight.dtype())) +
+                          " weight must be packed first");
+  }
   kernels::linear(x, rows, in, weight.data<float>(), out, bias.defined() ? bias.data<float>() : nullptr, y);
   kernels::apply_activation(y, rows * out, act);
 }
 
 void Linear::pack(kernels::WeightType type) {
+  if (!weight.defined()) throw InvalidArgument("Linear::pack: layer has no weight to pack");
+  const float* b = bias.defined() ? bias.data<float>() : nullptr;
+  if (weight.dtype() == DType::I8) {
+    if (packed.defined() && packed.type() == kernels::WeightType::S8) return;
+    if (!weight_scale.defined() || weight_scale.numel() != out) {
+      throw InvalidArgument("Linear::pack: an I8 weight needs " + std::to_string(out) + " weight_scale values");
+    }
+    packed = kernels::PackedLinear::from_s8(weight.data<int8_t>(), weight_scale.data<float>(), out, in, b);
+    return;
+  }
+  if (weight.dtype() == DType::BF16) {
+    if (packed.defined() && packed.type() == kernels::WeightType::BF16) return;
+    // bf16 -> f32 -> bf16 is exact: the packed weight is the stored one.
+    const Tensor w32 = weight.to(DType::F32);
+    packed = kernels::PackedLinear::from_f32(w32.data<float>(), out, in, b, kernels::WeightType::BF16);
+    return;
+  }
   if (packed.defined() && packed.type() == type) return;
-  if (!weight.defined()) throw InvalidArgument("Linear::pack: layer has no f32 weight to pack");
   packed = kernels::PackedLinear::from_f32(weight.data<float>(), out, in,
                                            bias.defined() ? bias.data<float>() : nullptr, type);
   // A weight read straight from the mapped checkpoint has been copied into the

@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "commands.h"
+#include "optimum/exporters/accuracy.h"
 #include "optimum/exporters/export.h"
 #include "optimum/hub/model_id.h"
 #include "optimum/modeling/modeling.h"
@@ -16,6 +17,7 @@ struct ExportArgs {
   std::string model;
   std::string output;
   double atol = -1;
+  std::string calibration_file;
   std::string push_to_hub;  // repository to upload the export to
   modeling::PushOptions push;
 };
@@ -28,7 +30,14 @@ void add_export_command(CLI::App& app) {
   cmd->add_option("--model,-m", a->model, "Hub model id or local folder")->required();
   cmd->add_option("--task", a->exporter.task, "Task (auto: inferred from the folder; Optimum synonyms accepted)")
       ->capture_default_str();
-  cmd->add_option("--dtype", a->exporter.dtype, "Weight precision")->capture_default_str();
+  cmd->add_option("--dtype", a->exporter.dtype,
+                  "Precision of the encoder-layer Linears: fp32, bf16 or int8 (per-channel int8 weights, "
+                  "per-token dynamic activation quantization); bf16/int8 run the accuracy guard")
+      ->capture_default_str();
+  cmd->add_option("--calibration-file,--calibration_file", a->calibration_file,
+                  "Accuracy guard inputs: one text per line (default: built-in English sentences)");
+  cmd->add_flag("--strict-accuracy,--strict_accuracy", a->exporter.strict_accuracy,
+                "Fail when the accuracy guard misses a threshold instead of keeping layers in fp32");
   cmd->add_option("--revision", a->hub.revision, "Branch, tag or commit of a Hub model");
   cmd->add_option("--subfolder", a->hub.subfolder, "Sub-folder of the repository holding the model");
   cmd->add_option("--cache-dir,--cache_dir", a->hub.cache_dir, "Hub cache folder")->envname("HF_HUB_CACHE");
@@ -45,6 +54,8 @@ void add_export_command(CLI::App& app) {
   cmd->add_option("output", a->output, "Output folder")->required();
   cmd->callback([a] {
     if (a->atol >= 0) a->exporter.atol = a->atol;
+    kernels::weight_type_from_name(a->exporter.dtype);  // an unknown dtype fails before any work
+    if (!a->calibration_file.empty()) a->exporter.calibration_texts = exporters::read_calibration_file(a->calibration_file);
     const modeling::ResolvedModel src = modeling::resolve(a->model, a->hub);
     a->exporter.source_id = a->model;
     a->exporter.source_commit = src.commit;
@@ -56,6 +67,16 @@ void add_export_command(CLI::App& app) {
     std::cerr << "exported " << r.model_type << " (" << r.task << ") to " << r.output_dir.string()
               << "; validation max abs diff " << r.max_abs_diff << " <= atol " << r.atol << "; "
               << r.preprocessors.size() << " preprocessor files\n";
+    if (!r.accuracy.is_null()) {
+      const io::Json& acc = r.accuracy;
+      std::cerr << "accuracy (" << r.dtype << " vs fp32, " << acc["samples"].get<int64_t>()
+                << " calibration samples): embedding cosine min " << acc["exported"]["min_cosine"].get<double>();
+      if (acc["exported"].contains("top1_agreement")) {
+        std::cerr << ", top-1 agreement " << acc["exported"]["top1_agreement"].get<double>();
+      }
+      std::cerr << "; " << acc["fp32_linears"].size() << " of " << acc["layer_linears"].get<int64_t>()
+                << " layer Linears kept in fp32\n";
+    }
     if (!a->push_to_hub.empty()) {
       a->push.token = a->hub.token;
       const hub::CommitInfo info = modeling::push_folder_to_hub(r.output_dir, a->push_to_hub, a->push);

@@ -22,7 +22,14 @@ class ValidationError : public Error {
 
 struct ExportOptions {
   std::string task = "auto";             // a task name or synonym; "auto" infers it offline
-  std::string dtype = "fp32";            // fp32 (bf16 / int8 come with the performance work)
+  // fp32, bf16 or int8 (encoder-layer Linears; embeddings, norms, pooler
+  // and heads stay f32). bf16 / int8 run the accuracy guard
+  // (exporters/accuracy.h) and may keep some Linears in fp32.
+  std::string dtype = "fp32";
+  std::vector<std::string> calibration_texts;  // guard inputs; empty: the built-in texts
+  bool strict_accuracy = false;          // a missed guard threshold fails the export
+  double min_cosine = 0.995;             // guard thresholds
+  double min_agreement = 0.99;
   std::optional<double> atol;            // default: the registry's ATOL for the model type
   int64_t batch_size = 2;                // dummy shapes of the export itself (Optimum's defaults)
   int64_t sequence_length = 16;
@@ -52,6 +59,8 @@ struct ExportResult {
   double max_abs_diff = 0;
   std::vector<ValidationCase> validation;
   std::vector<std::string> preprocessors;  // copied, relative paths
+  std::string dtype;                       // canonical: fp32, bf16, int8
+  io::Json accuracy;                       // the guard's record (null for fp32), as in optimum_export.json
 };
 
 // Exports `model_dir` into `output_dir`. Unsupported names an unsupported

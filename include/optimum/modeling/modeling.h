@@ -67,7 +67,14 @@ hub::CommitInfo push_folder_to_hub(const std::filesystem::path& folder, const st
 struct LoadOptions {
   tasks::Task task = tasks::Task::FeatureExtraction;  // head to load
   bool export_model = false;  // convert a vanilla checkpoint to the native format (cached) before loading
-  std::string dtype = "fp32";
+  // Precision of the encoder-layer Linears: "auto" (an export's own, else
+  // fp32), "fp32", "bf16" or "int8". A checkpoint loaded directly packs them
+  // in it (int8 quantized at load); with export_model the export is written
+  // in it (accuracy guard: exporters/accuracy.h); an export written in bf16 /
+  // int8 loads only as "auto" or its own dtype.
+  std::string dtype = "auto";
+  std::vector<std::string> calibration_texts;  // export guard inputs; empty: built-in texts
+  bool strict_accuracy = false;                // export: a missed guard threshold is an error
   ResolveOptions hub;
   int num_threads = 0;        // 0 keeps the current setting (cores by default)
   std::string export_cache;   // "" = $OPTIMUM_CPP_CACHE or HF_HOME/optimum-cpp/exports
@@ -107,6 +114,7 @@ class OptimizedModel {
   std::filesystem::path source_;
   std::filesystem::path config_dir_;  // where config.json was read (differs from path_ for a config-less subfolder)
   bool exported_now_ = false;
+  std::string dtype_ = "fp32";        // save_pretrained of a checkpoint exports in it
   std::shared_ptr<const models::EncoderModel> model_;
 };
 

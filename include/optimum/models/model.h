@@ -4,8 +4,10 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,8 +32,13 @@ class EncoderModel {
   // io::WeightStore::open_dir. `config_dir`, when not empty, is where
   // config.json is read from instead of `dir` (a repository subfolder
   // without its own config.json uses the top-level one, as Optimum does).
+  // `compute`: precision of the encoder-layer Linears. A checkpoint or an
+  // fp32 export packs them in it (bf16; int8 quantized at load); an export
+  // written in bf16 / int8 uses its stored per-Linear precisions and
+  // accepts only its own dtype (or none). Unset: fp32 / as stored.
   static std::shared_ptr<const EncoderModel> load(const std::filesystem::path& dir, tasks::Task task,
-                                                  const std::filesystem::path& config_dir = {});
+                                                  const std::filesystem::path& config_dir = {},
+                                                  std::optional<kernels::WeightType> compute = std::nullopt);
 
   // Inputs by name (int64 or int32): input_ids [batch, seq] ([batch,
   // choices, seq] for multiple-choice) and optionally attention_mask,
@@ -45,6 +52,13 @@ class EncoderModel {
 
   // The engine-layout weights and their description, for export.
   NativeLayout native_layout() const { return to_native(*encoder_, head_, uses_token_types_); }
+
+  // A copy whose encoder-layer Linears are `replace(name, linear)` (names as
+  // in the native layout, "layers.3.qkv"); everything else is shared.
+  // Defined in precision.cc (see models/precision.h).
+  std::shared_ptr<const EncoderModel> with_layer_linears(
+      const std::function<Linear(const std::string&, const Linear&)>& replace) const;
+  const Encoder& encoder() const { return *encoder_; }
 
   std::vector<std::string> input_names() const;
   std::vector<std::string> output_names() const;

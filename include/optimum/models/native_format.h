@@ -12,7 +12,10 @@
 namespace optimum::models {
 
 inline constexpr const char* kNativeFormat = "optimum-cpp-native";
-inline constexpr int kNativeLayoutVersion = 1;
+// Version 2 adds per-Linear precisions ("linear_dtypes": bf16 weights, or
+// int8 weights with an F32 "<name>.weight_scale"); version 1 (all f32) is
+// still read.
+inline constexpr int kNativeLayoutVersion = 2;
 
 struct NativeLayout {
   std::vector<std::pair<std::string, Tensor>> tensors;  // engine-layout weights

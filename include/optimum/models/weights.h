@@ -15,16 +15,21 @@ namespace optimum::models {
 // `weight`/`bias` are the checkpoint's values (what export writes); `packed`
 // is the same layer reordered for oneDNN in the compute precision, made by
 // pack() at load. forward() uses `packed` when there is one.
+// A low-precision export stores `weight` as BF16, or as I8 with one F32
+// scale per output channel in `weight_scale` (models/precision.h).
 struct Linear {
   Tensor weight;
   Tensor bias;
+  Tensor weight_scale;  // [out] F32 when `weight` is I8; undefined otherwise
   int64_t in = 0;
   int64_t out = 0;
   kernels::PackedLinear packed;
   // y[rows, out] = act(x[rows, in]·Wᵀ + b).
   void forward(const float* x, int64_t rows, float* y,
                kernels::Activation act = kernels::Activation::Identity) const;
-  // Builds `packed` from `weight` in precision `type` (no-op when already packed in it).
+  // Builds `packed` from `weight` in precision `type` (no-op when already
+  // packed in it). A weight stored in bf16 or int8 packs in its stored
+  // precision whatever `type` says (int8 without re-quantization).
   void pack(kernels::WeightType type);
 };
 

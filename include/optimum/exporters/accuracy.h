@@ -1,0 +1,70 @@
+// The accuracy guard of low-precision exports: on calibration texts
+// (built-in, or the user's) tokenized with the model's own tokenizer, the
+// bf16 / int8 model is compared with the fp32 one: cosine of the
+// mean-pooled last_hidden_state per text, and top-1 agreement of the
+// head's logits (over real tokens for token-level heads). When a threshold
+// is missed, the most sensitive encoder-layer Linears are kept in fp32
+// until it is met, or (strict) the export fails naming the metric.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "optimum/exporters/export.h"
+#include "optimum/io/json.h"
+#include "optimum/models/precision.h"
+
+namespace optimum::exporters {
+
+// Raised by a strict guard that is not met; names the metric and its value.
+class AccuracyError : public ValidationError {
+ public:
+  using ValidationError::ValidationError;
+};
+
+// 64 varied English sentences (short and long, questions, numbers, names,
+// technical and casual text).
+const std::vector<std::string>& builtin_calibration_texts();
+
+// One text per non-empty line of `path`; NotFound / InvalidArgument name the file.
+std::vector<std::string> read_calibration_file(const std::filesystem::path& path);
+
+struct AccuracyOptions {
+  std::vector<std::string> texts;  // empty: builtin_calibration_texts()
+  double min_cosine = 0.995;       // minimum over texts of the embedding cosine
+  double min_agreement = 0.99;     // top-1 agreement of heads with logits
+  bool strict = false;             // fail instead of keeping Linears in fp32
+};
+
+struct AccuracyMetrics {
+  double min_cosine = 1;
+  double mean_cosine = 1;
+  std::optional<double> agreement;  // absent: the task has no logits
+  int64_t decisions = 0;            // top-1 decisions compared
+  io::Json to_json() const;
+};
+
+struct AccuracyReport {
+  std::string dtype;             // requested: bf16 / int8
+  std::string calibration;       // where the inputs came from
+  int64_t samples = 0;           // texts (or random sequences)
+  AccuracyOptions thresholds;
+  AccuracyMetrics initial;       // every layer Linear in `dtype`
+  AccuracyMetrics final;         // with the fp32 fallbacks
+  std::vector<std::string> fp32_linears;  // layer Linears kept in fp32, most sensitive first
+  int64_t layer_linears = 0;     // layer Linears in the model
+  io::Json to_json() const;
+};
+
+// Runs the guard for `type` on `fp32` (a model loaded in f32) and returns
+// the plan to export. `tokenizer_dir` is searched for the model's tokenizer
+// (tokenizer.json, vocab.txt or vocab.json + merges.txt); without one,
+// seeded random token ids are used (and `report->calibration` says so).
+// Strict: AccuracyError when the uniform plan misses a threshold.
+models::PrecisionPlan choose_precision(const models::EncoderModel& fp32, const std::filesystem::path& tokenizer_dir,
+                                       kernels::WeightType type, const AccuracyOptions& options,
+                                       const models::LinearConverter& convert, AccuracyReport* report);
+
+}  // namespace optimum::exporters

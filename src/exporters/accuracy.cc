@@ -1,0 +1,354 @@
+#include "optimum/exporters/accuracy.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <random>
+#include <sstream>
+
+#include "optimum/core/errors.h"
+#include "optimum/tokenizers/tokenizer.h"
+
+namespace optimum::exporters {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int64_t kMaxTokens = 128;  // calibration sequences are truncated to this
+constexpr int64_t kBatch = 16;
+constexpr int64_t kRandomSamples = 64;
+
+std::string fmt(double v, int digits = 5) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+// Token ids of the calibration samples and how they were made.
+struct Calibration {
+  std::vector<std::vector<int64_t>> ids;
+  std::string source;
+};
+
+int64_t max_tokens(const models::EncoderModel& m) {
+  const config::EncoderConfig& c = m.config();
+  int64_t offset = 0;
+  if (m.encoder().positions() == models::PositionStyle::FromPaddingIndex) {
+    offset = (c.model_type == "mpnet" ? 1 : c.pad_token_id) + 1;
+  }
+  return std::max<int64_t>(2, std::min(kMaxTokens, c.max_position_embeddings - offset));
+}
+
+bool has_tokenizer(const fs::path& dir) {
+  std::error_code ec;
+  return fs::exists(dir / "tokenizer.json", ec) || fs::exists(dir / "vocab.txt", ec) ||
+         (fs::exists(dir / "vocab.json", ec) && fs::exists(dir / "merges.txt", ec));
+}
+
+Calibration random_ids(const models::EncoderModel& m, const std::string& why) {
+  const config::EncoderConfig& c = m.config();
+  std::mt19937_64 rng(20261123);
+  const int64_t longest = std::min<int64_t>(48, max_tokens(m));
+  std::uniform_int_distribution<int64_t> len(std::min<int64_t>(4, longest), longest);
+  std::uniform_int_distribution<int64_t> tok(0, c.vocab_size - 1);
+  Calibration cal;
+  for (int64_t i = 0; i < kRandomSamples; ++i) {
+    std::vector<int64_t> ids(static_cast<size_t>(len(rng)));
+    for (int64_t& id : ids) {
+      do {
+        id = tok(rng);
+      } while (id == c.pad_token_id && c.vocab_size > 1);
+    }
+    cal.ids.push_back(std::move(ids));
+  }
+  cal.source = "seeded random token ids (" + why + ")";
+  return cal;
+}
+
+Calibration calibrate(const models::EncoderModel& m, const fs::path& dir, const AccuracyOptions& options) {
+  if (!has_tokenizer(dir)) return random_ids(m, "no tokenizer.json in " + dir.string());
+  const bool builtin = options.texts.empty();
+  const std::vector<std::string>& texts = builtin ? builtin_calibration_texts() : options.texts;
+  tokenizers::Tokenizer tok = tokenizers::Tokenizer::from_pretrained(dir);
+  tok.no_padding();
+  tokenizers::TruncationParams trunc;
+  trunc.max_length = static_cast<size_t>(max_tokens(m));
+  tok.enable_truncation(trunc);
+  Calibration cal;
+  for (const std::string& text : texts) {
+    const tokenizers::Encoding e = tok.encode(text);
+    std::vector<int64_t> ids(e.ids.begin(), e.ids.end());
+    if (ids.empty()) continue;
+    for (int64_t id : ids) {
+      if (id < 0 || id >= m.config().vocab_size) {
+        throw InvalidArgument("calibration: the tokenizer in " + dir.string() + " produced token id " +
+                              std::to_string(id) + " outside the model's vocab_size " +
+                              std::to_string(m.config().vocab_size));
+      }
+    }
+    cal.ids.push_back(std::move(ids));
+  }
+  if (cal.ids.empty()) throw InvalidArgument("calibration: no text produced any token");
+  cal.source = (builtin ? "built-in calibration texts" : "user calibration texts") +
+               std::string(", tokenized with the tokenizer of ") + dir.string();
+  return cal;
+}
+
+// One padded batch of calibration rows.
+struct Batch {
+  int64_t rows = 0;
+  int64_t seq = 0;
+  std::vector<int64_t> ids;
+  std::vector<int64_t> mask;
+};
+
+std::vector<Batch> make_batches(Calibration cal, int64_t pad, bool pairs) {
+  // Similar lengths together: little padding (the order of samples does not matter).
+  std::stable_sort(cal.ids.begin(), cal.ids.end(), [](const auto& a, const auto& b) { return a.size() < b.size(); });
+  std::vector<Batch> out;
+  const auto n = static_cast<int64_t>(cal.ids.size());
+  // Multiple-choice models take two "choices" per example: consecutive rows.
+  const int64_t step = pairs ? 2 * (kBatch / 2) : kBatch;
+  const int64_t usable = pairs ? n - n % 2 : n;
+  for (int64_t b = 0; b < usable; b += step) {
+    Batch batch;
+    batch.rows = std::min(step, usable - b);
+    for (int64_t r = 0; r < batch.rows; ++r) {
+      batch.seq = std::max<int64_t>(batch.seq, static_cast<int64_t>(cal.ids[static_cast<size_t>(b + r)].size()));
+    }
+    batch.ids.assign(static_cast<size_t>(batch.rows * batch.seq), pad);
+    batch.mask.assign(static_cast<size_t>(batch.rows * batch.seq), 0);
+    for (int64_t r = 0; r < batch.rows; ++r) {
+      const auto& ids = cal.ids[static_cast<size_t>(b + r)];
+      for (size_t t = 0; t < ids.size(); ++t) {
+        batch.ids[static_cast<size_t>(r * batch.seq) + t] = ids[t];
+        batch.mask[static_cast<size_t>(r * batch.seq) + t] = 1;
+      }
+    }
+    out.push_back(std::move(batch));
+  }
+  return out;
+}
+
+// What the guard compares: the mean-pooled last hidden state per row and
+// the top-1 decisions of the head.
+struct Outputs {
+  std::vector<std::vector<double>> pooled;
+  std::vector<int64_t> top1;
+};
+
+int64_t argmax(const float* v, int64_t n, int64_t stride = 1, const int64_t* mask = nullptr) {
+  int64_t best = -1;
+  for (int64_t i = 0; i < n; ++i) {
+    if (mask != nullptr && mask[i] == 0) continue;
+    if (best < 0 || v[i * stride] > v[best * stride]) best = i;
+  }
+  return best;
+}
+
+Outputs run(const models::EncoderModel& m, const std::vector<Batch>& batches) {
+  Outputs o;
+  const int64_t h = m.config().hidden_size;
+  const tasks::Task task = m.task();
+  for (const Batch& b : batches) {
+    models::EncoderInputs in;
+    in.batch = b.rows;
+    in.seq = b.seq;
+    in.input_ids = b.ids.data();
+    in.attention_mask = b.mask.data();
+    const Tensor hidden = m.encoder().forward(in);
+    const float* x = hidden.data<float>();
+    for (int64_t r = 0; r < b.rows; ++r) {
+      std::vector<double> mean(static_cast<size_t>(h), 0.0);
+      int64_t count = 0;
+      for (int64_t t = 0; t < b.seq; ++t) {
+        if (b.mask[static_cast<size_t>(r * b.seq + t)] == 0) continue;
+        ++count;
+        const float* row = x + (r * b.seq + t) * h;
+        for (int64_t c = 0; c < h; ++c) mean[static_cast<size_t>(c)] += row[c];
+      }
+      for (double& v : mean) v /= static_cast<double>(std::max<int64_t>(count, 1));
+      o.pooled.push_back(std::move(mean));
+    }
+    if (task == tasks::Task::FeatureExtraction) continue;
+    const bool choices = task == tasks::Task::MultipleChoice;
+    const Shape shape = choices ? Shape{b.rows / 2, 2, b.seq} : Shape{b.rows, b.seq};
+    std::map<std::string, Tensor> inputs;
+    inputs["input_ids"] = Tensor::from_data(DType::I64, shape, b.ids.data());
+    inputs["attention_mask"] = Tensor::from_data(DType::I64, shape, b.mask.data());
+    for (const auto& [name, t] : m.forward(inputs)) {
+      const float* v = t.data<float>();
+      if (task == tasks::Task::QuestionAnswering) {  // [rows, seq]: best real position per row
+        for (int64_t r = 0; r < b.rows; ++r) o.top1.push_back(argmax(v + r * b.seq, b.seq, 1, &b.mask[r * b.seq]));
+      } else if (t.dim() == 3) {  // token-level: every real token
+        const int64_t width = t.size(2);
+        for (int64_t i = 0; i < b.rows * b.seq; ++i) {
+          if (b.mask[static_cast<size_t>(i)] != 0) o.top1.push_back(argmax(v + i * width, width));
+        }
+      } else {  // one decision per row
+        const int64_t rows = t.size(0);
+        const int64_t width = t.numel() / std::max<int64_t>(rows, 1);
+        for (int64_t r = 0; r < rows; ++r) o.top1.push_back(argmax(v + r * width, width));
+      }
+    }
+  }
+  return o;
+}
+
+AccuracyMetrics compare(const Outputs& ref, const Outputs& got) {
+  AccuracyMetrics m;
+  double sum = 0;
+  for (size_t i = 0; i < ref.pooled.size(); ++i) {
+    double dot = 0, na = 0, nb = 0;
+    const auto& a = ref.pooled[i];
+    const auto& b = got.pooled[i];
+    for (size_t c = 0; c < a.size(); ++c) {
+      dot += a[c] * b[c];
+      na += a[c] * a[c];
+      nb += b[c] * b[c];
+    }
+    double cos = (na == 0 || nb == 0) ? (na == nb ? 1.0 : 0.0) : dot / std::sqrt(na * nb);
+    if (!std::isfinite(cos)) cos = 0;  // NaN / inf in the low-precision model fails the guard
+    m.min_cosine = std::min(m.min_cosine, cos);
+    sum += cos;
+  }
+  m.mean_cosine = ref.pooled.empty() ? 1.0 : sum / static_cast<double>(ref.pooled.size());
+  if (!ref.top1.empty()) {
+    int64_t same = 0;
+    for (size_t i = 0; i < ref.top1.size(); ++i) same += ref.top1[i] == got.top1[i] ? 1 : 0;
+    m.decisions = static_cast<int64_t>(ref.top1.size());
+    m.agreement = static_cast<double>(same) / static_cast<double>(m.decisions);
+  }
+  return m;
+}
+
+// The first threshold `m` misses, as a sentence; empty when it passes.
+std::string failure(const AccuracyMetrics& m, const AccuracyOptions& o, int64_t samples) {
+  if (m.min_cosine < o.min_cosine) {
+    return "embedding cosine " + fmt(m.min_cosine) + " < " + fmt(o.min_cosine, 3) + " (minimum over " +
+           std::to_string(samples) + " calibration samples)";
+  }
+  if (m.agreement && *m.agreement < o.min_agreement) {
+    return "top-1 agreement " + fmt(*m.agreement * 100, 2) + "% < " + fmt(o.min_agreement * 100, 1) + "% (over " +
+           std::to_string(m.decisions) + " decisions)";
+  }
+  return {};
+}
+
+// How far `m` is from the thresholds (0 at fp32); used to rank Linears.
+double badness(const AccuracyMetrics& m, const AccuracyOptions& o) {
+  double b = (1.0 - m.min_cosine) / std::max(1e-9, 1.0 - o.min_cosine);
+  if (m.agreement) b += (1.0 - *m.agreement) / std::max(1e-9, 1.0 - o.min_agreement);
+  return b;
+}
+
+std::string metrics_line(const AccuracyMetrics& m) {
+  std::string s = "embedding cosine min " + fmt(m.min_cosine) + " (mean " + fmt(m.mean_cosine) + ")";
+  if (m.agreement) s += ", top-1 agreement " + fmt(*m.agreement * 100, 2) + "% of " + std::to_string(m.decisions);
+  return s;
+}
+
+}  // namespace
+
+const std::vector<std::string>& builtin_calibration_texts() {
+  static const std::vector<std::string> texts = {
+#include "calibration_texts.inc"
+  };
+  return texts;
+}
+
+std::vector<std::string> read_calibration_file(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) throw NotFound("calibration file " + path.string() + " does not exist");
+  std::ifstream in(path);
+  if (!in) throw IoError("cannot read calibration file " + path.string());
+  std::vector<std::string> texts;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    texts.push_back(line);
+  }
+  if (texts.empty()) throw InvalidArgument("calibration file " + path.string() + " has no text (one text per line)");
+  return texts;
+}
+
+io::Json AccuracyMetrics::to_json() const {
+  io::Json j = {{"min_cosine", min_cosine}, {"mean_cosine", mean_cosine}};
+  if (agreement) {
+    j["top1_agreement"] = *agreement;
+    j["top1_decisions"] = decisions;
+  }
+  return j;
+}
+
+io::Json AccuracyReport::to_json() const {
+  return {{"dtype", dtype},
+          {"calibration", calibration},
+          {"samples", samples},
+          {"thresholds", {{"min_cosine", thresholds.min_cosine}, {"min_top1_agreement", thresholds.min_agreement}}},
+          {"all_layers", initial.to_json()},
+          {"exported", final.to_json()},
+          {"fp32_linears", fp32_linears},
+          {"layer_linears", layer_linears},
+          {"passed", true}};
+}
+
+models::PrecisionPlan choose_precision(const models::EncoderModel& fp32, const fs::path& tokenizer_dir,
+                                       kernels::WeightType type, const AccuracyOptions& options,
+                                       const models::LinearConverter& convert, AccuracyReport* report) {
+  const models::EncoderWeights& w = fp32.encoder().weights();
+  models::PrecisionPlan plan = models::uniform_plan(w, type);
+  AccuracyReport rep;
+  rep.dtype = std::string(kernels::weight_type_name(type));
+  rep.thresholds = options;
+  rep.thresholds.texts.clear();
+  const std::vector<std::string> names = models::layer_linear_names(w);
+  rep.layer_linears = static_cast<int64_t>(names.size());
+
+  const Calibration cal = calibrate(fp32, tokenizer_dir, options);
+  const bool pairs = fp32.task() == tasks::Task::MultipleChoice;
+  const std::vector<Batch> batches = make_batches(cal, fp32.config().pad_token_id, pairs);
+  rep.samples = static_cast<int64_t>(cal.ids.size()) - (pairs ? static_cast<int64_t>(cal.ids.size() % 2) : 0);
+  rep.calibration = cal.source;
+  if (!has_tokenizer(tokenizer_dir)) std::cerr << "accuracy guard: calibrating on " << cal.source << "\n";
+  const Outputs ref = run(fp32, batches);
+  auto measure = [&](const models::PrecisionPlan& p) {
+    return compare(ref, run(*models::with_precision(fp32, p, convert), batches));
+  };
+
+  rep.initial = measure(plan);
+  rep.final = rep.initial;
+  std::string why = failure(rep.initial, options, rep.samples);
+  if (!why.empty()) {
+    if (options.strict) {
+      throw AccuracyError("accuracy guard failed for --dtype " + rep.dtype + ": " + why + "; calibration: " +
+                          rep.calibration + " (without --strict-accuracy the export keeps the most sensitive " +
+                          "layers in fp32)");
+    }
+    // Each Linear's effect alone, then keep the worst in fp32 until the guard passes.
+    std::vector<std::pair<double, std::string>> ranked;
+    for (const std::string& name : names) {
+      ranked.emplace_back(badness(measure({{name, type}}), options), name);
+    }
+    std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (const auto& [score, name] : ranked) {
+      plan.erase(name);
+      rep.fp32_linears.push_back(name);
+      rep.final = measure(plan);
+      if (failure(rep.final, options, rep.samples).empty()) break;
+    }
+    std::cerr << "accuracy guard: --dtype " << rep.dtype << " on every layer gives " << why << "; kept "
+              << rep.fp32_linears.size() << " of " << names.size() << " layer Linears in fp32:";
+    for (const std::string& n : rep.fp32_linears) std::cerr << " " << n;
+    std::cerr << " -> " << metrics_line(rep.final) << "\n";
+  }
+  if (report != nullptr) *report = std::move(rep);
+  return plan;
+}
+
+}  // namespace optimum::exporters

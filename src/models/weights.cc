@@ -32,18 +32,15 @@ void Linear::pack(kernels::WeightType type) {
       throw InvalidArgument("Linear::pack: an I8 weight needs " + std::to_string(out) + " weight_scale values");
     }
     packed = kernels::PackedLinear::from_s8(weight.data<int8_t>(), weight_scale.data<float>(), out, in, b);
-    return;
-  }
-  if (weight.dtype() == DType::BF16) {
+  } else if (weight.dtype() == DType::BF16) {
     if (packed.defined() && packed.type() == kernels::WeightType::BF16) return;
     // bf16 -> f32 -> bf16 is exact: the packed weight is the stored one.
     const Tensor w32 = weight.to(DType::F32);
     packed = kernels::PackedLinear::from_f32(w32.data<float>(), out, in, b, kernels::WeightType::BF16);
-    return;
+  } else {
+    if (packed.defined() && packed.type() == type) return;
+    packed = kernels::PackedLinear::from_f32(weight.data<float>(), out, in, b, type);
   }
-  if (packed.defined() && packed.type() == type) return;
-  packed = kernels::PackedLinear::from_f32(weight.data<float>(), out, in,
-                                           bias.defined() ? bias.data<float>() : nullptr, type);
   // A weight read straight from the mapped checkpoint has been copied into the
   // packed layout: its pages leave memory (and are re-read from the file if
   // export needs them), so peak RSS holds the weights once.

@@ -92,15 +92,16 @@ OPTIMUM_VECTOR_CLONES void to_bf16(const float* x, int64_t n, uint16_t* out) {
 
 // One row of x to s8 with a symmetric scale; returns the scale.
 OPTIMUM_VECTOR_CLONES float quantize_row(const float* x, int64_t k, int8_t* q) {
-  float amax = 0.0f;
-#pragma omp simd reduction(max : amax)
-  for (int64_t i = 0; i < k; ++i) amax = std::max(amax, std::fabs(x[i]));
+  const float amax = row_absmax(x, k);
   const float scale = amax > 0.0f ? amax / 127.0f : 1.0f;
   const float inv = 1.0f / scale;
+  // Round to nearest even by the 1.5·2^23 trick (|x·inv| <= 127 here), which
+  // vectorizes where std::nearbyint is a libm call per element.
+  constexpr float kMagic = 12582912.0f;
 #pragma omp simd
   for (int64_t i = 0; i < k; ++i) {
-    const float v = std::nearbyint(x[i] * inv);
-    q[i] = static_cast<int8_t>(std::min(127.0f, std::max(-127.0f, v)));
+    const float c = std::min(127.0f, std::max(-127.0f, x[i] * inv));
+    q[i] = static_cast<int8_t>(static_cast<int32_t>((c + kMagic) - kMagic));
   }
   return scale;
 }
@@ -383,7 +384,10 @@ void PackedLinear::forward(const float* x, int64_t m, float* y, Activation act) 
       return;
     case WeightType::BF16: {
       auto* h = Scratch::grow<uint16_t>(sc.src, static_cast<size_t>(m * p.k));
-      to_bf16(x, m * p.k, h);
+      const int64_t total = m * p.k;
+      constexpr int64_t kChunk = 16384;
+#pragma omp parallel for schedule(static)
+      for (int64_t c = 0; c < total; c += kChunk) to_bf16(x + c, std::min(kChunk, total - c), h + c);
       p.run(h, m, y, act);
       return;
     }
@@ -397,8 +401,10 @@ void PackedLinear::forward(const float* x, int64_t m, float* y, Activation act) 
       p.run(q, m, acc, Activation::Identity);
       const float* b = p.bias.empty() ? nullptr : p.bias.data();
 #pragma omp parallel for schedule(static)
-      for (int64_t r = 0; r < m; ++r) dequantize_row(acc + r * p.n, p.n, sx[r], p.w_scales.data(), b, y + r * p.n);
-      apply_activation(y, m * p.n, act);
+      for (int64_t r = 0; r < m; ++r) {
+        dequantize_row(acc + r * p.n, p.n, sx[r], p.w_scales.data(), b, y + r * p.n);
+        activation_span(y + r * p.n, p.n, act);
+      }
       return;
     }
   }

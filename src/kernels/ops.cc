@@ -1,5 +1,6 @@
 #include "optimum/kernels/ops.h"
 
+#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -86,7 +87,60 @@ OPTIMUM_VECTOR_CLONES void layer_norm_row(const float* x, const float* r, const 
   for (int64_t c = 0; c < cols; ++c) o[c] = (o[c] - mean) * inv * gamma[c] + beta[c];
 }
 
+// GCC 12 warns inside its own _mm512_max_ps (an _mm512_undefined_ps operand).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+__attribute__((target("avx512f"))) float lanes_max(__m512 m) {
+  alignas(64) float t[16];
+  _mm512_store_ps(t, m);
+  float r = t[0];
+  for (int l = 1; l < 16; ++l) r = std::max(r, t[l]);
+  return r;
+}
+
+__attribute__((target("avx512f"))) float row_max_avx512(const float* x, int64_t n) {
+  const __m512 lowest = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  __m512 m = lowest;
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) m = _mm512_max_ps(m, _mm512_loadu_ps(x + i));
+  if (i < n) {
+    const auto mask = static_cast<__mmask16>((1u << (n - i)) - 1u);
+    m = _mm512_max_ps(m, _mm512_mask_loadu_ps(lowest, mask, x + i));
+  }
+  return lanes_max(m);
+}
+
+__attribute__((target("avx512f"))) float row_absmax_avx512(const float* x, int64_t n) {
+  __m512 m = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(x + i)));
+  if (i < n) {
+    const auto mask = static_cast<__mmask16>((1u << (n - i)) - 1u);
+    m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_maskz_loadu_ps(mask, x + i)));
+  }
+  return lanes_max(m);
+}
+
+#pragma GCC diagnostic pop
+
+const bool kHasAvx512 = __builtin_cpu_supports("avx512f");
+
 }  // namespace
+
+float row_max(const float* x, int64_t n) {
+  if (kHasAvx512) return row_max_avx512(x, n);
+  float m = -std::numeric_limits<float>::infinity();
+  for (int64_t i = 0; i < n; ++i) m = std::max(m, x[i]);
+  return m;
+}
+
+float row_absmax(const float* x, int64_t n) {
+  if (kHasAvx512) return row_absmax_avx512(x, n);
+  float m = 0.0f;
+  for (int64_t i = 0; i < n; ++i) m = std::max(m, std::fabs(x[i]));
+  return m;
+}
 
 Activation activation_from_name(const std::string& name) {
   if (name == "gelu") return Activation::Gelu;
@@ -124,46 +178,79 @@ std::string activation_name(Activation act) {
   return "linear";
 }
 
-void apply_activation(float* x, int64_t n, Activation act) {
+namespace {
+
+// erf(x), absolute error < 2e-7 (Abramowitz & Stegun 7.1.26, with vexp).
+inline float verf(float x) {
+  const float ax = std::fabs(x);
+  const float t = 1.0f / (1.0f + 0.3275911f * ax);
+  float p = 1.061405429f;
+  p = p * t - 1.453152027f;
+  p = p * t + 1.421413741f;
+  p = p * t - 0.284496736f;
+  p = p * t + 0.254829592f;
+  const float y = 1.0f - p * t * vexp(-ax * ax);
+  return std::copysign(y, x);
+}
+
+// tanh(x) = sign(x)·(1 - e)/(1 + e), e = exp(-2|x|).
+inline float vtanh(float x) {
+  const float e = vexp(-2.0f * std::fabs(x));
+  return std::copysign((1.0f - e) / (1.0f + e), x);
+}
+
+OPTIMUM_VECTOR_CLONES void gelu_erf_span(float* x, int64_t n) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + verf(x[i] * 0.7071067811865476f));
+}
+
+OPTIMUM_VECTOR_CLONES void gelu_tanh_span(float* x, int64_t n) {
   constexpr float kSqrt2OverPi = 0.7978845608028654f;
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    x[i] = 0.5f * v * (1.0f + vtanh(kSqrt2OverPi * (v + 0.044715f * v * v * v)));
+  }
+}
+
+OPTIMUM_VECTOR_CLONES void sigmoid_mul_span(float* x, int64_t n, float alpha) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + vexp(-alpha * x[i]));
+}
+
+}  // namespace
+
+void activation_span(float* x, int64_t n, Activation act) {
   switch (act) {
     case Activation::Identity:
       return;
     case Activation::Gelu:
-#pragma omp parallel for schedule(static)
-      for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.7071067811865476f));
+      gelu_erf_span(x, n);
       return;
     case Activation::GeluTanh:
-#pragma omp parallel for schedule(static)
-      for (int64_t i = 0; i < n; ++i) {
-        const float v = x[i];
-        x[i] = 0.5f * v * (1.0f + std::tanh(kSqrt2OverPi * (v + 0.044715f * v * v * v)));
-      }
-      return;
-    case Activation::GeluFast:
-#pragma omp parallel for schedule(static)
-      for (int64_t i = 0; i < n; ++i) {
-        const float v = x[i];
-        x[i] = 0.5f * v * (1.0f + std::tanh(v * kSqrt2OverPi * (1.0f + 0.044715f * v * v)));
-      }
+    case Activation::GeluFast:  // the same function, written differently in transformers
+      gelu_tanh_span(x, n);
       return;
     case Activation::QuickGelu:
-#pragma omp parallel for schedule(static)
-      for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-1.702f * x[i]));
+      sigmoid_mul_span(x, n, 1.702f);
       return;
     case Activation::Relu:
-#pragma omp parallel for schedule(static)
       for (int64_t i = 0; i < n; ++i) x[i] = std::max(x[i], 0.0f);
       return;
     case Activation::Silu:
-#pragma omp parallel for schedule(static)
-      for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-x[i]));
+      sigmoid_mul_span(x, n, 1.0f);
       return;
     case Activation::Tanh:
-#pragma omp parallel for schedule(static)
       for (int64_t i = 0; i < n; ++i) x[i] = std::tanh(x[i]);
       return;
   }
+}
+
+void apply_activation(float* x, int64_t n, Activation act) {
+  if (act == Activation::Identity) return;
+  constexpr int64_t kChunk = 4096;
+#pragma omp parallel for schedule(static)
+  for (int64_t c = 0; c < n; c += kChunk) activation_span(x + c, std::min(kChunk, n - c), act);
 }
 
 void layer_norm(const float* x, const float* residual, const float* gamma, const float* beta,
@@ -177,9 +264,7 @@ void layer_norm(const float* x, const float* residual, const float* gamma, const
 }
 
 OPTIMUM_VECTOR_CLONES void softmax_row(float* x, int64_t n) {
-  float mx = -std::numeric_limits<float>::infinity();
-#pragma omp simd reduction(max : mx)
-  for (int64_t i = 0; i < n; ++i) mx = std::max(mx, x[i]);
+  const float mx = row_max(x, n);
   if (mx == -std::numeric_limits<float>::infinity()) {
     // Every key masked: transformers' additive finfo.min mask gives a uniform row.
     for (int64_t i = 0; i < n; ++i) x[i] = 1.0f / static_cast<float>(n);

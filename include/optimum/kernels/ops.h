@@ -17,6 +17,10 @@ std::string activation_name(Activation act);
 
 // x[i] = act(x[i]) for n elements.
 void apply_activation(float* x, int64_t n, Activation act);
+// The same on one span, on the calling thread (for use inside parallel loops).
+// GELU (erf and tanh forms), QuickGELU and SiLU use vectorized exp/erf
+// (absolute error < 1e-6 against std::erf / std::tanh).
+void activation_span(float* x, int64_t n, Activation act);
 
 // out[r] = LayerNorm(x[r] + residual[r]) * gamma + beta for each of `rows`
 // rows of `cols`; residual may be null; out may alias x.
@@ -25,6 +29,11 @@ void layer_norm(const float* x, const float* residual, const float* gamma, const
 
 // In-place softmax over each row of n values.
 void softmax_row(float* x, int64_t n);
+// max(x[0..n)) (-inf when n == 0) and max|x[0..n)| (0 when n == 0): AVX-512
+// where the CPU has it (GCC does not vectorize float max reductions without
+// -ffast-math, whose finite-math assumption the -inf masking forbids).
+float row_max(const float* x, int64_t n);
+float row_absmax(const float* x, int64_t n);
 
 // Multi-head self-attention over a padded batch.
 struct AttentionArgs {

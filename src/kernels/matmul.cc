@@ -1,5 +1,6 @@
 #include "optimum/kernels/matmul.h"
 
+#include <omp.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <algorithm>
@@ -106,14 +107,44 @@ OPTIMUM_VECTOR_CLONES float quantize_row(const float* x, int64_t k, int8_t* q) {
   return scale;
 }
 
-OPTIMUM_VECTOR_CLONES void dequantize_row(const int32_t* acc, int64_t n, float sx, const float* sw,
-                                          const float* bias, float* y) {
+// One activation row to u8 with its own scale and zero point (asymmetric:
+// x ≈ sx·(q - zp)), so a row's whole range [min, max] gets the 256 levels
+// (post-GELU rows are nearly one-signed: twice the resolution of symmetric s8).
+struct RowQuant {
+  float scale;
+  int32_t zero_point;
+};
+
+OPTIMUM_VECTOR_CLONES RowQuant quantize_row_u8(const float* x, int64_t k, uint8_t* q) {
+  float lo;
+  float hi;
+  row_minmax(x, k, &lo, &hi);
+  lo = std::min(lo, 0.0f);  // zero stays exactly representable
+  hi = std::max(hi, 0.0f);
+  const float scale = hi > lo ? (hi - lo) / 255.0f : 1.0f;
+  const float inv = 1.0f / scale;
+  constexpr float kMagic = 12582912.0f;
+  const float zpf = std::min(255.0f, std::max(0.0f, (-lo * inv + kMagic) - kMagic));
+  const auto zp = static_cast<int32_t>(zpf);
+#pragma omp simd
+  for (int64_t i = 0; i < k; ++i) {
+    const float c = std::min(255.0f, std::max(0.0f, x[i] * inv + zpf));
+    q[i] = static_cast<uint8_t>(static_cast<int32_t>((c + kMagic) - kMagic));
+  }
+  return {scale, zp};
+}
+
+// y = sx·(acc - zp·Σw)·sw + b for one row.
+OPTIMUM_VECTOR_CLONES void dequantize_row(const int32_t* acc, int64_t n, RowQuant rq, const int32_t* wsum,
+                                          const float* sw, const float* bias, float* y) {
+  const float sx = rq.scale;
+  const int32_t zp = rq.zero_point;
   if (bias != nullptr) {
 #pragma omp simd
-    for (int64_t j = 0; j < n; ++j) y[j] = static_cast<float>(acc[j]) * sx * sw[j] + bias[j];
+    for (int64_t j = 0; j < n; ++j) y[j] = static_cast<float>(acc[j] - zp * wsum[j]) * sx * sw[j] + bias[j];
   } else {
 #pragma omp simd
-    for (int64_t j = 0; j < n; ++j) y[j] = static_cast<float>(acc[j]) * sx * sw[j];
+    for (int64_t j = 0; j < n; ++j) y[j] = static_cast<float>(acc[j] - zp * wsum[j]) * sx * sw[j];
   }
 }
 
@@ -153,7 +184,7 @@ struct Scratch {
   std::vector<uint8_t> src;
   std::vector<uint8_t> acc;
   std::vector<uint8_t> pad;
-  std::vector<float> scales;
+  std::vector<RowQuant> quant;
   template <typename T>
   static T* grow(std::vector<uint8_t>& v, size_t count) {
     const size_t bytes = count * sizeof(T) + 64;
@@ -177,6 +208,7 @@ struct PackedLinear::Impl {
   memory weights;              // blocked layout, [k, n] logically
   std::vector<float> bias;     // empty = none
   std::vector<float> w_scales; // S8: per output channel
+  std::vector<int32_t> w_sums;  // S8: Σ_k q[n, k], for the activations' zero points
 
   struct Key {
     int64_t m;
@@ -196,7 +228,7 @@ struct PackedLinear::Impl {
   mutable std::unordered_map<Key, Prim, KeyHash> prims;
 
   memory::desc weights_any() const { return memory::desc({k, n}, weight_dt(type), Tag::any); }
-  DT src_dt() const { return weight_dt(type); }
+  DT src_dt() const { return type == WeightType::S8 ? DT::u8 : weight_dt(type); }
   DT dst_dt() const { return type == WeightType::S8 ? DT::s32 : DT::f32; }
 
   dnnl::matmul::primitive_desc describe(int64_t m, Activation act, const memory::desc& w) const {
@@ -242,6 +274,10 @@ struct PackedLinear::Impl {
     dnnl::reorder(src, weights).execute(s, src, weights);
     s.wait();
   }
+
+  // bf16 / int8: converts x (rows m) and runs; parallel inside unless called
+  // from a parallel region.
+  void convert_and_run(const float* x, int64_t m, float* y, Activation act) const;
 
   void run(const void* x, int64_t m, void* y, Activation act) const {
     const Prim& p = primitive(m, act);
@@ -363,6 +399,12 @@ PackedLinear PackedLinear::from_s8(const int8_t* q, const float* scales, int64_t
   impl->k = k;
   if (bias != nullptr) impl->bias.assign(bias, bias + n);
   impl->w_scales.assign(scales, scales + n);
+  impl->w_sums.assign(static_cast<size_t>(n), 0);
+  for (int64_t r = 0; r < n; ++r) {
+    int32_t sum = 0;
+    for (int64_t c = 0; c < k; ++c) sum += q[r * k + c];
+    impl->w_sums[static_cast<size_t>(r)] = sum;
+  }
   impl->pack(q, DT::s8);
   PackedLinear out;
   out.impl_ = std::move(impl);
@@ -373,40 +415,54 @@ WeightType PackedLinear::type() const { return impl_->type; }
 int64_t PackedLinear::in() const { return impl_->k; }
 int64_t PackedLinear::out() const { return impl_->n; }
 
+void PackedLinear::Impl::convert_and_run(const float* x, int64_t m, float* y, Activation act) const {
+  Scratch& sc = scratch();
+  if (type == WeightType::BF16) {
+    auto* h = Scratch::grow<uint16_t>(sc.src, static_cast<size_t>(m * k));
+    const int64_t total = m * k;
+    constexpr int64_t kChunk = 16384;
+#pragma omp parallel for schedule(static)
+    for (int64_t c = 0; c < total; c += kChunk) to_bf16(x + c, std::min(kChunk, total - c), h + c);
+    run(h, m, y, act);
+    return;
+  }
+  auto* q = Scratch::grow<uint8_t>(sc.src, static_cast<size_t>(m * k));
+  if (sc.quant.size() < static_cast<size_t>(m)) sc.quant.resize(static_cast<size_t>(m));
+  RowQuant* rq = sc.quant.data();
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < m; ++r) rq[r] = quantize_row_u8(x + r * k, k, q + r * k);
+  auto* acc = Scratch::grow<int32_t>(sc.acc, static_cast<size_t>(m * n));
+  run(q, m, acc, Activation::Identity);
+  const float* b = bias.empty() ? nullptr : bias.data();
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < m; ++r) {
+    dequantize_row(acc + r * n, n, rq[r], w_sums.data(), w_scales.data(), b, y + r * n);
+    activation_span(y + r * n, n, act);
+  }
+}
+
 void PackedLinear::forward(const float* x, int64_t m, float* y, Activation act) const {
   if (impl_ == nullptr) throw InvalidArgument("PackedLinear::forward on an empty layer");
   if (m <= 0) return;
   const Impl& p = *impl_;
-  Scratch& sc = scratch();
-  switch (p.type) {
-    case WeightType::F32:
-      p.run(x, m, y, act);
-      return;
-    case WeightType::BF16: {
-      auto* h = Scratch::grow<uint16_t>(sc.src, static_cast<size_t>(m * p.k));
-      const int64_t total = m * p.k;
-      constexpr int64_t kChunk = 16384;
-#pragma omp parallel for schedule(static)
-      for (int64_t c = 0; c < total; c += kChunk) to_bf16(x + c, std::min(kChunk, total - c), h + c);
-      p.run(h, m, y, act);
-      return;
-    }
-    case WeightType::S8: {
-      auto* q = Scratch::grow<int8_t>(sc.src, static_cast<size_t>(m * p.k));
-      if (sc.scales.size() < static_cast<size_t>(m)) sc.scales.resize(static_cast<size_t>(m));
-      float* sx = sc.scales.data();
-#pragma omp parallel for schedule(static)
-      for (int64_t r = 0; r < m; ++r) sx[r] = quantize_row(x + r * p.k, p.k, q + r * p.k);
-      auto* acc = Scratch::grow<int32_t>(sc.acc, static_cast<size_t>(m * p.n));
-      p.run(q, m, acc, Activation::Identity);
-      const float* b = p.bias.empty() ? nullptr : p.bias.data();
-#pragma omp parallel for schedule(static)
-      for (int64_t r = 0; r < m; ++r) {
-        dequantize_row(acc + r * p.n, p.n, sx[r], p.w_scales.data(), b, y + r * p.n);
-        activation_span(y + r * p.n, p.n, act);
-      }
-      return;
-    }
+  if (p.type == WeightType::F32) {
+    p.run(x, m, y, act);
+    return;
+  }
+  // bf16 / int8 convert their input and int8 goes through s32 accumulators:
+  // with enough rows, each thread takes whole row blocks (convert, matmul,
+  // epilogue) so those intermediates stay in its own L2 instead of making
+  // three passes over main memory. Few rows: one matmul over all threads.
+  constexpr int64_t kRowBlock = 128;
+  const int64_t blocks = (m + kRowBlock - 1) / kRowBlock;
+  if (omp_in_parallel() || blocks < 4 * static_cast<int64_t>(omp_get_max_threads())) {
+    p.convert_and_run(x, m, y, act);
+    return;
+  }
+#pragma omp parallel for schedule(dynamic)
+  for (int64_t bi = 0; bi < blocks; ++bi) {
+    const int64_t r0 = bi * kRowBlock;
+    p.convert_and_run(x + r0 * p.k, std::min(kRowBlock, m - r0), y + r0 * p.n, act);
   }
 }
 

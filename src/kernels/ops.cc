@@ -122,6 +122,26 @@ __attribute__((target("avx512f"))) float row_absmax_avx512(const float* x, int64
   return lanes_max(m);
 }
 
+__attribute__((target("avx512f"))) void row_minmax_avx512(const float* x, int64_t n, float* lo, float* hi) {
+  const __m512 inf = _mm512_set1_ps(std::numeric_limits<float>::infinity());
+  const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  __m512 mn = inf;
+  __m512 mx = ninf;
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 v = _mm512_loadu_ps(x + i);
+    mn = _mm512_min_ps(mn, v);
+    mx = _mm512_max_ps(mx, v);
+  }
+  if (i < n) {
+    const auto mask = static_cast<__mmask16>((1u << (n - i)) - 1u);
+    mn = _mm512_min_ps(mn, _mm512_mask_loadu_ps(inf, mask, x + i));
+    mx = _mm512_max_ps(mx, _mm512_mask_loadu_ps(ninf, mask, x + i));
+  }
+  *hi = lanes_max(mx);
+  *lo = -lanes_max(_mm512_sub_ps(_mm512_setzero_ps(), mn));
+}
+
 #pragma GCC diagnostic pop
 
 const bool kHasAvx512 = __builtin_cpu_supports("avx512f");
@@ -133,6 +153,21 @@ float row_max(const float* x, int64_t n) {
   float m = -std::numeric_limits<float>::infinity();
   for (int64_t i = 0; i < n; ++i) m = std::max(m, x[i]);
   return m;
+}
+
+void row_minmax(const float* x, int64_t n, float* lo, float* hi) {
+  if (kHasAvx512) {
+    row_minmax_avx512(x, n, lo, hi);
+    return;
+  }
+  float a = x[0];
+  float b = x[0];
+  for (int64_t i = 1; i < n; ++i) {
+    a = std::min(a, x[i]);
+    b = std::max(b, x[i]);
+  }
+  *lo = a;
+  *hi = b;
 }
 
 float row_absmax(const float* x, int64_t n) {

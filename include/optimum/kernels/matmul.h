@@ -6,9 +6,10 @@
 //   f32:  x f32 · W f32 (bias and activation fused as oneDNN post-ops).
 //   bf16: x rounded to bf16 per call, W bf16, f32 accumulation and output
 //         (AMX or AVX512-BF16 where the CPU has them, emulated otherwise).
-//   s8:   dynamic quantization: each row of x gets its own symmetric scale
-//         (max|x_row| / 127), W has one scale per output channel; s8·s8 ->
-//         s32, then y = acc·sx[row]·sw[col] + b, then the activation.
+//   s8:   dynamic quantization: each row of x gets its own scale and zero
+//         point (asymmetric u8 over [min(x_row, 0), max(x_row, 0)]), W is
+//         symmetric s8 with one scale per output channel; u8·s8 -> s32, then
+//         y = sx[row]·(acc - zp[row]·Σw[col])·sw[col] + b, then the activation.
 #pragma once
 
 #include <cstdint>

@@ -34,6 +34,8 @@ void softmax_row(float* x, int64_t n);
 // -ffast-math, whose finite-math assumption the -inf masking forbids).
 float row_max(const float* x, int64_t n);
 float row_absmax(const float* x, int64_t n);
+// min and max of x[0..n) in one pass (n > 0).
+void row_minmax(const float* x, int64_t n, float* lo, float* hi);
 
 // Multi-head self-attention over a padded batch.
 struct AttentionArgs {

@@ -79,18 +79,6 @@ DT weight_dt(WeightType t) {
   return DT::f32;
 }
 
-// f32 -> bf16, round to nearest even (NaN stays NaN).
-OPTIMUM_VECTOR_CLONES void to_bf16(const float* x, int64_t n, uint16_t* out) {
-#pragma omp simd
-  for (int64_t i = 0; i < n; ++i) {
-    uint32_t b;
-    std::memcpy(&b, &x[i], sizeof b);
-    const uint32_t rounded = b + 0x7FFFu + ((b >> 16) & 1u);
-    const bool nan = (b & 0x7FFFFFFFu) > 0x7F800000u;
-    out[i] = static_cast<uint16_t>(nan ? (b >> 16) | 0x40u : rounded >> 16);
-  }
-}
-
 // One row of x to s8 with a symmetric scale; returns the scale.
 OPTIMUM_VECTOR_CLONES float quantize_row(const float* x, int64_t k, int8_t* q) {
   const float amax = row_absmax(x, k);
@@ -213,11 +201,12 @@ struct PackedLinear::Impl {
   struct Key {
     int64_t m;
     int act;
+    bool bf16_out;
     bool operator==(const Key&) const = default;
   };
   struct KeyHash {
     size_t operator()(const Key& key) const {
-      return std::hash<int64_t>()(key.m * 16 + key.act);
+      return std::hash<int64_t>()((key.m * 16 + key.act) * 2 + (key.bf16_out ? 1 : 0));
     }
   };
   struct Prim {
@@ -229,9 +218,13 @@ struct PackedLinear::Impl {
 
   memory::desc weights_any() const { return memory::desc({k, n}, weight_dt(type), Tag::any); }
   DT src_dt() const { return type == WeightType::S8 ? DT::u8 : weight_dt(type); }
-  DT dst_dt() const { return type == WeightType::S8 ? DT::s32 : DT::f32; }
+  DT dst_dt(bool bf16_out) const {
+    if (type == WeightType::S8) return DT::s32;
+    return bf16_out ? DT::bf16 : DT::f32;
+  }
 
-  dnnl::matmul::primitive_desc describe(int64_t m, Activation act, const memory::desc& w) const {
+  dnnl::matmul::primitive_desc describe(int64_t m, Activation act, const memory::desc& w,
+                                        bool bf16_out = false) const {
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     if (type != WeightType::S8) {
@@ -244,7 +237,7 @@ struct PackedLinear::Impl {
       }
     }
     const memory::desc src({m, k}, src_dt(), Tag::ab);
-    const memory::desc dst({m, n}, dst_dt(), Tag::ab);
+    const memory::desc dst({m, n}, dst_dt(bf16_out), Tag::ab);
     if (type != WeightType::S8 && !bias.empty()) {
       const memory::desc b({1, n}, DT::f32, Tag::ab);
       return {dnnl::matmul::desc(src, w, b, dst), attr, cpu_engine()};
@@ -252,13 +245,13 @@ struct PackedLinear::Impl {
     return {dnnl::matmul::desc(src, w, dst), attr, cpu_engine()};
   }
 
-  const Prim& primitive(int64_t m, Activation act) const {
-    const Key key{m, static_cast<int>(act)};
+  const Prim& primitive(int64_t m, Activation act, bool bf16_out) const {
+    const Key key{m, static_cast<int>(act), bf16_out};
     std::lock_guard<std::mutex> lock(mutex);
     auto it = prims.find(key);
     if (it != prims.end()) return it->second;
     if (prims.size() >= 512) prims.clear();  // bounded: mixed-length traffic has many row counts
-    auto pd = describe(m, act, weights.get_desc());
+    auto pd = describe(m, act, weights.get_desc(), bf16_out);
     Prim p{dnnl::matmul(pd), pd.scratchpad_desc().get_size()};
     return prims.emplace(key, std::move(p)).first->second;
   }
@@ -279,12 +272,12 @@ struct PackedLinear::Impl {
   // from a parallel region.
   void convert_and_run(const float* x, int64_t m, float* y, Activation act) const;
 
-  void run(const void* x, int64_t m, void* y, Activation act) const {
-    const Prim& p = primitive(m, act);
+  void run(const void* x, int64_t m, void* y, Activation act, bool bf16_out = false) const {
+    const Prim& p = primitive(m, act, bf16_out);
     auto& eng = cpu_engine();
     Scratch& sc = scratch();
     memory src(memory::desc({m, k}, src_dt(), Tag::ab), eng, const_cast<void*>(x));
-    memory dst(memory::desc({m, n}, dst_dt(), Tag::ab), eng, y);
+    memory dst(memory::desc({m, n}, dst_dt(bf16_out), Tag::ab), eng, y);
     memory pad(memory::desc({static_cast<int64_t>(p.scratch_bytes)}, DT::u8, Tag::a), eng,
                Scratch::grow<uint8_t>(sc.pad, p.scratch_bytes));
     std::unordered_map<int, memory> args{
@@ -419,10 +412,7 @@ void PackedLinear::Impl::convert_and_run(const float* x, int64_t m, float* y, Ac
   Scratch& sc = scratch();
   if (type == WeightType::BF16) {
     auto* h = Scratch::grow<uint16_t>(sc.src, static_cast<size_t>(m * k));
-    const int64_t total = m * k;
-    constexpr int64_t kChunk = 16384;
-#pragma omp parallel for schedule(static)
-    for (int64_t c = 0; c < total; c += kChunk) to_bf16(x + c, std::min(kChunk, total - c), h + c);
+    to_bf16(x, m * k, h);
     run(h, m, y, act);
     return;
   }
@@ -439,6 +429,20 @@ void PackedLinear::Impl::convert_and_run(const float* x, int64_t m, float* y, Ac
     dequantize_row(acc + r * n, n, rq[r], w_sums.data(), w_scales.data(), b, y + r * n);
     activation_span(y + r * n, n, act);
   }
+}
+
+void PackedLinear::forward_bf16(const uint16_t* x, int64_t m, float* y, Activation act) const {
+  if (impl_ == nullptr || impl_->type != WeightType::BF16) {
+    throw InvalidArgument("PackedLinear::forward_bf16 on a layer that is not bf16");
+  }
+  if (m > 0) impl_->run(x, m, y, act, false);
+}
+
+void PackedLinear::forward_bf16(const uint16_t* x, int64_t m, uint16_t* y, Activation act) const {
+  if (impl_ == nullptr || impl_->type != WeightType::BF16) {
+    throw InvalidArgument("PackedLinear::forward_bf16 on a layer that is not bf16");
+  }
+  if (m > 0) impl_->run(x, m, y, act, true);
 }
 
 void PackedLinear::forward(const float* x, int64_t m, float* y, Activation act) const {

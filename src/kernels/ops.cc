@@ -177,6 +177,23 @@ float row_absmax(const float* x, int64_t n) {
   return m;
 }
 
+OPTIMUM_VECTOR_CLONES void to_bf16_span(const float* x, int64_t n, uint16_t* out) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t b;
+    std::memcpy(&b, &x[i], sizeof b);
+    const uint32_t rounded = b + 0x7FFFu + ((b >> 16) & 1u);
+    const bool nan = (b & 0x7FFFFFFFu) > 0x7F800000u;
+    out[i] = static_cast<uint16_t>(nan ? (b >> 16) | 0x40u : rounded >> 16);
+  }
+}
+
+void to_bf16(const float* x, int64_t n, uint16_t* out) {
+  constexpr int64_t kChunk = 16384;
+#pragma omp parallel for schedule(static)
+  for (int64_t c = 0; c < n; c += kChunk) to_bf16_span(x + c, std::min(kChunk, n - c), out + c);
+}
+
 Activation activation_from_name(const std::string& name) {
   if (name == "gelu") return Activation::Gelu;
   if (name == "gelu_new" || name == "gelu_pytorch_tanh") return Activation::GeluTanh;
@@ -289,12 +306,13 @@ void apply_activation(float* x, int64_t n, Activation act) {
 }
 
 void layer_norm(const float* x, const float* residual, const float* gamma, const float* beta,
-                double eps, int64_t rows, int64_t cols, float* out) {
+                double eps, int64_t rows, int64_t cols, float* out, uint16_t* out_bf16) {
   const auto e = static_cast<float>(eps);
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     layer_norm_row(x + r * cols, residual != nullptr ? residual + r * cols : nullptr, gamma, beta, e, cols,
                    out + r * cols);
+    if (out_bf16 != nullptr) to_bf16_span(out + r * cols, cols, out_bf16 + r * cols);
   }
 }
 
@@ -352,8 +370,12 @@ void attention(const AttentionArgs& a) {
         }
         softmax_row(row, s);
       }
-      sgemm(false, false, s, a.head_dim, s, 1.0f, scores.data(), s, v, a.ld_qkv, 0.0f,
-            a.out + row0 * hidden + h * a.head_dim, hidden);
+      float* out = a.out + row0 * hidden + h * a.head_dim;
+      sgemm(false, false, s, a.head_dim, s, 1.0f, scores.data(), s, v, a.ld_qkv, 0.0f, out, hidden);
+      if (a.out_bf16 != nullptr) {
+        uint16_t* ob = a.out_bf16 + row0 * hidden + h * a.head_dim;
+        for (int64_t i = 0; i < s; ++i) to_bf16_span(out + i * hidden, a.head_dim, ob + i * hidden);
+      }
     }
   }
 }

@@ -215,17 +215,46 @@ Tensor Encoder::forward(const EncoderInputs& in, const ForwardHook* hook) const 
   Tensor bias;
   if (weights_.relative_attention_bias.defined()) bias = position_bias(in.seq);
 
+  // bf16 layers read bf16 inputs that their producers (LayerNorm, attention,
+  // the bf16 ffn_in) write next to the f32 values, instead of converting.
+  bool any_bf16 = false;
+  for (const EncoderLayer& l : weights_.layers) {
+    any_bf16 = any_bf16 || l.qkv.is_bf16() || l.attn_out.is_bf16() || l.ffn_in.is_bf16() || l.ffn_out.is_bf16();
+  }
   const auto t = static_cast<size_t>(tokens);
-  float* qkv = workspace(t * static_cast<size_t>(3 * hidden + 3 * hidden + inter_size));
-  float* ctx = qkv + t * static_cast<size_t>(3 * hidden);
-  float* attn = ctx + t * static_cast<size_t>(hidden);
-  float* ffn = attn + t * static_cast<size_t>(hidden);
-  float* inter = ffn + t * static_cast<size_t>(hidden);
+  const auto hd = static_cast<size_t>(hidden);
+  const auto id = static_cast<size_t>(inter_size);
+  const size_t f32_floats = t * (3 * hd + 3 * hd + id);
+  const size_t bf16_halves = any_bf16 ? t * (3 * hd + id) : 0;
+  float* qkv = workspace(f32_floats + (bf16_halves + 1) / 2 + 16);
+  float* ctx = qkv + t * 3 * hd;
+  float* attn = ctx + t * hd;
+  float* ffn = attn + t * hd;
+  float* inter = ffn + t * hd;
+  uint16_t* h_b = nullptr;
+  uint16_t* ctx_b = nullptr;
+  uint16_t* attn_b = nullptr;
+  uint16_t* inter_b = nullptr;
+  if (any_bf16) {
+    auto base = reinterpret_cast<uintptr_t>(inter + t * id);
+    h_b = reinterpret_cast<uint16_t*>((base + 63) & ~uintptr_t{63});
+    ctx_b = h_b + t * hd;
+    attn_b = ctx_b + t * hd;
+    inter_b = attn_b + t * hd;
+  }
+  auto linear = [&](const Linear& l, const float* xf, const uint16_t* xb, float* y, kernels::Activation act) {
+    if (xb != nullptr && l.is_bf16()) {
+      l.packed.forward_bf16(xb, tokens, y, act);
+    } else {
+      l.forward(xf, tokens, y, act);
+    }
+  };
   float* h = x.mutable_data<float>();
+  if (any_bf16) kernels::to_bf16(h, tokens * hidden, h_b);
   for (size_t step = 0; step < weights_.layer_order.size(); ++step) {
     const EncoderLayer& layer = weights_.layers[weights_.layer_order[step]];
     const auto il = static_cast<int64_t>(step);
-    layer.qkv.forward(h, tokens, qkv);
+    linear(layer.qkv, h, h_b, qkv, kernels::Activation::Identity);
     kernels::AttentionArgs args;
     args.q = qkv;
     args.k = qkv + hidden;
@@ -238,18 +267,24 @@ Tensor Encoder::forward(const EncoderInputs& in, const ForwardHook* hook) const 
     args.heads = heads;
     args.head_dim = hidden / heads;
     args.out = ctx;
+    args.out_bf16 = ctx_b;
     if (packed) {
       args.offsets = packing.offsets.data();
       args.lengths = packing.lengths.data();
     }
     kernels::attention(args);
     emit("attention_context", il, ctx, tokens, hidden);
-    layer.attn_out.forward(ctx, tokens, attn);
-    layer.attn_norm.forward(attn, h, tokens, attn);
+    linear(layer.attn_out, ctx, ctx_b, attn, kernels::Activation::Identity);
+    layer.attn_norm.forward(attn, h, tokens, attn, attn_b);
     emit("attention_output", il, attn, tokens, hidden);
-    layer.ffn_in.forward(attn, tokens, inter, act_);
-    layer.ffn_out.forward(inter, tokens, ffn);
-    layer.ffn_norm.forward(ffn, attn, tokens, h);
+    if (layer.ffn_in.is_bf16() && layer.ffn_out.is_bf16()) {
+      layer.ffn_in.packed.forward_bf16(attn_b, tokens, inter_b, act_);  // GELU output straight to bf16
+      layer.ffn_out.packed.forward_bf16(inter_b, tokens, ffn);
+    } else {
+      linear(layer.ffn_in, attn, attn_b, inter, act_);
+      layer.ffn_out.forward(inter, tokens, ffn);
+    }
+    layer.ffn_norm.forward(ffn, attn, tokens, h, h_b);
     emit("layer_output", il, h, tokens, hidden);
   }
   if (!packed) return x;

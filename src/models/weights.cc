@@ -47,8 +47,8 @@ void Linear::pack(kernels::WeightType type) {
   if (!weight.is_owned()) io::advise_unneeded(weight.raw(), weight.nbytes());
 }
 
-void Norm::forward(const float* x, const float* residual, int64_t rows, float* out) const {
-  kernels::layer_norm(x, residual, gamma.data<float>(), beta.data<float>(), eps, rows, dim, out);
+void Norm::forward(const float* x, const float* residual, int64_t rows, float* out, uint16_t* out_bf16) const {
+  kernels::layer_norm(x, residual, gamma.data<float>(), beta.data<float>(), eps, rows, dim, out, out_bf16);
 }
 
 WeightSource::WeightSource(io::WeightStore store, std::string base_prefix)

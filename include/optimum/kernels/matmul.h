@@ -49,6 +49,10 @@ class PackedLinear {
 
   // y[m, n] = act(x[m, k] · Wᵀ + b). Thread-safe; x and y must not overlap.
   void forward(const float* x, int64_t m, float* y, Activation act = Activation::Identity) const;
+  // bf16 layers only: x already bf16 (bit patterns, e.g. from to_bf16 or a
+  // producer that wrote both), y f32 or bf16 (the next bf16 layer's input).
+  void forward_bf16(const uint16_t* x, int64_t m, float* y, Activation act = Activation::Identity) const;
+  void forward_bf16(const uint16_t* x, int64_t m, uint16_t* y, Activation act = Activation::Identity) const;
 
   bool defined() const { return impl_ != nullptr; }
   WeightType type() const;

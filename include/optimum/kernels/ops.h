@@ -25,10 +25,14 @@ void activation_span(float* x, int64_t n, Activation act);
 // out[r] = LayerNorm(x[r] + residual[r]) * gamma + beta for each of `rows`
 // rows of `cols`; residual may be null; out may alias x.
 void layer_norm(const float* x, const float* residual, const float* gamma, const float* beta,
-                double eps, int64_t rows, int64_t cols, float* out);
+                double eps, int64_t rows, int64_t cols, float* out, uint16_t* out_bf16 = nullptr);
 
 // In-place softmax over each row of n values.
 void softmax_row(float* x, int64_t n);
+// f32 -> bf16 bit patterns, round to nearest even (NaN stays NaN), on the
+// calling thread; to_bf16 splits the work over the threads.
+void to_bf16_span(const float* x, int64_t n, uint16_t* out);
+void to_bf16(const float* x, int64_t n, uint16_t* out);
 // max(x[0..n)) (-inf when n == 0) and max|x[0..n)| (0 when n == 0): AVX-512
 // where the CPU has it (GCC does not vectorize float max reductions without
 // -ffast-math, whose finite-math assumption the -inf masking forbids).
@@ -55,6 +59,8 @@ struct AttentionArgs {
   // (item b owns rows b*seq .. b*seq+seq).
   const int64_t* offsets = nullptr;
   const int64_t* lengths = nullptr;
+  // When set, `out` is also written as bf16 here (same layout), for bf16 layers.
+  uint16_t* out_bf16 = nullptr;
 };
 // softmax(q·kᵀ / sqrt(head_dim) + bias + mask)·v per batch item and head.
 void attention(const AttentionArgs& args);

@@ -31,6 +31,7 @@ struct Linear {
   // packed in it). A weight stored in bf16 or int8 packs in its stored
   // precision whatever `type` says (int8 without re-quantization).
   void pack(kernels::WeightType type);
+  bool is_bf16() const { return packed.defined() && packed.type() == kernels::WeightType::BF16; }
 };
 
 // LayerNorm parameters.
@@ -40,7 +41,8 @@ struct Norm {
   double eps = 1e-12;
   int64_t dim = 0;
   // out = LayerNorm(x + residual); residual may be null; out may alias x.
-  void forward(const float* x, const float* residual, int64_t rows, float* out) const;
+  // out_bf16, when set, also receives out in bf16 (input of bf16 layers).
+  void forward(const float* x, const float* residual, int64_t rows, float* out, uint16_t* out_bf16 = nullptr) const;
 };
 
 class WeightSource {

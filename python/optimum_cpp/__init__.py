@@ -131,6 +131,7 @@ class _OptimizedModel:
         num_threads: int = 0,
         calibration_texts=None,
         strict_accuracy: bool = False,
+        fallback_dtype: str = "fp32",
     ):
         """Load a model: a local folder or a Hub id, an exported folder directly, or a vanilla
         checkpoint (with ``export=True`` converted once to the native format and cached).
@@ -138,8 +139,9 @@ class _OptimizedModel:
         ``dtype`` ("fp32", "bf16", "int8"; None: an export's own precision, else fp32) is the
         precision of the encoder-layer Linears. With ``export=True`` the export is written in it
         and checked by the accuracy guard on ``calibration_texts`` (default: built-in English
-        sentences): layers that miss the thresholds stay fp32, or with ``strict_accuracy=True``
-        the export fails (``ValidationError``). A checkpoint loaded without export is packed in
+        sentences): the most sensitive layers are kept in ``fallback_dtype`` ("fp32", or "bf16"
+        for an int8 export) until the thresholds are met, or with ``strict_accuracy=True`` the
+        export fails (``ValidationError``). A checkpoint loaded without export is packed in
         ``dtype`` at load (int8 quantized then)."""
         if isinstance(calibration_texts, str):
             raise TypeError("calibration_texts must be a list of strings, not a string")
@@ -158,6 +160,7 @@ class _OptimizedModel:
                 local_files_only,
                 [str(t) for t in calibration_texts or []],
                 strict_accuracy,
+                fallback_dtype,
             )
         )
 

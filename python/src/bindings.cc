@@ -67,7 +67,8 @@ class PyModel {
   PyModel(const std::string& model_id, const std::string& task, int num_threads, bool export_model,
           const std::string& dtype, const std::string& revision, const std::string& subfolder,
           const std::string& cache_dir, const std::string& token, bool force_download, bool local_files_only,
-          const std::vector<std::string>& calibration_texts, bool strict_accuracy) {
+          const std::vector<std::string>& calibration_texts, bool strict_accuracy,
+          const std::string& fallback_dtype) {
     modeling::LoadOptions opts;
     opts.task = tasks::task_from_name(task);
     opts.num_threads = num_threads;
@@ -81,6 +82,7 @@ class PyModel {
     opts.hub.local_files_only = local_files_only;
     opts.calibration_texts = calibration_texts;
     opts.strict_accuracy = strict_accuracy;
+    opts.fallback_dtype = fallback_dtype;
     py::gil_scoped_release release;
     model_ = modeling::OptimizedModel::from_pretrained(model_id, opts);
   }
@@ -154,12 +156,12 @@ PYBIND11_MODULE(_C, m) {
   py::class_<PyModel>(m, "Model")
       .def(py::init<const std::string&, const std::string&, int, bool, const std::string&, const std::string&,
                     const std::string&, const std::string&, const std::string&, bool, bool,
-                    const std::vector<std::string>&, bool>(),
+                    const std::vector<std::string>&, bool, const std::string&>(),
            py::arg("model_id"), py::arg("task") = "feature-extraction", py::arg("num_threads") = 0,
            py::arg("export") = false, py::arg("dtype") = "auto", py::arg("revision") = "", py::arg("subfolder") = "",
            py::arg("cache_dir") = "", py::arg("token") = "", py::arg("force_download") = false,
            py::arg("local_files_only") = false, py::arg("calibration_texts") = std::vector<std::string>{},
-           py::arg("strict_accuracy") = false)
+           py::arg("strict_accuracy") = false, py::arg("fallback_dtype") = "fp32")
       .def("save_pretrained", &PyModel::save_pretrained, py::arg("save_directory"))
       .def_property_readonly("exported_now", &PyModel::exported_now)
       .def("push_to_hub", &PyModel::push_to_hub, py::arg("repo_id"), py::arg("token") = "",

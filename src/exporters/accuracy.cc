@@ -293,6 +293,8 @@ io::Json AccuracyReport::to_json() const {
           {"thresholds", {{"min_cosine", thresholds.min_cosine}, {"min_top1_agreement", thresholds.min_agreement}}},
           {"all_layers", initial.to_json()},
           {"exported", final.to_json()},
+          {"fallback_dtype", std::string(kernels::weight_type_name(thresholds.fallback))},
+          {"fallback_linears", fallback_linears},
           {"fp32_linears", fp32_linears},
           {"layer_linears", layer_linears},
           {"passed", true}};
@@ -301,6 +303,12 @@ io::Json AccuracyReport::to_json() const {
 models::PrecisionPlan choose_precision(const models::EncoderModel& fp32, const fs::path& tokenizer_dir,
                                        kernels::WeightType type, const AccuracyOptions& options,
                                        const models::LinearConverter& convert, AccuracyReport* report) {
+  if (type == kernels::WeightType::F32) throw InvalidArgument("choose_precision: the accuracy guard is for bf16 / int8");
+  if (options.fallback == type || (type == kernels::WeightType::BF16 && options.fallback != kernels::WeightType::F32)) {
+    throw InvalidArgument("fallback dtype " + std::string(kernels::weight_type_name(options.fallback)) +
+                          " is not a higher precision than " + std::string(kernels::weight_type_name(type)) +
+                          " (use fp32" + (type == kernels::WeightType::S8 ? std::string(" or bf16") : "") + ")");
+  }
   const models::EncoderWeights& w = fp32.encoder().weights();
   models::PrecisionPlan plan = models::uniform_plan(w, type);
   AccuracyReport rep;
@@ -330,21 +338,39 @@ models::PrecisionPlan choose_precision(const models::EncoderModel& fp32, const f
                           rep.calibration + " (without --strict-accuracy the export keeps the most sensitive " +
                           "layers in fp32)");
     }
-    // Each Linear's effect alone, then keep the worst in fp32 until the guard passes.
+    // Each Linear's effect alone, then keep the worst in the fallback precision
+    // until the guard passes (then in fp32, if a bf16 fallback was not enough).
     std::vector<std::pair<double, std::string>> ranked;
     for (const std::string& name : names) {
       ranked.emplace_back(badness(measure({{name, type}}), options), name);
     }
     std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-    for (const auto& [score, name] : ranked) {
-      plan.erase(name);
-      rep.fp32_linears.push_back(name);
-      rep.final = measure(plan);
-      if (failure(rep.final, options, rep.samples).empty()) break;
+    std::vector<kernels::WeightType> rounds = {options.fallback};
+    if (options.fallback != kernels::WeightType::F32) rounds.push_back(kernels::WeightType::F32);
+    bool passed = false;
+    for (kernels::WeightType to : rounds) {
+      for (const auto& [score, name] : ranked) {
+        if (passed) break;
+        if (to == kernels::WeightType::F32) {
+          plan.erase(name);
+          rep.fp32_linears.push_back(name);
+        } else {
+          plan[name] = to;
+        }
+        if (std::find(rep.fallback_linears.begin(), rep.fallback_linears.end(), name) == rep.fallback_linears.end()) {
+          rep.fallback_linears.push_back(name);
+        }
+        rep.final = measure(plan);
+        passed = failure(rep.final, options, rep.samples).empty();
+      }
     }
     std::cerr << "accuracy guard: --dtype " << rep.dtype << " on every layer gives " << why << "; kept "
-              << rep.fp32_linears.size() << " of " << names.size() << " layer Linears in fp32:";
-    for (const std::string& n : rep.fp32_linears) std::cerr << " " << n;
+              << rep.fallback_linears.size() << " of " << names.size() << " layer Linears in "
+              << kernels::weight_type_name(options.fallback) << ":";
+    for (const std::string& n : rep.fallback_linears) std::cerr << " " << n;
+    if (options.fallback != kernels::WeightType::F32 && !rep.fp32_linears.empty()) {
+      std::cerr << " (" << rep.fp32_linears.size() << " of them in fp32)";
+    }
     std::cerr << " -> " << metrics_line(rep.final) << "\n";
   }
   if (report != nullptr) *report = std::move(rep);

@@ -100,12 +100,13 @@ ExportResult export_native(const fs::path& model_dir, const fs::path& output_dir
   std::shared_ptr<const models::EncoderModel> target = source;
   io::Json accuracy;
   if (type != kernels::WeightType::F32) {
-    std::map<std::string, models::Linear> converted;  // each Linear quantized once
+    // Each Linear converted once per precision.
+    std::map<std::pair<std::string, kernels::WeightType>, models::Linear> converted;
     const models::LinearConverter convert = [&](const std::string& name, const models::Linear& l,
                                                 kernels::WeightType t) {
       if (t == kernels::WeightType::F32) return l;
-      auto it = converted.find(name);
-      if (it == converted.end()) it = converted.emplace(name, models::convert_linear(l, t)).first;
+      auto it = converted.find({name, t});
+      if (it == converted.end()) it = converted.emplace(std::make_pair(name, t), models::convert_linear(l, t)).first;
       return it->second;
     };
     AccuracyOptions guard;
@@ -113,6 +114,7 @@ ExportResult export_native(const fs::path& model_dir, const fs::path& output_dir
     guard.strict = options.strict_accuracy;
     guard.min_cosine = options.min_cosine;
     guard.min_agreement = options.min_agreement;
+    guard.fallback = kernels::weight_type_from_name(options.fallback_dtype);
     AccuracyReport report;
     const models::PrecisionPlan plan = choose_precision(*source, model_dir, type, guard, convert, &report);
     target = models::with_precision(*source, plan, convert);

@@ -3,6 +3,7 @@ sentence-embedding cosine on sentences the guard never saw, the stored weights
 (bf16 rounding, per-channel int8 + scales), the accuracy record, loading rules."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -173,7 +174,7 @@ def test_from_pretrained_export_dtype(minilm_dir, tok, reference, tmp_path, monk
     monkeypatch.setenv("OPTIMUM_CPP_CACHE", str(tmp_path / "cache"))
     model = oc.AutoModel.from_pretrained(minilm_dir, export=True, dtype="bf16")
     assert model.exported_now
-    meta = json.loads((tmp_path / "cache").joinpath(model.path.split("/")[-1], "optimum_export.json").read_text())
+    meta = json.loads((Path(model.path) / "optimum_export.json").read_text())
     assert meta["dtype"] == "bf16" and meta["accuracy"]["dtype"] == "bf16"
     assert cosines(embed(model, tok, SENTENCES), reference).min() >= MIN_COSINE
     again = oc.AutoModel.from_pretrained(minilm_dir, export=True, dtype="bf16")
@@ -196,3 +197,38 @@ def test_unknown_dtype(minilm_dir, tmp_path):
         oc.AutoModel.from_pretrained(minilm_dir, dtype="float16")
     with pytest.raises(ValueError, match="dtype 'int4'"):
         oc.AutoModel.from_pretrained(minilm_dir, export=True, dtype="int4")
+
+
+def test_int8_with_bf16_fallback(minilm_dir, tok, reference, tmp_path):
+    out = tmp_path / "int8-bf16"
+    proc = cli("export", "--model", minilm_dir, "--dtype", "int8", "--fallback-dtype", "bf16", out)
+    meta = json.loads((out / "optimum_export.json").read_text())
+    acc = meta["accuracy"]
+    assert acc["fallback_dtype"] == "bf16" and acc["fallback_linears"] and acc["fp32_linears"] == []
+    assert f"layer Linears in bf16: {acc['fallback_linears'][0]}" in proc.stderr
+    layout = meta["layout"]["linear_dtypes"]
+    weights = load_file(out / "model.safetensors")
+    for name in acc["fallback_linears"]:
+        assert layout[name] == "bf16" and weights[name + ".weight"].dtype == torch.bfloat16
+    assert sum(v == "int8" for v in layout.values()) == 24 - len(acc["fallback_linears"])
+    cos = cosines(embed(oc.AutoModel.from_pretrained(out), tok, SENTENCES), reference)
+    print(f"int8 + bf16 fallback ({len(acc['fallback_linears'])} Linears): min cosine {cos.min():.5f}")
+    assert cos.min() >= MIN_COSINE
+    bad = cli("export", "--model", minilm_dir, "--dtype", "bf16", "--fallback-dtype", "int8", tmp_path / "x",
+              check=False)
+    assert bad.returncode != 0 and "fallback dtype int8 is not a higher precision than bf16" in bad.stderr
+
+
+def test_user_calibration_texts(minilm_dir, tmp_path, monkeypatch):
+    (tmp_path / "cal.txt").write_text("\n".join(SENTENCES[:10]) + "\n\n")
+    cli("export", "--model", minilm_dir, "--dtype", "bf16", "--calibration-file", tmp_path / "cal.txt",
+        tmp_path / "out")
+    acc = json.loads((tmp_path / "out" / "optimum_export.json").read_text())["accuracy"]
+    assert acc["samples"] == 10 and acc["calibration"].startswith("user calibration texts")
+    monkeypatch.setenv("OPTIMUM_CPP_CACHE", str(tmp_path / "cache"))
+    model = oc.AutoModel.from_pretrained(minilm_dir, export=True, dtype="bf16", calibration_texts=SENTENCES[:5])
+
+    acc = json.loads((Path(model.path) / "optimum_export.json").read_text())["accuracy"]
+    assert acc["samples"] == 5 and acc["calibration"].startswith("user calibration texts")
+    with pytest.raises(TypeError, match="list of strings"):
+        oc.AutoModel.from_pretrained(minilm_dir, export=True, dtype="bf16", calibration_texts="one text")

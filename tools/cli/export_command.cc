@@ -36,6 +36,9 @@ void add_export_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--calibration-file,--calibration_file", a->calibration_file,
                   "Accuracy guard inputs: one text per line (default: built-in English sentences)");
+  cmd->add_option("--fallback-dtype,--fallback_dtype", a->exporter.fallback_dtype,
+                  "Precision of the layers the accuracy guard keeps out of --dtype: fp32, or bf16 for int8")
+      ->capture_default_str();
   cmd->add_flag("--strict-accuracy,--strict_accuracy", a->exporter.strict_accuracy,
                 "Fail when the accuracy guard misses a threshold instead of keeping layers in fp32");
   cmd->add_option("--revision", a->hub.revision, "Branch, tag or commit of a Hub model");
@@ -74,8 +77,8 @@ void add_export_command(CLI::App& app) {
       if (acc["exported"].contains("top1_agreement")) {
         std::cerr << ", top-1 agreement " << acc["exported"]["top1_agreement"].get<double>();
       }
-      std::cerr << "; " << acc["fp32_linears"].size() << " of " << acc["layer_linears"].get<int64_t>()
-                << " layer Linears kept in fp32\n";
+      std::cerr << "; " << acc["fallback_linears"].size() << " of " << acc["layer_linears"].get<int64_t>()
+                << " layer Linears kept in " << acc["fallback_dtype"].get<std::string>() << "\n";
     }
     if (!a->push_to_hub.empty()) {
       a->push.token = a->hub.token;

@@ -3,8 +3,9 @@
 // bf16 / int8 model is compared with the fp32 one: cosine of the
 // mean-pooled last_hidden_state per text, and top-1 agreement of the
 // head's logits (over real tokens for token-level heads). When a threshold
-// is missed, the most sensitive encoder-layer Linears are kept in fp32
-// until it is met, or (strict) the export fails naming the metric.
+// is missed, the most sensitive encoder-layer Linears are kept in higher
+// precision (fp32, or bf16 for int8 when asked) until it is met, or
+// (strict) the export fails naming the metric.
 #pragma once
 
 #include <filesystem>
@@ -35,7 +36,10 @@ struct AccuracyOptions {
   std::vector<std::string> texts;  // empty: builtin_calibration_texts()
   double min_cosine = 0.995;       // minimum over texts of the embedding cosine
   double min_agreement = 0.99;     // top-1 agreement of heads with logits
-  bool strict = false;             // fail instead of keeping Linears in fp32
+  bool strict = false;             // fail instead of keeping Linears in higher precision
+  // Precision of the Linears the guard takes out of the export's dtype: fp32,
+  // or bf16 for an int8 export (if every Linear in bf16 still misses, fp32 follows).
+  kernels::WeightType fallback = kernels::WeightType::F32;
 };
 
 struct AccuracyMetrics {
@@ -53,7 +57,8 @@ struct AccuracyReport {
   AccuracyOptions thresholds;
   AccuracyMetrics initial;       // every layer Linear in `dtype`
   AccuracyMetrics final;         // with the fp32 fallbacks
-  std::vector<std::string> fp32_linears;  // layer Linears kept in fp32, most sensitive first
+  std::vector<std::string> fallback_linears;  // layer Linears kept in higher precision, most sensitive first
+  std::vector<std::string> fp32_linears;      // of those, the ones in fp32 (all of them for an fp32 fallback)
   int64_t layer_linears = 0;     // layer Linears in the model
   io::Json to_json() const;
 };

@@ -46,7 +46,7 @@ unit-test: build
 # (<target>_NOT_BUILT) that gtest_discover_tests registers for the others.
 asan-test: setup
 	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DOPTIMUM_SANITIZE=ON -DOPTIMUM_BUILD_PYTHON=OFF > /dev/null
-	cmake --build $(BUILD_ASAN) -j $(JOBS) --target test_core test_io test_config test_hub test_tokenizers
+	cmake --build $(BUILD_ASAN) -j $(JOBS) --target test_core test_io test_config test_hub test_tokenizers test_kernels
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -j $(JOBS) -E '_NOT_BUILT$$'
 

@@ -29,17 +29,18 @@ struct IsaName {
   const char* name;
   dnnl::cpu_isa isa;
 };
+// Canonical names first (cpu_isa() reports the first match), then aliases.
 constexpr IsaName kIsas[] = {
     {"sse41", dnnl::cpu_isa::sse41},
     {"avx2", dnnl::cpu_isa::avx2},
     {"avx2_vnni", dnnl::cpu_isa::avx2_vnni},
-    {"avx512", dnnl::cpu_isa::avx512_core},
     {"avx512_core", dnnl::cpu_isa::avx512_core},
     {"avx512_core_vnni", dnnl::cpu_isa::avx512_core_vnni},
     {"avx512_core_bf16", dnnl::cpu_isa::avx512_core_bf16},
-    {"amx", dnnl::cpu_isa::avx512_core_amx},
     {"avx512_core_amx", dnnl::cpu_isa::avx512_core_amx},
     {"all", dnnl::cpu_isa::all},
+    {"avx512", dnnl::cpu_isa::avx512_core},
+    {"amx", dnnl::cpu_isa::avx512_core_amx},
 };
 
 // OPTIMUM_CPU_ISA caps the instruction set oneDNN may use (one binary runs on
@@ -294,22 +295,11 @@ struct PackedLinear::Impl {
 
 std::string cpu_isa() {
   cpu_engine();
-  switch (dnnl::get_effective_cpu_isa()) {
-    case dnnl::cpu_isa::avx512_core_amx:
-      return "avx512_core_amx";
-    case dnnl::cpu_isa::avx512_core_bf16:
-      return "avx512_core_bf16";
-    case dnnl::cpu_isa::avx512_core_vnni:
-      return "avx512_core_vnni";
-    case dnnl::cpu_isa::avx512_core:
-      return "avx512_core";
-    case dnnl::cpu_isa::avx2_vnni:
-      return "avx2_vnni";
-    case dnnl::cpu_isa::avx2:
-      return "avx2";
-    default:
-      return "other";
+  const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
+  for (const IsaName& i : kIsas) {
+    if (i.isa == isa) return i.name;
   }
+  return "other";
 }
 
 bool bf16_supported() {

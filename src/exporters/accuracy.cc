@@ -108,7 +108,8 @@ struct Batch {
 
 std::vector<Batch> make_batches(Calibration cal, int64_t pad, bool pairs) {
   // Similar lengths together: little padding (the order of samples does not matter).
-  std::stable_sort(cal.ids.begin(), cal.ids.end(), [](const auto& a, const auto& b) { return a.size() < b.size(); });
+  std::stable_sort(cal.ids.begin(), cal.ids.end(),
+                   [](const auto& a, const auto& b) { return a.size() < b.size(); });
   std::vector<Batch> out;
   const auto n = static_cast<int64_t>(cal.ids.size());
   // Multiple-choice models take two "choices" per example: consecutive rows.
@@ -118,7 +119,8 @@ std::vector<Batch> make_batches(Calibration cal, int64_t pad, bool pairs) {
     Batch batch;
     batch.rows = std::min(step, usable - b);
     for (int64_t r = 0; r < batch.rows; ++r) {
-      batch.seq = std::max<int64_t>(batch.seq, static_cast<int64_t>(cal.ids[static_cast<size_t>(b + r)].size()));
+      batch.seq =
+          std::max<int64_t>(batch.seq, static_cast<int64_t>(cal.ids[static_cast<size_t>(b + r)].size()));
     }
     batch.ids.assign(static_cast<size_t>(batch.rows * batch.seq), pad);
     batch.mask.assign(static_cast<size_t>(batch.rows * batch.seq), 0);
@@ -183,7 +185,8 @@ Outputs run(const models::EncoderModel& m, const std::vector<Batch>& batches) {
     for (const auto& [name, t] : m.forward(inputs)) {
       const float* v = t.data<float>();
       if (task == tasks::Task::QuestionAnswering) {  // [rows, seq]: best real position per row
-        for (int64_t r = 0; r < b.rows; ++r) o.top1.push_back(argmax(v + r * b.seq, b.seq, 1, &b.mask[r * b.seq]));
+        for (int64_t r = 0; r < b.rows; ++r)
+          o.top1.push_back(argmax(v + r * b.seq, b.seq, 1, &b.mask[r * b.seq]));
       } else if (t.dim() == 3) {  // token-level: every real token
         const int64_t width = t.size(2);
         for (int64_t i = 0; i < b.rows * b.seq; ++i) {
@@ -233,8 +236,8 @@ std::string failure(const AccuracyMetrics& m, const AccuracyOptions& o, int64_t 
            std::to_string(samples) + " calibration samples)";
   }
   if (m.agreement && *m.agreement < o.min_agreement) {
-    return "top-1 agreement " + fmt(*m.agreement * 100, 2) + "% < " + fmt(o.min_agreement * 100, 1) + "% (over " +
-           std::to_string(m.decisions) + " decisions)";
+    return "top-1 agreement " + fmt(*m.agreement * 100, 2) + "% < " + fmt(o.min_agreement * 100, 1) +
+           "% (over " + std::to_string(m.decisions) + " decisions)";
   }
   return {};
 }
@@ -248,7 +251,8 @@ double badness(const AccuracyMetrics& m, const AccuracyOptions& o) {
 
 std::string metrics_line(const AccuracyMetrics& m) {
   std::string s = "embedding cosine min " + fmt(m.min_cosine) + " (mean " + fmt(m.mean_cosine) + ")";
-  if (m.agreement) s += ", top-1 agreement " + fmt(*m.agreement * 100, 2) + "% of " + std::to_string(m.decisions);
+  if (m.agreement)
+    s += ", top-1 agreement " + fmt(*m.agreement * 100, 2) + "% of " + std::to_string(m.decisions);
   return s;
 }
 
@@ -273,7 +277,8 @@ std::vector<std::string> read_calibration_file(const fs::path& path) {
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
     texts.push_back(line);
   }
-  if (texts.empty()) throw InvalidArgument("calibration file " + path.string() + " has no text (one text per line)");
+  if (texts.empty())
+    throw InvalidArgument("calibration file " + path.string() + " has no text (one text per line)");
   return texts;
 }
 
@@ -290,7 +295,8 @@ io::Json AccuracyReport::to_json() const {
   return {{"dtype", dtype},
           {"calibration", calibration},
           {"samples", samples},
-          {"thresholds", {{"min_cosine", thresholds.min_cosine}, {"min_top1_agreement", thresholds.min_agreement}}},
+          {"thresholds",
+           {{"min_cosine", thresholds.min_cosine}, {"min_top1_agreement", thresholds.min_agreement}}},
           {"all_layers", initial.to_json()},
           {"exported", final.to_json()},
           {"fallback_dtype", std::string(kernels::weight_type_name(thresholds.fallback))},
@@ -303,11 +309,14 @@ io::Json AccuracyReport::to_json() const {
 models::PrecisionPlan choose_precision(const models::EncoderModel& fp32, const fs::path& tokenizer_dir,
                                        kernels::WeightType type, const AccuracyOptions& options,
                                        const models::LinearConverter& convert, AccuracyReport* report) {
-  if (type == kernels::WeightType::F32) throw InvalidArgument("choose_precision: the accuracy guard is for bf16 / int8");
-  if (options.fallback == type || (type == kernels::WeightType::BF16 && options.fallback != kernels::WeightType::F32)) {
+  if (type == kernels::WeightType::F32)
+    throw InvalidArgument("choose_precision: the accuracy guard is for bf16 / int8");
+  if (options.fallback == type ||
+      (type == kernels::WeightType::BF16 && options.fallback != kernels::WeightType::F32)) {
     throw InvalidArgument("fallback dtype " + std::string(kernels::weight_type_name(options.fallback)) +
                           " is not a higher precision than " + std::string(kernels::weight_type_name(type)) +
-                          " (use fp32" + (type == kernels::WeightType::S8 ? std::string(" or bf16") : "") + ")");
+                          " (use fp32" + (type == kernels::WeightType::S8 ? std::string(" or bf16") : "") +
+                          ")");
   }
   const models::EncoderWeights& w = fp32.encoder().weights();
   models::PrecisionPlan plan = models::uniform_plan(w, type);
@@ -334,8 +343,9 @@ models::PrecisionPlan choose_precision(const models::EncoderModel& fp32, const f
   std::string why = failure(rep.initial, options, rep.samples);
   if (!why.empty()) {
     if (options.strict) {
-      throw AccuracyError("accuracy guard failed for --dtype " + rep.dtype + ": " + why + "; calibration: " +
-                          rep.calibration + " (without --strict-accuracy the export keeps the most sensitive " +
+      throw AccuracyError("accuracy guard failed for --dtype " + rep.dtype + ": " + why +
+                          "; calibration: " + rep.calibration +
+                          " (without --strict-accuracy the export keeps the most sensitive " +
                           "layers in fp32)");
     }
     // Each Linear's effect alone, then keep the worst in the fallback precision
@@ -344,7 +354,8 @@ models::PrecisionPlan choose_precision(const models::EncoderModel& fp32, const f
     for (const std::string& name : names) {
       ranked.emplace_back(badness(measure({{name, type}}), options), name);
     }
-    std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::stable_sort(ranked.begin(), ranked.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first; });
     std::vector<kernels::WeightType> rounds = {options.fallback};
     if (options.fallback != kernels::WeightType::F32) rounds.push_back(kernels::WeightType::F32);
     bool passed = false;
@@ -357,7 +368,8 @@ models::PrecisionPlan choose_precision(const models::EncoderModel& fp32, const f
         } else {
           plan[name] = to;
         }
-        if (std::find(rep.fallback_linears.begin(), rep.fallback_linears.end(), name) == rep.fallback_linears.end()) {
+        if (std::find(rep.fallback_linears.begin(), rep.fallback_linears.end(), name) ==
+            rep.fallback_linears.end()) {
           rep.fallback_linears.push_back(name);
         }
         rep.final = measure(plan);

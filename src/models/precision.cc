@@ -42,8 +42,8 @@ kernels::WeightType stored_type(const Linear& l) {
 
 Linear convert_linear(const Linear& l, kernels::WeightType type) {
   if (l.weight.dtype() != DType::F32) {
-    throw InvalidArgument("convert_linear: the source Linear has a " + std::string(dtype_name(l.weight.dtype())) +
-                          " weight; f32 expected");
+    throw InvalidArgument("convert_linear: the source Linear has a " +
+                          std::string(dtype_name(l.weight.dtype())) + " weight; f32 expected");
   }
   Linear out;
   out.in = l.in;
@@ -90,8 +90,8 @@ std::shared_ptr<const EncoderModel> with_precision(const EncoderModel& model, co
     auto it = plan.find(name);
     const kernels::WeightType type = it == plan.end() ? kernels::WeightType::F32 : it->second;
     if (convert) return convert(name, l, type);
-    if (type == kernels::WeightType::F32 && stored_type(l) == kernels::WeightType::F32 && l.packed.defined() &&
-        l.packed.type() == kernels::WeightType::F32) {
+    if (type == kernels::WeightType::F32 && stored_type(l) == kernels::WeightType::F32 &&
+        l.packed.defined() && l.packed.type() == kernels::WeightType::F32) {
       return l;
     }
     return convert_linear(l, type);

@@ -51,15 +51,15 @@ struct AccuracyMetrics {
 };
 
 struct AccuracyReport {
-  std::string dtype;             // requested: bf16 / int8
-  std::string calibration;       // where the inputs came from
-  int64_t samples = 0;           // texts (or random sequences)
+  std::string dtype;        // requested: bf16 / int8
+  std::string calibration;  // where the inputs came from
+  int64_t samples = 0;      // texts (or random sequences)
   AccuracyOptions thresholds;
-  AccuracyMetrics initial;       // every layer Linear in `dtype`
-  AccuracyMetrics final;         // with the fp32 fallbacks
+  AccuracyMetrics initial;                    // every layer Linear in `dtype`
+  AccuracyMetrics final;                      // with the fp32 fallbacks
   std::vector<std::string> fallback_linears;  // layer Linears kept in higher precision, most sensitive first
   std::vector<std::string> fp32_linears;      // of those, the ones in fp32 (all of them for an fp32 fallback)
-  int64_t layer_linears = 0;     // layer Linears in the model
+  int64_t layer_linears = 0;                  // layer Linears in the model
   io::Json to_json() const;
 };
 
@@ -68,8 +68,9 @@ struct AccuracyReport {
 // (tokenizer.json, vocab.txt or vocab.json + merges.txt); without one,
 // seeded random token ids are used (and `report->calibration` says so).
 // Strict: AccuracyError when the uniform plan misses a threshold.
-models::PrecisionPlan choose_precision(const models::EncoderModel& fp32, const std::filesystem::path& tokenizer_dir,
-                                       kernels::WeightType type, const AccuracyOptions& options,
-                                       const models::LinearConverter& convert, AccuracyReport* report);
+models::PrecisionPlan choose_precision(const models::EncoderModel& fp32,
+                                       const std::filesystem::path& tokenizer_dir, kernels::WeightType type,
+                                       const AccuracyOptions& options, const models::LinearConverter& convert,
+                                       AccuracyReport* report);
 
 }  // namespace optimum::exporters

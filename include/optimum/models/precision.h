@@ -42,5 +42,4 @@ using LinearConverter = std::function<Linear(const std::string&, const Linear&, 
 std::shared_ptr<const EncoderModel> with_precision(const EncoderModel& model, const PrecisionPlan& plan,
                                                    const LinearConverter& convert = {});
 
-
 }  // namespace optimum::models

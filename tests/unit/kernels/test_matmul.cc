@@ -45,13 +45,15 @@ float quantize_reference(const float* v, int64_t k, std::vector<int32_t>& q) {
   const float s = amax > 0 ? amax / 127.0f : 1.0f;
   q.resize(static_cast<size_t>(k));
   for (int64_t i = 0; i < k; ++i) {
-    q[static_cast<size_t>(i)] = static_cast<int32_t>(std::clamp(std::nearbyint(v[i] * (1.0f / s)), -127.0f, 127.0f));
+    q[static_cast<size_t>(i)] =
+        static_cast<int32_t>(std::clamp(std::nearbyint(v[i] * (1.0f / s)), -127.0f, 127.0f));
   }
   return s;
 }
 
 // y = x·Wᵀ + b in double, and the error bound of `type` per element.
-void reference(const Problem& p, bool bias, WeightType type, std::vector<double>& y, std::vector<double>& tol) {
+void reference(const Problem& p, bool bias, WeightType type, std::vector<double>& y,
+               std::vector<double>& tol) {
   y.assign(static_cast<size_t>(p.m * p.n), 0.0);
   tol.assign(y.size(), 0.0);
   for (int64_t r = 0; r < p.m; ++r) {
@@ -80,7 +82,8 @@ void reference(const Problem& p, bool bias, WeightType type, std::vector<double>
           tol[o] = (2.0 * std::ldexp(1.0, -9) + 1e-5) * mag + 1e-5;
           break;
         case WeightType::S8:  // |dx| <= sx/2, |dw| <= sw/2 per element
-          tol[o] = static_cast<double>(p.k) * (xmax * sw / 2 + wmax * sx / 2 + sx * sw / 4) + 1e-5 * mag + 1e-5;
+          tol[o] =
+              static_cast<double>(p.k) * (xmax * sw / 2 + wmax * sx / 2 + sx * sw / 4) + 1e-5 * mag + 1e-5;
           break;
       }
     }
@@ -98,7 +101,8 @@ TEST_P(PackedLinearShapes, MatchesNaiveReferenceWithinPrecisionBound) {
   const Case c = GetParam();
   for (bool bias : {true, false}) {
     const Problem p = make(c.m, c.n, c.k, static_cast<uint32_t>(c.m * 1000 + c.n * 10 + c.k));
-    const PackedLinear lin = PackedLinear::from_f32(p.w.data(), p.n, p.k, bias ? p.b.data() : nullptr, c.type);
+    const PackedLinear lin =
+        PackedLinear::from_f32(p.w.data(), p.n, p.k, bias ? p.b.data() : nullptr, c.type);
     EXPECT_EQ(lin.type(), c.type);
     EXPECT_EQ(lin.in(), c.k);
     EXPECT_EQ(lin.out(), c.n);
@@ -120,32 +124,60 @@ TEST_P(PackedLinearShapes, MatchesNaiveReferenceWithinPrecisionBound) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    OddShapes, PackedLinearShapes,
-    ::testing::Values(Case{WeightType::F32, 1, 5, 3}, Case{WeightType::F32, 7, 37, 19}, Case{WeightType::F32, 33, 50, 77},
-                      Case{WeightType::F32, 33, 64, 128}, Case{WeightType::BF16, 1, 5, 3},
-                      Case{WeightType::BF16, 7, 37, 19}, Case{WeightType::BF16, 33, 50, 77},
-                      Case{WeightType::BF16, 33, 64, 128}, Case{WeightType::S8, 1, 5, 3},
-                      Case{WeightType::S8, 7, 37, 19}, Case{WeightType::S8, 33, 50, 77},
-                      Case{WeightType::S8, 33, 64, 128}, Case{WeightType::S8, 1, 384, 1536}),
-    [](const ::testing::TestParamInfo<Case>& info) {
-      return std::string(weight_type_name(info.param.type)) + "_m" + std::to_string(info.param.m) + "_n" +
-             std::to_string(info.param.n) + "_k" + std::to_string(info.param.k);
-    });
+INSTANTIATE_TEST_SUITE_P(OddShapes, PackedLinearShapes,
+                         ::testing::Values(Case{WeightType::F32, 1, 5, 3}, Case{WeightType::F32, 7, 37, 19},
+                                           Case{WeightType::F32, 33, 50, 77},
+                                           Case{WeightType::F32, 33, 64, 128},
+                                           Case{WeightType::BF16, 1, 5, 3}, Case{WeightType::BF16, 7, 37, 19},
+                                           Case{WeightType::BF16, 33, 50, 77},
+                                           Case{WeightType::BF16, 33, 64, 128}, Case{WeightType::S8, 1, 5, 3},
+                                           Case{WeightType::S8, 7, 37, 19}, Case{WeightType::S8, 33, 50, 77},
+                                           Case{WeightType::S8, 33, 64, 128},
+                                           Case{WeightType::S8, 1, 384, 1536}),
+                         [](const ::testing::TestParamInfo<Case>& info) {
+                           return std::string(weight_type_name(info.param.type)) + "_m" +
+                                  std::to_string(info.param.m) + "_n" + std::to_string(info.param.n) + "_k" +
+                                  std::to_string(info.param.k);
+                         });
 
-// The s8 path is exactly: quantize each row of x, s32 accumulation, y = acc·sx·sw + b.
+// Asymmetric per-row u8 as documented in matmul.h: range [min(x, 0), max(x, 0)] in 255 steps,
+// zero point round(-lo / s), q = round(clamp(x / s + zp, 0, 255)) (ties to even).
+float quantize_activation_reference(const float* v, int64_t k, std::vector<int32_t>& q, int32_t* zp) {
+  float lo = 0, hi = 0;
+  for (int64_t i = 0; i < k; ++i) {
+    lo = std::min(lo, v[i]);
+    hi = std::max(hi, v[i]);
+  }
+  const float s = hi > lo ? (hi - lo) / 255.0f : 1.0f;
+  const float inv = 1.0f / s;
+  const float zpf = std::clamp(std::nearbyint(-lo * inv), 0.0f, 255.0f);
+  *zp = static_cast<int32_t>(zpf);
+  q.resize(static_cast<size_t>(k));
+  for (int64_t i = 0; i < k; ++i) {
+    q[static_cast<size_t>(i)] =
+        static_cast<int32_t>(std::nearbyint(std::clamp(v[i] * inv + zpf, 0.0f, 255.0f)));
+  }
+  return s;
+}
+
+// The s8 path is exactly: quantize each row of x, integer accumulation,
+// y = sx·Σ(qx - zp)·qw·sw + b.
 TEST(PackedLinearS8, EqualsSimulatedQuantization) {
-  const Problem p = make(33, 37, 77, 7, 3.0f);
+  Problem p = make(33, 37, 77, 7, 3.0f);
+  for (int64_t i = 0; i < p.k; ++i)
+    p.x[static_cast<size_t>(2 * p.k + i)] =
+        std::fabs(p.x[static_cast<size_t>(2 * p.k + i)]);  // one-signed row
   const PackedLinear lin = PackedLinear::from_f32(p.w.data(), p.n, p.k, p.b.data(), WeightType::S8);
   std::vector<float> y(static_cast<size_t>(p.m * p.n));
   lin.forward(p.x.data(), p.m, y.data());
   std::vector<int32_t> qx, qw;
   for (int64_t r = 0; r < p.m; ++r) {
-    const float sx = quantize_reference(&p.x[static_cast<size_t>(r * p.k)], p.k, qx);
+    int32_t zp = 0;
+    const float sx = quantize_activation_reference(&p.x[static_cast<size_t>(r * p.k)], p.k, qx, &zp);
     for (int64_t c = 0; c < p.n; ++c) {
       const float sw = quantize_reference(&p.w[static_cast<size_t>(c * p.k)], p.k, qw);
       int64_t acc = 0;
-      for (int64_t i = 0; i < p.k; ++i) acc += qx[static_cast<size_t>(i)] * qw[static_cast<size_t>(i)];
+      for (int64_t i = 0; i < p.k; ++i) acc += (qx[static_cast<size_t>(i)] - zp) * qw[static_cast<size_t>(i)];
       const double want = static_cast<double>(acc) * sx * sw + p.b[static_cast<size_t>(c)];
       EXPECT_NEAR(y[static_cast<size_t>(r * p.n + c)], want, 1e-5 * (std::fabs(want) + 1)) << r << "," << c;
     }
@@ -168,16 +200,17 @@ TEST(PackedLinearS8, FromS8MatchesFromF32) {
 
 TEST(QuantizeRowsS8, ScalesRoundingAndZeroRows) {
   const int64_t n = 3, k = 5;
-  const std::vector<float> w = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f,          // zero row: scale 1, all zeros
-                                2.54f, -1.27f, 0.01f, -2.54f, 0.3f,    // scale 0.02
-                                -1e-3f, 5e-4f, 2.4e-4f, 0.0f, 1e-3f};  // tiny values keep full range
+  const std::vector<float> w = {0.0f,   0.0f,   0.0f,    0.0f,   0.0f,    // zero row: scale 1, all zeros
+                                2.54f,  -1.27f, 0.01f,   -2.54f, 0.3f,    // scale 0.02
+                                -1e-3f, 5e-4f,  2.4e-4f, 0.0f,   1e-3f};  // tiny values keep full range
   std::vector<int8_t> q(static_cast<size_t>(n * k), 99);
   std::vector<float> s(static_cast<size_t>(n));
   quantize_rows_s8(w.data(), n, k, q.data(), s.data());
   EXPECT_EQ(s[0], 1.0f);
   for (int i = 0; i < k; ++i) EXPECT_EQ(q[static_cast<size_t>(i)], 0);
   EXPECT_FLOAT_EQ(s[1], 2.54f / 127.0f);
-  const std::vector<int> row1 = {127, -64, 0, -127, 15};  // -1.27/0.02 = -63.5 -> -64 (nearest even); 0.3/0.02 = 15
+  const std::vector<int> row1 = {127, -64, 0, -127,
+                                 15};  // -1.27/0.02 = -63.5 -> -64 (nearest even); 0.3/0.02 = 15
   for (int i = 0; i < k; ++i) EXPECT_EQ(q[static_cast<size_t>(k + i)], row1[static_cast<size_t>(i)]) << i;
   EXPECT_FLOAT_EQ(s[2], 1e-3f / 127.0f);
   EXPECT_EQ(q[static_cast<size_t>(2 * k)], -127);
@@ -195,7 +228,8 @@ TEST(PackedLinearS8, ZeroInputRowGivesBias) {
   const PackedLinear lin = PackedLinear::from_f32(p.w.data(), p.n, p.k, p.b.data(), WeightType::S8);
   std::vector<float> y(static_cast<size_t>(p.m * p.n));
   lin.forward(x.data(), p.m, y.data());
-  for (int64_t c = 0; c < p.n; ++c) EXPECT_FLOAT_EQ(y[static_cast<size_t>(p.n + c)], p.b[static_cast<size_t>(c)]);
+  for (int64_t c = 0; c < p.n; ++c)
+    EXPECT_FLOAT_EQ(y[static_cast<size_t>(p.n + c)], p.b[static_cast<size_t>(c)]);
 }
 
 class ActivationFusion : public ::testing::TestWithParam<WeightType> {};

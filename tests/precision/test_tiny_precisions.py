@@ -264,3 +264,33 @@ def test_calibration_file_errors(int8_export, tmp_path):
     proc = cli("export", "--model", src, "--dtype", "int8", "--calibration-file", tmp_path / "empty.txt",
                tmp_path / "out", check=False)
     assert proc.returncode != 0 and "has no text" in proc.stderr
+
+
+# --- the guard's decisions for every head ------------------------------------------------------------
+
+HEAD_DECISIONS = {
+    # task: (transformers class, decisions per calibration sample; None: one per real token)
+    "question-answering": (T.BertForQuestionAnswering, 2),  # start and end position
+    "multiple-choice": (T.BertForMultipleChoice, 0.5),       # two consecutive samples are the choices
+    "fill-mask": (T.BertForMaskedLM, None),
+    "feature-extraction": (T.BertModel, 0),
+}
+
+
+@pytest.mark.parametrize("task", sorted(HEAD_DECISIONS))
+def test_guard_compares_every_head(task, tmp_path):
+    cls, per_sample = HEAD_DECISIONS[task]
+    torch.manual_seed(8)
+    cls(T.BertConfig(**SMALL)).eval().save_pretrained(tmp_path / "src")
+    cli("export", "--model", tmp_path / "src", "--task", task, "--dtype", "bf16", tmp_path / "out")
+    acc = json.loads((tmp_path / "out" / "optimum_export.json").read_text())["accuracy"]
+    assert acc["samples"] == 64 and acc["exported"]["min_cosine"] >= MIN_COSINE
+    if per_sample == 0:
+        assert "top1_agreement" not in acc["exported"]
+        return
+    decisions = acc["exported"]["top1_decisions"]
+    if per_sample is None:  # one per real token of the 64 random sequences (4 to 48 tokens)
+        assert 64 * 4 <= decisions <= 64 * 48
+    else:
+        assert decisions == 64 * per_sample
+    assert acc["exported"]["top1_agreement"] >= MIN_AGREEMENT

@@ -22,6 +22,9 @@ class SentenceTransformer:
 
     ``device`` is accepted for compatibility and ignored (the engine runs on the CPU);
     ``export=True`` converts the Transformer module once to the native format (cached).
+    ``dtype`` ("fp32", "bf16", "int8"; None: an export's own precision, else fp32) is the
+    precision of the encoder layers (see ``AutoModel.from_pretrained``; with ``export=True``
+    the export is written in it, through the accuracy guard).
     """
 
     def __init__(
@@ -41,6 +44,7 @@ class SentenceTransformer:
         num_threads: int = 0,
         trust_remote_code: bool = False,
         truncate_dim: int | None = None,
+        dtype: str | None = None,
     ):
         del device, trust_remote_code  # CPU only; no remote code is ever run
         self._native = _NativeSentenceTransformer(
@@ -52,6 +56,7 @@ class SentenceTransformer:
             str(cache_folder) if cache_folder else "",
             token or "",
             local_files_only,
+            dtype or "auto",
         )
         self.prompts: dict[str, str] = dict(self._native.prompts)
         if prompts:
@@ -79,6 +84,7 @@ class SentenceTransformer:
         device: str | None = None,
         normalize_embeddings: bool = False,
         truncate_dim: int | None = None,
+        dtype: str | None = None,
     ):
         """Embeddings of ``sentences``: a float32 array [n, dim], or [dim] for a single string.
 

@@ -232,3 +232,18 @@ def test_user_calibration_texts(minilm_dir, tmp_path, monkeypatch):
     assert acc["samples"] == 5 and acc["calibration"].startswith("user calibration texts")
     with pytest.raises(TypeError, match="list of strings"):
         oc.AutoModel.from_pretrained(minilm_dir, export=True, dtype="bf16", calibration_texts="one text")
+
+
+@pytest.mark.parametrize("dtype", ["bf16", "int8"])
+def test_sentence_transformer_on_low_precision_exports(dtype, exports, minilm_dir):
+    """The user-facing embedding path (optimum_cpp.SentenceTransformer on the export folder,
+    which carries the sentence-transformers modules) against the sentence-transformers library."""
+    from sentence_transformers import SentenceTransformer
+
+    ref = SentenceTransformer(str(minilm_dir), device="cpu").encode(SENTENCES)
+    got = oc.SentenceTransformer(str(exports[dtype])).encode(SENTENCES)
+    cos = cosines(got, ref)
+    print(f"SentenceTransformer {dtype} export: min cosine {cos.min():.5f} vs sentence-transformers fp32")
+    assert cos.min() >= MIN_COSINE
+    direct = oc.SentenceTransformer(str(minilm_dir), dtype=dtype).encode(SENTENCES)
+    assert cosines(direct, ref).min() >= (MIN_COSINE if dtype == "bf16" else 0.99)

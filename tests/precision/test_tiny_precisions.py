@@ -294,3 +294,13 @@ def test_guard_compares_every_head(task, tmp_path):
     else:
         assert decisions == 64 * per_sample
     assert acc["exported"]["top1_agreement"] >= MIN_AGREEMENT
+
+
+def test_unreadable_tokenizer_falls_back_to_random_ids(tmp_path):
+    torch.manual_seed(9)
+    T.BertModel(T.BertConfig(**SMALL)).eval().save_pretrained(tmp_path / "src")
+    (tmp_path / "src" / "tokenizer.json").write_text('{"model": {"type": "NoSuchModel"}}')
+    proc = cli("export", "--model", tmp_path / "src", "--dtype", "bf16", tmp_path / "out")
+    acc = json.loads((tmp_path / "out" / "optimum_export.json").read_text())["accuracy"]
+    assert acc["calibration"].startswith("seeded random token ids (the tokenizer in")
+    assert "could not be loaded" in acc["calibration"] and "could not be loaded" in proc.stderr

@@ -29,6 +29,13 @@ std::string fmt(double v, int digits = 5) {
   return buf;
 }
 
+// A threshold as given (0.995, 99), without trailing zeros.
+std::string fmt_threshold(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.10g", v);
+  return buf;
+}
+
 // Token ids of the calibration samples and how they were made.
 struct Calibration {
   std::vector<std::vector<int64_t>> ids;
@@ -239,11 +246,11 @@ AccuracyMetrics compare(const Outputs& ref, const Outputs& got) {
 // The first threshold `m` misses, as a sentence; empty when it passes.
 std::string failure(const AccuracyMetrics& m, const AccuracyOptions& o, int64_t samples) {
   if (m.min_cosine < o.min_cosine) {
-    return "embedding cosine " + fmt(m.min_cosine) + " < " + fmt(o.min_cosine, 3) + " (minimum over " +
+    return "embedding cosine " + fmt(m.min_cosine) + " < " + fmt_threshold(o.min_cosine) + " (minimum over " +
            std::to_string(samples) + " calibration samples)";
   }
   if (m.agreement && *m.agreement < o.min_agreement) {
-    return "top-1 agreement " + fmt(*m.agreement * 100, 2) + "% < " + fmt(o.min_agreement * 100, 1) +
+    return "top-1 agreement " + fmt(*m.agreement * 100, 2) + "% < " + fmt_threshold(o.min_agreement * 100) +
            "% (over " + std::to_string(m.decisions) + " decisions)";
   }
   return {};
@@ -363,25 +370,62 @@ models::PrecisionPlan choose_precision(const models::EncoderModel& fp32, const f
     }
     std::stable_sort(ranked.begin(), ranked.end(),
                      [](const auto& a, const auto& b) { return a.first > b.first; });
+    // The k most sensitive Linears moved to `to` on top of `base`.
+    auto moved = [&](models::PrecisionPlan base, size_t k, kernels::WeightType to) {
+      for (size_t i = 0; i < k; ++i) {
+        if (to == kernels::WeightType::F32) {
+          base.erase(ranked[i].second);
+        } else {
+          base[ranked[i].second] = to;
+        }
+      }
+      return base;
+    };
+    auto passes = [&](const AccuracyMetrics& m) { return failure(m, options, rep.samples).empty(); };
+    const size_t n = ranked.size();
     std::vector<kernels::WeightType> rounds = {options.fallback};
     if (options.fallback != kernels::WeightType::F32) rounds.push_back(kernels::WeightType::F32);
-    bool passed = false;
+    models::PrecisionPlan base = plan;
     for (kernels::WeightType to : rounds) {
-      for (const auto& [score, name] : ranked) {
-        if (passed) break;
-        if (to == kernels::WeightType::F32) {
-          plan.erase(name);
-          rep.fp32_linears.push_back(name);
-        } else {
-          plan[name] = to;
+      // Every Linear in `to`: exact fp32 passes by construction; a bf16 round may not.
+      AccuracyMetrics at_hi;
+      bool hi_measured = false;
+      if (to != kernels::WeightType::F32) {
+        at_hi = measure(moved(base, n, to));
+        hi_measured = true;
+        if (!passes(at_hi)) {  // not enough: everything in `to`, then fp32 in the next round
+          base = moved(base, n, to);
+          for (const auto& r : ranked) rep.fallback_linears.push_back(r.second);
+          continue;
         }
+      }
+      // Fewest Linears that pass, by bisection over the sensitivity ranking (the
+      // metrics improve about monotonically with k; only measured plans are kept).
+      size_t lo = 0;
+      size_t hi = n;
+      while (hi - lo > 1) {
+        const size_t mid = (lo + hi) / 2;
+        const AccuracyMetrics m = measure(moved(base, mid, to));
+        if (passes(m)) {
+          hi = mid;
+          at_hi = m;
+          hi_measured = true;
+        } else {
+          lo = mid;
+        }
+      }
+      if (!hi_measured) at_hi = measure(moved(base, hi, to));
+      plan = moved(base, hi, to);
+      rep.final = at_hi;
+      for (size_t i = 0; i < hi; ++i) {
+        const std::string& name = ranked[i].second;
+        if (to == kernels::WeightType::F32) rep.fp32_linears.push_back(name);
         if (std::find(rep.fallback_linears.begin(), rep.fallback_linears.end(), name) ==
             rep.fallback_linears.end()) {
           rep.fallback_linears.push_back(name);
         }
-        rep.final = measure(plan);
-        passed = failure(rep.final, options, rep.samples).empty();
       }
+      break;
     }
     std::cerr << "accuracy guard: --dtype " << rep.dtype << " on every layer gives " << why << "; kept "
               << rep.fallback_linears.size() << " of " << names.size() << " layer Linears in "

@@ -26,9 +26,11 @@ struct ExportArgs {
 
 void add_export_command(CLI::App& app) {
   auto a = std::make_shared<ExportArgs>();
-  CLI::App* cmd = app.add_subcommand("export", "Export a checkpoint to the native format, validated against its source");
+  CLI::App* cmd =
+      app.add_subcommand("export", "Export a checkpoint to the native format, validated against its source");
   cmd->add_option("--model,-m", a->model, "Hub model id or local folder")->required();
-  cmd->add_option("--task", a->exporter.task, "Task (auto: inferred from the folder; Optimum synonyms accepted)")
+  cmd->add_option("--task", a->exporter.task,
+                  "Task (auto: inferred from the folder; Optimum synonyms accepted)")
       ->capture_default_str();
   cmd->add_option("--dtype", a->exporter.dtype,
                   "Precision of the encoder-layer Linears: fp32, bf16 or int8 (per-channel int8 weights, "
@@ -39,26 +41,39 @@ void add_export_command(CLI::App& app) {
   cmd->add_option("--fallback-dtype,--fallback_dtype", a->exporter.fallback_dtype,
                   "Precision of the layers the accuracy guard keeps out of --dtype: fp32, or bf16 for int8")
       ->capture_default_str();
+  cmd->add_option("--min-cosine,--min_cosine", a->exporter.min_cosine,
+                  "Accuracy guard: minimum embedding cosine vs fp32 over the calibration texts")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--min-agreement,--min_agreement", a->exporter.min_agreement,
+                  "Accuracy guard: minimum top-1 agreement with fp32 of heads with logits")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
   cmd->add_flag("--strict-accuracy,--strict_accuracy", a->exporter.strict_accuracy,
                 "Fail when the accuracy guard misses a threshold instead of keeping layers in fp32");
   cmd->add_option("--revision", a->hub.revision, "Branch, tag or commit of a Hub model");
   cmd->add_option("--subfolder", a->hub.subfolder, "Sub-folder of the repository holding the model");
   cmd->add_option("--cache-dir,--cache_dir", a->hub.cache_dir, "Hub cache folder")->envname("HF_HUB_CACHE");
   cmd->add_option("--token", a->hub.token, "Hub token")->envname("HF_TOKEN");
-  cmd->add_flag("--local-files-only,--local_files_only", a->hub.local_files_only, "Use the cache only, no network");
-  cmd->add_flag("--force-download,--force_download", a->hub.force_download, "Download again even when cached");
-  cmd->add_option("--push-to-hub,--push_to_hub", a->push_to_hub,
-                  "After a validated export, upload the output folder to this Hub repository (created if needed)");
+  cmd->add_flag("--local-files-only,--local_files_only", a->hub.local_files_only,
+                "Use the cache only, no network");
+  cmd->add_flag("--force-download,--force_download", a->hub.force_download,
+                "Download again even when cached");
+  cmd->add_option(
+      "--push-to-hub,--push_to_hub", a->push_to_hub,
+      "After a validated export, upload the output folder to this Hub repository (created if needed)");
   cmd->add_flag("--private", a->push.private_repo, "With --push-to-hub: create the repository private");
   cmd->add_option("--atol", a->atol, "Validation tolerance (default: the registry's, 1e-4 for encoders)");
-  cmd->add_option("--batch-size,--batch_size", a->exporter.batch_size, "Dummy batch size")->capture_default_str();
+  cmd->add_option("--batch-size,--batch_size", a->exporter.batch_size, "Dummy batch size")
+      ->capture_default_str();
   cmd->add_option("--sequence-length,--sequence_length", a->exporter.sequence_length, "Dummy sequence length")
       ->capture_default_str();
   cmd->add_option("output", a->output, "Output folder")->required();
   cmd->callback([a] {
     if (a->atol >= 0) a->exporter.atol = a->atol;
     kernels::weight_type_from_name(a->exporter.dtype);  // an unknown dtype fails before any work
-    if (!a->calibration_file.empty()) a->exporter.calibration_texts = exporters::read_calibration_file(a->calibration_file);
+    if (!a->calibration_file.empty())
+      a->exporter.calibration_texts = exporters::read_calibration_file(a->calibration_file);
     const modeling::ResolvedModel src = modeling::resolve(a->model, a->hub);
     a->exporter.source_id = a->model;
     a->exporter.source_commit = src.commit;
@@ -73,7 +88,8 @@ void add_export_command(CLI::App& app) {
     if (!r.accuracy.is_null()) {
       const io::Json& acc = r.accuracy;
       std::cerr << "accuracy (" << r.dtype << " vs fp32, " << acc["samples"].get<int64_t>()
-                << " calibration samples): embedding cosine min " << acc["exported"]["min_cosine"].get<double>();
+                << " calibration samples): embedding cosine min "
+                << acc["exported"]["min_cosine"].get<double>();
       if (acc["exported"].contains("top1_agreement")) {
         std::cerr << ", top-1 agreement " << acc["exported"]["top1_agreement"].get<double>();
       }
@@ -83,8 +99,8 @@ void add_export_command(CLI::App& app) {
     if (!a->push_to_hub.empty()) {
       a->push.token = a->hub.token;
       const hub::CommitInfo info = modeling::push_folder_to_hub(r.output_dir, a->push_to_hub, a->push);
-      std::cerr << "pushed " << info.files.size() << " files to " << a->push_to_hub << " (commit " << info.commit
-                << ")\n";
+      std::cerr << "pushed " << info.files.size() << " files to " << a->push_to_hub << " (commit "
+                << info.commit << ")\n";
     }
   });
 }

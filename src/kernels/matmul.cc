@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "optimum/core/errors.h"
+#include "vectorize.h"
 
 namespace optimum::kernels {
 
@@ -23,7 +24,7 @@ using dnnl::memory;
 using Tag = memory::format_tag;
 using DT = memory::data_type;
 
-#define OPTIMUM_VECTOR_CLONES __attribute__((target_clones("avx512f", "default")))
+using detail::round_even;
 
 struct IsaName {
   const char* name;
@@ -85,13 +86,10 @@ OPTIMUM_VECTOR_CLONES float quantize_row(const float* x, int64_t k, int8_t* q) {
   const float amax = row_absmax(x, k);
   const float scale = amax > 0.0f ? amax / 127.0f : 1.0f;
   const float inv = 1.0f / scale;
-  // Round to nearest even by the 1.5·2^23 trick (|x·inv| <= 127 here), which
-  // vectorizes where std::nearbyint is a libm call per element.
-  constexpr float kMagic = 12582912.0f;
 #pragma omp simd
   for (int64_t i = 0; i < k; ++i) {
     const float c = std::min(127.0f, std::max(-127.0f, x[i] * inv));
-    q[i] = static_cast<int8_t>(static_cast<int32_t>((c + kMagic) - kMagic));
+    q[i] = static_cast<int8_t>(static_cast<int32_t>(round_even(c)));
   }
   return scale;
 }
@@ -112,13 +110,12 @@ OPTIMUM_VECTOR_CLONES RowQuant quantize_row_u8(const float* x, int64_t k, uint8_
   hi = std::max(hi, 0.0f);
   const float scale = hi > lo ? (hi - lo) / 255.0f : 1.0f;
   const float inv = 1.0f / scale;
-  constexpr float kMagic = 12582912.0f;
-  const float zpf = std::min(255.0f, std::max(0.0f, (-lo * inv + kMagic) - kMagic));
+  const float zpf = std::min(255.0f, std::max(0.0f, round_even(-lo * inv)));
   const auto zp = static_cast<int32_t>(zpf);
 #pragma omp simd
   for (int64_t i = 0; i < k; ++i) {
     const float c = std::min(255.0f, std::max(0.0f, x[i] * inv + zpf));
-    q[i] = static_cast<uint8_t>(static_cast<int32_t>((c + kMagic) - kMagic));
+    q[i] = static_cast<uint8_t>(static_cast<int32_t>(round_even(c)));
   }
   return {scale, zp};
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "optimum/core/errors.h"
+#include "vectorize.h"
 #include "optimum/kernels/gemm.h"
 
 namespace optimum::kernels {
@@ -18,9 +19,7 @@ namespace optimum::kernels {
 namespace {
 
 // Element-wise loops below are branch-free so the compiler vectorizes them
-// (`omp simd`); the hot ones are built twice (AVX-512 and baseline) and the
-// loader picks one for the CPU.
-#define OPTIMUM_VECTOR_CLONES __attribute__((target_clones("avx512f", "default")))
+// (`omp simd`); the hot ones are OPTIMUM_VECTOR_CLONES.
 
 inline float bits_to_float(int32_t b) {
   float f;
@@ -39,7 +38,7 @@ inline int32_t float_to_bits(float f) {
 inline float vexp(float x) {
   constexpr float kLo = -87.0f;
   constexpr float kHi = 88.0f;
-  constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+  constexpr float kMagic = detail::kRoundMagic;
   const float xc = std::min(std::max(x, kLo), kHi);
   const float t = xc * 1.44269504088896341f + kMagic;
   const float n = t - kMagic;

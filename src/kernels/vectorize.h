@@ -1,0 +1,16 @@
+// Private to the kernels layer: what the hand-vectorized loops share.
+#pragma once
+
+// Built twice (AVX-512 and baseline); the loader picks the clone for the CPU.
+#define OPTIMUM_VECTOR_CLONES __attribute__((target_clones("avx512f", "default")))
+
+namespace optimum::kernels::detail {
+
+// 1.5 * 2^23: adding it and subtracting it again rounds an f32 with
+// |x| < 2^22 to the nearest integer, ties to even, in the default rounding
+// mode; unlike std::nearbyint it vectorizes (no libm call).
+inline constexpr float kRoundMagic = 12582912.0f;
+
+inline float round_even(float x) { return (x + kRoundMagic) - kRoundMagic; }
+
+}  // namespace optimum::kernels::detail

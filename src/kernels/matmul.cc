@@ -1,5 +1,6 @@
 #include "optimum/kernels/matmul.h"
 
+#include <immintrin.h>
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -102,7 +103,32 @@ struct RowQuant {
   int32_t zero_point;
 };
 
-OPTIMUM_VECTOR_CLONES RowQuant quantize_row_u8(const float* x, int64_t k, uint8_t* q) {
+// GCC 12 warns inside its own AVX-512 intrinsics (_mm512_undefined_* operands).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+// clamp(round_even(v·inv + zp), 0, 255) per lane (default rounding: nearest even).
+OPTIMUM_AVX512 inline __m512i u8_levels(__m512 v, __m512 inv, __m512 zp) {
+  return _mm512_cvtps_epi32(
+      _mm512_min_ps(_mm512_set1_ps(255.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_fmadd_ps(v, inv, zp))));
+}
+
+OPTIMUM_AVX512 void quantize_u8_avx512(const float* x, int64_t k, float inv, float zpf, uint8_t* q) {
+  const __m512 vinv = _mm512_set1_ps(inv);
+  const __m512 vzp = _mm512_set1_ps(zpf);
+  int64_t i = 0;
+  for (; i + 16 <= k; i += 16) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i),
+                     _mm512_cvtusepi32_epi8(u8_levels(_mm512_loadu_ps(x + i), vinv, vzp)));
+  }
+  if (i < k) {
+    const auto mask = static_cast<__mmask16>((1u << (k - i)) - 1u);
+    _mm512_mask_cvtusepi32_storeu_epi8(q + i, mask, u8_levels(_mm512_maskz_loadu_ps(mask, x + i), vinv, vzp));
+  }
+}
+#pragma GCC diagnostic pop
+
+RowQuant quantize_row_u8(const float* x, int64_t k, uint8_t* q) {
   float lo;
   float hi;
   row_minmax(x, k, &lo, &hi);
@@ -112,10 +138,13 @@ OPTIMUM_VECTOR_CLONES RowQuant quantize_row_u8(const float* x, int64_t k, uint8_
   const float inv = 1.0f / scale;
   const float zpf = std::min(255.0f, std::max(0.0f, round_even(-lo * inv)));
   const auto zp = static_cast<int32_t>(zpf);
-#pragma omp simd
-  for (int64_t i = 0; i < k; ++i) {
-    const float c = std::min(255.0f, std::max(0.0f, x[i] * inv + zpf));
-    q[i] = static_cast<uint8_t>(static_cast<int32_t>(round_even(c)));
+  if (detail::has_avx512()) {
+    quantize_u8_avx512(x, k, inv, zpf, q);
+  } else {
+    for (int64_t i = 0; i < k; ++i) {
+      const float c = std::min(255.0f, std::max(0.0f, x[i] * inv + zpf));
+      q[i] = static_cast<uint8_t>(static_cast<int32_t>(round_even(c)));
+    }
   }
   return {scale, zp};
 }

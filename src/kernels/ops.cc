@@ -90,7 +90,7 @@ OPTIMUM_VECTOR_CLONES void layer_norm_row(const float* x, const float* r, const 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
-__attribute__((target("avx512f"))) float lanes_max(__m512 m) {
+OPTIMUM_AVX512 float lanes_max(__m512 m) {
   alignas(64) float t[16];
   _mm512_store_ps(t, m);
   float r = t[0];
@@ -98,7 +98,7 @@ __attribute__((target("avx512f"))) float lanes_max(__m512 m) {
   return r;
 }
 
-__attribute__((target("avx512f"))) float row_max_avx512(const float* x, int64_t n) {
+OPTIMUM_AVX512 float row_max_avx512(const float* x, int64_t n) {
   const __m512 lowest = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   __m512 m = lowest;
   int64_t i = 0;
@@ -110,7 +110,7 @@ __attribute__((target("avx512f"))) float row_max_avx512(const float* x, int64_t 
   return lanes_max(m);
 }
 
-__attribute__((target("avx512f"))) float row_absmax_avx512(const float* x, int64_t n) {
+OPTIMUM_AVX512 float row_absmax_avx512(const float* x, int64_t n) {
   __m512 m = _mm512_setzero_ps();
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(x + i)));
@@ -121,7 +121,7 @@ __attribute__((target("avx512f"))) float row_absmax_avx512(const float* x, int64
   return lanes_max(m);
 }
 
-__attribute__((target("avx512f"))) void row_minmax_avx512(const float* x, int64_t n, float* lo, float* hi) {
+OPTIMUM_AVX512 void row_minmax_avx512(const float* x, int64_t n, float* lo, float* hi) {
   const __m512 inf = _mm512_set1_ps(std::numeric_limits<float>::infinity());
   const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   __m512 mn = inf;
@@ -141,9 +141,32 @@ __attribute__((target("avx512f"))) void row_minmax_avx512(const float* x, int64_
   *lo = -lanes_max(_mm512_sub_ps(_mm512_setzero_ps(), mn));
 }
 
-#pragma GCC diagnostic pop
+const bool kHasAvx512 = detail::has_avx512();
 
-const bool kHasAvx512 = __builtin_cpu_supports("avx512f");
+// f32 bits -> bf16 bits (in the low half of each lane), round to nearest
+// even; NaN stays a (quiet) NaN.
+OPTIMUM_AVX512 inline __m512i bf16_bits(__m512i b) {
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
+  const __m512i rounded =
+      _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(b, _mm512_set1_epi32(0x7FFF)), lsb), 16);
+  const __mmask16 nan =
+      _mm512_cmpgt_epi32_mask(_mm512_and_si512(b, _mm512_set1_epi32(0x7FFFFFFF)), _mm512_set1_epi32(0x7F800000));
+  return _mm512_mask_or_epi32(rounded, nan, _mm512_srli_epi32(b, 16), _mm512_set1_epi32(0x40));
+}
+
+OPTIMUM_AVX512 void to_bf16_avx512(const float* x, int64_t n, uint16_t* out) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512i b = bf16_bits(_mm512_castps_si512(_mm512_loadu_ps(x + i)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm512_cvtepi32_epi16(b));
+  }
+  if (i < n) {
+    const auto mask = static_cast<__mmask16>((1u << (n - i)) - 1u);
+    _mm512_mask_cvtepi32_storeu_epi16(out + i, mask, bf16_bits(_mm512_castps_si512(_mm512_maskz_loadu_ps(mask, x + i))));
+  }
+}
+
+#pragma GCC diagnostic pop
 
 }  // namespace
 
@@ -176,8 +199,11 @@ float row_absmax(const float* x, int64_t n) {
   return m;
 }
 
-OPTIMUM_VECTOR_CLONES void to_bf16_span(const float* x, int64_t n, uint16_t* out) {
-#pragma omp simd
+void to_bf16_span(const float* x, int64_t n, uint16_t* out) {
+  if (kHasAvx512) {
+    to_bf16_avx512(x, n, out);
+    return;
+  }
   for (int64_t i = 0; i < n; ++i) {
     uint32_t b;
     std::memcpy(&b, &x[i], sizeof b);

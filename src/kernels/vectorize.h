@@ -13,4 +13,12 @@ inline constexpr float kRoundMagic = 12582912.0f;
 
 inline float round_even(float x) { return (x + kRoundMagic) - kRoundMagic; }
 
+// The target of the hand-written AVX-512 loops, and whether they may run here.
+#define OPTIMUM_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
+inline bool has_avx512() {
+  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                          __builtin_cpu_supports("avx512vl");
+  return yes;
+}
+
 }  // namespace optimum::kernels::detail

@@ -131,7 +131,7 @@ class _OptimizedModel:
         num_threads: int = 0,
         calibration_texts=None,
         strict_accuracy: bool = False,
-        fallback_dtype: str = "fp32",
+        fallback_dtype: str = "auto",
     ):
         """Load a model: a local folder or a Hub id, an exported folder directly, or a vanilla
         checkpoint (with ``export=True`` converted once to the native format and cached).
@@ -139,8 +139,8 @@ class _OptimizedModel:
         ``dtype`` ("fp32", "bf16", "int8"; None: an export's own precision, else fp32) is the
         precision of the encoder-layer Linears. With ``export=True`` the export is written in it
         and checked by the accuracy guard on ``calibration_texts`` (default: built-in English
-        sentences): the most sensitive layers are kept in ``fallback_dtype`` ("fp32", or "bf16"
-        for an int8 export) until the thresholds are met, or with ``strict_accuracy=True`` the
+        sentences): the most sensitive layers are kept in ``fallback_dtype`` ("fp32", "bf16" for
+        an int8 export, or "auto": bf16 for int8 where the CPU computes bf16 natively) until the thresholds are met, or with ``strict_accuracy=True`` the
         export fails (``ValidationError``). A checkpoint loaded without export is packed in
         ``dtype`` at load (int8 quantized then)."""
         if isinstance(calibration_texts, str):

@@ -161,7 +161,7 @@ PYBIND11_MODULE(_C, m) {
            py::arg("export") = false, py::arg("dtype") = "auto", py::arg("revision") = "", py::arg("subfolder") = "",
            py::arg("cache_dir") = "", py::arg("token") = "", py::arg("force_download") = false,
            py::arg("local_files_only") = false, py::arg("calibration_texts") = std::vector<std::string>{},
-           py::arg("strict_accuracy") = false, py::arg("fallback_dtype") = "fp32")
+           py::arg("strict_accuracy") = false, py::arg("fallback_dtype") = "auto")
       .def("save_pretrained", &PyModel::save_pretrained, py::arg("save_directory"))
       .def_property_readonly("exported_now", &PyModel::exported_now)
       .def("push_to_hub", &PyModel::push_to_hub, py::arg("repo_id"), py::arg("token") = "",

@@ -114,7 +114,9 @@ ExportResult export_native(const fs::path& model_dir, const fs::path& output_dir
     guard.strict = options.strict_accuracy;
     guard.min_cosine = options.min_cosine;
     guard.min_agreement = options.min_agreement;
-    guard.fallback = kernels::weight_type_from_name(options.fallback_dtype);
+    guard.fallback = options.fallback_dtype != "auto" ? kernels::weight_type_from_name(options.fallback_dtype)
+                     : type == kernels::WeightType::S8 && kernels::bf16_native() ? kernels::WeightType::BF16
+                                                                                 : kernels::WeightType::F32;
     AccuracyReport report;
     const models::PrecisionPlan plan = choose_precision(*source, model_dir, type, guard, convert, &report);
     target = models::with_precision(*source, plan, convert);

@@ -344,6 +344,13 @@ bool bf16_supported() {
   return ok;
 }
 
+bool bf16_native() {
+  cpu_engine();
+  const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  const auto bf16 = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);  // ISA values nest as bit sets
+  return (isa & bf16) == bf16 && bf16_supported();
+}
+
 std::string_view weight_type_name(WeightType t) {
   switch (t) {
     case WeightType::F32:

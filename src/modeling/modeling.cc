@@ -83,7 +83,7 @@ std::filesystem::path export_cache_path(const ResolvedModel& resolved, const Loa
   for (const std::string& t : options.calibration_texts) calibration += t + "\n";
   const std::string key = source + "|task=" + tasks::task_name(options.task) + "|dtype=" + export_dtype(options) +
                           (calibration.empty() ? "" : "|calibration=" + hex(fnv1a(calibration))) +
-                          (options.fallback_dtype == "fp32" ? "" : "|fallback=" + options.fallback_dtype) +
+                          (options.fallback_dtype == "auto" ? "" : "|fallback=" + options.fallback_dtype) +
                           "|subfolder=" + options.hub.subfolder + "|tool=" + exporters::tool_version() +
                           "|layout=" + std::to_string(models::kNativeLayoutVersion);
   const fs::path root = options.export_cache.empty() ? default_export_cache() : fs::path(options.export_cache);

@@ -10,8 +10,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CLI = ROOT / "build" / "optimum-cpp"
 
 
-def cli(*args, check=True):
-    proc = subprocess.run([str(CLI), *map(str, args)], capture_output=True, text=True)
+def cli(*args, check=True, env=None):
+    proc = subprocess.run([str(CLI), *map(str, args)], capture_output=True, text=True, env=env)
     if check and proc.returncode != 0:
         raise AssertionError(f"optimum-cpp {' '.join(map(str, args))} failed:\n{proc.stderr}")
     return proc

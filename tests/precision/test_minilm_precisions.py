@@ -3,6 +3,7 @@ sentence-embedding cosine on sentences the guard never saw, the stored weights
 (bf16 rounding, per-channel int8 + scales), the accuracy record, loading rules."""
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +57,12 @@ SENTENCES = [
     "small bakeries and cafes where locals gather every morning to read the newspaper.",
 ]
 MIN_COSINE = 0.995  # the guard's threshold
+
+
+def auto_fallback(isa):
+    """What --fallback-dtype auto means for an int8 export: bf16 where the CPU computes bf16
+    natively (AVX512-BF16, AMX), else fp32."""
+    return "bf16" if isa in ("avx512_core_bf16", "avx512_core_amx") else "fp32"
 
 
 def embed(model, tok, texts):
@@ -113,15 +120,20 @@ def test_export_metadata_records_accuracy(dtype, exports):
     assert acc["samples"] == 64 and "built-in calibration texts" in acc["calibration"]
     assert acc["exported"]["min_cosine"] >= 0.995
     assert acc["layer_linears"] == 24
+    # The default fallback: int8 keeps layers in bf16 where this CPU computes bf16 natively.
+    assert acc["fallback_dtype"] == (auto_fallback(oc.cpu_isa()) if dtype == "int8" else "fp32")
     linear_dtypes = meta["layout"]["linear_dtypes"]
     layer = {k: v for k, v in linear_dtypes.items() if k.startswith("layers.")}
     assert len(layer) == 24
     assert sorted(k for k, v in layer.items() if v == "fp32") == sorted(acc["fp32_linears"])
-    assert all(v == dtype for k, v in layer.items() if k not in acc["fp32_linears"])
+    kept = set(acc["fallback_linears"]) - set(acc["fp32_linears"])
+    assert all(v == acc["fallback_dtype"] for k, v in layer.items() if k in kept)
+    assert all(v == dtype for k, v in layer.items() if k not in acc["fallback_linears"])
     assert linear_dtypes["pooler"] == "fp32"
-    if acc["fp32_linears"]:
-        assert "kept" in exports[dtype + "-stderr"] and acc["fp32_linears"][0] in exports[dtype + "-stderr"]
-    print(f"{dtype}: guard {acc['all_layers']} -> {acc['exported']}; fp32 Linears {acc['fp32_linears']}")
+    if acc["fallback_linears"]:
+        assert "kept" in exports[dtype + "-stderr"] and acc["fallback_linears"][0] in exports[dtype + "-stderr"]
+    print(f"{dtype}: guard {acc['all_layers']} -> {acc['exported']}; kept in {acc['fallback_dtype']}: "
+          f"{acc['fallback_linears']}")
 
 
 @pytest.mark.parametrize("dtype", ["bf16", "int8"])
@@ -143,7 +155,7 @@ def test_stored_weights(dtype, exports, minilm_dir):
             if layout[key] == "fp32":
                 assert stored.dtype == torch.float32 and torch.equal(stored, ref)
                 assert key + ".weight_scale" not in got
-            elif dtype == "bf16":
+            elif layout[key] == "bf16":  # a bf16 export, or an int8 export's bf16 fallback
                 assert stored.dtype == torch.bfloat16 and torch.equal(stored, ref.to(torch.bfloat16))
             else:
                 scale = got[key + ".weight_scale"]
@@ -217,6 +229,21 @@ def test_int8_with_bf16_fallback(minilm_dir, tok, reference, tmp_path):
     bad = cli("export", "--model", minilm_dir, "--dtype", "bf16", "--fallback-dtype", "int8", tmp_path / "x",
               check=False)
     assert bad.returncode != 0 and "fallback dtype int8 is not a higher precision than bf16" in bad.stderr
+
+
+def test_int8_auto_fallback_is_fp32_without_native_bf16(minilm_dir, tok, reference, tmp_path):
+    # OPTIMUM_CPU_ISA=avx512_core: a CPU without AVX512-BF16 / AMX, where bf16 layers would
+    # not be faster than fp32 ones.
+    env = dict(os.environ, OPTIMUM_CPU_ISA="avx512_core")
+    out = tmp_path / "int8-fp32"
+    proc = cli("export", "--model", minilm_dir, "--dtype", "int8", out, env=env)
+    acc = json.loads((out / "optimum_export.json").read_text())["accuracy"]
+    assert acc["fallback_dtype"] == "fp32" and acc["fallback_linears"]
+    assert acc["fp32_linears"] == acc["fallback_linears"]
+    assert f"layer Linears in fp32: {acc['fallback_linears'][0]}" in proc.stderr
+    cos = cosines(embed(oc.AutoModel.from_pretrained(out), tok, SENTENCES), reference)
+    print(f"int8 + fp32 fallback ({len(acc['fallback_linears'])} Linears): min cosine {cos.min():.5f}")
+    assert cos.min() >= MIN_COSINE
 
 
 def test_user_calibration_texts(minilm_dir, tmp_path, monkeypatch):

@@ -143,7 +143,7 @@ def test_strict_accuracy_fails_naming_the_metric(sensitive, tmp_path):
 def test_guard_keeps_the_sensitive_layer_in_fp32(sensitive, tmp_path):
     model, src = sensitive
     out = tmp_path / "out"
-    proc = cli("export", "--model", src, "--dtype", "int8", out)
+    proc = cli("export", "--model", src, "--dtype", "int8", "--fallback-dtype", "fp32", out)
     assert f"kept 1 of 8 layer Linears in fp32: {POISONED}" in proc.stderr, proc.stderr
     meta = json.loads((out / "optimum_export.json").read_text())
     acc = meta["accuracy"]

@@ -39,7 +39,8 @@ void add_export_command(CLI::App& app) {
   cmd->add_option("--calibration-file,--calibration_file", a->calibration_file,
                   "Accuracy guard inputs: one text per line (default: built-in English sentences)");
   cmd->add_option("--fallback-dtype,--fallback_dtype", a->exporter.fallback_dtype,
-                  "Precision of the layers the accuracy guard keeps out of --dtype: fp32, or bf16 for int8")
+                  "Precision of the layers the accuracy guard keeps out of --dtype: fp32, bf16 (int8 only) or auto "
+                  "(int8: bf16 where the CPU computes bf16 natively, else fp32)")
       ->capture_default_str();
   cmd->add_option("--min-cosine,--min_cosine", a->exporter.min_cosine,
                   "Accuracy guard: minimum embedding cosine vs fp32 over the calibration texts")

@@ -28,7 +28,10 @@ struct ExportOptions {
   std::string dtype = "fp32";
   std::vector<std::string> calibration_texts;  // guard inputs; empty: the built-in texts
   bool strict_accuracy = false;          // a missed guard threshold fails the export
-  std::string fallback_dtype = "fp32";   // precision of the Linears the guard keeps out of `dtype` (int8: fp32 or bf16)
+  // Precision of the Linears the guard keeps out of `dtype`: fp32, bf16 (int8
+  // exports only) or auto (int8: bf16 where this CPU computes bf16 natively,
+  // else fp32; bf16: fp32).
+  std::string fallback_dtype = "auto";
   double min_cosine = 0.995;             // guard thresholds
   double min_agreement = 0.99;
   std::optional<double> atol;            // default: the registry's ATOL for the model type

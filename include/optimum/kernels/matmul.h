@@ -31,6 +31,9 @@ std::string cpu_isa();
 // Whether oneDNN has a bf16 matmul on this CPU; where not, BF16 layers are
 // packed in f32 instead (with one warning).
 bool bf16_supported();
+// Whether this CPU computes bf16 natively (AVX512-BF16 or AMX, after the
+// OPTIMUM_CPU_ISA cap): bf16 layers are then faster than f32 ones.
+bool bf16_native();
 // "f32"/"fp32"/"float32", "bf16"/"bfloat16", "int8"/"s8"; InvalidArgument names the value.
 WeightType weight_type_from_name(std::string_view name);
 

@@ -75,7 +75,7 @@ struct LoadOptions {
   std::string dtype = "auto";
   std::vector<std::string> calibration_texts;  // export guard inputs; empty: built-in texts
   bool strict_accuracy = false;                // export: a missed guard threshold is an error
-  std::string fallback_dtype = "fp32";         // export: precision of the layers the guard keeps out of dtype
+  std::string fallback_dtype = "auto";         // export: precision of the layers the guard keeps out of dtype
   ResolveOptions hub;
   int num_threads = 0;        // 0 keeps the current setting (cores by default)
   std::string export_cache;   // "" = $OPTIMUM_CPP_CACHE or HF_HOME/optimum-cpp/exports

@@ -62,6 +62,26 @@ void apply_isa_limit() {
   throw InvalidArgument("OPTIMUM_CPU_ISA='" + std::string(env) + "' is not one of " + names);
 }
 
+}  // namespace
+
+bool detail::avx512_allowed() {
+  static const bool ok = [] {
+    if (!has_avx512()) return false;
+    const char* env = std::getenv("OPTIMUM_CPU_ISA");
+    if (env == nullptr || *env == '\0') return true;
+    for (const IsaName& i : kIsas) {
+      if (std::string_view(env) == i.name) {
+        const auto core = static_cast<unsigned>(dnnl::cpu_isa::avx512_core);  // ISA values nest as bit sets
+        return (static_cast<unsigned>(i.isa) & core) == core;
+      }
+    }
+    return true;  // an unknown name is reported by the engine
+  }();
+  return ok;
+}
+
+namespace {
+
 dnnl::engine& cpu_engine() {
   static dnnl::engine engine = [] {
     apply_isa_limit();
@@ -138,7 +158,7 @@ RowQuant quantize_row_u8(const float* x, int64_t k, uint8_t* q) {
   const float inv = 1.0f / scale;
   const float zpf = std::min(255.0f, std::max(0.0f, round_even(-lo * inv)));
   const auto zp = static_cast<int32_t>(zpf);
-  if (detail::has_avx512()) {
+  if (detail::avx512_allowed()) {
     quantize_u8_avx512(x, k, inv, zpf, q);
   } else {
     for (int64_t i = 0; i < k; ++i) {

@@ -141,7 +141,6 @@ OPTIMUM_AVX512 void row_minmax_avx512(const float* x, int64_t n, float* lo, floa
   *lo = -lanes_max(_mm512_sub_ps(_mm512_setzero_ps(), mn));
 }
 
-const bool kHasAvx512 = detail::has_avx512();
 
 // f32 bits -> bf16 bits (in the low half of each lane), round to nearest
 // even; NaN stays a (quiet) NaN.
@@ -171,14 +170,14 @@ OPTIMUM_AVX512 void to_bf16_avx512(const float* x, int64_t n, uint16_t* out) {
 }  // namespace
 
 float row_max(const float* x, int64_t n) {
-  if (kHasAvx512) return row_max_avx512(x, n);
+  if (detail::avx512_allowed()) return row_max_avx512(x, n);
   float m = -std::numeric_limits<float>::infinity();
   for (int64_t i = 0; i < n; ++i) m = std::max(m, x[i]);
   return m;
 }
 
 void row_minmax(const float* x, int64_t n, float* lo, float* hi) {
-  if (kHasAvx512) {
+  if (detail::avx512_allowed()) {
     row_minmax_avx512(x, n, lo, hi);
     return;
   }
@@ -193,14 +192,14 @@ void row_minmax(const float* x, int64_t n, float* lo, float* hi) {
 }
 
 float row_absmax(const float* x, int64_t n) {
-  if (kHasAvx512) return row_absmax_avx512(x, n);
+  if (detail::avx512_allowed()) return row_absmax_avx512(x, n);
   float m = 0.0f;
   for (int64_t i = 0; i < n; ++i) m = std::max(m, std::fabs(x[i]));
   return m;
 }
 
 void to_bf16_span(const float* x, int64_t n, uint16_t* out) {
-  if (kHasAvx512) {
+  if (detail::avx512_allowed()) {
     to_bf16_avx512(x, n, out);
     return;
   }
@@ -357,52 +356,6 @@ OPTIMUM_VECTOR_CLONES void softmax_row(float* x, int64_t n) {
   const float inv = 1.0f / sum;
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
-}
-
-void attention(const AttentionArgs& a) {
-  const int64_t hidden = a.heads * a.head_dim;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(a.head_dim));
-  const float neg_inf = -std::numeric_limits<float>::infinity();
-  const bool packed = a.offsets != nullptr;
-#pragma omp parallel
-  {
-    std::vector<float> scores;
-#pragma omp for schedule(dynamic)
-    for (int64_t bh = 0; bh < a.batch * a.heads; ++bh) {
-      const int64_t b = bh / a.heads;
-      const int64_t h = bh % a.heads;
-      const int64_t row0 = packed ? a.offsets[b] : b * a.seq;
-      const int64_t s = packed ? a.lengths[b] : a.seq;
-      if (s == 0) continue;
-      scores.resize(static_cast<size_t>(s * s));
-      const float* q = a.q + row0 * a.ld_qkv + h * a.head_dim;
-      const float* k = a.k + row0 * a.ld_qkv + h * a.head_dim;
-      const float* v = a.v + row0 * a.ld_qkv + h * a.head_dim;
-      sgemm(false, true, s, s, a.head_dim, scale, q, a.ld_qkv, k, a.ld_qkv, 0.0f, scores.data(), s);
-      const int64_t* mask = a.mask != nullptr && !packed ? a.mask + b * a.seq : nullptr;
-      // The bias table is laid out for the padded length; packed items are prefixes of it.
-      const float* bias = a.bias != nullptr ? a.bias + h * a.seq * a.seq : nullptr;
-      for (int64_t i = 0; i < s; ++i) {
-        float* row = scores.data() + i * s;
-        if (bias != nullptr) {
-          const float* brow = bias + i * a.seq;
-          for (int64_t j = 0; j < s; ++j) row[j] += brow[j];
-        }
-        if (mask != nullptr) {
-          for (int64_t j = 0; j < s; ++j) {
-            if (mask[j] == 0) row[j] = neg_inf;
-          }
-        }
-        softmax_row(row, s);
-      }
-      float* out = a.out + row0 * hidden + h * a.head_dim;
-      sgemm(false, false, s, a.head_dim, s, 1.0f, scores.data(), s, v, a.ld_qkv, 0.0f, out, hidden);
-      if (a.out_bf16 != nullptr) {
-        uint16_t* ob = a.out_bf16 + row0 * hidden + h * a.head_dim;
-        for (int64_t i = 0; i < s; ++i) to_bf16_span(out + i * hidden, a.head_dim, ob + i * hidden);
-      }
-    }
-  }
 }
 
 }  // namespace optimum::kernels

@@ -21,4 +21,8 @@ inline bool has_avx512() {
   return yes;
 }
 
+// has_avx512() and not capped below avx512_core by OPTIMUM_CPU_ISA, which
+// then forces the generic loops too (defined in matmul.cc, beside the cap).
+bool avx512_allowed();
+
 }  // namespace optimum::kernels::detail

@@ -59,6 +59,7 @@ sys.path.insert(0, str(HERE))
 from peers import MODULES, PEERS, REFERENCES, Unavailable  # noqa: E402
 
 GEMM_BIN = ROOT / "build" / "bench" / "onednn_gemm"
+SETTLE_S = 0.3  # pause between a worker's imports and its timed load
 
 CASES = {
     "minilm-l6": [("1x16", 1, 16), ("1x128", 1, 128), ("32x128", 32, 128), ("mixed64", 64, None)],
@@ -144,6 +145,11 @@ def worker(spec: dict) -> None:
     inputs = dict(np.load(spec["inputs"]))
     if hasattr(mod, "imports"):
         mod.imports()  # library imports are not part of the load time
+    # Nor are their after-effects: numpy's OpenBLAS starts its thread pool at import, and those
+    # threads spin (sched_yield) for a while before they sleep. On a 2-core machine that took a
+    # core from whichever peer loaded first (measured: optimum-cpp's load 31-48 ms right after
+    # import, 17-24 ms 50 ms later). Every peer waits the same settle time.
+    time.sleep(SETTLE_S)
     rss_import = rss_mb()
     t0 = time.perf_counter()
     try:

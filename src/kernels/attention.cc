@@ -55,12 +55,28 @@ OPTIMUM_AVX512 inline __m512 exp16(__m512 x) {
 }
 
 inline __mmask16 tail_mask(int64_t left) {
+  if (left <= 0) return 0;
   return left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1u);
 }
 
-// kt[c * cols + j] = k[j * ld + c]; columns s..cols-1 are zero.
-void pack_kt(const float* k, int64_t ld, int64_t s, int64_t d, int64_t cols, float* kt) {
+constexpr int64_t kAhead = 6;  // rows prefetched ahead while packing a head
+
+// Rows of q, k and v are ld floats apart (a new page each): the hardware
+// prefetcher does not follow, so the packing loops fetch kAhead rows ahead.
+// Columns [c0, c1) of one row of q, k and v.
+inline void prefetch_row(const float* q, const float* k, const float* v, int64_t ld, int64_t row, int64_t c0,
+                         int64_t c1) {
+  for (const float* src : {q, k, v}) {
+    for (int64_t c = c0; c < c1; c += 16) _mm_prefetch(reinterpret_cast<const char*>(src + row * ld + c), _MM_HINT_T0);
+  }
+}
+
+// kt[c * cols + j] = k[j * ld + c]; columns s..cols-1 are zero. Prefetches
+// the q and v rows too.
+void pack_kt(const float* q, const float* k, const float* v, int64_t ld, int64_t s, int64_t d, int64_t cols,
+             float* kt) {
   for (int64_t j = 0; j < s; ++j) {
+    if (j + kAhead < s) prefetch_row(q, k, v, ld, j + kAhead, 0, d);
     const float* kj = k + j * ld;
     for (int64_t c = 0; c < d; ++c) kt[c * cols + j] = kj[c];
   }
@@ -182,15 +198,211 @@ OPTIMUM_AVX512 void pv_rows(const float* p, int64_t ldp, int64_t n, const float*
   }
 }
 
-#pragma GCC diagnostic pop
+
+// The additive row of query row i: bias row + -inf at masked keys, the bias
+// row alone, the mask row alone, or null. `mask_row` (s values, 0 / -inf) is
+// filled once per item and head by prepare_mask; `tmp` holds a combined row.
+struct AddRows {
+  const float* bias = nullptr;  // [seq, seq] of this head, row stride seq
+  int64_t seq = 0;
+  bool masked = false;
+  std::vector<float> mask_row;
+
+  void prepare(const int64_t* mask, const float* head_bias, int64_t padded_seq, int64_t s) {
+    bias = head_bias;
+    seq = padded_seq;
+    masked = false;
+    for (int64_t j = 0; mask != nullptr && j < s; ++j) masked |= mask[j] == 0;
+    if (masked) {
+      mask_row.resize(static_cast<size_t>(s));
+      for (int64_t j = 0; j < s; ++j) mask_row[static_cast<size_t>(j)] = mask[j] == 0 ? kNegInf : 0.0f;
+    }
+  }
+  const float* row(int64_t i, int64_t s, float* tmp) const {
+    if (bias == nullptr) return masked ? mask_row.data() : nullptr;
+    if (!masked) return bias + i * seq;
+    for (int64_t j = 0; j < s; ++j) tmp[j] = bias[i * seq + j] + mask_row[static_cast<size_t>(j)];
+    return tmp;
+  }
+};
 
 struct HeadScratch {
   std::vector<float> kt;
   std::vector<float> v;      // the head's v rows, contiguous [s, vld]
-  std::vector<float> add;    // per query row: bias + mask row (or just the mask row)
+  std::vector<float> add;    // a combined bias + mask row
+  AddRows rows;
   std::vector<float> scores;
   std::vector<float> spill;  // output rows of a partial last block
 };
+
+// Mask (padded layout only) and bias of item b, head h.
+void prepare_rows(const AttentionArgs& a, int64_t b, int64_t h, int64_t s, AddRows* rows) {
+  const int64_t* mask = a.mask != nullptr && a.offsets == nullptr ? a.mask + b * a.seq : nullptr;
+  // The bias table is laid out for the padded length; packed items are prefixes of it.
+  rows->prepare(mask, a.bias != nullptr ? a.bias + h * a.seq * a.seq : nullptr, a.seq, s);
+}
+
+// --- bf16 attention on AMX tiles ------------------------------------------------------------
+// Per item and head: q as bf16 rows [rows16, dp], kᵀ as bf16 pairs [dp/2, sp]
+// (the tile layout of a B operand: one dword = two consecutive head dims of a
+// key), v as pairs of keys [sp/2, dp, 2]; every tile is 16 rows x 64 bytes.
+// dp = head_dim and sp = keys rounded up to 32, zero-filled. Per block of 16
+// query rows: scores two tiles at a time (f32), the f32 softmax
+// (unnormalized), weights to bf16, then ·v two tiles at a time.
+
+#define OPTIMUM_AMX __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,amx-tile,amx-bf16")))
+
+// GCC's _tile_loadd is an asm statement without a memory operand: stores
+// before it (the packing, the bf16 weights) could be moved past it. This
+// fence keeps them in order.
+inline void tile_input_fence() { __asm__ volatile("" ::: "memory"); }
+
+struct TileConfig {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+static_assert(sizeof(TileConfig) == 64);
+
+// 32 floats (lanes past n are 0) as 32 bf16, round to nearest even.
+OPTIMUM_AMX inline __m512i bf16x32(const float* x, int64_t n) {
+  const __m512 lo = _mm512_maskz_loadu_ps(tail_mask(n), x);
+  const __m512 hi = _mm512_maskz_loadu_ps(tail_mask(n - 16), x + 16);
+  return reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(hi, lo));
+}
+
+struct AmxScratch {
+  std::vector<uint16_t> q;    // [rows16, dp]
+  std::vector<uint32_t> kt;   // [dp/2, sp]
+  std::vector<uint16_t> v;    // [sp/2, dp, 2]
+  std::vector<float> scores;  // [16, sp]
+  std::vector<uint16_t> p;    // [16, sp]
+  std::vector<float> o;       // [16, dp]
+  std::vector<float> add;
+  AddRows rows;
+};
+
+OPTIMUM_AMX void pack_head_bf16(const float* q, const float* k, const float* v, int64_t ld, int64_t s, int64_t d,
+                                int64_t dp, int64_t sp, AmxScratch& x) {
+  const int64_t rows16 = (s + 15) / 16 * 16;
+  x.q.assign(static_cast<size_t>(rows16 * dp), 0);
+  x.kt.assign(static_cast<size_t>(dp / 2 * sp), 0);
+  x.v.assign(static_cast<size_t>(sp * dp), 0);
+  const __m512i pair_stride = _mm512_mullo_epi32(
+      _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi32(static_cast<int>(sp)));
+  // Word interleave of two rows a, b: [a0 b0 a1 b1 ... a15 b15] and [a16 b16 ... a31 b31].
+  const __m512i lo_idx = _mm512_set_epi16(47, 15, 46, 14, 45, 13, 44, 12, 43, 11, 42, 10, 41, 9, 40, 8, 39, 7, 38, 6,
+                                          37, 5, 36, 4, 35, 3, 34, 2, 33, 1, 32, 0);
+  const __m512i hi_idx = _mm512_add_epi16(lo_idx, _mm512_set1_epi16(16));
+  for (int64_t c0 = 0; c0 < d; c0 += 32) {
+    const int64_t w = d - c0;
+    for (int64_t i = 0; i < s; ++i) {
+      if (i + kAhead < s) prefetch_row(q, k, v, ld, i + kAhead, c0, std::min(d, c0 + 32));
+      _mm512_storeu_si512(x.q.data() + i * dp + c0, bf16x32(q + i * ld + c0, w));
+      _mm512_i32scatter_epi32(x.kt.data() + (c0 / 2) * sp + i, pair_stride, bf16x32(k + i * ld + c0, w), 4);
+    }
+    for (int64_t j = 0; j < s; j += 2) {
+      const __m512i a = bf16x32(v + j * ld + c0, w);
+      const __m512i b = j + 1 < s ? bf16x32(v + (j + 1) * ld + c0, w) : _mm512_setzero_si512();
+      uint16_t* row = x.v.data() + (j / 2) * 2 * dp + 2 * c0;
+      _mm512_storeu_si512(row, _mm512_permutex2var_epi16(a, lo_idx, b));
+      _mm512_storeu_si512(row + 32, _mm512_permutex2var_epi16(a, hi_idx, b));
+    }
+  }
+}
+
+// sc[16, sp] = 16 q rows · kᵀ.
+OPTIMUM_AMX void scores_amx(const uint16_t* q, int64_t dp, const uint32_t* kt, int64_t sp, float* sc) {
+  tile_input_fence();
+  for (int64_t jb = 0; jb < sp / 16; jb += 2) {
+    _tile_zero(2);
+    _tile_zero(3);
+    for (int64_t kc = 0; kc < dp / 32; ++kc) {
+      _tile_loadd(0, q + kc * 32, dp * 2);
+      _tile_loadd(1, kt + kc * 16 * sp + jb * 16, sp * 4);
+      _tile_loadd(4, kt + kc * 16 * sp + (jb + 1) * 16, sp * 4);
+      _tile_dpbf16ps(2, 0, 1);
+      _tile_dpbf16ps(3, 0, 4);
+    }
+    _tile_stored(2, sc + jb * 16, sp * 4);
+    _tile_stored(3, sc + (jb + 1) * 16, sp * 4);
+  }
+}
+
+// o[16, dp] = p[16, sp] · v.
+OPTIMUM_AMX void pv_amx(const uint16_t* p, int64_t sp, const uint16_t* v, int64_t dp, float* o) {
+  tile_input_fence();
+  for (int64_t cb = 0; cb < dp / 16; cb += 2) {
+    _tile_zero(2);
+    _tile_zero(3);
+    for (int64_t kc = 0; kc < sp / 32; ++kc) {
+      _tile_loadd(0, p + kc * 32, sp * 2);
+      _tile_loadd(1, v + kc * 32 * dp + cb * 32, dp * 4);
+      _tile_loadd(4, v + kc * 32 * dp + (cb + 1) * 32, dp * 4);
+      _tile_dpbf16ps(2, 0, 1);
+      _tile_dpbf16ps(3, 0, 4);
+    }
+    _tile_stored(2, o + cb * 16, dp * 4);
+    _tile_stored(3, o + (cb + 1) * 16, dp * 4);
+  }
+}
+
+OPTIMUM_AMX void attention_amx(const AttentionArgs& a) {
+  const int64_t hidden = a.heads * a.head_dim;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(a.head_dim));
+  const bool packed = a.offsets != nullptr;
+  const int64_t d = a.head_dim;
+  const int64_t dp = (d + 31) / 32 * 32;
+#pragma omp parallel
+  {
+    TileConfig cfg;
+    for (int t = 0; t < 5; ++t) {
+      cfg.rows[t] = 16;
+      cfg.colsb[t] = 64;
+    }
+    _tile_loadconfig(&cfg);
+    AmxScratch x;
+#pragma omp for schedule(dynamic)
+    for (int64_t bh = 0; bh < a.batch * a.heads; ++bh) {
+      const int64_t b = bh / a.heads;
+      const int64_t h = bh % a.heads;
+      const int64_t row0 = packed ? a.offsets[b] : b * a.seq;
+      const int64_t s = packed ? a.lengths[b] : a.seq;
+      if (s == 0) continue;
+      const int64_t sp = (s + 31) / 32 * 32;
+      const int64_t off = row0 * a.ld_qkv + h * d;
+      pack_head_bf16(a.q + off, a.k + off, a.v + off, a.ld_qkv, s, d, dp, sp, x);
+      x.scores.resize(static_cast<size_t>(16 * sp));
+      x.p.assign(static_cast<size_t>(16 * sp), 0);
+      x.o.resize(static_cast<size_t>(16 * dp));
+      x.add.resize(static_cast<size_t>(s));
+      prepare_rows(a, b, h, s, &x.rows);
+      for (int64_t i0 = 0; i0 < s; i0 += 16) {
+        const int64_t rows = std::min<int64_t>(16, s - i0);
+        scores_amx(x.q.data() + i0 * dp, dp, x.kt.data(), sp, x.scores.data());
+        float inv[16];
+        for (int64_t r = 0; r < rows; ++r) {
+          float* sr = x.scores.data() + r * sp;
+          inv[r] = softmax_unnormalized(sr, s, scale, x.rows.row(i0 + r, s, x.add.data()));
+          for (int64_t j = 0; j < s; j += 32) _mm512_storeu_si512(x.p.data() + r * sp + j, bf16x32(sr + j, s - j));
+        }
+        pv_amx(x.p.data(), sp, x.v.data(), dp, x.o.data());
+        for (int64_t r = 0; r < rows; ++r) {
+          float* out = a.out + (row0 + i0 + r) * hidden + h * d;
+          const __m512 vinv = _mm512_set1_ps(inv[r]);
+          for (int64_t c = 0; c < d; c += 16) {
+            const __mmask16 m = tail_mask(d - c);
+            _mm512_mask_storeu_ps(out + c, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x.o.data() + r * dp + c), vinv));
+          }
+          if (a.out_bf16 != nullptr) to_bf16_span(out, d, a.out_bf16 + (row0 + i0 + r) * hidden + h * d);
+        }
+      }
+    }
+    _tile_release();
+  }
+}
 
 void attention_avx512(const AttentionArgs& a) {
   const int64_t hidden = a.heads * a.head_dim;
@@ -212,21 +424,12 @@ void attention_avx512(const AttentionArgs& a) {
       hs.scores.resize(static_cast<size_t>(kRows * cols));
       hs.spill.resize(static_cast<size_t>(kRows * d));
       const float* q = a.q + row0 * a.ld_qkv + h * d;
-      pack_kt(a.k + row0 * a.ld_qkv + h * d, a.ld_qkv, s, d, cols, hs.kt.data());
+      pack_kt(q, a.k + row0 * a.ld_qkv + h * d, a.v + row0 * a.ld_qkv + h * d, a.ld_qkv, s, d, cols, hs.kt.data());
       const int64_t vld = (d + 15) / 16 * 16;
       hs.v.resize(static_cast<size_t>(s * vld));
       for (int64_t j = 0; j < s; ++j) std::copy_n(a.v + (row0 + j) * a.ld_qkv + h * d, d, hs.v.data() + j * vld);
-      const int64_t* mask = a.mask != nullptr && !packed ? a.mask + b * a.seq : nullptr;
-      // The bias table is laid out for the padded length; packed items are prefixes of it.
-      const float* bias = a.bias != nullptr ? a.bias + h * a.seq * a.seq : nullptr;
-      // A masked key adds -inf; with a bias, each row's add is bias row + that.
-      bool any_masked = false;
-      for (int64_t j = 0; mask != nullptr && j < s; ++j) any_masked |= mask[j] == 0;
-      if (any_masked) {
-        hs.add.resize(static_cast<size_t>(s));
-        for (int64_t j = 0; j < s; ++j) hs.add[static_cast<size_t>(j)] = mask[j] == 0 ? kNegInf : 0.0f;
-      }
-      if (bias != nullptr) hs.add.resize(static_cast<size_t>(s * (any_masked ? kRows + 1 : 1)));
+      prepare_rows(a, b, h, s, &hs.rows);
+      hs.add.resize(static_cast<size_t>(s));
       float* out = a.out + row0 * hidden + h * d;
       for (int64_t i0 = 0; i0 < s; i0 += kRows) {
         const int64_t rows = std::min<int64_t>(kRows, s - i0);
@@ -242,15 +445,7 @@ void attention_avx512(const AttentionArgs& a) {
         scores_4(qr, hs.kt.data(), d, cols, hs.scores.data());
         for (int r = 0; r < kRows; ++r) {
           const int64_t i = i0 + std::min<int64_t>(r, rows - 1);
-          const float* add = any_masked ? hs.add.data() : nullptr;
-          if (bias != nullptr && any_masked) {
-            float* row = hs.add.data() + (r + 1) * s;
-            for (int64_t j = 0; j < s; ++j) row[j] = bias[i * a.seq + j] + hs.add[static_cast<size_t>(j)];
-            add = row;
-          } else if (bias != nullptr) {
-            add = bias + i * a.seq;
-          }
-          inv[r] = softmax_unnormalized(hs.scores.data() + r * cols, s, scale, add);
+          inv[r] = softmax_unnormalized(hs.scores.data() + r * cols, s, scale, hs.rows.row(i, s, hs.add.data()));
         }
         pv_rows(hs.scores.data(), cols, s, hs.v.data(), vld, d, inv, orow);
         if (a.out_bf16 != nullptr) {
@@ -262,6 +457,8 @@ void attention_avx512(const AttentionArgs& a) {
     }
   }
 }
+
+#pragma GCC diagnostic pop
 
 // Per-head sgemm (scores materialized per head) and softmax_row.
 void attention_reference(const AttentionArgs& a) {
@@ -312,7 +509,9 @@ void attention_reference(const AttentionArgs& a) {
 }  // namespace
 
 void attention(const AttentionArgs& args) {
-  if (detail::avx512_allowed()) {
+  if (args.bf16 && detail::amx_bf16_allowed()) {
+    attention_amx(args);
+  } else if (detail::avx512_allowed()) {
     attention_avx512(args);
   } else {
     attention_reference(args);

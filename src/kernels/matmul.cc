@@ -1,6 +1,8 @@
 #include "optimum/kernels/matmul.h"
 
 #include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -76,6 +78,32 @@ bool detail::avx512_allowed() {
       }
     }
     return true;  // an unknown name is reported by the engine
+  }();
+  return ok;
+}
+
+namespace {
+
+dnnl::engine& cpu_engine();
+
+}  // namespace
+
+bool detail::amx_bf16_allowed() {
+  static const bool ok = [] {
+    try {
+      cpu_engine();  // applies the OPTIMUM_CPU_ISA cap
+    } catch (const std::exception&) {
+      return false;
+    }
+    // Linux hands out the AMX tile state per process on request
+    // (ARCH_REQ_XCOMP_PERM for XFEATURE_XTILEDATA); oneDNN asks too.
+    constexpr int kReqXcompPerm = 0x1023;
+    constexpr int kXtileData = 18;
+    if (::syscall(SYS_arch_prctl, kReqXcompPerm, kXtileData) != 0) return false;
+    const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+    const auto amx = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_amx);
+    return (isa & amx) == amx && avx512_allowed() && __builtin_cpu_supports("avx512bf16") &&
+           __builtin_cpu_supports("amx-bf16") && __builtin_cpu_supports("amx-tile");
   }();
   return ok;
 }

@@ -24,5 +24,8 @@ inline bool has_avx512() {
 // has_avx512() and not capped below avx512_core by OPTIMUM_CPU_ISA, which
 // then forces the generic loops too (defined in matmul.cc, beside the cap).
 bool avx512_allowed();
+// AMX-BF16 tiles usable (CPU, OS permission, not capped below
+// avx512_core_amx); also in matmul.cc.
+bool amx_bf16_allowed();
 
 }  // namespace optimum::kernels::detail

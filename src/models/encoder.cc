@@ -268,6 +268,7 @@ Tensor Encoder::forward(const EncoderInputs& in, const ForwardHook* hook) const 
     args.head_dim = hidden / heads;
     args.out = ctx;
     args.out_bf16 = ctx_b;
+    args.bf16 = layer.qkv.is_bf16() && layer.attn_out.is_bf16();
     if (packed) {
       args.offsets = packing.offsets.data();
       args.lengths = packing.lengths.data();

@@ -61,6 +61,10 @@ struct AttentionArgs {
   const int64_t* lengths = nullptr;
   // When set, `out` is also written as bf16 here (same layout), for bf16 layers.
   uint16_t* out_bf16 = nullptr;
+  // q, k, v and the softmax weights rounded to bf16 (f32 accumulation and
+  // softmax), for attention between bf16 layers; AMX where the CPU has it
+  // (else this is ignored and attention stays f32).
+  bool bf16 = false;
 };
 // softmax(q·kᵀ / sqrt(head_dim) + bias + mask)·v per batch item and head.
 void attention(const AttentionArgs& args);

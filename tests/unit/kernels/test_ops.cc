@@ -43,7 +43,10 @@ TEST(ToBf16, EqualsScalarRoundingAtEveryTailLength) {
 struct AttentionCase {
   int64_t batch, seq, heads, head_dim;
   bool mask_holes, bias, packed, bf16;
+  bool bf16_compute = false;  // q, k, v, weights in bf16: the reference rounds them the same way
 };
+
+double bf16_round(double v) { return bf16_to_float(float_to_bf16(static_cast<float>(v))); }
 
 class AttentionShapes : public ::testing::TestWithParam<AttentionCase> {};
 
@@ -82,20 +85,25 @@ TEST_P(AttentionShapes, MatchesDoubleReference) {
     a.lengths = lengths.data();
   }
   if (c.bf16) a.out_bf16 = out_b.data();
+  a.bf16 = c.bf16_compute;
   attention(a);
+  const auto in = [&](size_t at) { return c.bf16_compute ? bf16_round(qkv[at]) : static_cast<double>(qkv[at]); };
+  // f32 accumulation of bf16 products and a bf16 rounding of the weights
+  // before ·v: about 2^-8 relative.
+  const double rtol = c.bf16_compute ? 5e-3 : 2e-5;
 
   const double scale = 1.0 / std::sqrt(static_cast<double>(c.head_dim));
   for (int64_t b = 0; b < c.batch; ++b) {
     const int64_t s = c.packed ? lengths[static_cast<size_t>(b)] : c.seq;
     for (int64_t h = 0; h < c.heads; ++h) {
       for (int64_t i = 0; i < s; ++i) {
-        const float* q = &qkv[static_cast<size_t>((b * c.seq + i) * ld + h * c.head_dim)];
+        const auto q = static_cast<size_t>((b * c.seq + i) * ld + h * c.head_dim);
         std::vector<double> p(static_cast<size_t>(s));
         double top = -INFINITY;
         for (int64_t j = 0; j < s; ++j) {
-          const float* k = &qkv[static_cast<size_t>((b * c.seq + j) * ld + hidden + h * c.head_dim)];
+          const auto k = static_cast<size_t>((b * c.seq + j) * ld + hidden + h * c.head_dim);
           double dot = 0;
-          for (int64_t t = 0; t < c.head_dim; ++t) dot += static_cast<double>(q[t]) * k[t];
+          for (int64_t t = 0; t < c.head_dim; ++t) dot += in(q + t) * in(k + t);
           dot *= scale;
           if (c.bias) dot += bias[static_cast<size_t>((h * c.seq + i) * c.seq + j)];
           if (!c.packed && mask[static_cast<size_t>(b * c.seq + j)] == 0) dot = -INFINITY;
@@ -103,15 +111,19 @@ TEST_P(AttentionShapes, MatchesDoubleReference) {
           top = std::max(top, dot);
         }
         double sum = 0;
-        for (double& v : p) sum += (v = top == -INFINITY ? 1.0 : std::exp(v - top));
+        for (double& v : p) {
+          v = top == -INFINITY ? 1.0 : std::exp(v - top);
+          sum += v;
+          if (c.bf16_compute) v = bf16_round(v);
+        }
         for (int64_t t = 0; t < c.head_dim; ++t) {
           double want = 0;
           for (int64_t j = 0; j < s; ++j) {
             want += p[static_cast<size_t>(j)] / sum *
-                    qkv[static_cast<size_t>((b * c.seq + j) * ld + 2 * hidden + h * c.head_dim + t)];
+                    in(static_cast<size_t>((b * c.seq + j) * ld + 2 * hidden + h * c.head_dim + t));
           }
           const size_t at = static_cast<size_t>((b * c.seq + i) * hidden + h * c.head_dim + t);
-          ASSERT_NEAR(out[at], want, 2e-5 * (1 + std::fabs(want))) << "b=" << b << " h=" << h << " i=" << i;
+          ASSERT_NEAR(out[at], want, rtol * (1 + std::fabs(want))) << "b=" << b << " h=" << h << " i=" << i;
           if (c.bf16) {
             ASSERT_EQ(out_b[at], float_to_bf16(out[at]));
           }
@@ -132,7 +144,14 @@ INSTANTIATE_TEST_SUITE_P(
                       AttentionCase{2, 1, 4, 8, false, false, false, false},
                       AttentionCase{4, 70, 2, 80, true, true, true, false},
                       AttentionCase{3, 130, 1, 32, false, false, true, true},
-                      AttentionCase{2, 9, 2, 128, true, true, false, false}));
+                      AttentionCase{2, 9, 2, 128, true, true, false, false},
+                      // bf16 compute (AMX where the CPU has it)
+                      AttentionCase{2, 128, 3, 32, false, false, false, true, true},
+                      AttentionCase{3, 17, 2, 64, true, false, false, false, true},
+                      AttentionCase{3, 65, 2, 40, false, true, false, true, true},
+                      AttentionCase{4, 70, 2, 80, true, true, true, false, true},
+                      AttentionCase{3, 130, 1, 32, false, false, true, true, true},
+                      AttentionCase{2, 1, 4, 8, false, false, false, false, true}));
 
 }  // namespace
 }  // namespace optimum::kernels

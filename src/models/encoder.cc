@@ -268,7 +268,8 @@ Tensor Encoder::forward(const EncoderInputs& in, const ForwardHook* hook) const 
     args.head_dim = hidden / heads;
     args.out = ctx;
     args.out_bf16 = ctx_b;
-    args.bf16 = layer.qkv.is_bf16() && layer.attn_out.is_bf16();
+    // Between reduced-precision Linears (bf16 or int8), attention runs in bf16 too.
+    args.bf16 = layer.qkv.is_reduced() && layer.attn_out.is_reduced();
     if (packed) {
       args.offsets = packing.offsets.data();
       args.lengths = packing.lengths.data();

@@ -32,6 +32,8 @@ struct Linear {
   // precision whatever `type` says (int8 without re-quantization).
   void pack(kernels::WeightType type);
   bool is_bf16() const { return packed.defined() && packed.type() == kernels::WeightType::BF16; }
+  // Packed in bf16 or int8 (not fp32).
+  bool is_reduced() const { return packed.defined() && packed.type() != kernels::WeightType::F32; }
 };
 
 // LayerNorm parameters.

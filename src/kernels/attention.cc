@@ -84,7 +84,11 @@ void pack_kt(const float* q, const float* k, const float* v, int64_t ld, int64_t
 }
 
 // sc[r][j] = Σ_c q[r][c]·kt[c][j] for 4 query rows (pointers) and all cols.
-OPTIMUM_AVX512 void scores_4(const float* const q[kRows], const float* kt, int64_t d, int64_t cols, float* sc) {
+// Also the max over the first s scores of each row (row_max).
+OPTIMUM_AVX512 void scores_4(const float* const q[kRows], const float* kt, int64_t d, int64_t cols, int64_t s,
+                             float* sc, float row_max[kRows]) {
+  __m512 mx[kRows];
+  for (__m512& m : mx) m = _mm512_set1_ps(kNegInf);
   for (int64_t j = 0; j < cols; j += kCols) {
     __m512 acc[kRows][4];
     for (auto& row : acc) {
@@ -104,10 +108,30 @@ OPTIMUM_AVX512 void scores_4(const float* const q[kRows], const float* kt, int64
         acc[r][3] = _mm512_fmadd_ps(qv, k3, acc[r][3]);
       }
     }
-    for (int r = 0; r < kRows; ++r) {
-      for (int v = 0; v < 4; ++v) _mm512_storeu_ps(sc + r * cols + j + 16 * v, acc[r][v]);
+    for (int v = 0; v < 4; ++v) {
+      const __mmask16 valid = tail_mask(s - j - 16 * v);
+      for (int r = 0; r < kRows; ++r) {
+        _mm512_storeu_ps(sc + r * cols + j + 16 * v, acc[r][v]);
+        mx[r] = _mm512_mask_max_ps(mx[r], valid, mx[r], acc[r][v]);
+      }
     }
   }
+  for (int r = 0; r < kRows; ++r) row_max[r] = _mm512_reduce_max_ps(mx[r]);
+}
+
+// softmax_unnormalized without an additive row, given the row's max
+// (scale > 0, so max(x·scale) = max(x)·scale): one pass.
+OPTIMUM_AVX512 float softmax_with_max(float* x, int64_t n, float scale, float top) {
+  const __m512 vs = _mm512_set1_ps(scale);
+  const __m512 shift = _mm512_set1_ps(-top * scale);
+  __m512 sum = _mm512_setzero_ps();
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 m = tail_mask(n - j);
+    const __m512 e = exp16(_mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + j), vs, shift));
+    _mm512_mask_storeu_ps(x + j, m, e);
+    sum = _mm512_mask_add_ps(sum, m, sum, e);
+  }
+  return 1.0f / _mm512_reduce_add_ps(sum);
 }
 
 // One score row of n keys: x = x·scale + add (add: the bias row plus -inf at
@@ -442,10 +466,13 @@ void attention_avx512(const AttentionArgs& a) {
           qr[r] = q + i * a.ld_qkv;
           orow[r] = r < rows ? out + (i0 + r) * hidden : hs.spill.data() + r * d;
         }
-        scores_4(qr, hs.kt.data(), d, cols, hs.scores.data());
+        float top[kRows];
+        scores_4(qr, hs.kt.data(), d, cols, s, hs.scores.data(), top);
         for (int r = 0; r < kRows; ++r) {
           const int64_t i = i0 + std::min<int64_t>(r, rows - 1);
-          inv[r] = softmax_unnormalized(hs.scores.data() + r * cols, s, scale, hs.rows.row(i, s, hs.add.data()));
+          const float* add = hs.rows.row(i, s, hs.add.data());
+          float* sr = hs.scores.data() + r * cols;
+          inv[r] = add == nullptr ? softmax_with_max(sr, s, scale, top[r]) : softmax_unnormalized(sr, s, scale, add);
         }
         pv_rows(hs.scores.data(), cols, s, hs.v.data(), vld, d, inv, orow);
         if (a.out_bf16 != nullptr) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "optimum/core/errors.h"
+#include "optimum/core/threading.h"
 
 namespace optimum::models {
 
@@ -94,6 +95,7 @@ std::vector<std::string> EncoderModel::output_names() const {
 
 NamedTensors EncoderModel::forward(const std::map<std::string, Tensor>& inputs, const ForwardHook* hook,
                                    bool skip_padding) const {
+  bind_workers();
   const std::vector<std::string> accepted = input_names();
   for (const auto& [name, t] : inputs) {
     if (std::find(accepted.begin(), accepted.end(), name) == accepted.end()) {

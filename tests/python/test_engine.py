@@ -159,3 +159,54 @@ def test_cpu_isa_cap_rejects_an_unknown_name():
     proc = run_isa("avx9000")
     assert proc.returncode != 0
     assert "OPTIMUM_CPU_ISA='avx9000' is not one of" in proc.stderr
+
+
+# --- worker binding -------------------------------------------------------------------------------
+
+BIND_SCRIPT = r"""
+import os, sys, glob
+import numpy as np
+import optimum_cpp as oc
+oc.set_num_threads(2)
+model = oc.AutoModel.from_pretrained(sys.argv[1])
+before = open("/proc/self/status").read()
+model(input_ids=np.array([[101, 2000, 2003, 102]]), attention_mask=np.ones((1, 4), dtype=np.int64))
+for status in sorted(glob.glob("/proc/self/task/*/status")):
+    fields = dict(line.split(":\t", 1) for line in open(status).read().splitlines() if ":\t" in line)
+    main = os.path.basename(os.path.dirname(status)) == str(os.getpid())
+    print("MAIN" if main else "TASK", fields["Cpus_allowed_list"].strip())
+"""
+
+
+def task_cpus(extra_env: dict) -> tuple[str, list[str]]:
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_PROC_BIND", "OMP_PLACES", "GOMP_CPU_AFFINITY")}
+    env.update(extra_env)
+    proc = subprocess.run([sys.executable, "-c", BIND_SCRIPT, str(MINILM)], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    rows = [line.split(" ", 1) for line in proc.stdout.splitlines() if line[:5] in ("MAIN ", "TASK ")]
+    main = [cpus for kind, cpus in rows if kind == "MAIN"]
+    assert len(main) == 1
+    return main[0], [cpus for kind, cpus in rows if kind == "TASK"]
+
+
+def single_cpu(cpus: str) -> bool:
+    return "," not in cpus and "-" not in cpus
+
+
+def test_forward_pins_the_openmp_workers_not_the_caller():
+    allowed = sorted(os.sched_getaffinity(0))
+    main, tasks = task_cpus({})
+    assert not single_cpu(main) or len(allowed) == 1  # the caller keeps its CPU set
+    pinned = [c for c in tasks if single_cpu(c)]
+    if len(allowed) >= 2:
+        assert len(pinned) == 1 and int(pinned[0]) in allowed, tasks  # 2 threads: one worker, on one CPU
+    else:
+        assert all(c == main for c in tasks)  # more threads than CPUs: nothing is pinned
+
+
+def test_worker_binding_can_be_turned_off():
+    allowed = sorted(os.sched_getaffinity(0))
+    main, tasks = task_cpus({"OPTIMUM_BIND_THREADS": "0"})
+    if len(allowed) >= 2:
+        assert not single_cpu(main) and not any(single_cpu(c) for c in tasks), (main, tasks)

@@ -36,7 +36,7 @@ void bind_workers() {
       if (std::getenv(var) != nullptr) return false;
     }
     const char* opt = std::getenv("OPTIMUM_BIND_THREADS");
-    return opt == nullptr || std::string(opt) != "0";
+    return opt != nullptr && std::string(opt) == "1";
   }();
   thread_local int bound_for = 0;  // each calling thread has its own worker team
   const int n = omp_get_max_threads();

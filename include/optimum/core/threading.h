@@ -11,14 +11,16 @@ int num_threads();
 // Sets the compute thread count (>= 1); 0 restores the default.
 void set_num_threads(int n);
 
-// Pins the calling thread's OpenMP workers (not the caller) to distinct CPUs
-// of the process's CPU set, once per team size. Linux wakes a sleeping worker
-// on the waking thread's CPU when that looks idle; GOMP workers then spin
-// there, beside the thread they wait for: after an idle pause a 2 ms forward
-// took 8 ms on a 2-core VM. Pinned workers stay on their own CPUs. Skipped
-// when OMP_PROC_BIND, OMP_PLACES or GOMP_CPU_AFFINITY set a binding, when
-// OPTIMUM_BIND_THREADS=0, or with more threads than CPUs. Called by the model
-// forward passes.
+// With OPTIMUM_BIND_THREADS=1: pins the calling thread's OpenMP workers (not
+// the caller) to distinct CPUs of the process's CPU set, once per team size.
+// Linux may wake a sleeping worker on the waking thread's CPU; GOMP workers
+// then spin there, beside the thread they wait for: after an idle pause a
+// 2 ms forward took 8 ms on a 2-core VM, 2 ms pinned. Off by default: with
+// several busy processes on the same CPUs, pinned workers cannot move away
+// from the others' threads (measured: 1x16 medians 3x worse with 18 bench
+// processes on 2 cores). Skipped when OMP_PROC_BIND, OMP_PLACES or
+// GOMP_CPU_AFFINITY set a binding, or with more threads than CPUs. Called by
+// the model forward passes.
 void bind_workers();
 
 }  // namespace optimum

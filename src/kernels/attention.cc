@@ -71,16 +71,53 @@ inline void prefetch_row(const float* q, const float* k, const float* v, int64_t
   }
 }
 
-// kt[c * cols + j] = k[j * ld + c]; columns s..cols-1 are zero. Prefetches
-// the q and v rows too.
-void pack_kt(const float* q, const float* k, const float* v, int64_t ld, int64_t s, int64_t d, int64_t cols,
-             float* kt) {
-  for (int64_t j = 0; j < s; ++j) {
-    if (j + kAhead < s) prefetch_row(q, k, v, ld, j + kAhead, 0, d);
-    const float* kj = k + j * ld;
-    for (int64_t c = 0; c < d; ++c) kt[c * cols + j] = kj[c];
+// Transposes a 16x16 block held in 16 rows, in place.
+OPTIMUM_AVX512 inline void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  __m512 u[16];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) {  // per 128-bit lane: pairs of rows interleaved
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
   }
-  for (int64_t c = 0; c < d; ++c) std::fill(kt + c * cols + s, kt + (c + 1) * cols, 0.0f);
+#pragma GCC unroll 4
+  for (int g = 0; g < 4; ++g) {  // u[4g + m], lane L: column 4L + m of rows 4g..4g+3
+    u[4 * g] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
+    u[4 * g + 1] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0xEE);
+    u[4 * g + 2] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
+    u[4 * g + 3] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xEE);
+  }
+#pragma GCC unroll 4
+  for (int m = 0; m < 4; ++m) {  // t reused: lanes regrouped so two columns share a vector
+    t[m] = _mm512_shuffle_f32x4(u[m], u[m + 4], 0x88);
+    t[m + 4] = _mm512_shuffle_f32x4(u[m], u[m + 4], 0xDD);
+    t[m + 8] = _mm512_shuffle_f32x4(u[m + 8], u[m + 12], 0x88);
+    t[m + 12] = _mm512_shuffle_f32x4(u[m + 8], u[m + 12], 0xDD);
+  }
+#pragma GCC unroll 8
+  for (int m = 0; m < 8; ++m) {
+    r[m] = _mm512_shuffle_f32x4(t[m], t[m + 8], 0x88);
+    r[m + 8] = _mm512_shuffle_f32x4(t[m], t[m + 8], 0xDD);
+  }
+}
+
+// kt[c * cols + j] = k[j * ld + c] in 16x16 blocks; columns s..cols-1 are
+// zero. Prefetches the next block's q, k and v rows.
+OPTIMUM_AVX512 void pack_kt(const float* q, const float* k, const float* v, int64_t ld, int64_t s, int64_t d,
+                            int64_t cols, float* kt) {
+  for (int64_t j0 = 0; j0 < cols; j0 += 16) {
+    for (int64_t j = j0 + 16; j < std::min(j0 + 32, s); ++j) prefetch_row(q, k, v, ld, j, 0, d);
+    for (int64_t c0 = 0; c0 < d; c0 += 16) {
+      const __mmask16 cm = tail_mask(d - c0);
+      __m512 r[16];
+      for (int i = 0; i < 16; ++i) {
+        r[i] = j0 + i < s ? _mm512_maskz_loadu_ps(cm, k + (j0 + i) * ld + c0) : _mm512_setzero_ps();
+      }
+      transpose16(r);
+      const int64_t rows = std::min<int64_t>(16, d - c0);
+      for (int64_t i = 0; i < rows; ++i) _mm512_storeu_ps(kt + (c0 + i) * cols + j0, r[i]);
+    }
+  }
 }
 
 // sc[r][j] = Σ_c q[r][c]·kt[c][j] for 4 query rows (pointers) and all cols.

@@ -374,39 +374,28 @@ OPTIMUM_AMX void pack_head_bf16(const float* q, const float* k, const float* v, 
   }
 }
 
-// sc[16, sp] = 16 q rows · kᵀ.
-OPTIMUM_AMX void scores_amx(const uint16_t* q, int64_t dp, const uint32_t* kt, int64_t sp, float* sc) {
+// c[16, n] = a[16, k] · b on bf16 tiles, f32 out: a holds 16 rows of k bf16
+// (row stride lda bytes), b k/2 rows of n bf16 pairs (one dword per column,
+// row stride ldb bytes); two 16-column tiles of c per step; k and n are
+// multiples of 32. Scores: a = q, b = kᵀ. Output: a = weights, b = v.
+OPTIMUM_AMX void tile_matmul16(const void* a, int64_t lda, int64_t k, const void* b, int64_t ldb, int64_t n,
+                               float* c, int64_t ldc) {
   tile_input_fence();
-  for (int64_t jb = 0; jb < sp / 16; jb += 2) {
+  const auto* pa = static_cast<const char*>(a);
+  const auto* pb = static_cast<const char*>(b);
+  for (int64_t nb = 0; nb < n; nb += 32) {
     _tile_zero(2);
     _tile_zero(3);
-    for (int64_t kc = 0; kc < dp / 32; ++kc) {
-      _tile_loadd(0, q + kc * 32, dp * 2);
-      _tile_loadd(1, kt + kc * 16 * sp + jb * 16, sp * 4);
-      _tile_loadd(4, kt + kc * 16 * sp + (jb + 1) * 16, sp * 4);
+    for (int64_t kc = 0; kc < k; kc += 32) {
+      const char* bk = pb + (kc / 2) * ldb + nb * 4;
+      _tile_loadd(0, pa + kc * 2, lda);
+      _tile_loadd(1, bk, ldb);
+      _tile_loadd(4, bk + 64, ldb);
       _tile_dpbf16ps(2, 0, 1);
       _tile_dpbf16ps(3, 0, 4);
     }
-    _tile_stored(2, sc + jb * 16, sp * 4);
-    _tile_stored(3, sc + (jb + 1) * 16, sp * 4);
-  }
-}
-
-// o[16, dp] = p[16, sp] · v.
-OPTIMUM_AMX void pv_amx(const uint16_t* p, int64_t sp, const uint16_t* v, int64_t dp, float* o) {
-  tile_input_fence();
-  for (int64_t cb = 0; cb < dp / 16; cb += 2) {
-    _tile_zero(2);
-    _tile_zero(3);
-    for (int64_t kc = 0; kc < sp / 32; ++kc) {
-      _tile_loadd(0, p + kc * 32, sp * 2);
-      _tile_loadd(1, v + kc * 32 * dp + cb * 32, dp * 4);
-      _tile_loadd(4, v + kc * 32 * dp + (cb + 1) * 32, dp * 4);
-      _tile_dpbf16ps(2, 0, 1);
-      _tile_dpbf16ps(3, 0, 4);
-    }
-    _tile_stored(2, o + cb * 16, dp * 4);
-    _tile_stored(3, o + (cb + 1) * 16, dp * 4);
+    _tile_stored(2, c + nb, ldc * 4);
+    _tile_stored(3, c + nb + 16, ldc * 4);
   }
 }
 
@@ -442,14 +431,14 @@ OPTIMUM_AMX void attention_amx(const AttentionArgs& a) {
       prepare_rows(a, b, h, s, &x.rows);
       for (int64_t i0 = 0; i0 < s; i0 += 16) {
         const int64_t rows = std::min<int64_t>(16, s - i0);
-        scores_amx(x.q.data() + i0 * dp, dp, x.kt.data(), sp, x.scores.data());
+        tile_matmul16(x.q.data() + i0 * dp, dp * 2, dp, x.kt.data(), sp * 4, sp, x.scores.data(), sp);
         float inv[16];
         for (int64_t r = 0; r < rows; ++r) {
           float* sr = x.scores.data() + r * sp;
           inv[r] = softmax_unnormalized(sr, s, scale, x.rows.row(i0 + r, s, x.add.data()));
           for (int64_t j = 0; j < s; j += 32) _mm512_storeu_si512(x.p.data() + r * sp + j, bf16x32(sr + j, s - j));
         }
-        pv_amx(x.p.data(), sp, x.v.data(), dp, x.o.data());
+        tile_matmul16(x.p.data(), sp * 2, sp, x.v.data(), dp * 4, dp, x.o.data(), dp);
         for (int64_t r = 0; r < rows; ++r) {
           float* out = a.out + (row0 + i0 + r) * hidden + h * d;
           const __m512 vinv = _mm512_set1_ps(inv[r]);

@@ -296,6 +296,16 @@ struct HeadScratch {
   std::vector<float> spill;  // output rows of a partial last block
 };
 
+// Item, head, first row and length of task bh (item-major).
+struct HeadTask {
+  int64_t b, h, row0, s;
+};
+HeadTask head_task(const AttentionArgs& a, int64_t bh) {
+  const int64_t b = bh / a.heads;
+  const bool packed = a.offsets != nullptr;
+  return {b, bh % a.heads, packed ? a.offsets[b] : b * a.seq, packed ? a.lengths[b] : a.seq};
+}
+
 // Mask (padded layout only) and bias of item b, head h.
 void prepare_rows(const AttentionArgs& a, int64_t b, int64_t h, int64_t s, AddRows* rows) {
   const int64_t* mask = a.mask != nullptr && a.offsets == nullptr ? a.mask + b * a.seq : nullptr;
@@ -402,7 +412,6 @@ OPTIMUM_AMX void tile_matmul16(const void* a, int64_t lda, int64_t k, const void
 OPTIMUM_AMX void attention_amx(const AttentionArgs& a) {
   const int64_t hidden = a.heads * a.head_dim;
   const float scale = 1.0f / std::sqrt(static_cast<float>(a.head_dim));
-  const bool packed = a.offsets != nullptr;
   const int64_t d = a.head_dim;
   const int64_t dp = (d + 31) / 32 * 32;
 #pragma omp parallel
@@ -416,10 +425,7 @@ OPTIMUM_AMX void attention_amx(const AttentionArgs& a) {
     AmxScratch x;
 #pragma omp for schedule(dynamic)
     for (int64_t bh = 0; bh < a.batch * a.heads; ++bh) {
-      const int64_t b = bh / a.heads;
-      const int64_t h = bh % a.heads;
-      const int64_t row0 = packed ? a.offsets[b] : b * a.seq;
-      const int64_t s = packed ? a.lengths[b] : a.seq;
+      const auto [b, h, row0, s] = head_task(a, bh);
       if (s == 0) continue;
       const int64_t sp = (s + 31) / 32 * 32;
       const int64_t off = row0 * a.ld_qkv + h * d;
@@ -457,17 +463,13 @@ OPTIMUM_AMX void attention_amx(const AttentionArgs& a) {
 void attention_avx512(const AttentionArgs& a) {
   const int64_t hidden = a.heads * a.head_dim;
   const float scale = 1.0f / std::sqrt(static_cast<float>(a.head_dim));
-  const bool packed = a.offsets != nullptr;
   const int64_t d = a.head_dim;
 #pragma omp parallel
   {
     HeadScratch hs;
 #pragma omp for schedule(dynamic)
     for (int64_t bh = 0; bh < a.batch * a.heads; ++bh) {
-      const int64_t b = bh / a.heads;
-      const int64_t h = bh % a.heads;
-      const int64_t row0 = packed ? a.offsets[b] : b * a.seq;
-      const int64_t s = packed ? a.lengths[b] : a.seq;
+      const auto [b, h, row0, s] = head_task(a, bh);
       if (s == 0) continue;
       const int64_t cols = (s + kCols - 1) / kCols * kCols;
       hs.kt.resize(static_cast<size_t>(d * cols));
@@ -524,10 +526,7 @@ void attention_reference(const AttentionArgs& a) {
     std::vector<float> scores;
 #pragma omp for schedule(dynamic)
     for (int64_t bh = 0; bh < a.batch * a.heads; ++bh) {
-      const int64_t b = bh / a.heads;
-      const int64_t h = bh % a.heads;
-      const int64_t row0 = packed ? a.offsets[b] : b * a.seq;
-      const int64_t s = packed ? a.lengths[b] : a.seq;
+      const auto [b, h, row0, s] = head_task(a, bh);
       if (s == 0) continue;
       scores.resize(static_cast<size_t>(s * s));
       const float* q = a.q + row0 * a.ld_qkv + h * a.head_dim;

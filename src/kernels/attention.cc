@@ -560,6 +560,8 @@ void attention_reference(const AttentionArgs& a) {
 
 }  // namespace
 
+bool attention_bf16_supported() { return detail::amx_bf16_allowed(); }
+
 void attention(const AttentionArgs& args) {
   if (args.bf16 && detail::amx_bf16_allowed()) {
     attention_amx(args);

@@ -64,7 +64,27 @@ void apply_isa_limit() {
   throw InvalidArgument("OPTIMUM_CPU_ISA='" + std::string(env) + "' is not one of " + names);
 }
 
+dnnl::engine& cpu_engine();  // below: the engine, with the cap applied
+
 }  // namespace
+
+int int8_activation_levels() {
+  static const int levels = [] {
+    try {
+      cpu_engine();  // applies the OPTIMUM_CPU_ISA cap
+    } catch (const std::exception&) {
+      return 127;
+    }
+    const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+    // ISA values nest as bit sets: the bits VNNI adds to AVX-512 and to AVX2.
+    const unsigned vnni512 =
+        static_cast<unsigned>(dnnl::cpu_isa::avx512_core_vnni) & ~static_cast<unsigned>(dnnl::cpu_isa::avx512_core);
+    const unsigned vnni256 =
+        static_cast<unsigned>(dnnl::cpu_isa::avx2_vnni) & ~static_cast<unsigned>(dnnl::cpu_isa::avx2);
+    return (isa & (vnni512 | vnni256)) != 0 ? 255 : 127;
+  }();
+  return levels;
+}
 
 bool detail::avx512_allowed() {
   static const bool ok = [] {
@@ -74,19 +94,13 @@ bool detail::avx512_allowed() {
     for (const IsaName& i : kIsas) {
       if (std::string_view(env) == i.name) {
         const auto core = static_cast<unsigned>(dnnl::cpu_isa::avx512_core);  // ISA values nest as bit sets
-        return (static_cast<unsigned>(i.isa) & core) == core;
+        return i.isa == dnnl::cpu_isa::all || (static_cast<unsigned>(i.isa) & core) == core;
       }
     }
     return true;  // an unknown name is reported by the engine
   }();
   return ok;
 }
-
-namespace {
-
-dnnl::engine& cpu_engine();
-
-}  // namespace
 
 bool detail::amx_bf16_allowed() {
   static const bool ok = [] {
@@ -155,23 +169,23 @@ struct RowQuant {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
-// clamp(round_even(v·inv + zp), 0, 255) per lane (default rounding: nearest even).
-OPTIMUM_AVX512 inline __m512i u8_levels(__m512 v, __m512 inv, __m512 zp) {
-  return _mm512_cvtps_epi32(
-      _mm512_min_ps(_mm512_set1_ps(255.0f), _mm512_max_ps(_mm512_setzero_ps(), _mm512_fmadd_ps(v, inv, zp))));
+// clamp(round_even(v·inv + zp), 0, top) per lane (default rounding: nearest even).
+OPTIMUM_AVX512 inline __m512i u8_levels(__m512 v, __m512 inv, __m512 zp, __m512 top) {
+  return _mm512_cvtps_epi32(_mm512_min_ps(top, _mm512_max_ps(_mm512_setzero_ps(), _mm512_fmadd_ps(v, inv, zp))));
 }
 
-OPTIMUM_AVX512 void quantize_u8_avx512(const float* x, int64_t k, float inv, float zpf, uint8_t* q) {
+OPTIMUM_AVX512 void quantize_u8_avx512(const float* x, int64_t k, float inv, float zpf, float top, uint8_t* q) {
   const __m512 vinv = _mm512_set1_ps(inv);
   const __m512 vzp = _mm512_set1_ps(zpf);
+  const __m512 vtop = _mm512_set1_ps(top);
   int64_t i = 0;
   for (; i + 16 <= k; i += 16) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i),
-                     _mm512_cvtusepi32_epi8(u8_levels(_mm512_loadu_ps(x + i), vinv, vzp)));
+                     _mm512_cvtusepi32_epi8(u8_levels(_mm512_loadu_ps(x + i), vinv, vzp, vtop)));
   }
   if (i < k) {
     const auto mask = static_cast<__mmask16>((1u << (k - i)) - 1u);
-    _mm512_mask_cvtusepi32_storeu_epi8(q + i, mask, u8_levels(_mm512_maskz_loadu_ps(mask, x + i), vinv, vzp));
+    _mm512_mask_cvtusepi32_storeu_epi8(q + i, mask, u8_levels(_mm512_maskz_loadu_ps(mask, x + i), vinv, vzp, vtop));
   }
 }
 #pragma GCC diagnostic pop
@@ -182,15 +196,16 @@ RowQuant quantize_row_u8(const float* x, int64_t k, uint8_t* q) {
   row_minmax(x, k, &lo, &hi);
   lo = std::min(lo, 0.0f);  // zero stays exactly representable
   hi = std::max(hi, 0.0f);
-  const float scale = hi > lo ? (hi - lo) / 255.0f : 1.0f;
+  const auto top = static_cast<float>(int8_activation_levels());
+  const float scale = hi > lo ? (hi - lo) / top : 1.0f;
   const float inv = 1.0f / scale;
-  const float zpf = std::min(255.0f, std::max(0.0f, round_even(-lo * inv)));
+  const float zpf = std::min(top, std::max(0.0f, round_even(-lo * inv)));
   const auto zp = static_cast<int32_t>(zpf);
   if (detail::avx512_allowed()) {
-    quantize_u8_avx512(x, k, inv, zpf, q);
+    quantize_u8_avx512(x, k, inv, zpf, top, q);
   } else {
     for (int64_t i = 0; i < k; ++i) {
-      const float c = std::min(255.0f, std::max(0.0f, x[i] * inv + zpf));
+      const float c = std::min(top, std::max(0.0f, x[i] * inv + zpf));
       q[i] = static_cast<uint8_t>(static_cast<int32_t>(round_even(c)));
     }
   }

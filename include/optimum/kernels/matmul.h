@@ -34,6 +34,10 @@ bool bf16_supported();
 // Whether this CPU computes bf16 natively (AVX512-BF16 or AMX, after the
 // OPTIMUM_CPU_ISA cap): bf16 layers are then faster than f32 ones.
 bool bf16_native();
+// Levels of the per-token u8 activation quantization of int8 layers: 255
+// where the int8 matmul has VNNI (AVX512-VNNI, AVX-VNNI, AMX); 127 without,
+// where oneDNN's u8·s8 pairs (vpmaddubsw) would saturate at 16 bits.
+int int8_activation_levels();
 // "f32"/"fp32"/"float32", "bf16"/"bfloat16", "int8"/"s8"; InvalidArgument names the value.
 WeightType weight_type_from_name(std::string_view name);
 

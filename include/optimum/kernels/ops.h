@@ -68,5 +68,8 @@ struct AttentionArgs {
 };
 // softmax(q·kᵀ / sqrt(head_dim) + bias + mask)·v per batch item and head.
 void attention(const AttentionArgs& args);
+// Whether AttentionArgs::bf16 takes effect on this CPU (AMX-BF16, within the
+// OPTIMUM_CPU_ISA cap).
+bool attention_bf16_supported();
 
 }  // namespace optimum::kernels

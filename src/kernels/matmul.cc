@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "optimum/core/dtype.h"
 #include "optimum/core/errors.h"
 #include "vectorize.h"
 
@@ -485,6 +486,24 @@ PackedLinear PackedLinear::from_s8(const int8_t* q, const float* scales, int64_t
     impl->w_sums[static_cast<size_t>(r)] = sum;
   }
   impl->pack(q, DT::s8);
+  PackedLinear out;
+  out.impl_ = std::move(impl);
+  return out;
+}
+
+PackedLinear PackedLinear::from_bf16(const uint16_t* w, int64_t n, int64_t k, const float* bias) {
+  if (!bf16_supported()) {
+    std::vector<float> f(static_cast<size_t>(n * k));
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n * k; ++i) f[static_cast<size_t>(i)] = bf16_to_float(w[i]);
+    return from_f32(f.data(), n, k, bias, WeightType::BF16);  // warns once, packs f32
+  }
+  auto impl = std::make_shared<Impl>();
+  impl->type = WeightType::BF16;
+  impl->n = n;
+  impl->k = k;
+  if (bias != nullptr) impl->bias.assign(bias, bias + n);
+  impl->pack(w, DT::bf16);
   PackedLinear out;
   out.impl_ = std::move(impl);
   return out;

@@ -34,9 +34,7 @@ void Linear::pack(kernels::WeightType type) {
     packed = kernels::PackedLinear::from_s8(weight.data<int8_t>(), weight_scale.data<float>(), out, in, b);
   } else if (weight.dtype() == DType::BF16) {
     if (packed.defined() && packed.type() == kernels::WeightType::BF16) return;
-    // bf16 -> f32 -> bf16 is exact: the packed weight is the stored one.
-    const Tensor w32 = weight.to(DType::F32);
-    packed = kernels::PackedLinear::from_f32(w32.data<float>(), out, in, b, kernels::WeightType::BF16);
+    packed = kernels::PackedLinear::from_bf16(static_cast<const uint16_t*>(weight.raw()), out, in, b);
   } else {
     if (packed.defined() && packed.type() == type) return;
     packed = kernels::PackedLinear::from_f32(weight.data<float>(), out, in, b, type);

@@ -53,6 +53,9 @@ class PackedLinear {
   static PackedLinear from_f32(const float* w, int64_t n, int64_t k, const float* bias, WeightType type);
   // Already-quantized weights (as export writes them): q [n, k], scales [n].
   static PackedLinear from_s8(const int8_t* q, const float* scales, int64_t n, int64_t k, const float* bias);
+  // bf16 weights (bit patterns) as stored: packed as they are (in f32 where
+  // there is no bf16 matmul, see bf16_supported).
+  static PackedLinear from_bf16(const uint16_t* w, int64_t n, int64_t k, const float* bias);
 
   // y[m, n] = act(x[m, k] · Wᵀ + b). Thread-safe; x and y must not overlap.
   void forward(const float* x, int64_t m, float* y, Activation act = Activation::Identity) const;

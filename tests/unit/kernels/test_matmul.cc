@@ -263,6 +263,19 @@ INSTANTIATE_TEST_SUITE_P(AllTypes, ActivationFusion,
                            return std::string(weight_type_name(info.param));
                          });
 
+TEST(PackedLinear, FromBf16PacksTheStoredWeights) {
+  const Problem p = make(9, 40, 33, 13);
+  std::vector<uint16_t> h(p.w.size());
+  to_bf16(p.w.data(), static_cast<int64_t>(p.w.size()), h.data());
+  const PackedLinear a = PackedLinear::from_f32(p.w.data(), p.n, p.k, p.b.data(), WeightType::BF16);
+  const PackedLinear b = PackedLinear::from_bf16(h.data(), p.n, p.k, p.b.data());
+  EXPECT_EQ(b.type(), a.type());
+  std::vector<float> ya(static_cast<size_t>(p.m * p.n)), yb(ya.size());
+  a.forward(p.x.data(), p.m, ya.data());
+  b.forward(p.x.data(), p.m, yb.data());
+  EXPECT_EQ(ya, yb);
+}
+
 TEST(PackedLinear, RowCountsReuseAndAreIndependent) {
   const Problem p = make(33, 37, 19, 9);
   const PackedLinear lin = PackedLinear::from_f32(p.w.data(), p.n, p.k, p.b.data(), WeightType::F32);

@@ -10,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "optimum/core/dtype.h"
 #include "optimum/core/errors.h"
 #include "optimum/kernels/matmul.h"
 #include "optimum/kernels/ops.h"
@@ -267,7 +268,9 @@ TEST(PackedLinear, FromBf16PacksTheStoredWeights) {
   const Problem p = make(9, 40, 33, 13);
   std::vector<uint16_t> h(p.w.size());
   to_bf16(p.w.data(), static_cast<int64_t>(p.w.size()), h.data());
-  const PackedLinear a = PackedLinear::from_f32(p.w.data(), p.n, p.k, p.b.data(), WeightType::BF16);
+  std::vector<float> rounded(h.size());  // the weights the bf16 ones stand for
+  for (size_t i = 0; i < h.size(); ++i) rounded[i] = bf16_to_float(h[i]);
+  const PackedLinear a = PackedLinear::from_f32(rounded.data(), p.n, p.k, p.b.data(), WeightType::BF16);
   const PackedLinear b = PackedLinear::from_bf16(h.data(), p.n, p.k, p.b.data());
   EXPECT_EQ(b.type(), a.type());
   std::vector<float> ya(static_cast<size_t>(p.m * p.n)), yb(ya.size());

@@ -439,6 +439,9 @@ def bench_model(model: str, args, result: dict) -> None:
                     t0 = time.perf_counter()
                     artifact = prepare(peer, variant, src, work, args.threads)
                     prep = time.perf_counter() - t0
+                    # A fresh export leaves dirty pages; their writeback would run during the
+                    # worker's timed load. Every peer's artifact is flushed the same way.
+                    os.sync()
                     w = Worker(peer, variant, artifact, str(inputs_path), args.threads,
                                work / "logs" / f"worker-{peer}-{variant}.log")
                 except Unavailable as e:

@@ -36,35 +36,31 @@ void bind_workers() {
       if (std::getenv(var) != nullptr) return false;
     }
     const char* opt = std::getenv("OPTIMUM_BIND_THREADS");
-    return opt != nullptr && std::string(opt) == "1";
+    return opt == nullptr || std::string(opt) != "0";
   }();
-  thread_local int bound_for = 0;  // each calling thread has its own worker team
   const int n = omp_get_max_threads();
-  if (!enabled || n <= 1 || bound_for == n || omp_in_parallel()) return;
-  bound_for = n;
-  cpu_set_t allowed;
-  CPU_ZERO(&allowed);
-  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return;
-  std::vector<int> cpus;
-  for (int c = 0; c < CPU_SETSIZE; ++c) {
-    if (CPU_ISSET(c, &allowed)) cpus.push_back(c);
+  if (!enabled || n <= 1 || omp_in_parallel()) return;
+  // Each calling thread has its own worker team and its own CPU set.
+  thread_local int bound_size = 0;
+  thread_local int bound_away_from = -1;
+  thread_local cpu_set_t allowed;
+  thread_local int allowed_count = -1;
+  if (allowed_count < 0) {
+    CPU_ZERO(&allowed);
+    allowed_count = sched_getaffinity(0, sizeof allowed, &allowed) == 0 ? CPU_COUNT(&allowed) : 0;
   }
-  if (n > static_cast<int>(cpus.size())) return;
-  // Workers take the CPUs after the caller's current one, so processes whose
-  // callers run on different CPUs spread their workers.
+  if (n > allowed_count) return;  // more threads than CPUs: leave placement to the scheduler
   const int here = sched_getcpu();
-  const auto at = std::find(cpus.begin(), cpus.end(), here);
-  const size_t start = at == cpus.end() ? 0 : static_cast<size_t>(at - cpus.begin());
+  if (here < 0 || !CPU_ISSET(here, &allowed)) return;
+  if (here == bound_away_from && bound_size == n) return;
+  cpu_set_t others = allowed;
+  CPU_CLR(here, &others);
 #pragma omp parallel num_threads(n)
   {
-    const int t = omp_get_thread_num();
-    if (t > 0) {
-      cpu_set_t one;
-      CPU_ZERO(&one);
-      CPU_SET(cpus[(start + static_cast<size_t>(t)) % cpus.size()], &one);
-      pthread_setaffinity_np(pthread_self(), sizeof one, &one);
-    }
+    if (omp_get_thread_num() > 0) pthread_setaffinity_np(pthread_self(), sizeof others, &others);
   }
+  bound_away_from = here;
+  bound_size = n;
 }
 
 void set_num_threads(int n) {

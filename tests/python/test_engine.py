@@ -169,44 +169,82 @@ import numpy as np
 import optimum_cpp as oc
 oc.set_num_threads(2)
 model = oc.AutoModel.from_pretrained(sys.argv[1])
-before = open("/proc/self/status").read()
-model(input_ids=np.array([[101, 2000, 2003, 102]]), attention_mask=np.ones((1, 4), dtype=np.int64))
-for status in sorted(glob.glob("/proc/self/task/*/status")):
-    fields = dict(line.split(":\t", 1) for line in open(status).read().splitlines() if ":\t" in line)
-    main = os.path.basename(os.path.dirname(status)) == str(os.getpid())
-    print("MAIN" if main else "TASK", fields["Cpus_allowed_list"].strip())
+inputs = dict(input_ids=np.array([[101, 2000, 2003, 102]]), attention_mask=np.ones((1, 4), dtype=np.int64))
+
+
+def report(tag):
+    model(**inputs)
+    rows = []
+    for status in sorted(glob.glob("/proc/self/task/*/status")):
+        fields = dict(line.split(":\t", 1) for line in open(status).read().splitlines() if ":\t" in line)
+        main = os.path.basename(os.path.dirname(status)) == str(os.getpid())
+        rows.append(("MAIN" if main else "TASK", fields["Cpus_allowed_list"].strip()))
+        print(tag, *rows[-1])
+    return rows
+
+
+rows = report("FIRST")
+if len(sys.argv) > 2:
+    # the caller moves onto a CPU its workers were allowed; the next forward moves them off it
+    worker_cpus = [c for kind, c in rows if kind == "TASK" and c != dict(rows)["MAIN"]]
+    if worker_cpus and worker_cpus[0].isdigit():
+        os.sched_setaffinity(0, {int(worker_cpus[0])})  # this (the calling) thread only
+        report("MOVED")
 """
 
 
-def task_cpus(extra_env: dict) -> tuple[str, list[str]]:
+def task_cpus(extra_env: dict, move: bool = False) -> dict[str, tuple[str, list[str]]]:
+    """Per forward ("FIRST", "MOVED"): the caller's CPU list and those of the other threads."""
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_PROC_BIND", "OMP_PLACES", "GOMP_CPU_AFFINITY")}
     env.update(extra_env)
-    proc = subprocess.run([sys.executable, "-c", BIND_SCRIPT, str(MINILM)], env=env, capture_output=True,
-                          text=True, timeout=300)
+    args = [sys.executable, "-c", BIND_SCRIPT, str(MINILM)] + (["move"] if move else [])
+    proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    rows = [line.split(" ", 1) for line in proc.stdout.splitlines() if line[:5] in ("MAIN ", "TASK ")]
-    main = [cpus for kind, cpus in rows if kind == "MAIN"]
-    assert len(main) == 1
-    return main[0], [cpus for kind, cpus in rows if kind == "TASK"]
+    out: dict[str, tuple[str, list[str]]] = {}
+    for tag in ("FIRST", "MOVED"):
+        rows = [line.split(" ")[1:] for line in proc.stdout.splitlines() if line.startswith(tag + " ")]
+        if not rows:
+            continue
+        main = [cpus for kind, cpus in rows if kind == "MAIN"]
+        assert len(main) == 1
+        out[tag] = (main[0], [cpus for kind, cpus in rows if kind == "TASK"])
+    return out
 
 
 def single_cpu(cpus: str) -> bool:
     return "," not in cpus and "-" not in cpus
 
 
-def test_opt_in_binding_pins_the_openmp_workers_not_the_caller():
+def kept_off(main: str, tasks: list[str]) -> list[str]:
+    return [c for c in tasks if c != main]
+
+
+def test_workers_are_kept_off_the_callers_cpu_by_default():
     allowed = sorted(os.sched_getaffinity(0))
-    main, tasks = task_cpus({"OPTIMUM_BIND_THREADS": "1"})
-    assert not single_cpu(main) or len(allowed) == 1  # the caller keeps its CPU set
-    pinned = [c for c in tasks if single_cpu(c)]
-    if len(allowed) >= 2:
-        assert len(pinned) == 1 and int(pinned[0]) in allowed, tasks  # 2 threads: one worker, on one CPU
-    else:
-        assert all(c == main for c in tasks)  # more threads than CPUs: nothing is pinned
+    main, tasks = task_cpus({})["FIRST"]
+    assert main == task_cpus({"OPTIMUM_BIND_THREADS": "0"})["FIRST"][0]  # the caller keeps its CPU set
+    moved = kept_off(main, tasks)
+    if len(allowed) == 2:
+        # 2 threads: one worker, on the CPU the caller was not on
+        assert len(moved) == 1 and single_cpu(moved[0]) and int(moved[0]) in allowed, tasks
+    elif len(allowed) < 2:
+        assert not moved, tasks  # more threads than CPUs: nothing is bound
 
 
-def test_workers_are_not_pinned_by_default():
-    main, tasks = task_cpus({})
+def test_workers_follow_the_caller_when_it_moves():
+    allowed = sorted(os.sched_getaffinity(0))
+    runs = task_cpus({}, move=True)
+    if len(allowed) != 2:
+        assert "MOVED" not in runs or not kept_off(*runs["MOVED"])
+        return
+    (main1, tasks1), (main2, tasks2) = runs["FIRST"], runs["MOVED"]
+    (w1,), (w2,) = kept_off(main1, tasks1), kept_off(main1, tasks2)
+    assert main2 == w1  # the caller now runs where the worker was
+    assert w2 != w1 and int(w2) in allowed  # and the worker went to the other CPU
+
+
+def test_binding_is_off_with_bind_threads_0():
+    main, tasks = task_cpus({"OPTIMUM_BIND_THREADS": "0"})["FIRST"]
     assert all(c == main for c in tasks), (main, tasks)
 
 

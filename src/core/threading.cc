@@ -4,11 +4,9 @@
 #include <pthread.h>
 #include <sched.h>
 
-#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <thread>
-#include <vector>
 
 #include "optimum/core/errors.h"
 

@@ -67,23 +67,30 @@ void apply_isa_limit() {
 
 dnnl::engine& cpu_engine();  // below: the engine, with the cap applied
 
+// ISA values nest as bit sets: `isa` includes `feature` when it has all its bits.
+bool isa_includes(dnnl::cpu_isa isa, dnnl::cpu_isa feature) {
+  const auto f = static_cast<unsigned>(feature);
+  return (static_cast<unsigned>(isa) & f) == f;
+}
+
+// Whether the ISA oneDNN uses here (after the OPTIMUM_CPU_ISA cap) includes
+// `feature`; false for an invalid cap, which the engine reports where it is used.
+bool effective_isa_includes(dnnl::cpu_isa feature) {
+  try {
+    cpu_engine();
+  } catch (const std::exception&) {
+    return false;
+  }
+  return isa_includes(dnnl::get_effective_cpu_isa(), feature);
+}
+
 }  // namespace
 
 int int8_activation_levels() {
-  static const int levels = [] {
-    try {
-      cpu_engine();  // applies the OPTIMUM_CPU_ISA cap
-    } catch (const std::exception&) {
-      return 127;
-    }
-    const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
-    // ISA values nest as bit sets: the bits VNNI adds to AVX-512 and to AVX2.
-    const unsigned vnni512 =
-        static_cast<unsigned>(dnnl::cpu_isa::avx512_core_vnni) & ~static_cast<unsigned>(dnnl::cpu_isa::avx512_core);
-    const unsigned vnni256 =
-        static_cast<unsigned>(dnnl::cpu_isa::avx2_vnni) & ~static_cast<unsigned>(dnnl::cpu_isa::avx2);
-    return (isa & (vnni512 | vnni256)) != 0 ? 255 : 127;
-  }();
+  static const int levels = effective_isa_includes(dnnl::cpu_isa::avx512_core_vnni) ||
+                                    effective_isa_includes(dnnl::cpu_isa::avx2_vnni)
+                                ? 255
+                                : 127;
   return levels;
 }
 
@@ -94,8 +101,7 @@ bool detail::avx512_allowed() {
     if (env == nullptr || *env == '\0') return true;
     for (const IsaName& i : kIsas) {
       if (std::string_view(env) == i.name) {
-        const auto core = static_cast<unsigned>(dnnl::cpu_isa::avx512_core);  // ISA values nest as bit sets
-        return i.isa == dnnl::cpu_isa::all || (static_cast<unsigned>(i.isa) & core) == core;
+        return i.isa == dnnl::cpu_isa::all || isa_includes(i.isa, dnnl::cpu_isa::avx512_core);
       }
     }
     return true;  // an unknown name is reported by the engine
@@ -105,19 +111,13 @@ bool detail::avx512_allowed() {
 
 bool detail::amx_bf16_allowed() {
   static const bool ok = [] {
-    try {
-      cpu_engine();  // applies the OPTIMUM_CPU_ISA cap
-    } catch (const std::exception&) {
-      return false;
-    }
+    if (!effective_isa_includes(dnnl::cpu_isa::avx512_core_amx)) return false;
     // Linux hands out the AMX tile state per process on request
     // (ARCH_REQ_XCOMP_PERM for XFEATURE_XTILEDATA); oneDNN asks too.
     constexpr int kReqXcompPerm = 0x1023;
     constexpr int kXtileData = 18;
     if (::syscall(SYS_arch_prctl, kReqXcompPerm, kXtileData) != 0) return false;
-    const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
-    const auto amx = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_amx);
-    return (isa & amx) == amx && avx512_allowed() && __builtin_cpu_supports("avx512bf16") &&
+    return avx512_allowed() && __builtin_cpu_supports("avx512bf16") &&
            __builtin_cpu_supports("amx-bf16") && __builtin_cpu_supports("amx-tile");
   }();
   return ok;
@@ -409,10 +409,7 @@ bool bf16_supported() {
 }
 
 bool bf16_native() {
-  cpu_engine();
-  const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
-  const auto bf16 = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);  // ISA values nest as bit sets
-  return (isa & bf16) == bf16 && bf16_supported();
+  return effective_isa_includes(dnnl::cpu_isa::avx512_core_bf16) && bf16_supported();
 }
 
 std::string_view weight_type_name(WeightType t) {

@@ -25,6 +25,8 @@ namespace optimum::kernels {
 
 namespace {
 
+using detail::tail_mask;
+
 constexpr int kRows = 4;    // query rows per block
 constexpr int kCols = 64;   // key columns per score tile (4 vectors)
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
@@ -54,10 +56,6 @@ OPTIMUM_AVX512 inline __m512 exp16(__m512 x) {
   return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_GE_OQ), y);
 }
 
-inline __mmask16 tail_mask(int64_t left) {
-  if (left <= 0) return 0;
-  return left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1u);
-}
 
 constexpr int64_t kAhead = 6;  // rows prefetched ahead while packing a head
 

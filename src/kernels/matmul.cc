@@ -29,6 +29,7 @@ using Tag = memory::format_tag;
 using DT = memory::data_type;
 
 using detail::round_even;
+using detail::tail_mask;
 
 struct IsaName {
   const char* name;
@@ -185,7 +186,7 @@ OPTIMUM_AVX512 void quantize_u8_avx512(const float* x, int64_t k, float inv, flo
                      _mm512_cvtusepi32_epi8(u8_levels(_mm512_loadu_ps(x + i), vinv, vzp, vtop)));
   }
   if (i < k) {
-    const auto mask = static_cast<__mmask16>((1u << (k - i)) - 1u);
+    const __mmask16 mask = tail_mask(k - i);
     _mm512_mask_cvtusepi32_storeu_epi8(q + i, mask, u8_levels(_mm512_maskz_loadu_ps(mask, x + i), vinv, vzp, vtop));
   }
 }

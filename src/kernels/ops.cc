@@ -18,6 +18,8 @@ namespace optimum::kernels {
 
 namespace {
 
+using detail::tail_mask;
+
 // Element-wise loops below are branch-free so the compiler vectorizes them
 // (`omp simd`); the hot ones are OPTIMUM_VECTOR_CLONES.
 
@@ -104,7 +106,7 @@ OPTIMUM_AVX512 float row_max_avx512(const float* x, int64_t n) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) m = _mm512_max_ps(m, _mm512_loadu_ps(x + i));
   if (i < n) {
-    const auto mask = static_cast<__mmask16>((1u << (n - i)) - 1u);
+    const __mmask16 mask = tail_mask(n - i);
     m = _mm512_max_ps(m, _mm512_mask_loadu_ps(lowest, mask, x + i));
   }
   return lanes_max(m);
@@ -115,7 +117,7 @@ OPTIMUM_AVX512 float row_absmax_avx512(const float* x, int64_t n) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(x + i)));
   if (i < n) {
-    const auto mask = static_cast<__mmask16>((1u << (n - i)) - 1u);
+    const __mmask16 mask = tail_mask(n - i);
     m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_maskz_loadu_ps(mask, x + i)));
   }
   return lanes_max(m);
@@ -133,7 +135,7 @@ OPTIMUM_AVX512 void row_minmax_avx512(const float* x, int64_t n, float* lo, floa
     mx = _mm512_max_ps(mx, v);
   }
   if (i < n) {
-    const auto mask = static_cast<__mmask16>((1u << (n - i)) - 1u);
+    const __mmask16 mask = tail_mask(n - i);
     mn = _mm512_min_ps(mn, _mm512_mask_loadu_ps(inf, mask, x + i));
     mx = _mm512_max_ps(mx, _mm512_mask_loadu_ps(ninf, mask, x + i));
   }
@@ -160,7 +162,7 @@ OPTIMUM_AVX512 void to_bf16_avx512(const float* x, int64_t n, uint16_t* out) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm512_cvtepi32_epi16(b));
   }
   if (i < n) {
-    const auto mask = static_cast<__mmask16>((1u << (n - i)) - 1u);
+    const __mmask16 mask = tail_mask(n - i);
     _mm512_mask_cvtepi32_storeu_epi16(out + i, mask, bf16_bits(_mm512_castps_si512(_mm512_maskz_loadu_ps(mask, x + i))));
   }
 }

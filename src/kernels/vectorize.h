@@ -1,6 +1,10 @@
 // Private to the kernels layer: what the hand-vectorized loops share.
 #pragma once
 
+#include <immintrin.h>
+
+#include <cstdint>
+
 // Built twice (AVX-512 and baseline); the loader picks the clone for the CPU.
 #define OPTIMUM_VECTOR_CLONES __attribute__((target_clones("avx512f", "default")))
 
@@ -27,5 +31,12 @@ bool avx512_allowed();
 // AMX-BF16 tiles usable (CPU, OS permission, not capped below
 // avx512_core_amx); also in matmul.cc.
 bool amx_bf16_allowed();
+
+// The AVX-512 lane mask of the first min(left, 16) lanes (0 when left <= 0),
+// for a loop's last partial vector.
+inline __mmask16 tail_mask(int64_t left) {
+  if (left <= 0) return 0;
+  return left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1u);
+}
 
 }  // namespace optimum::kernels::detail

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <map>
 #include <mutex>
 
@@ -41,16 +42,24 @@ void advise_unneeded(const void* p, size_t n) {
 }
 
 std::shared_ptr<const MappedFile> MappedFile::open(const std::filesystem::path& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) {
-    throw NotFound("file not found: " + path.string());
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) throw NotFound("file not found: " + path.string());
+    throw IoError(errno_message("cannot open " + path.string()));
   }
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw IoError(errno_message("cannot open " + path.string()));
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     ::close(fd);
     throw IoError(errno_message("cannot stat " + path.string()));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    throw NotFound("file not found: " + path.string() + " is a folder");
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw IoError("cannot open " + path.string() + ": not a regular file");
   }
   std::shared_ptr<MappedFile> file(new MappedFile());
   file->path_ = path;

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <tuple>
 
 #include "optimum/core/errors.h"
 #include "optimum/io/json.h"
@@ -15,6 +16,9 @@ namespace {
 
 // Largest header the reference implementation accepts (100 MB).
 constexpr uint64_t kMaxHeaderSize = 100'000'000;
+
+// Deepest header nesting the reference accepts (serde_json refuses its 128th level).
+constexpr int kMaxHeaderDepth = 127;
 
 uint64_t read_le64(const uint8_t* p) {
   uint64_t v = 0;
@@ -103,9 +107,10 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   const std::string_view text(reinterpret_cast<const char*>(st.file_->data() + 8), n);
   Json header;
   try {
-    header = Json::parse(text.begin(), text.end());
-  } catch (const nlohmann::json::parse_error& e) {
-    fail(path, std::string("malformed JSON header: ") + e.what());
+    // As the reference (serde_json): 127 levels at most, no out-of-range numbers.
+    header = parse_json(text, "header", {NumberOverflow::kReject, kMaxHeaderDepth, kMaxHeaderSize});
+  } catch (const FormatError& e) {
+    fail(path, e.what());
   }
   if (!header.is_object()) fail(path, "header is not a JSON object");
 
@@ -123,20 +128,30 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
     order.emplace_back(info.begin, it.key());
     st.infos_.emplace(it.key(), std::move(info));
   }
-  std::sort(order.begin(), order.end());
-  // Zero-sized tensors may share an offset; any two tensors with bytes must not overlap.
+  // As the reference: in offset order each tensor starts where the previous
+  // one ended (no overlaps, no holes) and the last one ends the file.
+  std::sort(order.begin(), order.end(), [&](const auto& a, const auto& b) {
+    const TensorInfo& ia = st.infos_.at(a.second);
+    const TensorInfo& ib = st.infos_.at(b.second);
+    return std::tie(ia.begin, ia.end, a.second) < std::tie(ib.begin, ib.end, b.second);
+  });
   size_t prev_end = 0;
   std::string prev_name;
   for (const auto& [begin, name] : order) {
     const TensorInfo& info = st.infos_.at(name);
-    if (info.end == info.begin) continue;
-    if (begin < prev_end) {
-      fail(path, "tensor '" + name + "' bytes [" + std::to_string(info.begin) + ", " +
-                     std::to_string(info.end) + ") overlap tensor '" + prev_name + "'");
+    if (begin != prev_end) {
+      const std::string after = prev_name.empty() ? "the start of the data section" : "tensor '" + prev_name + "'";
+      fail(path, "tensor '" + name + "' bytes [" + std::to_string(info.begin) + ", " + std::to_string(info.end) +
+                     (begin < prev_end ? ") overlap " + after : ") leave a hole after " + after) + " (ending at " +
+                     std::to_string(prev_end) + ")");
     }
     prev_end = info.end;
     prev_name = name;
-    st.names_.push_back(name);
+    if (info.end != info.begin) st.names_.push_back(name);
+  }
+  if (prev_end != data_size) {
+    fail(path, "the tensors end at byte " + std::to_string(prev_end) + " of a data section of " +
+                   std::to_string(data_size) + " bytes (trailing bytes are not allowed)");
   }
   for (const auto& [begin, name] : order) {
     const TensorInfo& info = st.infos_.at(name);

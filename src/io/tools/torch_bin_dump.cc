@@ -4,6 +4,7 @@
 // tests compare that file with what torch.load gives.
 //
 //   torch_bin_dump <pytorch_model.bin | *.bin.index.json | folder> [out.safetensors]
+//   torch_bin_dump <file.safetensors>   (io::WeightStore; tests/python/test_safetensors_reference.py)
 //
 // Exit status 0 on success, 2 on a refused or malformed checkpoint (the error
 // type and message on stderr), 1 on bad usage.
@@ -31,6 +32,16 @@ const char* error_type(const optimum::Error& e) {
 
 int run(const std::filesystem::path& in, const std::filesystem::path& out) {
   namespace io = optimum::io;
+  if (in.extension() == ".safetensors") {
+    const io::WeightStore store = io::WeightStore::open(in);
+    for (const std::string& name : store.names()) {
+      const optimum::Tensor t = store.get(name);
+      std::cout << io::Json{{"name", name}, {"dtype", std::string(optimum::dtype_name(t.dtype()))}, {"shape", t.shape()}}
+                       .dump()
+                << "\n";
+    }
+    return 0;
+  }
   const io::TorchWeights weights =
       std::filesystem::is_directory(in) ? io::TorchWeights::open_dir(in) : io::TorchWeights::open(in);
   std::vector<std::pair<std::string, optimum::Tensor>> tensors;

@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cmath>
 #include <string>
 
 #include "optimum/core/errors.h"
@@ -94,6 +98,114 @@ TEST(Json, WriteIntoMissingFolderThrowsIoError) {
   TempDir dir;
   const auto p = dir / "no" / "out.json";
   EXPECT_TRUE(throws_with<IoError>([&] { write_json(p, Json::object()); }, {p.string()}));
+}
+
+// ---- one bounded, typed reading layer (issue 11) -----------------------------
+
+// A FIFO must not block the reader (no writer ever comes) and /dev/zero behind
+// a symlink must not be read without bound: only regular files are read.
+TEST(Json, OnlyRegularFilesAreRead) {
+  TempDir dir;
+  const auto fifo = dir / "config.json";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(throws_with<IoError>([&] { (void)read_json(fifo); }, {fifo.string(), "not a regular file"}));
+  const auto zero = dir / "tokenizer.json";
+  std::filesystem::create_symlink("/dev/zero", zero);
+  EXPECT_TRUE(throws_with<IoError>([&] { (void)read_json(zero); }, {zero.string(), "not a regular file"}));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  // A symlink to a regular file is followed.
+  write_bytes(dir / "real.json", "{\"a\": 1}");
+  std::filesystem::create_symlink(dir / "real.json", dir / "link.json");
+  EXPECT_EQ(read_json(dir / "link.json")["a"], 1);
+}
+
+TEST(Json, FilesOverTheSizeCapAreRefused) {
+  TempDir dir;
+  const auto p = dir / "big.json";
+  std::string text(1002, ' ');
+  text.front() = '[';
+  text.back() = ']';
+  write_bytes(p, text);
+  EXPECT_TRUE(throws_with<FormatError>([&] { (void)read_json(p, {.max_bytes = 100}); }, {p.string(), "100 bytes"}));
+  EXPECT_EQ(read_json(p, {.max_bytes = 1002}), Json::array());
+  EXPECT_EQ(kMaxJsonFileSize, uint64_t{1} << 30);
+  EXPECT_TRUE(throws_with<FormatError>([&] { (void)read_text_file(p, 10); }, {p.string(), "limit"}));
+}
+
+// nlohmann stops at a NUL byte as if the input ended there.
+TEST(Json, NulBytesAreRefused) {
+  EXPECT_TRUE(throws_with<FormatError>([] { (void)parse_json(std::string("{}\0\0\0", 5), "padded"); },
+                                       {"padded", "NUL byte at byte 2"}));
+  EXPECT_TRUE(throws_with<FormatError>([] { (void)parse_json(std::string("{}\0garbage", 10), "x"); }, {"NUL"}));
+}
+
+// Python's json (so transformers) reads 1e400 as inf; serde_json (tokenizers,
+// safetensors) refuses it. nlohmann itself threw out_of_range 406, outside
+// the project's errors.
+TEST(Json, OutOfRangeNumbers) {
+  const std::string text = R"({"eps": 1e400, "neg": -1E+999, "list": [1, 2e308], "ok": 1e-400, "s": "1e400"})";
+  const Json j = parse_json(text, "config.json");
+  EXPECT_EQ(j["eps"].get<double>(), HUGE_VAL);
+  EXPECT_EQ(j["neg"].get<double>(), -HUGE_VAL);
+  EXPECT_EQ(j["list"][1].get<double>(), HUGE_VAL);
+  EXPECT_EQ(j["list"][0], 1);
+  EXPECT_EQ(j["ok"].get<double>(), 0.0);
+  EXPECT_EQ(j["s"], "1e400");
+  const std::string digits(400, '9');
+  EXPECT_EQ(parse_json("[" + digits + "]", "x")[0].get<double>(), HUGE_VAL);
+  EXPECT_TRUE(throws_with<FormatError>(
+      [&] { (void)parse_json(text, "tokenizer.json", {NumberOverflow::kReject}); },
+      {"tokenizer.json", "out of range"}));
+  EXPECT_TRUE(throws_with<FormatError>(
+      [] { (void)parse_json(R"({"model": {"dropout": [0, 1e400]}})", "tokenizer.json", {NumberOverflow::kReject}); },
+      {"tokenizer.json: /model/dropout/1: number 1e400 is out of range"}));
+  // Nothing else changes: a file without such numbers parses as before.
+  EXPECT_EQ(parse_json(R"([1.5e300, -2, "e"])", "x", {NumberOverflow::kReject}), Json::parse(R"([1.5e300, -2, "e"])"));
+}
+
+TEST(Json, DepthLimitIsAnOption) {
+  EXPECT_EQ(parse_json("[[[1]]]", "x", {.max_depth = 3})[0][0][0], 1);
+  EXPECT_TRUE(throws_with<FormatError>([] { (void)parse_json("[[[[1]]]]", "x", {.max_depth = 3}); },
+                                       {"nested deeper than 3"}));
+}
+
+// Type and range errors of nlohmann (get<T>(), at()) become FormatError naming
+// the source and the JSON path (JSON_DIAGNOSTICS is on for every target).
+TEST(Json, WithJsonContextNamesFileAndPath) {
+  const Json j = parse_json(R"({"model": {"vocab": {"foo": "x"}}, "list": [1, 2]})", "tokenizer.json");
+  EXPECT_TRUE(throws_with<FormatError>([&] { with_json_context("tokenizer.json", [&] { return j["model"]["vocab"]["foo"].get<int>(); }); },
+                                       {"tokenizer.json: /model/vocab/foo: type must be number, but is string"}));
+  EXPECT_TRUE(throws_with<FormatError>([&] { with_json_context("a.json", [&] { return j.at("list").at(5).get<int>(); }); },
+                                       {"a.json: /list: array index 5 is out of range"}));
+  EXPECT_TRUE(throws_with<FormatError>([&] { with_json_context("a.json", [&] { return j.at("nope").get<int>(); }); },
+                                       {"a.json: ", "key 'nope' not found"}));
+  // The project's own errors pass through.
+  EXPECT_TRUE(throws_with<NotFound>([&] { with_json_context("a.json", [&]() -> int { throw NotFound("x"); }); }, {"x"}));
+  EXPECT_EQ(with_json_context("a.json", [&] { return j["list"][1].get<int>(); }), 2);
+}
+
+TEST(Json, ParseErrorsQuoteInvalidUtf8AsEscapes) {
+  try {
+    (void)parse_json("{\"a\": \xff\xfe}", "bad.json");
+    FAIL() << "accepted";
+  } catch (const FormatError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("\\xff"), std::string::npos) << what;
+    EXPECT_EQ(what.find('\xff'), std::string::npos) << what;
+  }
+}
+
+TEST(Json, TypedIdsRefuseWhatDoesNotFit) {
+  EXPECT_EQ(json_u32(Json(5), "id"), 5u);
+  EXPECT_EQ(json_u32(Json(4294967295ull), "id"), 4294967295u);
+  for (const Json& bad : {Json(4294967301ull), Json(-1), Json(1.5), Json("5"), Json::array()}) {
+    EXPECT_TRUE(throws_with<FormatError>([&] { (void)json_u32(bad, "id of token 'x'"); }, {"id of token 'x'"}))
+        << bad.dump();
+  }
+  EXPECT_EQ(json_count(Json(7), "n", 10), 7u);
+  EXPECT_TRUE(throws_with<FormatError>([] { (void)json_count(Json(-1), "padding: Fixed", 10); }, {"padding: Fixed", "-1"}));
+  EXPECT_TRUE(throws_with<FormatError>([] { (void)json_count(Json(11), "n", 10); }, {"[0, 10]"}));
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -307,10 +308,10 @@ TEST_F(SafetensorsTest, HeaderLengthOverLimit) {
 }
 
 TEST_F(SafetensorsTest, MalformedJsonHeader) {
-  EXPECT_TRUE(rejects(safetensors_bytes(R"({"a": {"dtype": )"), {"malformed JSON header"}));
-  EXPECT_TRUE(rejects(safetensors_bytes(""), {"malformed JSON header"}));
-  EXPECT_TRUE(rejects(safetensors_bytes("{} trailing"), {"malformed JSON header"}));
-  EXPECT_TRUE(rejects(safetensors_bytes("{\"\xff\":1}"), {"malformed JSON header"}));
+  EXPECT_TRUE(rejects(safetensors_bytes(R"({"a": {"dtype": )"), {"malformed JSON"}));
+  EXPECT_TRUE(rejects(safetensors_bytes(""), {"malformed JSON"}));
+  EXPECT_TRUE(rejects(safetensors_bytes("{} trailing"), {"malformed JSON"}));
+  EXPECT_TRUE(rejects(safetensors_bytes("{\"\xff\":1}"), {"malformed JSON"}));
 }
 
 TEST_F(SafetensorsTest, HeaderNotAnObject) {
@@ -349,6 +350,52 @@ TEST_F(SafetensorsTest, OffsetsPastDataSection) {
   const std::string huge = one(
       R"({"dtype":"I8","shape":[1],"data_offsets":[18446744073709551614,18446744073709551615]})");
   EXPECT_TRUE(rejects(safetensors_bytes(huge, filler(8)), {"tensor 'a'", "data_offsets"}));
+}
+
+// The reference (safetensors 0.8) refuses each of these; the Python side
+// checks that it does (tests/python/test_safetensors_reference.py).
+TEST_F(SafetensorsTest, NulPaddingAfterTheHeader) {
+  const std::string header = one(R"({"dtype":"I8","shape":[2],"data_offsets":[0,2]})");
+  EXPECT_TRUE(rejects(safetensors_bytes(header + std::string(6, '\0'), filler(2)), {"NUL byte"}));
+  // Space padding (what the writers use) stays fine.
+  const fs::path ok = write("ok.safetensors", safetensors_bytes(header + std::string(6, ' '), filler(2)));
+  EXPECT_EQ(SafetensorsFile::open(ok).names(), std::vector<std::string>{"a"});
+}
+
+TEST_F(SafetensorsTest, HolesBetweenTensors) {
+  const std::string hole =
+      R"({"a":{"dtype":"I8","shape":[2],"data_offsets":[0,2]},)"
+      R"("b":{"dtype":"I8","shape":[2],"data_offsets":[4,6]}})";
+  EXPECT_TRUE(rejects(safetensors_bytes(hole, filler(6)), {"tensor 'b'", "hole", "'a'"}));
+  const std::string leading = one(R"({"dtype":"I8","shape":[2],"data_offsets":[2,4]})");
+  EXPECT_TRUE(rejects(safetensors_bytes(leading, filler(4)), {"tensor 'a'", "hole", "start of the data section"}));
+  const std::string exact = one(R"({"dtype":"I8","shape":[2],"data_offsets":[0,2]})");
+  EXPECT_TRUE(rejects(safetensors_bytes(exact, filler(5)), {"end at byte 2", "5 bytes", "trailing"}));
+  // An empty tensor sits where the previous one ends; anywhere else it is a hole too.
+  const std::string empty_ok =
+      R"({"a":{"dtype":"I8","shape":[2],"data_offsets":[0,2]},)"
+      R"("e":{"dtype":"F32","shape":[0],"data_offsets":[2,2]}})";
+  EXPECT_EQ(SafetensorsFile::open(write("e.safetensors", safetensors_bytes(empty_ok, filler(2)))).names().size(), 2u);
+  const std::string empty_inside =
+      R"({"a":{"dtype":"I8","shape":[2],"data_offsets":[0,2]},)"
+      R"("e":{"dtype":"F32","shape":[0],"data_offsets":[1,1]}})";
+  EXPECT_TRUE(rejects(safetensors_bytes(empty_inside, filler(2)), {"tensor 'a'"}));
+}
+
+// A 100 MB header of nested arrays cost 3.7 GB and 2 minutes: the reference's
+// JSON parser stops at 128 levels, so does ours (127 pass), before building anything.
+TEST_F(SafetensorsTest, DeeplyNestedHeaderIsRefusedQuickly) {
+  const size_t depth = 2'000'000;
+  const std::string header = one(R"({"dtype":"I8","shape":[0],"data_offsets":[0,0],"x":)" + std::string(depth, '[') +
+                                 std::string(depth, ']') + "}");
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(rejects(safetensors_bytes(header), {"nested deeper than 127"}));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
+TEST_F(SafetensorsTest, OutOfRangeNumberInHeader) {
+  EXPECT_TRUE(rejects(safetensors_bytes(one(R"({"dtype":"I8","shape":[1e400],"data_offsets":[0,1]})"), filler(1)),
+                      {"/a/shape/0", "out of range"}));
 }
 
 TEST_F(SafetensorsTest, OffsetEndBeforeBegin) {
@@ -428,12 +475,15 @@ TEST_F(SafetensorsTest, BadMetadata) {
 TEST_F(SafetensorsTest, DeeplyNestedHeaderDoesNotCrash) {
   const size_t depth = 200'000;
   const std::string nest = std::string(depth, '[') + std::string(depth, ']');
-  EXPECT_TRUE(rejects(safetensors_bytes(nest), {"not a JSON object"}));
+  // Refused by the depth limit (as the reference) before any value is built.
+  EXPECT_TRUE(rejects(safetensors_bytes(nest), {"nested deeper than 127"}));
   const std::string in_shape =
       one(R"({"dtype":"F32","shape":[)" + nest + R"(],"data_offsets":[0,4]})");
-  EXPECT_TRUE(rejects(safetensors_bytes(in_shape, filler(4)), {"tensor 'a'", "'shape'"}));
+  EXPECT_TRUE(rejects(safetensors_bytes(in_shape, filler(4)), {"nested deeper than 127"}));
+  // Within the limit, the field is still named.
+  const std::string shallow = std::string(100, '[') + std::string(100, ']');
   const std::string in_offsets =
-      one(R"({"dtype":"F32","shape":[1],"data_offsets":[0,)" + nest + "]}");
+      one(R"({"dtype":"F32","shape":[1],"data_offsets":[0,)" + shallow + "]}");
   EXPECT_TRUE(rejects(safetensors_bytes(in_offsets, filler(4)), {"tensor 'a'", "'data_offsets'"}));
 }
 

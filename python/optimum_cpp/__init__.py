@@ -113,7 +113,8 @@ class _OptimizedModel:
 
     def __init__(self, native: _NativeModel):
         self._native = native
-        self.config = json.loads(native.config_json)
+        # Built in C++ without recursion (a config may nest 1000 levels; inf kept).
+        self.config = native.config
 
     @classmethod
     def from_pretrained(

@@ -4,10 +4,16 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cstring>
+#include <exception>
+#include <utility>
+#include <vector>
+
 #include "optimum/kernels/matmul.h"
 #include "optimum/core/threading.h"
 #include "optimum/exporters/export.h"
 #include "optimum/hub/errors.h"
+#include "optimum/io/json.h"
 #include "optimum/modeling/modeling.h"
 
 namespace py = pybind11;
@@ -52,6 +58,97 @@ modeling::PushOptions push_options(const std::string& token, bool private_repo, 
   o.revision = revision;
   o.path_in_repo = path_in_repo;
   return o;
+}
+
+// One Python exception class per C++ error type, in registration order (a
+// base before its subclasses), for the translator below.
+std::vector<std::pair<bool (*)(const std::exception&), PyObject*>>& error_table() {
+  static std::vector<std::pair<bool (*)(const std::exception&), PyObject*>> table;
+  return table;
+}
+
+// The Python FormatError class (set when the module is created).
+PyObject*& format_error_class() {
+  static PyObject* cls = nullptr;
+  return cls;
+}
+
+// Registers Python class `name` (deriving from `base`) for C++ error type E.
+template <class E>
+py::object add_error(py::module_& m, const char* name, py::handle base) {
+  auto& cls = py::register_exception<E>(m, name, base);
+  error_table().emplace_back([](const std::exception& e) { return dynamic_cast<const E*>(&e) != nullptr; },
+                             cls.ptr());
+  return cls;
+}
+
+// Raises `cls(what)`. Messages may quote bytes of a hostile file or path that
+// are not UTF-8: they are decoded with errors="backslashreplace", so Python
+// gets the intended class (not UnicodeDecodeError) and a readable message.
+void set_python_error(PyObject* cls, const char* what) {
+  PyObject* msg = PyUnicode_DecodeUTF8(what, static_cast<Py_ssize_t>(std::strlen(what)), "backslashreplace");
+  if (msg == nullptr) {
+    PyErr_Clear();
+    PyErr_SetString(cls, "(undecodable error message)");
+    return;
+  }
+  PyErr_SetObject(cls, msg);
+  Py_DECREF(msg);
+}
+
+// The most derived registered class of `e`; nlohmann errors that escaped a
+// file-load boundary count as FormatError.
+void translate_error(std::exception_ptr p) {
+  try {
+    if (p) std::rethrow_exception(p);
+  } catch (const Error& e) {
+    const auto& table = error_table();
+    for (auto it = table.rbegin(); it != table.rend(); ++it) {
+      if (it->first(e)) return set_python_error(it->second, e.what());
+    }
+    throw;
+  } catch (const nlohmann::json::exception& e) {
+    set_python_error(format_error_class(), io::json_error_message("JSON", e).c_str());
+  }
+}
+
+// `root` as Python objects (dict, list, str, int, float, bool, None), built
+// without recursion: a config may nest 1000 levels (io::kMaxJsonDepth), more
+// than json.loads can take under Python's default recursion limit.
+py::object json_to_python(const io::Json& root) {
+  auto make = [](const io::Json& v) -> py::object {
+    switch (v.type()) {
+      case io::Json::value_t::object: return py::dict();
+      case io::Json::value_t::array: return py::list();
+      case io::Json::value_t::string: {
+        const auto& s = v.get_ref<const std::string&>();
+        return py::reinterpret_steal<py::object>(
+            PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "backslashreplace"));
+      }
+      case io::Json::value_t::boolean: return py::bool_(v.get<bool>());
+      case io::Json::value_t::number_integer: return py::int_(v.get<int64_t>());
+      case io::Json::value_t::number_unsigned: return py::int_(v.get<uint64_t>());
+      case io::Json::value_t::number_float: return py::float_(v.get<double>());
+      default: return py::none();
+    }
+  };
+  py::object out = make(root);
+  std::vector<std::pair<const io::Json*, py::object>> stack;
+  if (root.is_structured()) stack.emplace_back(&root, out);
+  while (!stack.empty()) {
+    auto [json, target] = std::move(stack.back());
+    stack.pop_back();
+    for (auto it = json->begin(); it != json->end(); ++it) {
+      py::object child = make(it.value());
+      if (json->is_object()) {
+        target[py::str(it.key())] = child;
+      } else {
+        target.cast<py::list>().append(child);
+      }
+      if (it.value().is_structured()) stack.emplace_back(&it.value(), std::move(child));
+    }
+  }
+  return out;
 }
 
 py::dict commit_to_dict(const hub::CommitInfo& info) {
@@ -125,6 +222,7 @@ class PyModel {
   std::string task() const { return tasks::task_name(model_->task()); }
   std::string model_type() const { return model_->config().model_type; }
   std::string config_json() const { return model_->config().raw.dump(); }
+  py::object config() const { return json_to_python(model_->config().raw); }
   std::string path() const { return model_->path().string(); }
 
  private:
@@ -137,21 +235,23 @@ PYBIND11_MODULE(_C, m) {
   m.doc() = "optimum-cpp native engine";
   // One table: C++ error type -> Python exception class. Translators run
   // newest first, so the base class is registered before its subclasses.
-  py::register_exception<Error>(m, "OptimumError", PyExc_RuntimeError);
-  py::register_exception<InvalidArgument>(m, "InvalidArgumentError", PyExc_ValueError);
-  py::register_exception<NotFound>(m, "NotFoundError", PyExc_FileNotFoundError);
-  py::register_exception<Unsupported>(m, "UnsupportedError", PyExc_ValueError);
-  py::register_exception<FormatError>(m, "FormatError", PyExc_ValueError);
-  auto& io_error = py::register_exception<IoError>(m, "IoError", PyExc_OSError);
+  add_error<Error>(m, "OptimumError", PyExc_RuntimeError);
+  add_error<InvalidArgument>(m, "InvalidArgumentError", PyExc_ValueError);
+  add_error<NotFound>(m, "NotFoundError", PyExc_FileNotFoundError);
+  add_error<Unsupported>(m, "UnsupportedError", PyExc_ValueError);
+  format_error_class() = add_error<FormatError>(m, "FormatError", PyExc_ValueError).ptr();
+  const py::object io_error = add_error<IoError>(m, "IoError", PyExc_OSError);
   // Hub errors (optimum/hub/errors.h), each under its core base class.
-  py::register_exception<hub::RepositoryNotFound>(m, "RepositoryNotFoundError", m.attr("NotFoundError"));
-  py::register_exception<hub::RevisionNotFound>(m, "RevisionNotFoundError", m.attr("NotFoundError"));
-  py::register_exception<hub::EntryNotFound>(m, "EntryNotFoundError", m.attr("NotFoundError"));
-  py::register_exception<hub::OfflineCacheMiss>(m, "OfflineCacheMissError", m.attr("NotFoundError"));
-  py::register_exception<hub::AccessDenied>(m, "AccessDeniedError", m.attr("OptimumError"));
-  py::register_exception<hub::NetworkError>(m, "NetworkError", io_error);
-  py::register_exception<hub::CorruptDownload>(m, "CorruptDownloadError", io_error);
-  py::register_exception<exporters::ValidationError>(m, "ValidationError", m.attr("OptimumError"));
+  add_error<hub::RepositoryNotFound>(m, "RepositoryNotFoundError", m.attr("NotFoundError"));
+  add_error<hub::RevisionNotFound>(m, "RevisionNotFoundError", m.attr("NotFoundError"));
+  add_error<hub::EntryNotFound>(m, "EntryNotFoundError", m.attr("NotFoundError"));
+  add_error<hub::OfflineCacheMiss>(m, "OfflineCacheMissError", m.attr("NotFoundError"));
+  add_error<hub::AccessDenied>(m, "AccessDeniedError", m.attr("OptimumError"));
+  add_error<hub::NetworkError>(m, "NetworkError", io_error);
+  add_error<hub::CorruptDownload>(m, "CorruptDownloadError", io_error);
+  add_error<exporters::ValidationError>(m, "ValidationError", m.attr("OptimumError"));
+  // Registered last, so it runs first: one translator for every class above.
+  py::register_exception_translator(&translate_error);
 
   py::class_<PyModel>(m, "Model")
       .def(py::init<const std::string&, const std::string&, int, bool, const std::string&, const std::string&,
@@ -172,6 +272,7 @@ PYBIND11_MODULE(_C, m) {
       .def_property_readonly("task", &PyModel::task)
       .def_property_readonly("model_type", &PyModel::model_type)
       .def_property_readonly("config_json", &PyModel::config_json)
+      .def_property_readonly("config", &PyModel::config, "config.json as a dict (inf kept, any depth)")
       .def_property_readonly("path", &PyModel::path);
   bind_tokenizers(m);
   bind_pipelines(m);

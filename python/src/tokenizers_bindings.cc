@@ -73,7 +73,8 @@ void bind_tokenizers(py::module_& m) {
       .def_static(
           "from_str",
           [](const std::string& json) {
-            return Tokenizer::from_json(io::parse_json(json, "<string>"), "<string>");
+            // As tokenizers (serde_json): numbers beyond double's range are refused.
+            return Tokenizer::from_json(io::parse_json(json, "<string>", {io::NumberOverflow::kReject}), "<string>");
           },
           py::arg("json"))
       .def_static(

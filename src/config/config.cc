@@ -184,7 +184,10 @@ std::vector<std::string> supported_model_types() {
   return out;
 }
 
-EncoderConfig parse_config(const Json& json, const std::string& source) {
+namespace {
+
+// parse_config without the JSON error context.
+EncoderConfig parse_config_unchecked(const Json& json, const std::string& source) {
   if (!json.is_object()) throw FormatError(source + ": config is not a JSON object");
   if (!json.contains("model_type")) throw FormatError(source + ": missing required key 'model_type'");
   if (!json["model_type"].is_string()) throw FormatError(source + ": key 'model_type' must be a string");
@@ -235,6 +238,13 @@ EncoderConfig parse_config(const Json& json, const std::string& source) {
   }
   read_labels(json, source, c);
   return c;
+}
+
+}  // namespace
+
+EncoderConfig parse_config(const Json& json, const std::string& source) {
+  // nlohmann type/range errors name the file and the JSON path.
+  return io::with_json_context(source, [&] { return parse_config_unchecked(json, source); });
 }
 
 EncoderConfig load_config(const std::filesystem::path& path) {

@@ -151,7 +151,8 @@ Tensor Tensor::to(DType dtype) const {
     src32 = tmp.data();
   }
   if (dtype == DType::F32) {
-    std::memcpy(out.raw_mutable(), src32, static_cast<size_t>(n) * sizeof(float));
+    // memcpy's pointers must not be null even for 0 bytes (an empty tensor's are).
+    if (n > 0) std::memcpy(out.raw_mutable(), src32, static_cast<size_t>(n) * sizeof(float));
   } else {
     auto* dst = static_cast<uint16_t*>(out.raw_mutable());
     for (int64_t i = 0; i < n; ++i) {

@@ -1,6 +1,6 @@
 #include "legacy.h"
 
-#include <fstream>
+#include <vector>
 
 #include "optimum/core/errors.h"
 
@@ -9,6 +9,14 @@ namespace optimum::tokenizers::legacy {
 namespace {
 
 namespace fs = std::filesystem;
+
+}  // namespace
+
+// convert_folder and apply_folder_config without the JSON error context.
+Json convert_folder_unchecked(const std::filesystem::path& folder);
+void apply_folder_config_unchecked(const std::filesystem::path& folder, Tokenizer& tokenizer);
+
+namespace {
 
 Json read_optional(const fs::path& path) {
   std::error_code ec;
@@ -35,6 +43,21 @@ std::string special(const Json& cfg, const Json& map, const char* key, const cha
   return fallback;
 }
 
+// The lines of a text file (read bounded, as read_json reads), as std::getline
+// splits them: no empty last line after a final newline.
+std::vector<std::string> read_lines(const fs::path& path) {
+  const std::string text = io::read_text_file(path, io::kMaxJsonFileSize);
+  std::vector<std::string> lines;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string::npos) nl = text.size();
+    lines.emplace_back(text, pos, nl - pos);
+    pos = nl + 1;
+  }
+  return lines;
+}
+
 bool flag(const Json& cfg, const char* key, bool fallback) {
   return cfg.contains(key) && cfg[key].is_boolean() ? cfg[key].get<bool>() : fallback;
 }
@@ -45,12 +68,9 @@ Json special_added_token(const std::string& content, uint32_t id, bool lstrip = 
 }
 
 Json bert_from_vocab(const fs::path& vocab_path, const Json& cfg, const Json& map) {
-  std::ifstream in(vocab_path, std::ios::binary);
-  if (!in) throw IoError(errno_message("cannot read " + vocab_path.string()));
   Json vocab = Json::object();
-  std::string line;
   uint32_t index = 0;
-  while (std::getline(in, line)) {
+  for (std::string& line : read_lines(vocab_path)) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (!vocab.contains(line)) vocab[line] = index;
     ++index;
@@ -101,12 +121,9 @@ Json bpe_from_files(const fs::path& vocab_path, const fs::path& merges_path, con
                     bool roberta) {
   Json vocab = io::read_json(vocab_path);
   if (!vocab.is_object()) throw FormatError(vocab_path.string() + " is not a JSON object of token -> id");
-  std::ifstream in(merges_path, std::ios::binary);
-  if (!in) throw IoError(errno_message("cannot read " + merges_path.string()));
   Json merges = Json::array();
-  std::string line;
   size_t line_no = 0;
-  while (std::getline(in, line)) {
+  for (std::string& line : read_lines(merges_path)) {
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line_no == 1 && line.rfind("#version", 0) == 0) continue;
@@ -137,7 +154,9 @@ Json bpe_from_files(const fs::path& vocab_path, const fs::path& merges_path, con
     specials.emplace_back(special(cfg, map, "eos_token", "<|endoftext|>"), false);
   }
   for (const auto& [s, lstrip] : specials) {
-    if (vocab.contains(s)) added.push_back(special_added_token(s, vocab[s].get<uint32_t>(), lstrip));
+    if (vocab.contains(s)) {
+      added.push_back(special_added_token(s, io::json_u32(vocab[s], vocab_path.string() + ": id of token '" + s + "'"), lstrip));
+    }
   }
   t["added_tokens"] = added;
   t["normalizer"] = nullptr;
@@ -152,9 +171,10 @@ Json bpe_from_files(const fs::path& vocab_path, const fs::path& merges_path, con
       throw FormatError(vocab_path.string() + ": RoBERTa special tokens '" + cls + "' / '" + sep +
                         "' are not in the vocabulary");
     }
+    const std::string where = vocab_path.string() + ": id of token '";
     t["post_processor"] = {{"type", "RobertaProcessing"},
-                           {"sep", {sep, vocab[sep]}},
-                           {"cls", {cls, vocab[cls]}},
+                           {"sep", {sep, io::json_u32(vocab[sep], where + sep + "'")}},
+                           {"cls", {cls, io::json_u32(vocab[cls], where + cls + "'")}},
                            {"trim_offsets", flag(cfg, "trim_offsets", true)},
                            {"add_prefix_space", add_prefix_space}};
   } else {
@@ -178,6 +198,10 @@ Json bpe_from_files(const fs::path& vocab_path, const fs::path& merges_path, con
 }  // namespace
 
 Json convert_folder(const fs::path& folder) {
+  return io::with_json_context(folder.string(), [&] { return convert_folder_unchecked(folder); });
+}
+
+Json convert_folder_unchecked(const fs::path& folder) {
   const Json cfg = read_optional(folder / "tokenizer_config.json");
   const Json map = read_optional(folder / "special_tokens_map.json");
   const Json model_cfg = read_optional(folder / "config.json");
@@ -263,6 +287,10 @@ ClassDefaults class_defaults(const fs::path& folder, const Json& cfg) {
 }  // namespace
 
 void apply_folder_config(const fs::path& folder, Tokenizer& tokenizer) {
+  io::with_json_context((folder / "tokenizer_config.json").string(), [&] { apply_folder_config_unchecked(folder, tokenizer); });
+}
+
+void apply_folder_config_unchecked(const fs::path& folder, Tokenizer& tokenizer) {
   const Json cfg = read_optional(folder / "tokenizer_config.json");
   const Json map = read_optional(folder / "special_tokens_map.json");
   const ClassDefaults defaults = class_defaults(folder, cfg);
@@ -342,7 +370,10 @@ void apply_folder_config(const fs::path& folder, Tokenizer& tokenizer) {
   const Json extra = read_optional(folder / "added_tokens.json");
   std::vector<std::pair<uint32_t, std::string>> by_id;
   for (auto it = extra.begin(); it != extra.end(); ++it) {
-    if (it.value().is_number_unsigned()) by_id.emplace_back(it.value().get<uint32_t>(), it.key());
+    if (it.value().is_number_unsigned()) {
+      by_id.emplace_back(io::json_u32(it.value(), (folder / "added_tokens.json").string() + ": id of token '" + it.key() + "'"),
+                         it.key());
+    }
   }
   std::sort(by_id.begin(), by_id.end());
   for (const auto& [id, content] : by_id) {

@@ -2,6 +2,7 @@
 // ByteLevel, Sequence) with tokenizers' semantics: special tokens, type ids,
 // sequence ranges, offset trimming, overflowing encodings.
 #include <algorithm>
+#include <charconv>
 #include <map>
 
 #include "json_fields.h"
@@ -70,9 +71,11 @@ struct Piece {
 Piece parse_piece_string(const Fields& f, const std::string& s) {
   Piece p;
   auto parse_type = [&](const std::string& t) -> uint32_t {
-    if (t.empty() || !std::all_of(t.begin(), t.end(), ::isdigit))
-      f.fail("invalid type id in template piece '" + s + "'");
-    return static_cast<uint32_t>(std::stoul(t));
+    uint32_t v = 0;
+    const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+    if (t.empty() || !std::all_of(t.begin(), t.end(), ::isdigit) || ec != std::errc() || end != t.data() + t.size())
+      f.fail("invalid type id in template piece '" + s + "' (must be an integer in [0, 4294967295])");
+    return v;
   };
   if (!s.empty() && s[0] == '$') {
     p.is_sequence = true;
@@ -127,9 +130,14 @@ std::vector<Piece> parse_template(const Fields& f, const std::string& field) {
     if (!piece.is_object() || piece.size() != 1)
       f.fail("field '" + field + "' holds an invalid piece " + piece.dump());
     Piece p;
-    const auto& [kind, body] = *piece.items().begin();
+    // Named copies: a structured binding to *piece.items().begin() would refer
+    // to the destroyed iteration_proxy_value temporary.
+    const auto only = piece.begin();
+    const std::string kind = only.key();
+    const Json& body = only.value();
     if (!body.is_object()) f.fail("field '" + field + "' holds an invalid piece " + piece.dump());
-    p.type_id = body.contains("type_id") ? body["type_id"].get<uint32_t>() : 0;
+    p.type_id = body.contains("type_id") ? io::json_u32(body["type_id"], f.where() + ": field '" + field + "': type_id")
+                                         : 0;
     if (kind == "Sequence") {
       p.is_sequence = true;
       const std::string id = body.value("id", "A");
@@ -164,7 +172,7 @@ class TemplateProcessing : public PostProcessor {
           f.fail("special token '" + t.id + "' has no 'ids' array");
         if (!v.contains("tokens") || !v["tokens"].is_array())
           f.fail("special token '" + t.id + "' has no 'tokens' array");
-        t.ids = v["ids"].get<std::vector<uint32_t>>();
+        for (const Json& id : v["ids"]) t.ids.push_back(io::json_u32(id, f.where() + ": id of special token '" + t.id + "'"));
         t.tokens = v["tokens"].get<std::vector<std::string>>();
         if (t.ids.size() != t.tokens.size())
           f.fail("special token '" + t.id + "' has different numbers of ids and tokens");
@@ -238,7 +246,7 @@ std::pair<std::string, uint32_t> token_pair(const Fields& f, const std::string& 
   if (!v.is_array() || v.size() != 2 || !v[0].is_string() || !v[1].is_number_unsigned()) {
     f.fail("field '" + field + "' must be [token, id], got " + v.dump());
   }
-  return {v[0].get<std::string>(), v[1].get<uint32_t>()};
+  return {v[0].get<std::string>(), io::json_u32(v[1], f.where() + ": id of token '" + v[0].get<std::string>() + "'")};
 }
 
 // BertProcessing and RobertaProcessing: [CLS] A [SEP] (B [SEP]) and

@@ -49,11 +49,9 @@ TruncationParams parse_truncation(const Json& j, const std::string& source) {
   const std::string where = source + ": truncation";
   if (!j.is_object()) throw FormatError(where + " must be an object or null");
   TruncationParams p;
-  if (!j.contains("max_length") || !j["max_length"].is_number_unsigned()) {
-    throw FormatError(where + ": missing or invalid field 'max_length'");
-  }
-  p.max_length = j["max_length"].get<size_t>();
-  if (j.contains("stride")) p.stride = j["stride"].get<size_t>();
+  if (!j.contains("max_length")) throw FormatError(where + ": missing field 'max_length'");
+  p.max_length = io::json_count(j["max_length"], where + ": field 'max_length'", SIZE_MAX);
+  if (j.contains("stride")) p.stride = io::json_count(j["stride"], where + ": field 'stride'", SIZE_MAX);
   if (j.contains("direction")) p.direction = parse_direction(j["direction"], where);
   const std::string strategy = j.value("strategy", "LongestFirst");
   if (strategy == "LongestFirst") {
@@ -68,6 +66,10 @@ TruncationParams parse_truncation(const Json& j, const std::string& source) {
   return p;
 }
 
+// Longest padded length a tokenizer.json may ask for (16M tokens): a larger
+// one could only exhaust memory when a batch is padded.
+constexpr uint64_t kMaxPaddingLength = uint64_t{1} << 24;
+
 PaddingParams parse_padding(const Json& j, const std::string& source) {
   const std::string where = source + ": padding";
   if (!j.is_object()) throw FormatError(where + " must be an object or null");
@@ -75,17 +77,18 @@ PaddingParams parse_padding(const Json& j, const std::string& source) {
   if (j.contains("strategy")) {
     const Json& s = j["strategy"];
     if (s.is_object() && s.contains("Fixed")) {
-      p.length = s["Fixed"].get<size_t>();
+      p.length = io::json_count(s["Fixed"], where + ": field 'strategy.Fixed'", kMaxPaddingLength);
     } else if (!(s.is_string() && s.get<std::string>() == "BatchLongest")) {
       throw FormatError(where + ": unknown strategy " + s.dump());
     }
   }
   if (j.contains("direction")) p.direction = parse_direction(j["direction"], where);
   if (j.contains("pad_to_multiple_of") && !j["pad_to_multiple_of"].is_null()) {
-    p.pad_to_multiple_of = j["pad_to_multiple_of"].get<size_t>();
+    p.pad_to_multiple_of =
+        io::json_count(j["pad_to_multiple_of"], where + ": field 'pad_to_multiple_of'", kMaxPaddingLength);
   }
-  p.pad_id = j.value("pad_id", 0u);
-  p.pad_type_id = j.value("pad_type_id", 0u);
+  if (j.contains("pad_id")) p.pad_id = io::json_u32(j["pad_id"], where + ": field 'pad_id'");
+  if (j.contains("pad_type_id")) p.pad_type_id = io::json_u32(j["pad_type_id"], where + ": field 'pad_type_id'");
   p.pad_token = j.value("pad_token", std::string("[PAD]"));
   return p;
 }
@@ -96,7 +99,7 @@ AddedToken parse_added_token(const Json& j, const std::string& where) {
   }
   AddedToken t;
   t.content = j["content"].get<std::string>();
-  t.id = j.value("id", 0u);
+  if (j.contains("id")) t.id = io::json_u32(j["id"], where + ": id of added token '" + t.content + "'");
   t.single_word = j.value("single_word", false);
   t.lstrip = j.value("lstrip", false);
   t.rstrip = j.value("rstrip", false);
@@ -279,7 +282,9 @@ std::string printable_utf8(std::string_view s) {
 Tokenizer Tokenizer::from_file(const std::filesystem::path& path) {
   Json json;
   try {
-    json = io::read_json(path);
+    // tokenizers reads tokenizer.json with serde_json, which refuses numbers
+    // beyond double's range (1e400).
+    json = io::read_json(path, {io::NumberOverflow::kReject});
   } catch (const FormatError& e) {
     throw FormatError(printable_utf8(e.what()));
   }
@@ -287,38 +292,41 @@ Tokenizer Tokenizer::from_file(const std::filesystem::path& path) {
 }
 
 Tokenizer Tokenizer::from_json(const Json& json, const std::string& source) {
-  if (!json.is_object()) throw FormatError(source + ": tokenizer.json is not a JSON object");
-  Tokenizer t;
-  Impl& m = *t.impl_;
-  auto present = [&](const char* key) { return json.contains(key) && !json[key].is_null(); };
-  auto with_source = [&](auto&& build) {
-    try {
-      return build();
-    } catch (const FormatError& e) {
-      throw FormatError(source + ": " + e.what());
-    } catch (const Unsupported& e) {
-      throw Unsupported(source + ": " + e.what());
+  // nlohmann type/range errors anywhere below name the file and JSON path.
+  return io::with_json_context(source, [&]() -> Tokenizer {
+    if (!json.is_object()) throw FormatError(source + ": tokenizer.json is not a JSON object");
+    Tokenizer t;
+    Impl& m = *t.impl_;
+    auto present = [&](const char* key) { return json.contains(key) && !json[key].is_null(); };
+    auto with_source = [&](auto&& build) {
+      try {
+        return build();
+      } catch (const FormatError& e) {
+        throw FormatError(source + ": " + e.what());
+      } catch (const Unsupported& e) {
+        throw Unsupported(source + ": " + e.what());
+      }
+    };
+    if (!present("model")) throw FormatError(source + ": missing field 'model'");
+    m.model = with_source([&] { return make_model(json["model"]); });
+    if (present("normalizer")) m.normalizer = with_source([&] { return make_normalizer(json["normalizer"]); });
+    if (present("pre_tokenizer"))
+      m.pre_tokenizer = with_source([&] { return make_pre_tokenizer(json["pre_tokenizer"]); });
+    if (present("post_processor")) {
+      m.post_processor = with_source([&] { return make_post_processor(json["post_processor"]); });
     }
-  };
-  if (!present("model")) throw FormatError(source + ": missing field 'model'");
-  m.model = with_source([&] { return make_model(json["model"]); });
-  if (present("normalizer")) m.normalizer = with_source([&] { return make_normalizer(json["normalizer"]); });
-  if (present("pre_tokenizer"))
-    m.pre_tokenizer = with_source([&] { return make_pre_tokenizer(json["pre_tokenizer"]); });
-  if (present("post_processor")) {
-    m.post_processor = with_source([&] { return make_post_processor(json["post_processor"]); });
-  }
-  if (present("decoder")) m.decoder = with_source([&] { return make_decoder(json["decoder"]); });
-  if (present("truncation")) m.truncation = parse_truncation(json["truncation"], source);
-  if (present("padding")) m.padding = parse_padding(json["padding"], source);
-  if (present("added_tokens")) {
-    if (!json["added_tokens"].is_array())
-      throw FormatError(source + ": field 'added_tokens' must be an array");
-    std::vector<AddedToken> tokens;
-    for (const Json& a : json["added_tokens"]) tokens.push_back(parse_added_token(a, source));
-    m.added.add_tokens(tokens, *m.model, m.normalizer.get());
-  }
-  return t;
+    if (present("decoder")) m.decoder = with_source([&] { return make_decoder(json["decoder"]); });
+    if (present("truncation")) m.truncation = parse_truncation(json["truncation"], source);
+    if (present("padding")) m.padding = parse_padding(json["padding"], source);
+    if (present("added_tokens")) {
+      if (!json["added_tokens"].is_array())
+        throw FormatError(source + ": field 'added_tokens' must be an array");
+      std::vector<AddedToken> tokens;
+      for (const Json& a : json["added_tokens"]) tokens.push_back(parse_added_token(a, source));
+      m.added.add_tokens(tokens, *m.model, m.normalizer.get());
+    }
+    return t;
+  });
 }
 
 Tokenizer Tokenizer::from_pretrained(const std::filesystem::path& folder) {

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -84,6 +85,26 @@ MALFORMED = {
     "BertNormalizer lowercase not a bool": (_set(NORM0 + ("lowercase",), "yes"), ["BertNormalizer", "lowercase"], True),
     "added token without content": (_pop(("added_tokens", 0, "content")), ["added", "content"], True),
     "no model": (_pop(("model",)), ["model"], True),
+    # ids that do not fit 32 bits were truncated (2^32+5 became 5); tokenizers refuses them.
+    "added token id beyond 32 bits": (_set(("added_tokens", 0, "id"), 2**32 + 5), ["[CLS]", "4294967301"], True),
+    "negative added token id": (_set(("added_tokens", 0, "id"), -1), ["[CLS]", "-1"], True),
+    "vocab id beyond 32 bits": (_set(("model", "vocab", "hello"), 2**32 + 4), ["hello", "4294967300"], True),
+    "special token ids beyond 32 bits": (
+        _set(("post_processor", "special_tokens", "[CLS]", "ids"), [2**32 + 2]), ["[CLS]", "4294967298"], True),
+    # A wrong type only nlohmann noticed escaped as its type_error; now the JSON path is named.
+    "added token special not a bool": (_set(("added_tokens", 0, "special"), "yes"), ["/added_tokens/0/special"], True),
+    # padding.Fixed = -1 gave ValueError('vector::_M_fill_insert').
+    "padding Fixed negative": (
+        _set(("padding",), {"strategy": {"Fixed": -1}, "direction": "Right", "pad_to_multiple_of": None,
+                            "pad_id": 0, "pad_type_id": 0, "pad_token": "[PAD]"}),
+        ["padding", "Fixed", "-1"],
+        True,
+    ),
+    "truncation max_length negative": (
+        _set(("truncation",), {"max_length": -1, "strategy": "LongestFirst", "stride": 0, "direction": "Right"}),
+        ["truncation", "max_length", "-1"],
+        True,
+    ),
     "truncation with unknown strategy": (
         _set(("truncation",), {"max_length": 5, "strategy": "Sideways", "stride": 0, "direction": "Right"}),
         ["truncation", "strategy"],
@@ -146,6 +167,47 @@ def test_invalid_utf8_in_tokenizer_json(oc, tmp_path):
     with pytest.raises(oc.FormatError) as e:
         oc.Tokenizer.from_file(str(p))
     assert str(p) in str(e.value)
+
+
+def test_number_beyond_double_range(oc, tmp_path):
+    # serde_json (so tokenizers) refuses 1e400; nlohmann threw out_of_range, outside the project's errors.
+    text = json.dumps(_base_json()).replace('"max_input_chars_per_word": 100', '"max_input_chars_per_word": 1e400')
+    assert "1e400" in text
+    with pytest.raises(Exception, match="out of range"):
+        Tokenizer.from_str(text)
+    p = tmp_path / "tokenizer.json"
+    p.write_text(text)
+    with pytest.raises(oc.FormatError) as e:
+        oc.Tokenizer.from_file(str(p))
+    assert str(p) in str(e.value) and "/model/max_input_chars_per_word" in str(e.value)
+
+
+def test_invalid_utf8_in_messages_keeps_the_exception_class(oc, tmp_path):
+    # A path (or a quoted token) that is not UTF-8 made the message undecodable:
+    # Python got UnicodeDecodeError instead of the project's exception.
+    missing = bytes(tmp_path) + b"/bad\xff\xfe/tokenizer.json"
+    with pytest.raises(oc.NotFoundError) as e:
+        oc.Tokenizer.from_file(missing)
+    assert "bad\\xff\\xfe" in str(e.value)
+    folder = tmp_path / "legacy"
+    folder.mkdir()
+    (folder / "vocab.txt").write_text("[CLS]\n[SEP]\n")
+    (folder / "tokenizer_config.json").write_bytes(b'{"cls_token": "\xff\xfe"}')
+    with pytest.raises(oc.FormatError) as e:
+        oc.Tokenizer.from_pretrained(str(folder))
+    assert "tokenizer_config.json" in str(e.value) and "\\xff" in str(e.value)
+
+
+def test_files_that_are_not_regular_are_refused_at_once(oc, tmp_path):
+    fifo = tmp_path / "tokenizer.json"
+    os.mkfifo(fifo)
+    with pytest.raises(oc.IoError, match="not a regular file"):
+        oc.Tokenizer.from_file(str(fifo))
+    zero = tmp_path / "zero"
+    zero.mkdir()
+    (zero / "tokenizer.json").symlink_to("/dev/zero")
+    with pytest.raises(oc.IoError, match="not a regular file"):
+        oc.Tokenizer.from_pretrained(str(zero))
 
 
 def test_missing_file(oc, tmp_path):

@@ -5,6 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -360,6 +365,32 @@ TEST(Config, LoadMalformedOrInvalidFileNamesIt) {
   io::write_json(dir / "config.json", j);
   EXPECT_TRUE(throws_with<FormatError>([&] { (void)load_config(dir.path()); },
                                        {(dir / "config.json").string(), "'hidden_size'"}));
+}
+
+// transformers (Python's json) reads 1e400 as inf and loads such a config;
+// nlohmann threw out_of_range 406 (std::terminate in the CLI).
+TEST(Config, OutOfRangeNumbersLoadAsInfinity) {
+  TempDir dir;
+  std::string text = bert_like("bert").dump();
+  text.insert(text.size() - 1, R"(, "layer_norm_eps": 1e400, "extra": [-1e999])");
+  write_bytes(dir / "config.json", text);
+  const EncoderConfig c = load_config(dir.path());
+  EXPECT_EQ(c.layer_norm_eps, HUGE_VAL);
+  EXPECT_EQ(c.raw["extra"][0].get<double>(), -HUGE_VAL);
+}
+
+// config.json as a symlink to /dev/zero grew without bound; as a FIFO it hung.
+TEST(Config, ConfigThatIsNotARegularFileIsRefusedAtOnce) {
+  const auto start = std::chrono::steady_clock::now();
+  TempDir fifo_dir;
+  ASSERT_EQ(::mkfifo((fifo_dir / "config.json").c_str(), 0600), 0);
+  EXPECT_TRUE(throws_with<IoError>([&] { (void)load_config(fifo_dir.path()); },
+                                   {(fifo_dir / "config.json").string(), "not a regular file"}));
+  TempDir zero_dir;
+  std::filesystem::create_symlink("/dev/zero", zero_dir / "config.json");
+  EXPECT_TRUE(throws_with<IoError>([&] { (void)load_config(zero_dir.path()); },
+                                   {(zero_dir / "config.json").string(), "not a regular file"}));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
 }  // namespace

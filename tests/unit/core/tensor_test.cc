@@ -282,6 +282,21 @@ TEST(Tensor, TypedAccessWithWrongDTypeThrows) {
   EXPECT_TRUE(throws_with<InvalidArgument>([&] { (void)i64.data<int32_t>(); }, {"I64", "I32"}));
 }
 
+// An empty F16/BF16 tensor has no storage: converting it must not hand a
+// null pointer to memcpy (UBSan: "null pointer passed as argument 2").
+TEST(TensorTo, EmptyTensorsConvertBetweenFloatTypes) {
+  for (DType from : {DType::F16, DType::BF16, DType::F32}) {
+    for (DType to : {DType::F32, DType::F16, DType::BF16}) {
+      for (const Shape& shape : {Shape{0}, Shape{3, 0}, Shape{0, 0, 2}}) {
+        const Tensor out = Tensor::zeros(from, shape).to(to);
+        EXPECT_EQ(out.dtype(), to);
+        EXPECT_EQ(out.shape(), shape);
+        EXPECT_EQ(out.numel(), 0);
+      }
+    }
+  }
+}
+
 TEST(TensorTo, SameDTypeReturnsSameStorage) {
   Tensor t = f32_tensor({1, 2});
   EXPECT_EQ(t.to(DType::F32).raw(), t.raw());

@@ -36,6 +36,7 @@ chooses how the next requests are answered, until another POST ({} ends it).
 "route" limits it to "api" (/api/models/...), "resolve" or "cdn" requests,
 "method" to "GET" or "HEAD", "host" to requests whose Host starts with it.
   commit        X-Repo-Commit and the model info's "sha" are "value"
+  etag          ETag and X-Linked-Etag of files are "value"
   redirect      302 to "location" ("loop": to the request's own URL); on
                 resolve, with the metadata of an LFS file
   slow          bodies trickle at "rate" bytes/s (default 2)
@@ -43,7 +44,7 @@ chooses how the next requests are answered, until another POST ({} ends it).
                 longer than the file), "chunked" (no length, no end),
                 "excess" (true Content-Length, "extra" more bytes sent)
   huge_listing  the model info lists "files" siblings
-  huge_json     the model info is an endless JSON body
+  huge_json     the model info is an endless JSON body (at "rate" bytes/s when given)
   huge_headers  "count" headers of 1 KB each
 
 The server binds 127.0.0.1 on --port (0: any free port) and prints one JSON
@@ -258,6 +259,10 @@ class Handler(BaseHTTPRequestHandler):
         spec = self.hostile_for("commit")
         return spec["value"] if spec else sha
 
+    def etag_value(self, etag: str) -> str:
+        spec = self.hostile_for("etag")
+        return f'"{spec["value"]}"' if spec else etag
+
     def closing(self, status: int, headers: dict) -> None:
         """Status and headers of a response whose end is the connection's end."""
         self.close_connection = True
@@ -280,14 +285,21 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
-    def endless(self, chunk: bytes, limit: int = 1 << 30) -> None:
-        """Chunked transfer of `chunk` over and over until the client goes (or `limit` bytes)."""
+    def endless(self, chunk: bytes, limit: int = 1 << 30, rate: float | None = None) -> None:
+        """Chunked transfer of `chunk` over and over until the client goes (or `limit`
+        bytes, or 60 s); at `rate` bytes/s when given."""
+        if rate:
+            chunk = chunk[:max(1, int(rate / 10))]
         frame = b"%x\r\n" % len(chunk) + chunk + b"\r\n"
         sent = 0
+        deadline = time.time() + 60
         try:
-            while sent < limit:
+            while sent < limit and time.time() < deadline:
                 self.wfile.write(frame)
                 sent += len(chunk)
+                if rate:
+                    self.wfile.flush()
+                    time.sleep(0.1)
         except OSError:
             pass
 
@@ -329,7 +341,7 @@ class Handler(BaseHTTPRequestHandler):
         elif kind == "huge_json":
             self.closing(200, {"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
             self.end_headers()
-            self.endless(b" " * 65536)
+            self.endless(b" " * 65536, rate=spec.get("rate"))
         elif kind == "huge_listing":
             siblings = ",".join('{"rfilename":"f%d"}' % i for i in range(int(spec["files"])))
             body = ('{"id":"x","sha":"' + "0" * 40 + '","siblings":[' + siblings + "]}").encode()
@@ -474,11 +486,12 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(302, b"", {
                 "Location": location,
                 "X-Repo-Commit": self.commit_value(sha),
-                "X-Linked-Etag": f'"{digest}"',
+                "X-Linked-Etag": self.etag_value(f'"{digest}"'),
                 "X-Linked-Size": len(content),
                 "ETag": f'"{git_blob_oid(lfs_pointer(content))}"',
             })
-        self.send_content(content, {"ETag": f'"{git_blob_oid(content)}"', "X-Repo-Commit": self.commit_value(sha)})
+        self.send_content(content, {"ETag": self.etag_value(f'"{git_blob_oid(content)}"'),
+                                    "X-Repo-Commit": self.commit_value(sha)})
 
     def cdn(self, digest: str):
         content = HUB.blobs.get(digest)

@@ -118,7 +118,7 @@ def tree(root: pathlib.Path, skip: pathlib.Path) -> dict:
             continue
         for name in dirs + files:
             path = here / name
-            if path == skip:
+            if path == skip or path in skip.parents:  # the cache and the folders that hold it
                 continue
             st = path.lstat()
             if path.is_symlink():
@@ -179,13 +179,26 @@ def test_commit_header_that_is_not_a_hash_is_refused(tool, env, hub, world, watc
     shown = value.replace("\x00", "\\x00")
     with watch():
         out = fails(tool, env, "download", "org/small", "config.json")
-    assert out["error"] == "FormatError", out
-    assert "X-Repo-Commit" in out["message"] and f"'{shown}'" in out["message"], out
+    if "\x00" in value:  # libcurl refuses a header with a NUL byte before we see it
+        assert out["error"] == "NetworkError" and "Nul byte in header" in out["message"], out
+    else:
+        assert out["error"] == "FormatError", out
+        assert "X-Repo-Commit" in out["message"] and f"'{shown}'" in out["message"], out
     with watch():
         out = fails(tool, env, "snapshot-download", "org/lfs")
     assert out["error"] == "FormatError", out
     assert '"sha"' in out["message"] and f"'{shown}'" in out["message"], out
     assert not (cache_dir(env) / "models--org--small" / "snapshots").exists()
+
+
+@pytest.mark.parametrize("value", ["../../../../.ssh/authorized_keys", "..", "/abs/.ssh/authorized_keys"])
+@pytest.mark.parametrize("repo, name", [("org/small", "config.json"), ("org/lfs", "model.safetensors")])
+def test_etag_that_cannot_name_a_blob_is_refused(tool, env, hub, world, watch, value, repo, name):
+    value = value.replace("/abs", str(world["victim"]))
+    hub.hostile("etag", value=value)
+    with watch():
+        out = fails(tool, env, "download", repo, name)
+    assert out["error"] == "FormatError" and f"ETag '{value}' cannot name a blob file" in out["message"], out
 
 
 # ----------------------------------------------------------------------------- revisions
@@ -326,6 +339,16 @@ def test_endless_listing_body_is_cut(tool, env, hub, watch):
     with watch():
         out = fails(tool, env, "snapshot-download", "org/small")
     assert out["error"] == "NetworkError" and "larger than the limit of 33554432 bytes" in out["message"], out
+
+
+def test_total_deadline_stops_a_trickle_above_the_low_speed_limit(tool, env, hub, watch):
+    """2 KB/s passes the low-speed limit (1 KiB/s) but not the listing's total limit, 6 x HF_HUB_ETAG_TIMEOUT."""
+    env["HF_HUB_ETAG_TIMEOUT"] = "1"
+    hub.hostile("huge_json", route="api", rate=2000)
+    with watch() as w:
+        out = fails(tool, env, "snapshot-download", "org/small")
+    assert out["error"] == "NetworkError" and "6 s in all" in out["message"], out
+    assert 5 < w.seconds < 12
 
 
 def test_huge_headers_are_refused(tool, env, hub, watch):

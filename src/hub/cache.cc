@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "optimum/core/errors.h"
+#include "optimum/core/paths.h"
 #include "optimum/hub/model_id.h"
 #include "optimum/io/json.h"
 
@@ -32,23 +33,26 @@ void create_directories_or_throw(const fs::path& dir) {
   if (ec) throw IoError("cannot create folder " + dir.string() + ": " + ec.message());
 }
 
-// `path` under `root`, built from a '/'-separated repository path.
-fs::path under(const fs::path& root, std::string_view repo_path) {
-  fs::path out = root;
-  size_t start = 0;
-  while (start < repo_path.size()) {
-    size_t end = repo_path.find('/', start);
-    if (end == std::string_view::npos) end = repo_path.size();
-    if (end > start) out /= std::string(repo_path.substr(start, end - start));
-    start = end + 1;
+// Refuses an ETag that is not a single path segment (it names a file).
+std::string etag_name(std::string_view etag) {
+  if (etag.empty() || etag.find('/') != std::string_view::npos || etag == "." || etag == "..") {
+    throw FormatError("ETag " + quote_untrusted(etag) + " cannot name a blob file (check HF_ENDPOINT)");
   }
-  return out;
+  return std::string(etag);
 }
 
+// The first bytes of a regular file (a refs file holds one hash); nullopt
+// when it is absent or not a regular file (a FIFO would block).
 std::optional<std::string> read_small_file(const fs::path& path) {
+  static constexpr std::streamsize kMaxBytes = 4096;
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return std::nullopt;
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string out(static_cast<size_t>(kMaxBytes), '\0');
+  in.read(out.data(), kMaxBytes);
+  out.resize(static_cast<size_t>(in.gcount()));
+  return out;
 }
 
 }  // namespace
@@ -79,59 +83,63 @@ RepoCache::RepoCache(fs::path cache_dir, std::string repo_id)
 }
 
 fs::path RepoCache::blob_path(std::string_view etag) const {
-  return storage_folder_ / "blobs" / std::string(etag);
+  return safe_join(storage_folder_, "blobs/" + etag_name(etag), "blob of ETag");
 }
 
 fs::path RepoCache::incomplete_path(std::string_view etag) const {
-  return storage_folder_ / "blobs" / (std::string(etag) + ".incomplete");
+  return safe_join(storage_folder_, "blobs/" + etag_name(etag) + ".incomplete", "download of ETag");
 }
 
 fs::path RepoCache::lock_path(std::string_view etag) const {
-  return cache_dir_ / ".locks" / repo_folder_name(repo_id_) / (std::string(etag) + ".lock");
+  return safe_join(cache_dir_, ".locks/" + repo_folder_name(repo_id_) + "/" + etag_name(etag) + ".lock",
+                   "lock file");
 }
 
-fs::path RepoCache::snapshot_dir(std::string_view commit) const {
-  return storage_folder_ / "snapshots" / std::string(commit);
+fs::path RepoCache::snapshot_dir(const CommitHash& commit) const {
+  return safe_join(storage_folder_, "snapshots/" + commit.str(), "snapshot folder");
 }
 
-fs::path RepoCache::snapshot_path(std::string_view commit, std::string_view file) const {
-  return under(snapshot_dir(commit), file);
+fs::path RepoCache::snapshot_path(const CommitHash& commit, std::string_view file) const {
+  validate_repo_path(file.empty() ? std::string_view(".") : file);
+  return safe_join(storage_folder_, "snapshots/" + commit.str() + "/" + std::string(file), "snapshot file");
 }
 
 fs::path RepoCache::ref_path(std::string_view revision) const {
-  return under(storage_folder_ / "refs", revision);
+  validate_revision(revision);
+  return safe_join(storage_folder_, "refs/" + std::string(revision), "revision");
 }
 
-fs::path RepoCache::no_exist_path(std::string_view commit, std::string_view file) const {
-  return under(storage_folder_ / ".no_exist" / std::string(commit), file);
+fs::path RepoCache::no_exist_path(const CommitHash& commit, std::string_view file) const {
+  validate_repo_path(file);
+  return safe_join(storage_folder_, ".no_exist/" + commit.str() + "/" + std::string(file), "missing-file marker");
 }
 
-fs::path RepoCache::tree_listing_path(std::string_view commit) const {
-  return storage_folder_ / "trees" / (std::string(commit) + ".json");
+fs::path RepoCache::tree_listing_path(const CommitHash& commit) const {
+  return safe_join(storage_folder_, "trees/" + commit.str() + ".json", "tree listing");
 }
 
-std::optional<std::string> RepoCache::resolve_commit(std::string_view revision) const {
-  if (is_commit_hash(revision)) return std::string(revision);
-  std::optional<std::string> content = read_small_file(ref_path(revision));
+std::optional<CommitHash> RepoCache::resolve_commit(std::string_view revision) const {
+  if (std::optional<CommitHash> commit = CommitHash::from(revision)) return commit;
+  const fs::path path = ref_path(revision);
+  std::optional<std::string> content = read_small_file(path);
   if (!content) return std::nullopt;
   // huggingface_hub writes the bare hash; tolerate a trailing newline.
   while (!content->empty() &&
          (content->back() == '\n' || content->back() == '\r' || content->back() == ' ')) {
     content->pop_back();
   }
-  if (!is_commit_hash(*content)) return std::nullopt;
-  return content;
+  return CommitHash::parse(*content, "the refs file " + path.string() + " (delete it to refresh the cache)");
 }
 
-void RepoCache::write_ref(std::string_view revision, std::string_view commit) const {
-  if (revision == commit) return;
+void RepoCache::write_ref(std::string_view revision, const CommitHash& commit) const {
+  if (revision == commit.str()) return;
   const fs::path path = ref_path(revision);
-  if (read_small_file(path) == std::string(commit)) return;
+  if (read_small_file(path) == commit.str()) return;
   create_directories_or_throw(path.parent_path());
   const fs::path tmp = path.string() + unique_suffix();
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << commit;
+    out << commit.str();
     if (!out) throw IoError(errno_message("cannot write " + tmp.string()));
   }
   std::error_code ec;
@@ -142,7 +150,7 @@ void RepoCache::write_ref(std::string_view revision, std::string_view commit) co
   }
 }
 
-void RepoCache::mark_missing(std::string_view commit, std::string_view file) const {
+void RepoCache::mark_missing(const CommitHash& commit, std::string_view file) const {
   const fs::path path = no_exist_path(commit, file);
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
@@ -150,12 +158,12 @@ void RepoCache::mark_missing(std::string_view commit, std::string_view file) con
   std::ofstream out(path, std::ios::binary | std::ios::app);
 }
 
-bool RepoCache::is_known_missing(std::string_view commit, std::string_view file) const {
+bool RepoCache::is_known_missing(const CommitHash& commit, std::string_view file) const {
   std::error_code ec;
   return fs::is_regular_file(no_exist_path(commit, file), ec);
 }
 
-void RepoCache::link_snapshot(std::string_view commit, std::string_view file, std::string_view etag) const {
+void RepoCache::link_snapshot(const CommitHash& commit, std::string_view file, std::string_view etag) const {
   const fs::path pointer = snapshot_path(commit, file);
   create_directories_or_throw(pointer.parent_path());
   const fs::path target = blob_path(etag).lexically_relative(pointer.parent_path());
@@ -183,7 +191,7 @@ void RepoCache::write_cachedir_tag() const {
          "#\thttps://bford.info/cachedir/\n";
 }
 
-std::optional<std::vector<std::string>> RepoCache::cached_tree_listing(std::string_view commit) const {
+std::optional<std::vector<std::string>> RepoCache::cached_tree_listing(const CommitHash& commit) const {
   const fs::path path = tree_listing_path(commit);
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) return std::nullopt;
@@ -201,7 +209,7 @@ std::optional<std::vector<std::string>> RepoCache::cached_tree_listing(std::stri
   }
 }
 
-std::vector<std::string> RepoCache::snapshot_files(std::string_view commit, std::string_view prefix) const {
+std::vector<std::string> RepoCache::snapshot_files(const CommitHash& commit, std::string_view prefix) const {
   const fs::path root = snapshot_path(commit, prefix);
   std::vector<std::string> out;
   std::error_code ec;

@@ -41,7 +41,32 @@ Session make_session(const std::string& endpoint, const std::optional<std::strin
   session.offline_env = env.offline;
   session.local_files_only = local_files_only;
   session.progress = progress;
+  session.etag_timeout_s = env.etag_timeout_s;
+  session.download_timeout_s = env.download_timeout_s;
   return session;
+}
+
+HttpRequest make_request(const Session& session, std::string url, RequestKind kind) {
+  HttpRequest request;
+  request.url = std::move(url);
+  request.bearer_token = session.token;
+  request.connect_timeout_s = session.etag_timeout_s;
+  request.stall_timeout_s = session.download_timeout_s;
+  request.min_bytes_per_s = kMinDownloadSpeed;
+  switch (kind) {
+    case RequestKind::Metadata:
+      request.method = "HEAD";
+      request.deadline_s = session.etag_timeout_s;
+      request.max_body_bytes = 0;
+      break;
+    case RequestKind::Listing:
+      request.deadline_s = 6 * session.etag_timeout_s;
+      request.max_body_bytes = kMaxListingBytes;
+      break;
+    case RequestKind::Download:
+      break;  // the caller sets the deadline from the expected size
+  }
+  return request;
 }
 
 std::exception_ptr http_error(const HttpResponse& response, const Target& target, const Session& session) {

@@ -21,6 +21,8 @@ struct Session {
   bool offline_env = false;       // HF_HUB_OFFLINE
   bool local_files_only = false;  // the caller's option
   bool progress = true;
+  long etag_timeout_s = kDefaultTimeoutSeconds;      // HF_HUB_ETAG_TIMEOUT
+  long download_timeout_s = kDefaultTimeoutSeconds;  // HF_HUB_DOWNLOAD_TIMEOUT
 
   bool offline() const { return offline_env || local_files_only; }
 };
@@ -28,6 +30,23 @@ struct Session {
 // Builds a session: explicit values win over the environment.
 Session make_session(const std::string& endpoint, const std::optional<std::string>& token,
                      const std::filesystem::path& cache_dir, bool local_files_only, bool progress);
+
+// What a request fetches; decides its time-outs and size caps.
+enum class RequestKind {
+  Metadata,  // HEAD of a file: no body, HF_HUB_ETAG_TIMEOUT in all
+  Listing,   // JSON of the API: kMaxListingBytes, 6x HF_HUB_ETAG_TIMEOUT in all
+  Download,  // file content to a sink: bounded by its expected size (see download.cc)
+};
+
+// Largest JSON reply of the API accepted (model info with its file list).
+inline constexpr size_t kMaxListingBytes = size_t{32} << 20;
+// Most files a listing may name.
+inline constexpr size_t kMaxListedFiles = 100'000;
+
+// A GET of `url` with the session's token and its time-outs for `kind`:
+// connect within HF_HUB_ETAG_TIMEOUT, at least kMinDownloadSpeed bytes/s over
+// HF_HUB_DOWNLOAD_TIMEOUT, and the total limit of `kind`.
+HttpRequest make_request(const Session& session, std::string url, RequestKind kind);
 
 // What a request was about, for error messages.
 struct Target {

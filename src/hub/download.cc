@@ -121,9 +121,12 @@ std::string pick_revision(const ModelId& id, const HubOptions& options, std::str
       throw InvalidArgument("model id " + in_quotes(text) + " names revision " + in_quotes(id.revision) +
                             " but the revision option says " + in_quotes(options.revision));
     }
+    validate_revision(id.revision);
     return id.revision;
   }
-  return options.revision.empty() ? std::string(kDefaultRevision) : options.revision;
+  std::string revision = options.revision.empty() ? std::string(kDefaultRevision) : options.revision;
+  validate_revision(revision);
+  return revision;
 }
 
 Session session_for(const HubOptions& options) {
@@ -131,7 +134,9 @@ Session session_for(const HubOptions& options) {
                               options.progress);
 }
 
-// `file` below `folder` as a path (repository paths use '/').
+// `file` (checked by validate_repo_path) below a local folder the caller
+// chose; its own symlinks are followed (a copy of a cache snapshot is all
+// symlinks to ../../blobs).
 fs::path local_file(const fs::path& folder, std::string_view file) {
   fs::path out = folder;
   out /= fs::path(std::string(file)).relative_path();
@@ -142,25 +147,26 @@ fs::path local_file(const fs::path& folder, std::string_view file) {
 // to another host (the metadata is on that response).
 HttpResponse head_file(const Session& session, const std::string& repo_id, const std::string& revision,
                        const std::string& file) {
-  HttpRequest request;
-  request.method = "HEAD";
-  request.url = session.endpoint + "/" + repo_id + "/resolve/" + detail::url_quote(revision, false) + "/" +
-                detail::url_quote(file, true);
+  HttpRequest request = detail::make_request(
+      session,
+      session.endpoint + "/" + repo_id + "/resolve/" + detail::url_quote(revision, false) + "/" +
+          detail::url_quote(file, true),
+      detail::RequestKind::Metadata);
   request.headers = {"Accept-Encoding: identity"};
-  request.bearer_token = session.token;
   request.stop_at_cross_origin = true;
   return detail::http_send(request);
 }
 
 struct FileMetadata {
-  std::string commit;
+  CommitHash commit;
   std::string etag;
-  std::optional<uint64_t> size;
+  uint64_t size = 0;     // bytes the file has, as the Hub lists it
   std::string location;  // where to GET the content
 };
 
+// A byte count; nullopt unless 1 to 19 decimal digits.
 std::optional<uint64_t> parse_size(const std::optional<std::string>& text) {
-  if (!text || text->empty()) return std::nullopt;
+  if (!text || text->empty() || text->size() > 19) return std::nullopt;
   uint64_t value = 0;
   for (char c : *text) {
     if (c < '0' || c > '9') return std::nullopt;
@@ -170,23 +176,29 @@ std::optional<uint64_t> parse_size(const std::optional<std::string>& text) {
 }
 
 FileMetadata read_metadata(const HttpResponse& response, const Target& target) {
-  FileMetadata out;
   const bool redirect = response.status / 100 == 3;
-  out.commit = response.headers.get("X-Repo-Commit").value_or("");
-  if (out.commit.empty()) {
+  const std::optional<std::string> commit = response.headers.get("X-Repo-Commit");
+  if (!commit) {
     throw NetworkError("response from " + response.url +
                        " lacks the X-Repo-Commit header: the endpoint does not look like a Hugging Face Hub "
                        "(check HF_ENDPOINT)");
   }
+  FileMetadata out{CommitHash::parse(*commit, "the X-Repo-Commit header from " + response.url), "", 0, ""};
   std::optional<std::string> etag = response.headers.get("X-Linked-Etag");
   if (!etag) etag = response.headers.get("ETag");
   out.etag = etag ? normalize_etag(*etag) : "";
-  if (out.etag.empty() || out.etag.find('/') != std::string::npos || out.etag == "." || out.etag == "..") {
+  if (out.etag.empty()) {  // RepoCache refuses one that cannot name a file
     throw NetworkError("response from " + response.url + " for file " + in_quotes(target.file) +
                        " has no usable ETag, so the download cannot be cached reliably");
   }
-  out.size = parse_size(response.headers.get("X-Linked-Size"));
-  if (!out.size && !redirect) out.size = parse_size(response.headers.get("Content-Length"));
+  std::optional<uint64_t> size = parse_size(response.headers.get("X-Linked-Size"));
+  if (!size && !redirect) size = parse_size(response.headers.get("Content-Length"));
+  if (!size) {
+    // Without a size the download could not be bounded.
+    throw NetworkError("response from " + response.url + " for file " + in_quotes(target.file) +
+                       " gives no size (X-Linked-Size or Content-Length): the download is refused");
+  }
+  out.size = *size;
   const std::optional<std::string> location = redirect ? response.headers.get("Location") : std::nullopt;
   out.location = location ? detail::resolve_url(response.url, *location) : response.url;
   return out;
@@ -198,8 +210,8 @@ void remove_quietly(const fs::path& path) {
 }
 
 // Downloads `url` into blobs/<etag>.incomplete (resuming what is there),
-// verifies size and sha256, and renames it to blobs/<etag>. The caller
-// holds the blob's lock.
+// verifies size and sha256, and renames it to blobs/<etag>. Never writes
+// more than the size the Hub listed. The caller holds the blob's lock.
 void download_blob(const Session& session, const RepoCache& cache, const FileMetadata& meta,
                    const Target& target, bool force_download) {
   const fs::path incomplete = cache.incomplete_path(meta.etag);
@@ -212,8 +224,8 @@ void download_blob(const Session& session, const RepoCache& cache, const FileMet
   uint64_t have = 0;
   if (fs::is_regular_file(incomplete, ec)) have = fs::file_size(incomplete, ec);
   if (ec) have = 0;
-  std::optional<uint64_t> expected = meta.size;
-  if (expected && have > *expected) {
+  const uint64_t expected = meta.size;
+  if (have > expected) {
     remove_quietly(incomplete);
     have = 0;
   }
@@ -228,64 +240,83 @@ void download_blob(const Session& session, const RepoCache& cache, const FileMet
     while ((n = std::fread(chunk.data(), 1, chunk.size(), in)) > 0) hasher.update(chunk.data(), n);
     std::fclose(in);
   }
+  const auto too_long = [&](const std::string& what) {
+    return CorruptDownload("download of " + in_quotes(target.file) + " from repository " +
+                           in_quotes(target.repo_id) + " is refused: " + what + " than the " +
+                           std::to_string(expected) + " bytes the Hub listed for it (" + meta.location + ")");
+  };
 
   // The token goes to the Hub's own origin only, never to a CDN.
   const bool same_origin = detail::url_origin(meta.location) == detail::url_origin(session.endpoint);
   detail::ProgressBar bar(target.file, expected, have, session.progress);
   AppendFile out(incomplete);
-  for (int attempt = 1;; ++attempt) {
-    if (expected && have == *expected) break;
-    HttpRequest request;
-    request.url = meta.location;
-    request.headers = {"Accept-Encoding: identity"};
-    if (have > 0) request.headers.push_back("Range: bytes=" + std::to_string(have) + "-");
-    if (same_origin) request.bearer_token = session.token;
-    request.on_start = [&](long status, const detail::HttpHeaders& headers) {
-      if (status == 200 && have > 0) {
-        // The server ignored the Range request: start over.
-        out.truncate();
+  try {
+    for (int attempt = 1;; ++attempt) {
+      if (have == expected) break;
+      HttpRequest request = detail::make_request(session, meta.location, detail::RequestKind::Download);
+      // Bounded by the size: no slower than the low-speed limit allows, plus the set-up.
+      request.deadline_s = session.etag_timeout_s + session.download_timeout_s +
+                           static_cast<long>((expected - have) / kMinDownloadSpeed);
+      request.headers = {"Accept-Encoding: identity"};
+      if (have > 0) request.headers.push_back("Range: bytes=" + std::to_string(have) + "-");
+      if (!same_origin) request.bearer_token.reset();
+      request.on_start = [&](long status, const detail::HttpHeaders& headers) {
+        if (status == 200 && have > 0) {
+          // The server ignored the Range request: start over.
+          out.truncate();
+          have = 0;
+          hasher = Sha256();
+          bar.reset(0);
+        } else if (status == 206) {
+          const std::string range = headers.get("Content-Range").value_or("");
+          if (range.rfind("bytes " + std::to_string(have) + "-", 0) != 0) {
+            throw NetworkError("server answered Range 'bytes=" + std::to_string(have) + "-' for " +
+                               in_quotes(target.file) + " with Content-Range " + in_quotes(range));
+          }
+        }
+        const std::optional<uint64_t> length = parse_size(headers.get("Content-Length"));
+        if (length && *length > expected - have) {
+          throw too_long("the server announces " + std::to_string(have + *length) + " bytes, more");
+        }
+      };
+      request.sink = [&](const char* data, size_t size) {
+        if (size > expected - have) throw too_long("the server sent more bytes");
+        out.write(data, size);
+        if (check_sha) hasher.update(data, size);
+        have += size;
+        bar.update(size);
+        return true;
+      };
+      HttpResponse response;
+      try {
+        response = detail::http_send(request);
+      } catch (const CorruptDownload&) {
+        throw;
+      } catch (const NetworkError& e) {
+        if (attempt >= kMaxAttempts) throw;  // .incomplete stays for a later resume
+        detail::warn(std::string(e.what()) + "; resuming the download of " + in_quotes(target.file) +
+                     " at byte " + std::to_string(have));
+        continue;
+      }
+      if (response.status == 416 && have > 0 && attempt < kMaxAttempts) {
+        out.truncate();  // what we have does not fit the file: start over
         have = 0;
         hasher = Sha256();
         bar.reset(0);
-      } else if (status == 206) {
-        const std::string range = headers.get("Content-Range").value_or("");
-        if (range.rfind("bytes " + std::to_string(have) + "-", 0) != 0) {
-          throw NetworkError("server answered Range 'bytes=" + std::to_string(have) + "-' for " +
-                             in_quotes(target.file) + " with Content-Range " + in_quotes(range));
-        }
+        continue;
       }
-    };
-    request.sink = [&](const char* data, size_t size) {
-      out.write(data, size);
-      if (check_sha) hasher.update(data, size);
-      have += size;
-      bar.update(size);
-      return true;
-    };
-    HttpResponse response;
-    try {
-      response = detail::http_send(request);
-    } catch (const NetworkError& e) {
-      if (attempt >= kMaxAttempts) throw;  // .incomplete stays for a later resume
-      detail::warn(std::string(e.what()) + "; resuming the download of " + in_quotes(target.file) +
-                   " at byte " + std::to_string(have));
-      continue;
+      if (response.status / 100 != 2) std::rethrow_exception(detail::http_error(response, target, session));
+      break;
     }
-    if (response.status == 416 && have > 0 && attempt < kMaxAttempts) {
-      out.truncate();  // what we have does not fit the file: start over
-      have = 0;
-      hasher = Sha256();
-      bar.reset(0);
-      continue;
-    }
-    if (response.status / 100 != 2) std::rethrow_exception(detail::http_error(response, target, session));
-    break;
+  } catch (const CorruptDownload&) {
+    remove_quietly(incomplete);
+    throw;
   }
 
-  if (expected && have != *expected) {
+  if (have != expected) {
     remove_quietly(incomplete);
     throw CorruptDownload("download of " + in_quotes(target.file) + " from repository " +
-                          in_quotes(target.repo_id) + " is corrupt: expected " + std::to_string(*expected) +
+                          in_quotes(target.repo_id) + " is corrupt: expected " + std::to_string(expected) +
                           " bytes, received " + std::to_string(have) +
                           "; the partial file was removed, retry the download");
   }
@@ -308,7 +339,7 @@ void download_blob(const Session& session, const RepoCache& cache, const FileMet
 // The cached copy of `file` at `revision`, when the cache has one.
 std::optional<fs::path> cached_file(const RepoCache& cache, const std::string& revision,
                                     const std::string& file) {
-  const std::optional<std::string> commit = cache.resolve_commit(revision);
+  const std::optional<CommitHash> commit = cache.resolve_commit(revision);
   if (!commit) return std::nullopt;
   const fs::path pointer = cache.snapshot_path(*commit, file);
   if (path_exists(pointer)) return pointer;
@@ -326,10 +357,10 @@ fs::path download_file(const Session& session, const RepoCache& cache, const std
                        const std::string& file, bool force_download) {
   validate_repo_path(file);
   const std::string& repo_id = cache.repo_id();
-  if (is_commit_hash(revision) && !force_download) {
-    const fs::path pointer = cache.snapshot_path(revision, file);
+  if (const std::optional<CommitHash> commit = CommitHash::from(revision); commit && !force_download) {
+    const fs::path pointer = cache.snapshot_path(*commit, file);
     if (path_exists(pointer)) return pointer;
-    if (cache.is_known_missing(revision, file)) throw_known_missing(repo_id, revision, file);
+    if (cache.is_known_missing(*commit, file)) throw_known_missing(repo_id, revision, file);
   }
   if (session.offline()) {
     if (force_download) {
@@ -337,7 +368,7 @@ fs::path download_file(const Session& session, const RepoCache& cache, const std
                             offline_reason(session));
     }
     if (std::optional<fs::path> pointer = cached_file(cache, revision, file)) return *pointer;
-    if (std::optional<std::string> commit = cache.resolve_commit(revision)) {
+    if (std::optional<CommitHash> commit = cache.resolve_commit(revision)) {
       if (cache.is_known_missing(*commit, file)) throw_known_missing(repo_id, revision, file);
     }
     throw_offline_miss(session, repo_id, revision, "file " + in_quotes(file));
@@ -353,8 +384,7 @@ fs::path download_file(const Session& session, const RepoCache& cache, const std
   }
   if (!failure && response.status / 100 != 2 && response.status / 100 != 3) {
     if (response.status == 404 && response.headers.get("X-Error-Code") == std::string("EntryNotFound")) {
-      if (std::optional<std::string> commit = response.headers.get("X-Repo-Commit");
-          commit && is_commit_hash(*commit)) {
+      if (std::optional<CommitHash> commit = CommitHash::from(response.headers.get("X-Repo-Commit").value_or(""))) {
         cache.mark_missing(*commit, file);
         cache.write_ref(revision, *commit);
       }
@@ -440,16 +470,15 @@ Snapshot local_snapshot(const ModelId& id, const std::string& subfolder,
 
 // The model info of a revision: its commit and every file path.
 struct RevisionListing {
-  std::string commit;
+  CommitHash commit;
   std::vector<std::string> files;
 };
 
 RevisionListing fetch_listing(const Session& session, const std::string& repo_id,
                               const std::string& revision) {
-  HttpRequest request;
-  request.url =
-      session.endpoint + "/api/models/" + repo_id + "/revision/" + detail::url_quote(revision, false);
-  request.bearer_token = session.token;
+  const HttpRequest request = detail::make_request(
+      session, session.endpoint + "/api/models/" + repo_id + "/revision/" + detail::url_quote(revision, false),
+      detail::RequestKind::Listing);
   const HttpResponse response = detail::http_send(request);
   const Target target{repo_id, revision, ""};
   if (response.status / 100 != 2) std::rethrow_exception(detail::http_error(response, target, session));
@@ -459,13 +488,18 @@ RevisionListing fetch_listing(const Session& session, const std::string& repo_id
   } catch (const FormatError& e) {
     throw NetworkError(std::string(e.what()) + " (check HF_ENDPOINT)");
   }
-  RevisionListing out;
-  if (info.is_object() && info.contains("sha") && info["sha"].is_string()) out.commit = info["sha"];
-  if (!is_commit_hash(out.commit)) {
+  if (!info.is_object() || !info.contains("sha") || !info["sha"].is_string()) {
     throw NetworkError("model info from " + response.url +
                        " has no commit hash in \"sha\" (check HF_ENDPOINT)");
   }
+  RevisionListing out{
+      CommitHash::parse(info["sha"].get<std::string>(), "field \"sha\" of the model info from " + response.url),
+      {}};
   if (info.contains("siblings") && info["siblings"].is_array()) {
+    if (info["siblings"].size() > detail::kMaxListedFiles) {
+      throw FormatError("model info from " + response.url + " lists " + std::to_string(info["siblings"].size()) +
+                        " files, more than the limit of " + std::to_string(detail::kMaxListedFiles));
+    }
     for (const io::Json& sibling : info["siblings"]) {
       if (sibling.is_object() && sibling.contains("rfilename") && sibling["rfilename"].is_string()) {
         out.files.push_back(sibling["rfilename"]);
@@ -480,11 +514,11 @@ RevisionListing fetch_listing(const Session& session, const std::string& repo_id
 std::optional<Snapshot> cached_snapshot(const RepoCache& cache, const std::string& revision,
                                         const std::string& subfolder,
                                         const std::vector<std::string>& patterns, const std::string& why) {
-  const std::optional<std::string> commit = cache.resolve_commit(revision);
+  const std::optional<CommitHash> commit = cache.resolve_commit(revision);
   std::error_code ec;
   if (!commit || !fs::is_directory(cache.snapshot_dir(*commit), ec)) return std::nullopt;
   Snapshot out;
-  out.commit = *commit;
+  out.commit = commit->str();
   out.repo_id = cache.repo_id();
   out.folder = cache.snapshot_path(*commit, subfolder);
   if (!fs::is_directory(out.folder, ec)) {
@@ -500,7 +534,7 @@ std::optional<Snapshot> cached_snapshot(const RepoCache& cache, const std::strin
     }
     if (!missing.empty()) {
       throw OfflineCacheMiss("the cached snapshot of repository " + in_quotes(cache.repo_id()) +
-                             " (revision " + in_quotes(revision) + ", commit " + *commit +
+                             " (revision " + in_quotes(revision) + ", commit " + commit->str() +
                              ") is incomplete: " + std::to_string(missing.size()) +
                              " file(s) missing, first " + in_quotes(missing[0]) + " (" + why + ")");
     }
@@ -532,9 +566,9 @@ Snapshot snapshot_download(std::string_view repo_id_or_path, const HubOptions& o
     throw_offline_miss(session, id.repo_id, revision, "a snapshot");
   }
 
-  RevisionListing listing;
+  std::optional<RevisionListing> fetched;
   try {
-    listing = fetch_listing(session, id.repo_id, revision);
+    fetched = fetch_listing(session, id.repo_id, revision);
   } catch (const Error&) {
     const std::exception_ptr failure = std::current_exception();
     if (!options.force_download && detail::cache_fallback_allowed(failure)) {
@@ -552,9 +586,10 @@ Snapshot snapshot_download(std::string_view repo_id_or_path, const HubOptions& o
     throw;
   }
 
+  const RevisionListing& listing = *fetched;
   cache.write_ref(revision, listing.commit);
   Snapshot out;
-  out.commit = listing.commit;
+  out.commit = listing.commit.str();
   out.repo_id = id.repo_id;
   out.files = select(listing.files, subfolder, allow_patterns);
   if (!subfolder.empty() && select(listing.files, subfolder, {}).empty()) {
@@ -562,7 +597,7 @@ Snapshot snapshot_download(std::string_view repo_id_or_path, const HubOptions& o
                         in_quotes(id.repo_id) + " at revision " + in_quotes(revision));
   }
   for (const std::string& file : out.files) {
-    download_file(session, cache, listing.commit, join_repo_path(subfolder, file), options.force_download);
+    download_file(session, cache, listing.commit.str(), join_repo_path(subfolder, file), options.force_download);
   }
   out.folder = cache.snapshot_path(listing.commit, subfolder);
   std::error_code ec;
@@ -598,7 +633,7 @@ bool file_exists(std::string_view repo_id, std::string_view filename, const HubO
 
   // Answer from the cache: offline, or a commit whose content cannot change.
   const auto from_cache = [&]() -> std::optional<bool> {
-    const std::optional<std::string> commit = cache.resolve_commit(revision);
+    const std::optional<CommitHash> commit = cache.resolve_commit(revision);
     if (!commit) return std::nullopt;
     if (path_exists(cache.snapshot_path(*commit, file))) return true;
     if (cache.is_known_missing(*commit, file)) return false;
@@ -619,8 +654,7 @@ bool file_exists(std::string_view repo_id, std::string_view filename, const HubO
   if (!failure) {
     if (response.status / 100 == 2 || response.status / 100 == 3) return true;
     if (response.status == 404 && response.headers.get("X-Error-Code") == std::string("EntryNotFound")) {
-      if (std::optional<std::string> commit = response.headers.get("X-Repo-Commit");
-          commit && is_commit_hash(*commit)) {
+      if (std::optional<CommitHash> commit = CommitHash::from(response.headers.get("X-Repo-Commit").value_or(""))) {
         cache.mark_missing(*commit, file);
       }
       return false;

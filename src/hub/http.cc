@@ -8,14 +8,15 @@
 #include <memory>
 #include <mutex>
 
+#include "optimum/core/paths.h"
 #include "optimum/hub/errors.h"
 
 namespace optimum::hub::detail {
 
 namespace {
 
-constexpr int kMaxRedirects = 10;
 constexpr size_t kMaxErrorBody = 64 * 1024;  // error bodies kept for messages only
+constexpr const char* kProtocols = "http,https";
 constexpr const char* kUserAgent = "optimum-cpp/0.1.0";
 
 std::string lower(std::string_view text) {
@@ -51,7 +52,7 @@ struct UrlDeleter {
 std::unique_ptr<CURLU, UrlDeleter> parse_url(const std::string& url) {
   std::unique_ptr<CURLU, UrlDeleter> handle(curl_url());
   if (!handle || curl_url_set(handle.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) {
-    throw NetworkError("malformed URL '" + url + "'");
+    throw NetworkError("malformed URL " + quote_untrusted(url));
   }
   return handle;
 }
@@ -71,11 +72,20 @@ struct Transfer {
   HttpResponse* response = nullptr;
   bool started = false;      // on_start called
   std::exception_ptr error;  // thrown by a sink, rethrown after the transfer
+  size_t header_bytes = 0;   // header lines received, all responses together
+  std::string failure;       // why a callback stopped the transfer
+  bool error_body_full = false;  // an error body reached kMaxErrorBody: stopped there
 };
 
 size_t on_header(char* data, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
   const size_t n = size * count;
+  transfer->header_bytes += n;
+  if (transfer->header_bytes > kMaxHeaderBytes) {
+    transfer->failure = "the response headers from " + transfer->response->url + " exceed the limit of " +
+                        std::to_string(kMaxHeaderBytes) + " bytes";
+    return 0;
+  }
   std::string_view line(data, n);
   while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.remove_suffix(1);
   if (line.starts_with("HTTP/")) {
@@ -111,7 +121,21 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
     return n;
   }
   std::string& body = transfer->response->body;
-  if (status / 100 == 2 || body.size() < kMaxErrorBody) body.append(data, n);
+  if (status / 100 == 2) {
+    if (body.size() + n > request.max_body_bytes) {
+      transfer->failure = "the response from " + transfer->response->url + " is larger than the limit of " +
+                          std::to_string(request.max_body_bytes) + " bytes";
+      return 0;
+    }
+    body.append(data, n);
+    return n;
+  }
+  // An error body is only kept for the message: stop reading past the cap.
+  body.append(data, std::min(n, kMaxErrorBody - std::min(kMaxErrorBody, body.size())));
+  if (body.size() >= kMaxErrorBody) {
+    transfer->error_body_full = true;
+    return 0;
+  }
   return n;
 }
 
@@ -144,11 +168,20 @@ HttpResponse send_once(const HttpRequest& request, const std::string& method, co
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, header_list);
   curl_easy_setopt(curl, CURLOPT_USERAGENT, kUserAgent);
-  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);  // followed by hand, see http_send
+  curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 0L);
+#if LIBCURL_VERSION_NUM >= 0x075500  // 7.85: the string forms replace the deprecated bitmasks
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, kProtocols);
+  curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, kProtocols);
+#else
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+  curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, request.connect_timeout_s);
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, request.min_bytes_per_s);
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, request.stall_timeout_s);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, request.deadline_s);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
@@ -171,9 +204,18 @@ HttpResponse send_once(const HttpRequest& request, const std::string& method, co
   const CURLcode code = curl_easy_perform(curl);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
   if (transfer.error) std::rethrow_exception(transfer.error);
-  if (code != CURLE_OK) {
+  if (!transfer.failure.empty()) throw NetworkError(transfer.failure);
+  if (code != CURLE_OK && !(code == CURLE_WRITE_ERROR && transfer.error_body_full)) {
     const std::string detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code);
-    throw NetworkError("cannot reach " + url + ": " + detail);
+    std::string message = "cannot reach " + url + ": " + detail;
+    if (code == CURLE_OPERATION_TIMEDOUT) {
+      message += " (connect limit " + std::to_string(request.connect_timeout_s) + " s, at least " +
+                 std::to_string(request.min_bytes_per_s) + " bytes/s over " +
+                 std::to_string(request.stall_timeout_s) + " s, " +
+                 (request.deadline_s > 0 ? std::to_string(request.deadline_s) + " s in all" : "no total limit") +
+                 "; set HF_HUB_ETAG_TIMEOUT / HF_HUB_DOWNLOAD_TIMEOUT to change them)";
+    }
+    throw NetworkError(message);
   }
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
   if (response.status / 100 == 2 && request.sink && !transfer.started && request.on_start) {
@@ -192,6 +234,14 @@ std::optional<std::string> HttpHeaders::get(std::string_view name) const {
   return std::nullopt;
 }
 
+void check_scheme(const std::string& url, const std::string& what) {
+  auto handle = parse_url(url);
+  const std::string scheme = lower(url_part(handle.get(), CURLUPART_SCHEME, 0));
+  if (scheme != "http" && scheme != "https") {
+    throw NetworkError(what + " " + quote_untrusted(url) + " is refused: only http and https URLs are fetched");
+  }
+}
+
 std::string url_origin(const std::string& url) {
   auto handle = parse_url(url);
   return lower(url_part(handle.get(), CURLUPART_SCHEME, 0)) + "://" +
@@ -202,7 +252,7 @@ std::string url_origin(const std::string& url) {
 std::string resolve_url(const std::string& base, const std::string& location) {
   auto handle = parse_url(base);
   if (curl_url_set(handle.get(), CURLUPART_URL, location.c_str(), 0) != CURLUE_OK) {
-    throw NetworkError("malformed redirect location '" + location + "' from " + base);
+    throw NetworkError("malformed redirect location " + quote_untrusted(location) + " from " + base);
   }
   return url_part(handle.get(), CURLUPART_URL, 0);
 }
@@ -224,6 +274,7 @@ std::string url_quote(std::string_view text, bool keep_slash) {
 }
 
 HttpResponse http_send(const HttpRequest& request) {
+  check_scheme(request.url, "the URL");
   const std::string origin = url_origin(request.url);
   std::string method = request.method;
   std::string url = request.url;
@@ -237,6 +288,7 @@ HttpResponse http_send(const HttpRequest& request) {
     const std::optional<std::string> location = response.headers.get("Location");
     if (!location) return response;
     const std::string target = resolve_url(url, *location);
+    check_scheme(target, "the redirect from " + url + " to");
     if (request.stop_at_cross_origin && url_origin(target) != origin) return response;
     if (hop + 1 >= kMaxRedirects) {
       throw NetworkError("too many redirects (more than " + std::to_string(kMaxRedirects) + ") from " +

@@ -1,6 +1,8 @@
 // Minimal HTTP client over libcurl for the Hub: one request at a time,
 // redirects followed by hand so that the Authorization header never leaves
-// the origin it was meant for. Private to the hub layer.
+// the origin it was meant for. Only http and https are spoken, for the first
+// request and every redirect; headers and bodies are capped; every request
+// has connect, low-speed and total time-outs. Private to the hub layer.
 #pragma once
 
 #include <cstddef>
@@ -50,14 +52,30 @@ struct HttpRequest {
   // any byte reaches `sink`.
   std::function<void(long status, const HttpHeaders& headers)> on_start;
   long connect_timeout_s = 10;
-  // Abort when fewer than 1 byte/s arrive for this long.
+  // Abort when fewer than `min_bytes_per_s` bytes/s arrive, on average, for
+  // `stall_timeout_s` seconds (a server trickling 2 bytes/s fails).
   long stall_timeout_s = 60;
+  long min_bytes_per_s = 1;
+  // Limit of each exchange (each redirect hop), in seconds; 0: none.
+  long deadline_s = 0;
+  // Largest 2xx body kept in `body` (a body sent to `sink` is the sink's to
+  // bound); a longer one is a NetworkError naming the limit.
+  size_t max_body_bytes = size_t{64} << 20;
 };
 
+// Largest response header block (all header lines of one response).
+inline constexpr size_t kMaxHeaderBytes = 256 * 1024;
+// Redirects followed per request.
+inline constexpr int kMaxRedirects = 10;
+
 // Performs `request`. Throws NetworkError (optimum/hub/errors.h) when no
-// HTTP response arrives or the transfer breaks; HTTP error statuses are
-// returned, not thrown.
+// HTTP response arrives, the transfer breaks or times out, a URL or redirect
+// is not http/https, redirects loop, or a cap is exceeded; HTTP error
+// statuses are returned, not thrown.
 HttpResponse http_send(const HttpRequest& request);
+
+// NetworkError naming `what` unless `url` is an http or https URL.
+void check_scheme(const std::string& url, const std::string& what);
 
 // "scheme://host:port" of a URL (lowercase scheme and host, default port filled).
 std::string url_origin(const std::string& url);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "optimum/core/errors.h"
+#include "optimum/core/paths.h"
 #include "optimum/hub/settings.h"
 #include "text.h"
 
@@ -13,6 +14,7 @@ namespace optimum::hub {
 namespace {
 
 constexpr size_t kMaxRepoIdLength = 96;
+constexpr size_t kMaxRevisionLength = 255;
 
 bool is_repo_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '.';
@@ -48,9 +50,57 @@ bool looks_like_path(std::string_view text) {
 bool is_commit_hash(std::string_view revision) {
   if (revision.size() != 40) return false;
   for (char c : revision) {
-    if (std::isxdigit(static_cast<unsigned char>(c)) == 0) return false;
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
   }
   return true;
+}
+
+CommitHash CommitHash::parse(std::string_view text, std::string_view source) {
+  if (!is_commit_hash(text)) {
+    throw FormatError("invalid commit hash " + quote_untrusted(text) + " in " + std::string(source) +
+                      ": expected 40 lowercase hexadecimal characters (check HF_ENDPOINT)");
+  }
+  return CommitHash(std::string(text));
+}
+
+std::optional<CommitHash> CommitHash::from(std::string_view text) {
+  if (!is_commit_hash(text)) return std::nullopt;
+  return CommitHash(std::string(text));
+}
+
+void validate_revision(std::string_view revision) {
+  const auto refuse = [&](const std::string& why) {
+    throw InvalidArgument("invalid revision " + quote_untrusted(revision) + ": " + why +
+                          " (expected a branch, tag or 40-character commit hash, such as 'main', 'v1.0' or "
+                          "'refs/pr/1')");
+  };
+  if (revision.empty()) refuse("it is empty");
+  if (revision.size() > kMaxRevisionLength) {
+    refuse("longer than " + std::to_string(kMaxRevisionLength) + " characters");
+  }
+  for (char c : revision) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u == 0) refuse("it contains a NUL byte");
+    if (u < 0x20 || u == 0x7f) refuse("it contains a control character");
+    if (c == '%') refuse("'%' is not allowed (pass it unencoded: it is URL-encoded when sent)");
+    if (std::string_view(" ~^:?*[\\").find(c) != std::string_view::npos) {
+      refuse("the character " + detail::in_quotes(std::string_view(&c, 1)) + " is not allowed");
+    }
+  }
+  if (revision.front() == '/') refuse("it is an absolute path");
+  if (revision.back() == '/' || revision.back() == '.') refuse("it ends with '/' or '.'");
+  if (revision.find("..") != std::string_view::npos) refuse("'..' is not allowed");
+  if (revision.find("@{") != std::string_view::npos || revision == "@") refuse("'@{' and '@' are not allowed");
+  size_t start = 0;
+  while (start <= revision.size()) {
+    size_t end = revision.find('/', start);
+    if (end == std::string_view::npos) end = revision.size();
+    const std::string_view part = revision.substr(start, end - start);
+    if (part.empty()) refuse("it has an empty '/'-separated part");
+    if (part.front() == '.') refuse("a '/'-separated part starts with '.'");
+    if (part.ends_with(".lock")) refuse("a '/'-separated part ends with '.lock'");
+    start = end + 1;
+  }
 }
 
 void validate_repo_id(std::string_view repo_id) {
@@ -89,6 +139,12 @@ void validate_repo_path(std::string_view path) {
   if (path.empty()) throw InvalidArgument("invalid file path in repository: it is empty");
   if (path.front() == '/' || path.find('\\') != std::string_view::npos) {
     throw InvalidArgument("invalid file path in repository " + quoted + ": must be relative and use '/'");
+  }
+  for (char c : path) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      throw InvalidArgument("invalid file path in repository " + quoted + ": it contains a control byte");
+    }
   }
   size_t start = 0;
   while (start <= path.size()) {

@@ -4,7 +4,11 @@
 #include <cctype>
 #include <cstdlib>
 #include <fstream>
+#include <string>
 #include <iterator>
+
+#include "optimum/core/errors.h"
+#include "optimum/core/paths.h"
 
 namespace optimum::hub {
 
@@ -15,6 +19,20 @@ std::optional<std::string> non_empty(const EnvLookup& env, const std::string& na
   std::optional<std::string> value = env(name);
   if (value && value->empty()) return std::nullopt;
   return value;
+}
+
+// A positive whole number of seconds from `name`, else `fallback` when unset.
+long timeout_seconds(const EnvLookup& env, const std::string& name, long fallback) {
+  const std::optional<std::string> value = non_empty(env, name);
+  if (!value) return fallback;
+  bool ok = !value->empty() && value->size() <= 7;
+  for (char c : *value) ok = ok && c >= '0' && c <= '9';
+  const long out = ok ? std::stol(*value) : 0;
+  if (out <= 0 || out > 1'000'000) {
+    throw InvalidArgument(name + "=" + quote_untrusted(*value) +
+                          " is not a whole number of seconds between 1 and 1000000");
+  }
+  return out;
 }
 
 }  // namespace
@@ -88,6 +106,8 @@ HubEnv read_hub_env(const EnvLookup& env) {
   } else {
     out.token_path = out.hf_home / "token";
   }
+  out.etag_timeout_s = timeout_seconds(env, "HF_HUB_ETAG_TIMEOUT", kDefaultTimeoutSeconds);
+  out.download_timeout_s = timeout_seconds(env, "HF_HUB_DOWNLOAD_TIMEOUT", kDefaultTimeoutSeconds);
   return out;
 }
 

@@ -4,17 +4,12 @@
 #include <string>
 #include <string_view>
 
+#include "optimum/core/paths.h"
+
 namespace optimum::hub::detail {
 
-// `text` in single quotes, as messages quote names. Built by append: GCC 12
-// at -O3 gives a false -Wrestrict on "'" + std::string(...).
-inline std::string in_quotes(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 2);
-  out.push_back('\'');
-  out.append(text);
-  out.push_back('\'');
-  return out;
-}
+// `text` in single quotes, as messages quote names; names often come from a
+// server, so control bytes and the like are escaped (optimum::quote_untrusted).
+inline std::string in_quotes(std::string_view text) { return quote_untrusted(text); }
 
 }  // namespace optimum::hub::detail

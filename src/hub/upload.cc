@@ -111,6 +111,7 @@ CommitInfo upload_folder(std::string_view repo_id, const fs::path& folder, const
   std::error_code ec;
   if (!fs::is_directory(folder, ec)) throw NotFound("folder to upload not found: " + folder.string());
   if (options.revision.empty()) throw InvalidArgument("upload_folder: the revision (branch) is empty");
+  validate_revision(options.revision);
   const Session session = write_session(options.endpoint, options.token, id, "uploading to");
 
   const std::vector<std::string> files = files_to_upload(folder);

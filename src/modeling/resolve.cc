@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "optimum/core/errors.h"
+#include "optimum/core/paths.h"
 #include "optimum/hub/errors.h"
 #include "optimum/hub/hub.h"
 #include "optimum/hub/model_id.h"
@@ -34,7 +35,7 @@ bool contains(const std::vector<std::string>& files, const std::string& name) {
 ResolvedModel resolve_local(const fs::path& root, const std::string& model_id, const std::string& subfolder) {
   ResolvedModel r;
   std::error_code ec;
-  r.folder = subfolder.empty() ? root : root / subfolder;
+  r.folder = safe_join(root, subfolder, "subfolder");
   if (!fs::is_directory(r.folder, ec)) {
     throw NotFound("subfolder " + squote(subfolder) + " not found in " + model_id);
   }
@@ -73,18 +74,20 @@ std::vector<std::string> index_shards(const fs::path& index) {
   return out;
 }
 
-// "<path>/" for every sentence-transformers module folder modules.json names.
+// "<path>/" for every sentence-transformers module folder modules.json names;
+// InvalidArgument (safe_join) for a path that would leave the snapshot.
 std::vector<std::string> module_patterns(const fs::path& folder) {
   std::vector<std::string> out;
   std::error_code ec;
-  if (!fs::exists(folder / "modules.json", ec)) return out;
-  const io::Json modules = io::read_json(folder / "modules.json");
+  const fs::path file = folder / "modules.json";
+  if (!fs::exists(file, ec)) return out;
+  const io::Json modules = io::read_json(file);
   if (!modules.is_array()) return out;
   for (const io::Json& m : modules) {
     if (!m.is_object() || !m.contains("path") || !m["path"].is_string()) continue;
     const std::string path = m["path"].get<std::string>();
-    if (path.empty() || path.find("..") != std::string::npos || path[0] == '/') continue;
-    out.push_back(path + "/");
+    safe_join(folder, path, "module path in " + file.string());
+    if (!path.empty()) out.push_back(path + "/");
   }
   return out;
 }

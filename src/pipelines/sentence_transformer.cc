@@ -7,6 +7,7 @@
 #include <set>
 
 #include "optimum/core/errors.h"
+#include "optimum/core/paths.h"
 #include "optimum/io/json.h"
 
 namespace optimum::pipelines {
@@ -107,7 +108,7 @@ std::shared_ptr<SentenceTransformer> SentenceTransformer::from_pretrained(
   }
 
   // Transformer: the encoder, its tokenizer and sentence_bert_config.json.
-  const fs::path tdir = folder / modules[0].path;
+  const fs::path tdir = safe_join(folder, modules[0].path, "module path in " + modules_src);
   io::Json sbert = io::Json::object();
   std::string sbert_src;
   for (const char* name : kTransformerConfigs) {
@@ -198,7 +199,7 @@ std::shared_ptr<SentenceTransformer> SentenceTransformer::from_pretrained(
   st->module_names_.push_back("Transformer");
   for (size_t i = 1; i < modules.size(); ++i) {
     const ModuleEntry& m = modules[i];
-    const fs::path mdir = folder / m.path;
+    const fs::path mdir = safe_join(folder, m.path, "module path in " + modules_src);
     const std::string label = "sentence-transformers module '" + m.name + "' (" + m.type + ")";
     switch (m.kind) {
       case ModuleKind::Transformer:

@@ -14,6 +14,7 @@ optimum-cpp hub client call, with the Hub's headers and error codes:
   POST /api/repos/create                       new repository
   and, for the tests themselves:
   GET  /_fake/requests  POST /_fake/reset  POST /_fake/corrupt
+  POST /_fake/hostile   hostile mode: how to misbehave from now on (see below)
 
 Errors carry X-Error-Code (RepoNotFound / RevisionNotFound / EntryNotFound)
 and X-Error-Message as the Hub sends them. A private repository answers 401
@@ -29,6 +30,22 @@ Repositories come from the command line:
                                               "message": "..."}]}]}
 Commits are listed oldest first, each with the full content of its folder;
 a ref names the last commit that lists it.
+
+Hostile mode (test_hub_hostile.py): POST /_fake/hostile {"kind": K, ...}
+chooses how the next requests are answered, until another POST ({} ends it).
+"route" limits it to "api" (/api/models/...), "resolve" or "cdn" requests,
+"method" to "GET" or "HEAD", "host" to requests whose Host starts with it.
+  commit        X-Repo-Commit and the model info's "sha" are "value"
+  etag          ETag and X-Linked-Etag of files are "value"
+  redirect      302 to "location" ("loop": to the request's own URL); on
+                resolve, with the metadata of an LFS file
+  slow          bodies trickle at "rate" bytes/s (default 2)
+  long_body     "mode": "announced" (Content-Length and body "extra" bytes
+                longer than the file), "chunked" (no length, no end),
+                "excess" (true Content-Length, "extra" more bytes sent)
+  huge_listing  the model info lists "files" siblings
+  huge_json     the model info is an endless JSON body (at "rate" bytes/s when given)
+  huge_headers  "count" headers of 1 KB each
 
 The server binds 127.0.0.1 on --port (0: any free port) and prints one JSON
 line {"port": N, "endpoint": URL} on stdout once it is ready. LFS content is
@@ -117,6 +134,7 @@ class Hub:
         self.blobs: dict[str, bytes] = {}  # sha256 -> content, for /cdn/
         self.lock = threading.Lock()
         self.log: list[dict] = []
+        self.hostile: dict = {}  # hostile mode, see the module docstring
 
     def store(self, files: dict[str, bytes]) -> None:
         for content in files.values():
@@ -142,9 +160,14 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(name, str(value))
         if content_type:
             self.send_header("Content-Type", content_type)
+        hostile = self.hostile_for("slow", "long_body") if self.command == "GET" else None
+        if hostile and hostile["kind"] == "long_body":
+            return self.long_body(body, hostile)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD" and body:
+            if hostile:
+                return self.trickle(body, hostile.get("rate", 2))
             self.wfile.write(body)
 
     def reply_json(self, status: int, value, headers: dict | None = None):
@@ -209,6 +232,132 @@ class Handler(BaseHTTPRequestHandler):
             return
         self.reply(200, content, {**headers, "Accept-Ranges": "bytes"}, "application/octet-stream")
 
+    # ---------------------------------------------------------------- hostile mode
+
+    def route(self) -> str:
+        path = urllib.parse.urlsplit(self.path).path
+        if path.startswith("/api/"):
+            return "api"
+        if path.startswith("/cdn/"):
+            return "cdn"
+        return "resolve"
+
+    def hostile_for(self, *kinds: str) -> dict | None:
+        """The hostile behaviour for this request when it is one of `kinds`."""
+        spec = HUB.hostile
+        if spec.get("kind") not in kinds:
+            return None
+        if spec.get("route") and spec["route"] != self.route():
+            return None
+        if spec.get("method") and spec["method"] != self.command:
+            return None
+        if spec.get("host") and not (self.headers.get("Host") or "").startswith(spec["host"]):
+            return None
+        return spec
+
+    def commit_value(self, sha: str) -> str:
+        spec = self.hostile_for("commit")
+        return spec["value"] if spec else sha
+
+    def etag_value(self, etag: str) -> str:
+        spec = self.hostile_for("etag")
+        return f'"{spec["value"]}"' if spec else etag
+
+    def closing(self, status: int, headers: dict) -> None:
+        """Status and headers of a response whose end is the connection's end."""
+        self.close_connection = True
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, str(value))
+        self.send_header("Connection", "close")
+
+    def trickle(self, body: bytes, rate: float) -> None:
+        """Writes `body` at `rate` bytes/s; stops when the client goes (or after 60 s)."""
+        self.close_connection = True
+        deadline = time.time() + 60
+        try:
+            for i in range(len(body)):
+                if time.time() > deadline:
+                    return
+                self.wfile.write(body[i:i + 1])
+                self.wfile.flush()
+                time.sleep(1.0 / rate)
+        except OSError:
+            pass
+
+    def endless(self, chunk: bytes, limit: int = 1 << 30, rate: float | None = None) -> None:
+        """Chunked transfer of `chunk` over and over until the client goes (or `limit`
+        bytes, or 60 s); at `rate` bytes/s when given."""
+        if rate:
+            chunk = chunk[:max(1, int(rate / 10))]
+        frame = b"%x\r\n" % len(chunk) + chunk + b"\r\n"
+        sent = 0
+        deadline = time.time() + 60
+        try:
+            while sent < limit and time.time() < deadline:
+                self.wfile.write(frame)
+                sent += len(chunk)
+                if rate:
+                    self.wfile.flush()
+                    time.sleep(0.1)
+        except OSError:
+            pass
+
+    def long_body(self, body: bytes, spec: dict) -> None:
+        extra = b"X" * int(spec.get("extra", 1 << 20))
+        self.close_connection = True
+        try:
+            if spec["mode"] == "announced":
+                self.send_header("Content-Length", str(len(body) + len(extra)))
+                self.end_headers()
+                self.wfile.write(body + extra)
+            elif spec["mode"] == "excess":
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(body + extra)
+            else:  # chunked, endless
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                self.endless(body + extra)
+        except OSError:
+            pass
+
+    def hostile_reply(self) -> bool:
+        """Answers the request in hostile mode; False when the mode leaves it to the routes."""
+        spec = self.hostile_for("redirect", "huge_json", "huge_listing", "huge_headers")
+        if spec is None:
+            return False
+        kind = spec["kind"]
+        if kind == "redirect":
+            location = spec["location"]
+            if location == "loop":
+                location = f"http://{self.headers.get('Host')}{self.path}"
+            headers = {"Location": location}
+            if self.route() == "resolve":  # as the Hub answers for an LFS file
+                headers.update({"X-Repo-Commit": "0" * 40, "X-Linked-Etag": '"' + "a" * 64 + '"',
+                                "X-Linked-Size": "10"})
+            self.reply(302, b"", headers)
+        elif kind == "huge_json":
+            self.closing(200, {"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+            self.end_headers()
+            self.endless(b" " * 65536, rate=spec.get("rate"))
+        elif kind == "huge_listing":
+            siblings = ",".join('{"rfilename":"f%d"}' % i for i in range(int(spec["files"])))
+            body = ('{"id":"x","sha":"' + "0" * 40 + '","siblings":[' + siblings + "]}").encode()
+            self.reply(200, body, content_type="application/json")
+        elif kind == "huge_headers":
+            self.close_connection = True
+            self.send_response(200)
+            for i in range(int(spec.get("count", 1000))):
+                self.send_header(f"X-Filler-{i}", "x" * 1024)
+            self.send_header("Content-Length", "0")
+            try:
+                self.end_headers()
+            except OSError:
+                pass
+        return True
+
     # ---------------------------------------------------------------- routes
 
     def do_HEAD(self):
@@ -222,6 +371,8 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/_fake/requests":
             with HUB.lock:
                 return self.reply_json(200, HUB.log)
+        if self.hostile_reply():
+            return
         if parts[0] == "cdn" and len(parts) == 2:
             return self.cdn(parts[1])
         if parts[:2] == ["api", "models"]:
@@ -240,6 +391,9 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/_fake/reset":
             with HUB.lock:
                 HUB.log.clear()
+            return self.reply_json(200, {"ok": True})
+        if url.path == "/_fake/hostile":
+            HUB.hostile = json.loads(body)
             return self.reply_json(200, {"ok": True})
         if url.path == "/_fake/corrupt":
             spec = json.loads(body)
@@ -276,7 +430,8 @@ class Handler(BaseHTTPRequestHandler):
         files = repo.commits[sha]
         if marker == "revision":
             return self.reply_json(200, {
-                "_id": repo_id, "id": repo_id, "modelId": repo_id, "sha": sha, "private": repo.private,
+                "_id": repo_id, "id": repo_id, "modelId": repo_id, "sha": self.commit_value(sha),
+                "private": repo.private,
                 "disabled": False, "gated": False, "downloads": 0, "likes": 0, "tags": [],
                 "siblings": [{"rfilename": path} for path in sorted(files)],
             })
@@ -330,12 +485,13 @@ class Handler(BaseHTTPRequestHandler):
                        f"&path={urllib.parse.quote(path, safe='')}&sig=fake"
             return self.reply(302, b"", {
                 "Location": location,
-                "X-Repo-Commit": sha,
-                "X-Linked-Etag": f'"{digest}"',
+                "X-Repo-Commit": self.commit_value(sha),
+                "X-Linked-Etag": self.etag_value(f'"{digest}"'),
                 "X-Linked-Size": len(content),
                 "ETag": f'"{git_blob_oid(lfs_pointer(content))}"',
             })
-        self.send_content(content, {"ETag": f'"{git_blob_oid(content)}"', "X-Repo-Commit": sha})
+        self.send_content(content, {"ETag": self.etag_value(f'"{git_blob_oid(content)}"'),
+                                    "X-Repo-Commit": self.commit_value(sha)})
 
     def cdn(self, digest: str):
         content = HUB.blobs.get(digest)

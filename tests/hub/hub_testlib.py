@@ -71,9 +71,18 @@ class FakeHub:
         """Serve `path` of `repo` from the CDN flipped, truncated, or (None) intact."""
         self._post("/_fake/corrupt", {"repo": repo, "path": path, "mode": mode})
 
+    def hostile(self, kind: str | None = None, **spec) -> None:
+        """Misbehave from now on (fake_hub.py's hostile mode); no kind: behave again."""
+        self._post("/_fake/hostile", {"kind": kind, **spec} if kind else {})
+
     def stop(self) -> None:
+        """Stops the server process (by its pid)."""
         self.process.terminate()
-        self.process.wait(timeout=10)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
 
 
 def clean_env(home: pathlib.Path, endpoint: str | None) -> dict:

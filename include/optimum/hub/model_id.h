@@ -3,8 +3,10 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace optimum::hub {
 
@@ -32,11 +34,38 @@ ModelId parse_model_id(std::string_view text);
 void validate_repo_id(std::string_view repo_id);
 
 // InvalidArgument for a file path inside a repository that is empty,
-// absolute, or climbs out with "..".
+// absolute, climbs out with "..", or holds a backslash or control byte.
 void validate_repo_path(std::string_view path);
 
-// True for a full 40-character hexadecimal commit hash.
+// True for a full commit hash: exactly 40 lowercase hexadecimal characters
+// (huggingface_hub's REGEX_COMMIT_HASH; snapshot folders are named by it).
 bool is_commit_hash(std::string_view revision);
+
+// A validated full commit hash, the only name a snapshot folder may have.
+class CommitHash {
+ public:
+  // FormatError naming `source` (a header, a refs file, a JSON field) and
+  // the value unless `text` is a commit hash.
+  static CommitHash parse(std::string_view text, std::string_view source);
+  // The hash when `text` is one; nullopt otherwise.
+  static std::optional<CommitHash> from(std::string_view text);
+
+  const std::string& str() const { return value_; }
+  operator std::string_view() const { return value_; }
+  bool operator==(const CommitHash&) const = default;
+
+ private:
+  explicit CommitHash(std::string value) : value_(std::move(value)) {}
+  std::string value_;
+};
+
+// InvalidArgument naming the revision unless it is a usable branch, tag or
+// commit: git's ref-name rules (no "..", "@{", leading/trailing/double '/',
+// segment starting with '.' or ending in ".lock", no space ~ ^ : ? * [ or backslash),
+// no control byte or NUL, no '%' (a revision is URL-encoded when sent, so a
+// pre-encoded "%2e%2e" or "%2f" is refused), at most 255 characters. "main",
+// "v1.0" and "refs/pr/1" pass.
+void validate_revision(std::string_view revision);
 
 // Joins a repository subfolder and a path ("" subfolder: the path itself).
 std::string join_repo_path(std::string_view subfolder, std::string_view path);

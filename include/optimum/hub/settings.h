@@ -19,6 +19,12 @@ EnvLookup process_env();
 // Default Hub endpoint.
 inline constexpr std::string_view kDefaultEndpoint = "https://huggingface.co";
 
+// huggingface_hub's DEFAULT_ETAG_TIMEOUT and DEFAULT_DOWNLOAD_TIMEOUT.
+inline constexpr long kDefaultTimeoutSeconds = 10;
+
+// Slowest transfer accepted, in bytes/s, averaged over HF_HUB_DOWNLOAD_TIMEOUT.
+inline constexpr long kMinDownloadSpeed = 1024;
+
 // Settings read from the environment once per call of read_hub_env.
 struct HubEnv {
   // HF_HOME, else $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface.
@@ -33,9 +39,16 @@ struct HubEnv {
   std::optional<std::string> token;
   // HF_TOKEN_PATH, else <hf_home>/token (the file `hf auth login` writes).
   std::filesystem::path token_path;
+  // HF_HUB_ETAG_TIMEOUT seconds (default 10): connecting to the Hub, and the
+  // whole of a metadata request (HEAD of a file; 6x for a JSON listing).
+  long etag_timeout_s = kDefaultTimeoutSeconds;
+  // HF_HUB_DOWNLOAD_TIMEOUT seconds (default 10): a transfer fails when it
+  // averages under kMinDownloadSpeed bytes/s for this long.
+  long download_timeout_s = kDefaultTimeoutSeconds;
 };
 
-// Reads every setting above through `env`.
+// Reads every setting above through `env`; InvalidArgument naming the
+// variable for a time-out that is not a positive whole number of seconds.
 HubEnv read_hub_env(const EnvLookup& env = process_env());
 
 // huggingface_hub's truth test for flags: 1, true, yes, on (case-insensitive).

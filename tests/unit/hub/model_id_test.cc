@@ -69,10 +69,43 @@ TEST(ModelId, InvalidIds) {
 }
 
 TEST(ModelId, CommitHash) {
-  EXPECT_TRUE(is_commit_hash("0123456789abcdef0123456789ABCDEF01234567"));
+  EXPECT_TRUE(is_commit_hash("0123456789abcdef0123456789abcdef01234567"));
+  // huggingface_hub's REGEX_COMMIT_HASH is lowercase only: snapshot folders are named so.
+  EXPECT_FALSE(is_commit_hash("0123456789abcdef0123456789ABCDEF01234567"));
   EXPECT_FALSE(is_commit_hash("main"));
   EXPECT_FALSE(is_commit_hash("0123456789abcdef0123456789abcdef0123456"));
   EXPECT_FALSE(is_commit_hash("0123456789abcdef0123456789abcdef0123456g"));
+  EXPECT_EQ(CommitHash::parse("0123456789abcdef0123456789abcdef01234567", "x").str(),
+            "0123456789abcdef0123456789abcdef01234567");
+  EXPECT_FALSE(CommitHash::from("../../../../etc").has_value());
+  const std::vector<std::string> bads = {"../../../../home/u/.ssh", "/tmp/x",
+                                        "0123456789ABCDEF0123456789ABCDEF01234567",
+                                        std::string("0123456789abcdef0123456789abcdef0123456\0", 40), ""};
+  for (const std::string& bad : bads) {
+    EXPECT_TRUE(throws_with<FormatError>([&] { CommitHash::parse(bad, "the X-Repo-Commit header from URL"); },
+                                         {"invalid commit hash", "the X-Repo-Commit header from URL",
+                                          "40 lowercase hexadecimal"}))
+        << bad;
+  }
+  EXPECT_TRUE(throws_with<FormatError>([] { CommitHash::parse("/etc/x\n", "h"); }, {"'/etc/x\\x0a'"}));
+}
+
+TEST(ModelId, Revisions) {
+  for (const char* good : {"main", "v1.0", "refs/pr/1", "release-2024_01", "feature/x.y",
+                           "0123456789abcdef0123456789abcdef01234567"}) {
+    EXPECT_NO_THROW(validate_revision(good)) << good;
+  }
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"../../x", "'..'"},          {"/etc/passwd", "absolute"},       {"%2e%2e/x", "'%'"},
+      {"a%2fb", "'%'"},             {"a\nb", "control character"},   {std::string("a\0b", 3), "NUL"},
+      {"a/../b", "'..'"},           {"a//b", "empty"},               {"a/", "ends with"},
+      {".hidden", "starts with '.'"}, {"x.lock", ".lock"},            {"a b", "' '"},
+      {"a\\b", "'\\x5c'"},         {"a:b", "':'"},                  {"@{-1}", "'@{'"},
+      {"", "empty"},                {std::string(256, 'a'), "255"}};
+  for (const auto& [revision, why] : bad) {
+    EXPECT_TRUE(throws_with<InvalidArgument>([&] { validate_revision(revision); }, {"invalid revision", why}))
+        << revision;
+  }
 }
 
 TEST(ModelId, RepoPaths) {

@@ -3,6 +3,7 @@
 
 #include <map>
 
+#include "optimum/core/errors.h"
 #include "optimum/hub/settings.h"
 #include "test_util.h"
 
@@ -28,6 +29,21 @@ TEST(HubEnv, DefaultsFollowHuggingfaceHub) {
   EXPECT_EQ(env.endpoint, "https://huggingface.co");
   EXPECT_FALSE(env.offline);
   EXPECT_FALSE(env.token.has_value());
+}
+
+TEST(HubEnv, TimeoutsFollowHuggingfaceHubNames) {
+  HubEnv env = read_hub_env(env_of({{"HOME", "/home/u"}}));
+  EXPECT_EQ(env.etag_timeout_s, 10);  // huggingface_hub's DEFAULT_ETAG_TIMEOUT
+  EXPECT_EQ(env.download_timeout_s, 10);
+  env = read_hub_env(env_of({{"HF_HUB_ETAG_TIMEOUT", "3"}, {"HF_HUB_DOWNLOAD_TIMEOUT", "45"}}));
+  EXPECT_EQ(env.etag_timeout_s, 3);
+  EXPECT_EQ(env.download_timeout_s, 45);
+  for (const char* bad : {"0", "-1", "1.5", "ten", "99999999"}) {
+    EXPECT_TRUE(test_util::throws_with<InvalidArgument>(
+        [&] { read_hub_env(env_of({{"HF_HUB_DOWNLOAD_TIMEOUT", bad}})); },
+        {"HF_HUB_DOWNLOAD_TIMEOUT='" + std::string(bad) + "'", "seconds"}))
+        << bad;
+  }
 }
 
 TEST(HubEnv, XdgCacheHomeMovesHfHome) {

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Installs clang 14 with libFuzzer and the sanitizer runtimes (Debian 12) for
+# Installs clang 14 with libFuzzer, the sanitizer runtimes and OpenMP (Debian 12) for
 # `make fuzz`; does nothing when all are present (dpkg check first, so repeated
 # runs are fast and need no network).
 set -euo pipefail
-packages=(clang-14 libclang-rt-14-dev libfuzzer-14-dev)
+packages=(clang-14 libclang-rt-14-dev libfuzzer-14-dev libomp-14-dev)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -13,7 +13,7 @@ JOBS       ?= $(shell nproc)
 
 CMAKE_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=Release -DPython_EXECUTABLE=$(abspath $(PY))
 
-.PHONY: run test setup build unit-test asan-test parity-test python-test bench bench-tokenizers clean format
+.PHONY: run test setup build unit-test asan-test parity-test python-test bench bench-tokenizers clean format fuzz
 
 setup: $(STAMPS)/system $(STAMPS)/venv
 
@@ -54,6 +54,20 @@ python-test: build
 	$(PY) -m pytest -q tests/python tests/parity tests/pipelines tests/sentence_transformers tests/hub tests/tokenizers tests/precision
 
 test: unit-test asan-test python-test
+
+# libFuzzer (clang 14) over the readers of untrusted files: safetensors,
+# pickle, torch zip, config.json, tokenizer.json (tests/fuzz/). Each target runs
+# FUZZ_SECONDS; executions and exec/s are printed per target; a crash, leak,
+# timeout, sanitizer report or non-optimum exception fails the target.
+#   make fuzz FUZZ_SECONDS=600 FUZZ_TARGETS='tokenizer config'
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+BUILD_FUZZ   := build-fuzz
+fuzz:
+	./scripts/install_fuzz_deps.sh
+	cmake -S tests/fuzz -B $(BUILD_FUZZ) -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
+	cmake --build $(BUILD_FUZZ) -j $(JOBS)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run_fuzz.sh $(BUILD_FUZZ) $(FUZZ_TARGETS)
 
 # Encode throughput of optimum_cpp.Tokenizer vs `tokenizers` (WordPiece and
 # byte-level BPE, 1 thread and all threads); JSON in bench/results/.

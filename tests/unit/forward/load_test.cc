@@ -33,7 +33,8 @@ TEST_P(DirectLoad, PaddingSkippedKeepsTheRealTokens) {
   // skip_padding computes attended tokens only: the rows' real positions
   // still match transformers (padded positions are then not its values).
   const Json& c = family_entry(GetParam()).at("forward").at("feature-extraction");
-  const auto model = modeling::OptimizedModel::from_pretrained(model_dir(c).string());
+  const modeling::LoadOptions options;
+  const auto model = modeling::OptimizedModel::from_pretrained(model_dir(c).string(), options);
   const auto inputs = forward_inputs(c);
   const auto outputs = model->forward(inputs, /*skip_padding=*/true);
   ASSERT_EQ(outputs.front().first, "last_hidden_state");

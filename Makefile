@@ -41,12 +41,19 @@ build: setup
 unit-test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
-# The unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
-# Only the targets listed are built; ctest skips the placeholders
+# The unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer,
+# with the model forward end to end (test_forward: a tiny model of every
+# family through direct load, export, the export loaded back and every
+# pipeline). Only the targets listed are built; ctest skips the placeholders
 # (<target>_NOT_BUILT) that gtest_discover_tests registers for the others.
+# The forward fixtures (tiny models and transformers' results, made with the
+# venv's python into $(BUILD_ASAN)/forward-fixtures) come first, once.
 asan-test: setup
-	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DOPTIMUM_SANITIZE=ON -DOPTIMUM_BUILD_PYTHON=OFF > /dev/null
-	cmake --build $(BUILD_ASAN) -j $(JOBS) --target test_core test_io test_config test_hub test_tokenizers test_kernels
+	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DOPTIMUM_SANITIZE=ON -DOPTIMUM_BUILD_PYTHON=OFF \
+	  -DPython_EXECUTABLE=$(abspath $(PY)) > /dev/null
+	cmake --build $(BUILD_ASAN) -j $(JOBS) --target test_core test_io test_config test_hub test_tokenizers test_kernels \
+	  test_sentence_transformers test_forward
+	$(PY) tests/unit/forward/make_tiny_models.py $(BUILD_ASAN)/forward-fixtures
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -j $(JOBS) -E '_NOT_BUILT$$'
 

@@ -2,7 +2,7 @@
 #include <memory>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
+#include "optimum/io/json.h"  // nlohmann::json with the project's JSON_DIAGNOSTICS setup
 
 #include "commands.h"
 #include "optimum/core/errors.h"

@@ -1,7 +1,7 @@
 #include <iostream>
 #include <memory>
 
-#include <nlohmann/json.hpp>
+#include "optimum/io/json.h"  // nlohmann::json with the project's JSON_DIAGNOSTICS setup
 
 #include "commands.h"
 #include "optimum/config/config.h"

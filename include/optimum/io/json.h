@@ -19,6 +19,8 @@
 
 // With JSON_DIAGNOSTICS, gcc 12 reports a false -Warray-bounds in nlohmann's
 // set_parents() inlined into the parser (the "object" branch on a string).
+// Include nlohmann through this header only: the pragma covers its templates
+// only where this is the first inclusion of <nlohmann/json.hpp>.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Warray-bounds"

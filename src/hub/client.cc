@@ -103,7 +103,8 @@ std::exception_ptr http_error(const HttpResponse& response, const Target& target
   if (!target.file.empty()) message += ", file " + in_quotes(target.file);
   message += " failed" + where;
   const std::string detail = server_detail(response);
-  if (!detail.empty()) message += ": " + detail;
+  // The server's words, escaped: they may hold any bytes (invalid UTF-8 included).
+  if (!detail.empty()) message += ": " + in_quotes(detail);
   return std::make_exception_ptr(NetworkError(message));
 }
 

@@ -46,6 +46,7 @@ chooses how the next requests are answered, until another POST ({} ends it).
   huge_listing  the model info lists "files" siblings
   huge_json     the model info is an endless JSON body (at "rate" bytes/s when given)
   huge_headers  "count" headers of 1 KB each
+  error         "status" with "body" (latin-1: any bytes) and no X-Error-Message
 
 The server binds 127.0.0.1 on --port (0: any free port) and prints one JSON
 line {"port": N, "endpoint": URL} on stdout once it is ready. LFS content is
@@ -325,7 +326,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def hostile_reply(self) -> bool:
         """Answers the request in hostile mode; False when the mode leaves it to the routes."""
-        spec = self.hostile_for("redirect", "huge_json", "huge_listing", "huge_headers")
+        spec = self.hostile_for("redirect", "huge_json", "huge_listing", "huge_headers", "error")
         if spec is None:
             return False
         kind = spec["kind"]
@@ -346,6 +347,8 @@ class Handler(BaseHTTPRequestHandler):
             siblings = ",".join('{"rfilename":"f%d"}' % i for i in range(int(spec["files"])))
             body = ('{"id":"x","sha":"' + "0" * 40 + '","siblings":[' + siblings + "]}").encode()
             self.reply(200, body, content_type="application/json")
+        elif kind == "error":
+            self.reply(int(spec["status"]), spec["body"].encode("latin-1"), content_type="application/json")
         elif kind == "huge_headers":
             self.close_connection = True
             self.send_response(200)

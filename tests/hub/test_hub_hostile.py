@@ -358,6 +358,15 @@ def test_huge_headers_are_refused(tool, env, hub, watch):
     assert out["error"] == "NetworkError" and "headers" in out["message"] and "262144" in out["message"], out
 
 
+def test_server_error_text_is_escaped(tool, env, hub, watch):
+    """Whatever bytes a server puts in its error, the message stays printable ASCII (valid UTF-8)."""
+    hub.hostile("error", route="api", status=500, body='{"error": "bad \xff\x01 bytes"}')
+    with watch():
+        out = fails(tool, env, "snapshot-download", "org/small")
+    assert out["error"] == "NetworkError" and "HTTP 500" in out["message"], out
+    assert "'bad \\xff\\x01 bytes'" in out["message"], out
+
+
 # ----------------------------------------------------------------------------- module folders
 
 

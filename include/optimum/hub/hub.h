@@ -1,7 +1,8 @@
 // Model resolution and transfers with the Hugging Face Hub: local folders or
 // Hub ids in, local paths out, through the cache shared with huggingface_hub
 // (optimum/hub/cache.h). Environment: HF_HOME, HF_HUB_CACHE, HF_ENDPOINT,
-// HF_TOKEN (and the token file), HF_HUB_OFFLINE (optimum/hub/settings.h).
+// HF_TOKEN (and the token file), HF_HUB_OFFLINE, HF_HUB_ETAG_TIMEOUT,
+// HF_HUB_DOWNLOAD_TIMEOUT (optimum/hub/settings.h).
 // Errors: optimum/hub/errors.h.
 #pragma once
 

@@ -108,6 +108,19 @@ std::string slice_chars(const std::string& text, size_t start, size_t end);
 // Number of code points.
 size_t char_length(const std::string& text);
 
+// Python-style character slices of one text in time independent of its
+// length (the code points' byte offsets are found once).
+class CharIndex {
+ public:
+  explicit CharIndex(const std::string& text);
+  // text[start:end] in code points, as slice_chars.
+  std::string slice(size_t start, size_t end) const;
+
+ private:
+  const std::string& text_;
+  std::vector<size_t> offsets_;  // byte offset of each code point, plus text.size()
+};
+
 // Task factories (one per .cc).
 std::unique_ptr<Pipeline> make_text_classification(Context ctx);
 std::unique_ptr<Pipeline> make_token_classification(Context ctx);

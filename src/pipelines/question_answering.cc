@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <unordered_map>
 
 #include "optimum/core/errors.h"
 #include "optimum/tokenizers/unicode.h"
@@ -117,6 +118,11 @@ class QuestionAnswering : public TaskPipeline {
 
     double min_null_score = 1000000;
     std::vector<Answer> answers;
+    // Answers by lower-cased text (merged across windows), and the context's
+    // character offsets: both keep the cost per window independent of the
+    // context length.
+    std::unordered_map<std::string, size_t> answer_index;
+    const CharIndex context_chars(context);
     for (const Encoding& enc : spans) {
       const size_t n = enc.ids.size();
       const auto seq_ids = sequence_ids(enc, spans.front(), context_seq);
@@ -157,12 +163,10 @@ class QuestionAnswering : public TaskPipeline {
         if (!allowed[s] || !allowed[e]) continue;
         const auto [start_index, end_index] = char_span(enc, seq_ids, s, e, context_seq, p.align_to_words);
         std::string text =
-            slice_chars(context, static_cast<size_t>(start_index), static_cast<size_t>(end_index));
-        const std::string key = lower(text);
-        auto same = std::find_if(answers.begin(), answers.end(),
-                                 [&](const Answer& a) { return lower(a.answer) == key; });
-        if (same != answers.end()) {
-          same->score += static_cast<double>(cands[r].score);
+            context_chars.slice(static_cast<size_t>(start_index), static_cast<size_t>(end_index));
+        const auto [it, added] = answer_index.emplace(lower(text), answers.size());
+        if (!added) {
+          answers[it->second].score += static_cast<double>(cands[r].score);
         } else {
           answers.push_back(
               Answer{static_cast<double>(cands[r].score), start_index, end_index, std::move(text)});

@@ -90,6 +90,14 @@ std::string pooling_mode_name(PoolingMode mode) {
 }
 
 Pooling Pooling::from_json(const io::Json& json, const std::string& source) {
+  try {
+    return parse_pooling(json, source);
+  } catch (const io::Json::exception& e) {
+    throw FormatError(source + ": " + e.what());
+  }
+}
+
+Pooling Pooling::parse_pooling(const io::Json& json, const std::string& source) {
   if (!json.is_object()) throw FormatError(source + ": expected a JSON object");
   Pooling p;
   const char* dim_key =
@@ -230,6 +238,15 @@ DenseLayer DenseLayer::load(const fs::path& folder) {
   if (!fs::exists(config_path, ec)) throw NotFound("Dense module: " + config_path.string() + " not found");
   const io::Json j = io::read_json(config_path);
   const std::string src = config_path.string();
+  try {
+    return load_dense(folder, j, src);
+  } catch (const io::Json::exception& e) {
+    throw FormatError(src + ": " + e.what());
+  }
+}
+
+DenseLayer DenseLayer::load_dense(const fs::path& folder, const io::Json& j, const std::string& src) {
+  std::error_code ec;
   DenseLayer d;
   for (const char* key : {"in_features", "out_features"}) {
     if (!j.contains(key) || !j[key].is_number_integer() || j[key].get<int64_t>() <= 0) {

@@ -69,6 +69,27 @@ def test_legacy_pooling_flags(tiny_base, tmp_path, minilm_dir):
     assert ours.pooling_modes == ["max", "mean"]
 
 
+@pytest.mark.parametrize("with_dense", [False, True], ids=["plain", "dense"])
+def test_legacy_pooling_every_flag(tiny_base, tmp_path, with_dense):
+    # Every pooling_mode_* flag set: sentence-transformers concatenates the six modes in its legacy order
+    # (cls, max, mean, mean_sqrt_len_tokens, weightedmean, lasttoken), 6 x 32 = 192 wide.
+    from sentence_transformers import SentenceTransformer
+
+    dense = [(16, torch.nn.Tanh(), True)] if with_dense else None
+    build_st(tiny_base, tmp_path / "st", pooling_mode=("cls", "max", "mean", "mean_sqrt_len_tokens", "weightedmean",
+                                                      "lasttoken"), dense=dense)
+    (tmp_path / "st" / "1_Pooling" / "config.json").write_text(json.dumps({
+        "word_embedding_dimension": 32, "pooling_mode_cls_token": True, "pooling_mode_mean_tokens": True,
+        "pooling_mode_max_tokens": True, "pooling_mode_mean_sqrt_len_tokens": True,
+        "pooling_mode_weightedmean_tokens": True, "pooling_mode_lasttoken": True, "include_prompt": True,
+    }))
+    st = SentenceTransformer(str(tmp_path / "st"), device="cpu")
+    assert st.get_sentence_embedding_dimension() == (16 if with_dense else 192)
+    ours, _, _ = check(st, tmp_path / "st")
+    assert ours.pooling_modes == ["cls", "max", "mean", "mean_sqrt_len_tokens", "weightedmean", "lasttoken"]
+    assert ours.get_sentence_embedding_dimension() == st.get_sentence_embedding_dimension()
+
+
 def test_prompts_and_include_prompt(tiny_base, tmp_path):
     prompts = {"query": "query: ", "document": "passage: "}
     for include_prompt in (True, False):

@@ -103,8 +103,6 @@ modeling::NamedTensors forward_one(const modeling::OptimizedModel& model, const 
 const Tensor& output(const modeling::NamedTensors& outputs, const std::string& name);
 // Label of class `i` (config id2label, LABEL_i when absent).
 std::string label_of(const config::EncoderConfig& config, int64_t i);
-// Python-style character slice [start, end) of a UTF-8 string (code points).
-std::string slice_chars(const std::string& text, size_t start, size_t end);
 // Number of code points.
 size_t char_length(const std::string& text);
 
@@ -113,7 +111,7 @@ size_t char_length(const std::string& text);
 class CharIndex {
  public:
   explicit CharIndex(const std::string& text);
-  // text[start:end] in code points, as slice_chars.
+  // Python's text[start:end] in code points ("" when end <= start).
   std::string slice(size_t start, size_t end) const;
 
  private:

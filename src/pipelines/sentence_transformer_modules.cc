@@ -34,6 +34,18 @@ constexpr ModeName kModes[] = {
     {PoolingMode::LastToken, "lasttoken", "pooling_mode_lasttoken"},
 };
 
+// Python's bool(value) for a JSON value: sentence-transformers reads the
+// legacy flags as `if kwargs.get(flag, False)`, so 1 or "yes" set one too.
+bool truthy(const io::Json& v) {
+  if (v.is_boolean()) return v.get<bool>();
+  if (v.is_number_integer()) return v.get<int64_t>() != 0;
+  if (v.is_number_unsigned()) return v.get<uint64_t>() != 0;
+  if (v.is_number_float()) return v.get<double>() != 0.0;
+  if (v.is_string()) return !v.get_ref<const std::string&>().empty();
+  if (v.is_array() || v.is_object()) return !v.empty();
+  return false;  // null
+}
+
 std::string mode_list() {
   std::string s;
   for (const auto& m : kModes) s += std::string(s.empty() ? "" : ", ") + m.name;
@@ -125,8 +137,7 @@ Pooling Pooling::parse_pooling(const io::Json& json, const std::string& source) 
     if (p.modes.empty()) throw FormatError(source + ": 'pooling_mode' is an empty list");
   } else {
     for (const auto& m : kModes) {
-      if (json.contains(m.legacy_flag) && json[m.legacy_flag].is_boolean() &&
-          json[m.legacy_flag].get<bool>()) {
+      if (json.contains(m.legacy_flag) && truthy(json[m.legacy_flag])) {
         p.modes.push_back(m.mode);
       }
     }

@@ -32,7 +32,9 @@ Tensor tensor_from_numpy(const std::string& name, const py::handle& obj) {
   py::array arr = py::array::ensure(obj);
   if (!arr) throw InvalidArgument("input '" + name + "' is not array-like");
   const char kind = arr.dtype().kind();
-  if (kind != 'i' && kind != 'u' && kind != 'b') {
+  // Ids index tables: integers only, as torch's embeddings require. A bool
+  // attention_mask is a mask (transformers accepts it too).
+  if (kind != 'i' && kind != 'u' && !(kind == 'b' && name == "attention_mask")) {
     throw InvalidArgument("input '" + name + "' has dtype " + std::string(py::str(arr.dtype())) +
                           "; expected an integer array");
   }

@@ -1,5 +1,6 @@
 // ALBERT: factorized embeddings (embedding_size -> hidden through
 // embedding_hidden_mapping_in) and layers shared across groups.
+#include "optimum/core/errors.h"
 #include "optimum/models/registry.h"
 
 namespace optimum::models {
@@ -12,8 +13,32 @@ const std::vector<Task> kTasks = {Task::FeatureExtraction, Task::TextClassificat
                                   Task::TokenClassification, Task::QuestionAnswering,
                                   Task::FillMask,            Task::MultipleChoice};
 
+// num_hidden_groups * inner_group_num distinct layers; AlbertTransformer runs
+// layer i of group int(i / (num_hidden_layers / num_hidden_groups)), each
+// group's inner layers in turn.
+LayerPlan albert_plan(const config::EncoderConfig& c) {
+  const int64_t groups = c.num_hidden_groups;
+  const int64_t inner = c.inner_group_num;
+  if (groups > kMaxLayerRuns || inner > kMaxLayerRuns || c.num_hidden_layers > kMaxLayerRuns ||
+      c.num_hidden_layers * inner > kMaxLayerRuns || groups * inner > kMaxLayerRuns) {
+    throw FormatError(c.source + ": num_hidden_layers " + std::to_string(c.num_hidden_layers) +
+                      ", num_hidden_groups " + std::to_string(groups) + " and inner_group_num " +
+                      std::to_string(inner) + " exceed the " + std::to_string(kMaxLayerRuns) +
+                      " layers this build runs");
+  }
+  LayerPlan plan;
+  plan.distinct = static_cast<size_t>(groups * inner);
+  const double per_group = static_cast<double>(c.num_hidden_layers) / static_cast<double>(groups);
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    const auto g = static_cast<int64_t>(static_cast<double>(i) / per_group);
+    for (int64_t j = 0; j < inner; ++j) plan.order.push_back(static_cast<size_t>(g * inner + j));
+  }
+  return plan;
+}
+
 EncoderWeights load_encoder(const WeightSource& w, const config::EncoderConfig& c) {
   EncoderWeights out;
+  out.layer_order = albert_plan(c).order;
   blocks::load_embeddings(w, c, "embeddings", true, out);
   const int64_t h = c.hidden_size;
   out.embedding_project = w.linear(w.base("encoder.embedding_hidden_mapping_in"), c.embedding_size, h);
@@ -32,12 +57,6 @@ EncoderWeights load_encoder(const WeightSource& w, const config::EncoderConfig& 
       l.ffn_norm = w.norm(p + "full_layer_layer_norm", h, c.layer_norm_eps);
       out.layers.push_back(std::move(l));
     }
-  }
-  // AlbertTransformer: group_idx = int(i / (num_hidden_layers / num_hidden_groups)).
-  const double per_group = static_cast<double>(c.num_hidden_layers) / static_cast<double>(groups);
-  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
-    const auto g = static_cast<int64_t>(static_cast<double>(i) / per_group);
-    for (int64_t j = 0; j < inner; ++j) out.layer_order.push_back(static_cast<size_t>(g * inner + j));
   }
   const std::string pooler = w.base("pooler.weight");
   if (w.has(pooler)) out.pooler = w.linear(w.base("pooler"), h, h);
@@ -86,6 +105,7 @@ Family albert_family() {
   f.tasks = kTasks;
   f.load_encoder = load_encoder;
   f.load_head = load_head;
+  f.layer_plan = albert_plan;
   return f;
 }
 

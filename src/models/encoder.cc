@@ -45,6 +45,76 @@ void check_range(const int64_t* values, int64_t n, int64_t limit, const char* in
   }
 }
 
+// The weights fit the shapes the forward indexes them with (a backstop to
+// the loaders' per-tensor checks: a mismatch would read out of bounds).
+void check_weights(const config::EncoderConfig& c, const EncoderWeights& w) {
+  const int64_t e = c.embedding_size;
+  const int64_t h = c.hidden_size;
+  auto fail = [&](const std::string& what) {
+    throw FormatError(c.source + ": the weights do not match the config: " + what);
+  };
+  auto shape = [&](const Tensor& t, const Shape& want, const char* name) {
+    if (t.shape() != want || t.dtype() != DType::F32) {
+      fail(std::string(name) + " is " + std::string(dtype_name(t.dtype())) + " " + shape_str(t.shape()) +
+           ", expected F32 " + shape_str(want));
+    }
+  };
+  auto linear = [&](const Linear& l, int64_t in, int64_t out, const std::string& name) {
+    if (l.in != in || l.out != out || l.weight.shape() != Shape{out, in}) {
+      fail(name + " maps " + std::to_string(l.in) + " -> " + std::to_string(l.out) + ", expected " +
+           std::to_string(in) + " -> " + std::to_string(out));
+    }
+  };
+  auto norm = [&](const Norm& n, int64_t dim, const std::string& name) {
+    if (n.dim != dim || n.gamma.shape() != Shape{dim} || n.beta.shape() != Shape{dim}) {
+      fail(name + " normalizes width " + std::to_string(n.dim) + ", expected " + std::to_string(dim));
+    }
+  };
+  shape(w.word_embeddings, {c.vocab_size, e}, "word embeddings");
+  shape(w.position_embeddings, {c.max_position_embeddings, e}, "position embeddings");
+  if (w.token_type_embeddings.defined()) shape(w.token_type_embeddings, {c.type_vocab_size, e}, "token-type embeddings");
+  norm(w.embedding_norm, e, "the embedding LayerNorm");
+  if (w.embedding_project) {
+    linear(*w.embedding_project, e, h, "the embedding projection");
+  } else if (e != h) {
+    fail("embedding_size " + std::to_string(e) + " differs from hidden_size " + std::to_string(h) +
+         " without an embedding projection");
+  }
+  for (size_t i = 0; i < w.layers.size(); ++i) {
+    const std::string p = "layer " + std::to_string(i) + " ";
+    const EncoderLayer& l = w.layers[i];
+    linear(l.qkv, h, 3 * h, p + "qkv");
+    linear(l.attn_out, h, h, p + "attn_out");
+    norm(l.attn_norm, h, p + "attn_norm");
+    linear(l.ffn_in, h, c.intermediate_size, p + "ffn_in");
+    linear(l.ffn_out, c.intermediate_size, h, p + "ffn_out");
+    norm(l.ffn_norm, h, p + "ffn_norm");
+  }
+  for (size_t idx : w.layer_order) {
+    if (idx >= w.layers.size()) fail("layer_order names layer " + std::to_string(idx));
+  }
+  if (w.relative_attention_bias.defined()) {
+    shape(w.relative_attention_bias, {c.relative_attention_num_buckets, c.num_attention_heads},
+          "relative_attention_bias");
+    if (c.relative_attention_num_buckets < 32) {
+      fail("relative_attention_num_buckets " + std::to_string(c.relative_attention_num_buckets) +
+           " is below the 32 buckets MPNet's position bias uses");
+    }
+  }
+  if (w.pooler) linear(*w.pooler, h, h, "the pooler");
+}
+
+// Positions from the padding index start at pad_token_id: it must index
+// the position table (transformers fails too: an assertion or an index error).
+void check_padding_index(const config::EncoderConfig& c) {
+  const int64_t pad = padding_index(c);
+  if (pad < 0 || pad >= c.max_position_embeddings) {
+    throw FormatError(c.source + ": pad_token_id " + std::to_string(pad) + " is outside [0, " +
+                      std::to_string(c.max_position_embeddings) + "): model_type '" + c.model_type +
+                      "' derives position ids from it (max_position_embeddings)");
+  }
+}
+
 }  // namespace
 
 Encoder::Encoder(const config::EncoderConfig& config, EncoderWeights weights, PositionStyle positions,
@@ -53,6 +123,8 @@ Encoder::Encoder(const config::EncoderConfig& config, EncoderWeights weights, Po
       weights_(std::move(weights)),
       positions_(positions),
       act_(kernels::activation_from_name(config.hidden_act)) {
+  check_weights(config_, weights_);
+  if (positions_ == PositionStyle::FromPaddingIndex) check_padding_index(config_);
   for (EncoderLayer& l : weights_.layers) {
     for (Linear* lin : {&l.qkv, &l.attn_out, &l.ffn_in, &l.ffn_out}) lin->pack(compute);
   }

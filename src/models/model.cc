@@ -31,9 +31,14 @@ std::shared_ptr<const EncoderModel> EncoderModel::load(const std::filesystem::pa
   const config::EncoderConfig cfg = config::load_config(config_dir.empty() ? dir : config_dir);
   std::error_code ec;
   if (std::filesystem::exists(dir / kExportFile, ec)) {
+    const std::string record = (dir / kExportFile).string();
     const io::Json meta = io::read_json(dir / kExportFile);
-    if (!meta.contains("layout")) throw FormatError((dir / kExportFile).string() + ": missing field 'layout'");
-    NativeModel native = from_native(io::WeightStore::open_dir(dir), meta["layout"], cfg);
+    if (!meta.is_object()) throw FormatError(record + ": expected a JSON object");
+    if (!meta.contains("layout")) throw FormatError(record + ": field 'layout' is missing");
+    if (meta.contains("dtype") && !meta["dtype"].is_string()) {
+      throw FormatError(record + ": field 'dtype' must be a string, got " + meta["dtype"].dump());
+    }
+    NativeModel native = from_native(io::WeightStore::open_dir(dir), meta["layout"], cfg, record);
     if (native.head.task != task) {
       throw Unsupported(dir.string() + " was exported for task '" + tasks::task_name(native.head.task) +
                         "', not '" + tasks::task_name(task) + "': export it again with --task " +
@@ -117,6 +122,8 @@ NamedTensors EncoderModel::forward(const std::map<std::string, Tensor>& inputs, 
   const int64_t seq = shape.back();
   const int64_t rows = choices ? shape[0] * shape[1] : shape[0];
   if (seq == 0) throw InvalidArgument("input 'input_ids' has an empty sequence dimension " + shape_str(shape));
+  // transformers' models raise on an empty batch too.
+  if (rows == 0) throw InvalidArgument("input 'input_ids' has an empty batch " + shape_str(shape));
 
   std::map<std::string, Tensor> flat;
   for (const auto& [name, t] : inputs) {
@@ -140,10 +147,6 @@ NamedTensors EncoderModel::forward(const std::map<std::string, Tensor>& inputs, 
   in.skip_padding = skip_padding;
 
   NamedTensors out;
-  if (rows == 0) {
-    for (const auto& n : output_names()) out.emplace_back(n, Tensor::zeros(DType::F32, {0}));
-    return out;
-  }
   const Tensor hidden = encoder_->forward(in, hook);
   const int64_t h = config().hidden_size;
   switch (head_.task) {
@@ -176,6 +179,8 @@ NamedTensors EncoderModel::forward(const std::map<std::string, Tensor>& inputs, 
       out.emplace_back("logits", logits.reshape({shape[0], shape[1]}));
       break;
     case tasks::Task::QuestionAnswering: {
+      // from_native and the family heads guarantee it; reading l[2i + 1] relies on it.
+      if (width != 2) throw Error("question-answering head has width " + std::to_string(width) + ", not 2");
       Tensor start = Tensor::zeros(DType::F32, {rows, seq});
       Tensor end = Tensor::zeros(DType::F32, {rows, seq});
       const float* l = logits.data<float>();

@@ -2,6 +2,7 @@
 
 #include "optimum/core/errors.h"
 #include "optimum/models/precision.h"
+#include "optimum/models/registry.h"
 
 namespace optimum::models {
 
@@ -44,7 +45,8 @@ class Writer {
 
 class Reader {
  public:
-  Reader(const io::WeightStore& store, const Json& layout) : store_(store), layout_(layout) {}
+  Reader(const io::WeightStore& store, const Json& layout, std::string source)
+      : store_(store), layout_(layout), source_(std::move(source)) {}
 
   Tensor tensor(const std::string& name, const Shape& shape) const {
     if (!store_.contains(name)) throw FormatError("native weights " + store_.source() + " lack tensor '" + name + "'");
@@ -73,10 +75,11 @@ class Reader {
     if (!layout_.contains("linear_dtypes")) return kernels::WeightType::F32;
     const Json& d = layout_["linear_dtypes"];
     if (!d.is_object() || !d.contains(name)) return kernels::WeightType::F32;
-    if (!d[name].is_string()) throw FormatError("native layout: linear_dtypes['" + name + "'] is not a string");
+    if (!d[name].is_string()) throw FormatError(source_ + ": field 'layout.linear_dtypes." + name + "' is not a string");
     const std::string v = d[name].get<std::string>();
     if (v != "fp32" && v != "bf16" && v != "int8") {
-      throw FormatError("native layout: linear_dtypes['" + name + "'] is '" + v + "' (expected fp32, bf16 or int8)");
+      throw FormatError(source_ + ": field 'layout.linear_dtypes." + name + "' is '" + v +
+                        "' (expected fp32, bf16 or int8)");
     }
     return kernels::weight_type_from_name(v);
   }
@@ -115,14 +118,14 @@ class Reader {
     n.gamma = tensor(name + ".weight", {dim});
     n.beta = tensor(name + ".bias", {dim});
     const Json& eps = field("norm_eps");
-    if (!eps.contains(name) || !eps[name].is_number()) {
-      throw FormatError("native layout: norm_eps has no value for '" + name + "'");
+    if (!eps.is_object() || !eps.contains(name) || !eps[name].is_number()) {
+      throw FormatError(source_ + ": field 'layout.norm_eps' has no number for '" + name + "'");
     }
     n.eps = eps[name].get<double>();
     return n;
   }
   const Json& field(const std::string& key) const {
-    if (!layout_.contains(key)) throw FormatError("native layout: missing field '" + key + "'");
+    if (!layout_.contains(key)) throw FormatError(source_ + ": field 'layout." + key + "' is missing");
     return layout_[key];
   }
   bool has(const std::string& name) const { return store_.contains(name); }
@@ -130,6 +133,7 @@ class Reader {
  private:
   const io::WeightStore& store_;
   const Json& layout_;
+  std::string source_;
 };
 
 }  // namespace
@@ -188,30 +192,190 @@ NativeLayout to_native(const Encoder& encoder, const Head& head, bool uses_token
   return result;
 }
 
-NativeModel from_native(const io::WeightStore& store, const Json& layout, const config::EncoderConfig& c) {
-  Reader r(store, layout);
-  if (!layout.is_object() || layout.value("format", "") != kNativeFormat) {
-    throw FormatError("native layout: field 'format' is not '" + std::string(kNativeFormat) + "'");
+namespace {
+
+// Typed fields of the export record; FormatError names the record and the
+// JSON path ("layout.head.steps[1].kind").
+class Fields {
+ public:
+  explicit Fields(std::string source) : source_(std::move(source)) {}
+
+  [[noreturn]] void fail(const std::string& path, const std::string& what) const {
+    throw FormatError(source_ + ": field '" + path + "' " + what);
   }
-  const int version = layout.value("layout_version", 0);
+  const Json& at(const Json& obj, const std::string& key, const std::string& path) const {
+    if (!obj.is_object()) fail(path, "is not a JSON object");
+    if (!obj.contains(key)) fail(path + "." + key, "is missing");
+    return obj[key];
+  }
+  std::string string(const Json& obj, const std::string& key, const std::string& path) const {
+    const Json& v = at(obj, key, path);
+    if (!v.is_string()) fail(path + "." + key, "must be a string, got " + v.dump());
+    return v.get<std::string>();
+  }
+  bool boolean(const Json& obj, const std::string& key, const std::string& path) const {
+    const Json& v = at(obj, key, path);
+    if (!v.is_boolean()) fail(path + "." + key, "must be true or false, got " + v.dump());
+    return v.get<bool>();
+  }
+  // A non-negative integer below `limit`.
+  int64_t index(const Json& v, const std::string& path, int64_t limit) const {
+    if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() >= limit) {
+      fail(path, "must be an integer in [0, " + std::to_string(limit) + "), got " + v.dump());
+    }
+    return v.get<int64_t>();
+  }
+  const std::string& source() const { return source_; }
+
+ private:
+  std::string source_;
+};
+
+// Width the head of `task` must end with, and the rows it may read.
+struct HeadShape {
+  int64_t width;
+  std::string width_from;  // the config field (or constant) that fixes it
+  bool sequence;           // true: every token; false: one row per item
+};
+
+HeadShape expected_head(tasks::Task task, const config::EncoderConfig& c) {
+  switch (task) {
+    case tasks::Task::QuestionAnswering:
+      return {2, "start and end logits", true};
+    case tasks::Task::TokenClassification:
+      return {c.num_labels, "config num_labels", true};
+    case tasks::Task::FillMask:
+      return {c.vocab_size, "config vocab_size", true};
+    case tasks::Task::TextClassification:
+      return {c.num_labels, "config num_labels", false};
+    case tasks::Task::MultipleChoice:
+      return {1, "one score per choice", false};
+    case tasks::Task::FeatureExtraction:
+      break;
+  }
+  return {c.hidden_size, "hidden_size", true};
+}
+
+// The head's steps chain from the encoder's hidden size to the width its
+// task needs, reading the rows the task reads.
+void check_head(const Head& head, const config::EncoderConfig& c, bool has_pooler, const Fields& f) {
+  const std::string path = "layout.head";
+  if (head.task == tasks::Task::FeatureExtraction) {
+    if (!head.steps.empty()) f.fail(path + ".steps", "must be empty for task 'feature-extraction'");
+    return;
+  }
+  const HeadShape want = expected_head(head.task, c);
+  const std::string task = tasks::task_name(head.task);
+  if (want.sequence != (head.input == HeadInput::Sequence)) {
+    f.fail(path + ".input", std::string("must be ") + (want.sequence ? "'sequence'" : "'first_token' or 'pooled'") +
+                                " for task '" + task + "'");
+  }
+  if (head.input == HeadInput::Pooled && !has_pooler) {
+    f.fail(path + ".input", "is 'pooled' but the weights have no pooler");
+  }
+  if (want.width < 1) {
+    throw FormatError(c.source + ": task '" + task + "' needs " + want.width_from + " >= 1, got " +
+                      std::to_string(want.width));
+  }
+  int64_t width = c.hidden_size;
+  bool any_linear = false;
+  for (size_t j = 0; j < head.steps.size(); ++j) {
+    const HeadStep& s = head.steps[j];
+    const std::string step = path + ".steps[" + std::to_string(j) + "]";
+    if (s.kind == HeadStep::Kind::Linear) {
+      if (s.linear.in != width) {
+        f.fail(step, "is a Linear of input width " + std::to_string(s.linear.in) + " fed rows of width " +
+                         std::to_string(width));
+      }
+      if (s.linear.out < 1) f.fail(step, "is a Linear of output width " + std::to_string(s.linear.out));
+      width = s.linear.out;
+      any_linear = true;
+    } else if (s.kind == HeadStep::Kind::Norm && s.norm.dim != width) {
+      f.fail(step + ".dim", "is " + std::to_string(s.norm.dim) + " but the rows it normalizes have width " +
+                                std::to_string(width));
+    }
+  }
+  if (!any_linear || width != want.width) {
+    f.fail(path + ".steps", "end with width " + std::to_string(width) + "; task '" + task + "' needs " +
+                                std::to_string(want.width) + " (" + want.width_from + ")");
+  }
+}
+
+
+NativeModel from_native_checked(const io::WeightStore& store, const Json& layout, const config::EncoderConfig& c,
+                               const std::string& source) {
+  const Fields f(source);
+  if (!layout.is_object()) f.fail("layout", "is not a JSON object");
+  if (!layout.contains("format") || layout["format"] != kNativeFormat) {
+    f.fail("layout.format", "is not '" + std::string(kNativeFormat) + "'");
+  }
+  const Json& version_field = layout.contains("layout_version") ? layout["layout_version"] : Json(0);
+  const int64_t version = version_field.is_number_integer() ? version_field.get<int64_t>() : 0;
   if (version != 1 && version != kNativeLayoutVersion) {
-    throw Unsupported("native layout version " + layout.value("layout_version", Json(0)).dump() +
+    throw Unsupported(source + ": native layout version " + version_field.dump() +
                       " is not supported (this build reads versions 1 to " + std::to_string(kNativeLayoutVersion) +
                       "): export the model again");
   }
+  Reader r(store, layout, source);
   NativeModel m;
   const int64_t e = c.embedding_size;
   const int64_t h = c.hidden_size;
   EncoderWeights& w = m.weights;
+
+  // Layers: exactly the plan the family derives from config.json, checked
+  // before any weight is read (a long layer_order would run that many layers).
+  const LayerPlan plan = blocks::layer_plan(find_family(c.model_type), c);
+  const int64_t n_layers = f.index(f.at(layout, "num_layers", "layout"), "layout.num_layers", kMaxLayerRuns + 1);
+  if (static_cast<size_t>(n_layers) != plan.distinct) {
+    f.fail("layout.num_layers", "is " + std::to_string(n_layers) + " but " + c.source + " gives " +
+                                    std::to_string(plan.distinct) + " distinct layers");
+  }
+  const Json& order = f.at(layout, "layer_order", "layout");
+  if (!order.is_array()) f.fail("layout.layer_order", "is not a list");
+  if (order.size() != plan.order.size()) {
+    f.fail("layout.layer_order", "has " + std::to_string(order.size()) + " entries but " + c.source +
+                                     " (num_hidden_layers " + std::to_string(c.num_hidden_layers) + ") runs " +
+                                     std::to_string(plan.order.size()) + " layers");
+  }
+  for (size_t i = 0; i < order.size(); ++i) {
+    const std::string path = "layout.layer_order[" + std::to_string(i) + "]";
+    const auto idx = static_cast<size_t>(f.index(order[i], path, n_layers));
+    if (idx != plan.order[i]) {
+      f.fail(path, "is " + std::to_string(idx) + " but model_type '" + c.model_type + "' runs layer " +
+                       std::to_string(plan.order[i]) + " there");
+    }
+  }
+  w.layer_order = plan.order;
+
+  const std::string positions = f.string(layout, "positions", "layout");
+  if (positions != "absolute" && positions != "from_padding_index") {
+    f.fail("layout.positions", "is '" + positions + "' (expected absolute or from_padding_index)");
+  }
+  m.positions = positions == "absolute" ? PositionStyle::Absolute : PositionStyle::FromPaddingIndex;
+  m.uses_token_types = f.boolean(layout, "uses_token_types", "layout");
+
   w.word_embeddings = r.tensor("embeddings.word.weight", {c.vocab_size, e});
   w.position_embeddings = r.tensor("embeddings.position.weight", {c.max_position_embeddings, e});
-  if (r.has("embeddings.token_type.weight")) {
+  if (m.uses_token_types != r.has("embeddings.token_type.weight")) {
+    f.fail("layout.uses_token_types", std::string("is ") + (m.uses_token_types ? "true" : "false") +
+                                          " but the weights " + (m.uses_token_types ? "lack" : "have") +
+                                          " 'embeddings.token_type.weight'");
+  }
+  if (m.uses_token_types) {
+    if (c.type_vocab_size <= 0) {
+      throw FormatError(c.source + ": type_vocab_size " + std::to_string(c.type_vocab_size) +
+                        " must be positive: the export adds token-type embeddings");
+    }
     w.token_type_embeddings = r.tensor("embeddings.token_type.weight", {c.type_vocab_size, e});
   }
   w.embedding_norm = r.norm("embeddings.norm", e);
-  if (r.has("embeddings.project.weight")) w.embedding_project = r.linear("embeddings.project", e, h);
-  const auto n_layers = r.field("num_layers").get<size_t>();
-  for (size_t i = 0; i < n_layers; ++i) {
+  if (r.has("embeddings.project.weight")) {
+    w.embedding_project = r.linear("embeddings.project", e, h);
+  } else if (e != h) {
+    throw FormatError(store.source() + " lacks tensor 'embeddings.project.weight': " + c.source +
+                      " has embedding_size " + std::to_string(e) + " and hidden_size " + std::to_string(h));
+  }
+  for (int64_t i = 0; i < n_layers; ++i) {
     const std::string p = "layers." + std::to_string(i) + ".";
     EncoderLayer l;
     l.qkv = r.linear(p + "qkv", h, 3 * h);
@@ -222,36 +386,66 @@ NativeModel from_native(const io::WeightStore& store, const Json& layout, const 
     l.ffn_norm = r.norm(p + "ffn_norm", h);
     w.layers.push_back(std::move(l));
   }
-  w.layer_order = r.field("layer_order").get<std::vector<size_t>>();
-  for (size_t idx : w.layer_order) {
-    if (idx >= n_layers) throw FormatError("native layout: layer_order names layer " + std::to_string(idx));
-  }
   if (r.has("encoder.relative_attention_bias")) {
     w.relative_attention_bias =
         r.tensor("encoder.relative_attention_bias", {c.relative_attention_num_buckets, c.num_attention_heads});
   }
   if (r.has("pooler.weight")) w.pooler = r.linear("pooler", h, h);
-  m.positions = r.field("positions").get<std::string>() == "absolute" ? PositionStyle::Absolute
-                                                                      : PositionStyle::FromPaddingIndex;
-  m.uses_token_types = r.field("uses_token_types").get<bool>();
-  const Json& head = r.field("head");
-  m.head.task = tasks::task_from_name(head.at("task").get<std::string>());
-  const std::string input = head.at("input").get<std::string>();
-  m.head.input = input == "pooled" ? HeadInput::Pooled
-                                   : (input == "first_token" ? HeadInput::FirstToken : HeadInput::Sequence);
-  for (const Json& s : head.at("steps")) {
-    const std::string kind = s.at("kind").get<std::string>();
+
+  const Json& head = f.at(layout, "head", "layout");
+  const std::string task = f.string(head, "task", "layout.head");
+  try {
+    m.head.task = tasks::task_from_name(task);
+  } catch (const Unsupported& err) {
+    throw FormatError(source + ": field 'layout.head.task': " + err.what());
+  }
+  const std::string input = f.string(head, "input", "layout.head");
+  if (input == "pooled") {
+    m.head.input = HeadInput::Pooled;
+  } else if (input == "first_token") {
+    m.head.input = HeadInput::FirstToken;
+  } else if (input == "sequence") {
+    m.head.input = HeadInput::Sequence;
+  } else {
+    f.fail("layout.head.input", "is '" + input + "' (expected sequence, first_token or pooled)");
+  }
+  const Json& steps = f.at(head, "steps", "layout.head");
+  if (!steps.is_array()) f.fail("layout.head.steps", "is not a list");
+  for (size_t j = 0; j < steps.size(); ++j) {
+    const std::string path = "layout.head.steps[" + std::to_string(j) + "]";
+    const Json& s = steps[j];
+    const std::string kind = f.string(s, "kind", path);
     if (kind == "linear") {
-      m.head.steps.push_back(HeadStep::dense(r.linear_any(s.at("name").get<std::string>())));
+      m.head.steps.push_back(HeadStep::dense(r.linear_any(f.string(s, "name", path))));
     } else if (kind == "activation") {
-      m.head.steps.push_back(HeadStep::act(kernels::activation_from_name(s.at("activation").get<std::string>())));
+      const std::string act = f.string(s, "activation", path);
+      try {
+        m.head.steps.push_back(HeadStep::act(kernels::activation_from_name(act)));
+      } catch (const Unsupported& err) {
+        throw FormatError(source + ": field '" + path + ".activation': " + err.what());
+      }
     } else if (kind == "norm") {
-      m.head.steps.push_back(HeadStep::layer_norm(r.norm(s.at("name").get<std::string>(), s.at("dim").get<int64_t>())));
+      const Json& dim = f.at(s, "dim", path);
+      if (!dim.is_number_integer() || dim.get<int64_t>() < 1) f.fail(path + ".dim", "must be a positive integer");
+      m.head.steps.push_back(HeadStep::layer_norm(r.norm(f.string(s, "name", path), dim.get<int64_t>())));
     } else {
-      throw FormatError("native layout: unknown head step kind '" + kind + "'");
+      f.fail(path + ".kind", "is '" + kind + "' (expected linear, activation or norm)");
     }
   }
+  check_head(m.head, c, w.pooler.has_value(), f);
   return m;
+}
+
+}  // namespace
+
+NativeModel from_native(const io::WeightStore& store, const Json& layout, const config::EncoderConfig& c,
+                        const std::string& source) {
+  try {
+    return from_native_checked(store, layout, c, source);
+  } catch (const Json::exception& e) {
+    // A wrong JSON type that a typed getter did not anticipate still names the file.
+    throw FormatError(source + ": " + e.what());
+  }
 }
 
 }  // namespace optimum::models

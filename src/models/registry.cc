@@ -52,7 +52,12 @@ void load_embeddings(const WeightSource& w, const config::EncoderConfig& c, cons
   out.word_embeddings = w.tensor(w.base(prefix + ".word_embeddings.weight"), {c.vocab_size, e});
   out.position_embeddings =
       w.tensor(w.base(prefix + ".position_embeddings.weight"), {c.max_position_embeddings, e});
-  if (token_types && c.type_vocab_size > 0) {
+  if (token_types) {
+    // transformers cannot build (negative) or run (0) token-type embeddings of no rows.
+    if (c.type_vocab_size <= 0) {
+      throw FormatError(c.source + ": type_vocab_size " + std::to_string(c.type_vocab_size) +
+                        " must be positive: model_type '" + c.model_type + "' adds token-type embeddings");
+    }
     out.token_type_embeddings =
         w.tensor(w.base(prefix + ".token_type_embeddings.weight"), {c.type_vocab_size, e});
   }
@@ -88,6 +93,19 @@ std::vector<size_t> sequential_order(size_t n) {
   std::vector<size_t> order(n);
   for (size_t i = 0; i < n; ++i) order[i] = i;
   return order;
+}
+
+LayerPlan sequential_plan(const config::EncoderConfig& c) {
+  if (c.num_hidden_layers > kMaxLayerRuns) {
+    throw FormatError(c.source + ": num_hidden_layers " + std::to_string(c.num_hidden_layers) +
+                      " exceeds the " + std::to_string(kMaxLayerRuns) + " layers this build runs");
+  }
+  const auto n = static_cast<size_t>(c.num_hidden_layers);
+  return {n, sequential_order(n)};
+}
+
+LayerPlan layer_plan(const Family& family, const config::EncoderConfig& c) {
+  return family.layer_plan ? family.layer_plan(c) : sequential_plan(c);
 }
 
 void unsupported_task(const std::string& model_type, tasks::Task task,

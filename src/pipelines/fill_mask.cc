@@ -22,6 +22,8 @@ class FillMask : public TaskPipeline {
     const auto mask_id = ctx_.tok->special_id("mask_token");
     if (!mask_id) throw Unsupported(task_ + ": the tokenizer does not define a `mask_token`.");
     int64_t top_k = opts.get_int("top_k", 5);
+    // transformers' torch.topk(k) raises for a negative k.
+    if (top_k < 0) throw InvalidArgument(task_ + ": top_k must not be negative (got " + std::to_string(top_k) + ")");
     std::optional<std::vector<uint32_t>> targets;
     if (opts.has("targets") && !opts.get("targets").is_null()) targets = target_ids(opts.get("targets"));
     std::optional<Truncation> truncation;
@@ -88,7 +90,7 @@ class FillMask : public TaskPipeline {
     const auto vocab = static_cast<size_t>(logits.shape().back());
     const auto pad_id = ctx_.tok->special_id("pad_token");
     const bool single = masked.size() == 1;
-    size_t k = static_cast<size_t>(std::max<int64_t>(top_k, 0));
+    size_t k = static_cast<size_t>(top_k);
     if (targets && targets->size() < k) k = targets->size();
     Json rows = Json::array();
     for (size_t m : masked) {

@@ -263,20 +263,19 @@ size_t char_length(const std::string& text) {
   return n;
 }
 
-std::string slice_chars(const std::string& text, size_t start, size_t end) {
-  size_t ch = 0;
-  size_t b_start = text.size(), b_end = text.size();
-  for (size_t b = 0; b <= text.size(); ++b) {
-    if (b < text.size() && is_continuation(static_cast<unsigned char>(text[b]))) continue;
-    if (ch == start && b_start == text.size()) b_start = b;
-    if (ch == end) {
-      b_end = b;
-      break;
-    }
-    ++ch;
+CharIndex::CharIndex(const std::string& text) : text_(text) {
+  for (size_t b = 0; b < text.size(); ++b) {
+    if (!is_continuation(static_cast<unsigned char>(text[b]))) offsets_.push_back(b);
   }
+  offsets_.push_back(text.size());
+}
+
+std::string CharIndex::slice(size_t start, size_t end) const {
+  const size_t chars = offsets_.size() - 1;
+  const size_t b_start = start <= chars ? offsets_[start] : text_.size();
+  const size_t b_end = end <= chars ? offsets_[end] : text_.size();
   if (end <= start || b_start >= b_end) return "";
-  return text.substr(b_start, b_end - b_start);
+  return text_.substr(b_start, b_end - b_start);
 }
 
 }  // namespace detail

@@ -103,10 +103,21 @@ modeling::NamedTensors forward_one(const modeling::OptimizedModel& model, const 
 const Tensor& output(const modeling::NamedTensors& outputs, const std::string& name);
 // Label of class `i` (config id2label, LABEL_i when absent).
 std::string label_of(const config::EncoderConfig& config, int64_t i);
-// Python-style character slice [start, end) of a UTF-8 string (code points).
-std::string slice_chars(const std::string& text, size_t start, size_t end);
 // Number of code points.
 size_t char_length(const std::string& text);
+
+// Python-style character slices of one text in time independent of its
+// length (the code points' byte offsets are found once).
+class CharIndex {
+ public:
+  explicit CharIndex(const std::string& text);
+  // Python's text[start:end] in code points ("" when end <= start).
+  std::string slice(size_t start, size_t end) const;
+
+ private:
+  const std::string& text_;
+  std::vector<size_t> offsets_;  // byte offset of each code point, plus text.size()
+};
 
 // Task factories (one per .cc).
 std::unique_ptr<Pipeline> make_text_classification(Context ctx);

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <string_view>
+#include <unordered_map>
 
 #include "optimum/core/errors.h"
 #include "optimum/tokenizers/unicode.h"
@@ -16,20 +18,95 @@ namespace optimum::pipelines::detail {
 
 namespace {
 
+// The context's character spans as answers: sliced as Python slices, and
+// merged when their lower-cased texts (Python's str.lower(), character by
+// character) are equal. Keys come from prefix hashes of the lower-cased
+// context, so a span costs the same whatever its length: the spans that
+// start at [CLS] reach back to the start of the context in every window.
+class ContextSpans {
+ public:
+  explicit ContextSpans(const std::string& context) : text_(context) {
+    for (size_t b = 0; b < context.size(); ++b) {
+      if ((static_cast<unsigned char>(context[b]) & 0xC0) != 0x80) offsets_.push_back(b);
+    }
+    offsets_.push_back(context.size());
+    // Each character's bytes lower-cased on their own: what lower-casing any
+    // slice gives (slices start and end on these boundaries; invalid bytes
+    // decode as U+FFFD either way).
+    const size_t chars = offsets_.size() - 1;
+    lowered_offsets_.reserve(chars + 1);
+    prefix_.reserve(chars + 1);
+    uint64_t h = 0;
+    for (size_t i = 0; i <= chars; ++i) {
+      lowered_offsets_.push_back(lowered_.size());
+      prefix_.push_back(h);
+      if (i == chars) break;
+      const size_t from = lowered_.size();
+      const std::string_view bytes(context.data() + offsets_[i], offsets_[i + 1] - offsets_[i]);
+      for (size_t pos = 0; pos < bytes.size();) {
+        const char32_t c = tokenizers::unicode::next_char(bytes, pos);
+        for (char32_t l : tokenizers::unicode::to_lowercase(c)) tokenizers::unicode::append_utf8(lowered_, l);
+      }
+      for (size_t b = from; b < lowered_.size(); ++b) h = add(mul(h, kBase), static_cast<unsigned char>(lowered_[b]));
+    }
+  }
+
+  // Code point range [first, second) of the slice [start:end] (empty as {0, 0}).
+  std::pair<size_t, size_t> range(int64_t start, int64_t end) const {
+    const size_t chars = offsets_.size() - 1;
+    const size_t i = std::min(static_cast<size_t>(std::max<int64_t>(start, 0)), chars);
+    const size_t j = std::min(static_cast<size_t>(std::max<int64_t>(end, 0)), chars);
+    if (end <= start || i >= j) return {0, 0};
+    return {i, j};
+  }
+  std::string text(std::pair<size_t, size_t> r) const {
+    return text_.substr(offsets_[r.first], offsets_[r.second] - offsets_[r.first]);
+  }
+  // Length in bytes and hash of the lower-cased text of `r`.
+  std::pair<size_t, uint64_t> key(std::pair<size_t, size_t> r) const {
+    const size_t bytes = lowered_offsets_[r.second] - lowered_offsets_[r.first];
+    return {bytes, add(prefix_[r.second], kMod - mul(prefix_[r.first], power(bytes)))};
+  }
+  bool same_lowered(std::pair<size_t, size_t> a, std::pair<size_t, size_t> b) const {
+    if (a == b) return true;
+    const size_t la = lowered_offsets_[a.second] - lowered_offsets_[a.first];
+    const size_t lb = lowered_offsets_[b.second] - lowered_offsets_[b.first];
+    return la == lb && lowered_.compare(lowered_offsets_[a.first], la, lowered_, lowered_offsets_[b.first], lb) == 0;
+  }
+
+ private:
+  static constexpr uint64_t kMod = (uint64_t{1} << 61) - 1;
+  static constexpr uint64_t kBase = 1000003;
+  static uint64_t mul(uint64_t a, uint64_t b) {
+    const unsigned __int128 p = static_cast<unsigned __int128>(a) * b;
+    const uint64_t r = static_cast<uint64_t>(p & kMod) + static_cast<uint64_t>(p >> 61);
+    return r >= kMod ? r - kMod : r;
+  }
+  static uint64_t add(uint64_t a, uint64_t b) {
+    const uint64_t r = a + b;
+    return r >= kMod ? r - kMod : r;
+  }
+  static uint64_t power(size_t n) {
+    uint64_t result = 1, base = kBase;
+    for (; n > 0; n >>= 1) {
+      if (n & 1) result = mul(result, base);
+      base = mul(base, base);
+    }
+    return result;
+  }
+
+  const std::string& text_;
+  std::vector<size_t> offsets_;          // byte offset of each code point in the context, plus its size
+  std::string lowered_;                  // the lower-cased context
+  std::vector<size_t> lowered_offsets_;  // where each code point's lower case starts in lowered_, plus its size
+  std::vector<uint64_t> prefix_;         // hash of lowered_ before each code point
+};
+
 struct Answer {
   double score = 0;
   int64_t start = 0, end = 0;
-  std::string answer;
+  std::pair<size_t, size_t> chars;  // code points of the answer text in the context
 };
-
-// Python's str.lower(), character by character.
-std::string lower(const std::string& s) {
-  std::string out;
-  for (char32_t c : tokenizers::unicode::decode(s)) {
-    for (char32_t l : tokenizers::unicode::to_lowercase(c)) tokenizers::unicode::append_utf8(out, l);
-  }
-  return out;
-}
 
 // Masked softmax as select_starts_ends computes it (float32, max-shifted).
 std::vector<float> masked_probs(const float* logits, const std::vector<uint8_t>& allowed) {
@@ -117,6 +194,10 @@ class QuestionAnswering : public TaskPipeline {
 
     double min_null_score = 1000000;
     std::vector<Answer> answers;
+    // Answers by the hash of their lower-cased text: merging costs the same
+    // whatever the context's length, and texts are cut only for the results.
+    std::unordered_multimap<uint64_t, size_t> by_key;
+    const ContextSpans context_spans(context);
     for (const Encoding& enc : spans) {
       const size_t n = enc.ids.size();
       const auto seq_ids = sequence_ids(enc, spans.front(), context_seq);
@@ -156,26 +237,29 @@ class QuestionAnswering : public TaskPipeline {
         const size_t s = cands[r].flat / n, e = cands[r].flat % n;
         if (!allowed[s] || !allowed[e]) continue;
         const auto [start_index, end_index] = char_span(enc, seq_ids, s, e, context_seq, p.align_to_words);
-        std::string text =
-            slice_chars(context, static_cast<size_t>(start_index), static_cast<size_t>(end_index));
-        const std::string key = lower(text);
-        auto same = std::find_if(answers.begin(), answers.end(),
-                                 [&](const Answer& a) { return lower(a.answer) == key; });
-        if (same != answers.end()) {
-          same->score += static_cast<double>(cands[r].score);
+        const auto chars = context_spans.range(start_index, end_index);
+        const auto [bytes, hash] = context_spans.key(chars);
+        const uint64_t k = hash ^ (static_cast<uint64_t>(bytes) * 0x9E3779B97F4A7C15ULL);
+        auto [first, last] = by_key.equal_range(k);
+        auto same = std::find_if(first, last, [&](const auto& entry) {
+          return context_spans.same_lowered(answers[entry.second].chars, chars);
+        });
+        if (same != last) {
+          answers[same->second].score += static_cast<double>(cands[r].score);
         } else {
-          answers.push_back(
-              Answer{static_cast<double>(cands[r].score), start_index, end_index, std::move(text)});
+          by_key.emplace(k, answers.size());
+          answers.push_back(Answer{static_cast<double>(cands[r].score), start_index, end_index, chars});
         }
       }
     }
-    if (p.handle_impossible) answers.push_back(Answer{min_null_score, 0, 0, ""});
+    if (p.handle_impossible) answers.push_back(Answer{min_null_score, 0, 0, {0, 0}});
     std::stable_sort(answers.begin(), answers.end(),
                      [](const Answer& a, const Answer& b) { return a.score > b.score; });
     if (answers.size() > static_cast<size_t>(p.top_k)) answers.resize(static_cast<size_t>(p.top_k));
     Json out = Json::array();
     for (const Answer& a : answers) {
-      out.push_back(Json{{"score", a.score}, {"start", a.start}, {"end", a.end}, {"answer", a.answer}});
+      out.push_back(
+          Json{{"score", a.score}, {"start", a.start}, {"end", a.end}, {"answer", context_spans.text(a.chars)}});
     }
     if (out.size() == 1) return out[0];
     return out;

@@ -75,6 +75,54 @@ std::vector<ModuleEntry> read_modules(const fs::path& file) {
   return out;
 }
 
+// What sentence_bert_config.json (or its older per-family name) says.
+struct TransformerSettings {
+  bool do_lower_case = false;
+  std::optional<size_t> max_seq_length;    // "max_seq_length"
+  std::optional<size_t> model_max_length;  // processor_kwargs / tokenizer_args
+};
+
+// Reads the Transformer module's settings; FormatError / Unsupported name
+// `src` and the field (wrong JSON types included).
+TransformerSettings read_transformer_settings(const io::Json& sbert, const std::string& src) {
+  if (!sbert.is_object()) throw FormatError(src + ": expected a JSON object");
+  TransformerSettings out;
+  try {
+    const std::string task = sbert.value("transformer_task", "feature-extraction");
+    if (task != "feature-extraction") {
+      throw Unsupported(src + ": transformer_task '" + task + "' is not supported (only feature-extraction)");
+    }
+    if (sbert.contains("modality_config") && sbert["modality_config"].is_object()) {
+      for (const auto& [modality, cfg] : sbert["modality_config"].items()) {
+        const std::string o = cfg.is_object() ? cfg.value("method_output_name", "last_hidden_state") : "";
+        if (modality == "text" && o != "last_hidden_state") {
+          throw Unsupported(src + ": modality_config text output '" + o +
+                            "' is not supported (only last_hidden_state)");
+        }
+      }
+    }
+    out.do_lower_case = sbert.value("do_lower_case", false);
+    auto length = [&](const io::Json& v, const std::string& field) -> std::optional<size_t> {
+      if (!v.is_number_integer()) return std::nullopt;
+      if (v.get<int64_t>() <= 0 && !v.is_number_unsigned()) {
+        throw FormatError(src + ": '" + field + "' must be positive, got " + v.dump());
+      }
+      return v.get<size_t>();
+    };
+    if (sbert.contains("max_seq_length")) out.max_seq_length = length(sbert["max_seq_length"], "max_seq_length");
+    for (const char* key : {"processor_kwargs", "tokenizer_args"}) {
+      if (sbert.contains(key) && sbert[key].is_object() && sbert[key].contains("model_max_length")) {
+        if (auto n = length(sbert[key]["model_max_length"], std::string(key) + ".model_max_length")) {
+          out.model_max_length = n;
+        }
+      }
+    }
+  } catch (const io::Json::exception& e) {
+    throw FormatError(src + ": " + e.what());
+  }
+  return out;
+}
+
 // Code points of a UTF-8 string: Python's len(), the key encode() sorts by.
 size_t utf8_length(const std::string& s) {
   size_t n = 0;
@@ -118,21 +166,7 @@ std::shared_ptr<SentenceTransformer> SentenceTransformer::from_pretrained(
       break;
     }
   }
-  if (!sbert.is_object()) throw FormatError(sbert_src + ": expected a JSON object");
-  const std::string task = sbert.value("transformer_task", "feature-extraction");
-  if (task != "feature-extraction") {
-    throw Unsupported(sbert_src + ": transformer_task '" + task +
-                      "' is not supported (only feature-extraction)");
-  }
-  if (sbert.contains("modality_config") && sbert["modality_config"].is_object()) {
-    for (const auto& [modality, cfg] : sbert["modality_config"].items()) {
-      const std::string out = cfg.is_object() ? cfg.value("method_output_name", "last_hidden_state") : "";
-      if (modality == "text" && out != "last_hidden_state") {
-        throw Unsupported(sbert_src + ": modality_config text output '" + out +
-                          "' is not supported (only last_hidden_state)");
-      }
-    }
-  }
+  const TransformerSettings settings = read_transformer_settings(sbert, sbert_src);
   modeling::LoadOptions lo = options.load;
   lo.task = tasks::Task::FeatureExtraction;
   lo.hub.subfolder.clear();  // already applied by resolve
@@ -141,25 +175,16 @@ std::shared_ptr<SentenceTransformer> SentenceTransformer::from_pretrained(
   st->pass_token_type_ids_ = std::find(inputs.begin(), inputs.end(), "token_type_ids") != inputs.end();
 
   st->tokenizer_ = std::make_shared<tokenizers::Tokenizer>(tokenizers::Tokenizer::from_pretrained(tdir));
-  st->do_lower_case_ = sbert.value("do_lower_case", false);
+  st->do_lower_case_ = settings.do_lower_case;
   if (st->do_lower_case_) st->tokenizer_->prepend_normalizer(io::Json{{"type", "Lowercase"}});
 
   // max_seq_length: sentence_bert_config.json, else the tokenizer's
   // model_max_length (from tokenizer_args / processor_kwargs or
   // tokenizer_config.json) capped at max_position_embeddings.
-  std::optional<size_t> max_len;
-  if (sbert.contains("max_seq_length") && sbert["max_seq_length"].is_number_integer()) {
-    max_len = sbert["max_seq_length"].get<size_t>();
-  } else {
-    bool from_kwargs = false;
-    for (const char* key : {"processor_kwargs", "tokenizer_args"}) {
-      if (sbert.contains(key) && sbert[key].is_object() && sbert[key].contains("model_max_length") &&
-          sbert[key]["model_max_length"].is_number_integer()) {
-        max_len = sbert[key]["model_max_length"].get<size_t>();
-        from_kwargs = true;
-      }
-    }
-    if (!from_kwargs) {
+  std::optional<size_t> max_len = settings.max_seq_length;
+  if (!max_len) {
+    max_len = settings.model_max_length;
+    if (!max_len) {
       max_len = st->tokenizer_->config().model_max_length;
       const int64_t mpe = st->model_->config().max_position_embeddings;
       if (mpe > 0)

@@ -34,6 +34,18 @@ constexpr ModeName kModes[] = {
     {PoolingMode::LastToken, "lasttoken", "pooling_mode_lasttoken"},
 };
 
+// Python's bool(value) for a JSON value: sentence-transformers reads the
+// legacy flags as `if kwargs.get(flag, False)`, so 1 or "yes" set one too.
+bool truthy(const io::Json& v) {
+  if (v.is_boolean()) return v.get<bool>();
+  if (v.is_number_integer()) return v.get<int64_t>() != 0;
+  if (v.is_number_unsigned()) return v.get<uint64_t>() != 0;
+  if (v.is_number_float()) return v.get<double>() != 0.0;
+  if (v.is_string()) return !v.get_ref<const std::string&>().empty();
+  if (v.is_array() || v.is_object()) return !v.empty();
+  return false;  // null
+}
+
 std::string mode_list() {
   std::string s;
   for (const auto& m : kModes) s += std::string(s.empty() ? "" : ", ") + m.name;
@@ -90,6 +102,14 @@ std::string pooling_mode_name(PoolingMode mode) {
 }
 
 Pooling Pooling::from_json(const io::Json& json, const std::string& source) {
+  try {
+    return parse_pooling(json, source);
+  } catch (const io::Json::exception& e) {
+    throw FormatError(source + ": " + e.what());
+  }
+}
+
+Pooling Pooling::parse_pooling(const io::Json& json, const std::string& source) {
   if (!json.is_object()) throw FormatError(source + ": expected a JSON object");
   Pooling p;
   const char* dim_key =
@@ -117,8 +137,7 @@ Pooling Pooling::from_json(const io::Json& json, const std::string& source) {
     if (p.modes.empty()) throw FormatError(source + ": 'pooling_mode' is an empty list");
   } else {
     for (const auto& m : kModes) {
-      if (json.contains(m.legacy_flag) && json[m.legacy_flag].is_boolean() &&
-          json[m.legacy_flag].get<bool>()) {
+      if (json.contains(m.legacy_flag) && truthy(json[m.legacy_flag])) {
         p.modes.push_back(m.mode);
       }
     }
@@ -230,6 +249,15 @@ DenseLayer DenseLayer::load(const fs::path& folder) {
   if (!fs::exists(config_path, ec)) throw NotFound("Dense module: " + config_path.string() + " not found");
   const io::Json j = io::read_json(config_path);
   const std::string src = config_path.string();
+  try {
+    return load_dense(folder, j, src);
+  } catch (const io::Json::exception& e) {
+    throw FormatError(src + ": " + e.what());
+  }
+}
+
+DenseLayer DenseLayer::load_dense(const fs::path& folder, const io::Json& j, const std::string& src) {
+  std::error_code ec;
   DenseLayer d;
   for (const char* key : {"in_features", "out_features"}) {
     if (!j.contains(key) || !j[key].is_number_integer() || j[key].get<int64_t>() <= 0) {

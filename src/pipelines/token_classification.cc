@@ -112,6 +112,7 @@ class TokenClassification : public TaskPipeline {
     auto chunks = ctx_.tok->encode(sentence, std::nullopt, truncation);
     if (!stride) chunks.resize(1);
     std::vector<Entity> all;
+    const CharIndex chars(sentence);  // slices in time independent of the sentence's length
     for (const Encoding& enc : chunks) {
       const auto outputs = forward_one(*ctx_.model, enc);
       const Tensor& logits = output(outputs, "logits");
@@ -126,15 +127,14 @@ class TokenClassification : public TaskPipeline {
         p.start = static_cast<int64_t>(enc.offsets[idx].first);
         p.end = static_cast<int64_t>(enc.offsets[idx].second);
         p.index = static_cast<int64_t>(idx);
-        const std::string word_ref =
-            slice_chars(sentence, static_cast<size_t>(p.start), static_cast<size_t>(p.end));
+        const std::string word_ref = chars.slice(static_cast<size_t>(p.start), static_cast<size_t>(p.end));
         if (ctx_.tok->has_continuing_subword_prefix()) {
           p.is_subword = char_length(p.word) != char_length(word_ref);
         } else {
           // transformers' fallback: no space right before or at the token start.
-          const std::string around = p.start > 0 ? slice_chars(sentence, static_cast<size_t>(p.start - 1),
-                                                               static_cast<size_t>(p.start + 1))
-                                                 : std::string();
+          const std::string around =
+              p.start > 0 ? chars.slice(static_cast<size_t>(p.start - 1), static_cast<size_t>(p.start + 1))
+                          : std::string();
           p.is_subword = p.start > 0 && around.find(' ') == std::string::npos;
         }
         if (auto unk = ctx_.tok->special_id("unk_token"); unk && enc.ids[idx] == *unk) {

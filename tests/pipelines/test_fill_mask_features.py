@@ -99,3 +99,21 @@ def test_calls_from_many_threads(zoo):
     with ThreadPoolExecutor(4) as pool:
         got = list(pool.map(lambda c: ours(c[0], **c[1]), calls))
     assert got == expected
+
+
+@pytest.mark.parametrize("top_k", [-1, -3])
+@pytest.mark.parametrize("targets", [None, ["capital", "city"]], ids=["vocab", "targets"])
+def test_fill_mask_negative_top_k_raises_as_transformers(zoo, bert_mlm, oc, top_k, targets):
+    # Before: an empty list per mask. transformers' torch.topk(k) raises for k < 0.
+    text = _masked("[MASK]")[0]
+    kwargs = {"top_k": top_k} if targets is None else {"top_k": top_k, "targets": targets}
+    with pytest.raises(RuntimeError):
+        zoo.hf(FM, bert_mlm)(text, **kwargs)
+    with pytest.raises(oc.InvalidArgumentError, match=rf"top_k must not be negative \(got {top_k}\)"):
+        zoo.oc(FM, bert_mlm)(text, **kwargs)
+
+
+def test_fill_mask_top_k_zero_matches_transformers(zoo, bert_mlm):
+    texts = _masked("[MASK]")
+    for data in (texts[0], texts[2]):
+        assert_same(zoo.hf(FM, bert_mlm)(data, top_k=0), zoo.oc(FM, bert_mlm)(data, top_k=0), FM)

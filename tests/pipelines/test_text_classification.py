@@ -96,3 +96,19 @@ def test_export_option_passes_through(zoo, bert, oc, tmp_path, monkeypatch):
     ours = oc.pipeline(T, model=str(bert), export=True, top_k=None)
     assert str(tmp_path / "exports") in repr(ours)
     assert_same(zoo.hf(T, bert)(TEXTS, top_k=None), ours(TEXTS), T)
+
+
+@pytest.mark.parametrize("top_k", [0, -1, -2, -7])
+@pytest.mark.parametrize("where", ["call", "pipeline"])
+def test_non_positive_top_k_slices_as_transformers(zoo, bert, top_k, where):
+    # transformers keeps scores[:top_k] (Python slice): -1 drops the last label, -7 leaves none.
+    from transformers import pipeline
+
+    if where == "call":
+        hf, ours, kwargs = zoo.hf(T, bert), zoo.oc(T, bert), {"top_k": top_k}
+    else:
+        hf, ours, kwargs = pipeline(T, model=str(bert), top_k=top_k), zoo.oc(T, bert, top_k=top_k), {}
+    for data in (TEXTS[0], TEXTS, PAIR):
+        expected = hf(data, **kwargs)
+        assert_same(expected, ours(data, **kwargs), T)
+    assert len(ours(TEXTS[1], top_k=top_k)) == (max(len(TC_LABELS) + top_k, 0) if top_k < 0 else 0)

@@ -139,6 +139,23 @@ def test_malformed_modules_json(tiny_st, tmp_path):
         oc.SentenceTransformer(str(d))
 
 
+@pytest.mark.parametrize("file, edit, message", [
+    ("sentence_bert_config.json", {"do_lower_case": "yes"}, r"sentence_bert_config\.json: .*type must be boolean"),
+    ("sentence_bert_config.json", {"transformer_task": 3}, r"sentence_bert_config\.json: .*type must be string"),
+    ("sentence_bert_config.json", {"max_seq_length": -4}, r"sentence_bert_config\.json: 'max_seq_length' must be positive"),
+    ("2_Dense/config.json", {"bias": "no"}, r"2_Dense.config\.json: .*type must be boolean"),
+    ("2_Dense/config.json", {"use_residual": 1}, r"2_Dense.config\.json: .*type must be boolean"),
+])
+def test_wrong_json_types_name_the_file(tiny_st, tmp_path, file, edit, message):
+    # Before: nlohmann's type_error escaped as a bare RuntimeError without the file.
+    d = copy_st(tiny_st, tmp_path)
+    cfg = json.loads((d / file).read_text())
+    cfg.update(edit)
+    (d / file).write_text(json.dumps(cfg))
+    with pytest.raises(oc.FormatError, match=message):
+        oc.SentenceTransformer(str(d))
+
+
 def test_bad_encode_arguments(tiny_st):
     ours = oc.SentenceTransformer(str(tiny_st[1]))
     with pytest.raises(ValueError, match="batch_size"):

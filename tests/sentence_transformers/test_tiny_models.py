@@ -69,6 +69,49 @@ def test_legacy_pooling_flags(tiny_base, tmp_path, minilm_dir):
     assert ours.pooling_modes == ["max", "mean"]
 
 
+@pytest.mark.parametrize("with_dense", [False, True], ids=["plain", "dense"])
+def test_legacy_pooling_every_flag(tiny_base, tmp_path, with_dense):
+    # Every pooling_mode_* flag set: sentence-transformers concatenates the six modes in its legacy order
+    # (cls, max, mean, mean_sqrt_len_tokens, weightedmean, lasttoken), 6 x 32 = 192 wide.
+    from sentence_transformers import SentenceTransformer
+
+    dense = [(16, torch.nn.Tanh(), True)] if with_dense else None
+    build_st(tiny_base, tmp_path / "st", pooling_mode=("cls", "max", "mean", "mean_sqrt_len_tokens", "weightedmean",
+                                                      "lasttoken"), dense=dense)
+    (tmp_path / "st" / "1_Pooling" / "config.json").write_text(json.dumps({
+        "word_embedding_dimension": 32, "pooling_mode_cls_token": True, "pooling_mode_mean_tokens": True,
+        "pooling_mode_max_tokens": True, "pooling_mode_mean_sqrt_len_tokens": True,
+        "pooling_mode_weightedmean_tokens": True, "pooling_mode_lasttoken": True, "include_prompt": True,
+    }))
+    st = SentenceTransformer(str(tmp_path / "st"), device="cpu")
+    assert st.get_embedding_dimension() == (16 if with_dense else 192)
+    ours, _, _ = check(st, tmp_path / "st")
+    assert ours.pooling_modes == ["cls", "max", "mean", "mean_sqrt_len_tokens", "weightedmean", "lasttoken"]
+    assert ours.get_sentence_embedding_dimension() == st.get_embedding_dimension()
+
+
+@pytest.mark.parametrize("flags, modes", [
+    (dict.fromkeys(["cls_token", "max_tokens", "mean_tokens", "mean_sqrt_len_tokens", "weightedmean_tokens",
+                    "lasttoken"], 1), ["cls", "max", "mean", "mean_sqrt_len_tokens", "weightedmean", "lasttoken"]),
+    ({"cls_token": "yes", "max_tokens": 0, "mean_tokens": None, "lasttoken": [1]}, ["cls", "lasttoken"]),
+    ({"cls_token": "", "max_tokens": 0.0, "mean_tokens": {}, "weightedmean_tokens": 2.5}, ["weightedmean"]),
+], ids=["ints", "mixed", "falsy"])
+def test_legacy_pooling_flags_are_python_truthy(tiny_base, tmp_path, flags, modes):
+    # sentence-transformers reads each flag as `if kwargs.get(flag, False)`: 1 or "yes" set one too. Before,
+    # only JSON true did, so six 1 flags gave mean pooling (32 wide) and the 192-wide Dense after it was refused.
+    from sentence_transformers import SentenceTransformer
+
+    dense = [(16, torch.nn.Tanh(), True)]
+    build_st(tiny_base, tmp_path / "st", pooling_mode=tuple(modes) if len(modes) > 1 else modes[0], dense=dense)
+    (tmp_path / "st" / "1_Pooling" / "config.json").write_text(json.dumps({
+        "word_embedding_dimension": 32, **{f"pooling_mode_{k}": v for k, v in flags.items()}}))
+    st = SentenceTransformer(str(tmp_path / "st"), device="cpu")
+    expected = (st[1].pooling_mode,) if isinstance(st[1].pooling_mode, str) else st[1].pooling_mode
+    assert list(expected) == modes
+    ours, _, _ = check(st, tmp_path / "st")
+    assert ours.pooling_modes == modes
+
+
 def test_prompts_and_include_prompt(tiny_base, tmp_path):
     prompts = {"query": "query: ", "document": "passage: "}
     for include_prompt in (True, False):

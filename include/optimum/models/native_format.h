@@ -3,6 +3,7 @@
 // so an exported folder loads without any family-specific name mapping.
 #pragma once
 
+#include <string>
 #include <utility>
 
 #include "optimum/io/safetensors.h"
@@ -32,8 +33,14 @@ struct NativeModel {
   bool uses_token_types = true;
 };
 
-// Rebuilds weights and head from `store` and a layout written by to_native.
-// FormatError names the file and the tensor or field at fault.
-NativeModel from_native(const io::WeightStore& store, const io::Json& layout, const config::EncoderConfig& config);
+// Rebuilds weights and head from `store` and a layout written by to_native,
+// checked against `config` before it is run: layer_order is the family's
+// plan for num_hidden_layers, every head step fits the width before it and
+// the last one the task's (2 for question-answering, num_labels for
+// classification, vocab_size for fill-mask, 1 for multiple-choice).
+// FormatError names `source` (the export record) and the JSON field, or the
+// weights file and tensor, at fault.
+NativeModel from_native(const io::WeightStore& store, const io::Json& layout, const config::EncoderConfig& config,
+                        const std::string& source);
 
 }  // namespace optimum::models

@@ -13,6 +13,17 @@
 
 namespace optimum::models {
 
+// The encoder layers a family loads (`distinct`, indexed as
+// EncoderWeights::layers) and the order it runs them in, from the config.
+struct LayerPlan {
+  size_t distinct = 0;
+  std::vector<size_t> order;
+};
+
+// Most layer runs a plan may hold (num_hidden_layers, times
+// inner_group_num for ALBERT): FormatError beyond, naming the config field.
+inline constexpr int64_t kMaxLayerRuns = int64_t{1} << 16;
+
 struct Family {
   std::string model_type;
   std::string base_prefix;  // attribute of the base model in head classes
@@ -22,6 +33,9 @@ struct Family {
   std::function<EncoderWeights(const WeightSource&, const config::EncoderConfig&)> load_encoder;
   // Head of a task other than feature-extraction.
   std::function<Head(tasks::Task, const WeightSource&, const config::EncoderConfig&)> load_head;
+  // Layers loaded and run; unset: blocks::sequential_plan (one layer per
+  // num_hidden_layers, in order). Native exports are checked against it.
+  std::function<LayerPlan(const config::EncoderConfig&)> layer_plan;
 };
 
 // The family of `model_type`; Unsupported lists the supported model types.
@@ -51,6 +65,10 @@ Linear tied_decoder(const WeightSource& w, const std::string& name, const std::s
                     const config::EncoderConfig& c);
 // layer_order 0..n-1 over n distinct layers.
 std::vector<size_t> sequential_order(size_t n);
+// num_hidden_layers distinct layers run once each, in order.
+LayerPlan sequential_plan(const config::EncoderConfig& c);
+// The family's plan (its layer_plan, else sequential_plan).
+LayerPlan layer_plan(const Family& family, const config::EncoderConfig& c);
 // Head of `task` built from steps; Unsupported if the family lacks it.
 [[noreturn]] void unsupported_task(const std::string& model_type, tasks::Task task,
                                    const std::vector<tasks::Task>& supported);

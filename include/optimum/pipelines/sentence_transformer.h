@@ -44,6 +44,9 @@ struct Pooling {
   // tokens of each row are masked out.
   Tensor forward(const Tensor& token_embeddings, const Tensor& attention_mask,
                  std::optional<size_t> prompt_length = std::nullopt) const;
+
+ private:
+  static Pooling parse_pooling(const io::Json& json, const std::string& source);
 };
 
 // Element-wise activation of a Dense module (its activation_function).
@@ -67,6 +70,9 @@ struct DenseLayer {
   static DenseLayer load(const std::filesystem::path& folder);
   // [n, in_features] -> [n, out_features].
   Tensor forward(const Tensor& x) const;
+
+ private:
+  static DenseLayer load_dense(const std::filesystem::path& folder, const io::Json& config, const std::string& src);
 };
 
 // Similarity between embeddings, as SentenceTransformer.similarity computes it.

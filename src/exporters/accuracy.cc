@@ -306,18 +306,21 @@ io::Json AccuracyMetrics::to_json() const {
 }
 
 io::Json AccuracyReport::to_json() const {
-  return {{"dtype", dtype},
-          {"calibration", calibration},
-          {"samples", samples},
-          {"thresholds",
-           {{"min_cosine", thresholds.min_cosine}, {"min_top1_agreement", thresholds.min_agreement}}},
-          {"all_layers", initial.to_json()},
-          {"exported", final.to_json()},
-          {"fallback_dtype", std::string(kernels::weight_type_name(thresholds.fallback))},
-          {"fallback_linears", fallback_linears},
-          {"fp32_linears", fp32_linears},
-          {"layer_linears", layer_linears},
-          {"passed", true}};
+  io::Json j = {{"dtype", dtype},
+                {"calibration", calibration},
+                {"samples", samples},
+                {"thresholds",
+                 {{"min_cosine", thresholds.min_cosine}, {"min_top1_agreement", thresholds.min_agreement}}},
+                {"all_layers", initial.to_json()},
+                {"exported", final.to_json()},
+                {"fallback_dtype", std::string(kernels::weight_type_name(thresholds.fallback))},
+                {"fallback_linears", fallback_linears},
+                {"fp32_linears", fp32_linears},
+                {"layer_linears", layer_linears},
+                {"cpu_isa", cpu_isa},
+                {"passed", true}};
+  if (int8_activation_levels > 0) j["int8_activation_levels"] = int8_activation_levels;
+  return j;
 }
 
 models::PrecisionPlan choose_precision(const models::EncoderModel& fp32, const fs::path& tokenizer_dir,
@@ -340,6 +343,8 @@ models::PrecisionPlan choose_precision(const models::EncoderModel& fp32, const f
   rep.thresholds.texts.clear();
   const std::vector<std::string> names = models::layer_linear_names(w);
   rep.layer_linears = static_cast<int64_t>(names.size());
+  rep.cpu_isa = kernels::cpu_isa();
+  if (type == kernels::WeightType::S8) rep.int8_activation_levels = kernels::int8_activation_levels();
 
   const Calibration cal = calibrate(fp32, tokenizer_dir, options);
   const bool pairs = fp32.task() == tasks::Task::MultipleChoice;

@@ -455,8 +455,17 @@ PackedLinear PackedLinear::from_f32(const float* w, int64_t n, int64_t k, const 
       warned = true;
       std::fprintf(stderr, "optimum-cpp: this CPU (or OPTIMUM_CPU_ISA) has no bf16 matmul; bf16 layers run in fp32\n");
     }
+    // The weights still are the bf16 ones (as a bf16 export stores and from_bf16 loads
+    // them), so that the accuracy guard measures on AVX2 what the export will run.
+    std::vector<uint16_t> h(static_cast<size_t>(n * k));
+    to_bf16(w, n * k, h.data());
+    std::vector<float> rounded(static_cast<size_t>(n * k));
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n * k; ++i) {
+      rounded[static_cast<size_t>(i)] = bf16_to_float(h[static_cast<size_t>(i)]);
+    }
     impl->type = WeightType::F32;
-    impl->pack(w, DT::f32);
+    impl->pack(rounded.data(), DT::f32);
   } else if (type == WeightType::BF16) {
     std::vector<uint16_t> h(static_cast<size_t>(n * k));
     to_bf16(w, n * k, h.data());

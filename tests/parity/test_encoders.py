@@ -291,17 +291,20 @@ def build_reference(model_type: str, head: str, root: pathlib.Path) -> RefModel:
     ref.eval()
 
     # The reloaded reference must be the model that was built (guards the
-    # save/reload round trip the engine also relies on).
-    ids = torch.arange(2 * 11, dtype=torch.long).reshape(2, 11) % (config.vocab_size - 3) + 3
-    if head == "multiple-choice":
-        ids = ids.reshape(1, 2, 11)
-    with torch.no_grad():
-        a = model(input_ids=ids)
-        b = ref(input_ids=ids)
-    for k in a.keys():
-        if isinstance(a[k], torch.Tensor):
-            d = (a[k] - b[k]).abs().max().item()
-            assert d == 0.0, f"{model_type}/{head}: reload changed {k} by {d}"
+    # save/reload round trip the engine also relies on). Compared on the
+    # parameters and buffers, bit for bit: comparing outputs would test
+    # torch's GEMM, which is not bit-reproducible run to run on every CPU
+    # (AVX2-only EPYC: a single-output head moved by 6e-8 between two calls).
+    built, reloaded = model.state_dict(), ref.state_dict()
+    assert built.keys() == reloaded.keys(), (
+        f"{model_type}/{head}: reload changed the tensor names: "
+        f"{sorted(built.keys() ^ reloaded.keys())}")
+    for k, t in built.items():
+        r = reloaded[k]
+        assert t.dtype == r.dtype and t.shape == r.shape, (
+            f"{model_type}/{head}: reload changed {k}: {t.dtype}{tuple(t.shape)} -> "
+            f"{r.dtype}{tuple(r.shape)}")
+        assert torch.equal(t, r), f"{model_type}/{head}: reload changed the values of {k}"
 
     return RefModel(model_type, head, folder, ref.config, ref, family)
 

@@ -124,6 +124,34 @@ def test_thread_counts_agree():
     assert np.abs(one - two).max() <= 1e-5
 
 
+# oneDNN's ISA names and feature bits (dnnl_cpu_isa_t): an ISA includes another when its bits
+# include the other's. The CPU's own ISA is what the engine reports in this process (under
+# OPTIMUM_CPU_ISA, the cap: the suite then treats the CPU as that ISA).
+ISA_BITS = {"sse41": 0x1, "avx2": 0x7, "avx2_vnni": 0x407, "avx512_core": 0x27,
+            "avx512_core_vnni": 0x67, "avx512_core_bf16": 0xE7, "avx512_core_amx": 0x3E7}
+NATIVE_ISA = oc.cpu_isa()
+
+
+def effective_isa(cap: str, native: str = NATIVE_ISA) -> str:
+    """The ISA the engine runs under OPTIMUM_CPU_ISA=cap on a CPU whose ISA is `native`: the
+    largest named ISA both include (a cap above the CPU runs the CPU's own path)."""
+    both = ISA_BITS[cap] & ISA_BITS[native]
+    return max((n for n, b in ISA_BITS.items() if b & both == b), key=lambda n: bin(ISA_BITS[n]).count("1"))
+
+
+# Every cap from AVX2 (the project's floor) up to the CPU's own ISA.
+ISA_CAPS = [n for n, b in ISA_BITS.items() if n != "sse41" and b & ISA_BITS[NATIVE_ISA] == b]
+
+
+def test_effective_isa_follows_onednn():
+    assert NATIVE_ISA in ISA_BITS, NATIVE_ISA  # "other": a CPU below AVX2
+    assert effective_isa("avx512_core", "avx2") == "avx2"
+    assert effective_isa("avx2_vnni", "avx512_core_bf16") == "avx2"
+    assert effective_isa("avx512_core_vnni", "avx512_core_amx") == "avx512_core_vnni"
+    assert effective_isa("avx512_core_amx", "avx2_vnni") == "avx2"
+    assert "avx2" in ISA_CAPS and NATIVE_ISA in ISA_CAPS
+
+
 ISA_SCRIPT = r"""
 import sys, numpy as np, torch, transformers
 import optimum_cpp as oc
@@ -147,12 +175,21 @@ def run_isa(isa: str) -> subprocess.CompletedProcess:
                           text=True, timeout=300)
 
 
-def test_cpu_isa_cap_runs_the_avx2_path_with_parity():
-    proc = run_isa("avx2")
+@pytest.mark.parametrize("cap", ISA_CAPS)
+def test_cpu_isa_cap_runs_each_path_with_parity(cap):
+    # Each instruction set this CPU has, from AVX2 up, capped with OPTIMUM_CPU_ISA.
+    proc = run_isa(cap)
     assert proc.returncode == 0, proc.stderr
     lines = dict(line.split(" ", 1) for line in proc.stdout.splitlines() if line[:4] in ("ISA ", "DIFF"))
-    assert lines["ISA"] == "avx2"
+    assert lines["ISA"] == cap
     assert float(lines["DIFF"]) <= ATOL
+
+
+def test_cpu_isa_cap_above_the_cpu_runs_the_cpu_path():
+    # A cap naming more than the CPU has is no error: the engine runs what the CPU has.
+    proc = run_isa("avx512_core_amx")
+    assert proc.returncode == 0, proc.stderr
+    assert f"ISA {effective_isa('avx512_core_amx')}\n" in proc.stdout
 
 
 def test_cpu_isa_cap_rejects_an_unknown_name():
@@ -269,12 +306,14 @@ print("MINCOS", float(cos.min()))
 """
 
 
-@pytest.mark.parametrize("isa", ["avx2", "avx512_core"])
-def test_int8_without_vnni_does_not_saturate(isa):
+@pytest.mark.parametrize("cap", ["avx2", "avx512_core"])
+def test_int8_without_vnni_does_not_saturate(cap):
     # Without VNNI oneDNN's u8·s8 pairs go through 16-bit sums (vpmaddubsw) and saturate for
     # 8-bit activations: every-layer int8 MiniLM fell to cosine 0.92 against transformers.
-    # Activations are quantized to 7 bits there (0.978; 0.991 with VNNI).
-    env = dict(os.environ, OPTIMUM_CPU_ISA=isa)
+    # Activations are quantized to 7 bits there (0.978; 0.991 with VNNI). On a CPU without
+    # AVX-512 the avx512_core case runs its twin, the AVX2 path the CPU has.
+    isa = effective_isa(cap)
+    env = dict(os.environ, OPTIMUM_CPU_ISA=cap)
     proc = subprocess.run([sys.executable, "-c", INT8_SCRIPT, str(MINILM)], env=env, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr

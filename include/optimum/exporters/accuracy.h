@@ -60,6 +60,10 @@ struct AccuracyReport {
   std::vector<std::string> fallback_linears;  // layer Linears kept in higher precision, most sensitive first
   std::vector<std::string> fp32_linears;      // of those, the ones in fp32 (all of them for an fp32 fallback)
   int64_t layer_linears = 0;                  // layer Linears in the model
+  // What the guard measured on: the engine's instruction set (kernels::cpu_isa) and,
+  // for int8, the activation levels of its int8 matmul (255 with VNNI, 127 without).
+  std::string cpu_isa;
+  int int8_activation_levels = 0;  // 0: not an int8 export
   io::Json to_json() const;
 };
 

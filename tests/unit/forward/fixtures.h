@@ -30,8 +30,8 @@ inline const std::vector<std::string> kFamilies = {"bert",       "roberta", "xlm
                                                    "distilbert", "electra", "albert",      "mpnet"};
 
 // The heads built per family, by canonical task name.
-inline const std::vector<std::string> kHeads = {"feature-extraction", "fill-mask", "text-classification",
-                                                "token-classification", "question-answering"};
+inline const std::vector<std::string> kHeads = {"feature-extraction",   "fill-mask",          "text-classification",
+                                                "token-classification", "question-answering", "multiple-choice"};
 
 // Tolerance of fp32 results against transformers (the registry's fp32 ATOL).
 inline constexpr double kAtol = 1e-4;

@@ -22,9 +22,17 @@ HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "pipelines"))
 
-# Canonical task of each head built per family (pipe_zoo's head names).
-HEADS = ["feature-extraction", "fill-mask", "text-classification", "token-classification", "question-answering"]
+# Canonical task of each head built per family, and its transformers Auto class.
+AUTO_CLASSES = {
+    "feature-extraction": "AutoModel",
+    "fill-mask": "AutoModelForMaskedLM",
+    "text-classification": "AutoModelForSequenceClassification",
+    "token-classification": "AutoModelForTokenClassification",
+    "question-answering": "AutoModelForQuestionAnswering",
+    "multiple-choice": "AutoModelForMultipleChoice",
+}
 SEQ_LENGTHS = (7, 4)  # the forward inputs: one batch of two rows, the second right-padded
+CHOICES = 2  # multiple-choice inputs: [batch, CHOICES, seq], the same rows for each choice but the first token
 TEXTS = ["My name is John and I live in London.", "Paris is the capital of France."]
 QA = {"question": "Where does John live?", "context": "My name is John and I live in London."}
 ZERO_SHOT_LABELS = ["politics", "sport", "music"]
@@ -62,7 +70,6 @@ def forward_case(folder: pathlib.Path, family: str, head: str, tokenizer) -> dic
     """Inputs of one padded batch and every output transformers gives for them."""
     import torch
     import transformers
-    from pipe_zoo import HEADS as AUTO_CLASSES
 
     model = getattr(transformers, AUTO_CLASSES[head]).from_pretrained(str(folder)).eval()
     cfg = model.config
@@ -76,6 +83,9 @@ def forward_case(folder: pathlib.Path, family: str, head: str, tokenizer) -> dic
     inputs = {"input_ids": ids, "attention_mask": mask}
     if getattr(cfg, "type_vocab_size", 0) >= 2 and family not in ("distilbert", "mpnet"):
         inputs["token_type_ids"] = (torch.arange(seq) >= 3).long().expand(batch, seq) * mask
+    if head == "multiple-choice":
+        inputs = {k: v.unsqueeze(1).repeat(1, CHOICES, 1) for k, v in inputs.items()}
+        inputs["input_ids"][:, 1:, 0] = torch.randint(5, cfg.vocab_size, (batch, CHOICES - 1), generator=gen)
     with torch.no_grad():
         out = model(**inputs)
     outputs = {k: tensor_json(v) for k, v in out.items()
@@ -139,6 +149,21 @@ def sentence_transformer_case(base: pathlib.Path, out: pathlib.Path) -> dict:
     return {"folder": out.name, "sentences": TEXTS, "expected": tensor_json(emb)}
 
 
+def build_head(root: pathlib.Path, family: str, head: str, tokenizer) -> pathlib.Path:
+    """What pipe_zoo.build does, for a head it does not know (no pipeline runs it)."""
+    import pipe_zoo
+    import torch
+    import transformers
+
+    folder = root / f"{family}-{head}-0"
+    folder.mkdir(parents=True)
+    cfg = pipe_zoo.make_config(family, len(tokenizer), tokenizer.pad_token_id, None)
+    torch.manual_seed(0)
+    getattr(transformers, AUTO_CLASSES[head]).from_config(cfg).eval().save_pretrained(str(folder))
+    tokenizer.save_pretrained(str(folder))
+    return folder
+
+
 def main(out: pathlib.Path) -> None:
     key = stamp()
     manifest_path = out / "manifest.json"
@@ -167,8 +192,11 @@ def main(out: pathlib.Path) -> None:
         else:
             tokenizer = pipe_zoo.bert_tokenizer(tok_dir, with_token_types=family not in pipe_zoo.NO_TOKEN_TYPES)
         folders, forward = {}, {}
-        for head in HEADS:
-            folder = pipe_zoo.build(out, family, head, labels.get(head), tokenizer=tokenizer)
+        for head in AUTO_CLASSES:
+            if head in pipe_zoo.HEADS:
+                folder = pipe_zoo.build(out, family, head, labels.get(head), tokenizer=tokenizer)
+            else:
+                folder = build_head(out, family, head, tokenizer)
             folders[head] = folder
             forward[head] = {"folder": folder.name} | forward_case(folder, family, head, tokenizer)
         manifest["families"][family] = {

@@ -11,6 +11,7 @@ WordPiece, BPE and Unigram tokenizers of the zoo.
 
 from __future__ import annotations
 
+import os
 import random
 
 import pytest
@@ -45,15 +46,20 @@ def random_string(rng: random.Random) -> str:
     return "".join(parts)
 
 
+# OPTIMUM_RANDOM_STRINGS=n[:seed] runs a longer check by hand (default 3000, seed 20261207).
+COUNT, _, SEED = os.environ.get("OPTIMUM_RANDOM_STRINGS", "3000:20261207").partition(":")
+SEED = SEED or "20261207"
+
+
 @pytest.fixture(scope="module")
 def strings() -> list[str]:
-    rng = random.Random(20261207)
-    return [random_string(rng) for _ in range(3000)]
+    rng = random.Random(int(SEED))
+    return [random_string(rng) for _ in range(int(COUNT))]
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_random_strings_match(zoo, strings, name):
     hf, oc = zoo.plain(name)
-    r = Report(f"{name}: {len(strings)} random strings (seed 20261207)")
+    r = Report(f"{name}: {len(strings)} random strings (seed {SEED})")
     compare_batch(r, "add_special_tokens=True", hf, oc, strings, True)
     r.check()

@@ -106,7 +106,8 @@ fs::path safe_join(const fs::path& root, std::string_view relative, std::string_
   const fs::path real = resolved_location(out);
   if (!is_within(real, real_root)) {
     throw InvalidArgument(std::string(what) + " " + quote_untrusted(relative) +
-                          " is refused: a symlink on disk makes " + out.string() + " lead to " + real.string() +
+                          " is refused: a symlink on disk makes " + out.string() + " lead to " +
+                          real.string() +
                           ", outside " + root.string());
   }
   return out;

@@ -90,7 +90,9 @@ void validate_revision(std::string_view revision) {
   if (revision.front() == '/') refuse("it is an absolute path");
   if (revision.back() == '/' || revision.back() == '.') refuse("it ends with '/' or '.'");
   if (revision.find("..") != std::string_view::npos) refuse("'..' is not allowed");
-  if (revision.find("@{") != std::string_view::npos || revision == "@") refuse("'@{' and '@' are not allowed");
+  if (revision.find("@{") != std::string_view::npos || revision == "@") {
+    refuse("'@{' and '@' are not allowed");
+  }
   size_t start = 0;
   while (start <= revision.size()) {
     size_t end = revision.find('/', start);

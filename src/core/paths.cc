@@ -83,12 +83,15 @@ fs::path resolved_location(const fs::path& path) {
   return out;
 }
 
-fs::path safe_join(const fs::path& root, std::string_view relative, std::string_view what) {
+void check_relative_path(std::string_view relative, std::string_view what) {
   const std::string problem = lexical_problem(relative);
   if (!problem.empty()) {
-    throw InvalidArgument(std::string(what) + " " + quote_untrusted(relative) + " is refused: " + problem +
-                          " (it must stay inside " + root.string() + ")");
+    throw InvalidArgument(std::string(what) + " " + quote_untrusted(relative) + " is refused: " + problem);
   }
+}
+
+fs::path safe_join(const fs::path& root, std::string_view relative, std::string_view what) {
+  check_relative_path(relative, std::string(what) + " below " + root.string());
   fs::path out = root;
   size_t start = 0;
   while (start < relative.size()) {
@@ -103,7 +106,8 @@ fs::path safe_join(const fs::path& root, std::string_view relative, std::string_
   const fs::path real = resolved_location(out);
   if (!is_within(real, real_root)) {
     throw InvalidArgument(std::string(what) + " " + quote_untrusted(relative) +
-                          " is refused: a symlink on disk makes " + out.string() + " lead to " + real.string() +
+                          " is refused: a symlink on disk makes " + out.string() + " lead to " +
+                          real.string() +
                           ", outside " + root.string());
   }
   return out;

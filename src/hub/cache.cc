@@ -111,7 +111,8 @@ fs::path RepoCache::ref_path(std::string_view revision) const {
 
 fs::path RepoCache::no_exist_path(const CommitHash& commit, std::string_view file) const {
   validate_repo_path(file);
-  return safe_join(storage_folder_, ".no_exist/" + commit.str() + "/" + std::string(file), "missing-file marker");
+  return safe_join(storage_folder_, ".no_exist/" + commit.str() + "/" + std::string(file),
+                   "missing-file marker");
 }
 
 fs::path RepoCache::tree_listing_path(const CommitHash& commit) const {

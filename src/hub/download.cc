@@ -384,7 +384,8 @@ fs::path download_file(const Session& session, const RepoCache& cache, const std
   }
   if (!failure && response.status / 100 != 2 && response.status / 100 != 3) {
     if (response.status == 404 && response.headers.get("X-Error-Code") == std::string("EntryNotFound")) {
-      if (std::optional<CommitHash> commit = CommitHash::from(response.headers.get("X-Repo-Commit").value_or(""))) {
+      if (std::optional<CommitHash> commit =
+              CommitHash::from(response.headers.get("X-Repo-Commit").value_or(""))) {
         cache.mark_missing(*commit, file);
         cache.write_ref(revision, *commit);
       }
@@ -477,7 +478,8 @@ struct RevisionListing {
 RevisionListing fetch_listing(const Session& session, const std::string& repo_id,
                               const std::string& revision) {
   const HttpRequest request = detail::make_request(
-      session, session.endpoint + "/api/models/" + repo_id + "/revision/" + detail::url_quote(revision, false),
+      session,
+      session.endpoint + "/api/models/" + repo_id + "/revision/" + detail::url_quote(revision, false),
       detail::RequestKind::Listing);
   const HttpResponse response = detail::http_send(request);
   const Target target{repo_id, revision, ""};
@@ -493,11 +495,13 @@ RevisionListing fetch_listing(const Session& session, const std::string& repo_id
                        " has no commit hash in \"sha\" (check HF_ENDPOINT)");
   }
   RevisionListing out{
-      CommitHash::parse(info["sha"].get<std::string>(), "field \"sha\" of the model info from " + response.url),
+      CommitHash::parse(info["sha"].get<std::string>(),
+                        "field \"sha\" of the model info from " + response.url),
       {}};
   if (info.contains("siblings") && info["siblings"].is_array()) {
     if (info["siblings"].size() > detail::kMaxListedFiles) {
-      throw FormatError("model info from " + response.url + " lists " + std::to_string(info["siblings"].size()) +
+      throw FormatError("model info from " + response.url + " lists " +
+                        std::to_string(info["siblings"].size()) +
                         " files, more than the limit of " + std::to_string(detail::kMaxListedFiles));
     }
     for (const io::Json& sibling : info["siblings"]) {
@@ -597,7 +601,8 @@ Snapshot snapshot_download(std::string_view repo_id_or_path, const HubOptions& o
                         in_quotes(id.repo_id) + " at revision " + in_quotes(revision));
   }
   for (const std::string& file : out.files) {
-    download_file(session, cache, listing.commit.str(), join_repo_path(subfolder, file), options.force_download);
+    download_file(session, cache, listing.commit.str(), join_repo_path(subfolder, file),
+                  options.force_download);
   }
   out.folder = cache.snapshot_path(listing.commit, subfolder);
   std::error_code ec;
@@ -654,7 +659,8 @@ bool file_exists(std::string_view repo_id, std::string_view filename, const HubO
   if (!failure) {
     if (response.status / 100 == 2 || response.status / 100 == 3) return true;
     if (response.status == 404 && response.headers.get("X-Error-Code") == std::string("EntryNotFound")) {
-      if (std::optional<CommitHash> commit = CommitHash::from(response.headers.get("X-Repo-Commit").value_or(""))) {
+      if (std::optional<CommitHash> commit =
+              CommitHash::from(response.headers.get("X-Repo-Commit").value_or(""))) {
         cache.mark_missing(*commit, file);
       }
       return false;

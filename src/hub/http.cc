@@ -212,7 +212,8 @@ HttpResponse send_once(const HttpRequest& request, const std::string& method, co
       message += " (connect limit " + std::to_string(request.connect_timeout_s) + " s, at least " +
                  std::to_string(request.min_bytes_per_s) + " bytes/s over " +
                  std::to_string(request.stall_timeout_s) + " s, " +
-                 (request.deadline_s > 0 ? std::to_string(request.deadline_s) + " s in all" : "no total limit") +
+                 (request.deadline_s > 0 ? std::to_string(request.deadline_s) + " s in all"
+                                         : std::string("no total limit")) +
                  "; set HF_HUB_ETAG_TIMEOUT / HF_HUB_DOWNLOAD_TIMEOUT to change them)";
     }
     throw NetworkError(message);
@@ -238,7 +239,8 @@ void check_scheme(const std::string& url, const std::string& what) {
   auto handle = parse_url(url);
   const std::string scheme = lower(url_part(handle.get(), CURLUPART_SCHEME, 0));
   if (scheme != "http" && scheme != "https") {
-    throw NetworkError(what + " " + quote_untrusted(url) + " is refused: only http and https URLs are fetched");
+    throw NetworkError(what + " " + quote_untrusted(url) +
+                       " is refused: only http and https URLs are fetched");
   }
 }
 

@@ -90,7 +90,9 @@ void validate_revision(std::string_view revision) {
   if (revision.front() == '/') refuse("it is an absolute path");
   if (revision.back() == '/' || revision.back() == '.') refuse("it ends with '/' or '.'");
   if (revision.find("..") != std::string_view::npos) refuse("'..' is not allowed");
-  if (revision.find("@{") != std::string_view::npos || revision == "@") refuse("'@{' and '@' are not allowed");
+  if (revision.find("@{") != std::string_view::npos || revision == "@") {
+    refuse("'@{' and '@' are not allowed");
+  }
   size_t start = 0;
   while (start <= revision.size()) {
     size_t end = revision.find('/', start);
@@ -135,27 +137,8 @@ void validate_repo_id(std::string_view repo_id) {
 }
 
 void validate_repo_path(std::string_view path) {
-  const std::string quoted = detail::in_quotes(path);
   if (path.empty()) throw InvalidArgument("invalid file path in repository: it is empty");
-  if (path.front() == '/' || path.find('\\') != std::string_view::npos) {
-    throw InvalidArgument("invalid file path in repository " + quoted + ": must be relative and use '/'");
-  }
-  for (char c : path) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) {
-      throw InvalidArgument("invalid file path in repository " + quoted + ": it contains a control byte");
-    }
-  }
-  size_t start = 0;
-  while (start <= path.size()) {
-    size_t end = path.find('/', start);
-    if (end == std::string_view::npos) end = path.size();
-    const std::string_view part = path.substr(start, end - start);
-    if (part == "..") {
-      throw InvalidArgument("invalid file path in repository " + quoted + ": '..' is not allowed");
-    }
-    start = end + 1;
-  }
+  check_relative_path(path, "file path in repository");
 }
 
 std::string join_repo_path(std::string_view subfolder, std::string_view path) {

@@ -9,6 +9,11 @@
 
 namespace optimum {
 
+// InvalidArgument naming `what` and the value when `relative` is absolute,
+// has a ".." segment, a backslash, a NUL or another control character: the
+// lexical half of safe_join, for names checked before any folder is known.
+void check_relative_path(std::string_view relative, std::string_view what);
+
 // `relative` ('/'-separated; "" and "." segments skipped) below `root`.
 // InvalidArgument naming `what` and the value when `relative` is absolute,
 // has a ".." segment, a backslash, a NUL or another control character, or

@@ -56,7 +56,8 @@ TEST(SafeJoin, RefusesSymlinksThatLeadOutside) {
   EXPECT_EQ(safe_join(root, "back_in/new.txt", "file"), root / "back_in" / "new.txt");
   // A root reached through a symlink is fine: both sides are resolved.
   fs::create_symlink(root, dir.path() / "root_link");
-  EXPECT_EQ(safe_join(dir.path() / "root_link", "inside/x", "file"), dir.path() / "root_link" / "inside" / "x");
+  EXPECT_EQ(safe_join(dir.path() / "root_link", "inside/x", "file"),
+            dir.path() / "root_link" / "inside" / "x");
 }
 
 TEST(SafeJoin, SymlinkLoopsAreAnError) {

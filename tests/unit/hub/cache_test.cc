@@ -60,10 +60,11 @@ TEST(RepoCache, RefsFileWithoutAHashIsAnErrorNamingIt) {
   TempDir dir;
   const RepoCache cache(dir.path(), "org/name");
   fs::create_directories(cache.ref_path("bad").parent_path());
-  for (const char* content : {"not a hash", "../../../../etc", "/abs/path", "0123456789ABCDEF0123456789ABCDEF01234567"}) {
+  for (const char* content :
+       {"not a hash", "../../../../etc", "/abs/path", "0123456789ABCDEF0123456789ABCDEF01234567"}) {
     test_util::write_bytes(cache.ref_path("bad"), content);
-    EXPECT_TRUE(test_util::throws_with<FormatError>([&] { cache.resolve_commit("bad"); },
-                                                    {"refs file", cache.ref_path("bad").string(), "40 lowercase"}))
+    EXPECT_TRUE(test_util::throws_with<FormatError>(
+        [&] { cache.resolve_commit("bad"); }, {"refs file", cache.ref_path("bad").string(), "40 lowercase"}))
         << content;
   }
 }
@@ -95,8 +96,8 @@ TEST(RepoCache, SymlinksOnDiskCannotRedirectWrites) {
   fs::create_symlink(outside, cache.storage_folder() / "snapshots" / kCommit);
   fs::create_directories(cache.storage_folder() / "refs");
   fs::create_symlink(outside / "authorized_keys", cache.storage_folder() / "refs" / "main");
-  EXPECT_TRUE(test_util::throws_with<InvalidArgument>([&] { cache.link_snapshot(kHash, "config.json", "e1"); },
-                                                      {"symlink", outside.string()}));
+  EXPECT_TRUE(test_util::throws_with<InvalidArgument>(
+      [&] { cache.link_snapshot(kHash, "config.json", "e1"); }, {"symlink", outside.string()}));
   EXPECT_TRUE(test_util::throws_with<InvalidArgument>([&] { cache.write_ref("main", kHash); }, {"symlink"}));
   EXPECT_TRUE(test_util::throws_with<InvalidArgument>([&] { cache.snapshot_files(kHash); }, {"symlink"}));
   EXPECT_EQ(fs::directory_iterator(outside), fs::directory_iterator()) << "nothing written outside";

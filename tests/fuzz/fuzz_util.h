@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -74,9 +75,14 @@ inline bool verbose() {
 inline bool known(std::string_view name) {
   static const std::string list = [] {
     const char* v = std::getenv("OPTIMUM_FUZZ_KNOWN");
-    return "," + std::string(v ? v : "") + ",";
+    return v ? std::string(v) : std::string();
   }();
-  return list.find("," + std::string(name) + ",") != std::string::npos;
+  for (size_t begin = 0; begin <= list.size();) {
+    const size_t end = std::min(list.find(',', begin), list.size());
+    if (std::string_view(list).substr(begin, end - begin) == name) return true;
+    begin = end + 1;
+  }
+  return false;
 }
 
 // Runs `body`; an optimum::Error (the input was refused cleanly) is swallowed,

@@ -67,24 +67,6 @@ inline bool verbose() {
   return v;
 }
 
-// Whether the known finding `name` is listed in OPTIMUM_FUZZ_KNOWN (comma
-// separated; off by default). A long run lists the findings already filed
-// (README "Fuzzing") so that it gets past them to new ones:
-//   json_escape    nlohmann::json exceptions escaping a reader count as refusals
-//   empty_convert  empty tensors are not converted (Tensor::to memcpy from null)
-inline bool known(std::string_view name) {
-  static const std::string list = [] {
-    const char* v = std::getenv("OPTIMUM_FUZZ_KNOWN");
-    return v ? std::string(v) : std::string();
-  }();
-  for (size_t begin = 0; begin <= list.size();) {
-    const size_t end = std::min(list.find(',', begin), list.size());
-    if (std::string_view(list).substr(begin, end - begin) == name) return true;
-    begin = end + 1;
-  }
-  return false;
-}
-
 // Runs `body`; an optimum::Error (the input was refused cleanly) is swallowed,
 // every other exception propagates and aborts the run as a finding.
 template <typename Body>
@@ -93,9 +75,6 @@ void accept_or_refuse(Body&& body) {
     body();
   } catch (const optimum::Error& e) {
     if (verbose()) std::fprintf(stderr, "refused: %s\n", e.what());
-  } catch (const nlohmann::json::exception& e) {
-    if (!known("json_escape")) throw;
-    if (verbose()) std::fprintf(stderr, "escaped (tolerated): %s\n", e.what());
   }
 }
 

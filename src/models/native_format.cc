@@ -75,10 +75,10 @@ class Reader {
     if (!layout_.contains("linear_dtypes")) return kernels::WeightType::F32;
     const Json& d = layout_["linear_dtypes"];
     if (!d.is_object() || !d.contains(name)) return kernels::WeightType::F32;
-    if (!d[name].is_string()) throw FormatError(source_ + ": field 'layout.linear_dtypes." + name + "' is not a string");
+    if (!d[name].is_string()) throw FormatError(source_ + ": layout.linear_dtypes['" + name + "'] is not a string");
     const std::string v = d[name].get<std::string>();
     if (v != "fp32" && v != "bf16" && v != "int8") {
-      throw FormatError(source_ + ": field 'layout.linear_dtypes." + name + "' is '" + v +
+      throw FormatError(source_ + ": layout.linear_dtypes['" + name + "'] is '" + v +
                         "' (expected fp32, bf16 or int8)");
     }
     return kernels::weight_type_from_name(v);

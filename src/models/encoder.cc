@@ -72,7 +72,9 @@ void check_weights(const config::EncoderConfig& c, const EncoderWeights& w) {
   };
   shape(w.word_embeddings, {c.vocab_size, e}, "word embeddings");
   shape(w.position_embeddings, {c.max_position_embeddings, e}, "position embeddings");
-  if (w.token_type_embeddings.defined()) shape(w.token_type_embeddings, {c.type_vocab_size, e}, "token-type embeddings");
+  if (w.token_type_embeddings.defined()) {
+    shape(w.token_type_embeddings, {c.type_vocab_size, e}, "token-type embeddings");
+  }
   norm(w.embedding_norm, e, "the embedding LayerNorm");
   if (w.embedding_project) {
     linear(*w.embedding_project, e, h, "the embedding projection");

@@ -75,10 +75,12 @@ class Reader {
     if (!layout_.contains("linear_dtypes")) return kernels::WeightType::F32;
     const Json& d = layout_["linear_dtypes"];
     if (!d.is_object() || !d.contains(name)) return kernels::WeightType::F32;
-    if (!d[name].is_string()) throw FormatError(source_ + ": field 'layout.linear_dtypes." + name + "' is not a string");
+    if (!d[name].is_string()) {
+      throw FormatError(source_ + ": layout.linear_dtypes['" + name + "'] is not a string");
+    }
     const std::string v = d[name].get<std::string>();
     if (v != "fp32" && v != "bf16" && v != "int8") {
-      throw FormatError(source_ + ": field 'layout.linear_dtypes." + name + "' is '" + v +
+      throw FormatError(source_ + ": layout.linear_dtypes['" + name + "'] is '" + v +
                         "' (expected fp32, bf16 or int8)");
     }
     return kernels::weight_type_from_name(v);
@@ -267,8 +269,8 @@ void check_head(const Head& head, const config::EncoderConfig& c, bool has_poole
   const HeadShape want = expected_head(head.task, c);
   const std::string task = tasks::task_name(head.task);
   if (want.sequence != (head.input == HeadInput::Sequence)) {
-    f.fail(path + ".input", std::string("must be ") + (want.sequence ? "'sequence'" : "'first_token' or 'pooled'") +
-                                " for task '" + task + "'");
+    const std::string rows = want.sequence ? "'sequence'" : "'first_token' or 'pooled'";
+    f.fail(path + ".input", "must be " + rows + " for task '" + task + "'");
   }
   if (head.input == HeadInput::Pooled && !has_pooler) {
     f.fail(path + ".input", "is 'pooled' but the weights have no pooler");
@@ -302,8 +304,8 @@ void check_head(const Head& head, const config::EncoderConfig& c, bool has_poole
 }
 
 
-NativeModel from_native_checked(const io::WeightStore& store, const Json& layout, const config::EncoderConfig& c,
-                               const std::string& source) {
+NativeModel from_native_checked(const io::WeightStore& store, const Json& layout,
+                                const config::EncoderConfig& c, const std::string& source) {
   const Fields f(source);
   if (!layout.is_object()) f.fail("layout", "is not a JSON object");
   if (!layout.contains("format") || layout["format"] != kNativeFormat) {
@@ -325,7 +327,8 @@ NativeModel from_native_checked(const io::WeightStore& store, const Json& layout
   // Layers: exactly the plan the family derives from config.json, checked
   // before any weight is read (a long layer_order would run that many layers).
   const LayerPlan plan = blocks::layer_plan(find_family(c.model_type), c);
-  const int64_t n_layers = f.index(f.at(layout, "num_layers", "layout"), "layout.num_layers", kMaxLayerRuns + 1);
+  const int64_t n_layers =
+      f.index(f.at(layout, "num_layers", "layout"), "layout.num_layers", kMaxLayerRuns + 1);
   if (static_cast<size_t>(n_layers) != plan.distinct) {
     f.fail("layout.num_layers", "is " + std::to_string(n_layers) + " but " + c.source + " gives " +
                                     std::to_string(plan.distinct) + " distinct layers");
@@ -426,7 +429,9 @@ NativeModel from_native_checked(const io::WeightStore& store, const Json& layout
       }
     } else if (kind == "norm") {
       const Json& dim = f.at(s, "dim", path);
-      if (!dim.is_number_integer() || dim.get<int64_t>() < 1) f.fail(path + ".dim", "must be a positive integer");
+      if (!dim.is_number_integer() || dim.get<int64_t>() < 1) {
+        f.fail(path + ".dim", "must be a positive integer");
+      }
       m.head.steps.push_back(HeadStep::layer_norm(r.norm(f.string(s, "name", path), dim.get<int64_t>())));
     } else {
       f.fail(path + ".kind", "is '" + kind + "' (expected linear, activation or norm)");

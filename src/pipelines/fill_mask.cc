@@ -23,7 +23,9 @@ class FillMask : public TaskPipeline {
     if (!mask_id) throw Unsupported(task_ + ": the tokenizer does not define a `mask_token`.");
     int64_t top_k = opts.get_int("top_k", 5);
     // transformers' torch.topk(k) raises for a negative k.
-    if (top_k < 0) throw InvalidArgument(task_ + ": top_k must not be negative (got " + std::to_string(top_k) + ")");
+    if (top_k < 0) {
+      throw InvalidArgument(task_ + ": top_k must not be negative (got " + std::to_string(top_k) + ")");
+    }
     std::optional<std::vector<uint32_t>> targets;
     if (opts.has("targets") && !opts.get("targets").is_null()) targets = target_ids(opts.get("targets"));
     std::optional<Truncation> truncation;

@@ -47,7 +47,9 @@ class ContextSpans {
         const char32_t c = tokenizers::unicode::next_char(bytes, pos);
         for (char32_t l : tokenizers::unicode::to_lowercase(c)) tokenizers::unicode::append_utf8(lowered_, l);
       }
-      for (size_t b = from; b < lowered_.size(); ++b) h = add(mul(h, kBase), static_cast<unsigned char>(lowered_[b]));
+      for (size_t b = from; b < lowered_.size(); ++b) {
+        h = add(mul(h, kBase), static_cast<unsigned char>(lowered_[b]));
+      }
     }
   }
 
@@ -71,7 +73,8 @@ class ContextSpans {
     if (a == b) return true;
     const size_t la = lowered_offsets_[a.second] - lowered_offsets_[a.first];
     const size_t lb = lowered_offsets_[b.second] - lowered_offsets_[b.first];
-    return la == lb && lowered_.compare(lowered_offsets_[a.first], la, lowered_, lowered_offsets_[b.first], lb) == 0;
+    return la == lb &&
+           lowered_.compare(lowered_offsets_[a.first], la, lowered_, lowered_offsets_[b.first], lb) == 0;
   }
 
  private:
@@ -98,7 +101,7 @@ class ContextSpans {
   const std::string& text_;
   std::vector<size_t> offsets_;          // byte offset of each code point in the context, plus its size
   std::string lowered_;                  // the lower-cased context
-  std::vector<size_t> lowered_offsets_;  // where each code point's lower case starts in lowered_, plus its size
+  std::vector<size_t> lowered_offsets_;  // where each code point's lower case starts, plus lowered_.size()
   std::vector<uint64_t> prefix_;         // hash of lowered_ before each code point
 };
 
@@ -258,8 +261,8 @@ class QuestionAnswering : public TaskPipeline {
     if (answers.size() > static_cast<size_t>(p.top_k)) answers.resize(static_cast<size_t>(p.top_k));
     Json out = Json::array();
     for (const Answer& a : answers) {
-      out.push_back(
-          Json{{"score", a.score}, {"start", a.start}, {"end", a.end}, {"answer", context_spans.text(a.chars)}});
+      out.push_back(Json{
+          {"score", a.score}, {"start", a.start}, {"end", a.end}, {"answer", context_spans.text(a.chars)}});
     }
     if (out.size() == 1) return out[0];
     return out;

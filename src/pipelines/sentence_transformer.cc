@@ -109,7 +109,9 @@ TransformerSettings read_transformer_settings(const io::Json& sbert, const std::
       }
       return v.get<size_t>();
     };
-    if (sbert.contains("max_seq_length")) out.max_seq_length = length(sbert["max_seq_length"], "max_seq_length");
+    if (sbert.contains("max_seq_length")) {
+      out.max_seq_length = length(sbert["max_seq_length"], "max_seq_length");
+    }
     for (const char* key : {"processor_kwargs", "tokenizer_args"}) {
       if (sbert.contains(key) && sbert[key].is_object() && sbert[key].contains("model_max_length")) {
         if (auto n = length(sbert[key]["model_max_length"], std::string(key) + ".model_max_length")) {

@@ -40,7 +40,7 @@ struct NativeModel {
 // classification, vocab_size for fill-mask, 1 for multiple-choice).
 // FormatError names `source` (the export record) and the JSON field, or the
 // weights file and tensor, at fault.
-NativeModel from_native(const io::WeightStore& store, const io::Json& layout, const config::EncoderConfig& config,
-                        const std::string& source);
+NativeModel from_native(const io::WeightStore& store, const io::Json& layout,
+                        const config::EncoderConfig& config, const std::string& source);
 
 }  // namespace optimum::models

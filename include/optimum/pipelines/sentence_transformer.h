@@ -72,7 +72,8 @@ struct DenseLayer {
   Tensor forward(const Tensor& x) const;
 
  private:
-  static DenseLayer load_dense(const std::filesystem::path& folder, const io::Json& config, const std::string& src);
+  static DenseLayer load_dense(const std::filesystem::path& folder, const io::Json& config,
+                               const std::string& src);
 };
 
 // Similarity between embeddings, as SentenceTransformer.similarity computes it.

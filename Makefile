@@ -17,7 +17,7 @@ CMAKE_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=Release -DPython_EXECUTABLE=$(abspath
 
 setup: $(STAMPS)/system $(STAMPS)/venv
 
-$(STAMPS)/system: scripts/install_system_deps.sh
+$(STAMPS)/system: scripts/install_system_deps.sh scripts/install_debs.sh
 	@mkdir -p $(STAMPS)
 	./scripts/install_system_deps.sh
 	@touch $@

@@ -2,22 +2,7 @@
 # Installs the Debian packages the build needs; does nothing when all are
 # present (dpkg check first, so repeated runs are fast and need no network).
 set -euo pipefail
-packages=(
-  build-essential cmake ninja-build ccache pkg-config
-  libdnnl-dev nlohmann-json3-dev libgtest-dev libcli11-dev
+exec "$(dirname "$0")/install_debs.sh" \
+  build-essential cmake ninja-build ccache pkg-config \
+  libdnnl-dev nlohmann-json3-dev libgtest-dev libcli11-dev \
   libutf8proc-dev libpcre2-dev libcurl4-openssl-dev
-)
-missing=()
-for p in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$p")
-  fi
-done
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
-fi
-echo "installing Debian packages: ${missing[*]}"
-SUDO=""
-if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

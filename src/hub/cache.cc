@@ -41,18 +41,15 @@ std::string etag_name(std::string_view etag) {
   return std::string(etag);
 }
 
-// The first bytes of a regular file (a refs file holds one hash); nullopt
-// when it is absent or not a regular file (a FIFO would block).
+// A refs file's content (one hash); nullopt when it is absent. Bounded and
+// never blocking: a FIFO or device there is an IoError naming it.
 std::optional<std::string> read_small_file(const fs::path& path) {
-  static constexpr std::streamsize kMaxBytes = 4096;
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) return std::nullopt;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::string out(static_cast<size_t>(kMaxBytes), '\0');
-  in.read(out.data(), kMaxBytes);
-  out.resize(static_cast<size_t>(in.gcount()));
-  return out;
+  static constexpr uint64_t kMaxBytes = 4096;
+  try {
+    return io::read_text_file(path, kMaxBytes);
+  } catch (const NotFound&) {
+    return std::nullopt;
+  }
 }
 
 }  // namespace

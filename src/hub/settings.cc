@@ -3,12 +3,11 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
-#include <fstream>
 #include <string>
-#include <iterator>
 
 #include "optimum/core/errors.h"
 #include "optimum/core/paths.h"
+#include "optimum/io/json.h"
 
 namespace optimum::hub {
 
@@ -115,10 +114,14 @@ std::optional<std::string> resolve_token(const std::optional<std::string>& expli
                                          const HubEnv& env) {
   if (explicit_token) return clean_token(*explicit_token);
   if (env.token) return env.token;
-  std::ifstream in(env.token_path, std::ios::binary);
-  if (!in) return std::nullopt;
-  const std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return clean_token(content);
+  // huggingface_hub: a missing token file means no token; any other read
+  // error is raised. Bounded: a FIFO or /dev/zero there must not hang.
+  static constexpr uint64_t kMaxTokenFile = 64 * 1024;
+  try {
+    return clean_token(io::read_text_file(env.token_path, kMaxTokenFile));
+  } catch (const NotFound&) {
+    return std::nullopt;
+  }
 }
 
 }  // namespace optimum::hub

@@ -1,7 +1,5 @@
 #include "optimum/io/json.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +11,7 @@
 #include <vector>
 
 #include "optimum/core/errors.h"
+#include "regular_file.h"
 
 namespace optimum::io {
 
@@ -106,7 +105,8 @@ std::vector<std::pair<size_t, size_t>> scan(std::string_view text, const std::st
 // Parses `text` whose out-of-range numbers sit at `overflows`: each is parsed
 // as a marker string, then replaced by +-inf (kInfinity) or reported with its
 // JSON path (kReject).
-Json parse_with_overflows(std::string_view text, const std::string& source,
+template <class J>
+J parse_with_overflows(std::string_view text, const std::string& source,
                           const std::vector<std::pair<size_t, size_t>>& overflows, NumberOverflow mode) {
   std::random_device rd;
   const std::string marker = "\\u0000ovf" + std::to_string(rd()) + std::to_string(rd()) + ":";
@@ -120,14 +120,14 @@ Json parse_with_overflows(std::string_view text, const std::string& source,
     pos = overflows[k].second;
   }
   rewritten.append(text.substr(pos));
-  Json root;
+  J root;
   try {
-    root = Json::parse(rewritten);
+    root = J::parse(rewritten);
   } catch (const nlohmann::json::exception& e) {
     throw FormatError("malformed JSON in " + source + ": " + printable(e.what()));
   }
   // Iterative walk (the value may nest max_depth levels).
-  std::vector<std::pair<Json*, std::string>> stack{{&root, ""}};
+  std::vector<std::pair<J*, std::string>> stack{{&root, ""}};
   while (!stack.empty()) {
     auto [node, path] = std::move(stack.back());
     stack.pop_back();
@@ -140,7 +140,7 @@ Json parse_with_overflows(std::string_view text, const std::string& source,
         stack.emplace_back(&(*node)[i], mode == NumberOverflow::kReject ? path + "/" + std::to_string(i) : "");
       }
     } else if (node->is_string()) {
-      const std::string& s = node->get_ref<const std::string&>();
+      const std::string& s = node->template get_ref<const std::string&>();
       if (!s.starts_with(decoded)) continue;
       const size_t k = std::stoul(s.substr(decoded.size()));
       const auto [begin, end] = overflows.at(k);
@@ -155,36 +155,27 @@ Json parse_with_overflows(std::string_view text, const std::string& source,
   return root;
 }
 
+// Parses `text` into a J (Json or OrderedJson); see parse_json.
+template <class J>
+J parse_any(std::string_view text, const std::string& source, const JsonOptions& options) {
+  const auto overflows = scan(text, source, options.max_depth);
+  if (!overflows.empty()) return parse_with_overflows<J>(text, source, overflows, options.overflow);
+  try {
+    return J::parse(text.begin(), text.end());
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError("malformed JSON in " + source + ": " + printable(e.what()));
+  }
+}
+
 }  // namespace
 
 std::string read_text_file(const std::filesystem::path& path, uint64_t max_bytes) {
-  // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
-    if (errno == ENOENT || errno == ENOTDIR) throw NotFound("file not found: " + path.string());
-    throw IoError(errno_message("cannot read " + path.string()));
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    errno = err;
-    throw IoError(errno_message("cannot stat " + path.string()));
-  }
-  if (S_ISDIR(st.st_mode)) {
-    ::close(fd);
-    throw NotFound("file not found: " + path.string() + " is a folder");
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw IoError("cannot read " + path.string() + ": not a regular file");
-  }
-  if (static_cast<uint64_t>(st.st_size) > max_bytes) {
-    ::close(fd);
-    throw FormatError(path.string() + " is " + std::to_string(st.st_size) + " bytes, over the limit of " +
+  const detail::RegularFile file(path, "read");
+  if (file.size() > max_bytes) {
+    throw FormatError(path.string() + " is " + std::to_string(file.size()) + " bytes, over the limit of " +
                       std::to_string(max_bytes) + " bytes");
   }
-  std::string out(static_cast<size_t>(st.st_size), '\0');
+  std::string out(static_cast<size_t>(file.size()), '\0');
   size_t used = 0;
   while (true) {
     if (used == out.size()) {
@@ -192,18 +183,14 @@ std::string read_text_file(const std::filesystem::path& path, uint64_t max_bytes
       if (out.size() > max_bytes) break;
       out.resize(std::min<uint64_t>(max_bytes + 1, std::max<size_t>(out.size() * 2, 4096)));
     }
-    const ssize_t n = ::read(fd, out.data() + used, out.size() - used);
+    const ssize_t n = ::read(file.fd(), out.data() + used, out.size() - used);
     if (n < 0) {
       if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      errno = err;
       throw IoError(errno_message("cannot read " + path.string()));
     }
     if (n == 0) break;
     used += static_cast<size_t>(n);
   }
-  ::close(fd);
   if (used > max_bytes) {
     throw FormatError(path.string() + " grew over the limit of " + std::to_string(max_bytes) + " bytes");
   }
@@ -216,13 +203,11 @@ Json read_json(const std::filesystem::path& path, const JsonOptions& options) {
 }
 
 Json parse_json(std::string_view text, const std::string& source, const JsonOptions& options) {
-  const auto overflows = scan(text, source, options.max_depth);
-  if (!overflows.empty()) return parse_with_overflows(text, source, overflows, options.overflow);
-  try {
-    return Json::parse(text.begin(), text.end());
-  } catch (const nlohmann::json::exception& e) {
-    throw FormatError("malformed JSON in " + source + ": " + printable(e.what()));
-  }
+  return parse_any<Json>(text, source, options);
+}
+
+OrderedJson read_ordered_json(const std::filesystem::path& path, const JsonOptions& options) {
+  return parse_any<OrderedJson>(read_text_file(path, options.max_bytes), path.string(), options);
 }
 
 void write_json(const std::filesystem::path& path, const Json& value) {

@@ -1,8 +1,6 @@
 #include "optimum/io/mapped_file.h"
 
-#include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,6 +8,7 @@
 #include <mutex>
 
 #include "optimum/core/errors.h"
+#include "regular_file.h"
 
 namespace optimum::io {
 
@@ -42,39 +41,17 @@ void advise_unneeded(const void* p, size_t n) {
 }
 
 std::shared_ptr<const MappedFile> MappedFile::open(const std::filesystem::path& path) {
-  // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
-    if (errno == ENOENT || errno == ENOTDIR) throw NotFound("file not found: " + path.string());
-    throw IoError(errno_message("cannot open " + path.string()));
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    ::close(fd);
-    throw IoError(errno_message("cannot stat " + path.string()));
-  }
-  if (S_ISDIR(st.st_mode)) {
-    ::close(fd);
-    throw NotFound("file not found: " + path.string() + " is a folder");
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw IoError("cannot open " + path.string() + ": not a regular file");
-  }
+  const detail::RegularFile regular(path, "open");
   std::shared_ptr<MappedFile> file(new MappedFile());
   file->path_ = path;
-  file->size_ = static_cast<size_t>(st.st_size);
+  file->size_ = static_cast<size_t>(regular.size());
   if (file->size_ > 0) {
-    void* p = ::mmap(nullptr, file->size_, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (p == MAP_FAILED) {
-      ::close(fd);
-      throw IoError(errno_message("cannot mmap " + path.string()));
-    }
+    void* p = ::mmap(nullptr, file->size_, PROT_READ, MAP_PRIVATE, regular.fd(), 0);
+    if (p == MAP_FAILED) throw IoError(errno_message("cannot mmap " + path.string()));
     file->data_ = static_cast<const uint8_t*>(p);
     std::lock_guard<std::mutex> lock(registry_mutex());
     registry()[reinterpret_cast<uintptr_t>(p)] = file->size_;
   }
-  ::close(fd);
   return file;
 }
 

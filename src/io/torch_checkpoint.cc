@@ -4,14 +4,13 @@
 
 #include "optimum/core/errors.h"
 #include "optimum/io/json.h"
-#include "quoted.h"
+#include "optimum/core/paths.h"
 #include "torch_pickle.h"
 
 namespace optimum::io {
 
 namespace {
 
-using detail::quote;
 
 constexpr std::string_view kZipMagic = "PK\x03\x04";
 
@@ -27,7 +26,8 @@ const ZipEntry& find_pickle(const ZipReader& zip) {
     const size_t slash = e.name.find('/');
     if (slash == 0 || slash == std::string::npos || e.name.substr(slash) != "/data.pkl") continue;
     if (found) {
-      fail(zip.path(), "holds two pickles, " + quote(found->name) + " and " + quote(e.name));
+      fail(zip.path(),
+           "holds two pickles, " + quote_untrusted(found->name) + " and " + quote_untrusted(e.name));
     }
     found = &e;
   }
@@ -99,14 +99,16 @@ TorchCheckpoint TorchCheckpoint::open(const std::filesystem::path& path,
       throw Unsupported("torch checkpoint " + path.string() +
                         " was saved on a big-endian machine; not supported");
     }
-    if (value != "little") fail(path, "record " + quote(order->name) + " holds " + quote(value));
+    if (value != "little") {
+      fail(path, "record " + quote_untrusted(order->name) + " holds " + quote_untrusted(value));
+    }
   }
   const detail::TorchStateDict state =
       detail::unpickle_torch_state_dict(zip.checked_data(pickle), path.string() + " (" + pickle.name + ")");
   ckpt.skipped_ = state.skipped;
 
   for (const auto& [name, rec] : state.tensors) {
-    const std::string where = "tensor " + quote(name);
+    const std::string where = "tensor " + quote_untrusted(name);
     TorchTensorInfo info;
     info.storage_type = std::string(rec.storage_type->name);
     info.dtype = rec.storage_type->dtype;
@@ -117,13 +119,15 @@ TorchCheckpoint TorchCheckpoint::open(const std::filesystem::path& path,
     info.storage_offset = rec.storage_offset;
     info.record = archive + "/data/" + rec.storage_key;
     const ZipEntry* entry = zip.find(info.record);
-    if (!entry) fail(path, where + " refers to storage record " + quote(info.record) + ", which is missing");
+    if (!entry) {
+      fail(path, where + " refers to storage record " + quote_untrusted(info.record) + ", which is missing");
+    }
     const std::string_view bytes = zip.data(*entry);  // Unsupported when compressed
 
     const size_t elsize = rec.storage_type->element_size;
     const unsigned __int128 storage_bytes = static_cast<unsigned __int128>(rec.storage_numel) * elsize;
     if (storage_bytes > bytes.size()) {
-      fail(path, where + " storage " + quote(info.record) + " should hold " +
+      fail(path, where + " storage " + quote_untrusted(info.record) + " should hold " +
                      std::to_string(rec.storage_numel) + " elements of " +
                      std::string(rec.storage_type->torch_dtype) + " but has only " +
                      std::to_string(bytes.size()) + " bytes");
@@ -142,7 +146,8 @@ TorchCheckpoint TorchCheckpoint::open(const std::filesystem::path& path,
       if (last >= rec.storage_numel) {
         fail(path, where + " with storage offset " + std::to_string(rec.storage_offset) + ", size " +
                        shape_str(rec.shape) + " and stride " + shape_str(rec.stride) + " reaches past the " +
-                       std::to_string(rec.storage_numel) + " elements of storage " + quote(info.record));
+                       std::to_string(rec.storage_numel) + " elements of storage " +
+                       quote_untrusted(info.record));
       }
     }
     info.contiguous = is_contiguous(rec.shape, rec.stride);
@@ -154,7 +159,9 @@ TorchCheckpoint TorchCheckpoint::open(const std::filesystem::path& path,
 
 const TorchTensorInfo& TorchCheckpoint::info(const std::string& name) const {
   auto it = infos_.find(name);
-  if (it == infos_.end()) throw NotFound("tensor " + quote(name) + " not found in " + path().string());
+  if (it == infos_.end()) {
+    throw NotFound("tensor " + quote_untrusted(name) + " not found in " + path().string());
+  }
   return it->second;
 }
 
@@ -162,7 +169,7 @@ Tensor TorchCheckpoint::get(const std::string& name) const {
   const TorchTensorInfo& ti = info(name);
   const detail::TorchStorageType* st = detail::find_storage_type(ti.storage_type);
   if (!ti.dtype) {
-    throw Unsupported("tensor " + quote(name) + " in " + path().string() + " has dtype " +
+    throw Unsupported("tensor " + quote_untrusted(name) + " in " + path().string() + " has dtype " +
                       std::string(st->torch_dtype) + " (" + ti.storage_type + "), which is not supported");
   }
   const DType dtype = *ti.dtype;
@@ -211,12 +218,12 @@ TorchWeights TorchWeights::open(const std::filesystem::path& path, const TorchCh
     std::map<std::string, size_t> shard_index;
     for (auto it = idx["weight_map"].begin(); it != idx["weight_map"].end(); ++it) {
       if (!it.value().is_string()) {
-        throw FormatError("invalid index " + path.string() + ": weight_map[" + quote(it.key()) +
+        throw FormatError("invalid index " + path.string() + ": weight_map[" + quote_untrusted(it.key()) +
                           "] is not a file name");
       }
       const std::string shard = it.value().get<std::string>();
       if (shard.empty() || shard.find('/') != std::string::npos || shard.find("..") != std::string::npos) {
-        throw FormatError("invalid index " + path.string() + ": shard name " + quote(shard) +
+        throw FormatError("invalid index " + path.string() + ": shard name " + quote_untrusted(shard) +
                           " must be a plain file name");
       }
       auto s = shard_index.find(shard);
@@ -225,7 +232,7 @@ TorchWeights TorchWeights::open(const std::filesystem::path& path, const TorchCh
         s = shard_index.emplace(shard, tw.files_.size() - 1).first;
       }
       if (!tw.files_[s->second].contains(it.key())) {
-        throw FormatError("invalid index " + path.string() + ": tensor " + quote(it.key()) +
+        throw FormatError("invalid index " + path.string() + ": tensor " + quote_untrusted(it.key()) +
                           " is mapped to " + shard + " which does not contain it");
       }
       tw.where_[it.key()] = s->second;
@@ -239,13 +246,13 @@ TorchWeights TorchWeights::open(const std::filesystem::path& path, const TorchCh
 
 Tensor TorchWeights::get(const std::string& name) const {
   auto it = where_.find(name);
-  if (it == where_.end()) throw NotFound("tensor " + quote(name) + " not found in " + source_);
+  if (it == where_.end()) throw NotFound("tensor " + quote_untrusted(name) + " not found in " + source_);
   return files_[it->second].get(name);
 }
 
 const TorchTensorInfo& TorchWeights::info(const std::string& name) const {
   auto it = where_.find(name);
-  if (it == where_.end()) throw NotFound("tensor " + quote(name) + " not found in " + source_);
+  if (it == where_.end()) throw NotFound("tensor " + quote_untrusted(name) + " not found in " + source_);
   return files_[it->second].info(name);
 }
 

@@ -7,7 +7,7 @@
 #include <unordered_map>
 
 #include "optimum/core/errors.h"
-#include "quoted.h"
+#include "optimum/core/paths.h"
 
 namespace optimum::io::detail {
 
@@ -354,7 +354,7 @@ Value* Machine::global(const std::string& module, const std::string& name) {
     allowed.append(g.module).append(".").append(g.name);
   }
   throw Unsupported("refusing to load " + source_ + ": it references the Python global " +
-                    quote(module + "." + name) +
+                    quote_untrusted(module + "." + name) +
                     ", which is not a torch tensor-rebuild function; model weights never run code "
                     "(accepted: " +
                     allowed + ", torch.<dtype>Storage)");
@@ -370,7 +370,8 @@ Value* Machine::persistent_load(Value* pid) {
   if (it[0]->kind != Kind::kStr || it[0]->s != "storage") fail("persistent id does not start with 'storage'");
   if (it[1]->kind != Kind::kGlobal || it[1]->func != Func::kStorageClass) {
     fail("persistent id storage type is " + std::string(kind_name(it[1]->kind)) +
-         (it[1]->kind == Kind::kGlobal ? " " + quote(it[1]->s) : "") + ", not a torch storage class");
+         (it[1]->kind == Kind::kGlobal ? " " + quote_untrusted(it[1]->s) : "") +
+         ", not a torch storage class");
   }
   expect(it[2], Kind::kStr, "persistent id key");
   expect(it[3], Kind::kStr, "persistent id location");
@@ -414,8 +415,8 @@ Value* Machine::rebuild_tensor(const std::vector<Value*>& args, bool v2) {
       if (bit->kind != Kind::kBool || bit->b) {
         const Value* key = args[6]->items[k - 1];
         throw Unsupported("tensor metadata " +
-                          (key->kind == Kind::kStr ? quote(key->s) : std::string("entry")) + " in " +
-                          source_ + " (conjugate or negative view) is not supported");
+                          (key->kind == Kind::kStr ? quote_untrusted(key->s) : std::string("entry")) +
+                          " in " + source_ + " (conjugate or negative view) is not supported");
       }
     }
   }
@@ -446,7 +447,7 @@ Value* Machine::call(Value* callable, Value* args) {
       expect(a[0], Kind::kGlobal, callable->s + " func");
       expect(a[1], Kind::kGlobal, callable->s + " type");
       if (a[1]->func != Func::kTensorClass && a[1]->func != Func::kParameterClass) {
-        fail(callable->s + " type " + quote(a[1]->s) + " is not a tensor class");
+        fail(callable->s + " type " + quote_untrusted(a[1]->s) + " is not a tensor class");
       }
       if (a[0]->func == Func::kRebuildFromTypeV2) fail(callable->s + " nested in itself");
       Value* out = call(a[0], a[2]);
@@ -456,7 +457,7 @@ Value* Machine::call(Value* callable, Value* args) {
     case Func::kTensorClass:
     case Func::kParameterClass:
     case Func::kStorageClass:
-      fail(quote(callable->s) + " cannot be called in a checkpoint");
+      fail(quote_untrusted(callable->s) + " cannot be called in a checkpoint");
   }
   fail("unreachable global");
 }
@@ -667,7 +668,7 @@ Value* Machine::run() {
         Value* cls = pop();
         if (cls->kind != Kind::kGlobal || cls->func != Func::kOrderedDict) {
           fail("NEWOBJ of " +
-               (cls->kind == Kind::kGlobal ? quote(cls->s) : std::string(kind_name(cls->kind))));
+               (cls->kind == Kind::kGlobal ? quote_untrusted(cls->s) : std::string(kind_name(cls->kind))));
         }
         expect(args, Kind::kTuple, "NEWOBJ arguments");
         if (!args->items.empty()) fail("NEWOBJ of collections.OrderedDict with arguments");

@@ -4,13 +4,12 @@
 #include <limits>
 
 #include "optimum/core/errors.h"
-#include "quoted.h"
+#include "optimum/core/paths.h"
 
 namespace optimum::io {
 
 namespace {
 
-using detail::quote;
 
 constexpr uint32_t kLocalHeaderSig = 0x04034b50;
 constexpr uint32_t kCentralHeaderSig = 0x02014b50;
@@ -150,7 +149,9 @@ void read_zip64_extra(const std::filesystem::path& path, const ZipEntry& entry, 
       const uint8_t* p = extra + i + 4;
       size_t left = len;
       auto take = [&](uint64_t& v) {
-        if (left < 8) fail(path, "entry " + quote(entry.name) + " has a truncated zip64 extra field");
+        if (left < 8) {
+          fail(path, "entry " + quote_untrusted(entry.name) + " has a truncated zip64 extra field");
+        }
         v = le64(p);
         p += 8;
         left -= 8;
@@ -162,7 +163,8 @@ void read_zip64_extra(const std::filesystem::path& path, const ZipEntry& entry, 
     }
     i += 4 + len;
   }
-  fail(path, "entry " + quote(entry.name) + " has 32-bit fields set to 0xffffffff but no zip64 extra field");
+  fail(path, "entry " + quote_untrusted(entry.name) +
+                 " has 32-bit fields set to 0xffffffff but no zip64 extra field");
 }
 
 }  // namespace
@@ -216,33 +218,34 @@ ZipReader ZipReader::open(std::shared_ptr<const MappedFile> file) {
 
     // The local header repeats the name; the data follow it and its extra field.
     if (local > dir.offset || dir.offset - local < kLocalHeaderSize) {
-      fail(path, "entry " + quote(e.name) + " local header offset " + std::to_string(local) +
+      fail(path, "entry " + quote_untrusted(e.name) + " local header offset " + std::to_string(local) +
                      " is outside the file's data");
     }
     const uint8_t* l = base + local;
     if (le32(l) != kLocalHeaderSig) {
-      fail(path, "entry " + quote(e.name) + " has no local header at offset " + std::to_string(local));
+      fail(path,
+           "entry " + quote_untrusted(e.name) + " has no local header at offset " + std::to_string(local));
     }
     const size_t local_name_len = le16(l + 26);
     const size_t local_extra_len = le16(l + 28);
     if (dir.offset - local - kLocalHeaderSize < local_name_len + local_extra_len) {
-      fail(path, "entry " + quote(e.name) + " local header runs into the central directory");
+      fail(path, "entry " + quote_untrusted(e.name) + " local header runs into the central directory");
     }
     if (std::string_view(reinterpret_cast<const char*>(l + kLocalHeaderSize), local_name_len) != e.name) {
-      fail(path, "entry " + quote(e.name) + " is named differently in its local header");
+      fail(path, "entry " + quote_untrusted(e.name) + " is named differently in its local header");
     }
     e.data_offset = local + kLocalHeaderSize + local_name_len + local_extra_len;
     if (e.compressed_size > dir.offset - e.data_offset) {
-      fail(path, "entry " + quote(e.name) + " data [" + std::to_string(e.data_offset) + ", +" +
+      fail(path, "entry " + quote_untrusted(e.name) + " data [" + std::to_string(e.data_offset) + ", +" +
                      std::to_string(e.compressed_size) +
                      ") run past the start of the central directory (truncated file?)");
     }
     if (e.method == 0 && e.size != e.compressed_size) {
-      fail(path, "stored entry " + quote(e.name) + " has size " + std::to_string(e.size) +
+      fail(path, "stored entry " + quote_untrusted(e.name) + " has size " + std::to_string(e.size) +
                      " but compressed size " + std::to_string(e.compressed_size));
     }
     if (!zip.by_name_.emplace(e.name, zip.entries_.size()).second) {
-      fail(path, "entry " + quote(e.name) + " appears twice");
+      fail(path, "entry " + quote_untrusted(e.name) + " appears twice");
     }
     zip.entries_.push_back(std::move(e));
   }
@@ -256,12 +259,13 @@ const ZipEntry* ZipReader::find(const std::string& name) const {
 
 std::string_view ZipReader::data(const ZipEntry& entry) const {
   if (entry.flags & 1) {
-    throw Unsupported("zip entry " + quote(entry.name) + " in " + path().string() +
+    throw Unsupported("zip entry " + quote_untrusted(entry.name) + " in " + path().string() +
                       " is encrypted; encrypted entries are not supported");
   }
   if (entry.method != 0) {
-    throw Unsupported("zip entry " + quote(entry.name) + " in " + path().string() + " is compressed (" +
-                      method_name(entry.method) + "); only stored (uncompressed) entries are supported");
+    throw Unsupported("zip entry " + quote_untrusted(entry.name) + " in " + path().string() +
+                      " is compressed (" + method_name(entry.method) +
+                      "); only stored (uncompressed) entries are supported");
   }
   return std::string_view(reinterpret_cast<const char*>(file_->data() + entry.data_offset),
                           static_cast<size_t>(entry.size));
@@ -271,7 +275,7 @@ std::string_view ZipReader::checked_data(const ZipEntry& entry) const {
   const std::string_view bytes = data(entry);
   const uint32_t actual = crc32(bytes);
   if (actual != entry.crc32) {
-    fail(path(), "entry " + quote(entry.name) + " fails its CRC-32 check (stored " +
+    fail(path(), "entry " + quote_untrusted(entry.name) + " fails its CRC-32 check (stored " +
                      std::to_string(entry.crc32) + ", computed " + std::to_string(actual) + ")");
   }
   return bytes;

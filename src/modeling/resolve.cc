@@ -26,8 +26,6 @@ constexpr const char* kSafetensorsIndex = "model.safetensors.index.json";
 constexpr const char* kTorch = "pytorch_model.bin";
 constexpr const char* kTorchIndex = "pytorch_model.bin.index.json";
 
-std::string squote(const std::string& s) { return "'" + s + "'"; }
-
 bool contains(const std::vector<std::string>& files, const std::string& name) {
   return std::find(files.begin(), files.end(), name) != files.end();
 }
@@ -37,7 +35,7 @@ ResolvedModel resolve_local(const fs::path& root, const std::string& model_id, c
   std::error_code ec;
   r.folder = safe_join(root, subfolder, "subfolder");
   if (!fs::is_directory(r.folder, ec)) {
-    throw NotFound("subfolder " + squote(subfolder) + " not found in " + model_id);
+    throw NotFound("subfolder " + quote_untrusted(subfolder) + " not found in " + model_id);
   }
   // config.json falls back to the top level, as Optimum does.
   r.config_dir = fs::exists(r.folder / "config.json", ec) ? r.folder : root;
@@ -62,11 +60,12 @@ std::vector<std::string> index_shards(const fs::path& index) {
   std::vector<std::string> out;
   for (const auto& [name, shard] : json["weight_map"].items()) {
     if (!shard.is_string()) {
-      throw FormatError("invalid index " + index.string() + ": weight_map['" + name + "'] is not a file name");
+      throw FormatError("invalid index " + index.string() + ": weight_map[" + quote_untrusted(name) +
+                        "] is not a file name");
     }
     const std::string file = shard.get<std::string>();
     if (file.empty() || file.find('/') != std::string::npos || file.find("..") != std::string::npos) {
-      throw FormatError("invalid index " + index.string() + ": shard name " + squote(file) +
+      throw FormatError("invalid index " + index.string() + ": shard name " + quote_untrusted(file) +
                         " must be a plain file name");
     }
     if (!contains(out, file)) out.push_back(file);
@@ -138,10 +137,10 @@ ResolvedModel resolve_hub(const std::string& model_id, const ResolveOptions& opt
   }
   if (!found && !has_module_folders) {
     const bool offline = options.local_files_only || hub::read_hub_env().offline;
-    std::string where = "repository " + squote(r.repo_id) + " at revision " +
-                        squote(options.revision.empty() ? std::string("main") : options.revision) + " (commit " +
-                        r.commit + ")";
-    if (!options.subfolder.empty()) where += ", subfolder " + squote(options.subfolder);
+    const std::string revision = options.revision.empty() ? std::string("main") : options.revision;
+    std::string where = "repository " + quote_untrusted(r.repo_id) + " at revision " +
+                        quote_untrusted(revision) + " (commit " + r.commit + ")";
+    if (!options.subfolder.empty()) where += ", subfolder " + quote_untrusted(options.subfolder);
     const std::string names = std::string(kSafetensors) + ", " + kSafetensorsIndex + ", " + kTorch + ", " + kTorchIndex;
     if (offline) {
       throw hub::OfflineCacheMiss("no weights of " + where + " in the cache (looked for " + names + "), and " +

@@ -445,12 +445,8 @@ NativeModel from_native_checked(const io::WeightStore& store, const Json& layout
 
 NativeModel from_native(const io::WeightStore& store, const Json& layout, const config::EncoderConfig& c,
                         const std::string& source) {
-  try {
-    return from_native_checked(store, layout, c, source);
-  } catch (const Json::exception& e) {
-    // A wrong JSON type that a typed getter did not anticipate still names the file.
-    throw FormatError(source + ": " + e.what());
-  }
+  // A wrong JSON type that a typed getter did not anticipate still names the file and path.
+  return io::with_json_context(source, [&] { return from_native_checked(store, layout, c, source); });
 }
 
 }  // namespace optimum::models

@@ -106,16 +106,18 @@ TokenizerHandle::TokenizerHandle(std::shared_ptr<tokenizers::Tokenizer> tokenize
   const auto json_path = folder / "tokenizer.json";
   if (std::filesystem::exists(json_path, ec)) {
     const Json j = io::read_json(json_path);
-    if (j.contains("decoder") && !j["decoder"].is_null()) decoder_ = tokenizers::make_decoder(j["decoder"]);
-    if (j.contains("model") && j["model"].is_object()) {
-      const Json& m = j["model"];
-      model_type_ = m.value("type", "");
-      if (m.contains("continuing_subword_prefix") && m["continuing_subword_prefix"].is_string()) {
-        continuing_prefix_ = m["continuing_subword_prefix"].get<std::string>();
-      } else if (model_type_ == "WordPiece" && !m.contains("continuing_subword_prefix")) {
-        continuing_prefix_ = "##";
+    io::with_json_context(json_path.string(), [&] {
+      if (j.contains("decoder") && !j["decoder"].is_null()) decoder_ = tokenizers::make_decoder(j["decoder"]);
+      if (j.contains("model") && j["model"].is_object()) {
+        const Json& m = j["model"];
+        model_type_ = m.value("type", "");
+        if (m.contains("continuing_subword_prefix") && m["continuing_subword_prefix"].is_string()) {
+          continuing_prefix_ = m["continuing_subword_prefix"].get<std::string>();
+        } else if (model_type_ == "WordPiece" && !m.contains("continuing_subword_prefix")) {
+          continuing_prefix_ = "##";
+        }
       }
-    }
+    });
   } else if (std::filesystem::exists(folder / "vocab.txt", ec)) {
     // Legacy BERT folder: transformers converts it to WordPiece with the "##" prefix and decoder.
     model_type_ = "WordPiece";

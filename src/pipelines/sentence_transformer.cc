@@ -48,31 +48,35 @@ std::optional<ModuleKind> module_kind(const std::string& type) {
   return std::nullopt;
 }
 
+// Reads modules.json; FormatError naming the file and the JSON path for a
+// wrong type ("name" and "path" may be missing, as in older exports, but not
+// of another type: sentence-transformers would fail on them too).
 std::vector<ModuleEntry> read_modules(const fs::path& file) {
   const io::Json j = io::read_json(file);
   const std::string src = file.string();
   if (!j.is_array() || j.empty()) throw FormatError(src + ": expected a non-empty list of modules");
-  std::vector<ModuleEntry> out;
-  for (size_t i = 0; i < j.size(); ++i) {
-    const io::Json& m = j[i];
-    const std::string where = src + ": module " + std::to_string(i);
-    if (!m.is_object() || !m.contains("type") || !m["type"].is_string()) {
-      throw FormatError(where + " has no string field 'type'");
+  return io::with_json_context(src, [&] {
+    std::vector<ModuleEntry> out;
+    for (size_t i = 0; i < j.size(); ++i) {
+      const io::Json& m = j[i];
+      if (!m.is_object()) {
+        throw FormatError(src + ": /" + std::to_string(i) + ": expected an object, got " + m.type_name());
+      }
+      ModuleEntry e;
+      e.type = m.at("type").get<std::string>();
+      e.name = m.contains("name") ? m["name"].get<std::string>() : std::to_string(i);
+      e.path = m.contains("path") ? m["path"].get<std::string>() : "";
+      const auto kind = module_kind(e.type);
+      if (!kind) {
+        throw Unsupported(
+            src + ": module '" + e.name + "' (path '" + e.path + "') has type '" + e.type +
+            "', which optimum-cpp does not support (supported: Transformer, Pooling, Dense, Normalize)");
+      }
+      e.kind = *kind;
+      out.push_back(e);
     }
-    ModuleEntry e;
-    e.type = m["type"].get<std::string>();
-    e.name = m.contains("name") && m["name"].is_string() ? m["name"].get<std::string>() : std::to_string(i);
-    e.path = m.contains("path") && m["path"].is_string() ? m["path"].get<std::string>() : "";
-    const auto kind = module_kind(e.type);
-    if (!kind) {
-      throw Unsupported(
-          src + ": module '" + e.name + "' (path '" + e.path + "') has type '" + e.type +
-          "', which optimum-cpp does not support (supported: Transformer, Pooling, Dense, Normalize)");
-    }
-    e.kind = *kind;
-    out.push_back(e);
-  }
-  return out;
+    return out;
+  });
 }
 
 // What sentence_bert_config.json (or its older per-family name) says.
@@ -86,8 +90,8 @@ struct TransformerSettings {
 // `src` and the field (wrong JSON types included).
 TransformerSettings read_transformer_settings(const io::Json& sbert, const std::string& src) {
   if (!sbert.is_object()) throw FormatError(src + ": expected a JSON object");
-  TransformerSettings out;
-  try {
+  return io::with_json_context(src, [&] {
+    TransformerSettings out;
     const std::string task = sbert.value("transformer_task", "feature-extraction");
     if (task != "feature-extraction") {
       throw Unsupported(src + ": transformer_task '" + task + "' is not supported (only feature-extraction)");
@@ -119,10 +123,8 @@ TransformerSettings read_transformer_settings(const io::Json& sbert, const std::
         }
       }
     }
-  } catch (const io::Json::exception& e) {
-    throw FormatError(src + ": " + e.what());
-  }
-  return out;
+    return out;
+  });
 }
 
 // Code points of a UTF-8 string: Python's len(), the key encode() sorts by.

@@ -102,11 +102,7 @@ std::string pooling_mode_name(PoolingMode mode) {
 }
 
 Pooling Pooling::from_json(const io::Json& json, const std::string& source) {
-  try {
-    return parse_pooling(json, source);
-  } catch (const io::Json::exception& e) {
-    throw FormatError(source + ": " + e.what());
-  }
+  return io::with_json_context(source, [&] { return parse_pooling(json, source); });
 }
 
 Pooling Pooling::parse_pooling(const io::Json& json, const std::string& source) {
@@ -249,11 +245,7 @@ DenseLayer DenseLayer::load(const fs::path& folder) {
   if (!fs::exists(config_path, ec)) throw NotFound("Dense module: " + config_path.string() + " not found");
   const io::Json j = io::read_json(config_path);
   const std::string src = config_path.string();
-  try {
-    return load_dense(folder, j, src);
-  } catch (const io::Json::exception& e) {
-    throw FormatError(src + ": " + e.what());
-  }
+  return io::with_json_context(src, [&] { return load_dense(folder, j, src); });
 }
 
 DenseLayer DenseLayer::load_dense(const fs::path& folder, const io::Json& j, const std::string& src) {

@@ -4,10 +4,10 @@
 // against contradiction per label with multi_label.
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <numeric>
 
 #include "optimum/core/errors.h"
+#include "optimum/io/json.h"
 #include "pipeline_internal.h"
 
 namespace optimum::pipelines::detail {
@@ -62,20 +62,27 @@ class ZeroShotClassification : public TaskPipeline {
     // transformers: the first label2id entry whose label starts with "entail"; -1 (the last logit) if none.
     const auto& cfg = ctx_.model->config();
     // label2id in file order (the parsed config keeps keys sorted).
-    nlohmann::ordered_json raw = nlohmann::ordered_json::object();
-    std::ifstream file(ctx_.model->path() / "config.json");
-    if (file) raw = nlohmann::ordered_json::parse(file, nullptr, false);
-    if (raw.is_discarded() || !raw.is_object()) raw = nlohmann::ordered_json::parse(cfg.raw.dump());
-    if (raw.contains("label2id") && raw["label2id"].is_object() && !raw["label2id"].empty()) {
-      for (auto it = raw["label2id"].begin(); it != raw["label2id"].end(); ++it) {
-        std::string lower = it.key();
-        std::transform(lower.begin(), lower.end(), lower.begin(),
-                       [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-        if (lower.rfind("entail", 0) == 0 && it.value().is_number_integer()) {
-          entailment_id_ = it.value().get<int64_t>();
-          break;
+    const std::filesystem::path file = ctx_.model->path() / "config.json";
+    std::error_code ec;
+    const bool on_disk = std::filesystem::exists(file, ec);
+    const io::OrderedJson raw =
+        on_disk ? io::read_ordered_json(file) : io::OrderedJson::parse(cfg.raw.dump());
+    const std::string src = on_disk ? file.string() : "config.json";
+    if (raw.is_object() && raw.contains("label2id") && !raw["label2id"].is_object()) {
+      throw FormatError(src + ": /label2id: expected an object, got " + raw["label2id"].type_name());
+    }
+    if (raw.is_object() && raw.contains("label2id") && !raw["label2id"].empty()) {
+      io::with_json_context(src, [&] {
+        for (const auto& [key, value] : raw["label2id"].items()) {
+          std::string lower = key;
+          std::transform(lower.begin(), lower.end(), lower.begin(),
+                         [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+          if (lower.rfind("entail", 0) == 0) {
+            entailment_id_ = value.get<int64_t>();
+            break;
+          }
         }
-      }
+      });
     } else {
       for (const auto& [id, label] : cfg.id2label) {
         std::string lower = label;

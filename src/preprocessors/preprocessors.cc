@@ -29,20 +29,9 @@ const std::vector<std::string>& known_files() {
 
 namespace {
 
-bool readable(const fs::path& p, std::string& why) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) {
-    why = errno_message("cannot read " + p.string());
-    return false;
-  }
-  char c;
-  in.read(&c, 1);
-  if (in.bad()) {
-    why = "cannot read " + p.string();
-    return false;
-  }
-  return true;
-}
+// Largest preprocessor file copied (1 GiB, io's JSON cap): tokenizer files
+// are tens of MB; the cap stops /dev/zero behind a symlink.
+constexpr uint64_t kMaxPreprocessorFile = io::kMaxJsonFileSize;
 
 void add_tree(const fs::path& root, const fs::path& sub, std::vector<std::string>& out) {
   std::error_code ec;
@@ -88,21 +77,23 @@ std::vector<std::string> find(const fs::path& folder) {
 CopyReport copy(const fs::path& src, const fs::path& dst) {
   CopyReport report;
   for (const std::string& rel : find(src)) {
-    std::string why;
-    if (!readable(src / rel, why)) {
-      std::cerr << "warning: skipping preprocessor file " << rel << ": " << why << "\n";
-      report.skipped.push_back(rel + ": " + why);
+    // Read then written (not copy_file): a FIFO, device or oversized file
+    // is refused by read_text_file without blocking, and what is checked is
+    // what is written.
+    std::string bytes;
+    try {
+      bytes = io::read_text_file(src / rel, kMaxPreprocessorFile);
+    } catch (const Error& e) {
+      std::cerr << "warning: skipping preprocessor file " << rel << ": " << e.what() << "\n";
+      report.skipped.push_back(rel + ": " + e.what());
       continue;
     }
     const fs::path target = dst / rel;
     fs::create_directories(target.parent_path());
-    std::error_code ec;
-    fs::copy_file(src / rel, target, fs::copy_options::overwrite_existing, ec);
-    if (ec) {
-      std::cerr << "warning: skipping preprocessor file " << rel << ": " << ec.message() << "\n";
-      report.skipped.push_back(rel + ": " + ec.message());
-      continue;
-    }
+    std::ofstream out(target, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.close();
+    if (!out) throw IoError(errno_message("cannot write " + target.string()));
     report.copied.push_back(rel);
   }
   return report;

@@ -159,13 +159,15 @@ std::string infer_task(const std::filesystem::path& folder) {
       std::filesystem::exists(folder / "config_sentence_transformers.json", ec)) {
     return "feature-extraction";
   }
+  const std::string src = (folder / "config.json").string();
   const io::Json cfg = io::read_json(folder / "config.json");
-  if (!cfg.contains("architectures") || !cfg["architectures"].is_array() || cfg["architectures"].empty() ||
-      !cfg["architectures"][0].is_string()) {
-    throw InvalidArgument((folder / "config.json").string() +
-                          ": cannot infer the task: no 'architectures' entry; pass --task");
+  if (!cfg.is_object()) throw FormatError(src + ": expected a JSON object, got " + cfg.type_name());
+  const auto entry = cfg.find("architectures");
+  if (entry == cfg.end() || entry->is_null() || (entry->is_array() && entry->empty())) {
+    throw InvalidArgument(src + ": cannot infer the task: no 'architectures' entry; pass --task");
   }
-  const std::string arch = cfg["architectures"][0].get<std::string>();
+  // A list of strings, as transformers writes it; another type is a FormatError naming the path.
+  const std::string arch = io::with_json_context(src, [&] { return entry->at(0).get<std::string>(); });
   static const std::vector<std::pair<std::string, std::string>> kSuffixes = {
       {"ForSequenceClassification", "text-classification"},
       {"ForTokenClassification", "token-classification"},
@@ -181,8 +183,7 @@ std::string infer_task(const std::filesystem::path& folder) {
   for (const auto& [suffix, task] : kSuffixes) {
     if (arch.size() > suffix.size() && arch.ends_with(suffix)) return task;
   }
-  throw InvalidArgument((folder / "config.json").string() + ": cannot infer the task from architecture '" + arch +
-                        "'; pass --task");
+  throw InvalidArgument(src + ": cannot infer the task from architecture '" + arch + "'; pass --task");
 }
 
 std::string infer_library(const std::filesystem::path& folder) {

@@ -24,7 +24,7 @@ import urllib.request
 
 import pytest
 
-from hub_testlib import FakeHub, Tool, clean_env, hub_tool_path, run_hf
+from hub_testlib import FakeHub, clean_env, run_hf
 
 PRIVATE_TOKEN = "hf_secret"
 
@@ -94,11 +94,6 @@ def world(tmp_path_factory):
                "private": private, "sha": shas}
     finally:
         hub.stop()
-
-
-@pytest.fixture(scope="module")
-def tool() -> Tool:
-    return Tool(hub_tool_path())
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from hub_testlib import ROOT, FakeHub, Tool, clean_env, hub_tool_path
+from hub_testlib import ROOT, FakeHub, Tool, clean_env
 
 TOKEN = "hf_hostile_token"
 SITE = ".local/lib/python3.11/site-packages"
@@ -72,11 +72,6 @@ def world(tmp_path_factory):
                "st-abs": absolute}
     finally:
         hub.stop()
-
-
-@pytest.fixture(scope="module")
-def tool() -> Tool:
-    return Tool(hub_tool_path())
 
 
 @pytest.fixture

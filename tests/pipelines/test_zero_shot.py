@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import pytest
 
 from pipe_check import assert_same
@@ -54,3 +57,36 @@ def test_pipeline_defaults_and_errors(zoo, oc):
         p("", candidate_labels=LABELS)
     long_text = "Paris is the capital of France. " * 120
     assert_same(zoo.hf(T, folder)(long_text, candidate_labels=LABELS), p(long_text, candidate_labels=LABELS), T)
+
+
+def copy_with_config(src, dst, edit):
+    shutil.copytree(src, dst)
+    (dst / "config.json").write_text(edit((dst / "config.json").read_text()))
+    return dst
+
+
+def test_config_with_an_overflowing_number_keeps_label2id_order(zoo, tmp_path):
+    # transformers reads 1e400 as inf. Before, the ordered re-read of
+    # config.json failed on it and silently fell back to sorted label2id keys:
+    # entail_a instead of entail_z, the wrong entailment logit.
+    src = zoo.folder("bert", "text-classification", ["zz", "entail_z", "entail_a"])
+    folder = copy_with_config(src, tmp_path / "m", lambda t: t.replace("{", '{\n  "unused_huge": 1e400,', 1))
+    hf, ours = zoo.hf(T, folder), zoo.oc(T, folder)
+    assert_same(hf(TEXTS, candidate_labels=LABELS), ours(TEXTS, candidate_labels=LABELS), T)
+
+
+@pytest.mark.parametrize("label2id, message", [
+    ({"zz": 0, "entail_z": "1", "entail_a": 2}, r"config\.json: /label2id/entail_z: type must be number, but is string"),
+    (["entailment"], r"config\.json: /label2id: expected an object, got array"),
+])
+def test_label2id_of_the_wrong_type_names_the_file(zoo, oc, tmp_path, label2id, message):
+    src = zoo.folder("bert", "text-classification", ["zz", "entail_z", "entail_a"])
+
+    def edit(text):
+        cfg = json.loads(text)
+        cfg["label2id"] = label2id
+        return json.dumps(cfg)
+
+    folder = copy_with_config(src, tmp_path / "m", edit)
+    with pytest.raises(oc.FormatError, match=message):
+        oc.pipeline(T, model=str(folder))

@@ -3,6 +3,8 @@ the export cache, preprocessor persistence, and the errors users see."""
 
 import filecmp
 import json
+import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,6 +16,7 @@ import transformers as T
 from safetensors.numpy import load_file, save_file
 
 import optimum_cpp as oc
+from model_heads import HEADS
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = ROOT / "build" / "optimum-cpp"
@@ -30,14 +33,6 @@ CONFIGS = {
     "electra": lambda: T.ElectraConfig(hidden_size=32, embedding_size=16, **SMALL),
     "albert": lambda: T.AlbertConfig(hidden_size=32, embedding_size=16, **SMALL),
     "mpnet": lambda: T.MPNetConfig(hidden_size=32, **SMALL),
-}
-HEADS = {
-    "feature-extraction": (T.AutoModel, oc.AutoModel),
-    "text-classification": (T.AutoModelForSequenceClassification, oc.AutoModelForSequenceClassification),
-    "token-classification": (T.AutoModelForTokenClassification, oc.AutoModelForTokenClassification),
-    "question-answering": (T.AutoModelForQuestionAnswering, oc.AutoModelForQuestionAnswering),
-    "fill-mask": (T.AutoModelForMaskedLM, oc.AutoModelForMaskedLM),
-    "multiple-choice": (T.AutoModelForMultipleChoice, oc.AutoModelForMultipleChoice),
 }
 
 
@@ -160,6 +155,42 @@ def test_unreadable_preprocessor_warns_and_is_skipped(tmp_path):
     proc = cli("export", "--model", src, out)
     assert "warning: skipping preprocessor file tokenizer_config.json" in proc.stderr
     assert not (out / "tokenizer_config.json").exists()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero"])
+def test_preprocessor_that_is_not_a_regular_file_is_skipped(tmp_path, kind):
+    # Before: opened with a blocking ifstream (a FIFO without a writer hung the export).
+    src = tmp_path / "src"
+    build("bert", "feature-extraction", src)
+    target = src / "preprocessor_config.json"
+    if kind == "fifo":
+        os.mkfifo(target)
+    else:
+        target.symlink_to("/dev/zero")
+    out = tmp_path / "out"
+    proc = subprocess.run([str(CLI), "export", "--model", str(src), str(out)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: skipping preprocessor file preprocessor_config.json" in proc.stderr
+    assert "not a regular file" in proc.stderr
+    assert not (out / "preprocessor_config.json").exists()
+
+
+@pytest.mark.parametrize("architectures, message", [
+    (7, r"/architectures: cannot use at\(\) with number"),
+    ("BertModel", r"/architectures: cannot use at\(\) with string"),
+    ([3], r"/architectures/0: type must be string, but is number"),
+])
+def test_architectures_of_the_wrong_type_name_the_file_and_path(tmp_path, architectures, message):
+    # Before: reported as a missing 'architectures' entry.
+    src = tmp_path / "src"
+    build("bert", "feature-extraction", src)
+    cfg = json.loads((src / "config.json").read_text())
+    cfg["architectures"] = architectures
+    (src / "config.json").write_text(json.dumps(cfg))
+    proc = cli("export", "--model", src, tmp_path / "out", check=False)
+    assert proc.returncode != 0
+    assert re.search(re.escape(str(src / "config.json")) + ": " + message, proc.stderr), proc.stderr
 
 
 def test_task_inferred_from_architectures(tmp_path):

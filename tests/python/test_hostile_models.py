@@ -15,17 +15,10 @@ import transformers as T
 from safetensors.numpy import load_file, save_file
 
 import optimum_cpp as oc
+from model_heads import HEADS
 
 SMALL = dict(vocab_size=120, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
              max_position_embeddings=64)
-HEADS = {
-    "feature-extraction": (T.AutoModel, oc.AutoModel),
-    "text-classification": (T.AutoModelForSequenceClassification, oc.AutoModelForSequenceClassification),
-    "token-classification": (T.AutoModelForTokenClassification, oc.AutoModelForTokenClassification),
-    "question-answering": (T.AutoModelForQuestionAnswering, oc.AutoModelForQuestionAnswering),
-    "fill-mask": (T.AutoModelForMaskedLM, oc.AutoModelForMaskedLM),
-    "multiple-choice": (T.AutoModelForMultipleChoice, oc.AutoModelForMultipleChoice),
-}
 IDS = np.array([[2, 5, 9, 3]], dtype=np.int64)
 
 

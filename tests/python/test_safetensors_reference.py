@@ -10,7 +10,6 @@ memory. A well-formed control file is accepted by both.
 from __future__ import annotations
 
 import json
-import os
 import resource
 import struct
 import subprocess
@@ -18,16 +17,6 @@ from pathlib import Path
 
 import pytest
 from safetensors import safe_open
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def tool() -> Path:
-    build = Path(os.environ.get("OPTIMUM_BUILD_DIR", REPO / "build"))
-    t = build / "torch_bin_dump"
-    assert t.is_file(), f"{t} is missing: build it (ninja -C {build} torch_bin_dump)"
-    return t
 
 
 def st_bytes(header: str | bytes, data: bytes = b"") -> bytes:
@@ -75,33 +64,33 @@ HOSTILE = {
 }
 
 
-def test_control_file_is_read_by_both(tool, tmp_path):
+def test_control_file_is_read_by_both(dump_tool, tmp_path):
     p = tmp_path / "model.safetensors"
     p.write_bytes(CONTROL)
     assert sorted(reference_reads(p)) == ["a", "b"]
-    res = ours(tool, p)
+    res = ours(dump_tool, p)
     assert res.returncode == 0, res.stderr
     assert sorted(json.loads(line)["name"] for line in res.stdout.splitlines()) == ["a", "b"]
 
 
 @pytest.mark.parametrize("case", list(HOSTILE))
-def test_hostile_file_is_refused_like_the_reference(tool, tmp_path, case):
+def test_hostile_file_is_refused_like_the_reference(dump_tool, tmp_path, case):
     p = tmp_path / "model.safetensors"
     p.write_bytes(HOSTILE[case])
     with pytest.raises(Exception):
         reference_reads(p)
-    res = ours(tool, p)
+    res = ours(dump_tool, p)
     assert res.returncode == 2, f"{case}: exit {res.returncode}, stdout {res.stdout[:200]!r}, stderr {res.stderr[-500:]!r}"
     assert res.stderr.startswith("FormatError: ") and str(p) in res.stderr, res.stderr
 
 
 @pytest.mark.parametrize("levels,accepted", [(127, True), (128, False)])
-def test_header_depth_limit_matches_the_reference(tool, tmp_path, levels, accepted):
+def test_header_depth_limit_matches_the_reference(dump_tool, tmp_path, levels, accepted):
     inner = levels - 2  # the header object and the tensor entry are two levels
     p = tmp_path / "model.safetensors"
     p.write_bytes(st_bytes('{"a": {"dtype": "I8", "shape": [0], "data_offsets": [0, 0], "x": '
                            + "[" * inner + "]" * inner + "}}"))
-    res = ours(tool, p)
+    res = ours(dump_tool, p)
     if accepted:
         assert reference_reads(p) == ["a"]
         assert res.returncode == 0, res.stderr

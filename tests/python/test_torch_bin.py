@@ -34,14 +34,6 @@ DUMP_DTYPES = {
 }
 
 
-@pytest.fixture(scope="module")
-def dump_tool() -> Path:
-    build = Path(os.environ.get("OPTIMUM_BUILD_DIR", REPO / "build"))
-    tool = build / "torch_bin_dump"
-    assert tool.is_file(), f"{tool} is missing: build it (make build, or ninja -C {build} torch_bin_dump)"
-    return tool
-
-
 def dump(tool: Path, src: Path, out: Path | None = None) -> subprocess.CompletedProcess:
     cmd = [str(tool), str(src)] + ([str(out)] if out else [])
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300)

@@ -2,6 +2,7 @@
 give messages naming the module, file or field; the CLI commands."""
 
 import json
+import os
 import shutil
 import subprocess
 
@@ -153,6 +154,40 @@ def test_wrong_json_types_name_the_file(tiny_st, tmp_path, file, edit, message):
     cfg.update(edit)
     (d / file).write_text(json.dumps(cfg))
     with pytest.raises(oc.FormatError, match=message):
+        oc.SentenceTransformer(str(d))
+
+
+def write_modules(d, edit):
+    modules = json.loads((d / "modules.json").read_text())
+    text = edit(modules)
+    (d / "modules.json").write_text(text if isinstance(text, str) else json.dumps(modules))
+
+
+@pytest.mark.parametrize("edit, message", [
+    # Before: a non-string path or name silently became "" (the root folder) or the index.
+    (lambda m: m[1].update(path=1), r"modules\.json: /1/path: type must be string, but is number"),
+    (lambda m: m[1].update(name=["x"]), r"modules\.json: /1/name: type must be string, but is array"),
+    (lambda m: m[0].update(type=5), r"modules\.json: /0/type: type must be string, but is number"),
+    (lambda m: m[0].pop("type") and None, r"modules\.json: /0: key 'type' not found"),
+    (lambda m: m.__setitem__(1, "1_Pooling"), r"modules\.json: /1: expected an object, got string"),
+    (lambda m: json.dumps(m).replace('"1_Pooling"', "1e400"), r"modules\.json: /1/path: type must be string"),
+])
+def test_modules_json_wrong_types_name_the_file_and_path(tiny_st, tmp_path, edit, message):
+    d = copy_st(tiny_st, tmp_path)
+    write_modules(d, edit)
+    with pytest.raises(oc.FormatError, match=message):
+        oc.SentenceTransformer(str(d))
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero"])
+def test_modules_json_that_is_not_a_regular_file(tiny_st, tmp_path, kind):
+    d = copy_st(tiny_st, tmp_path)
+    (d / "modules.json").unlink()
+    if kind == "fifo":
+        os.mkfifo(d / "modules.json")  # no writer: a blocking read would hang
+    else:
+        (d / "modules.json").symlink_to("/dev/zero")
+    with pytest.raises(oc.IoError, match=r"modules\.json: not a regular file"):
         oc.SentenceTransformer(str(d))
 
 

@@ -33,6 +33,8 @@
 namespace optimum::io {
 
 using Json = nlohmann::json;
+// A JSON value whose objects keep the file's key order (Python's dict order).
+using OrderedJson = nlohmann::ordered_json;
 
 // Largest JSON file read_json accepts by default (1 GiB). The largest
 // tokenizer.json files on the Hub are a few tens of MB; the cap only stops a
@@ -68,6 +70,10 @@ Json read_json(const std::filesystem::path& path, const JsonOptions& options = {
 // Parses `text`; FormatError naming `source` on malformed JSON, nesting deeper
 // than options.max_depth, NUL bytes or (with kReject) out-of-range numbers.
 Json parse_json(std::string_view text, const std::string& source, const JsonOptions& options = {});
+
+// read_json keeping each object's keys in file order, for the few readers
+// whose result depends on it (label2id's first "entail..." label).
+OrderedJson read_ordered_json(const std::filesystem::path& path, const JsonOptions& options = {});
 
 // Writes `value` pretty-printed (2-space indent, trailing newline).
 void write_json(const std::filesystem::path& path, const Json& value);

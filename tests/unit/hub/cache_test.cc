@@ -1,5 +1,6 @@
 // Cache paths and the small file operations, in huggingface_hub's layout.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "optimum/hub/cache.h"
 #include "optimum/core/errors.h"
@@ -67,6 +68,21 @@ TEST(RepoCache, RefsFileWithoutAHashIsAnErrorNamingIt) {
         [&] { cache.resolve_commit("bad"); }, {"refs file", cache.ref_path("bad").string(), "40 lowercase"}))
         << content;
   }
+}
+
+TEST(RepoCache, RefsFileThatIsNotARegularFileIsAnErrorNamingIt) {
+  // A FIFO in refs/ (reading would wait for a writer) is refused at once,
+  // naming the file, instead of read as "not cached". (A symlink out of the
+  // cache, to /dev/zero say, is refused before it is read.)
+  TempDir dir;
+  const RepoCache cache(dir.path(), "org/name");
+  fs::create_directories(cache.ref_path("main").parent_path());
+  ASSERT_EQ(::mkfifo(cache.ref_path("main").c_str(), 0600), 0);
+  EXPECT_TRUE(test_util::throws_with<IoError>([&] { cache.resolve_commit("main"); },
+                                              {cache.ref_path("main").string(), "not a regular file"}));
+  test_util::write_bytes(cache.ref_path("big"), std::string(5000, 'a'));
+  EXPECT_TRUE(test_util::throws_with<FormatError>([&] { cache.resolve_commit("big"); },
+                                                  {cache.ref_path("big").string(), "over the limit"}));
 }
 
 TEST(RepoCache, RevisionsThatLeaveTheCacheAreRefused) {

@@ -1,5 +1,6 @@
 // Environment variables of the hub layer: names and defaults as huggingface_hub.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <map>
 
@@ -105,6 +106,25 @@ TEST(HubEnv, ResolveTokenOrder) {
   EXPECT_EQ(resolve_token(std::nullopt, env), "hf_env");
   env = read_hub_env(env_of({{"HF_HOME", (dir / "missing").string()}}));
   EXPECT_FALSE(resolve_token(std::nullopt, env).has_value());
+}
+
+TEST(HubEnv, TokenFileThatIsNotARegularFileIsAnErrorNamingIt) {
+  // A FIFO (no writer: reading would block) or /dev/zero (endless) at the
+  // token path is refused at once; huggingface_hub raises on any read error
+  // but a missing file.
+  TempDir dir;
+  ASSERT_EQ(::mkfifo((dir / "fifo").c_str(), 0600), 0);
+  std::filesystem::create_symlink("/dev/zero", dir / "zero");
+  for (const char* name : {"fifo", "zero"}) {
+    HubEnv env = read_hub_env(env_of({{"HF_TOKEN_PATH", (dir / name).string()}}));
+    EXPECT_TRUE(test_util::throws_with<IoError>([&] { resolve_token(std::nullopt, env); },
+                                                {(dir / name).string(), "not a regular file"}))
+        << name;
+  }
+  test_util::write_bytes(dir / "big", std::string(100000, 'a'));
+  HubEnv env = read_hub_env(env_of({{"HF_TOKEN_PATH", (dir / "big").string()}}));
+  EXPECT_TRUE(test_util::throws_with<FormatError>([&] { resolve_token(std::nullopt, env); },
+                                                  {(dir / "big").string(), "over the limit"}));
 }
 
 TEST(HubEnv, ExpandUser) {

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "optimum/core/errors.h"
 #include "test_util.h"
@@ -162,6 +163,27 @@ TEST(Json, OutOfRangeNumbers) {
       {"tokenizer.json: /model/dropout/1: number 1e400 is out of range"}));
   // Nothing else changes: a file without such numbers parses as before.
   EXPECT_EQ(parse_json(R"([1.5e300, -2, "e"])", "x", {NumberOverflow::kReject}), Json::parse(R"([1.5e300, -2, "e"])"));
+}
+
+// label2id's first "entail..." key depends on file order; the ordered read
+// has the same limits and number semantics as read_json.
+TEST(Json, OrderedReadKeepsKeyOrderWithTheSameLimits) {
+  TempDir dir;
+  write_bytes(dir / "config.json", R"({"label2id": {"zz": 0, "entail_z": 1, "entail_a": 2}, "eps": 1e400})");
+  const OrderedJson j = read_ordered_json(dir / "config.json");
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : j["label2id"].items()) keys.push_back(key);
+  EXPECT_EQ(keys, (std::vector<std::string>{"zz", "entail_z", "entail_a"}));
+  EXPECT_EQ(j["eps"].get<double>(), HUGE_VAL);
+  EXPECT_TRUE(throws_with<FormatError>(
+      [&] { (void)read_ordered_json(dir / "config.json", {NumberOverflow::kReject}); },
+      {(dir / "config.json").string() + ": /eps: number 1e400 is out of range"}));
+  const auto fifo = dir / "fifo.json";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_TRUE(throws_with<IoError>([&] { (void)read_ordered_json(fifo); }, {fifo.string(), "not a regular file"}));
+  write_bytes(dir / "bad.json", "{\"a\": ");
+  EXPECT_TRUE(throws_with<FormatError>([&] { (void)read_ordered_json(dir / "bad.json"); },
+                                       {"malformed JSON in " + (dir / "bad.json").string()}));
 }
 
 TEST(Json, DepthLimitIsAnOption) {

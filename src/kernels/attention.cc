@@ -447,7 +447,9 @@ OPTIMUM_AMX void amx_head(const AttentionArgs& a, int64_t bh, AmxScratch& x) {
     for (int64_t r = 0; r < rows; ++r) {
       float* sr = x.scores.data() + r * sp;
       inv[r] = softmax_unnormalized(sr, s, scale, x.rows.row(i0 + r, s, x.add.data()));
-      for (int64_t j = 0; j < s; j += 32) _mm512_storeu_si512(x.p.data() + r * sp + j, bf16x32(sr + j, s - j));
+      for (int64_t j = 0; j < s; j += 32) {
+        _mm512_storeu_si512(x.p.data() + r * sp + j, bf16x32(sr + j, s - j));
+      }
     }
     tile_matmul16(x.p.data(), sp * 2, sp, x.v.data(), dp * 4, dp, x.o.data(), dp);
     for (int64_t r = 0; r < rows; ++r) {
@@ -455,7 +457,8 @@ OPTIMUM_AMX void amx_head(const AttentionArgs& a, int64_t bh, AmxScratch& x) {
       const __m512 vinv = _mm512_set1_ps(inv[r]);
       for (int64_t c = 0; c < d; c += 16) {
         const __mmask16 m = tail_mask(d - c);
-        _mm512_mask_storeu_ps(out + c, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x.o.data() + r * dp + c), vinv));
+        const __m512 o = _mm512_maskz_loadu_ps(m, x.o.data() + r * dp + c);
+        _mm512_mask_storeu_ps(out + c, m, _mm512_mul_ps(o, vinv));
       }
       if (a.out_bf16 != nullptr) to_bf16_span(out, d, a.out_bf16 + (row0 + i0 + r) * hidden + h * d);
     }

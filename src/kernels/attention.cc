@@ -33,7 +33,9 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 // GCC 12 warns inside its own AVX-512 intrinsics (_mm512_undefined_* operands).
 #pragma GCC diagnostic push
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
 // exp(x) per lane: the same reduction and degree-7 polynomial as ops.cc's
@@ -407,54 +409,70 @@ OPTIMUM_AMX void tile_matmul16(const void* a, int64_t lda, int64_t k, const void
   }
 }
 
-OPTIMUM_AMX void attention_amx(const AttentionArgs& a) {
+// Loads the tile configuration of the AMX path (five 16x64-byte tiles) on the
+// calling thread. Its own function: clang outlines an omp region into a
+// function without the enclosing one's target attribute.
+OPTIMUM_AMX void amx_tiles_begin() {
+  TileConfig cfg;
+  for (int t = 0; t < 5; ++t) {
+    cfg.rows[t] = 16;
+    cfg.colsb[t] = 64;
+  }
+  _tile_loadconfig(&cfg);
+}
+
+// Releases the calling thread's tile state.
+OPTIMUM_AMX void amx_tiles_end() { _tile_release(); }
+
+// One (batch, head) task of attention_amx, on the calling thread's tiles.
+OPTIMUM_AMX void amx_head(const AttentionArgs& a, int64_t bh, AmxScratch& x) {
   const int64_t hidden = a.heads * a.head_dim;
   const float scale = 1.0f / std::sqrt(static_cast<float>(a.head_dim));
   const int64_t d = a.head_dim;
   const int64_t dp = (d + 31) / 32 * 32;
-#pragma omp parallel
-  {
-    TileConfig cfg;
-    for (int t = 0; t < 5; ++t) {
-      cfg.rows[t] = 16;
-      cfg.colsb[t] = 64;
-    }
-    _tile_loadconfig(&cfg);
-    AmxScratch x;
-#pragma omp for schedule(dynamic)
-    for (int64_t bh = 0; bh < a.batch * a.heads; ++bh) {
-      const auto [b, h, row0, s] = head_task(a, bh);
-      if (s == 0) continue;
-      const int64_t sp = (s + 31) / 32 * 32;
-      const int64_t off = row0 * a.ld_qkv + h * d;
-      pack_head_bf16(a.q + off, a.k + off, a.v + off, a.ld_qkv, s, d, dp, sp, x);
-      x.scores.resize(static_cast<size_t>(16 * sp));
-      x.p.assign(static_cast<size_t>(16 * sp), 0);
-      x.o.resize(static_cast<size_t>(16 * dp));
-      x.add.resize(static_cast<size_t>(s));
-      prepare_rows(a, b, h, s, &x.rows);
-      for (int64_t i0 = 0; i0 < s; i0 += 16) {
-        const int64_t rows = std::min<int64_t>(16, s - i0);
-        tile_matmul16(x.q.data() + i0 * dp, dp * 2, dp, x.kt.data(), sp * 4, sp, x.scores.data(), sp);
-        float inv[16];
-        for (int64_t r = 0; r < rows; ++r) {
-          float* sr = x.scores.data() + r * sp;
-          inv[r] = softmax_unnormalized(sr, s, scale, x.rows.row(i0 + r, s, x.add.data()));
-          for (int64_t j = 0; j < s; j += 32) _mm512_storeu_si512(x.p.data() + r * sp + j, bf16x32(sr + j, s - j));
-        }
-        tile_matmul16(x.p.data(), sp * 2, sp, x.v.data(), dp * 4, dp, x.o.data(), dp);
-        for (int64_t r = 0; r < rows; ++r) {
-          float* out = a.out + (row0 + i0 + r) * hidden + h * d;
-          const __m512 vinv = _mm512_set1_ps(inv[r]);
-          for (int64_t c = 0; c < d; c += 16) {
-            const __mmask16 m = tail_mask(d - c);
-            _mm512_mask_storeu_ps(out + c, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x.o.data() + r * dp + c), vinv));
-          }
-          if (a.out_bf16 != nullptr) to_bf16_span(out, d, a.out_bf16 + (row0 + i0 + r) * hidden + h * d);
-        }
+  const auto [b, h, row0, s] = head_task(a, bh);
+  if (s == 0) return;
+  const int64_t sp = (s + 31) / 32 * 32;
+  const int64_t off = row0 * a.ld_qkv + h * d;
+  pack_head_bf16(a.q + off, a.k + off, a.v + off, a.ld_qkv, s, d, dp, sp, x);
+  x.scores.resize(static_cast<size_t>(16 * sp));
+  x.p.assign(static_cast<size_t>(16 * sp), 0);
+  x.o.resize(static_cast<size_t>(16 * dp));
+  x.add.resize(static_cast<size_t>(s));
+  prepare_rows(a, b, h, s, &x.rows);
+  for (int64_t i0 = 0; i0 < s; i0 += 16) {
+    const int64_t rows = std::min<int64_t>(16, s - i0);
+    tile_matmul16(x.q.data() + i0 * dp, dp * 2, dp, x.kt.data(), sp * 4, sp, x.scores.data(), sp);
+    float inv[16];
+    for (int64_t r = 0; r < rows; ++r) {
+      float* sr = x.scores.data() + r * sp;
+      inv[r] = softmax_unnormalized(sr, s, scale, x.rows.row(i0 + r, s, x.add.data()));
+      for (int64_t j = 0; j < s; j += 32) {
+        _mm512_storeu_si512(x.p.data() + r * sp + j, bf16x32(sr + j, s - j));
       }
     }
-    _tile_release();
+    tile_matmul16(x.p.data(), sp * 2, sp, x.v.data(), dp * 4, dp, x.o.data(), dp);
+    for (int64_t r = 0; r < rows; ++r) {
+      float* out = a.out + (row0 + i0 + r) * hidden + h * d;
+      const __m512 vinv = _mm512_set1_ps(inv[r]);
+      for (int64_t c = 0; c < d; c += 16) {
+        const __mmask16 m = tail_mask(d - c);
+        const __m512 o = _mm512_maskz_loadu_ps(m, x.o.data() + r * dp + c);
+        _mm512_mask_storeu_ps(out + c, m, _mm512_mul_ps(o, vinv));
+      }
+      if (a.out_bf16 != nullptr) to_bf16_span(out, d, a.out_bf16 + (row0 + i0 + r) * hidden + h * d);
+    }
+  }
+}
+
+void attention_amx(const AttentionArgs& a) {
+#pragma omp parallel
+  {
+    amx_tiles_begin();
+    AmxScratch x;
+#pragma omp for schedule(dynamic)
+    for (int64_t bh = 0; bh < a.batch * a.heads; ++bh) amx_head(a, bh, x);
+    amx_tiles_end();
   }
 }
 

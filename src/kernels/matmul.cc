@@ -1,5 +1,6 @@
 #include "optimum/kernels/matmul.h"
 
+#include <cpuid.h>
 #include <immintrin.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -110,6 +111,18 @@ bool detail::avx512_allowed() {
   return ok;
 }
 
+namespace {
+
+// Whether CPUID leaf 7 lists AMX-BF16 (EDX bit 22) and AMX-TILE (bit 24); read
+// directly because clang 14's __builtin_cpu_supports does not know them.
+bool cpu_has_amx_bf16() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0) return false;
+  return (edx & (1u << 22)) != 0 && (edx & (1u << 24)) != 0;
+}
+
+}  // namespace
+
 bool detail::amx_bf16_allowed() {
   static const bool ok = [] {
     if (!effective_isa_includes(dnnl::cpu_isa::avx512_core_amx)) return false;
@@ -118,8 +131,7 @@ bool detail::amx_bf16_allowed() {
     constexpr int kReqXcompPerm = 0x1023;
     constexpr int kXtileData = 18;
     if (::syscall(SYS_arch_prctl, kReqXcompPerm, kXtileData) != 0) return false;
-    return avx512_allowed() && __builtin_cpu_supports("avx512bf16") &&
-           __builtin_cpu_supports("amx-bf16") && __builtin_cpu_supports("amx-tile");
+    return avx512_allowed() && __builtin_cpu_supports("avx512bf16") && cpu_has_amx_bf16();
   }();
   return ok;
 }
@@ -169,7 +181,9 @@ struct RowQuant {
 
 // GCC 12 warns inside its own AVX-512 intrinsics (_mm512_undefined_* operands).
 #pragma GCC diagnostic push
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #pragma GCC diagnostic ignored "-Wuninitialized"
 // clamp(round_even(v·inv + zp), 0, top) per lane (default rounding: nearest even).
 OPTIMUM_AVX512 inline __m512i u8_levels(__m512 v, __m512 inv, __m512 zp, __m512 top) {

@@ -90,7 +90,9 @@ OPTIMUM_VECTOR_CLONES void layer_norm_row(const float* x, const float* r, const 
 
 // GCC 12 warns inside its own _mm512_max_ps (an _mm512_undefined_ps operand).
 #pragma GCC diagnostic push
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #pragma GCC diagnostic ignored "-Wuninitialized"
 OPTIMUM_AVX512 float lanes_max(__m512 m) {
   alignas(64) float t[16];

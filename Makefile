@@ -60,7 +60,7 @@ asan-test: setup
 	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -j $(JOBS) -E '_NOT_BUILT$$'
 
 python-test: build
-	$(PY) -m pytest -q tests/python tests/parity tests/pipelines tests/sentence_transformers tests/hub tests/tokenizers tests/precision
+	$(PY) -m pytest -q tests/python tests/parity tests/pipelines tests/sentence_transformers tests/hub tests/tokenizers tests/precision tests/serving tests/deploy
 
 test: unit-test asan-test python-test
 

@@ -5,4 +5,6 @@ set -euo pipefail
 exec "$(dirname "$0")/install_debs.sh" \
   build-essential cmake ninja-build ccache pkg-config \
   libdnnl-dev nlohmann-json3-dev libgtest-dev libcli11-dev \
-  libutf8proc-dev libpcre2-dev libcurl4-openssl-dev
+  libutf8proc-dev libpcre2-dev libcurl4-openssl-dev \
+  libboost-dev libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
+  libzip-dev libarchive-dev libyaml-cpp-dev wrk

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -31,9 +32,41 @@ struct PipelineOptions {
   static PipelineOptions from_kwargs(const Json& kwargs);
 };
 
+// One input on its way through a pipeline's stages: preprocess (checks and
+// tokenizes it with its call's options) -> forward (one model run over the
+// encodings of many inputs, possibly from many calls) -> postprocess (the
+// task's result for this input). Tasks derive from it to carry their parsed
+// options and per-input state.
+class PreparedInput {
+ public:
+  virtual ~PreparedInput() = default;
+  std::vector<tokenizers::Encoding> encodings;  // the sequences the forward runs for this input
+  std::vector<modeling::NamedTensors> outputs;  // one per encoding, filled by Pipeline::forward
+  // Tokens over all encodings (the scheduler's budget unit) and the longest one.
+  size_t tokens() const;
+  size_t max_length() const;
+};
+
 class Pipeline {
  public:
   virtual ~Pipeline() = default;
+
+  // ---- Staged API (shared by the batched call and the server's scheduler) ----
+  // Stage 1, any thread: one input (as one element of a list passed to
+  // operator()) with the call's options overlaid on the pipeline's defaults.
+  // InvalidArgument names the bad key or value.
+  virtual std::unique_ptr<PreparedInput> preprocess(const Json& input, const Json& options) const = 0;
+  // Stage 2, compute thread: one forward over every encoding of `batch`
+  // (padded to the longest, or unpadded where the engine supports it); fills
+  // each input's `outputs`. Results equal running each input alone (within
+  // float rounding).
+  virtual void forward(std::span<PreparedInput* const> batch) const;
+  // Stage 3, any thread: the task's result for one input, equal to
+  // operator()([input], options)[0].
+  virtual Json postprocess(PreparedInput& input) const = 0;
+  // List in, list out: preprocess every input, forward `batch_size` inputs at
+  // a time, postprocess (what pipeline(..., batch_size=N)(list) does).
+  std::vector<Json> run_batch(const std::vector<Json>& inputs, const Json& options, size_t batch_size) const;
 
   // Runs the task on one input (a string, or an object such as
   // {"text", "text_pair"} / {"question", "context"}) or on an array of

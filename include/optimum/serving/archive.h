@@ -1,0 +1,95 @@
+// Model archives: TorchServe's .mar (a zip with MAR-INF/MANIFEST.json), its
+// tgz and no-archive (a folder) formats, carrying an exported model and
+// every preprocessor. Reading validates the whole archive before anything
+// is written: no absolute paths, no "..", no links or special files, entry
+// count, total size and compression-ratio limits; then extracts into a
+// fresh folder only.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "optimum/io/json.h"
+#include "optimum/serving/model_config.h"
+
+namespace optimum::serving {
+
+// MAR-INF/MANIFEST.json, with TorchServe's fields.
+struct Manifest {
+  std::string created_on;           // "createdOn": "dd/MM/yyyy HH:mm:ss"
+  std::string runtime = "python";   // "runtime"
+  std::string model_name;           // model.modelName
+  std::string model_version = "1.0";// model.modelVersion
+  std::string handler;              // model.handler: the task (text-classification, text-embedding, ...)
+  std::string serialized_file;      // model.serializedFile: the exported model folder inside the archive
+  std::string config_file;          // model.configFile ("" when none)
+  std::string requirements_file;    // model.requirementsFile (never installed: logged)
+  std::string archiver_version;     // "archiverVersion"
+
+  io::Json to_json() const;
+  static Manifest from_json(const io::Json& json, const std::string& source);
+};
+
+struct ArchiveOptions {
+  std::string model_name;
+  std::string version = "1.0";
+  std::filesystem::path model_dir;          // an exported folder (optimum_export.json) or any model folder
+  std::string handler;                      // task; "" = inferred from the model's export record / config
+  std::vector<std::filesystem::path> extra_files;
+  std::filesystem::path config_file;        // model-config.yaml; "" = none
+  std::filesystem::path requirements_file;
+  std::string format = "default";           // default (.mar zip) | tgz | no-archive
+  std::filesystem::path export_path = ".";
+  bool force = false;
+};
+
+// Writes `export_path/model_name.mar` (or .tar.gz, or a folder); returns
+// its path. An existing target without `force` is an error naming it.
+std::filesystem::path write_archive(const ArchiveOptions& options);
+
+// Limits applied to untrusted archives.
+struct ArchiveLimits {
+  size_t max_entries = 10000;
+  uint64_t max_total_bytes = 8ULL << 30;     // uncompressed
+  uint64_t max_entry_bytes = 4ULL << 30;
+  double max_compression_ratio = 200.0;      // per entry (uncompressed / compressed), beyond 1 MiB
+};
+
+// A validated, extracted archive.
+struct ExtractedArchive {
+  std::filesystem::path root;   // the folder the archive was extracted into
+  Manifest manifest;
+  std::filesystem::path model_dir;  // root / manifest.serialized_file
+  std::optional<ModelConfig> config;  // from manifest.config_file
+};
+
+// Validates `archive` (.mar zip, .tar.gz/.tgz, or a folder in no-archive
+// layout) completely, then extracts it into `dest` (which must not exist;
+// a folder is used in place and `dest` ignored). FormatError names the
+// archive and the offending entry; nothing is written when validation fails.
+ExtractedArchive open_archive(const std::filesystem::path& archive, const std::filesystem::path& dest,
+                              const ArchiveLimits& limits = {});
+
+// TorchServe's setup_config.json / .yaml of its Hugging Face example, for
+// `optimum-cpp prepare`.
+struct SetupConfig {
+  std::string model_name;            // Hub id or folder
+  std::string mode;                  // sequence_classification | token_classification | question_answering |
+                                     // text_generation | feature_extraction | text_embedding
+  int num_labels = 0;                // 0: the model's
+  bool do_lower_case = true;
+  int max_length = 0;                // 0: the tokenizer's
+  std::string save_mode = "pretrained";  // pretrained | native | onnx
+  std::string revision;              // optional
+  std::string dtype = "auto";        // optional: fp32 | bf16 | int8
+  // Task name of `mode` (text-classification, ...); Unsupported for text_generation until decoders exist.
+  std::string task() const;
+  // Unknown keys: a warning on stderr each; captum_explanation and
+  // embedding_name: accepted with a warning; wrong types: FormatError naming the key.
+  static SetupConfig from_file(const std::filesystem::path& file);
+};
+
+}  // namespace optimum::serving

@@ -67,6 +67,8 @@ class Pipeline {
   // List in, list out: preprocess every input, forward `batch_size` inputs at
   // a time, postprocess (what pipeline(..., batch_size=N)(list) does).
   std::vector<Json> run_batch(const std::vector<Json>& inputs, const Json& options, size_t batch_size) const;
+  // Size of one result embedding for text-embedding; 0 for other tasks.
+  virtual int64_t embedding_dimension() const { return 0; }
 
   // Runs the task on one input (a string, or an object such as
   // {"text", "text_pair"} / {"question", "context"}) or on an array of

@@ -275,6 +275,16 @@ std::pair<std::string, std::string> Service::register_model(const RegisterReques
       throw ServingError(Code::BadRequest, "'" + quote_untrusted(url) + "' is neither a model archive nor a model folder");
     model_dir = source;
     if (name.empty()) name = source.filename().string();
+    // A model folder may carry its model-config.yaml as an archive does.
+    if (fs::exists(model_dir / "model-config.yaml")) {
+      const int keep_queue = cfg.job_queue_size;
+      try {
+        cfg = ModelConfig::from_yaml_file(model_dir / "model-config.yaml");
+      } catch (const Error& e) {
+        throw ServingError(Code::BadRequest, e.what());
+      }
+      if (cfg.job_queue_size == ModelConfig{}.job_queue_size) cfg.job_queue_size = keep_queue;
+    }
   }
   check_model_name(name);
   check_version(version);

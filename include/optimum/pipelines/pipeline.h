@@ -71,8 +71,6 @@ class Pipeline {
   // the one-input result, so tasks whose call on a list of one unwraps it
   // (question-answering, fill-mask) still give one value per input.
   std::vector<Json> run_batch(const std::vector<Json>& inputs, const Json& options, size_t batch_size) const;
-  // Size of one result embedding for text-embedding; 0 for other tasks.
-  virtual int64_t embedding_dimension() const { return 0; }
 
   // Runs the task on one input (a string, or an object such as
   // {"text", "text_pair"} / {"question", "context"}) or on an array of

@@ -319,6 +319,7 @@ ExtractedArchive open_zip(const fs::path& path, const fs::path& dest, const Arch
   std::unique_ptr<zip_t, ZipCloser> z(zip_fdopen(fd, ZIP_RDONLY | ZIP_CHECKCONS, &code));
   if (!z) {
     ::close(fd);
+    if (code == ZIP_ER_EXISTS) throw FormatError(archive + ": two entries have the same name (duplicate names)");
     throw FormatError(archive + ": not a valid zip (.mar) archive: " + zip_error_text(code));
   }
   const zip_int64_t n = zip_get_num_entries(z.get(), 0);
@@ -595,7 +596,7 @@ ExtractedArchive open_folder(const fs::path& folder, const ArchiveLimits& limits
   if (ec) throw IoError("cannot list " + archive + ": " + ec.message());
   for (; it != end; it.increment(ec)) {
     if (ec) throw IoError("cannot list " + archive + ": " + ec.message());
-    const fs::path rel = fs::relative(it->path(), folder);
+    const fs::path rel = it->path().lexically_relative(folder);
     const std::string name = rel.generic_string();
     const auto status = it->symlink_status();
     Entry e;

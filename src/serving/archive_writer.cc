@@ -72,7 +72,7 @@ struct Contents {
     if (ec) throw IoError("cannot list " + folder.string() + ": " + ec.message());
     for (; it != end; it.increment(ec)) {
       if (ec) throw IoError("cannot list " + folder.string() + ": " + ec.message());
-      const std::string name = fs::relative(it->path(), folder).generic_string();
+      const std::string name = it->path().lexically_relative(folder).generic_string();
       const std::string leaf = it->path().filename().string();
       if (it->is_directory() && (leaf == ".git" || leaf == ".cache" || leaf == "__pycache__")) {
         it.disable_recursion_pending();

@@ -142,6 +142,26 @@ def test_call_options_reach_the_pipeline(client, classifier_pipeline):
     assert_close(got, classifier_pipeline([TEXTS[0]], top_k=2)[0])
 
 
+def test_concurrent_calls_each_get_their_answer(client, classifier_pipeline):
+    """64 calls in flight at once on one channel (batched together by the server): each answer is its own."""
+    import queue
+
+    texts = [f"{TEXTS[i % len(TEXTS)]} {i}" for i in range(64)]
+    done = queue.Queue()
+    for i, text in enumerate(texts):
+        client.async_infer("classifier", [text_input([text])], request_id=str(i),
+                           callback=lambda result, error: done.put((result, error)))
+    answers = {}
+    for _ in texts:
+        result, error = done.get(timeout=120)
+        assert error is None, error
+        answers[int(result.get_response().id)] = json.loads(result.as_numpy("output")[0])
+    expected = classifier_pipeline(texts)
+    assert sorted(answers) == list(range(len(texts)))
+    for i in range(len(texts)):
+        assert_close(answers[i], expected[i], f"call {i}")
+
+
 def test_question_answering_two_inputs(client, qa_pipeline):
     question, context = "Where does John live?", "My name is John and I live in London."
     result = client.infer("qa", [text_input([question], "question"), text_input([context], "context")])

@@ -117,6 +117,28 @@ def test_model_ready_and_metadata(client):
     assert client.get_model_metadata("minilm", model_version=meta.versions[0]).name == "minilm"
 
 
+def test_model_registered_and_unregistered_while_serving(server, client, classifier_pipeline):
+    """A model registered over the management API is served over gRPC by name and version
+    at once, and is NOT_FOUND once unregistered."""
+    import requests
+
+    r = requests.post(f"{server.management}/models",
+                      params={"url": "classifier", "model_name": "classifier2v", "synchronous": "true"}, timeout=120)
+    assert r.status_code == 200, r.text
+    try:
+        meta = client.get_model_metadata("classifier2v")
+        assert len(meta.versions) == 1
+        assert client.is_model_ready("classifier2v", model_version=meta.versions[0])
+        assert not client.is_model_ready("classifier2v", model_version="no-such-version")
+        result = client.infer("classifier2v", [text_input(TEXTS[:1])], model_version=meta.versions[0])
+        assert result.get_response().model_version == meta.versions[0]
+        assert_close(json.loads(result.as_numpy("output")[0]), classifier_pipeline([TEXTS[0]])[0])
+    finally:
+        requests.delete(f"{server.management}/models/classifier2v", timeout=60)
+    err = grpc_error(lambda: client.infer("classifier2v", [text_input(["x"])]))
+    assert err.status() == "StatusCode.NOT_FOUND"
+
+
 def test_classifier_matches_pipeline(client, classifier_pipeline):
     result = client.infer("classifier", [text_input(TEXTS[:1])], request_id="req-7")
     response = result.get_response()

@@ -397,7 +397,7 @@ class InferenceService final : public RawService {
                                           grpc::ByteBuffer* out) override {
     return unary<pb::ModelMetadataRequest, pb::ModelMetadataResponse>(
         context, in, out, &service_, [&](const pb::ModelMetadataRequest& request, pb::ModelMetadataResponse& response) {
-          const std::vector<ModelInfo> infos = service_.describe(request.name(), "");
+          const std::vector<ModelInfo> infos = service_.describe(request.name(), "all");  // every version
           const ModelInfo& info = pick_version(infos, request.name(), request.version());
           response.set_name(info.name);
           for (const ModelInfo& each : infos) response.add_versions(each.version);

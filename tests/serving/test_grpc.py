@@ -27,7 +27,8 @@ import server_util  # noqa: E402
 
 TEXTS = ["Paris is the capital of France.", "The movie was bad.", "Zoë visited 東京 😀", "hello"]
 MAX_REQUEST = 20_000
-MAX_RESPONSE = 3_000
+MAX_RESPONSE = 400
+QUEUE = 16
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +40,10 @@ def client(server):
 
 @pytest.fixture(scope="module")
 def secured(store, tmp_path_factory):
-    """A second server: token authorization on, small message limits, the classifier only."""
+    """A second server: token authorization on, small message limits and queue, the classifier only."""
     s = server_util.ServerProcess(tmp_path_factory.mktemp("grpc_secured"), store, models=["classifier=classifier"],
-                                  properties={"max_request_size": MAX_REQUEST, "max_response_size": MAX_RESPONSE},
+                                  properties={"max_request_size": MAX_REQUEST, "max_response_size": MAX_RESPONSE,
+                                              "job_queue_size": QUEUE},
                                   token_auth=True)
     yield s
     s.stop()
@@ -292,7 +294,7 @@ def test_triton_only_rpc_is_unimplemented(client):
 
 def test_cancelled_call_leaves_server_serving(client, classifier_pipeline):
     """A client deadline far shorter than the call: the server drops it and keeps serving."""
-    long_texts = [" ".join(["word"] * 300)] * 32
+    long_texts = [" ".join(["the"] * 250)] * 32
     err = grpc_error(lambda: client.infer("classifier", [text_input(long_texts)], client_timeout=0.001))
     assert err.status() in ("StatusCode.DEADLINE_EXCEEDED", "StatusCode.CANCELLED")
     result = client.infer("classifier", [text_input(TEXTS[:1])])
@@ -320,8 +322,8 @@ def test_oversize_messages_are_resource_exhausted(secured, secured_client):
     err = grpc_error(lambda: secured_client.infer("classifier", [text_input(["x" * (MAX_REQUEST + 10)])],
                                                   headers=good))
     assert err.status() == "StatusCode.RESOURCE_EXHAUSTED"
-    # ~60 bytes of JSON per result: 100 results are over max_response_size.
-    err = grpc_error(lambda: secured_client.infer("classifier", [text_input(["hello"] * 100)], headers=good))
+    # ~50 bytes per result: 16 results are over max_response_size.
+    err = grpc_error(lambda: secured_client.infer("classifier", [text_input(["hello"] * QUEUE)], headers=good))
     assert err.status() == "StatusCode.RESOURCE_EXHAUSTED" and "max_response_size" in err.message()
     assert secured_client.infer("classifier", [text_input(["hello"])], headers=good).as_numpy("output").shape == (1,)
     assert secured.alive()
@@ -331,3 +333,31 @@ def test_server_alive_after_errors(server, client):
     assert server.alive()
     assert client.is_server_live()
     assert client.is_model_ready("classifier")
+
+
+def test_overload_is_resource_exhausted_with_retry_after(secured, secured_client):
+    """Far more inputs at once than job_queue_size: the excess is RESOURCE_EXHAUSTED with a
+    retry-after trailer, every call is answered once, and the accepted ones are right."""
+    good = [("authorization", f"Bearer {secured.keys()['inference']['key']}")]
+    err = grpc_error(lambda: secured_client.infer("classifier", [text_input(["x"] * (QUEUE + 1))], headers=dict(good)))
+    assert err.status() == "StatusCode.RESOURCE_EXHAUSTED" and "job_queue_size" in err.message()
+
+    texts = [" ".join(["the"] * 200)] * 4
+    request = pb.ModelInferRequest(model_name="classifier", inputs=[pb.ModelInferRequest.InferInputTensor(
+        name="text", datatype="BYTES", shape=[len(texts)],
+        contents=pb.InferTensorContents(bytes_contents=[t.encode() for t in texts]))])
+    with grpc.insecure_channel(secured.grpc) as channel:
+        stub = pb_grpc.GRPCInferenceServiceStub(channel)
+        futures = [stub.ModelInfer.future(request, metadata=good, timeout=120) for _ in range(100)]
+        ok, exhausted = [], []
+        for f in futures:
+            try:
+                ok.append(f.result())
+            except grpc.RpcError as e:
+                assert e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, (e.code(), e.details())
+                exhausted.append(dict(e.trailing_metadata() or ()))
+    assert ok and exhausted, (len(ok), len(exhausted))
+    assert all(int(t.get("retry-after", "0")) >= 1 for t in exhausted)
+    first = ok[0].raw_output_contents[0]
+    assert all(r.raw_output_contents[0] == first for r in ok)
+    assert secured.alive() and secured_client.is_server_ready()

@@ -361,3 +361,11 @@ def test_overload_is_resource_exhausted_with_retry_after(secured, secured_client
     first = ok[0].raw_output_contents[0]
     assert all(r.raw_output_contents[0] == first for r in ok)
     assert secured.alive() and secured_client.is_server_ready()
+
+
+def test_grpc_port_in_use_is_a_clear_startup_error(server, store, tmp_path):
+    """A second server on the first one's gRPC port fails at start naming the address (no silent SO_REUSEPORT sharing)."""
+    port = server.grpc.rsplit(":", 1)[1]
+    with pytest.raises(RuntimeError, match=f"127.0.0.1:{port}"):
+        server_util.ServerProcess(tmp_path, store, properties={"grpc_inference_port": port}, ready_timeout=60)
+    assert server.alive()

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <bit>
 #include <climits>
+#include <cstdint>
 #include <cstring>
 #include <iostream>
 #include <mutex>
@@ -467,6 +468,7 @@ struct GrpcServer::Impl {
 
 GrpcServer::GrpcServer(Service& service, const std::string& host, int port) : impl_(std::make_unique<Impl>(service)) {
   if (port < 0 || port > 65535) throw InvalidArgument("grpc_inference_port " + std::to_string(port) + " is out of range");
+  if (host.empty()) throw InvalidArgument("grpc_inference_address is empty");
   const bool ipv6 = host.find(':') != std::string::npos && host.front() != '[';
   const std::string address = (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
   grpc::ServerBuilder builder;
@@ -475,7 +477,8 @@ GrpcServer::GrpcServer(Service& service, const std::string& host, int port) : im
   builder.SetMaxReceiveMessageSize(message_limit(service.config().max_request_size));
   // One byte over max_response_size is answered RESOURCE_EXHAUSTED by the
   // reactor with a message; this is the transport's own backstop.
-  builder.SetMaxSendMessageSize(message_limit(std::max(service.config().max_response_size, service.config().max_response_size + 1024)));
+  const size_t max_response = service.config().max_response_size;
+  builder.SetMaxSendMessageSize(message_limit(max_response > SIZE_MAX - 1024 ? SIZE_MAX : max_response + 1024));
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &impl_->port);
   builder.RegisterService(&impl_->handler);
   static std::once_flag log_once;

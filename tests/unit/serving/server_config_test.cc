@@ -67,6 +67,8 @@ TEST(ServerConfig, BadValuesNameFileLineAndKey) {
   EXPECT_TRUE(bad("\n\njob_queue_size=ten\n", {"cfg.properties:3", "job_queue_size", "'ten'"}));
   EXPECT_TRUE(bad("job_queue_size=0", {"job_queue_size"}));
   EXPECT_TRUE(bad("grpc_inference_port=70000", {"grpc_inference_port"}));
+  EXPECT_TRUE(bad("grpc_inference_port=-2", {"grpc_inference_port"}));
+  EXPECT_EQ(ServerConfig::from_properties_text("grpc_inference_port=-1", "c").grpc_inference_port, -1);
   EXPECT_TRUE(bad("default_workers_per_model=-1", {"default_workers_per_model"}));
   EXPECT_TRUE(bad("max_request_size=99999999999999999999999", {"max_request_size"}));
   EXPECT_TRUE(bad("disable_token_authorization=yes", {"disable_token_authorization", "true or false"}));

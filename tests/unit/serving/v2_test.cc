@@ -115,6 +115,9 @@ TEST(V2, HostileRequests) {
                          std::nullopt);
       },
       {"shared memory"}));
+  EXPECT_TRUE(bad(R"({"inputs": [{"name": "t", "shape": [1], "datatype": "BYTES", "data": ["a"]}],)"
+                  R"("outputs": [{"name": "output"}, {"name": "output"}]})",
+                  std::nullopt, {"outputs[1]", "'output' requested twice"}));
   EXPECT_TRUE(throws_with<Unsupported>(
       [] {
         parse_v2_request(R"({"inputs": [{"name": "t", "shape": [1], "datatype": "BYTES", "data": ["a"]}],)"

@@ -20,10 +20,14 @@ async def one_client(host, port, path, body, content_type, stop_at, stats, heade
     reader = writer = None
     request = (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: {content_type}\r\n"
                f"Content-Length: {len(body)}\r\n{headers_extra}\r\n").encode() + body
+    phase = "connect"
     while time.monotonic() < stop_at:
+        t_start = time.monotonic()
         try:
             if writer is None:
+                phase = "connect"
                 reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 10)
+            phase = "response"
             t0 = time.perf_counter()
             writer.write(request)
             await writer.drain()
@@ -56,7 +60,8 @@ async def one_client(host, port, path, body, content_type, stop_at, stats, heade
                 writer.close()
                 writer = None
         except (ConnectionError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError, OSError) as e:
-            stats["errors"].append(type(e).__name__ + ": " + str(e)[:100])
+            stats["errors"].append(f"{type(e).__name__} in {phase} after {time.monotonic() - t_start:.1f} s, "
+                                   f"{stop_at - time.monotonic():.1f} s before the end: {str(e)[:100]}")
             if writer is not None:
                 writer.close()
             writer = None

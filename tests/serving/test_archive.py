@@ -88,7 +88,8 @@ def test_manifest_matches_torch_model_archiver(tmp_path, tiny):
     ts.mkdir()
     ours.mkdir()
     subprocess.run([str(ARCHIVER), "--model-name", "m", "--version", "1.0", "--serialized-file",
-                    str(folder / "model.safetensors"), "--handler", "text_classifier", "--extra-files", str(extra),
+                    str(folder / "model.safetensors"), "--handler", "text_classifier", "--extra-files",
+                    f"{extra},{folder / 'config.json'}",
                     "--config-file", str(cfg), "-r", str(req), "--export-path", str(ts)], check=True, timeout=120)
     run_cli("archive", "--model-name", "m", "--version", "1.0", "--model", folder, "--extra-files", extra,
             "--config-file", cfg, "-r", req, "--export-path", ours)
@@ -109,6 +110,9 @@ def test_manifest_matches_torch_model_archiver(tmp_path, tiny):
     assert got["manifest"]["model"]["serializedFile"] == "model.safetensors"
     assert got["config"]["batchSize"] == 2
     assert (tmp_path / "x" / "extra.txt").read_text() == "extra\n"
+    # Its serializedFile is a file: the model folder is the root, and it runs.
+    assert got["model_dir"] == str(tmp_path / "x")
+    assert forward(got["model_dir"], "text-classification") == forward(folder, "text-classification")
 
 
 @pytest.mark.parametrize("fmt", ["default", "tgz", "no-archive", "zip-store"])

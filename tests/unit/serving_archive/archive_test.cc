@@ -86,6 +86,12 @@ TEST(ModelConfig, WrongTypesAndRangesNameFileAndKey) {
   EXPECT_TRUE(refused("batchSize: 2\nbatchSize: 3\n", "batchSize"));
   EXPECT_TRUE(refused("- a\n- b\n", "top level"));
   EXPECT_TRUE(throws_with<FormatError>([] { ModelConfig::from_yaml_text("a: [", "x.yaml"); }, {"x.yaml", "YAML"}));
+  // The handler section becomes JSON, which must be valid UTF-8 (found by fuzz_archive).
+  EXPECT_TRUE(refused("handler:\n  top_k: \"\xd5\"\n", "handler/top_k"));
+  EXPECT_TRUE(refused("handler:\n  \xed\xa0\x80: 1\n", "handler"));
+  EXPECT_EQ(ModelConfig::from_yaml_text("handler:\n  label: \"caf\xc3\xa9 \xf0\x9f\xa4\x97\"\n", "ok.yaml")
+                .handler["label"],
+            "caf\xc3\xa9 \xf0\x9f\xa4\x97");
 }
 
 TEST(ModelConfig, AliasExpansionAndDeepNestingAreBounded) {

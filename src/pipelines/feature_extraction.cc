@@ -7,16 +7,52 @@ namespace optimum::pipelines::detail {
 
 namespace {
 
+struct Params {
+  std::optional<Truncation> truncation;
+};
+
+struct Prepared : PreparedInput {
+  std::shared_ptr<const Params> params;
+};
+
 class FeatureExtraction : public TaskPipeline {
  public:
   using TaskPipeline::TaskPipeline;
 
+  std::unique_ptr<PreparedInput> preprocess(const Json& input, const Json& call) const override {
+    return prepare(input, parse(call));
+  }
+
+  Json postprocess(PreparedInput& input) const override {
+    auto& in = prepared_as<Prepared>(input, task_);
+    const Tensor& t = in.outputs.at(0).front().second;
+    const auto& shape = t.shape();
+    const int64_t seq = shape.size() >= 2 ? shape[1] : 1;
+    const int64_t hidden = shape.back();
+    const float* v = t.data<float>();
+    Json tokens = Json::array();
+    for (int64_t s = 0; s < seq; ++s) tokens.push_back(std::vector<float>(v + s * hidden, v + (s + 1) * hidden));
+    return Json::array({std::move(tokens)});
+  }
+
   Json operator()(const Json& inputs, const Json& call) const override {
-    Options opts(task_, defaults_, call, {"truncation", "tokenize_kwargs", "return_tensors"});
+    const auto params = parse(call);
+    std::vector<std::unique_ptr<PreparedInput>> prepared;
+    if (inputs.is_array()) {
+      for (const Json& item : inputs) prepared.push_back(prepare(item, params));
+      return Json(run_prepared(std::move(prepared), call));
+    }
+    prepared.push_back(prepare(inputs, params));
+    return std::move(run_prepared(std::move(prepared), call).front());
+  }
+
+ private:
+  std::shared_ptr<const Params> parse(const Json& call) const {
+    Options opts = options(call, {"truncation", "tokenize_kwargs", "return_tensors"});
     if (opts.get_bool("return_tensors", false)) {
       throw InvalidArgument(task_ + ": return_tensors=True is not supported; results are nested lists");
     }
-    std::optional<Truncation> truncation;
+    auto p = std::make_shared<Params>();
     if (opts.has("tokenize_kwargs") && !opts.get("tokenize_kwargs").is_null()) {
       const Json& kw = opts.get("tokenize_kwargs");
       if (kw.is_object() && kw.contains("truncation") && opts.has("truncation")) {
@@ -24,29 +60,20 @@ class FeatureExtraction : public TaskPipeline {
             "truncation parameter defined twice (given as keyword argument as well as in tokenize_kwargs)");
       }
       Options tk(task_ + " tokenize_kwargs", Json::object(), kw, {"truncation", "max_length"});
-      truncation = truncation_from_options(tk);
+      p->truncation = truncation_from_options(tk);
     }
-    if (opts.has("truncation")) truncation = truncation_from_options(opts);
-    auto one = [&](const Json& item) {
-      if (!item.is_string()) throw InvalidArgument(task_ + ": inputs must be strings, got " + item.dump());
-      const auto enc = ctx_.tok->encode(item.get<std::string>(), std::nullopt, truncation);
-      const auto outputs = forward_one(*ctx_.model, enc.front());
-      const Tensor& t = outputs.front().second;
-      const auto& shape = t.shape();
-      const int64_t seq = shape.size() >= 2 ? shape[1] : 1;
-      const int64_t hidden = shape.back();
-      const float* v = t.data<float>();
-      Json tokens = Json::array();
-      for (int64_t s = 0; s < seq; ++s)
-        tokens.push_back(std::vector<float>(v + s * hidden, v + (s + 1) * hidden));
-      return Json::array({std::move(tokens)});
-    };
-    if (inputs.is_array()) {
-      Json out = Json::array();
-      for (const Json& item : inputs) out.push_back(one(item));
-      return out;
-    }
-    return one(inputs);
+    if (opts.has("truncation")) p->truncation = truncation_from_options(opts);
+    return p;
+  }
+
+  std::unique_ptr<PreparedInput> prepare(const Json& item, std::shared_ptr<const Params> params) const {
+    if (!item.is_string()) throw InvalidArgument(task_ + ": inputs must be strings, got " + item.dump());
+    auto out = std::make_unique<Prepared>();
+    auto encodings = ctx_.tok->encode(item.get<std::string>(), std::nullopt, params->truncation);
+    encodings.resize(1);
+    out->encodings = std::move(encodings);
+    out->params = std::move(params);
+    return out;
   }
 };
 

@@ -17,37 +17,79 @@ class FillMask : public TaskPipeline {
  public:
   using TaskPipeline::TaskPipeline;
 
+  std::unique_ptr<PreparedInput> preprocess(const Json& input, const Json& call) const override {
+    return prepare(input, parse(call));
+  }
+
+  Json postprocess(PreparedInput& input) const override {
+    auto& in = prepared_as<Prepared>(input, task_);
+    return fill(in.encodings.at(0), in.masked, in.outputs.at(0), *in.params);
+  }
+
   Json operator()(const Json& inputs, const Json& call) const override {
-    Options opts(task_, defaults_, call, {"top_k", "targets", "tokenizer_kwargs"});
-    const auto mask_id = ctx_.tok->special_id("mask_token");
-    if (!mask_id) throw Unsupported(task_ + ": the tokenizer does not define a `mask_token`.");
-    int64_t top_k = opts.get_int("top_k", 5);
-    // transformers' torch.topk(k) raises for a negative k.
-    if (top_k < 0) {
-      throw InvalidArgument(task_ + ": top_k must not be negative (got " + std::to_string(top_k) + ")");
-    }
-    std::optional<std::vector<uint32_t>> targets;
-    if (opts.has("targets") && !opts.get("targets").is_null()) targets = target_ids(opts.get("targets"));
-    std::optional<Truncation> truncation;
-    if (opts.has("tokenizer_kwargs") && !opts.get("tokenizer_kwargs").is_null()) {
-      const Json& kw = opts.get("tokenizer_kwargs");
-      Options tk(task_ + " tokenizer_kwargs", Json::object(), kw, {"truncation", "max_length"});
-      truncation = truncation_from_options(tk);
-    }
-    auto one = [&](const Json& item) {
-      if (!item.is_string()) throw InvalidArgument(task_ + ": inputs must be strings, got " + item.dump());
-      return fill(item.get<std::string>(), *mask_id, top_k, targets, truncation);
-    };
+    const auto params = parse(call);
+    std::vector<std::unique_ptr<PreparedInput>> prepared;
     if (inputs.is_array()) {
-      Json out = Json::array();
-      for (const Json& item : inputs) out.push_back(one(item));
+      for (const Json& item : inputs) prepared.push_back(prepare(item, params));
+      Json out(run_prepared(std::move(prepared), call));
       if (out.size() == 1) return out[0];
       return out;
     }
-    return one(inputs);
+    prepared.push_back(prepare(inputs, params));
+    return std::move(run_prepared(std::move(prepared), call).front());
   }
 
  private:
+  struct Params {
+    uint32_t mask_id = 0;
+    int64_t top_k = 5;
+    std::optional<std::vector<uint32_t>> targets;
+    std::optional<Truncation> truncation;
+  };
+  struct Prepared : PreparedInput {
+    std::shared_ptr<const Params> params;
+    std::vector<size_t> masked;  // mask positions
+  };
+
+  std::shared_ptr<const Params> parse(const Json& call) const {
+    Options opts = options(call, {"top_k", "targets", "tokenizer_kwargs"});
+    const auto mask_id = ctx_.tok->special_id("mask_token");
+    if (!mask_id) throw Unsupported(task_ + ": the tokenizer does not define a `mask_token`.");
+    auto p = std::make_shared<Params>();
+    p->mask_id = *mask_id;
+    p->top_k = opts.get_int("top_k", 5);
+    // transformers' torch.topk(k) raises for a negative k.
+    if (p->top_k < 0) {
+      throw InvalidArgument(task_ + ": top_k must not be negative (got " + std::to_string(p->top_k) + ")");
+    }
+    if (opts.has("targets") && !opts.get("targets").is_null()) p->targets = target_ids(opts.get("targets"));
+    if (opts.has("tokenizer_kwargs") && !opts.get("tokenizer_kwargs").is_null()) {
+      const Json& kw = opts.get("tokenizer_kwargs");
+      Options tk(task_ + " tokenizer_kwargs", Json::object(), kw, {"truncation", "max_length"});
+      p->truncation = truncation_from_options(tk);
+    }
+    return p;
+  }
+
+  std::unique_ptr<PreparedInput> prepare(const Json& item, std::shared_ptr<const Params> params) const {
+    if (!item.is_string()) throw InvalidArgument(task_ + ": inputs must be strings, got " + item.dump());
+    const std::string text = item.get<std::string>();
+    auto out = std::make_unique<Prepared>();
+    auto encodings = ctx_.tok->encode(text, std::nullopt, params->truncation);
+    encodings.resize(1);
+    const Encoding& enc = encodings.front();
+    for (size_t i = 0; i < enc.ids.size(); ++i) {
+      if (enc.ids[i] == params->mask_id) out->masked.push_back(i);
+    }
+    if (out->masked.empty()) {
+      throw InvalidArgument(task_ + ": No mask_token (" + ctx_.tok->special_token("mask_token").value_or("") +
+                            ") found on the input '" + text + "'");
+    }
+    out->encodings = std::move(encodings);
+    out->params = std::move(params);
+    return out;
+  }
+
   std::vector<uint32_t> target_ids(const Json& targets) const {
     std::vector<std::string> names;
     if (targets.is_string()) {
@@ -75,19 +117,10 @@ class FillMask : public TaskPipeline {
     return {ids.begin(), ids.end()};
   }
 
-  Json fill(const std::string& text, uint32_t mask_id, int64_t top_k,
-            const std::optional<std::vector<uint32_t>>& targets,
-            const std::optional<Truncation>& truncation) const {
-    const Encoding enc = ctx_.tok->encode(text, std::nullopt, truncation).front();
-    std::vector<size_t> masked;
-    for (size_t i = 0; i < enc.ids.size(); ++i) {
-      if (enc.ids[i] == mask_id) masked.push_back(i);
-    }
-    if (masked.empty()) {
-      throw InvalidArgument(task_ + ": No mask_token (" + ctx_.tok->special_token("mask_token").value_or("") +
-                            ") found on the input '" + text + "'");
-    }
-    const auto outputs = forward_one(*ctx_.model, enc);
+  Json fill(const Encoding& enc, const std::vector<size_t>& masked, const modeling::NamedTensors& outputs,
+            const Params& p) const {
+    const int64_t top_k = p.top_k;
+    const auto& targets = p.targets;
     const Tensor& logits = output(outputs, "logits");
     const auto vocab = static_cast<size_t>(logits.shape().back());
     const auto pad_id = ctx_.tok->special_id("pad_token");

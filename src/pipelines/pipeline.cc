@@ -282,6 +282,174 @@ std::string CharIndex::slice(size_t start, size_t end) const {
 
 }  // namespace detail
 
+// ---------------------------------------------------------------- staged API
+
+size_t PreparedInput::tokens() const {
+  size_t n = 0;
+  for (const auto& e : encodings) n += e.ids.size();
+  return n;
+}
+
+size_t PreparedInput::max_length() const {
+  size_t n = 0;
+  for (const auto& e : encodings) n = std::max(n, e.ids.size());
+  return n;
+}
+
+std::optional<size_t> batch_size_option(const Json& options) {
+  if (!options.is_object() || !options.contains("batch_size")) return std::nullopt;
+  const Json& v = options["batch_size"];
+  if (v.is_null()) return std::nullopt;
+  if (!v.is_number_integer() || (!v.is_number_unsigned() && v.get<int64_t>() <= 0) || v.get<uint64_t>() == 0) {
+    throw InvalidArgument("option 'batch_size' must be a positive integer, got " + v.dump());
+  }
+  return static_cast<size_t>(v.get<uint64_t>());
+}
+
+Json without_batch_size(const Json& options) {
+  if (!options.is_object() || !options.contains("batch_size")) return options;
+  Json out = options;
+  out.erase("batch_size");
+  return out;
+}
+
+void Pipeline::set_defaults(const Json& defaults) {
+  const Json d = defaults.is_null() ? Json::object() : defaults;
+  if (!d.is_object()) throw InvalidArgument("pipeline defaults must be a JSON object, got " + d.dump());
+  batch_size_ = batch_size_option(d).value_or(1);
+  defaults_ = without_batch_size(d);
+}
+
+namespace {
+
+// Which outputs carry one row per token ([batch, seq, ...]); the others
+// carry one row per sequence ([batch, ...]).
+bool per_token_output(const std::string& name, const Tensor& t) {
+  if (name == "last_hidden_state" || name == "start_logits" || name == "end_logits") return true;
+  if (name == "logits") return t.shape().size() == 3;
+  return false;
+}
+
+}  // namespace
+
+void Pipeline::forward(std::span<PreparedInput* const> batch) const {
+  std::vector<const tokenizers::Encoding*> encodings;
+  for (PreparedInput* p : batch) {
+    p->outputs.clear();
+    for (const auto& e : p->encodings) {
+      if (e.ids.empty()) throw InvalidArgument(task_ + ": an input tokenized to no tokens");
+      encodings.push_back(&e);
+    }
+  }
+  if (encodings.empty()) return;
+  const auto rows = static_cast<int64_t>(encodings.size());
+  int64_t seq = 0;
+  for (const auto* e : encodings) seq = std::max(seq, static_cast<int64_t>(e->ids.size()));
+  // Right padding whatever the tokenizer's side: every row then keeps its
+  // positions, and the engine skips the padding (skip_padding).
+  int64_t pad_id = 0;
+  const auto& specials = tokenizer_->config().special_tokens;
+  if (auto it = specials.find("pad_token"); it != specials.end()) {
+    if (auto id = tokenizer_->token_to_id(it->second)) pad_id = *id;
+  }
+  Tensor ids = Tensor::zeros(DType::I64, {rows, seq});
+  Tensor mask = Tensor::zeros(DType::I64, {rows, seq});
+  Tensor types = Tensor::zeros(DType::I64, {rows, seq});
+  int64_t* pi = ids.mutable_data<int64_t>();
+  int64_t* pm = mask.mutable_data<int64_t>();
+  int64_t* pt = types.mutable_data<int64_t>();
+  for (int64_t r = 0; r < rows; ++r) {
+    const auto& e = *encodings[static_cast<size_t>(r)];
+    const auto n = static_cast<int64_t>(e.ids.size());
+    for (int64_t i = 0; i < seq; ++i) {
+      const auto u = static_cast<size_t>(i);
+      const int64_t at = r * seq + i;
+      if (i < n) {
+        pi[at] = e.ids[u];
+        pm[at] = e.attention_mask.empty() ? 1 : e.attention_mask[u];
+        pt[at] = e.type_ids.empty() ? 0 : e.type_ids[u];
+      } else {
+        pi[at] = pad_id;
+      }
+    }
+  }
+  std::map<std::string, Tensor> inputs = {{"input_ids", ids}, {"attention_mask", mask}};
+  const auto names = model_->input_names();
+  if (std::find(names.begin(), names.end(), "token_type_ids") != names.end()) inputs["token_type_ids"] = types;
+  const modeling::NamedTensors out = model_->forward(inputs, /*skip_padding=*/true);
+
+  // Each encoding's rows back, real tokens only: what a forward of it alone gives.
+  size_t r = 0;
+  for (PreparedInput* p : batch) {
+    for (const auto& e : p->encodings) {
+      const auto n = static_cast<int64_t>(e.ids.size());
+      modeling::NamedTensors mine;
+      for (const auto& [name, t] : out) {
+        const Shape& shape = t.shape();
+        if (shape.empty() || shape[0] != rows) {
+          throw Error(task_ + ": model output '" + name + "' has no batch dimension of " + std::to_string(rows));
+        }
+        if (rows == 1) {
+          mine.emplace_back(name, t);
+          continue;
+        }
+        const bool tokens = per_token_output(name, t);
+        if (tokens && (shape.size() < 2 || shape[1] != seq)) {
+          throw Error(task_ + ": model output '" + name + "' has no sequence dimension of " + std::to_string(seq));
+        }
+        Shape s = shape;
+        s[0] = 1;
+        if (tokens) s[1] = n;
+        int64_t inner = 1;
+        for (size_t d = tokens ? 2 : 1; d < shape.size(); ++d) inner *= shape[d];
+        const int64_t row_stride = tokens ? seq * inner : inner;
+        const size_t offset = static_cast<size_t>(static_cast<int64_t>(r) * row_stride) * dtype_size(t.dtype());
+        mine.emplace_back(name, Tensor::from_data(t.dtype(), s, static_cast<const char*>(t.raw()) + offset));
+      }
+      p->outputs.push_back(std::move(mine));
+      ++r;
+    }
+  }
+}
+
+std::vector<Json> Pipeline::run_batch(const std::vector<Json>& inputs, const Json& options,
+                                      size_t batch_size) const {
+  if (batch_size == 0) throw InvalidArgument("option 'batch_size' must be a positive integer, got 0");
+  const Json call = without_batch_size(options);
+  std::vector<std::unique_ptr<PreparedInput>> prepared;
+  prepared.reserve(inputs.size());
+  for (const Json& in : inputs) prepared.push_back(preprocess(in, call));
+  return detail::run_prepared(*this, std::move(prepared), batch_size);
+}
+
+namespace detail {
+
+std::vector<Json> TaskPipeline::run_prepared(std::vector<std::unique_ptr<PreparedInput>> prepared,
+                                             const Json& call) const {
+  return detail::run_prepared(*this, std::move(prepared), batch_size_option(call).value_or(batch_size_));
+}
+
+std::vector<Json> run_prepared(const Pipeline& pipeline, std::vector<std::unique_ptr<PreparedInput>> prepared,
+                               size_t batch_size) {
+  if (batch_size == 0) throw InvalidArgument("option 'batch_size' must be a positive integer, got 0");
+  std::vector<Json> results;
+  results.reserve(prepared.size());
+  std::vector<PreparedInput*> chunk;
+  for (size_t start = 0; start < prepared.size(); start += batch_size) {
+    const size_t stop = std::min(prepared.size(), start + batch_size);
+    chunk.clear();
+    for (size_t i = start; i < stop; ++i) chunk.push_back(prepared[i].get());
+    pipeline.forward(chunk);
+    for (size_t i = start; i < stop; ++i) {
+      results.push_back(pipeline.postprocess(*prepared[i]));
+      prepared[i].reset();  // outputs (fill-mask logits can be large) go as soon as they are used
+    }
+  }
+  return results;
+}
+
+}  // namespace detail
+
 // ---------------------------------------------------------------- factory
 
 namespace {
@@ -362,6 +530,7 @@ PipelineOptions PipelineOptions::from_kwargs(const Json& kwargs) {
 std::vector<std::string> pipeline_tasks() {
   std::vector<std::string> out;
   for (const auto& t : task_table()) out.push_back(t.name);
+  out.push_back("text-embedding");
   for (const auto& [alias, _] : aliases()) out.push_back(alias);
   return out;
 }
@@ -370,6 +539,7 @@ std::unique_ptr<Pipeline> pipeline(const std::string& task, const std::string& m
                                    const PipelineOptions& options) {
   std::string name = task;
   if (auto a = aliases().find(name); a != aliases().end()) name = a->second;
+  if (name == "text-embedding") return detail::make_text_embedding(model, options);
   const TaskEntry* entry = nullptr;
   for (const auto& t : task_table()) {
     if (name == t.name) entry = &t;

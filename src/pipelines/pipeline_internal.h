@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "optimum/core/errors.h"
 #include "optimum/pipelines/pipeline.h"
 
 namespace optimum::pipelines::detail {
@@ -126,19 +127,45 @@ std::unique_ptr<Pipeline> make_question_answering(Context ctx);
 std::unique_ptr<Pipeline> make_fill_mask(Context ctx);
 std::unique_ptr<Pipeline> make_feature_extraction(Context ctx);
 std::unique_ptr<Pipeline> make_zero_shot_classification(Context ctx);
+// text-embedding loads a SentenceTransformer instead of a Context.
+std::unique_ptr<Pipeline> make_text_embedding(const std::string& model, const PipelineOptions& options);
 
-// Base carrying a Context into the public Pipeline fields.
+// Base carrying a Context into the public Pipeline fields, with the list
+// mechanics every task's operator() shares.
 class TaskPipeline : public Pipeline {
  public:
   explicit TaskPipeline(Context ctx) : ctx_(std::move(ctx)) {
     task_ = ctx_.task;
     model_ = ctx_.model;
     tokenizer_ = ctx_.tok->shared();
-    defaults_ = ctx_.defaults;
+    set_defaults(ctx_.defaults);
   }
 
  protected:
+  // The call's options over the pipeline's defaults (batch_size left out:
+  // it is the list mechanics', not the task's).
+  Options options(const Json& call, const std::set<std::string>& known) const {
+    return Options(task_, defaults_, without_batch_size(call), known);
+  }
+  // Forward and postprocess of already prepared inputs, the call's
+  // batch_size (else the pipeline's) at a time; results in input order.
+  std::vector<Json> run_prepared(std::vector<std::unique_ptr<PreparedInput>> prepared, const Json& call) const;
+
   Context ctx_;
 };
+
+// Runs `prepared` through forward + postprocess of `pipeline`, `batch_size`
+// inputs per forward.
+std::vector<Json> run_prepared(const Pipeline& pipeline, std::vector<std::unique_ptr<PreparedInput>> prepared,
+                               size_t batch_size);
+
+// The task's PreparedInput behind `input`; InvalidArgument when it was
+// prepared by another task's pipeline.
+template <class T>
+T& prepared_as(PreparedInput& input, const std::string& task) {
+  auto* p = dynamic_cast<T*>(&input);
+  if (p == nullptr) throw InvalidArgument(task + ": postprocess got an input prepared by another task");
+  return *p;
+}
 
 }  // namespace optimum::pipelines::detail

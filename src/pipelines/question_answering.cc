@@ -129,11 +129,44 @@ class QuestionAnswering : public TaskPipeline {
  public:
   using TaskPipeline::TaskPipeline;
 
+  std::unique_ptr<PreparedInput> preprocess(const Json& input, const Json& call) const override {
+    return prepare(input, parse(call));
+  }
+
+  Json postprocess(PreparedInput& input) const override {
+    auto& in = prepared_as<Prepared>(input, task_);
+    return answer(in);
+  }
+
   Json operator()(const Json& inputs, const Json& call) const override {
-    Options opts(task_, defaults_, call,
-                 {"top_k", "doc_stride", "max_answer_len", "max_seq_len", "max_question_len",
-                  "handle_impossible_answer", "align_to_words"});
-    Params p;
+    const auto params = parse(call);
+    std::vector<std::unique_ptr<PreparedInput>> prepared;
+    if (inputs.is_array()) {
+      for (const Json& item : inputs) prepared.push_back(prepare(item, params));
+      Json out(run_prepared(std::move(prepared), call));
+      if (out.size() == 1) return out[0];
+      return out;
+    }
+    prepared.push_back(prepare(inputs, params));
+    return std::move(run_prepared(std::move(prepared), call).front());
+  }
+
+ private:
+  struct Params {
+    int64_t top_k = 1, max_answer_len = 15, max_seq_len = 384, doc_stride = 128;
+    bool handle_impossible = false, align_to_words = true;
+  };
+  struct Prepared : PreparedInput {
+    std::shared_ptr<const Params> params;
+    std::string context;
+    bool question_first = true;
+  };
+
+  std::shared_ptr<const Params> parse(const Json& call) const {
+    Options opts = options(call, {"top_k", "doc_stride", "max_answer_len", "max_seq_len", "max_question_len",
+                                  "handle_impossible_answer", "align_to_words"});
+    auto params = std::make_shared<Params>();
+    Params& p = *params;
     p.top_k = opts.get_int("top_k", 1);
     if (p.top_k < 1)
       throw InvalidArgument("top_k parameter should be >= 1 (got " + std::to_string(p.top_k) + ")");
@@ -156,22 +189,10 @@ class QuestionAnswering : public TaskPipeline {
     opts.get_int("max_question_len");  // only used by slow tokenizers in transformers: validated, no effect
     p.handle_impossible = opts.get_bool("handle_impossible_answer", false);
     p.align_to_words = opts.get_bool("align_to_words", true);
-    if (inputs.is_array()) {
-      if (inputs.size() == 1) return answer(inputs[0], p);
-      Json out = Json::array();
-      for (const Json& item : inputs) out.push_back(answer(item, p));
-      return out;
-    }
-    return answer(inputs, p);
+    return params;
   }
 
- private:
-  struct Params {
-    int64_t top_k = 1, max_answer_len = 15, max_seq_len = 384, doc_stride = 128;
-    bool handle_impossible = false, align_to_words = true;
-  };
-
-  Json answer(const Json& item, const Params& p) const {
+  std::unique_ptr<PreparedInput> prepare(const Json& item, std::shared_ptr<const Params> params) const {
     if (!item.is_object()) {
       throw InvalidArgument(
           task_ + ": each input must be an object {\"question\": ..., \"context\": ...}, got " + item.dump());
@@ -184,13 +205,24 @@ class QuestionAnswering : public TaskPipeline {
       if (item[k].get<std::string>().empty())
         throw InvalidArgument(std::string("`") + k + "` cannot be empty");
     }
+    const Params& p = *params;
+    auto out = std::make_unique<Prepared>();
     const std::string question = item["question"].get<std::string>();
-    const std::string context = item["context"].get<std::string>();
-    const bool question_first = ctx_.tok->padding_right();
-    Truncation trunc{question_first ? TruncationStrategy::OnlySecond : TruncationStrategy::OnlyFirst,
+    out->context = item["context"].get<std::string>();
+    out->question_first = ctx_.tok->padding_right();
+    Truncation trunc{out->question_first ? TruncationStrategy::OnlySecond : TruncationStrategy::OnlyFirst,
                      static_cast<size_t>(p.max_seq_len), static_cast<size_t>(p.doc_stride)};
-    const auto spans = question_first ? ctx_.tok->encode(question, context, trunc)
-                                      : ctx_.tok->encode(context, question, trunc);
+    out->encodings = out->question_first ? ctx_.tok->encode(question, out->context, trunc)
+                                         : ctx_.tok->encode(out->context, question, trunc);
+    out->params = std::move(params);
+    return out;
+  }
+
+  Json answer(const Prepared& in) const {
+    const Params& p = *in.params;
+    const std::string& context = in.context;
+    const bool question_first = in.question_first;
+    const auto& spans = in.encodings;
     const auto cls_id = ctx_.tok->special_id("cls_token");
     const size_t context_seq = question_first ? 1 : 0;
     const int64_t pre_topk = p.align_to_words ? p.top_k * 2 + 10 : p.top_k;
@@ -201,7 +233,9 @@ class QuestionAnswering : public TaskPipeline {
     // whatever the context's length, and texts are cut only for the results.
     std::unordered_multimap<uint64_t, size_t> by_key;
     const ContextSpans context_spans(context);
-    for (const Encoding& enc : spans) {
+    for (size_t w = 0; w < spans.size(); ++w) {
+      const Encoding& enc = spans[w];
+      const auto& outputs = in.outputs.at(w);
       const size_t n = enc.ids.size();
       const auto seq_ids = sequence_ids(enc, spans.front(), context_seq);
       // allowed = not p_mask, and attended.
@@ -212,7 +246,6 @@ class QuestionAnswering : public TaskPipeline {
         const bool attended = enc.attention_mask.empty() || enc.attention_mask[i];
         allowed[i] = !masked && attended;
       }
-      const auto outputs = forward_one(*ctx_.model, enc);
       std::vector<float> start = masked_probs(output(outputs, "start_logits").data<float>(), allowed);
       std::vector<float> end = masked_probs(output(outputs, "end_logits").data<float>(), allowed);
       if (p.handle_impossible)

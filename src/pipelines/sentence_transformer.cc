@@ -374,9 +374,36 @@ Tensor SentenceTransformer::encode_batch(const std::vector<std::string>& texts,
     if (name == "last_hidden_state") hidden = t;
   }
   if (!hidden.defined()) throw Error("the model returned no last_hidden_state");
-  Tensor x = pooling_.forward(hidden, mask, prompt_len);
+  return embed(hidden, mask, prompt_len);
+}
+
+Tensor SentenceTransformer::embed(const Tensor& token_embeddings, const Tensor& attention_mask,
+                                  std::optional<size_t> prompt_len) const {
+  Tensor x = pooling_.forward(token_embeddings, attention_mask, prompt_len);
   for (int step : chain_) x = step < 0 ? normalize_rows(x) : dense_[static_cast<size_t>(step)].forward(x);
   return x;
+}
+
+tokenizers::Encoding SentenceTransformer::tokenize(const std::string& text) const {
+  tokenizers::Encoding e = tokenizer_->encode(text);
+  e.overflowing.clear();
+  return e;
+}
+
+std::string SentenceTransformer::resolve_prompt(const EncodeOptions& options) const {
+  if (options.prompt) return *options.prompt;
+  if (options.prompt_name) {
+    auto it = prompts_.find(*options.prompt_name);
+    if (it == prompts_.end()) {
+      std::string keys;
+      for (const auto& [k, v] : prompts_) keys += (keys.empty() ? "" : ", ") + k;
+      throw InvalidArgument("prompt name '" + *options.prompt_name + "' is not one of the configured prompts [" +
+                            keys + "]");
+    }
+    return it->second;
+  }
+  if (default_prompt_name_) return prompts_.at(*default_prompt_name_);
+  return "";
 }
 
 Tensor SentenceTransformer::encode(const std::vector<std::string>& sentences,
@@ -387,22 +414,8 @@ Tensor SentenceTransformer::encode(const std::vector<std::string>& sentences,
   if (n == 0) return out;
 
   // The prompt: explicit, else by name, else the default prompt name.
-  std::string prompt;
-  if (options.prompt) {
-    prompt = *options.prompt;
-  } else if (options.prompt_name) {
-    auto it = prompts_.find(*options.prompt_name);
-    if (it == prompts_.end()) {
-      std::string keys;
-      for (const auto& [k, v] : prompts_) keys += (keys.empty() ? "" : ", ") + k;
-      throw InvalidArgument("prompt name '" + *options.prompt_name +
-                            "' is not one of the configured prompts [" + keys + "]");
-    }
-    prompt = it->second;
-  } else if (default_prompt_name_) {
-    prompt = prompts_.at(*default_prompt_name_);
-  }
-  const std::optional<size_t> prompt_len = prompt.empty() ? std::nullopt : prompt_length(prompt);
+  const std::string prompt = resolve_prompt(options);
+  const std::optional<size_t> prompt_len = prompt_tokens(prompt);
 
   // Longest first (by characters, as sentence-transformers sorts), so each
   // batch pads little; results go back to input order.

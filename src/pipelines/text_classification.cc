@@ -12,41 +12,65 @@ namespace optimum::pipelines::detail {
 
 namespace {
 
+struct Params {
+  std::optional<ScoreFunction> fn;
+  std::optional<int64_t> top_k = 1;
+  bool legacy = true;
+  bool top_k_in_call = false;
+  std::optional<Truncation> truncation;
+};
+
+struct Prepared : PreparedInput {
+  std::shared_ptr<const Params> params;
+};
+
 class TextClassification : public TaskPipeline {
  public:
   using TaskPipeline::TaskPipeline;
 
+  std::unique_ptr<PreparedInput> preprocess(const Json& input, const Json& call) const override {
+    return prepare(input, parse(call));
+  }
+
+  Json postprocess(PreparedInput& input) const override {
+    auto& in = prepared_as<Prepared>(input, task_);
+    return classify(in.outputs.at(0), *in.params);
+  }
+
   Json operator()(const Json& inputs, const Json& call) const override {
-    Options opts(task_, defaults_, call,
-                 {"top_k", "function_to_apply", "truncation", "max_length", "padding"});
-    // top_k given (even null) switches off the legacy single-label result.
-    std::optional<int64_t> top_k = 1;
-    bool legacy = true;
-    if (opts.has("top_k")) {
-      top_k = opts.get_int("top_k");
-      legacy = false;
-    }
-    std::optional<ScoreFunction> fn;
-    if (opts.has("function_to_apply") && !opts.get("function_to_apply").is_null()) {
-      fn = score_function_from_name(opts.get_string("function_to_apply", ""));
-    }
-    auto truncation = truncation_from_options(opts);
-    auto one = [&](const Json& item) { return classify(item, fn, top_k, legacy, truncation); };
+    const auto params = parse(call);
     if (inputs.is_array()) {
       if (inputs.empty()) return Json::array();
-      Json out = Json::array();
-      for (const Json& item : inputs) out.push_back(one(item));
-      return out;
+      std::vector<std::unique_ptr<PreparedInput>> prepared;
+      for (const Json& item : inputs) prepared.push_back(prepare(item, params));
+      return Json(run_prepared(std::move(prepared), call));
     }
-    Json result = one(inputs);
+    std::vector<std::unique_ptr<PreparedInput>> prepared;
+    prepared.push_back(prepare(inputs, params));
+    Json result = std::move(run_prepared(std::move(prepared), call).front());
     // A single string without top_k in the call is wrapped in a list.
-    if (inputs.is_string() && !opts.in_call("top_k")) return Json::array({result});
+    if (inputs.is_string() && !params->top_k_in_call) return Json::array({result});
     return result;
   }
 
  private:
-  Json classify(const Json& item, std::optional<ScoreFunction> fn, std::optional<int64_t> top_k, bool legacy,
-                const std::optional<Truncation>& truncation) const {
+  std::shared_ptr<const Params> parse(const Json& call) const {
+    Options opts = options(call, {"top_k", "function_to_apply", "truncation", "max_length", "padding"});
+    auto p = std::make_shared<Params>();
+    // top_k given (even null) switches off the legacy single-label result.
+    if (opts.has("top_k")) {
+      p->top_k = opts.get_int("top_k");
+      p->legacy = false;
+    }
+    p->top_k_in_call = opts.in_call("top_k");
+    if (opts.has("function_to_apply") && !opts.get("function_to_apply").is_null()) {
+      p->fn = score_function_from_name(opts.get_string("function_to_apply", ""));
+    }
+    p->truncation = truncation_from_options(opts);
+    return p;
+  }
+
+  std::unique_ptr<PreparedInput> prepare(const Json& item, std::shared_ptr<const Params> params) const {
     std::string text;
     std::optional<std::string> pair;
     if (item.is_string()) {
@@ -73,8 +97,18 @@ class TextClassification : public TaskPipeline {
           "The pipeline received invalid inputs, if you are trying to send text pairs, you can try to send a "
           "dictionary `{\"text\": \"My text\", \"text_pair\": \"My pair\"}` in order to send a text pair.");
     }
-    const auto encodings = ctx_.tok->encode(text, pair, truncation);
-    const auto outputs = forward_one(*ctx_.model, encodings.front());
+    auto out = std::make_unique<Prepared>();
+    auto encodings = ctx_.tok->encode(text, pair, params->truncation);
+    encodings.resize(1);
+    out->encodings = std::move(encodings);
+    out->params = std::move(params);
+    return out;
+  }
+
+  Json classify(const modeling::NamedTensors& outputs, const Params& p) const {
+    const auto& fn = p.fn;
+    const auto& top_k = p.top_k;
+    const bool legacy = p.legacy;
     const Tensor& logits = output(outputs, "logits");
     const auto n = static_cast<size_t>(logits.shape().back());
     std::span<const float> row(logits.data<float>(), n);

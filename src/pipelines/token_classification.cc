@@ -55,23 +55,54 @@ class TokenClassification : public TaskPipeline {
  public:
   using TaskPipeline::TaskPipeline;
 
+  std::unique_ptr<PreparedInput> preprocess(const Json& input, const Json& call) const override {
+    return prepare(input, parse(call));
+  }
+
+  Json postprocess(PreparedInput& input) const override {
+    auto& in = prepared_as<Prepared>(input, task_);
+    return run(in);
+  }
+
   Json operator()(const Json& inputs, const Json& call) const override {
-    Options opts(task_, defaults_, call, {"aggregation_strategy", "ignore_labels", "stride"});
+    const auto params = parse(call);
+    std::vector<std::unique_ptr<PreparedInput>> prepared;
+    if (inputs.is_array()) {
+      if (inputs.empty()) throw InvalidArgument("At least one input is required.");
+      for (const Json& item : inputs) prepared.push_back(prepare(item, params));
+      return Json(run_prepared(std::move(prepared), call));
+    }
+    prepared.push_back(prepare(inputs, params));
+    return std::move(run_prepared(std::move(prepared), call).front());
+  }
+
+ private:
+  struct Params {
     Aggregation agg = Aggregation::None;
+    std::vector<std::string> ignore = {"O"};
+    std::optional<size_t> stride;
+  };
+  struct Prepared : PreparedInput {
+    std::shared_ptr<const Params> params;
+    std::string sentence;
+  };
+
+  std::shared_ptr<const Params> parse(const Json& call) const {
+    Options opts = options(call, {"aggregation_strategy", "ignore_labels", "stride"});
+    auto p = std::make_shared<Params>();
+    Aggregation& agg = p->agg;
     if (opts.has("aggregation_strategy") && !opts.get("aggregation_strategy").is_null()) {
       agg = aggregation_from_name(opts.get_string("aggregation_strategy", "none"));
     }
-    std::vector<std::string> ignore = {"O"};
     if (opts.has("ignore_labels") && !opts.get("ignore_labels").is_null()) {
       const Json& v = opts.get("ignore_labels");
       if (!v.is_array()) throw InvalidArgument(task_ + ": ignore_labels must be a list of labels");
-      ignore.clear();
+      p->ignore.clear();
       for (const Json& l : v) {
         if (!l.is_string()) throw InvalidArgument(task_ + ": ignore_labels must be a list of strings");
-        ignore.push_back(l.get<std::string>());
+        p->ignore.push_back(l.get<std::string>());
       }
     }
-    std::optional<size_t> stride;
     if (auto s = opts.get_int("stride")) {
       const auto mml = ctx_.tok->model_max_length();
       if (*s < 0 || (mml && static_cast<size_t>(*s) >= *mml)) {
@@ -86,36 +117,36 @@ class TokenClassification : public TaskPipeline {
             "select "
             "another one instead.");
       }
-      stride = static_cast<size_t>(*s);
+      p->stride = static_cast<size_t>(*s);
     }
-    auto one = [&](const Json& item) {
-      if (!item.is_string()) {
-        throw InvalidArgument("When `is_split_into_words=False`, `sentence` must be an untokenized string.");
-      }
-      return run(item.get<std::string>(), agg, ignore, stride);
-    };
-    if (inputs.is_array()) {
-      if (inputs.empty()) throw InvalidArgument("At least one input is required.");
-      Json out = Json::array();
-      for (const Json& item : inputs) out.push_back(one(item));
-      return out;
-    }
-    return one(inputs);
+    return p;
   }
 
- private:
-  Json run(const std::string& sentence, Aggregation agg, const std::vector<std::string>& ignore,
-           std::optional<size_t> stride) const {
+  std::unique_ptr<PreparedInput> prepare(const Json& item, std::shared_ptr<const Params> params) const {
+    if (!item.is_string()) {
+      throw InvalidArgument("When `is_split_into_words=False`, `sentence` must be an untokenized string.");
+    }
+    auto out = std::make_unique<Prepared>();
+    out->sentence = item.get<std::string>();
     std::optional<Truncation> truncation;
     if (ctx_.tok->model_max_length())
-      truncation = Truncation{TruncationStrategy::LongestFirst, std::nullopt, stride.value_or(0)};
-    auto chunks = ctx_.tok->encode(sentence, std::nullopt, truncation);
-    if (!stride) chunks.resize(1);
+      truncation = Truncation{TruncationStrategy::LongestFirst, std::nullopt, params->stride.value_or(0)};
+    out->encodings = ctx_.tok->encode(out->sentence, std::nullopt, truncation);
+    if (!params->stride) out->encodings.resize(1);
+    out->params = std::move(params);
+    return out;
+  }
+
+  Json run(const Prepared& in) const {
+    const std::string& sentence = in.sentence;
+    const Aggregation agg = in.params->agg;
+    const auto& ignore = in.params->ignore;
+    const auto& chunks = in.encodings;
     std::vector<Entity> all;
     const CharIndex chars(sentence);  // slices in time independent of the sentence's length
-    for (const Encoding& enc : chunks) {
-      const auto outputs = forward_one(*ctx_.model, enc);
-      const Tensor& logits = output(outputs, "logits");
+    for (size_t c = 0; c < chunks.size(); ++c) {
+      const Encoding& enc = chunks[c];
+      const Tensor& logits = output(in.outputs.at(c), "logits");
       const auto n_labels = static_cast<size_t>(logits.shape().back());
       std::vector<PreEntity> pre;
       for (size_t idx = 0; idx < enc.ids.size(); ++idx) {

@@ -96,9 +96,49 @@ class ZeroShotClassification : public TaskPipeline {
     }
   }
 
+  std::unique_ptr<PreparedInput> preprocess(const Json& input, const Json& call) const override {
+    return prepare(input, parse(call));
+  }
+
+  Json postprocess(PreparedInput& input) const override {
+    auto& in = prepared_as<Prepared>(input, task_);
+    const auto& labels = in.params->labels;
+    std::vector<float> entail_logits, contra_logits;
+    for (size_t i = 0; i < labels.size(); ++i) {
+      const float* logits = output(in.outputs.at(i), "logits").data<float>();
+      entail_logits.push_back(logits[in.params->entail]);
+      contra_logits.push_back(logits[in.params->contra]);
+    }
+    return scores_of(in.sequence, labels, in.params->multi_label, entail_logits, contra_logits);
+  }
+
   Json operator()(const Json& inputs, const Json& call) const override {
-    Options opts(task_, defaults_, call, {"candidate_labels", "hypothesis_template", "multi_label"});
+    const auto params = parse(call);
+    std::vector<std::unique_ptr<PreparedInput>> prepared;
+    if (inputs.is_array()) {
+      for (const Json& item : inputs) prepared.push_back(prepare(item, params));
+      return Json(run_prepared(std::move(prepared), call));
+    }
+    prepared.push_back(prepare(inputs, params));
+    return std::move(run_prepared(std::move(prepared), call).front());
+  }
+
+ private:
+  struct Params {
     std::vector<std::string> labels;
+    std::string tmpl;
+    bool multi_label = false;
+    size_t entail = 0, contra = 0;  // logit columns
+  };
+  struct Prepared : PreparedInput {
+    std::shared_ptr<const Params> params;
+    std::string sequence;
+  };
+
+  std::shared_ptr<const Params> parse(const Json& call) const {
+    Options opts = options(call, {"candidate_labels", "hypothesis_template", "multi_label"});
+    auto p = std::make_shared<Params>();
+    std::vector<std::string>& labels = p->labels;
     if (opts.has("candidate_labels")) {
       const Json& v = opts.get("candidate_labels");
       if (v.is_string()) {
@@ -121,23 +161,25 @@ class ZeroShotClassification : public TaskPipeline {
         throw InvalidArgument(task_ + ": candidate_labels must be a string or a list of strings");
       }
     }
-    const std::string tmpl = opts.get_string("hypothesis_template", "This example is {}.");
-    const bool multi_label = opts.get_bool("multi_label", false);
-    auto one = [&](const Json& item) {
-      if (!item.is_string()) throw InvalidArgument(task_ + ": inputs must be strings, got " + item.dump());
-      return classify(item.get<std::string>(), labels, tmpl, multi_label);
+    p->tmpl = opts.get_string("hypothesis_template", "This example is {}.");
+    p->multi_label = opts.get_bool("multi_label", false);
+    const auto n_classes = ctx_.model->config().num_labels;
+    auto column = [&](int64_t id) {
+      const int64_t c = id < 0 ? n_classes + id : id;
+      if (c < 0 || c >= n_classes)
+        throw InvalidArgument(task_ + ": label id " + std::to_string(id) + " out of range");
+      return static_cast<size_t>(c);
     };
-    if (inputs.is_array()) {
-      Json out = Json::array();
-      for (const Json& item : inputs) out.push_back(one(item));
-      return out;
-    }
-    return one(inputs);
+    p->entail = column(entailment_id_);
+    p->contra = column(entailment_id_ == 0 ? -1 : 0);
+    return p;
   }
 
- private:
-  Json classify(const std::string& sequence, const std::vector<std::string>& labels, const std::string& tmpl,
-                bool multi_label) const {
+  std::unique_ptr<PreparedInput> prepare(const Json& item, std::shared_ptr<const Params> params) const {
+    if (!item.is_string()) throw InvalidArgument(task_ + ": inputs must be strings, got " + item.dump());
+    const std::string sequence = item.get<std::string>();
+    const auto& labels = params->labels;
+    const std::string& tmpl = params->tmpl;
     if (labels.empty() || sequence.empty()) {
       throw InvalidArgument("You must include at least one label and at least one sequence.");
     }
@@ -147,16 +189,8 @@ class ZeroShotClassification : public TaskPipeline {
           "\" was not able to be formatted with the target labels. Make sure the passed template "
           "includes formatting syntax such as {} where the label should go.");
     }
-    const auto n_classes = ctx_.model->config().num_labels;
-    auto column = [&](int64_t id) {
-      const int64_t c = id < 0 ? n_classes + id : id;
-      if (c < 0 || c >= n_classes)
-        throw InvalidArgument(task_ + ": label id " + std::to_string(id) + " out of range");
-      return static_cast<size_t>(c);
-    };
-    const size_t entail = column(entailment_id_);
-    const size_t contra = column(entailment_id_ == 0 ? -1 : 0);
-    std::vector<float> entail_logits, contra_logits;
+    auto out = std::make_unique<Prepared>();
+    out->sequence = sequence;
     for (const std::string& label : labels) {
       const std::string hypothesis = format_template(tmpl, label);
       std::vector<Encoding> enc;
@@ -171,11 +205,14 @@ class ZeroShotClassification : public TaskPipeline {
         }
         enc = ctx_.tok->encode(sequence, hypothesis, std::nullopt);
       }
-      const auto outputs = forward_one(*ctx_.model, enc.front());
-      const float* logits = output(outputs, "logits").data<float>();
-      entail_logits.push_back(logits[entail]);
-      contra_logits.push_back(logits[contra]);
+      out->encodings.push_back(std::move(enc.front()));
     }
+    out->params = std::move(params);
+    return out;
+  }
+
+  Json scores_of(const std::string& sequence, const std::vector<std::string>& labels, bool multi_label,
+                 const std::vector<float>& entail_logits, const std::vector<float>& contra_logits) const {
     std::vector<float> scores(labels.size());
     if (multi_label || labels.size() == 1) {
       for (size_t i = 0; i < labels.size(); ++i) {

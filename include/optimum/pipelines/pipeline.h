@@ -8,6 +8,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -66,14 +67,26 @@ class Pipeline {
   virtual Json postprocess(PreparedInput& input) const = 0;
   // List in, list out: preprocess every input, forward `batch_size` inputs at
   // a time, postprocess (what pipeline(..., batch_size=N)(list) does).
+  // `options` may carry batch_size (then it is ignored here). Each result is
+  // the one-input result, so tasks whose call on a list of one unwraps it
+  // (question-answering, fill-mask) still give one value per input.
   std::vector<Json> run_batch(const std::vector<Json>& inputs, const Json& options, size_t batch_size) const;
 
   // Runs the task on one input (a string, or an object such as
   // {"text", "text_pair"} / {"question", "context"}) or on an array of
   // inputs, returning what transformers' pipeline returns for the same call.
   // `options` are the call's keyword arguments (top_k, aggregation_strategy...);
-  // unknown keys raise InvalidArgument naming them.
+  // unknown keys raise InvalidArgument naming them. A list runs through the
+  // stages above, batch_size inputs per forward (the call's batch_size,
+  // else the pipeline's).
   virtual Json operator()(const Json& inputs, const Json& options = Json::object()) const = 0;
+
+  // Size of one result vector for embedding tasks (text-embedding); 0 for
+  // every other task.
+  virtual int64_t embedding_dimension() const { return 0; }
+  // Inputs per forward of operator() on a list: the pipeline's batch_size
+  // (pipeline(task, model, batch_size=N)), else 1.
+  size_t batch_size() const { return batch_size_; }
 
   // Canonical task name ("text-classification", ...).
   const std::string& task() const { return task_; }
@@ -81,13 +94,26 @@ class Pipeline {
   const tokenizers::Tokenizer& tokenizer() const { return *tokenizer_; }
 
  protected:
+  // Sets defaults_ and batch_size_ from pipeline() call defaults (batch_size
+  // moves out of the defaults; InvalidArgument names a bad value).
+  void set_defaults(const Json& defaults);
+
   std::string task_;
   std::shared_ptr<const modeling::OptimizedModel> model_;
   std::shared_ptr<const tokenizers::Tokenizer> tokenizer_;
-  Json defaults_ = Json::object();
+  Json defaults_ = Json::object();  // call defaults, without batch_size
+  size_t batch_size_ = 1;
 };
 
-// Task names pipeline() accepts, canonical names first.
+// `options["batch_size"]` as a positive count (nullopt when absent or null);
+// InvalidArgument names the option and the value otherwise.
+std::optional<size_t> batch_size_option(const Json& options);
+// `options` without batch_size (a copy; non-objects are returned as they are).
+Json without_batch_size(const Json& options);
+
+// Task names pipeline() accepts, canonical names first (text-embedding:
+// sentence embeddings as SentenceTransformer.encode gives them, for a
+// sentence-transformers folder or, with mean pooling, a plain one).
 std::vector<std::string> pipeline_tasks();
 
 // Builds the pipeline for `task` (a canonical name or an alias:

@@ -121,6 +121,31 @@ class SentenceTransformer {
   // Embeddings of `sentences`: F32 [n, dimension()] in input order; [0, dimension()] for none.
   Tensor encode(const std::vector<std::string>& sentences, const EncodeOptions& options = {}) const;
 
+  // encode() in stages, for callers that batch sentences of several calls
+  // into one forward (the text-embedding pipeline): the prompt encode()
+  // prepends (explicit, else by name, else the default; InvalidArgument
+  // names an unknown prompt name), the prompt's token count pooling leaves
+  // out (nullopt for no prompt), one sentence tokenized as encode()
+  // tokenizes it (truncated to max_seq_length, unpadded), and the modules
+  // after the Transformer on its token embeddings: token_embeddings F32
+  // [b, L, H], attention_mask I64 [b, L] -> [b, dimension()].
+  std::string resolve_prompt(const EncodeOptions& options) const;
+  std::optional<size_t> prompt_tokens(const std::string& prompt) const {
+    return prompt.empty() ? std::nullopt : prompt_length(prompt);
+  }
+  tokenizers::Encoding tokenize(const std::string& text) const;
+  Tensor embed(const Tensor& token_embeddings, const Tensor& attention_mask,
+               std::optional<size_t> prompt_length) const;
+  // The Transformer module's model and tokenizer, sharing this object's lifetime.
+  static std::shared_ptr<const modeling::OptimizedModel> shared_model(
+      const std::shared_ptr<const SentenceTransformer>& st) {
+    return {st, st->model_.get()};
+  }
+  static std::shared_ptr<const tokenizers::Tokenizer> shared_tokenizer(
+      const std::shared_ptr<const SentenceTransformer>& st) {
+    return {st, st->tokenizer_.get()};
+  }
+
   // Similarity matrix with the model's similarity function.
   Tensor similarity(const Tensor& a, const Tensor& b) const {
     return pipelines::similarity(similarity_fn_, a, b);

@@ -135,6 +135,8 @@ def test_every_format_round_trips(fmt, tmp_path, tiny):
     if fmt == "no-archive":
         assert model_dir == target / "model" and not (tmp_path / "x").exists()  # used in place
     assert forward(model_dir, "text-classification") == forward(folder, "text-classification")
+    pipe = ["run", "--task", got["manifest"]["model"]["handler"], "my name is john", "--model"]
+    assert run_cli(*pipe, model_dir).stdout == run_cli(*pipe, folder).stdout != ""
     assert not [p for p in (tmp_path / "store").iterdir() if p.name.startswith(".")]  # no temporary left
 
 
@@ -317,6 +319,7 @@ HOSTILE = {
 }
 
 
+@pytest.mark.filterwarnings("ignore:Duplicate name")
 @pytest.mark.parametrize("case", sorted(HOSTILE))
 def test_hostile_archive_refused_nothing_written(case, tmp_path):
     make, needle = HOSTILE[case]

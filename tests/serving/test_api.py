@@ -246,3 +246,13 @@ def test_metrics(server):
         assert f'stage="{stage}"' in text
     only = requests.get(server.metrics + "/metrics?name[]=ts_inference_requests_total", timeout=10).text
     assert "ts_inference_requests_total{" in only and "optimum_batch_size" not in only
+
+
+def test_response_over_max_response_size(store, tmp_path):
+    import server_util
+
+    with server_util.ServerProcess(tmp_path, store, models=["minilm=minilm"],
+                                   properties={"max_response_size": 2000}) as s:
+        r = requests.post(f"{s.inference}/predictions/minilm", data="hello", timeout=30)
+        assert r.status_code == 507 and "max_response_size" in r.json()["message"], r.text
+        assert requests.get(f"{s.inference}/ping", timeout=10).status_code == 200

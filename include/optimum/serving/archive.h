@@ -30,6 +30,8 @@ struct Manifest {
   std::string archiver_version;     // "archiverVersion"
 
   io::Json to_json() const;
+  // MANIFEST.json's text, keys in TorchServe's order.
+  std::string to_text() const;
   static Manifest from_json(const io::Json& json, const std::string& source);
 };
 
@@ -45,6 +47,21 @@ struct ArchiveOptions {
   std::filesystem::path export_path = ".";
   bool force = false;
 };
+
+// InvalidArgument naming `what` unless `name` matches torch-model-archiver's
+// model-name pattern ^[A-Za-z0-9][A-Za-z0-9_\-.]*$ (at most 255 bytes).
+void check_model_name(const std::string& name, const std::string& what);
+
+// The handler (task) of a model folder given without --handler:
+// "text-embedding" for a sentence-transformers folder (modules.json), the
+// task of a native export (optimum_export.json), else the task inferred
+// from config.json's architectures. InvalidArgument when it cannot tell.
+std::string default_handler(const std::filesystem::path& model_dir);
+
+// `handler` as the task name the server runs: a pipeline task, its alias,
+// "text-embedding", or an Optimum synonym (canonicalized). InvalidArgument
+// lists the known tasks.
+std::string check_handler(const std::string& handler);
 
 // Writes `export_path/model_name.mar` (or .tar.gz, or a folder); returns
 // its path. An existing target without `force` is an error naming it.
@@ -90,6 +107,35 @@ struct SetupConfig {
   // Unknown keys: a warning on stderr each; captum_explanation and
   // embedding_name: accepted with a warning; wrong types: FormatError naming the key.
   static SetupConfig from_file(const std::filesystem::path& file);
+  // From parsed JSON (a YAML file is converted first); `source` names the file in messages.
+  static SetupConfig from_json(const io::Json& json, const std::string& source);
 };
+
+// What `optimum-cpp prepare` does besides the setup config.
+struct PrepareOptions {
+  std::filesystem::path output = "model_store";  // where the archive goes
+  std::filesystem::path save_dir;    // the exported / copied model folder; "" = ./Transformer_model
+  std::string archive_name;          // "" = the last part of model_name, sanitized
+  std::string version = "1.0";
+  std::string archive_format = "default";  // default | tgz | no-archive
+  int batch_size = 0;                // model-config.yaml batchSize; 0 = ModelConfig's default
+  int max_batch_delay_ms = -1;       // model-config.yaml maxBatchDelay; -1 = ModelConfig's default
+  bool force = false;                // overwrite an existing save_dir / archive
+  bool local_files_only = false;     // Hub: the cache only
+  std::string cache_dir;             // Hub cache; "" = HF_HUB_CACHE / HF_HOME/hub
+};
+
+struct PrepareResult {
+  std::filesystem::path save_dir;    // the model folder that was archived
+  std::filesystem::path archive;     // the .mar / .tar.gz / folder written
+  std::string task;
+};
+
+// TorchServe's Hugging Face example in one step: resolve model_name (Hub id
+// or folder), save it (pretrained: the checkpoint files as they are;
+// native: an optimum-cpp export), then archive it with a generated
+// model-config.yaml (batchSize, maxBatchDelay, handler max_length).
+// Unsupported for text_generation and save_mode onnx / torchscript.
+PrepareResult prepare(const SetupConfig& config, const PrepareOptions& options);
 
 }  // namespace optimum::serving

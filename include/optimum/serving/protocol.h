@@ -28,6 +28,7 @@ using io::Json;
 struct InferCall {
   std::vector<Json> inputs;
   Json options = Json::object();
+  bool batched = false;  // the body held a list: answer a list, even of one result
 };
 
 // What the request path answers: one result per input (the pipeline's

@@ -16,7 +16,7 @@ struct ServerConfig {
   std::string inference_address = "http://127.0.0.1:8080";
   std::string management_address = "http://127.0.0.1:8081";
   std::string metrics_address = "http://127.0.0.1:8082";
-  int grpc_inference_port = 7070;           // 0: no gRPC front end
+  int grpc_inference_port = 7070;           // 0: any free port; -1: no gRPC front end
   std::string grpc_inference_address = "127.0.0.1";
   std::filesystem::path model_store;
   std::vector<std::string> load_models;     // "name=file.mar", "file.mar", "ALL"

@@ -22,8 +22,7 @@
 
 namespace optimum::serving {
 
-class ServedModel;  // scheduler.h
-class Metrics;      // metrics.h
+class Metrics;  // metrics.h
 
 // Set by a front end when its client goes away: queued inputs of the request
 // are dropped before compute.
@@ -92,7 +91,7 @@ class Service {
   // ---- Inference ----
   using Done = std::function<void(InferResult result, std::exception_ptr error)>;
   // Runs `call` on model `name` (default version when `version` is empty).
-  // Never blocks on compute: inputs are preprocessed on the calling thread,
+  // Never blocks on compute: inputs are preprocessed on the service's pool,
   // queued (429 when the queue is full), batched with other requests' and
   // `done` is called once from a worker (or at once on an error). 504 after
   // the model's response timeout; a request whose cancel flag is set before
@@ -105,17 +104,11 @@ class Service {
   void shutdown();
 
  private:
-  std::shared_ptr<ServedModel> find(const std::string& name, const std::string& version) const;
-
+  struct State;  // models, thread pool, watchdog (service.cc)
   ServerConfig config_;
   std::unique_ptr<Auth> auth_;
   std::unique_ptr<Metrics> metrics_;
-  mutable std::mutex mutex_;
-  struct Versions {
-    std::map<std::string, std::shared_ptr<ServedModel>> versions;
-    std::string default_version;
-  };
-  std::map<std::string, Versions> models_;
+  std::unique_ptr<State> state_;
 };
 
 }  // namespace optimum::serving

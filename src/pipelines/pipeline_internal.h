@@ -147,6 +147,21 @@ class TaskPipeline : public Pipeline {
   // Forward and postprocess of already prepared inputs, the call's
   // batch_size (else the pipeline's) at a time; results in input order.
   std::vector<Json> run_prepared(std::vector<std::unique_ptr<PreparedInput>> prepared, const Json& call) const;
+  // operator() over prepare(item): one input gives its result, a list the
+  // list of results (`unwrap_single`: a list of one gives its result, as
+  // transformers' question-answering and fill-mask do).
+  template <class Prepare>
+  Json run_inputs(const Json& inputs, const Json& call, Prepare&& prepare, bool unwrap_single) const {
+    std::vector<std::unique_ptr<PreparedInput>> prepared;
+    if (!inputs.is_array()) {
+      prepared.push_back(prepare(inputs));
+      return std::move(run_prepared(std::move(prepared), call).front());
+    }
+    for (const Json& item : inputs) prepared.push_back(prepare(item));
+    Json out(run_prepared(std::move(prepared), call));
+    if (unwrap_single && out.size() == 1) return std::move(out[0]);
+    return out;
+  }
 
   Context ctx_;
 };

@@ -66,14 +66,8 @@ class TokenClassification : public TaskPipeline {
 
   Json operator()(const Json& inputs, const Json& call) const override {
     const auto params = parse(call);
-    std::vector<std::unique_ptr<PreparedInput>> prepared;
-    if (inputs.is_array()) {
-      if (inputs.empty()) throw InvalidArgument("At least one input is required.");
-      for (const Json& item : inputs) prepared.push_back(prepare(item, params));
-      return Json(run_prepared(std::move(prepared), call));
-    }
-    prepared.push_back(prepare(inputs, params));
-    return std::move(run_prepared(std::move(prepared), call).front());
+    if (inputs.is_array() && inputs.empty()) throw InvalidArgument("At least one input is required.");
+    return run_inputs(inputs, call, [&](const Json& item) { return prepare(item, params); }, false);
   }
 
  private:

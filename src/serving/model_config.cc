@@ -153,9 +153,8 @@ io::Json yaml_to_json(const YAML::Node& node, const std::string& source, const s
   return nullptr;
 }
 
-}  // namespace
-
-io::Json detail::parse_yaml(const std::string& text, const std::string& source) {
+// The YAML document of `text`, size-checked; FormatError naming `source`.
+YAML::Node load_yaml(const std::string& text, const std::string& source) {
   if (text.size() > kMaxYamlBytes) {
     throw FormatError(source + ": larger than " + std::to_string(kMaxYamlBytes) + " bytes");
   }
@@ -165,6 +164,13 @@ io::Json detail::parse_yaml(const std::string& text, const std::string& source) 
   } catch (const YAML::Exception& e) {
     throw FormatError(source + ": invalid YAML: " + e.what());
   }
+  return root;
+}
+
+}  // namespace
+
+io::Json detail::parse_yaml(const std::string& text, const std::string& source) {
+  YAML::Node root = load_yaml(text, source);
   size_t budget = kMaxYamlValues;
   return yaml_to_json(root, source, "", 0, budget);
 }
@@ -174,15 +180,7 @@ ModelConfig ModelConfig::from_yaml_file(const std::filesystem::path& file) {
 }
 
 ModelConfig ModelConfig::from_yaml_text(const std::string& text, const std::string& source) {
-  if (text.size() > kMaxYamlBytes) {
-    throw FormatError(source + ": larger than " + std::to_string(kMaxYamlBytes) + " bytes");
-  }
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    throw FormatError(source + ": invalid YAML: " + e.what());
-  }
+  YAML::Node root = load_yaml(text, source);
   ModelConfig c;
   if (root.IsNull()) return c;  // an empty file: the defaults
   if (!root.IsMap()) throw FormatError(source + ": expected a map of keys at the top level");

@@ -36,6 +36,7 @@ struct Service::State {
   };
   std::map<std::string, Versions> models;
   std::map<std::string, std::string> loading;  // "name/version" -> url, while an asynchronous load runs
+  std::map<std::string, fs::path> extracted;   // "name/version" -> its extracted archive, removed on unregister
   std::unique_ptr<detail::ThreadPool> pool;      // tokenize / post-process
   std::unique_ptr<detail::ThreadPool> loader;    // asynchronous registrations
   // Requests in flight, for timeouts and cancellations.
@@ -193,6 +194,15 @@ std::pair<std::string, std::string> Service::register_model(const RegisterReques
   if (request.url.empty()) throw ServingError(Code::BadRequest, "Parameter url is required.");
   const fs::path store = config_.model_store;
   fs::path source;
+  // What a failed registration wrote goes with it: the download, the extraction.
+  struct Cleanup {
+    fs::path download, extraction;
+    ~Cleanup() {
+      std::error_code ec;
+      if (!download.empty()) fs::remove(download, ec);
+      if (!extraction.empty()) fs::remove_all(extraction, ec);
+    }
+  } cleanup;
   const std::string& url = request.url;
   auto allowed = [&](const std::string& u) {
     for (const auto& pattern : config_.allowed_urls) {
@@ -223,6 +233,7 @@ std::pair<std::string, std::string> Service::register_model(const RegisterReques
       throw ServingError(Code::Conflict, "Model archive file already exists in the model store: " + base);
     try {
       hub::download_url(url, source, ArchiveLimits{}.max_total_bytes);
+      cleanup.download = source;
     } catch (const Error& e) {
       throw ServingError(Code::BadRequest, std::string("Failed to download archive from: ") + e.what());
     }
@@ -261,6 +272,7 @@ std::pair<std::string, std::string> Service::register_model(const RegisterReques
     } catch (const Error& e) {
       throw ServingError(Code::BadRequest, e.what());
     }
+    cleanup.extraction = dest;
     model_dir = x.model_dir;
     if (name.empty()) name = x.manifest.model_name;
     if (!x.manifest.model_version.empty()) version = x.manifest.model_version;
@@ -318,7 +330,8 @@ std::pair<std::string, std::string> Service::register_model(const RegisterReques
     state_->loading[name + "/" + version] = url;
   }
 
-  auto load = [this, name, version, task, cfg, model_dir, url] {
+  const fs::path extraction = cleanup.extraction;
+  auto load = [this, name, version, task, cfg, model_dir, url, extraction] {
     try {
       pipelines::PipelineOptions opts;
       opts.defaults = cfg.handler.is_object() ? cfg.handler : io::Json::object();
@@ -335,6 +348,7 @@ std::pair<std::string, std::string> Service::register_model(const RegisterReques
       model->scale(cfg.min_workers, cfg.max_workers);
       std::lock_guard lock(state_->mutex);
       state_->loading.erase(name + "/" + version);
+      if (!extraction.empty()) state_->extracted[name + "/" + version] = extraction;
       auto& v = state_->models[name];
       v.versions[version] = model;
       if (v.default_version.empty()) v.default_version = version;
@@ -353,19 +367,24 @@ std::pair<std::string, std::string> Service::register_model(const RegisterReques
       throw ServingError(Code::BadRequest, "Failed to load model " + name + ": " + e.what());
     }
   } else {
-    state_->loader->post([load, name] {
+    state_->loader->post([load, name, extraction] {
       try {
         load();
       } catch (const std::exception& e) {
         std::cerr << "serving: loading model " << name << " failed: " << e.what() << "\n";
+        std::error_code ec;
+        if (!extraction.empty()) fs::remove_all(extraction, ec);
       }
     });
   }
+  cleanup.download.clear();
+  cleanup.extraction.clear();
   return {name, version};
 }
 
 void Service::unregister_model(const std::string& name, const std::string& version) {
   std::shared_ptr<ServedModel> model;
+  fs::path extraction;
   {
     std::lock_guard lock(state_->mutex);
     auto it = state_->models.find(name);
@@ -378,6 +397,10 @@ void Service::unregister_model(const std::string& name, const std::string& versi
     if (!version.empty() && ver == v.default_version && v.versions.size() > 1)
       throw ServingError(Code::Forbidden, "Cannot remove default version " + ver + " for model " + name);
     model = vit->second;
+    if (auto x = state_->extracted.find(name + "/" + ver); x != state_->extracted.end()) {
+      extraction = x->second;
+      state_->extracted.erase(x);
+    }
     v.versions.erase(vit);
     if (v.versions.empty()) {
       state_->models.erase(it);
@@ -386,6 +409,9 @@ void Service::unregister_model(const std::string& name, const std::string& versi
     }
   }
   model->stop("unregistered");
+  // The extracted archive goes with the model (register/unregister cycles do not fill the disk).
+  std::error_code ec;
+  if (!extraction.empty()) fs::remove_all(extraction, ec);
 }
 
 void Service::scale_workers(const std::string& name, const std::string& version, std::optional<int> min_worker,

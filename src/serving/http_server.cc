@@ -2,6 +2,9 @@
 // the idle timeout, body under the request timeout, size limits from the
 // parser, a disconnect watch while a request is being answered.
 #include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 
 #include <utility>  // boost 1.74 asio/awaitable.hpp uses std::exchange without it
 
@@ -279,15 +282,17 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // While the answer is computed, a readable socket with nothing to read
-  // means the client left: the request is marked cancelled.
+  // means the client left: the request is marked cancelled. The peek never
+  // blocks: a readiness report can be stale (edge-triggered epoll), and a
+  // blocking peek would stall this I/O thread until the client sends or leaves.
   void watch_disconnect() {
     watching_ = true;
     stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
       if (ec || !self->watching_) return;
       char c;
-      beast::error_code rec;
-      const size_t n = self->stream_.socket().receive(net::buffer(&c, 1), tcp::socket::message_peek, rec);
-      if ((n == 0 || rec) && rec != net::error::would_block && self->cancelled_) *self->cancelled_ = true;
+      const ssize_t n = ::recv(self->stream_.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return self->watch_disconnect();
+      if (n <= 0 && self->cancelled_) *self->cancelled_ = true;
     });
   }
 

@@ -94,6 +94,17 @@ std::string archive_stem(const fs::path& p) {
   return s;
 }
 
+// Over-long names are the client's error (400), not a file-system failure (500).
+void check_path_lengths(const fs::path& p, const std::string& url) {
+  constexpr size_t kNameMax = 255, kPathMax = 4095;
+  bool ok = p.native().size() <= kPathMax;
+  for (const auto& part : p) ok = ok && part.native().size() <= kNameMax;
+  if (!ok)
+    throw ServingError(Code::BadRequest, "url '" + quote_untrusted(url) + "' names a path longer than the file system allows (" +
+                                             std::to_string(kNameMax) + " bytes a name, " + std::to_string(kPathMax) +
+                                             " in all)");
+}
+
 bool inside(const fs::path& root, const fs::path& p) {
   const fs::path r = fs::weakly_canonical(root), q = fs::weakly_canonical(p);
   auto ri = r.begin(), qi = q.begin();
@@ -229,6 +240,7 @@ std::pair<std::string, std::string> Service::register_model(const RegisterReques
                                                "' must name an archive file (.mar, .tar.gz, .tgz)");
     check_relative_path(base, "url");
     source = store / base;
+    check_path_lengths(source, url);
     if (fs::exists(source))
       throw ServingError(Code::Conflict, "Model archive file already exists in the model store: " + base);
     try {
@@ -239,6 +251,7 @@ std::pair<std::string, std::string> Service::register_model(const RegisterReques
     }
   } else if (url.rfind("file://", 0) == 0) {
     source = url.substr(7);
+    check_path_lengths(source, url);
     if (!(allowed(url) || (!store.empty() && inside(store, source))))
       throw ServingError(Code::Forbidden, "URL '" + quote_untrusted(url) + "' is outside the model store and allowed_urls");
   } else if (url.find("://") != std::string::npos) {
@@ -251,6 +264,7 @@ std::pair<std::string, std::string> Service::register_model(const RegisterReques
       throw ServingError(Code::BadRequest, e.what());
     }
     source = store / url;
+    check_path_lengths(source, url);
     if (!inside(store, source))
       throw ServingError(Code::Forbidden, "url '" + quote_untrusted(url) + "' resolves outside the model store");
   }

@@ -421,7 +421,7 @@ def http_bytes(method, path, body=b"", headers=(), length=True):
     return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + (body or b"")
 
 
-def malformed_requests(rng: random.Random, n: int):
+def malformed_requests(rng: random.Random, n: int, allowed_origin: str):
     """(listener, kind, bytes): every one must be answered 4xx (random bytes: 4xx or closed)."""
     J = [("Content-Type: application/json",)]
     text_json = json.dumps({"inputs": ["a fine day", "a bad day"]}).encode()
@@ -530,7 +530,9 @@ def malformed_requests(rng: random.Random, n: int):
                 "/models?url=cls&max_batch_delay=-1", "/models?url=cls&initial_workers=1000",
                 "/models?url=cls&response_timeout=0", "/models?url=cls&synchronous=2", "/models?url=nope.mar",
                 "/models?url=cls&model_name=../evil", "/models?url=cls&model_name=%00", "/models?url=%00",
-                "/models?url=cls&model_name=" + "n" * 300, "/models?url=cls", "/models?url=x.mar%00.txt"]
+                "/models?url=cls&model_name=" + "n" * 300, "/models?url=cls", "/models?url=x.mar%00.txt",
+                "/models?url=" + "u" * 300, "/models?url=" + "u" * 300 + ".mar", "/models?url=" + "u/" * 3000,
+                "/models?url=file:///" + "f" * 300, "/models?url=" + allowed_origin + "/" + "a" * 300 + ".mar"]
     makers.append(lambda: ("management", "query", http_bytes("GET", rng.choice(get_bad), b"")))
     makers.append(lambda: ("management", "query", http_bytes("PUT", rng.choice(put_bad), b"")))
     makers.append(lambda: ("management", "method", http_bytes(rng.choice(["PATCH", "FOO"]), "/models/cls", b"")))
@@ -564,11 +566,11 @@ def malformed_requests(rng: random.Random, n: int):
     return out
 
 
-def test_thousand_malformed_requests_answered_4xx(sec_server):
+def test_thousand_malformed_requests_answered_4xx(sec_server, file_servers):
     s = sec_server
     ports = {name: int(getattr(s, name).rsplit(":", 1)[1]) for name in ("inference", "management", "metrics")}
     rng = random.Random(20261207)
-    reqs = malformed_requests(rng, 1000)
+    reqs = malformed_requests(rng, 1000, file_servers[0].origin)
     t0 = time.time()
     bad = []
     answered = 0
@@ -596,3 +598,17 @@ def test_thousand_malformed_requests_answered_4xx(sec_server):
     r = requests.post(s.inference + "/v2/models/cls/infer", json={"inputs": [
         {"name": "text", "shape": [1], "datatype": "BYTES", "data": ["a fine day"]}]}, timeout=T)
     assert r.status_code == 200, r.text
+
+
+def test_short_requests_never_stall_an_io_thread(sec_server):
+    """5,000 quick requests on fresh connections, each answered within 5 s. A stale readiness report
+    once made the disconnect watch's peek block an I/O thread until the client left (about 1 in
+    3,000 requests)."""
+    ports = [int(sec_server.management.rsplit(":", 1)[1]), int(sec_server.inference.rsplit(":", 1)[1])]
+    reqs = [http_bytes("PATCH", "/models/cls", b""), http_bytes("GET", "/models?limit=abc", b""),
+            http_bytes("POST", "/predictions/nope", b"x")]
+    t0 = time.time()
+    for i in range(5000):
+        status, _ = raw_http(ports[i % 2], reqs[i % 3] if i % 2 == 0 else reqs[2], timeout=5)
+        assert status in (400, 404, 405), (i, status)
+    assert time.time() - t0 < 60

@@ -432,6 +432,9 @@ void Service::scale_workers(const std::string& name, const std::string& version,
                             std::optional<int> max_worker, bool /*synchronous*/) {
   auto model = state_->find(name, version);
   const int lo = min_worker.value_or(1);
+  if (max_worker && *max_worker < lo)
+    throw ServingError(Code::BadRequest, "max_worker (" + std::to_string(*max_worker) + ") cannot be less than min_worker (" +
+                                             std::to_string(lo) + ")");
   const int hi = max_worker.value_or(std::max(lo, model->config().max_workers));
   model->scale(lo, std::max(hi, lo));
 }

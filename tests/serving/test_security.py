@@ -533,17 +533,17 @@ def malformed_requests(rng: random.Random, n: int, allowed_origin: str):
                 "/models?url=cls&model_name=" + "n" * 300, "/models?url=cls", "/models?url=x.mar%00.txt",
                 "/models?url=" + "u" * 300, "/models?url=" + "u" * 300 + ".mar", "/models?url=" + "u/" * 3000,
                 "/models?url=file:///" + "f" * 300, "/models?url=" + allowed_origin + "/" + "a" * 300 + ".mar"]
-    makers.append(lambda: ("management", "query", http_bytes("GET", rng.choice(get_bad), b"")))
-    makers.append(lambda: ("management", "query", http_bytes("PUT", rng.choice(put_bad), b"")))
+    makers += [lambda q=q: ("management", "query", http_bytes("GET", q, b"")) for q in get_bad]
+    makers += [lambda q=q: ("management", "query", http_bytes("PUT", q, b"")) for q in put_bad]
     makers.append(lambda: ("management", "method", http_bytes(rng.choice(["PATCH", "FOO"]), "/models/cls", b"")))
-    makers.append(lambda: ("management", "query", http_bytes("POST", rng.choice(post_bad), b"")))
+    makers += [lambda q=q: ("management", "query", http_bytes("POST", q, b"")) for q in post_bad]
     inf_bad = ["/predictions/nope", "/predictions", "/predictions/cls/9.9", "/predictions/cls/1.0/x",
                "/predictions/%2e%2e/%2e%2e/etc/passwd", "/predictions/cls?stream=maybe", "/v2/models/nope/infer",
                "/v2/models/cls/versions/9/infer", "/v2/models/cls/infer/x", "/v1/models/cls:explain",
                "/v1/models/nope:predict", "/" + "x" * 8000, "/v2/models/cls/ready?x=%zz",
                "/v2/models/" + "%ff" * 100 + "/infer"]
-    makers.append(lambda: ("inference", "path", http_bytes("POST", rng.choice(inf_bad), b"a fine day",
-                                                           ["Content-Type: text/plain"])))
+    makers += [lambda q=q: ("inference", "path", http_bytes("POST", q, b"a fine day", ["Content-Type: text/plain"]))
+               for q in inf_bad]
     makers.append(lambda: ("inference", "method", http_bytes(rng.choice(["DELETE", "PATCH", "GET", "FOO"]),
                                                              "/predictions/cls", b"")))
     makers.append(lambda: ("metrics", "path", http_bytes(rng.choice(["GET", "POST"]),
@@ -558,7 +558,7 @@ def malformed_requests(rng: random.Random, n: int, allowed_origin: str):
                 b"POST /predictions/cls HTTP/1.1\r\nBad Header\r\n\r\n",
                 b"POST /predictions/cls HTTP/1.1\r\nX: " + b"y" * 20000 + b"\r\n\r\n",
                 b"\r\n\r\n\r\n\r\n", b"GET /ping HTTP/1.1\r\nHost: a\r\n\x00: b\r\n\r\n"]
-    makers.append(lambda: ("inference", "http", rng.choice(http_bad)))
+    makers += [lambda q=q: ("inference", "http", q) for q in http_bad]
 
     out = []
     for i in range(n):

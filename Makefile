@@ -53,10 +53,11 @@ unit-test: build
 asan-test: setup
 	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DOPTIMUM_SANITIZE=ON -DOPTIMUM_BUILD_PYTHON=OFF \
 	  -DPython_EXECUTABLE=$(abspath $(PY)) > /dev/null
-	cmake --build $(BUILD_ASAN) -j $(JOBS) --target test_core test_io test_config test_hub test_tokenizers test_kernels \
+	cmake --build $(BUILD_ASAN) -j $(JOBS) --target test_core test_io test_config test_hub test_tokenizers test_kernels test_serving \
 	  test_sentence_transformers test_forward \
 	  fuzz_safetensors_replay fuzz_pickle_replay fuzz_torch_zip_replay fuzz_config_replay fuzz_tokenizer_replay \
-	  fuzz_export_record_replay
+	  fuzz_export_record_replay fuzz_multipart_replay fuzz_v2_request_replay fuzz_properties_replay \
+	  test_serving_archive fuzz_archive_replay
 	$(PY) tests/unit/forward/make_tiny_models.py $(BUILD_ASAN)/forward-fixtures
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -j $(JOBS) -E '_NOT_BUILT$$'
@@ -67,7 +68,8 @@ python-test: build
 test: unit-test asan-test python-test
 
 # libFuzzer (clang 14) over the readers of untrusted files: safetensors,
-# pickle, torch zip, config.json, tokenizer.json, optimum_export.json (tests/fuzz/). Each target runs
+# pickle, torch zip, config.json, tokenizer.json, optimum_export.json, and the
+# serving request bodies and config.properties (tests/fuzz/). Each target runs
 # FUZZ_SECONDS; executions and exec/s are printed per target; a crash, leak,
 # timeout, sanitizer report or non-optimum exception fails the target.
 #   make fuzz FUZZ_SECONDS=600 FUZZ_TARGETS='tokenizer config'

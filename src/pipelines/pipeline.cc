@@ -224,24 +224,6 @@ std::optional<uint32_t> TokenizerHandle::special_id(const std::string& name) con
 
 // ---------------------------------------------------------------- model
 
-modeling::NamedTensors forward_one(const modeling::OptimizedModel& model, const Encoding& enc) {
-  const auto n = static_cast<int64_t>(enc.ids.size());
-  Tensor ids = Tensor::zeros(DType::I64, {1, n});
-  Tensor mask = Tensor::zeros(DType::I64, {1, n});
-  Tensor types = Tensor::zeros(DType::I64, {1, n});
-  for (int64_t i = 0; i < n; ++i) {
-    const auto u = static_cast<size_t>(i);
-    ids.mutable_data<int64_t>()[i] = enc.ids[u];
-    mask.mutable_data<int64_t>()[i] = enc.attention_mask.empty() ? 1 : enc.attention_mask[u];
-    types.mutable_data<int64_t>()[i] = enc.type_ids.empty() ? 0 : enc.type_ids[u];
-  }
-  std::map<std::string, Tensor> inputs = {{"input_ids", ids}, {"attention_mask", mask}};
-  const auto names = model.input_names();
-  if (std::find(names.begin(), names.end(), "token_type_ids") != names.end())
-    inputs["token_type_ids"] = types;
-  return model.forward(inputs);
-}
-
 const Tensor& output(const modeling::NamedTensors& outputs, const std::string& name) {
   for (const auto& [n, t] : outputs) {
     if (n == name) return t;

@@ -1,5 +1,5 @@
 // Shared plumbing of the task pipelines (private to src/pipelines): option
-// parsing, tokenization with per-call truncation, one-sequence forward, and
+// parsing, tokenization with per-call truncation, the list mechanics, and
 // the tokenizer facts transformers' pipelines consult (special token ids,
 // model_max_length, decoding as PreTrainedTokenizerFast decodes).
 #pragma once
@@ -97,9 +97,6 @@ struct Context {
   Json defaults = Json::object();
 };
 
-// Runs the model on one encoding (batch of one, no padding) and returns its
-// outputs by name.
-modeling::NamedTensors forward_one(const modeling::OptimizedModel& model, const Encoding& enc);
 // Output `name` of `outputs`; Error when absent.
 const Tensor& output(const modeling::NamedTensors& outputs, const std::string& name);
 // Label of class `i` (config id2label, LABEL_i when absent).

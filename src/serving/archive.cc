@@ -163,6 +163,11 @@ std::string normalized_member(const std::string& value, const std::string& sourc
   return out;
 }
 
+// The folder to load: serializedFile, or the root when it names a file.
+fs::path model_folder(const Plan& plan, const fs::path& root, const Manifest& m) {
+  return plan.files.count(m.serialized_file) ? root : root / m.serialized_file;
+}
+
 // ---- extraction target ----
 
 // A hidden sibling folder of `dest`, removed unless committed.
@@ -385,7 +390,7 @@ ExtractedArchive open_zip(const fs::path& path, const fs::path& dest, const Arch
   }
   staging.commit();
   out.root = dest;
-  out.model_dir = dest / out.manifest.serialized_file;
+  out.model_dir = model_folder(plan, dest, out.manifest);
   return out;
 }
 
@@ -581,7 +586,7 @@ ExtractedArchive open_tgz(const fs::path& path, const fs::path& dest, const Arch
   }
   staging.commit();
   out.root = dest;
-  out.model_dir = dest / out.manifest.serialized_file;
+  out.model_dir = model_folder(plan, dest, out.manifest);
   return out;
 }
 
@@ -631,7 +636,9 @@ ExtractedArchive open_folder(const fs::path& folder, const ArchiveLimits& limits
     out.config = ModelConfig::from_yaml_file(safe_join(folder, out.manifest.config_file, "configFile"));
   }
   out.root = folder;
-  out.model_dir = safe_join(folder, out.manifest.serialized_file, "serializedFile");
+  out.model_dir = plan.files.count(out.manifest.serialized_file)
+                      ? folder
+                      : safe_join(folder, out.manifest.serialized_file, "serializedFile");
   return out;
 }
 

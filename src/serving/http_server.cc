@@ -283,16 +283,22 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // While the answer is computed, a readable socket with nothing to read
   // means the client left: the request is marked cancelled. The peek never
-  // blocks: a readiness report can be stale (edge-triggered epoll), and a
-  // blocking peek would stall this I/O thread until the client sends or leaves.
+  // blocks the strand: Asio may report a socket readable again for data
+  // that was already consumed (epoll edge), then the watch is re-armed.
   void watch_disconnect() {
     watching_ = true;
     stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
       if (ec || !self->watching_) return;
       char c;
       const ssize_t n = ::recv(self->stream_.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return self->watch_disconnect();
-      if (n <= 0 && self->cancelled_) *self->cancelled_ = true;
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        if (self->cancelled_) *self->cancelled_ = true;
+        self->watching_ = false;
+      } else if (n < 0) {
+        self->watch_disconnect();  // nothing there: keep watching
+      } else {
+        self->watching_ = false;  // the client sent more (pipelining): it is still there
+      }
     });
   }
 

@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
+#include <cstdint>
 #include <iostream>
 #include <limits>
 #include <set>
@@ -36,7 +37,7 @@ const std::set<std::string>& torchserve_only_keys() {
 }
 
 [[noreturn]] void fail(const std::string& source, const std::string& key, const std::string& what) {
-  throw FormatError(source + ": key '" + key + "': " + what);
+  throw FormatError(source + ": key " + quote_untrusted(key) + ": " + what);
 }
 
 int64_t yaml_int(const YAML::Node& node, const std::string& source, const std::string& key, int64_t lo,
@@ -56,10 +57,44 @@ int64_t yaml_int(const YAML::Node& node, const std::string& source, const std::s
   return v;
 }
 
+// Whether `s` is well-formed UTF-8 (no overlongs, surrogates or code points
+// beyond U+10FFFF): JSON values must be, or dumping them throws.
+bool utf8_ok(const std::string& s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    size_t n = 0;
+    uint32_t cp = 0;
+    if (b < 0x80) {
+      ++i;
+      continue;
+    } else if ((b & 0xE0) == 0xC0) {
+      n = 1, cp = b & 0x1F;
+    } else if ((b & 0xF0) == 0xE0) {
+      n = 2, cp = b & 0x0F;
+    } else if ((b & 0xF8) == 0xF0) {
+      n = 3, cp = b & 0x07;
+    } else {
+      return false;
+    }
+    if (i + n >= s.size()) return false;  // truncated sequence
+    for (size_t k = 1; k <= n; ++k) {
+      const auto c = static_cast<unsigned char>(s[i + k]);
+      if ((c & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (c & 0x3F);
+    }
+    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
 // A YAML scalar as JSON: YAML 1.2 core schema (null, booleans, integers,
 // floats), quoted scalars stay strings.
-io::Json scalar_to_json(const YAML::Node& node) {
+io::Json scalar_to_json(const YAML::Node& node, const std::string& source, const std::string& key) {
   const std::string& s = node.Scalar();
+  if (!utf8_ok(s)) fail(source, key, "value is not valid UTF-8");
   if (node.Tag() == "!") return s;  // quoted
   if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
   if (s == "true" || s == "True" || s == "TRUE") return true;
@@ -96,7 +131,7 @@ io::Json yaml_to_json(const YAML::Node& node, const std::string& source, const s
     case YAML::NodeType::Undefined:
       return nullptr;
     case YAML::NodeType::Scalar:
-      return scalar_to_json(node);
+      return scalar_to_json(node, source, key);
     case YAML::NodeType::Sequence: {
       io::Json out = io::Json::array();
       size_t i = 0;
@@ -108,6 +143,7 @@ io::Json yaml_to_json(const YAML::Node& node, const std::string& source, const s
       for (const auto& kv : node) {
         if (!kv.first.IsScalar()) fail(source, key, "map keys must be strings");
         const std::string k = kv.first.Scalar();
+        if (!utf8_ok(k)) fail(source, key, "a key is not valid UTF-8");
         if (out.contains(k)) fail(source, key + "/" + k, "duplicate key");
         out[k] = yaml_to_json(kv.second, source, key + "/" + k, depth + 1, budget);
       }

@@ -358,6 +358,10 @@ V2Request parse_v2_request(std::string_view body, std::optional<size_t> json_hea
       if (!o.is_object()) throw InvalidArgument(where + ": must be an object");
       V2RequestedOutput out;
       out.name = get_string(o, "name", where, true);
+      for (const auto& earlier : request.outputs) {
+        // Each repeat would copy the whole output into the response.
+        if (earlier.name == out.name) throw InvalidArgument(where + ": output '" + out.name + "' requested twice");
+      }
       const Json params = get_parameters(o, where);
       out.binary_data = get_bool_parameter(params, "binary_data", where);
       if (params.contains("shared_memory_region")) {

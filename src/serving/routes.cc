@@ -169,11 +169,18 @@ struct Routes::Impl {
                       const std::shared_ptr<Responder>& res, Protocol protocol,
                       std::function<HttpResponse(const InferCall&, const InferResult&)> render) {
     auto kept = std::make_shared<InferCall>(call);
+    const size_t max_response = service.config().max_response_size;
     service.infer(model, version, std::move(call), res->cancelled,
-                  [res, protocol, kept, render](InferResult result, std::exception_ptr error) {
+                  [res, protocol, kept, render, max_response](InferResult result, std::exception_ptr error) {
                     if (error) return send_error(res, protocol, error);
                     try {
-                      res->send(render(*kept, result));
+                      HttpResponse out = render(*kept, result);
+                      if (out.body.size() > max_response)
+                        throw ServingError(Code::InsufficientStorage,
+                                           "the response of " + std::to_string(out.body.size()) +
+                                               " bytes is over max_response_size (" + std::to_string(max_response) +
+                                               " bytes)");
+                      res->send(std::move(out));
                     } catch (...) {
                       send_error(res, protocol, std::current_exception());
                     }

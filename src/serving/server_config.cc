@@ -220,7 +220,7 @@ ServerConfig ServerConfig::from_properties_text(const std::string& text, const s
     if (k == "inference_address") config.inference_address = check_address(c);
     else if (k == "management_address") config.management_address = check_address(c);
     else if (k == "metrics_address") config.metrics_address = check_address(c);
-    else if (k == "grpc_inference_port") config.grpc_inference_port = parse_integer<int>(c, 0, 65535);
+    else if (k == "grpc_inference_port") config.grpc_inference_port = parse_integer<int>(c, -1, 65535);
     else if (k == "grpc_inference_address") {
       if (v.empty()) throw FormatError(c.where() + ": empty address");
       config.grpc_inference_address = v;

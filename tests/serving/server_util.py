@@ -12,7 +12,8 @@ import sys
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-CLI = ROOT / "build" / "optimum-cpp"
+# OPTIMUM_CPP_CLI runs the suite against another build (the ASan one: make asan-serving-test).
+CLI = pathlib.Path(os.environ.get("OPTIMUM_CPP_CLI", ROOT / "build" / "optimum-cpp"))
 sys.path.insert(0, str(ROOT / "tests" / "pipelines"))
 
 

@@ -88,7 +88,8 @@ def test_manifest_matches_torch_model_archiver(tmp_path, tiny):
     ts.mkdir()
     ours.mkdir()
     subprocess.run([str(ARCHIVER), "--model-name", "m", "--version", "1.0", "--serialized-file",
-                    str(folder / "model.safetensors"), "--handler", "text_classifier", "--extra-files", str(extra),
+                    str(folder / "model.safetensors"), "--handler", "text_classifier", "--extra-files",
+                    f"{extra},{folder / 'config.json'}",
                     "--config-file", str(cfg), "-r", str(req), "--export-path", str(ts)], check=True, timeout=120)
     run_cli("archive", "--model-name", "m", "--version", "1.0", "--model", folder, "--extra-files", extra,
             "--config-file", cfg, "-r", req, "--export-path", ours)
@@ -109,6 +110,9 @@ def test_manifest_matches_torch_model_archiver(tmp_path, tiny):
     assert got["manifest"]["model"]["serializedFile"] == "model.safetensors"
     assert got["config"]["batchSize"] == 2
     assert (tmp_path / "x" / "extra.txt").read_text() == "extra\n"
+    # Its serializedFile is a file: the model folder is the root, and it runs.
+    assert got["model_dir"] == str(tmp_path / "x")
+    assert forward(got["model_dir"], "text-classification") == forward(folder, "text-classification")
 
 
 @pytest.mark.parametrize("fmt", ["default", "tgz", "no-archive", "zip-store"])
@@ -131,6 +135,8 @@ def test_every_format_round_trips(fmt, tmp_path, tiny):
     if fmt == "no-archive":
         assert model_dir == target / "model" and not (tmp_path / "x").exists()  # used in place
     assert forward(model_dir, "text-classification") == forward(folder, "text-classification")
+    pipe = ["run", "--task", got["manifest"]["model"]["handler"], "my name is john", "--model"]
+    assert run_cli(*pipe, model_dir).stdout == run_cli(*pipe, folder).stdout != ""
     assert not [p for p in (tmp_path / "store").iterdir() if p.name.startswith(".")]  # no temporary left
 
 
@@ -313,6 +319,7 @@ HOSTILE = {
 }
 
 
+@pytest.mark.filterwarnings("ignore:Duplicate name")
 @pytest.mark.parametrize("case", sorted(HOSTILE))
 def test_hostile_archive_refused_nothing_written(case, tmp_path):
     make, needle = HOSTILE[case]

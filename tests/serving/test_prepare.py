@@ -78,6 +78,14 @@ max_length: 64
     assert got["config"]["handler"] == {"max_length": 64}
     assert (pathlib.Path(got["model_dir"]) / "optimum_export.json").exists()
     assert_close(outputs(got["model_dir"], "token-classification"), outputs(src, "token-classification"), 1e-4)
+    # The served pipeline gives transformers' labels from the archived export.
+    a, b = (json.loads(run_cli("run", "--task", "token-classification", "--model", m, "my name is john",
+                                "--ignore-labels", "NONE").stdout)
+            for m in (got["model_dir"], src))
+    assert len(a) == len(b) > 0
+    for x, y in zip(a, b):
+        assert {k: v for k, v in x.items() if k != "score"} == {k: v for k, v in y.items() if k != "score"}
+        assert abs(x["score"] - y["score"]) < 1e-4
 
 
 def test_question_answering_native_no_archive(tmp_path, tiny):

@@ -62,8 +62,10 @@ class Pipeline {
   // each input's `outputs`. Results equal running each input alone (within
   // float rounding).
   virtual void forward(std::span<PreparedInput* const> batch) const;
-  // Stage 3, any thread: the task's result for one input, equal to
-  // operator()([input], options)[0].
+  // Stage 3, any thread: the task's result for one input, equal to what
+  // operator() gives for that input alone (the element of the list it
+  // returns for a list; question-answering and fill-mask unwrap a list of
+  // one, so there it is operator()([input], options) itself).
   virtual Json postprocess(PreparedInput& input) const = 0;
   // List in, list out: preprocess every input, forward `batch_size` inputs at
   // a time, postprocess (what pipeline(..., batch_size=N)(list) does).

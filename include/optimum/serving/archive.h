@@ -77,16 +77,27 @@ struct ArchiveLimits {
 
 // A validated, extracted archive.
 struct ExtractedArchive {
-  std::filesystem::path root;   // the folder the archive was extracted into
-  Manifest manifest;
-  std::filesystem::path model_dir;  // root / manifest.serialized_file
-  std::optional<ModelConfig> config;  // from manifest.config_file
+  std::filesystem::path root;   // the folder the archive was extracted into (a folder archive: itself)
+  Manifest manifest;            // manifest.handler: the task to serve
+  // The model folder to load: root / serializedFile, or root when
+  // serializedFile is a file (archives made by torch-model-archiver).
+  std::filesystem::path model_dir;
+  std::optional<ModelConfig> config;  // from manifest.config_file; nullopt when it names none
 };
 
 // Validates `archive` (.mar zip, .tar.gz/.tgz, or a folder in no-archive
-// layout) completely, then extracts it into `dest` (which must not exist;
-// a folder is used in place and `dest` ignored). FormatError names the
-// archive and the offending entry; nothing is written when validation fails.
+// layout; zip and gzip are told apart by their magic bytes, not the file
+// name) completely: entry names (no absolute path, "..", backslash or
+// control character), entry types (no symlink, hard link, device, FIFO),
+// duplicates, counts, sizes and compression ratio against `limits`, the
+// manifest, serializedFile present, model-config.yaml parsed. Then extracts
+// into a hidden sibling of `dest` (".NAME.partial-XXXXXX", bounded by the
+// bytes actually read), renamed to `dest` once complete; `dest` must not
+// exist (its parent is created). A folder is used in place and `dest`
+// ignored (symlinks leading outside it refused). Errors: FormatError naming
+// the archive and the offending entry (a bad archive), NotFound (no such
+// archive), InvalidArgument (`dest` exists), IoError; nothing is left
+// behind when any of them is thrown.
 ExtractedArchive open_archive(const std::filesystem::path& archive, const std::filesystem::path& dest,
                               const ArchiveLimits& limits = {});
 

@@ -6,13 +6,17 @@
 // (protocol.h); errors through the one status table (status.h).
 #include "optimum/serving/grpc_server.h"
 
+#include <google/protobuf/stubs/logging.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/support/proto_buffer_reader.h>
 
 #include <algorithm>
 #include <atomic>
 #include <bit>
 #include <climits>
+#include <cstdint>
 #include <cstring>
+#include <iostream>
 #include <mutex>
 #include <string_view>
 #include <utility>
@@ -217,26 +221,48 @@ const ModelInfo& pick_version(const std::vector<ModelInfo>& infos, const std::st
   return infos.front();
 }
 
+// Requests are parsed here, not by gRPC: its callback API answers a message
+// that does not parse with an empty UNIMPLEMENTED, where a malformed request
+// deserves INVALID_ARGUMENT.
+template <class Message>
+void parse(const grpc::ByteBuffer* buffer, Message& message) {
+  grpc::ProtoBufferReader reader(const_cast<grpc::ByteBuffer*>(buffer));
+  if (!message.ParseFromZeroCopyStream(&reader)) {
+    throw InvalidArgument("the " + message.GetTypeName() +
+                          " is not a valid protocol buffer message (malformed bytes, or a string field that is not UTF-8)");
+  }
+}
+
+template <class Message>
+void serialize(const Message& message, grpc::ByteBuffer* out) {
+  grpc::ByteBuffer buffer;
+  bool own = false;
+  const grpc::Status status = grpc::SerializationTraits<Message>::Serialize(message, &buffer, &own);
+  if (!status.ok()) throw ServingError(Code::Internal, "cannot serialize the " + message.GetTypeName());
+  out->Swap(&buffer);
+}
+
 // One ModelInfer call. Finished exactly once (by the request path's Done, an
 // error, or a cancellation); freed when gRPC is done with it and the
 // request path no longer holds it.
 class InferReactor : public grpc::ServerUnaryReactor {
  public:
-  InferReactor(Service& service, grpc::CallbackServerContext* context, const pb::ModelInferRequest* request,
-               pb::ModelInferResponse* response)
-      : service_(service), context_(context), request_(request), response_(response) {}
+  InferReactor(Service& service, grpc::CallbackServerContext* context, grpc::ByteBuffer* out)
+      : service_(service), context_(context), out_(out) {}
 
-  void start() {
+  void start(const grpc::ByteBuffer* in) {
     try {
       check_auth(service_, context_);
-      const std::string& name = request_->model_name();
-      const std::vector<ModelInfo> infos = service_.describe(name, request_->model_version());
-      const ModelInfo& info = pick_version(infos, name, request_->model_version());
+      parse(in, request_);
+      const std::string& name = request_.model_name();
+      const std::vector<ModelInfo> infos = service_.describe(name, request_.model_version());
+      const ModelInfo& info = pick_version(infos, name, request_.model_version());
       model_ = info.name;
       version_ = info.version;
       task_ = info.task;
-      v2_request_ = to_v2_request(*request_);
+      v2_request_ = to_v2_request(request_);
       InferCall call = v2_call(v2_request_, task_);
+      request_.Clear();  // the inputs now live in `call`
       refs_.fetch_add(1);
       auto called = std::make_shared<std::atomic<bool>>(false);
       try {
@@ -265,7 +291,7 @@ class InferReactor : public grpc::ServerUnaryReactor {
   void OnDone() override { release(); }
 
  private:
-  // The one right to finish the call; after it, gRPC may free the response.
+  // The one right to finish the call; after it, gRPC may free `out_`.
   bool claim() {
     std::lock_guard<std::mutex> lock(mutex_);
     if (finished_) return false;
@@ -290,17 +316,18 @@ class InferReactor : public grpc::ServerUnaryReactor {
     if (!claim()) return;
     grpc::Status status;
     try {
-      fill_response(v2_response(v2_request_, result, model_, version_, task_), *response_);
-      const size_t size = response_->ByteSizeLong();
+      pb::ModelInferResponse response;
+      fill_response(v2_response(v2_request_, result, model_, version_, task_), response);
+      const size_t size = response.ByteSizeLong();
       const size_t limit = service_.config().max_response_size;
       if (size > limit) {
-        response_->Clear();
         status = grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                               "response of " + std::to_string(size) + " bytes is over max_response_size (" +
                                   std::to_string(limit) + ")");
+      } else {
+        serialize(response, out_);
       }
     } catch (...) {
-      response_->Clear();
       status = status_of(classify(std::current_exception()));
     }
     Finish(status);
@@ -308,8 +335,8 @@ class InferReactor : public grpc::ServerUnaryReactor {
 
   Service& service_;
   grpc::CallbackServerContext* context_;
-  const pb::ModelInferRequest* request_;
-  pb::ModelInferResponse* response_;
+  grpc::ByteBuffer* out_;
+  pb::ModelInferRequest request_;
   CancelFlag cancelled_ = std::make_shared<std::atomic<bool>>(false);
   std::atomic<int> refs_{1};  // gRPC's (until OnDone) + the request path's (until Done)
   std::mutex mutex_;
@@ -318,92 +345,114 @@ class InferReactor : public grpc::ServerUnaryReactor {
   std::string model_, version_, task_;
 };
 
-class InferenceService final : public pb::GRPCInferenceService::CallbackService {
+// Every method takes and answers raw bytes (see parse()).
+using Gen = pb::GRPCInferenceService;
+using RawService = Gen::WithRawCallbackMethod_ServerLive<Gen::WithRawCallbackMethod_ServerReady<
+    Gen::WithRawCallbackMethod_ModelReady<Gen::WithRawCallbackMethod_ServerMetadata<
+        Gen::WithRawCallbackMethod_ModelMetadata<Gen::WithRawCallbackMethod_ModelInfer<Gen::Service>>>>>>;
+
+class InferenceService final : public RawService {
  public:
   // (Inside this class, `Service` names gRPC's generated base.)
   explicit InferenceService(serving::Service& service) : service_(service) {}
 
-  grpc::ServerUnaryReactor* ServerLive(grpc::CallbackServerContext* context, const pb::ServerLiveRequest*,
-                                       pb::ServerLiveResponse* response) override {
-    response->set_live(service_.live());
-    return finish(context, grpc::Status::OK);
+  grpc::ServerUnaryReactor* ServerLive(grpc::CallbackServerContext* context, const grpc::ByteBuffer* in,
+                                       grpc::ByteBuffer* out) override {
+    return unary<pb::ServerLiveRequest, pb::ServerLiveResponse>(
+        context, in, out, nullptr, [&](const auto&, auto& response) { response.set_live(service_.live()); });
   }
 
-  grpc::ServerUnaryReactor* ServerReady(grpc::CallbackServerContext* context, const pb::ServerReadyRequest*,
-                                        pb::ServerReadyResponse* response) override {
-    return run(context, [&] { response->set_ready(service_.ready()); });
+  grpc::ServerUnaryReactor* ServerReady(grpc::CallbackServerContext* context, const grpc::ByteBuffer* in,
+                                        grpc::ByteBuffer* out) override {
+    return unary<pb::ServerReadyRequest, pb::ServerReadyResponse>(
+        context, in, out, nullptr, [&](const auto&, auto& response) { response.set_ready(service_.ready()); });
   }
 
-  grpc::ServerUnaryReactor* ServerMetadata(grpc::CallbackServerContext* context, const pb::ServerMetadataRequest*,
-                                           pb::ServerMetadataResponse* response) override {
-    response->set_name("optimum-cpp");
-    response->set_version(OPTIMUM_CPP_VERSION);
-    return finish(context, grpc::Status::OK);
+  grpc::ServerUnaryReactor* ServerMetadata(grpc::CallbackServerContext* context, const grpc::ByteBuffer* in,
+                                           grpc::ByteBuffer* out) override {
+    return unary<pb::ServerMetadataRequest, pb::ServerMetadataResponse>(
+        context, in, out, nullptr, [&](const auto&, auto& response) {
+          response.set_name("optimum-cpp");
+          response.set_version(OPTIMUM_CPP_VERSION);
+        });
   }
 
   // An unknown model or version is not ready (no error), as Triton answers.
-  grpc::ServerUnaryReactor* ModelReady(grpc::CallbackServerContext* context, const pb::ModelReadyRequest* request,
-                                       pb::ModelReadyResponse* response) override {
-    return run(context, [&] {
-      check_auth(service_, context);
-      bool ready = false;
-      try {
-        const std::vector<ModelInfo> infos = service_.describe(request->name(), request->version());
-        ready = pick_version(infos, request->name(), request->version()).ready;
-      } catch (const NotFound&) {
-      } catch (const ServingError& error) {
-        if (error.code() != Code::NotFound) throw;
-      }
-      response->set_ready(ready);
-    });
+  grpc::ServerUnaryReactor* ModelReady(grpc::CallbackServerContext* context, const grpc::ByteBuffer* in,
+                                       grpc::ByteBuffer* out) override {
+    return unary<pb::ModelReadyRequest, pb::ModelReadyResponse>(
+        context, in, out, &service_, [&](const pb::ModelReadyRequest& request, pb::ModelReadyResponse& response) {
+          bool ready = false;
+          try {
+            const std::vector<ModelInfo> infos = service_.describe(request.name(), request.version());
+            ready = pick_version(infos, request.name(), request.version()).ready;
+          } catch (const NotFound&) {
+          } catch (const ServingError& error) {
+            if (error.code() != Code::NotFound) throw;
+          }
+          response.set_ready(ready);
+        });
   }
 
-  grpc::ServerUnaryReactor* ModelMetadata(grpc::CallbackServerContext* context,
-                                          const pb::ModelMetadataRequest* request,
-                                          pb::ModelMetadataResponse* response) override {
-    return run(context, [&] {
-      check_auth(service_, context);
-      const std::vector<ModelInfo> infos = service_.describe(request->name(), "");
-      const ModelInfo& info = pick_version(infos, request->name(), request->version());
-      response->set_name(info.name);
-      for (const ModelInfo& each : infos) response->add_versions(each.version);
-      response->set_platform("optimum-cpp");
-      const auto add = [](const TensorSpec& spec, pb::ModelMetadataResponse::TensorMetadata* out) {
-        out->set_name(spec.name);
-        out->set_datatype(spec.datatype);
-        for (const int64_t dim : spec.shape) out->add_shape(dim);
-      };
-      for (const TensorSpec& spec : info.signature.inputs) add(spec, response->add_inputs());
-      for (const TensorSpec& spec : info.signature.outputs) add(spec, response->add_outputs());
-    });
+  grpc::ServerUnaryReactor* ModelMetadata(grpc::CallbackServerContext* context, const grpc::ByteBuffer* in,
+                                          grpc::ByteBuffer* out) override {
+    return unary<pb::ModelMetadataRequest, pb::ModelMetadataResponse>(
+        context, in, out, &service_, [&](const pb::ModelMetadataRequest& request, pb::ModelMetadataResponse& response) {
+          const std::vector<ModelInfo> infos = service_.describe(request.name(), "all");  // every version
+          const ModelInfo& info = pick_version(infos, request.name(), request.version());
+          response.set_name(info.name);
+          for (const ModelInfo& each : infos) response.add_versions(each.version);
+          response.set_platform("optimum-cpp");
+          const auto add = [](const TensorSpec& spec, pb::ModelMetadataResponse::TensorMetadata* tensor) {
+            tensor->set_name(spec.name);
+            tensor->set_datatype(spec.datatype);
+            for (const int64_t dim : spec.shape) tensor->add_shape(dim);
+          };
+          for (const TensorSpec& spec : info.signature.inputs) add(spec, response.add_inputs());
+          for (const TensorSpec& spec : info.signature.outputs) add(spec, response.add_outputs());
+        });
   }
 
-  grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* context, const pb::ModelInferRequest* request,
-                                       pb::ModelInferResponse* response) override {
-    auto* reactor = new InferReactor(service_, context, request, response);
-    reactor->start();
+  grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* context, const grpc::ByteBuffer* in,
+                                       grpc::ByteBuffer* out) override {
+    auto* reactor = new InferReactor(service_, context, out);
+    reactor->start(in);
     return reactor;
   }
 
  private:
-  static grpc::ServerUnaryReactor* finish(grpc::CallbackServerContext* context, const grpc::Status& status) {
+  // A call answered on the gRPC thread (nothing here waits on a model);
+  // `authorized_by`: the service whose inference key it needs, or none.
+  template <class Request, class Response, class Fn>
+  static grpc::ServerUnaryReactor* unary(grpc::CallbackServerContext* context, const grpc::ByteBuffer* in,
+                                         grpc::ByteBuffer* out, const serving::Service* authorized_by, Fn&& fn) {
+    grpc::Status status;
+    try {
+      if (authorized_by) check_auth(*authorized_by, context);
+      Request request;
+      parse(in, request);
+      Response response;
+      fn(request, response);
+      serialize(response, out);
+    } catch (...) {
+      status = status_of(classify(std::current_exception()));
+    }
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     reactor->Finish(status);
     return reactor;
   }
 
-  template <class Fn>
-  grpc::ServerUnaryReactor* run(grpc::CallbackServerContext* context, Fn&& fn) {
-    try {
-      fn();
-      return finish(context, grpc::Status::OK);
-    } catch (...) {
-      return finish(context, status_of(classify(std::current_exception())));
-    }
-  }
-
   serving::Service& service_;
 };
+
+// A client's invalid UTF-8 is answered INVALID_ARGUMENT; protobuf would also
+// log it on every such request, letting any client flood stderr.
+void protobuf_log(google::protobuf::LogLevel level, const char* file, int line, const std::string& message) {
+  if (message.find("invalid UTF-8") != std::string::npos) return;
+  static const char* const names[] = {"INFO", "WARNING", "ERROR", "FATAL"};
+  const int index = std::clamp(static_cast<int>(level), 0, 3);
+  std::cerr << "[libprotobuf " << names[index] << " " << file << ":" << line << "] " << message << "\n";
+}
 
 int message_limit(size_t bytes) { return bytes > static_cast<size_t>(INT_MAX) ? INT_MAX : static_cast<int>(bytes); }
 
@@ -419,6 +468,7 @@ struct GrpcServer::Impl {
 
 GrpcServer::GrpcServer(Service& service, const std::string& host, int port) : impl_(std::make_unique<Impl>(service)) {
   if (port < 0 || port > 65535) throw InvalidArgument("grpc_inference_port " + std::to_string(port) + " is out of range");
+  if (host.empty()) throw InvalidArgument("grpc_inference_address is empty");
   const bool ipv6 = host.find(':') != std::string::npos && host.front() != '[';
   const std::string address = (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
   grpc::ServerBuilder builder;
@@ -427,9 +477,12 @@ GrpcServer::GrpcServer(Service& service, const std::string& host, int port) : im
   builder.SetMaxReceiveMessageSize(message_limit(service.config().max_request_size));
   // One byte over max_response_size is answered RESOURCE_EXHAUSTED by the
   // reactor with a message; this is the transport's own backstop.
-  builder.SetMaxSendMessageSize(message_limit(std::max(service.config().max_response_size, service.config().max_response_size + 1024)));
+  const size_t max_response = service.config().max_response_size;
+  builder.SetMaxSendMessageSize(message_limit(max_response > SIZE_MAX - 1024 ? SIZE_MAX : max_response + 1024));
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &impl_->port);
   builder.RegisterService(&impl_->handler);
+  static std::once_flag log_once;
+  std::call_once(log_once, [] { google::protobuf::SetLogHandler(&protobuf_log); });
   impl_->server = builder.BuildAndStart();
   if (!impl_->server || impl_->port == 0) {
     impl_->server.reset();

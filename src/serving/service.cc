@@ -35,6 +35,7 @@ struct Service::State {
   };
   std::map<std::string, Versions> models;
   std::map<std::string, std::string> loading;  // "name/version" -> url, while an asynchronous load runs
+  std::map<std::string, fs::path> extracted;   // "name/version" -> its extracted archive, removed on unregister
   std::unique_ptr<detail::ThreadPool> pool;      // tokenize / post-process
   std::unique_ptr<detail::ThreadPool> loader;    // asynchronous registrations
   // Requests in flight, for timeouts and cancellations.
@@ -90,6 +91,17 @@ std::string archive_stem(const fs::path& p) {
       return s.substr(0, s.size() - suffix.size());
   }
   return s;
+}
+
+// Over-long names are the client's error (400), not a file-system failure (500).
+void check_path_lengths(const fs::path& p, const std::string& url) {
+  constexpr size_t kNameMax = 255, kPathMax = 4095;
+  bool ok = p.native().size() <= kPathMax;
+  for (const auto& part : p) ok = ok && part.native().size() <= kNameMax;
+  if (!ok)
+    throw ServingError(Code::BadRequest, "url '" + quote_untrusted(url) + "' names a path longer than the file system allows (" +
+                                             std::to_string(kNameMax) + " bytes a name, " + std::to_string(kPathMax) +
+                                             " in all)");
 }
 
 bool inside(const fs::path& root, const fs::path& p) {
@@ -192,6 +204,15 @@ std::pair<std::string, std::string> Service::register_model(const RegisterReques
   if (request.url.empty()) throw ServingError(Code::BadRequest, "Parameter url is required.");
   const fs::path store = config_.model_store;
   fs::path source;
+  // What a failed registration wrote goes with it: the download, the extraction.
+  struct Cleanup {
+    fs::path download, extraction;
+    ~Cleanup() {
+      std::error_code ec;
+      if (!download.empty()) fs::remove(download, ec);
+      if (!extraction.empty()) fs::remove_all(extraction, ec);
+    }
+  } cleanup;
   const std::string& url = request.url;
   auto allowed = [&](const std::string& u) {
     for (const auto& pattern : config_.allowed_urls) {
@@ -218,15 +239,18 @@ std::pair<std::string, std::string> Service::register_model(const RegisterReques
                                                "' must name an archive file (.mar, .tar.gz, .tgz)");
     check_relative_path(base, "url");
     source = store / base;
+    check_path_lengths(source, url);
     if (fs::exists(source))
       throw ServingError(Code::Conflict, "Model archive file already exists in the model store: " + base);
     try {
       hub::download_url(url, source, ArchiveLimits{}.max_total_bytes);
+      cleanup.download = source;
     } catch (const Error& e) {
       throw ServingError(Code::BadRequest, std::string("Failed to download archive from: ") + e.what());
     }
   } else if (url.rfind("file://", 0) == 0) {
     source = url.substr(7);
+    check_path_lengths(source, url);
     if (!(allowed(url) || (!store.empty() && inside(store, source))))
       throw ServingError(Code::Forbidden, "URL '" + quote_untrusted(url) + "' is outside the model store and allowed_urls");
   } else if (url.find("://") != std::string::npos) {
@@ -239,6 +263,7 @@ std::pair<std::string, std::string> Service::register_model(const RegisterReques
       throw ServingError(Code::BadRequest, e.what());
     }
     source = store / url;
+    check_path_lengths(source, url);
     if (!inside(store, source))
       throw ServingError(Code::Forbidden, "url '" + quote_untrusted(url) + "' resolves outside the model store");
   }
@@ -260,6 +285,7 @@ std::pair<std::string, std::string> Service::register_model(const RegisterReques
     } catch (const Error& e) {
       throw ServingError(Code::BadRequest, e.what());
     }
+    cleanup.extraction = dest;
     model_dir = x.model_dir;
     if (name.empty()) name = x.manifest.model_name;
     if (!x.manifest.model_version.empty()) version = x.manifest.model_version;
@@ -313,7 +339,8 @@ std::pair<std::string, std::string> Service::register_model(const RegisterReques
     state_->loading[name + "/" + version] = url;
   }
 
-  auto load = [this, name, version, task, cfg, model_dir, url] {
+  const fs::path extraction = cleanup.extraction;
+  auto load = [this, name, version, task, cfg, model_dir, url, extraction] {
     try {
       pipelines::PipelineOptions opts;
       opts.defaults = cfg.handler.is_object() ? cfg.handler : io::Json::object();
@@ -330,6 +357,7 @@ std::pair<std::string, std::string> Service::register_model(const RegisterReques
       model->scale(cfg.min_workers, cfg.max_workers);
       std::lock_guard lock(state_->mutex);
       state_->loading.erase(name + "/" + version);
+      if (!extraction.empty()) state_->extracted[name + "/" + version] = extraction;
       auto& v = state_->models[name];
       v.versions[version] = model;
       if (v.default_version.empty()) v.default_version = version;
@@ -348,19 +376,24 @@ std::pair<std::string, std::string> Service::register_model(const RegisterReques
       throw ServingError(Code::BadRequest, "Failed to load model " + name + ": " + e.what());
     }
   } else {
-    state_->loader->post([load, name] {
+    state_->loader->post([load, name, extraction] {
       try {
         load();
       } catch (const std::exception& e) {
         std::cerr << "serving: loading model " << name << " failed: " << e.what() << "\n";
+        std::error_code ec;
+        if (!extraction.empty()) fs::remove_all(extraction, ec);
       }
     });
   }
+  cleanup.download.clear();
+  cleanup.extraction.clear();
   return {name, version};
 }
 
 void Service::unregister_model(const std::string& name, const std::string& version) {
   std::shared_ptr<ServedModel> model;
+  fs::path extraction;
   {
     std::lock_guard lock(state_->mutex);
     auto it = state_->models.find(name);
@@ -373,6 +406,10 @@ void Service::unregister_model(const std::string& name, const std::string& versi
     if (!version.empty() && ver == v.default_version && v.versions.size() > 1)
       throw ServingError(Code::Forbidden, "Cannot remove default version " + ver + " for model " + name);
     model = vit->second;
+    if (auto x = state_->extracted.find(name + "/" + ver); x != state_->extracted.end()) {
+      extraction = x->second;
+      state_->extracted.erase(x);
+    }
     v.versions.erase(vit);
     if (v.versions.empty()) {
       state_->models.erase(it);
@@ -381,12 +418,18 @@ void Service::unregister_model(const std::string& name, const std::string& versi
     }
   }
   model->stop("unregistered");
+  // The extracted archive goes with the model (register/unregister cycles do not fill the disk).
+  std::error_code ec;
+  if (!extraction.empty()) fs::remove_all(extraction, ec);
 }
 
 void Service::scale_workers(const std::string& name, const std::string& version, std::optional<int> min_worker,
                             std::optional<int> max_worker, bool /*synchronous*/) {
   auto model = state_->find(name, version);
   const int lo = min_worker.value_or(1);
+  if (max_worker && *max_worker < lo)
+    throw ServingError(Code::BadRequest, "max_worker (" + std::to_string(*max_worker) + ") cannot be less than min_worker (" +
+                                             std::to_string(lo) + ")");
   const int hi = max_worker.value_or(std::max(lo, model->config().max_workers));
   model->scale(lo, std::max(hi, lo));
 }

@@ -13,7 +13,7 @@ JOBS       ?= $(shell nproc)
 
 CMAKE_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=Release -DPython_EXECUTABLE=$(abspath $(PY))
 
-.PHONY: run test setup build unit-test asan-test parity-test python-test bench bench-tokenizers clean format fuzz
+.PHONY: run test setup build unit-test asan-test asan-serving-test parity-test python-test bench bench-tokenizers clean format fuzz
 
 setup: $(STAMPS)/system $(STAMPS)/venv
 
@@ -62,10 +62,22 @@ asan-test: setup
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -j $(JOBS) -E '_NOT_BUILT$$'
 
+# The server under AddressSanitizer + UndefinedBehaviorSanitizer: the
+# protocol, gRPC, security and fault suites run against build-asan's
+# optimum-cpp (a sanitizer report aborts the server or fails its exit code).
+asan-serving-test: build
+	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DOPTIMUM_SANITIZE=ON -DOPTIMUM_BUILD_PYTHON=OFF \
+	  -DPython_EXECUTABLE=$(abspath $(PY)) > /dev/null
+	cmake --build $(BUILD_ASAN) -j $(JOBS) --target optimum-cpp
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  OPTIMUM_CPP_CLI=$(abspath $(BUILD_ASAN))/optimum-cpp \
+	  $(PY) -m pytest -q tests/serving/test_api.py tests/serving/test_grpc.py tests/serving/test_security.py \
+	  tests/serving/test_faults.py
+
 python-test: build
 	$(PY) -m pytest -q tests/python tests/parity tests/pipelines tests/sentence_transformers tests/hub tests/tokenizers tests/precision tests/serving tests/deploy
 
-test: unit-test asan-test python-test
+test: unit-test asan-test asan-serving-test python-test
 
 # libFuzzer (clang 14) over the readers of untrusted files: safetensors,
 # pickle, torch zip, config.json, tokenizer.json, optimum_export.json, and the

@@ -40,7 +40,8 @@ def server(store, tmp_path_factory):
                                   models=["minilm=minilm", "classifier=classifier", "ner=ner", "qa=qa"],
                                   properties={"default_workers_per_model": 1})
     yield s
-    s.stop()
+    rc = s.stop()
+    assert rc == 0, f"serve exited with {rc}:\n{s.log_text()[-4000:]}"
 
 
 @pytest.fixture(scope="session")

@@ -164,15 +164,36 @@ void ServedModel::enqueue(std::vector<Job> jobs, const std::shared_ptr<Request>&
 }
 
 std::vector<Job> ServedModel::next_batch(Worker& worker) {
+  // Dropped inputs of requests whose client left: those requests are answered
+  // 499 once the lock is released (never dropped unanswered, uncounted).
+  std::vector<std::shared_ptr<Request>> left;
+  struct AnswerLeft {
+    std::vector<std::shared_ptr<Request>>& requests;
+    void operator()() {
+      for (auto& r : requests)
+        r->fail(serving_error(Code::ClientClosedRequest, "the client closed the connection before the answer"));
+      requests.clear();
+    }
+    ~AnswerLeft() { (*this)(); }
+  } answer_left{left};
+  auto drop_front = [&] {
+    if (!queue_.front().request->finished.load()) left.push_back(queue_.front().request);
+    queue_.pop_front();
+  };
   std::unique_lock lock(mutex_);
   const auto& cfg = info_.config;
   const size_t batch_size = static_cast<size_t>(std::max(cfg.batch_size, 1));
   const size_t budget = cfg.max_batch_tokens > 0 ? cfg.max_batch_tokens : batch_size * 512;
   for (;;) {
+    if (!left.empty()) {  // before waiting again
+      lock.unlock();
+      answer_left();
+      lock.lock();
+    }
     cv_.wait(lock, [&] { return worker.stop.load() || stopping_ || !queue_.empty(); });
     if (worker.stop.load() || stopping_) return {};
     // Drop what nobody waits for any more.
-    while (!queue_.empty() && queue_.front().request->cancelled_or_finished()) queue_.pop_front();
+    while (!queue_.empty() && queue_.front().request->cancelled_or_finished()) drop_front();
     if (queue_.empty()) continue;
     // Wait for the batch to fill, at most max_batch_delay after its first input arrived.
     if (batch_size > 1) {
@@ -180,7 +201,7 @@ std::vector<Job> ServedModel::next_batch(Worker& worker) {
       cv_.wait_until(lock, fill_until,
                      [&] { return worker.stop.load() || stopping_ || queue_.size() >= batch_size; });
       if (worker.stop.load() || stopping_) return {};
-      while (!queue_.empty() && queue_.front().request->cancelled_or_finished()) queue_.pop_front();
+      while (!queue_.empty() && queue_.front().request->cancelled_or_finished()) drop_front();
       if (queue_.empty()) continue;
     }
     // Pack in arrival order while rows x longest stays within the token budget.
@@ -189,7 +210,7 @@ std::vector<Job> ServedModel::next_batch(Worker& worker) {
     while (!queue_.empty() && batch.size() < batch_size) {
       Job& next = queue_.front();
       if (next.request->cancelled_or_finished()) {
-        queue_.pop_front();
+        drop_front();
         continue;
       }
       const size_t len = std::max<size_t>(next.input->max_length(), 1);

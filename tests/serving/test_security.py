@@ -15,7 +15,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tarfile
 import time
 import zipfile
 

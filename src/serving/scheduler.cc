@@ -301,6 +301,7 @@ void ServedModel::scale(int min_workers, int max_workers) {
   if (max_workers < min_workers)
     throw InvalidArgument("max_worker (" + std::to_string(max_workers) + ") is below min_worker (" +
                           std::to_string(min_workers) + ")");
+  std::lock_guard scaling(scale_mutex_);
   std::vector<Worker*> stopping;
   {
     std::lock_guard lock(mutex_);
@@ -367,6 +368,7 @@ void ServedModel::reap(Clock::time_point now) {
 }
 
 void ServedModel::stop(const std::string& why) {
+  std::lock_guard scaling(scale_mutex_);
   std::deque<Job> dropped;
   {
     std::lock_guard lock(mutex_);

@@ -112,6 +112,9 @@ class ServedModel {
   Metrics& metrics_;
   ThreadPool& pool_;
   mutable std::mutex mutex_;
+  // One scale() or stop() at a time: each waits for the workers it stopped
+  // and joins them (two at once would free each other's workers).
+  std::mutex scale_mutex_;
   std::condition_variable cv_;
   std::deque<Job> queue_;
   size_t pending_ = 0;  // inputs accepted but not yet queued (being tokenized)

@@ -115,7 +115,7 @@ void ServedModel::submit(const std::shared_ptr<Request>& request) {
   request->outputs.assign(n, nullptr);
   request->tokens.assign(n, 0);
   request->remaining = n;
-  pool_.post([this, request, n] {
+  pool_.post([this, self = shared_from_this(), request, n] {
     const auto t0 = Clock::now();
     std::vector<Job> jobs;
     jobs.reserve(n);
@@ -250,7 +250,7 @@ void ServedModel::compute(std::vector<Job> batch) {
   }
   metrics_.stage(info_.name, info_.version, Stage::Compute, seconds_since(now));
   auto shared = std::make_shared<std::vector<Job>>(std::move(batch));
-  pool_.post([this, shared] {
+  pool_.post([this, self = shared_from_this(), shared] {
     const auto t0 = Clock::now();
     for (auto& job : *shared) {
       if (job.request->finished.load()) continue;

@@ -69,7 +69,9 @@ struct Job {
   Clock::time_point enqueued;
 };
 
-class ServedModel {
+// Pool tasks hold a reference: the model outlives the tokenize/post-process
+// work queued for it, whenever it is unregistered.
+class ServedModel : public std::enable_shared_from_this<ServedModel> {
  public:
   ServedModel(ModelInfo identity, std::shared_ptr<const pipelines::Pipeline> pipeline, Metrics& metrics,
               ThreadPool& pool);

@@ -236,19 +236,21 @@ def test_unregister_and_scale_during_traffic(fault_server, fault_store):
             time.sleep(0.05)
 
     with cf.ThreadPoolExecutor(8) as ex:
-        clients = [ex.submit(client, i) for i in range(6)]
-        time.sleep(0.5)
-        # Two scalers at once: concurrent scale requests on one model.
-        s1 = ex.submit(scaler, [3, 1, 4, 2, 1, 3, 2, 4, 1, 2])
-        s2 = ex.submit(scaler, [2, 4, 1, 3, 2, 1, 4, 3, 2, 1])
-        s1.result()
-        s2.result()
-        time.sleep(0.3)
-        r = requests.delete(s.management + "/models/busy", timeout=T)
-        assert r.status_code == 200, r.text
-        unregistered.set()
-        time.sleep(0.5)
-        stop.set()
+        try:
+            clients = [ex.submit(client, i) for i in range(6)]
+            time.sleep(0.5)
+            # Two scalers at once: concurrent scale requests on one model.
+            s1 = ex.submit(scaler, [3, 1, 4, 2, 1, 3, 2, 4, 1, 2])
+            s2 = ex.submit(scaler, [2, 4, 1, 3, 2, 1, 4, 3, 2, 1])
+            s1.result()
+            s2.result()
+            time.sleep(0.3)
+            r = requests.delete(s.management + "/models/busy", timeout=T)
+            assert r.status_code == 200, r.text
+            unregistered.set()
+            time.sleep(0.5)
+        finally:
+            stop.set()  # the clients stop whatever failed
         for c in clients:
             c.result()
     assert not errors, errors[:5]
@@ -262,6 +264,29 @@ def test_unregister_and_scale_during_traffic(fault_server, fault_store):
     assert codes.get(200, 0) > 20, codes
     assert sum(1 for a in answers if a[0] and a[1] == 404) > 0, codes
     assert "busy" not in models(s) and serves(s) and s.alive()
+
+
+def test_unregister_while_its_requests_wait_in_the_pool(fault_server):
+    """The tokenize/post-process pool is busy with another model's huge inputs while requests to
+    `late` wait in it; `late` is unregistered before they run. They are answered 503/404 (the model
+    object outlives its pending pool tasks: no use after free, which the ASan build checks)."""
+    s = fault_server
+    r = requests.post(s.management + "/models", params={"url": "cls", "model_name": "late", "initial_workers": 1},
+                      timeout=T)
+    assert r.status_code == 200, r.text
+    huge = ("word " * 1_200_000)[:6_000_000]  # about 6 MB: long to tokenize
+    with cf.ThreadPoolExecutor(16) as ex:
+        hogs = [ex.submit(predict, s, "minilm", huge, 120) for _ in range(4)]
+        time.sleep(0.3)
+        late = [ex.submit(predict, s, "late", f"waiting {i}") for i in range(8)]
+        time.sleep(0.1)
+        r = requests.delete(s.management + "/models/late", timeout=T)
+        assert r.status_code == 200, r.text
+        codes = [f.result().status_code for f in late]
+        hog_codes = [f.result().status_code for f in hogs]
+    assert set(codes) <= {200, 404, 503}, codes
+    assert set(hog_codes) <= {200, 413}, hog_codes
+    assert s.alive() and serves(s)
 
 
 # ---- a client that disconnects mid-request ---------------------------------------------------------

@@ -5,7 +5,7 @@ Serves DIR on an ephemeral 127.0.0.1 port, writes {"port": N} to READY_FILE
 when listening and logs one line per request to stderr. With
 REDIRECT_ORIGIN (e.g. http://127.0.0.1:1234), GET /redirect/NAME answers
 302 to REDIRECT_ORIGIN/NAME (another origin) and GET /same/NAME answers 302
-to /NAME (the same origin)."""
+to /NAME (the same origin). GET /loop/NAME redirects to itself forever."""
 
 from __future__ import annotations
 
@@ -22,6 +22,12 @@ def main() -> None:
 
     class Handler(http.server.SimpleHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 (http.server's naming)
+            if self.path.startswith("/loop/"):  # redirects to itself forever
+                self.send_response(302)
+                self.send_header("Location", self.path)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             for prefix, target in (("/redirect/", redirect_origin + "/"), ("/same/", "/")):
                 if self.path.startswith(prefix) and (redirect_origin or prefix == "/same/"):
                     self.send_response(302)

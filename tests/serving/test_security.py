@@ -207,6 +207,17 @@ def test_same_origin_redirect_followed(sec_server, sec_store, file_servers):
     assert requests.delete(sec_server.management + "/models/remote2", timeout=T).status_code == 200
 
 
+def test_redirect_loop_refused(sec_server, sec_store, file_servers):
+    allowed, _ = file_servers
+    before = tree(sec_store)
+    t0 = time.time()
+    r = register(sec_server, allowed.origin + "/loop/remote.mar")
+    assert r.status_code == 400 and "redirect" in r.json()["message"], r.text
+    assert time.time() - t0 < 10
+    assert 1 < sum("GET /loop/remote.mar" in line for line in allowed.requests_seen()) <= 20
+    assert tree(sec_store) == before and sec_server.alive()
+
+
 def test_hostile_download_leaves_nothing(sec_server, sec_store, file_servers):
     """An allowed URL serving a zip-slip archive: 400 naming the entry, the download removed from the
     store, nothing extracted."""

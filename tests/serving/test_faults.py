@@ -165,6 +165,19 @@ def test_models_failing_at_load(fault_server, fault_store):
     assert tree(scratch(s)) == before_scratch
 
 
+def test_models_failing_at_startup_are_skipped(fault_store, tmp_path):
+    """--models with broken ones: each failure logged naming the model and file, the others served."""
+    with server_util.ServerProcess(tmp_path, fault_store, models=["cls=cls", "g=garbage_weights", "c=corrupt.mar"],
+                                   env={"OPTIMUM_NUM_THREADS": "1"}) as s:
+        assert models(s) == ["cls"]
+        assert predict(s, "cls", "hello").status_code == 200
+        log = s.log_text()
+        assert "model g failed to load" in log and "garbage_weights/model.safetensors" in log, log
+        assert "failed to load" in log and "corrupt" in log, log
+        assert tree(scratch(s)) == {}, "the broken archive's extraction stayed"
+        assert requests.get(s.inference + "/v2/health/ready", timeout=T).status_code == 200
+
+
 # ---- an error inside a batch -----------------------------------------------------------------
 
 

@@ -211,10 +211,10 @@ def test_redirect_loop_refused(sec_server, sec_store, file_servers):
     allowed, _ = file_servers
     before = tree(sec_store)
     t0 = time.time()
-    r = register(sec_server, allowed.origin + "/loop/remote.mar")
+    r = register(sec_server, allowed.origin + "/loop/loop.mar")
     assert r.status_code == 400 and "redirect" in r.json()["message"], r.text
     assert time.time() - t0 < 10
-    assert 1 < sum("GET /loop/remote.mar" in line for line in allowed.requests_seen()) <= 20
+    assert 1 < sum("GET /loop/loop.mar" in line for line in allowed.requests_seen()) <= 20
     assert tree(sec_store) == before and sec_server.alive()
 
 

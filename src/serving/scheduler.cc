@@ -243,10 +243,25 @@ void ServedModel::compute(std::vector<Job> batch) {
   try {
     pipeline_->forward(std::span<pipelines::PreparedInput* const>(inputs.data(), inputs.size()));
   } catch (...) {
-    // Only this batch's requests fail.
-    const auto error = std::current_exception();
-    for (auto& job : batch) job.request->fail(error);
-    return;
+    if (batch.size() == 1) {
+      batch[0].request->fail(std::current_exception());
+      return;
+    }
+    // One input's error must not fail its batch mates (nor show them another
+    // client's error): each input again, alone; only those that fail alone fail.
+    std::vector<Job> ok;
+    for (auto& job : batch) {
+      if (job.request->finished.load()) continue;
+      pipelines::PreparedInput* one = job.input.get();
+      try {
+        pipeline_->forward(std::span<pipelines::PreparedInput* const>(&one, 1));
+        ok.push_back(std::move(job));
+      } catch (...) {
+        job.request->fail(std::current_exception());
+      }
+    }
+    if (ok.empty()) return;
+    batch = std::move(ok);
   }
   metrics_.stage(info_.name, info_.version, Stage::Compute, seconds_since(now));
   auto shared = std::make_shared<std::vector<Job>>(std::move(batch));

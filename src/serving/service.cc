@@ -9,6 +9,7 @@
 #include <iostream>
 #include <list>
 #include <regex>
+#include <set>
 #include <thread>
 
 #include "optimum/core/errors.h"
@@ -36,6 +37,7 @@ struct Service::State {
   std::map<std::string, Versions> models;
   std::map<std::string, std::string> loading;  // "name/version" -> url, while an asynchronous load runs
   std::map<std::string, fs::path> extracted;   // "name/version" -> its extracted archive, removed on unregister
+  std::set<std::string> downloading;           // archive names being downloaded into the model store
   std::unique_ptr<detail::ThreadPool> pool;      // tokenize / post-process
   std::unique_ptr<detail::ThreadPool> loader;    // asynchronous registrations
   // Requests in flight, for timeouts and cancellations.
@@ -240,8 +242,21 @@ std::pair<std::string, std::string> Service::register_model(const RegisterReques
     check_relative_path(base, "url");
     source = store / base;
     check_path_lengths(source, url);
-    if (fs::exists(source))
-      throw ServingError(Code::Conflict, "Model archive file already exists in the model store: " + base);
+    // One download per archive name at a time: the others are 409 (they would
+    // share the .part file, and a failing one would remove the winner's archive).
+    {
+      std::lock_guard lock(state_->mutex);
+      if (fs::exists(source) || !state_->downloading.insert(base).second)
+        throw ServingError(Code::Conflict, "Model archive file already exists in the model store: " + base);
+    }
+    struct Unreserve {
+      State& state;
+      std::string name;
+      ~Unreserve() {
+        std::lock_guard lock(state.mutex);
+        state.downloading.erase(name);
+      }
+    } unreserve{*state_, base};
     try {
       hub::download_url(url, source, ArchiveLimits{}.max_total_bytes);
       cleanup.download = source;

@@ -7,6 +7,7 @@ message, the model store and the server's scratch folder."""
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import json
 import os
 import pathlib
@@ -205,6 +206,29 @@ def test_same_origin_redirect_followed(sec_server, sec_store, file_servers):
     assert r.status_code == 200, r.text
     assert (sec_store / "remote2.mar").is_file()
     assert requests.delete(sec_server.management + "/models/remote2", timeout=T).status_code == 200
+
+
+def test_concurrent_registrations_of_one_url(sec_server, sec_store, file_servers, www):
+    """The same allowed URL registered by several clients at once: one wins (200), the others get 409,
+    and the winner's archive stays in the store (a loser's cleanup never removes it)."""
+    allowed, _ = file_servers
+    for i in range(4):
+        name = f"race{i}.mar"
+        shutil.copy(www / "remote.mar", www / name)
+        url = f"{allowed.origin}/{name}"
+        with cf.ThreadPoolExecutor(4) as ex:
+            codes = sorted(r.status_code for r in ex.map(lambda _: register(sec_server, url, model_name=f"race{i}"),
+                                                         range(4)))
+        assert codes == [200, 409, 409, 409], codes
+        assert (sec_store / name).is_file(), f"{name} was removed from the store while race{i} is registered"
+        assert predict_ok(sec_server, f"race{i}")
+        assert requests.delete(f"{sec_server.management}/models/race{i}", timeout=T).status_code == 200
+    assert not list(sec_store.glob("*.part"))
+
+
+def predict_ok(server, model):
+    r = requests.post(f"{server.inference}/predictions/{model}", data="a fine day", timeout=T)
+    return r.status_code == 200
 
 
 def test_redirect_loop_refused(sec_server, sec_store, file_servers):

@@ -203,6 +203,12 @@ std::string default_handler(const fs::path& model_dir) {
 }
 
 std::string check_handler(const std::string& handler) {
+  // TorchServe's built-in handler and setup_config mode names.
+  static const std::map<std::string, std::string> torchserve = {
+      {"text_classifier", "text-classification"},    {"sequence_classification", "text-classification"},
+      {"token_classification", "token-classification"}, {"question_answering", "question-answering"},
+      {"feature_extraction", "feature-extraction"},  {"text_embedding", "text-embedding"}};
+  if (auto it = torchserve.find(handler); it != torchserve.end()) return it->second;
   std::vector<std::string> known = pipelines::pipeline_tasks();
   known.push_back("text-embedding");
   for (const auto& k : known) {

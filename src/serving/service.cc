@@ -114,14 +114,14 @@ bool inside(const fs::path& root, const fs::path& p) {
   return true;
 }
 
-// TorchServe's built-in handler names, and ours.
+// The task of a handler name (ours or TorchServe's); "" stays "" (inferred later).
 std::string task_of_handler(const std::string& handler) {
-  if (handler == "text_classifier" || handler == "sequence_classification") return "text-classification";
-  if (handler == "token_classification") return "token-classification";
-  if (handler == "question_answering") return "question-answering";
-  if (handler == "feature_extraction") return "feature-extraction";
-  if (handler == "text_embedding" || handler == "sentence-embeddings") return "text-embedding";
-  return handler;
+  if (handler.empty()) return handler;
+  try {
+    return check_handler(handler);
+  } catch (const Error& e) {
+    throw ServingError(Code::BadRequest, e.what());
+  }
 }
 
 }  // namespace

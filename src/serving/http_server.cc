@@ -286,8 +286,15 @@ class Session : public std::enable_shared_from_this<Session> {
       if (ec || !self->watching_) return;
       char c;
       beast::error_code rec;
+      // The wait can complete with nothing to read (an epoll edge from bytes the
+      // request read already took): on a blocking socket the peek would then
+      // block this strand until the client sends again, and the answer posted
+      // to the strand would never be written. Peek without blocking, and wait
+      // again when there is nothing yet.
+      self->stream_.socket().non_blocking(true, rec);
       const size_t n = self->stream_.socket().receive(net::buffer(&c, 1), tcp::socket::message_peek, rec);
-      if ((n == 0 || rec) && rec != net::error::would_block && self->cancelled_) *self->cancelled_ = true;
+      if (rec == net::error::would_block || rec == net::error::try_again) return self->watch_disconnect();
+      if ((n == 0 || rec) && self->cancelled_) *self->cancelled_ = true;
     });
   }
 

@@ -205,6 +205,50 @@ class KServe(Server):
         self.proc.stop()
 
 
+def parse_prometheus(text: str) -> dict:
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        key, _, value = line.rpartition(" ")
+        try:
+            out[key] = float(value)
+        except ValueError:
+            pass
+    return out
+
+
+def ours_stats(before: dict, after: dict, model: str) -> dict:
+    """optimum-cpp's own view of one point from /metrics deltas: forwards, mean batch size, the
+    batch-size histogram and the mean latency of each stage (queue/tokenize per input,
+    compute/postprocess per batch)."""
+    def delta(key):
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    tag = f'model_name="{model}"'
+    stats = {"stages_ms": {}, "batch_size_hist": {}}
+    for key in after:
+        if tag not in key:
+            continue
+        if key.startswith("optimum_batch_size_count"):
+            stats["forwards"] = delta(key)
+        elif key.startswith("optimum_batch_size_sum"):
+            stats["inputs"] = delta(key)
+        elif key.startswith("optimum_batch_size_bucket"):
+            le = key.split('le="')[1].split('"')[0]
+            stats["batch_size_hist"][le] = delta(key)
+    if stats.get("forwards"):
+        stats["mean_batch_size"] = stats["inputs"] / stats["forwards"]
+    for stage in ("queue", "tokenize", "compute", "postprocess"):
+        sums = [k for k in after if k.startswith("optimum_stage_latency_seconds_sum") and tag in k
+                and f'stage="{stage}"' in k]
+        counts = [k.replace("_sum", "_count", 1) for k in sums]
+        n = sum(delta(k) for k in counts)
+        if n:
+            stats["stages_ms"][stage] = 1000 * sum(delta(k) for k in sums) / n
+    return stats
+
+
 def prepare_models_hf():
     return {"minilm": prepare_models.minilm_folder(), "minilm-clf": WORK / "hf" / "minilm-clf"}
 
@@ -423,13 +467,19 @@ def main():
                         srv = running[s]
                         out = tmp / f"wrk-{s}.json"
                         run_wrk(srv, m, c, args.warmup, out)
+                        before = parse_prometheus(srv.metrics()) if s == "ours" else None
                         r = run_wrk(srv, m, c, args.duration, out)
+                        if s == "ours":
+                            r["ours_stats"] = ours_stats(before, parse_prometheus(srv.metrics()), m)
                         r.update(server=s, model=m, clients=c, round=rnd,
                                  throughput=r["requests"] / (r["duration_us"] / 1e6), load1=os.getloadavg()[0])
                         raw.append(r)
                         print(f"round {rnd} {m:10s} c={c:<3d} {s:10s} {r['throughput']:8.1f} req/s "
                               f"p50 {r['latency_us']['p50'] / 1000:8.2f} ms p99 {r['latency_us']['p99'] / 1000:8.2f} ms "
-                              f"errors {sum(r['errors'].values())} load {r['load1']:.2f}", flush=True)
+                              f"errors {sum(r['errors'].values())} load {r['load1']:.2f}"
+                              + (f" | batch {r['ours_stats'].get('mean_batch_size', 0):.1f} stages ms "
+                                 + " ".join(f"{k} {v:.2f}" for k, v in r["ours_stats"]["stages_ms"].items())
+                                 if "ours_stats" in r else ""), flush=True)
         loads.append(os.getloadavg()[0])
         ours_metrics = running["ours"].metrics() if "ours" in running else ""
         for s in servers:
@@ -459,7 +509,7 @@ def main():
         "meta": meta, "raw": raw, "inprocess": inproc,
         "summary": [{"model": m, "server": s, "clients": c, **v} for (m, s, c), v in rows.items()],
         "inprocess_summary": ip,
-        "ours_metrics": [line for line in ours_metrics.splitlines() if line.startswith("ts_") or "batch" in line],
+        "ours_metrics": [line for line in ours_metrics.splitlines() if line.startswith(("ts_", "optimum_"))],
     }, indent=1))
     (res / f"serving-{stamp}.md").write_text(md_head + md)
     print()

@@ -13,7 +13,7 @@ JOBS       ?= $(shell nproc)
 
 CMAKE_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=Release -DPython_EXECUTABLE=$(abspath $(PY))
 
-.PHONY: run test setup build unit-test asan-test asan-serving-test parity-test python-test bench bench-tokenizers clean format fuzz
+.PHONY: run test setup build unit-test asan-test asan-serving-test parity-test python-test bench bench-tokenizers bench-serving clean format fuzz
 
 setup: $(STAMPS)/system $(STAMPS)/venv
 
@@ -167,3 +167,23 @@ $(STAMPS)/bench-openvino: bench/requirements-optimum-intel.txt
 $(BUILD)/bench/onednn_gemm: bench/gemm/onednn_gemm.cc $(STAMPS)/system
 	@mkdir -p $(@D)
 	g++ -O2 -std=c++17 -Wall -Wextra -Werror $< -o $@ -ldnnl
+
+# Serving (bench/serving/): optimum-cpp `serve` vs TorchServe 0.12 vs the KServe 0.21 Python model
+# server vs optimum-cpp's in-process pipeline, on all-MiniLM-L6-v2 embeddings and a classifier on it.
+# One client (wrk from Debian + bench/serving/client.lua), single-sentence requests at 1, 16 and 64
+# keep-alive connections, interleaved rounds, medians; every server one worker with every core and
+# the same batching. Each peer set in its own venv, every package pinned, --no-deps:
+#   .venv-bench/torchserve   torchserve + torch-model-archiver (bench/serving/requirements-torchserve.txt)
+#   .venv-bench/kserve       kserve (full) + transformers     (bench/serving/requirements-kserve.txt)
+# It waits (at most 15 min) for the 1-min load to drop below 1.5. JSON + markdown in bench/results/.
+#   make bench-serving BENCH_SERVING_ARGS='--duration 10 --rounds 2 --clients 1,64'
+BENCH_SERVING_ARGS ?=
+bench-serving: build $(STAMPS)/bench-serving-torchserve $(STAMPS)/bench-serving-kserve
+	$(PY) bench/serving/bench_serving.py $(BENCH_SERVING_ARGS)
+
+$(STAMPS)/bench-serving-%: bench/serving/requirements-%.txt
+	@mkdir -p $(STAMPS)
+	test -x $(BENCH_VENV)/$*/bin/python || $(PYTHON_BOOTSTRAP) -m venv $(BENCH_VENV)/$*
+	$(BENCH_VENV)/$*/bin/python -m pip install -q --disable-pip-version-check --no-deps -r $<
+	$(BENCH_VENV)/$*/bin/python -c 'import torch, transformers; assert torch.__version__.startswith("2.13.0"), torch.__version__'
+	@touch $@

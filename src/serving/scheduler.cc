@@ -195,11 +195,17 @@ std::vector<Job> ServedModel::next_batch(Worker& worker) {
     // Drop what nobody waits for any more.
     while (!queue_.empty() && queue_.front().request->cancelled_or_finished()) drop_front();
     if (queue_.empty()) continue;
-    // Wait for the batch to fill, at most max_batch_delay after its first input arrived.
-    if (batch_size > 1) {
+    // Wait for the batch to fill, at most max_batch_delay after its first
+    // input arrived, and only up to as many inputs as the last batch had
+    // (plus what is being tokenized): a lone client is not kept waiting for
+    // batch mates that do not exist, a crowd still fills the batch (each
+    // batch takes every queued input, so the target follows the load up).
+    const size_t fill_target =
+        std::min(batch_size, std::max<size_t>({last_batch_inputs_, pending_ + queue_.size(), 1}));
+    if (batch_size > 1 && queue_.size() < fill_target) {
       const auto fill_until = queue_.front().enqueued + std::chrono::milliseconds(cfg.max_batch_delay_ms);
       cv_.wait_until(lock, fill_until,
-                     [&] { return worker.stop.load() || stopping_ || queue_.size() >= batch_size; });
+                     [&] { return worker.stop.load() || stopping_ || queue_.size() >= fill_target; });
       if (worker.stop.load() || stopping_) return {};
       while (!queue_.empty() && queue_.front().request->cancelled_or_finished()) drop_front();
       if (queue_.empty()) continue;
@@ -222,6 +228,7 @@ std::vector<Job> ServedModel::next_batch(Worker& worker) {
     }
     metrics_.queue_depth(info_.name, info_.version, queue_.size());
     if (!batch.empty()) {
+      last_batch_inputs_ = batch.size();
       worker.busy = true;
       return batch;
     }

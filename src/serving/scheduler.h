@@ -120,6 +120,7 @@ class ServedModel : public std::enable_shared_from_this<ServedModel> {
   std::condition_variable cv_;
   std::deque<Job> queue_;
   size_t pending_ = 0;  // inputs accepted but not yet queued (being tokenized)
+  size_t last_batch_inputs_ = 1;  // size of the last batch formed: how many inputs a batch waits for
   std::list<std::unique_ptr<Worker>> workers_;
   int next_worker_id_ = 9000;  // TorchServe numbers workers from 9000
   bool stopping_ = false;

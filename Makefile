@@ -71,7 +71,7 @@ asan-serving-test: build
 	cmake --build $(BUILD_ASAN) -j $(JOBS) --target optimum-cpp
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  OPTIMUM_CPP_CLI=$(abspath $(BUILD_ASAN))/optimum-cpp \
-	  $(PY) -m pytest -q tests/serving/test_api.py tests/serving/test_grpc.py tests/serving/test_security.py \
+	  $(PY) -m pytest -q tests/serving/test_protocols.py tests/serving/test_grpc.py tests/serving/test_security.py \
 	  tests/serving/test_faults.py
 
 python-test: build

@@ -1,20 +1,11 @@
 """Shared fixtures of the precision tests: the CLI and the real all-MiniLM-L6-v2."""
 
 import importlib.util
-import subprocess
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-CLI = ROOT / "build" / "optimum-cpp"
-
-
-def cli(*args, check=True, env=None):
-    proc = subprocess.run([str(CLI), *map(str, args)], capture_output=True, text=True, env=env)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"optimum-cpp {' '.join(map(str, args))} failed:\n{proc.stderr}")
-    return proc
+from precision_cli import CLI, ROOT, cli  # noqa: F401 (re-exported for fixtures)
 
 
 @pytest.fixture(scope="session")

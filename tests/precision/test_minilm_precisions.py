@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 
 import optimum_cpp as oc
 
-from conftest import cli
+from precision_cli import cli
 
 # Not the guard's built-in calibration texts.
 SENTENCES = [

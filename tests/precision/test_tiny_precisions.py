@@ -14,7 +14,7 @@ from safetensors.numpy import load_file, save_file
 
 import optimum_cpp as oc
 
-from conftest import cli
+from precision_cli import cli
 
 VOCAB = 100
 SMALL = dict(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,

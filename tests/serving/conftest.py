@@ -15,6 +15,13 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import server_util  # noqa: E402
 
 
+def pytest_terminal_summary(terminalreporter):
+    if server_util.SUMMARY:
+        terminalreporter.write_sep("-", "serving: load figures")
+        for line in server_util.SUMMARY:
+            terminalreporter.write_line(line)
+
+
 @pytest.fixture(scope="session")
 def store(tmp_path_factory) -> pathlib.Path:
     """model_store/: minilm (native export of the PyPI MiniLM, text-embedding),

@@ -31,6 +31,10 @@ def tiny_model(root: pathlib.Path, family: str = "bert", head: str = "text-class
     return pipe_zoo.build(root, family, head, labels)
 
 
+# Lines the serving tests report (load figures...), printed at the end of the run.
+SUMMARY: list[str] = []
+
+
 class ServerProcess:
     """One `optimum-cpp serve --foreground` process: ports from its ready line."""
 

@@ -74,7 +74,7 @@ def test_ten_thousand_idle_keep_alive_connections(store, tmp_path):
 
         opened_s, answer_s, held = asyncio.run(run())
         per_conn = (held - before) / N
-        print(f"\n{N} keep-alive connections opened in {opened_s:.1f} s; a new request answered in "
+        server_util.SUMMARY.append(f"{N} keep-alive connections opened in {opened_s:.1f} s; a new request answered in "
               f"{answer_s * 1000:.1f} ms while they were held; server memory {before / 2**20:.1f} -> "
               f"{held / 2**20:.1f} MiB ({per_conn / 1024:.1f} KiB per connection)")
         assert s.alive()

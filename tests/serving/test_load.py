@@ -57,8 +57,9 @@ def test_64_clients_60_seconds(load_store, tmp_path):
     store, body = load_store
     with server_util.ServerProcess(tmp_path, store, models=["minilm.mar"]) as s:
         r = run_client(f"{s.inference}/predictions/minilm", body, clients=64, seconds=60)
-        print(f"\n64 clients x 60 s: {r['ok']} answered, {r['throughput']} req/s, "
-              f"p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms")
+        server_util.SUMMARY.append(f"64 clients x 60 s (MiniLM embeddings, batchSize 32): {r['ok']} answered, "
+                                   f"{r['throughput']} req/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, "
+                                   f"{r['errors']} errors")
         assert r["errors"] == 0, r["error_samples"]
         assert r["status"] == {"200": r["ok"]} and r["ok"] > 0
         assert r["unsolicited_bytes"] == 0
@@ -75,7 +76,8 @@ def test_overload_4x_gets_429_and_loses_nothing(load_store, tmp_path):
     with server_util.ServerProcess(tmp_path, store, models=["minilm.mar"],
                                    properties={"job_queue_size": 64}) as s:
         r = run_client(f"{s.inference}/predictions/minilm", body, clients=256, seconds=15)
-        print(f"\noverload 256 clients, queue 64: {r['status']}, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms")
+        server_util.SUMMARY.append(f"overload, 256 clients x 15 s, job_queue_size 64: statuses {r['status']}, "
+                                   f"p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms (200s only)")
         assert r["errors"] == 0, r["error_samples"]
         assert set(r["status"]) == {"200", "429"}, r["status"]
         assert r["retry_after_missing"] == 0

@@ -212,10 +212,6 @@ struct Routes::Impl {
     }
   }
 
-  std::string task_of(const std::string& model, const std::string& version) const {
-    return service.describe(model, version).at(0).task;
-  }
-
   void inference(HttpRequest&& req, const std::shared_ptr<Responder>& res) {
     const auto seg = split_path(req.path);
     const std::string& m = req.method;
@@ -323,13 +319,14 @@ struct Routes::Impl {
                                                    std::to_string(req.body.size()) + " bytes)");
         header_length = static_cast<size_t>(n);
       }
-      const std::string task = task_of(model, version);
+      // The model's task and resolved version, looked up once per request.
+      const ModelInfo info = service.describe(model, version).at(0);
       auto request = std::make_shared<V2Request>(parse_v2_request(req.body, header_length));
-      InferCall call = v2_call(*request, task);
+      InferCall call = v2_call(*request, info.task);
       return infer_and_send(model, version, std::move(call), res, Protocol::V2,
-                            [this, request, model, version, task](const InferCall&, const InferResult& r) {
-                              const auto info = service.describe(model, version).at(0);
-                              auto [body, len] = serialize_v2_response(v2_response(*request, r, model, info.version, task));
+                            [request, model, resolved = info.version, task = info.task](const InferCall&,
+                                                                                       const InferResult& r) {
+                              auto [body, len] = serialize_v2_response(v2_response(*request, r, model, resolved, task));
                               HttpResponse out;
                               out.body = std::move(body);
                               if (len) {

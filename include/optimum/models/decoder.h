@@ -305,6 +305,7 @@ class DecoderModel : public CausalLM {
 
   DecoderConfig config_;
   DecoderWeights weights_;
+  std::vector<RopeTable> rope_tables_;  // inv_freq per config_.ropes entry, at load
 };
 
 }  // namespace optimum::models

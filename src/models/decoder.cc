@@ -146,6 +146,10 @@ std::shared_ptr<const DecoderModel> DecoderModel::load(const std::filesystem::pa
                                                        const DecoderLoadOptions& options) {
   const std::filesystem::path config_path = dir / "config.json";
   const io::Json config = io::read_json(config_path);
+  // An unsupported model_type is reported before looking for weights.
+  if (config.is_object() && config.contains("model_type") && config.at("model_type").is_string()) {
+    decoder_family(config.at("model_type").get<std::string>());
+  }
   return load(config, io::WeightStore::open_dir(dir), config_path.string(), options);
 }
 

@@ -97,9 +97,9 @@ TEST(DecoderOps, CachedAttentionMatchesReference) {
   const std::vector<AttentionCase> cases = {
       {4, 4, 16, 0, 0.0f}, {4, 2, 16, 0, 0.0f}, {6, 1, 24, 0, 0.0f}, {4, 2, 8, 5, 0.0f}, {2, 1, 33, 3, 20.0f}};
   for (const AttentionCase& ac : cases) {
-    const int64_t capacity = 40;
-    // (past, count): prefill, decode, continuation, longer than a task chunk.
-    const std::vector<std::pair<int64_t, int64_t>> shape = {{0, 7}, {12, 1}, {3, 5}, {0, 21}};
+    const int64_t capacity = 80;
+    // (past, count): prefill, decode, continuation, several task chunks.
+    const std::vector<std::pair<int64_t, int64_t>> shape = {{0, 7}, {12, 1}, {3, 5}, {0, 21}, {10, 45}};
     int64_t rows = 0;
     for (auto [p, n] : shape) rows += n;
     const int64_t qcols = ac.heads * ac.head_dim;

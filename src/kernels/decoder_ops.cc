@@ -149,7 +149,13 @@ void cached_attention(const CachedAttentionArgs& a) {
   const int64_t group = a.heads / a.heads_kv;
   const int64_t d = a.head_dim;
   const auto n_tasks = static_cast<int64_t>(tasks.size());
-#pragma omp parallel if (n_tasks > 1)
+  // Multiply-adds, to keep short decode steps off the thread pool (waking it costs more).
+  double work = 0;
+  for (int64_t s = 0; s < a.n_segments; ++s) {
+    work += static_cast<double>(a.segments[s].count) * static_cast<double>(a.segments[s].past + a.segments[s].count);
+  }
+  work *= static_cast<double>(2 * a.heads * d);
+#pragma omp parallel if (n_tasks > 1 && work > 65536)
   {
     std::vector<float> p;
 #pragma omp for schedule(dynamic)

@@ -357,7 +357,7 @@ Tensor DecoderModel::forward(KvCache& cache_base, const std::vector<StepSegment>
     a.heads_kv = NKV;
     a.head_dim = D;
     a.capacity = cache->capacity();
-    a.scale = static_cast<float>(c.attention_scale);
+    a.scale = static_cast<float>(opt.attention_scale > 0 ? opt.attention_scale : c.attention_scale);
     a.softcap = static_cast<float>(c.attn_logit_softcapping);
     a.sliding_window = opt.sliding_window;
     kernels::cached_attention(a);

@@ -135,3 +135,33 @@ def test_unsupported_model_type_lists_supported(tmp_path):
     (tmp_path / "config.json").write_text('{"model_type": "nonesuch"}')
     with pytest.raises(optimum_cpp.UnsupportedError, match="nonesuch.*llama.*qwen3"):
         optimum_cpp.AutoModelForCausalLM.from_pretrained(tmp_path)
+
+
+def test_base_model_checkpoint_gives_hidden_states(tiny_models, tmp_path):
+    _, ref = tiny_models.get("llama")
+    ref.model.save_pretrained(tmp_path)  # LlamaModel: no "model." prefix, no lm_head
+    ours = optimum_cpp.AutoModelForCausalLM.from_pretrained(tmp_path)
+    ids = _prompt(6)
+    with torch.no_grad():
+        want = ref.model(ids).last_hidden_state[0].numpy()
+    np.testing.assert_allclose(ours.hidden_states(ours.new_cache(1, PROMPT), [(0, ids[0].numpy())]), want,
+                               atol=ATOL, rtol=0)
+    with pytest.raises(optimum_cpp.UnsupportedError, match="lm_head"):
+        ours.step(ours.new_cache(1, PROMPT), [(0, ids[0].numpy())])
+
+
+def test_hostile_config_is_refused(tiny_models, tmp_path):
+    import json
+    import shutil
+
+    folder, _ = tiny_models.get("llama")
+    for f in folder.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    cfg = json.loads((folder / "config.json").read_text())
+    for key, value, needle in [("num_hidden_layers", 10**12, "num_hidden_layers"),
+                               ("num_key_value_heads", 3, "num_key_value_heads 3"),
+                               ("hidden_size", "big", "hidden_size"),
+                               ("num_hidden_layers", 4, "layers.3")]:
+        (tmp_path / "config.json").write_text(json.dumps({**cfg, key: value}))
+        with pytest.raises((optimum_cpp.FormatError, optimum_cpp.NotFoundError), match=needle):
+            optimum_cpp.AutoModelForCausalLM.from_pretrained(tmp_path)

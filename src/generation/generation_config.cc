@@ -212,7 +212,8 @@ void GenerationConfig::validate() const {
       fail(msg);
     }
     if (top_k < 0) fail("`top_k` has to be a strictly positive integer, but is " + std::to_string(top_k));
-    if (!(top_p >= 0 && top_p <= 1.0)) fail("`top_p` has to be a float > 0 and < 1, but is " + num(top_p));
+    // top_p >= 1 turns the warper off (transformers builds it only below 1).
+    if (!(top_p >= 0)) fail("`top_p` has to be a float > 0 and < 1, but is " + num(top_p));
     if (min_p && !(*min_p >= 0 && *min_p <= 1.0))
       fail("`min_p` has to be a float in the [0, 1] interval, but is " + num(*min_p));
     if (typical_p < 1.0 && !(typical_p > 0))

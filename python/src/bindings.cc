@@ -29,6 +29,8 @@ void bind_sentence_transformers(py::module_& m);
 void bind_causal_lm(py::module_& m);
 // Defined in generation_bindings.cc.
 void bind_generation(py::module_& m);
+// Defined in chat_template_bindings.cc.
+void bind_chat_template(py::module_& m);
 
 namespace {
 
@@ -282,6 +284,7 @@ PYBIND11_MODULE(_C, m) {
       .def_property_readonly("path", &PyModel::path);
   bind_tokenizers(m);
   bind_pipelines(m);
+  bind_chat_template(m);
   bind_sentence_transformers(m);
   bind_causal_lm(m);
   bind_generation(m);

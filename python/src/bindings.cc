@@ -25,6 +25,8 @@ void bind_tokenizers(py::module_& m);
 void bind_pipelines(py::module_& m);
 // Defined in sentence_bindings.cc.
 void bind_sentence_transformers(py::module_& m);
+// Defined in gguf_tokenizer_bindings.cc.
+void bind_gguf_tokenizer(py::module_& m);
 
 namespace {
 
@@ -277,6 +279,7 @@ PYBIND11_MODULE(_C, m) {
       .def_property_readonly("config", &PyModel::config, "config.json as a dict (inf kept, any depth)")
       .def_property_readonly("path", &PyModel::path);
   bind_tokenizers(m);
+  bind_gguf_tokenizer(m);
   bind_pipelines(m);
   bind_sentence_transformers(m);
   m.def(

@@ -225,13 +225,14 @@ struct Vocabulary {
   bool has_merges = false;
 };
 
-Vocabulary read_vocabulary(const Metadata& md) {
-  Vocabulary v;
+// tokenizer.ggml.tokens: a non-empty array of UTF-8 strings.
+std::vector<std::string> read_tokens(const Metadata& md) {
   const Json* tokens = md.opt_array("tokenizer.ggml.tokens", 0);
   if (tokens == nullptr) md.fail("tokenizer.ggml.tokens", "missing");
   if (tokens->empty()) md.fail("tokenizer.ggml.tokens", "is empty");
   if (tokens->size() > (size_t{1} << 31)) md.fail("tokenizer.ggml.tokens", "has too many tokens");
-  v.tokens.reserve(tokens->size());
+  std::vector<std::string> out;
+  out.reserve(tokens->size());
   for (size_t i = 0; i < tokens->size(); ++i) {
     const Json& t = (*tokens)[i];
     if (!t.is_string()) {
@@ -239,8 +240,14 @@ Vocabulary read_vocabulary(const Metadata& md) {
     }
     std::string s = t.get<std::string>();
     if (!unicode::is_valid_utf8(s)) md.fail("tokenizer.ggml.tokens", "entry " + std::to_string(i) + " is not UTF-8");
-    v.tokens.push_back(std::move(s));
+    out.push_back(std::move(s));
   }
+  return out;
+}
+
+Vocabulary read_vocabulary(const Metadata& md) {
+  Vocabulary v;
+  v.tokens = read_tokens(md);
   const size_t n = v.tokens.size();
   if (const Json* scores = md.opt_array("tokenizer.ggml.scores", n)) {
     v.scores.reserve(n);
@@ -657,17 +664,7 @@ TokenizerConfig gguf_tokenizer_config(const io::Json& metadata, const std::strin
   return io::with_json_context(source, [&] {
     const Metadata md(metadata, source);
     const Plan plan = plan_of(md);
-    const Json* tokens = md.opt_array("tokenizer.ggml.tokens", 0);
-    if (tokens == nullptr) md.fail("tokenizer.ggml.tokens", "missing");
-    std::vector<std::string> names;
-    names.reserve(tokens->size());
-    for (size_t i = 0; i < tokens->size(); ++i) {
-      const Json& t = (*tokens)[i];
-      if (!t.is_string()) {
-        md.fail("tokenizer.ggml.tokens", "entry " + std::to_string(i) + " must be a string, got " + t.type_name());
-      }
-      names.push_back(t.get<std::string>());
-    }
+    const std::vector<std::string> names = read_tokens(md);
     const Derived d = derive_config(md, plan, names);
     TokenizerConfig c;
     c.padding_side = d.padding_side;

@@ -640,6 +640,10 @@ Json build_json(const Metadata& md) {
   for (const auto& [name, content] : config.special_tokens) {
     if (!added.contains(content)) added.add({content, false, true});
   }
+  // Qwen2Tokenizer then re-adds every special token as special (a USER_DEFINED one named pad becomes special).
+  if (plan.final_class == FinalClass::Qwen2) {
+    for (const auto& [name, content] : config.special_tokens) added.add({content, false, true});
+  }
 
   Json doc = Json::object();
   doc["version"] = "1.0";

@@ -57,10 +57,10 @@ def write_gguf(path, arch: str, kv: dict) -> None:
     w.close()
 
 
-def spm_kv() -> dict:
+def spm_kv(unk: str = "<unk>") -> dict:
     """A sentencepiece vocabulary: specials, 256 byte tokens, a few pieces, a user-defined token."""
     pieces = ["▁", "a", "b", "▁a", "ab", "▁ab", "c", "▁c", "t", "h", "e", "th", "the", "▁the", "  ", "<think>"]
-    tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{i:02X}>" for i in range(256)] + pieces
+    tokens = [unk, "<s>", "</s>"] + [f"<0x{i:02X}>" for i in range(256)] + pieces
     types = [2, 3, 3] + [6] * 256 + [1] * (len(pieces) - 1) + [4]
     scores = [0.0] * 259 + [-float(i + 1) for i in range(len(pieces))]
     return {
@@ -76,12 +76,12 @@ def spm_kv() -> dict:
     }
 
 
-def byte_level_kv(with_merges: bool = True) -> dict:
+def byte_level_kv(with_merges: bool = True, endoftext: str = "<|endoftext|>") -> dict:
     """A byte-level BPE vocabulary: the byte alphabet, merged pieces, control and user-defined tokens."""
     alphabet = [_bytes_to_unicode()[b] for b in range(256)]
     merges = ["Ġ t", "h e", "Ġt he", "t he", "a b", "Ġ a", "Ġa b", "æ Ĺ", "æĹ ¥"]
     merged = ["Ġt", "he", "Ġthe", "the", "ab", "Ġa", "Ġab", "æĹ", "æĹ¥"]
-    extra = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|mis🙂labeled|>", "<tool>", "日本"]
+    extra = [endoftext, "<|im_start|>", "<|im_end|>", "<|mis🙂labeled|>", "<tool>", "日本"]
     tokens = alphabet + merged + extra
     n = len(alphabet) + len(merged)
     types = [1] * n + [3, 3, 3, 3, 4, 1]
@@ -113,6 +113,13 @@ CASES = {
     "qwen2-bpe": ("qwen2", dict(byte_level_kv(), **{"tokenizer.ggml.pre": "qwen2"})),
     "qwen3-bpe": ("qwen3", dict(byte_level_kv(), **{"tokenizer.ggml.pre": "qwen2"})),
     "phi3-bpe-no-merges": ("phi3", byte_level_kv(with_merges=False)),
+    # No <|endoftext|> in the vocabulary (llama-3 style): GPT2Tokenizer's default gets a new id.
+    "llama-bpe-new-ids": ("llama", dict(byte_level_kv(endoftext="<|begin_of_text|>"), **{"tokenizer.ggml.pre": "llama3"})),
+    # The pad token is a USER_DEFINED token: Qwen2Tokenizer makes it special, TokenizersBackend does not.
+    "qwen2-bpe-user-pad": ("qwen2", dict(byte_level_kv(), **{"tokenizer.ggml.padding_token_id": 256 + 9 + 4})),
+    "llama-bpe-user-pad": ("llama", dict(byte_level_kv(), **{"tokenizer.ggml.padding_token_id": 256 + 9 + 4})),
+    # No <unk> in a sentencepiece vocabulary: LlamaTokenizer's default gets a new id.
+    "llama-spm-no-unk": ("llama", spm_kv(unk="<UNK>")),
     "llama-spm-no-flags": (
         "llama",
         {k: v for k, v in spm_kv().items() if k not in ("tokenizer.ggml.unknown_token_id", "tokenizer.chat_template")},

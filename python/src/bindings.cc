@@ -25,6 +25,8 @@ void bind_tokenizers(py::module_& m);
 void bind_pipelines(py::module_& m);
 // Defined in sentence_bindings.cc.
 void bind_sentence_transformers(py::module_& m);
+// Defined in gguf_bindings.cc.
+void bind_gguf(py::module_& m);
 
 namespace {
 
@@ -279,6 +281,7 @@ PYBIND11_MODULE(_C, m) {
   bind_tokenizers(m);
   bind_pipelines(m);
   bind_sentence_transformers(m);
+  bind_gguf(m);
   m.def(
       "push_folder_to_hub",
       [](const std::string& folder, const std::string& repo_id, const std::string& token, bool private_repo,

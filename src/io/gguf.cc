@@ -83,7 +83,10 @@ class Reader {
 
   std::string string(const std::string& what) {
     const auto n = read<uint64_t>(what + " length");
-    need(n, what + " (" + std::to_string(n) + " bytes)");
+    if (n > left()) {
+      fail(what + ": string length " + std::to_string(n) + " runs past the end of the file (" +
+           std::to_string(left()) + " bytes left at offset " + std::to_string(pos_) + ")");
+    }
     std::string s(reinterpret_cast<const char*>(data_ + pos_), n);
     pos_ += n;
     return s;

@@ -192,16 +192,11 @@ Value split(const std::string& s, const Value& sep, int64_t maxsplit, bool from_
       for (auto [a, b] : words) parts.push_back(s.substr(a, b - a));
     } else if (!from_right) {
       for (size_t k = 0; k < static_cast<size_t>(maxsplit); ++k) parts.push_back(s.substr(words[k].first, words[k].second - words[k].first));
-      std::string rest = s.substr(words[static_cast<size_t>(maxsplit)].first);
-      size_t e = rest.size();
-      while (e > 0 && py_space(static_cast<unsigned char>(rest[e - 1]))) --e;
-      parts.push_back(rest.substr(0, e));
+      // The rest keeps its trailing whitespace, as in Python.
+      parts.push_back(s.substr(words[static_cast<size_t>(maxsplit)].first));
     } else {
       const size_t keep = words.size() - static_cast<size_t>(maxsplit);
-      std::string head = s.substr(0, words[keep - 1].second);
-      size_t b = 0;
-      while (b < head.size() && py_space(static_cast<unsigned char>(head[b]))) ++b;
-      parts.push_back(head.substr(b));
+      parts.push_back(s.substr(0, words[keep - 1].second));  // keeps its leading whitespace
       for (size_t k = keep; k < words.size(); ++k) parts.push_back(s.substr(words[k].first, words[k].second - words[k].first));
     }
   } else {
@@ -543,7 +538,9 @@ Value get_attr(const Value& obj, const std::string& name) {
     }
     default: break;
   }
-  return Value::undefined("'" + type_name(obj) + " object' has no attribute '" + name + "'");
+  // jinja2's hints (object_type_repr): "'None' has no attribute 'x'", "'int object' has no attribute 'x'".
+  const std::string what = obj.is_none() ? "None" : type_name(obj) + " object";
+  return Value::undefined("'" + what + "' has no attribute '" + name + "'");
 }
 
 Value get_item(const Value& obj, const Value& key) {
@@ -554,19 +551,19 @@ Value get_item(const Value& obj, const Value& key) {
         if (const Value* v = obj.dict->find(key.s)) return *v;
         return get_attr(obj, key.s);
       }
-      return Value::undefined("'dict object' has no attribute " + repr(key));
+      return Value::undefined("dict object has no element " + repr(key));
     case Value::Kind::kList:
     case Value::Kind::kTuple:
     case Value::Kind::kString: {
       if (key.kind == Value::Kind::kString) return get_attr(obj, key.s);
-      if (!is_int(key)) return Value::undefined("indices must be integers");
+      if (!is_int(key)) return Value::undefined(type_name(obj) + " object has no element " + repr(key));
       const bool str = obj.kind == Value::Kind::kString;
       std::vector<std::string> chars;
       if (str) chars = utf8_chars(obj.s);
       const auto n = static_cast<int64_t>(str ? chars.size() : obj.list->size());
       int64_t k = int_of(key);
       if (k < 0) k += n;
-      if (k < 0 || k >= n) return Value::undefined(std::string(str ? "string" : "list") + " index out of range");
+      if (k < 0 || k >= n) return Value::undefined(type_name(obj) + " object has no element " + std::to_string(int_of(key)));
       return str ? Value::string(chars[static_cast<size_t>(k)]) : (*obj.list)[static_cast<size_t>(k)];
     }
     default: return Value::undefined("'" + type_name(obj) + "' object is not subscriptable");

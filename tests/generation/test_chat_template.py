@@ -62,6 +62,7 @@ TOOL_CALL_STR_ARGS = {
 }
 
 CONVERSATIONS = {
+    "no_messages": [],
     "single_turn": [msg(U, "Hello!")],
     "system": [msg("system", "You are terse."), msg(U, "What is 2+2?")],
     "multi_turn": [msg(U, "Hi"), msg(A, "Hello! How can I help?"), msg(U, "Tell me a joke.")],
@@ -341,6 +342,19 @@ JINJA_CASES = [
     # globals
     ("{{ range(3) | list }} {{ range(1, 10, 3) | list }} {{ range(5, 0, -2) | list }} {{ dict(a=1, b='x') }}", {}),
     ("{% set ns = namespace() %}{% set ns.a = [1] %}{{ ns.a }}", {}),
+    # more semantics
+    ("{% set x = 0 %}{% for i in range(2) %}{{ x }}{% set x = 5 %}{{ x }}{% endfor %}{{ x }}", {}),
+    ("{% set g = 'G' %}{% macro m() %}{{ g }}{% endmacro %}{{ m() }}", {}),
+    ("{{ [0.1, 1e100, -0.0, 2.5e-7] }} {{ 5 // 2.0 }} {{ 5 % 2.5 }} {{ -5 % 2.5 }} {{ 1e300 * 1e300 }}", {}),
+    ("{{ {'a': {'b': [1, {'c': none}]}} }} {{ 'é' < 'z' }} {{ 'Z' < 'a' }}", {}),
+    ("{{ none | string }} {{ none | trim }} {{ true | string }} {{ s | tojson }}", {"s": "a\u0001b\u007f😀\u2028"}),
+    ("{{ '%d' | format(3.7) }} {{ '%5.2f' | format(3.14159) }} {{ '%-4s|' | format('a') }} a {#- c -#} b {#+ k +#} c", {}),
+    ("{{ [1,2,3][5:10] }} {{ [1,2,3][-10:1] }} {{ 'abc'[10] }}| {{ 10 ** -1 }} {{ -2 ** 2 }} {{ (-2) ** 2 }} {{ -x | abs }}", {"x": 3}),
+    ("{{ 1 if true else 2 if false else 3 }} {{ 1 == true }} {{ [] == () }} {{ 'x' ~ [1, 'a'] ~ {'k': 2} }}", {}),
+    ("{{ 'x'.startswith('') }} {{ ''.split(',') }} {{ ' a  b '.split(' ') }} {{ 'a,b,,c'.rsplit(',', 2) }} {{ ' a b c '.split(none, 1) }} {{ ' a b c '.rsplit(none, 1) }}", {}),
+    ("{{ 123456789012345678 }} {{ 12345678901234567.0 }} {{ 0.000012345 }} {{ 100.0 }} {{ 1.5e15 }} {{ 1.5e16 }} {{ '😀é' | length }}", {}),
+    ("{{ x | default }}|{{ x | d('z') }}|{{ 'abc' | list }} {{ {'a': 1} | list }}", {}),
+    ("a{% generation %} assistant {{ 1 }} {% endgeneration %}b", {}),
 ]
 
 
@@ -348,6 +362,64 @@ JINJA_CASES = [
 def test_engine_matches_jinja2(oc, template, context):
     expected = _compile_jinja_template(template).render(**copy.deepcopy(context))
     assert oc.render_jinja_template(template, **context) == expected
+
+
+def random_whitespace_template(rng):
+    """Text, output, comment, if/for/set tags with every whitespace control mix."""
+    texts = ["", " ", "  ", "\n", "\n\n", " \n ", "\t", "x", " y ", "\n  ", "a\n", "\r\n", "  \t\n"]
+
+    def begin():
+        return rng.choice(["", "", "-", "+"])
+
+    def end():
+        return rng.choice(["", "", "-", "+"])
+
+    def frag(depth):
+        k = rng.randrange(6 if depth < 3 else 3)
+        if k == 0:
+            return rng.choice(texts)
+        if k == 1:
+            return "{{" + rng.choice(["", "-"]) + " 'v' " + rng.choice(["", "-"]) + "}}"
+        if k == 2:
+            return "{#" + begin() + " c " + rng.choice(["", "-"]) + "#}"
+        if k == 3:
+            return f"{{%{begin()} if true {end()}%}}{body(depth + 1)}{{%{begin()} endif {end()}%}}"
+        if k == 4:
+            return f"{{%{begin()} for i in [1, 2] {end()}%}}{body(depth + 1)}{{%{begin()} endfor {end()}%}}"
+        return f"{{%{begin()} set x = 1 {end()}%}}"
+
+    def body(depth):
+        return "".join(frag(depth) for _ in range(rng.randrange(1, 5)))
+
+    return "".join(rng.choice(texts) + frag(0) for _ in range(rng.randrange(1, 6)))
+
+
+def test_whitespace_control_matches_jinja2(oc):
+    import random
+
+    rng = random.Random(1234)
+    for _ in range(1500):
+        template = random_whitespace_template(rng)
+        assert oc.render_jinja_template(template) == _compile_jinja_template(template).render(), repr(template)
+
+
+def test_documents_and_kwargs_reach_the_template(oc):
+    template = (
+        "{% for d in documents %}[{{ loop.index }}] {{ d.title }}: {{ d.text }}\n{% endfor %}"
+        "{{ tools is none }} {{ custom }} {{ messages | length }} {{ add_generation_prompt }}"
+    )
+    docs = [{"title": "A", "text": "first"}, {"title": "B", "text": "second ✓"}]
+    messages = [msg(U, "q")]
+    expected = reference(template, messages, True, documents=docs, custom={"k": [1, 2]})
+    assert oc.apply_chat_template(template, messages, True, documents=docs, custom={"k": [1, 2]}) == expected
+
+
+def test_strftime_now(oc):
+    template = "{{ strftime_now('%d %b %Y %A %H') }}"
+    before = _compile_jinja_template(template).render()
+    got = oc.render_jinja_template(template)
+    after = _compile_jinja_template(template).render()
+    assert got in (before, after)
 
 
 ERROR_CASES = [
@@ -359,16 +431,20 @@ ERROR_CASES = [
     ("{% set ns = namespace() %}{% set ns._x = 1 %}", "underscore-prefixed"),
     ("{{ range(100001) | length }}", "Range too big"),
     ("{{ 1 / 0 }}", "division by zero"),
+    ("{{ m[0]['role'] }}", "list object has no element 0"),
+    ("{{ n.a.b }}", "'None' has no attribute 'a'"),
+    ("{{ 'a'.nope() }}", "'str object' has no attribute 'nope'"),
 ]
 
 
 @pytest.mark.parametrize("template,message", ERROR_CASES)
 def test_errors_match_jinja2(oc, template, message):
+    context = {"m": [], "n": None}
     with pytest.raises(Exception) as ref:
-        _compile_jinja_template(template).render()
+        _compile_jinja_template(template).render(**context)
     assert message in str(ref.value)
     with pytest.raises(ValueError, match=r"line 1, column \d+") as got:
-        oc.render_jinja_template(template)
+        oc.render_jinja_template(template, **context)
     assert message in str(got.value)
 
 

@@ -499,6 +499,7 @@ Value get_attr(const Value& obj, const std::string& name) {
         return method([self](Evaluator&, CallArgs&) {
           Value d = Value::make_dict();
           *d.dict = *self.dict;
+          d.refresh();
           return d;
         });
       }
@@ -1116,14 +1117,19 @@ Value global(const std::string& name) {
       if (ns) d.kind = Value::Kind::kNamespace;
       for (const auto& x : a.args) {
         if (!x.is_mapping()) throw RenderError(std::string(ns ? "namespace" : "dict") + "() positional argument must be a mapping");
+        if (ns && x.holds_namespace) throw RenderError("a namespace attribute cannot hold a namespace");
         for (const auto& [k, v] : x.dict->items) d.dict->set(k, v);
       }
       for (const auto& [k, v] : a.kwargs) {
         if (ns && !k.empty() && k[0] == '_') {
           throw RenderError("Chat templates cannot store underscore-prefixed attributes on a namespace, but got '" + k + "'");
         }
+        if (ns && (v.kind == Value::Kind::kNamespace || v.holds_namespace)) {
+          throw RenderError("a namespace attribute cannot hold a namespace");
+        }
         d.dict->set(k, v);
       }
+      d.refresh();
       return d;
     });
   }

@@ -187,6 +187,15 @@ Value get_attr(const Value& obj, const std::string& name);
 Value get_item(const Value& obj, const Value& key);
 Value global(const std::string& name);
 
+// --- Python string helpers (jinja_methods.cc) ---
+std::string py_strip(const std::string& s, const Value& chars, bool left, bool right);  // str.strip(chars)
+std::string ascii_lower(std::string s);  // str.lower() of ASCII letters (others unchanged)
+std::string ascii_upper(std::string s);  // str.upper() of ASCII letters (others unchanged)
+std::string capitalize(const std::string& s);  // str.capitalize()
+std::string py_replace(const Evaluator& ev, const std::string& s, const std::string& old, const std::string& repl,
+                       int64_t count);  // str.replace(old, new, count); count < 0: all
+Value string_method(const Value& self, const std::string& name);  // 'abc'.name, bound to 'abc'
+
 // The evaluator: the variables, the limits and the render's counters.
 class Evaluator {
  public:

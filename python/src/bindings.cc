@@ -27,6 +27,8 @@ void bind_pipelines(py::module_& m);
 void bind_sentence_transformers(py::module_& m);
 // Defined in causal_lm_bindings.cc.
 void bind_causal_lm(py::module_& m);
+// Defined in decoder_heads_bindings.cc.
+void bind_decoder_heads(py::module_& m);
 
 namespace {
 
@@ -282,6 +284,7 @@ PYBIND11_MODULE(_C, m) {
   bind_pipelines(m);
   bind_sentence_transformers(m);
   bind_causal_lm(m);
+  bind_decoder_heads(m);
   m.def(
       "push_folder_to_hub",
       [](const std::string& folder, const std::string& repo_id, const std::string& token, bool private_repo,

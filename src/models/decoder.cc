@@ -284,6 +284,12 @@ Tensor DecoderModel::forward(KvCache& cache_base, const std::vector<StepSegment>
           dyn = rope_inv_freq(c.ropes[ri], c, past + s.count);
           t = &dyn;
         }
+        // longrope switches to its long factors past the original length (per sequence here,
+        // per batch in transformers: the same for a batch of one).
+        if (c.ropes[ri].type == RopeType::LongRope && past + s.count > c.ropes[ri].original_max_position_embeddings) {
+          dyn = rope_inv_freq(c.ropes[ri], c, past + s.count);
+          t = &dyn;
+        }
         for (int64_t j = 0; j < s.count; ++j, ++r) {
           const auto pos = static_cast<float>(past + j);
           for (int64_t i = 0; i < half; ++i) {

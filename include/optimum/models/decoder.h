@@ -43,7 +43,7 @@ enum class PositionKind {
 };
 
 // transformers' ROPE_INIT_FUNCTIONS keys this engine implements.
-enum class RopeType { Default, Linear, Dynamic, Llama3, Yarn };
+enum class RopeType { Default, Linear, Dynamic, Llama3, Yarn, LongRope };
 
 // One RoPE setting (transformers' `rope_parameters` dict after
 // standardize_rope_params). inv_freq and the attention scaling are computed
@@ -63,6 +63,11 @@ struct RopeConfig {
   double mscale = 0.0;                    // 0 = absent
   double mscale_all_dim = 0.0;            // 0 = absent
   bool truncate = true;
+  // longrope (phi3): per-frequency divisors [rotary_dims / 2], short up to
+  // original_max_position_embeddings positions, long past it (`factor`
+  // defaults to max_position_embeddings / original_max_position_embeddings).
+  std::vector<float> short_factor;
+  std::vector<float> long_factor;
 };
 
 // Per-layer attention options.
@@ -257,6 +262,10 @@ DecoderFamily llama_family();
 DecoderFamily mistral_family();
 DecoderFamily qwen2_family();
 DecoderFamily qwen3_family();
+DecoderFamily gpt2_family();         // gpt2.cc
+DecoderFamily phi3_family();         // phi3.cc
+DecoderFamily gemma_family();        // gemma.cc
+DecoderFamily gemma3_text_family();  // gemma.cc
 
 // ---------------------------------------------------------------- model
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "optimum/core/errors.h"
+#include "optimum/kernels/gemm.h"
 
 namespace optimum::kernels {
 
@@ -130,7 +131,10 @@ void gated_activation(const float* gu, int64_t rows, int64_t n, Activation act, 
 
 void cached_attention(const CachedAttentionArgs& a) {
   check_attention(a);
-  constexpr int64_t kChunk = 16;  // query rows per task
+  // Query rows per task: a prompt chunk runs as two small GEMMs (scores and
+  // probabilities·values), a decode row as dot products over the cache.
+  constexpr int64_t kChunk = 32;
+  constexpr int64_t kGemmRows = 4;
   struct Task {
     int64_t seg, head, j0, j1;
   };
@@ -145,7 +149,13 @@ void cached_attention(const CachedAttentionArgs& a) {
   const int64_t group = a.heads / a.heads_kv;
   const int64_t d = a.head_dim;
   const auto n_tasks = static_cast<int64_t>(tasks.size());
-#pragma omp parallel if (n_tasks > 1)
+  // Multiply-adds, to keep short decode steps off the thread pool (waking it costs more).
+  double work = 0;
+  for (int64_t s = 0; s < a.n_segments; ++s) {
+    work += static_cast<double>(a.segments[s].count) * static_cast<double>(a.segments[s].past + a.segments[s].count);
+  }
+  work *= static_cast<double>(2 * a.heads * d);
+#pragma omp parallel if (n_tasks > 1 && work > 65536)
   {
     std::vector<float> p;
 #pragma omp for schedule(dynamic)
@@ -155,29 +165,45 @@ void cached_attention(const CachedAttentionArgs& a) {
       const int64_t kvh = task.head / group;
       const float* kh = g.k + kvh * a.capacity * d;
       const float* vh = g.v + kvh * a.capacity * d;
-      for (int64_t j = task.j0; j < task.j1; ++j) {
-        const int64_t pos = g.past + j;
+      const int64_t nq = task.j1 - task.j0;
+      const float* q0 = a.q + (g.row0 + task.j0) * a.ld_q + task.head * d;
+      float* o0 = a.out + (g.row0 + task.j0) * a.ld_out + task.head * d;
+      if (nq >= kGemmRows) {
+        const int64_t lo = first_key(g.past + task.j0, a.sliding_window);
+        const int64_t hi = g.past + task.j1 - 1;
+        const int64_t nk = hi - lo + 1;
+        p.resize(static_cast<size_t>(nq * nk));
+        sgemm(false, true, nq, nk, d, a.scale, q0, a.ld_q, kh + lo * d, d, 0.0f, p.data(), nk);
+        for (int64_t r = 0; r < nq; ++r) {
+          const int64_t pos = g.past + task.j0 + r;
+          const int64_t first = first_key(pos, a.sliding_window) - lo;
+          const int64_t last = pos - lo;  // inclusive
+          float* pr = p.data() + r * nk;
+          std::fill(pr, pr + first, 0.0f);
+          std::fill(pr + last + 1, pr + nk, 0.0f);
+          if (a.softcap > 0.0f) {
+            for (int64_t i = first; i <= last; ++i) pr[i] = a.softcap * std::tanh(pr[i] / a.softcap);
+          }
+          softmax_row(pr + first, last - first + 1);
+        }
+        sgemm(false, false, nq, d, nk, 1.0f, p.data(), nk, vh + lo * d, d, 0.0f, o0, a.ld_out);
+        continue;
+      }
+      for (int64_t r = 0; r < nq; ++r) {
+        const int64_t pos = g.past + task.j0 + r;
         const int64_t lo = first_key(pos, a.sliding_window);
         const int64_t n = pos - lo + 1;
         p.resize(static_cast<size_t>(n));
-        const float* q = a.q + (g.row0 + j) * a.ld_q + task.head * d;
-        float mx = -std::numeric_limits<float>::infinity();
+        const float* q = q0 + r * a.ld_q;
         for (int64_t i = 0; i < n; ++i) {
           float sc = dot(q, kh + (lo + i) * d, d) * a.scale;
           if (a.softcap > 0.0f) sc = a.softcap * std::tanh(sc / a.softcap);
           p[i] = sc;
-          mx = std::max(mx, sc);
         }
-        float sum = 0.0f;
-        for (int64_t i = 0; i < n; ++i) {
-          p[i] = std::exp(p[i] - mx);
-          sum += p[i];
-        }
-        float* o = a.out + (g.row0 + j) * a.ld_out + task.head * d;
+        softmax_row(p.data(), n);
+        float* o = o0 + r * a.ld_out;
         std::fill_n(o, d, 0.0f);
         for (int64_t i = 0; i < n; ++i) axpy(p[i], vh + (lo + i) * d, o, d);
-        const float inv = 1.0f / sum;
-        for (int64_t c = 0; c < d; ++c) o[c] *= inv;
       }
     }
   }

@@ -146,6 +146,10 @@ std::shared_ptr<const DecoderModel> DecoderModel::load(const std::filesystem::pa
                                                        const DecoderLoadOptions& options) {
   const std::filesystem::path config_path = dir / "config.json";
   const io::Json config = io::read_json(config_path);
+  // An unsupported model_type is reported before looking for weights.
+  if (config.is_object() && config.contains("model_type") && config.at("model_type").is_string()) {
+    decoder_family(config.at("model_type").get<std::string>());
+  }
   return load(config, io::WeightStore::open_dir(dir), config_path.string(), options);
 }
 
@@ -359,7 +363,7 @@ Tensor DecoderModel::forward(KvCache& cache_base, const std::vector<StepSegment>
     a.heads_kv = NKV;
     a.head_dim = D;
     a.capacity = cache->capacity();
-    a.scale = static_cast<float>(c.attention_scale);
+    a.scale = static_cast<float>(opt.attention_scale > 0 ? opt.attention_scale : c.attention_scale);
     a.softcap = static_cast<float>(c.attn_logit_softcapping);
     a.sliding_window = opt.sliding_window;
     kernels::cached_attention(a);

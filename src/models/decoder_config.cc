@@ -13,6 +13,9 @@ namespace optimum::models {
 
 namespace {
 
+// Largest layer count a config may ask for (the deepest released models have ~128).
+constexpr int64_t kMaxLayers = int64_t{1} << 16;
+
 bool present(const io::Json& j, const char* key) { return j.is_object() && j.contains(key) && !j.at(key).is_null(); }
 
 int64_t int_or(const io::Json& j, const char* key, int64_t def) {
@@ -269,6 +272,9 @@ DecoderConfig parse_llama_like(const io::Json& j, const std::string& source, con
     c.tie_word_embeddings = present(j, "tie_word_embeddings") ? j.at("tie_word_embeddings").get<bool>()
                                                               : d.tie_word_embeddings;
     c.ropes = {parse_rope(j, source)};
+    if (c.n_layers > kMaxLayers) {
+      throw FormatError(source + ": num_hidden_layers " + std::to_string(c.n_layers) + " is too large");
+    }
     c.layers.assign(static_cast<size_t>(std::max<int64_t>(c.n_layers, 0)), DecoderLayerOptions{});
     c.attention_scale = c.head_dim > 0 ? std::pow(static_cast<double>(c.head_dim), -0.5) : 0.0;
     c.raw = j;
@@ -296,7 +302,12 @@ void validate_decoder_config(const DecoderConfig& c, const std::string& source) 
   bounded(c.vocab_size, "vocab_size");
   bounded(c.hidden_size, "hidden_size");
   bounded(c.intermediate_size, "intermediate_size");
-  bounded(c.n_layers * c.n_heads * c.head_dim, "num_hidden_layers * num_attention_heads * head_dim");
+  bounded(c.n_layers, "num_hidden_layers");
+  bounded(c.n_heads, "num_attention_heads");
+  bounded(c.n_heads_kv, "num_key_value_heads");
+  bounded(c.head_dim, "head_dim");
+  bounded(c.n_heads * c.head_dim, "num_attention_heads * head_dim");
+  if (c.positions == PositionKind::Learned) bounded(c.max_position_embeddings, "max_position_embeddings");
   if (c.n_heads % c.n_heads_kv != 0) {
     throw FormatError(source + ": num_attention_heads " + std::to_string(c.n_heads) +
                       " is not a multiple of num_key_value_heads " + std::to_string(c.n_heads_kv));

@@ -77,6 +77,9 @@ struct DecoderLayerOptions {
   int64_t sliding_window = 0;
   // Index into DecoderConfig::ropes.
   int rope = 0;
+  // Score multiplier of this layer; 0 = DecoderConfig::attention_scale
+  // (gpt2's scale_attn_by_inverse_layer_idx sets one per layer).
+  double attention_scale = 0.0;
 };
 
 // Everything the engine needs to know about a decoder checkpoint; a family's

@@ -1,8 +1,9 @@
 // gpt2: LayerNorm blocks, learned absolute positions (wpe), fused c_attn,
 // gelu_new MLP, biases everywhere, lm_head tied to wte. Keys and defaults are
 // those of transformers' GPT2Config (n_embd, n_layer, n_head, n_inner,
-// n_positions, activation_function, layer_norm_epsilon; the attribute_map
-// names hidden_size, ... are accepted too). The checkpoint's Conv1D weights
+// n_positions, activation_function, layer_norm_epsilon, scale_attn_weights,
+// scale_attn_by_inverse_layer_idx; the attribute_map names hidden_size, ...
+// are accepted too). The checkpoint's Conv1D weights
 // are stored transposed ([in, out]); the load hook turns them into Linears.
 #include <cmath>
 
@@ -54,10 +55,12 @@ DecoderConfig parse_gpt2(const io::Json& j, const std::string& source) {
     c.layers.assign(static_cast<size_t>(std::max<int64_t>(c.n_layers, 0)), DecoderLayerOptions{});
     c.attention_scale =
         bool_or(j, "scale_attn_weights", true) ? std::pow(static_cast<double>(c.head_dim), -0.5) : 1.0;
-    // A per-layer 1 / (layer_idx + 1) scale and cross-attention have no place in the engine.
     if (bool_or(j, "scale_attn_by_inverse_layer_idx", false)) {
-      throw Unsupported(source + ": scale_attn_by_inverse_layer_idx = true is not supported");
+      for (size_t i = 0; i < c.layers.size(); ++i) {
+        c.layers[i].attention_scale = c.attention_scale / static_cast<double>(i + 1);
+      }
     }
+    // Cross-attention has no place in a decoder-only engine.
     if (bool_or(j, "add_cross_attention", false)) {
       throw Unsupported(source + ": add_cross_attention = true (an encoder-decoder gpt2) is not supported");
     }

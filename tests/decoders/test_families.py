@@ -56,7 +56,8 @@ def _gemma3(**kw):
 # longrope's original length too (it switches to the long factors mid-decode).
 CONFIGS = {
     "gpt2": lambda: _gpt2(),
-    "gpt2_untied_relu": lambda: _gpt2(tie_word_embeddings=False, activation_function="relu", n_inner=80),
+    "gpt2_untied_relu": lambda: _gpt2(tie_word_embeddings=False, activation_function="relu", n_inner=80,
+                                      scale_attn_by_inverse_layer_idx=True),
     "phi3": lambda: _phi3(sliding_window=7),
     "phi3_longrope": lambda: _phi3(
         max_position_embeddings=64, original_max_position_embeddings=16,
@@ -313,7 +314,6 @@ def test_sequence_classification_errors(models, tmp_path):
 
 
 @pytest.mark.parametrize("name,edit,match", [
-    ("gpt2", {"scale_attn_by_inverse_layer_idx": True}, "scale_attn_by_inverse_layer_idx"),
     ("gpt2", {"add_cross_attention": True}, "add_cross_attention"),
     ("gemma3_text", {"use_bidirectional_attention": True}, "use_bidirectional_attention"),
     ("gemma3_text", {"layer_types": ["full_attention", "chunked_attention", "full_attention", "full_attention"]},

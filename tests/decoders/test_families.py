@@ -340,3 +340,39 @@ def test_bad_longrope_factors_are_refused(models, tmp_path):
     (bad / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(optimum_cpp.FormatError, match="short_factor/long_factor have 4/2 entries"):
         optimum_cpp.AutoModelForCausalLM.from_pretrained(bad)
+
+
+def test_sentence_transformer_last_token_pooling(tmp_path):
+    """A Qwen3-Embedding-shaped model (Qwen3 base, eos appended, left padding, lasttoken
+    pooling, Normalize) through optimum_cpp.SentenceTransformer equals sentence-transformers."""
+    sentence_transformers = pytest.importorskip("sentence_transformers")
+    from tokenizers import Tokenizer, models as tok_models, pre_tokenizers, processors
+
+    vocab = {"<pad>": 0, "<bos>": 1, "<eos>": 2, **{f"w{i}": i for i in range(3, VOCAB)}}
+    tok = Tokenizer(tok_models.WordLevel(vocab, unk_token="<pad>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.post_processor = processors.TemplateProcessing(single="$A <eos>", special_tokens=[("<eos>", 2)])
+    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="<eos>",
+                                                bos_token="<bos>", padding_side="left")
+    torch.manual_seed(5)
+    base = transformers.AutoModel.from_config(
+        transformers.Qwen3Config(**{**_LLAMA_LIKE, "head_dim": 24})).to(torch.float32).eval()
+    _randomize(base, 5)
+    raw = tmp_path / "raw"
+    base.save_pretrained(raw)
+    fast.save_pretrained(raw)
+    from sentence_transformers.base.modules import Normalize, Transformer
+    from sentence_transformers.sentence_transformer.modules import Pooling
+
+    st = sentence_transformers.SentenceTransformer(
+        modules=[Transformer(str(raw)), Pooling(64, pooling_mode="lasttoken"), Normalize()], device="cpu")
+    folder = tmp_path / "st"
+    st.save(str(folder))
+    sentences = ["w5 w7 w9", "w11", "w20 w21 w22 w23 w24 w25 w26", "w90 w3 w3 w4"]
+    want = st.encode(sentences, convert_to_numpy=True, batch_size=4)
+    ours = optimum_cpp.SentenceTransformer(str(folder))
+    assert ours.pooling_modes == ["lasttoken"]
+    got = ours.encode(sentences, batch_size=4)
+    np.testing.assert_allclose(got, want, atol=ATOL, rtol=0)
+    # One by one (no padding) gives the same embeddings.
+    np.testing.assert_allclose(np.stack([ours.encode([s])[0] for s in sentences]), want, atol=ATOL, rtol=0)

@@ -71,8 +71,14 @@ class PyCausalLM {
     for (const py::handle& item : segments) {
       auto pair = item.cast<py::tuple>();
       if (pair.size() != 2) throw InvalidArgument("step: each segment must be a (slot, token_ids) pair");
-      IdArray a = IdArray::ensure(pair[1]);
-      if (!a || a.ndim() != 1) throw InvalidArgument("step: token_ids must be a 1-D sequence of integers");
+      py::array raw = py::array::ensure(pair[1]);
+      if (!raw || raw.ndim() != 1) throw InvalidArgument("step: token_ids must be a 1-D sequence of integers");
+      const char kind = raw.dtype().kind();
+      if (raw.size() > 0 && kind != 'i' && kind != 'u') {
+        throw InvalidArgument(std::string("step: token_ids must be integers, got dtype kind '") + kind + "'");
+      }
+      IdArray a = IdArray::ensure(raw);
+      if (!a) throw InvalidArgument("step: token_ids must be a 1-D sequence of integers");
       ids.push_back(a);
       segs.push_back({pair[0].cast<int64_t>(), a.data(), static_cast<int64_t>(a.size())});
     }

@@ -119,6 +119,10 @@ def test_errors_name_the_value_and_leave_the_cache(tiny_models):
         ours.step(cache, [(0, [4] * 6)])
     with pytest.raises(optimum_cpp.InvalidArgumentError, match="slot 0 appears twice"):
         ours.step(cache, [(0, [4]), (0, [5])])
+    with pytest.raises(optimum_cpp.InvalidArgumentError, match="integers"):
+        ours.step(cache, [(1, [4.5])])
+    with pytest.raises(optimum_cpp.InvalidArgumentError, match="count 0"):
+        ours.step(cache, [(1, [])])
     with pytest.raises(optimum_cpp.InvalidArgumentError, match="slots must be positive, got 0"):
         ours.new_cache(0, 8)
     assert cache.length(0) == 3 and cache.length(1) == 0

@@ -283,12 +283,9 @@ Tensor DecoderModel::forward(KvCache& cache_base, const std::vector<StepSegment>
         RopeTable dyn;
         const RopeTable* t = &base;
         // transformers' dynamic NTK recomputes inv_freq for the sequence length once it passes
-        // max_position_embeddings; longrope switches to its long factors past the original length.
-        // Per segment here (transformers takes the batch's longest).
-        const RopeConfig& rc = c.ropes[ri];
-        if ((rc.type == RopeType::Dynamic && past + s.count > c.max_position_embeddings) ||
-            (rc.type == RopeType::LongRope && past + s.count > rc.original_max_position_embeddings)) {
-          dyn = rope_inv_freq(rc, c, past + s.count);
+        // max_position_embeddings.
+        if (c.ropes[ri].type == RopeType::Dynamic && past + s.count > c.max_position_embeddings) {
+          dyn = rope_inv_freq(c.ropes[ri], c, past + s.count);
           t = &dyn;
         }
         for (int64_t j = 0; j < s.count; ++j, ++r) {

@@ -31,12 +31,11 @@ RopeType rope_type_from_name(const std::string& name, const std::string& source)
                                                          {"linear", RopeType::Linear},
                                                          {"dynamic", RopeType::Dynamic},
                                                          {"llama3", RopeType::Llama3},
-                                                         {"yarn", RopeType::Yarn},
-                                                         {"longrope", RopeType::LongRope}};
+                                                         {"yarn", RopeType::Yarn}};
   auto it = types.find(name);
   if (it == types.end()) {
     throw Unsupported(source + ": rope_type '" + name +
-                      "' is not supported (supported: default, linear, dynamic, llama3, yarn, longrope)");
+                      "' is not supported (supported: default, linear, dynamic, llama3, yarn)");
   }
   return it->second;
 }
@@ -81,26 +80,13 @@ RopeConfig parse_rope(const io::Json& config, const std::string& source, double 
     r.theta = num_or(params, "rope_theta", num_or(config, "rope_theta", default_theta));
     r.partial_rotary_factor = num_or(params, "partial_rotary_factor", num_or(config, "partial_rotary_factor", 1.0));
     const int64_t max_pos = int_or(config, "max_position_embeddings", 0);
-    if (r.type == RopeType::Llama3 || r.type == RopeType::Yarn || r.type == RopeType::LongRope) {
+    if (r.type == RopeType::Llama3 || r.type == RopeType::Yarn) {
       r.original_max_position_embeddings =
           present(config, "original_max_position_embeddings")
               ? config.at("original_max_position_embeddings").get<int64_t>()
               : int_or(params, "original_max_position_embeddings", max_pos);
     }
-    if (r.type == RopeType::LongRope) {
-      if (!present(params, "long_factor") || !present(params, "short_factor")) {
-        throw FormatError(source + ": longrope rope_parameters need long_factor and short_factor");
-      }
-      r.long_factor = params.at("long_factor").get<std::vector<double>>();
-      r.short_factor = params.at("short_factor").get<std::vector<double>>();
-      if (r.original_max_position_embeddings <= 0) {
-        throw FormatError(source + ": longrope needs original_max_position_embeddings");
-      }
-      r.factor = present(params, "factor") ? params.at("factor").get<double>()
-                                           : static_cast<double>(max_pos) /
-                                                 static_cast<double>(r.original_max_position_embeddings);
-      if (present(params, "attention_factor")) r.attention_factor = params.at("attention_factor").get<double>();
-    } else if (r.type != RopeType::Default) {
+    if (r.type != RopeType::Default) {
       if (!params.contains("factor")) throw FormatError(source + ": rope_parameters of type '" + type + "' needs 'factor'");
       if (params.at("factor").is_null()) {
         if (r.type != RopeType::Yarn || r.original_max_position_embeddings <= 0) {
@@ -155,25 +141,6 @@ RopeTable rope_inv_freq(const RopeConfig& rope, const DecoderConfig& config, int
     case RopeType::Default:
     case RopeType::Dynamic:
       break;
-    case RopeType::LongRope: {
-      const bool long_seq = seq_len > rope.original_max_position_embeddings;
-      const std::vector<double>& ext = long_seq ? rope.long_factor : rope.short_factor;
-      for (int64_t i = 0; i < half; ++i) {
-        // transformers: 1 / (ext_factors * base ** (arange(0, dim, 2).float() / dim)), f32.
-        const auto e = static_cast<float>(static_cast<float>(2 * i) / static_cast<float>(dim));
-        const auto b = static_cast<float>(std::pow(base, static_cast<double>(e)));
-        inv[i] = 1.0f / (static_cast<float>(ext.at(static_cast<size_t>(i))) * b);
-      }
-      double attention_factor = rope.attention_factor;
-      if (std::isnan(attention_factor)) {
-        attention_factor = rope.factor <= 1.0 ? 1.0
-                                              : std::sqrt(1.0 + std::log(rope.factor) /
-                                                                    std::log(static_cast<double>(
-                                                                        rope.original_max_position_embeddings)));
-      }
-      t.attention_scaling = static_cast<float>(attention_factor);
-      break;
-    }
     case RopeType::Linear:
       for (float& f : inv) f = static_cast<float>(f / rope.factor);
       break;
@@ -319,17 +286,10 @@ void validate_decoder_config(const DecoderConfig& c, const std::string& source) 
       }
       if (!(r.theta > 0) || !std::isfinite(r.theta)) throw FormatError(source + ": rope_theta must be positive");
       if (r.type != RopeType::Default && !(r.factor > 0)) throw FormatError(source + ": rope factor must be positive");
-      if ((r.type == RopeType::Llama3 || r.type == RopeType::Yarn || r.type == RopeType::LongRope) &&
-          r.original_max_position_embeddings <= 0) {
+      if ((r.type == RopeType::Llama3 || r.type == RopeType::Yarn) && r.original_max_position_embeddings <= 0) {
         throw FormatError(source + ": original_max_position_embeddings must be positive");
       }
       if (r.type == RopeType::Dynamic && dims <= 2) throw FormatError(source + ": dynamic RoPE needs head_dim > 2");
-      if (r.type == RopeType::LongRope &&
-          (static_cast<int64_t>(r.long_factor.size()) != dims / 2 || static_cast<int64_t>(r.short_factor.size()) != dims / 2)) {
-        throw FormatError(source + ": longrope long_factor and short_factor must have rotary_dims / 2 = " +
-                          std::to_string(dims / 2) + " entries, got " + std::to_string(r.long_factor.size()) + " and " +
-                          std::to_string(r.short_factor.size()));
-      }
     }
   }
   if (!(c.norm_eps >= 0) || !std::isfinite(c.norm_eps)) throw FormatError(source + ": norm eps must be >= 0");

@@ -52,10 +52,6 @@ MODEL_CONFIGS = {
         "original_max_position_embeddings": 16, "rope_theta": 10000.0}),
     "llama_rope_yarn": lambda: _llama(rope_parameters={
         "rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32, "rope_theta": 10000.0}),
-    "llama_rope_longrope": lambda: _llama(rope_parameters={
-        "rope_type": "longrope", "original_max_position_embeddings": 16, "rope_theta": 10000.0,
-        "short_factor": [1.0, 1.1, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0],
-        "long_factor": [1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 12.0, 16.0]}),
 }
 
 # Older config.json layout (rope_theta + rope_scaling, "type" key): written by

@@ -43,7 +43,7 @@ enum class PositionKind {
 };
 
 // transformers' ROPE_INIT_FUNCTIONS keys this engine implements.
-enum class RopeType { Default, Linear, Dynamic, Llama3, Yarn, LongRope };
+enum class RopeType { Default, Linear, Dynamic, Llama3, Yarn };
 
 // One RoPE setting (transformers' `rope_parameters` dict after
 // standardize_rope_params). inv_freq and the attention scaling are computed
@@ -52,8 +52,8 @@ struct RopeConfig {
   RopeType type = RopeType::Default;
   double theta = 10000.0;                 // rope_theta
   double partial_rotary_factor = 1.0;     // rotary dims = int(head_dim * factor)
-  double factor = 1.0;                    // linear / dynamic / llama3 / yarn / longrope
-  int64_t original_max_position_embeddings = 0;  // llama3 / yarn / longrope
+  double factor = 1.0;                    // linear / dynamic / llama3 / yarn
+  int64_t original_max_position_embeddings = 0;  // llama3 / yarn
   double low_freq_factor = 1.0;           // llama3
   double high_freq_factor = 4.0;          // llama3
   // yarn; NaN = absent (transformers' None / missing key).
@@ -63,10 +63,6 @@ struct RopeConfig {
   double mscale = 0.0;                    // 0 = absent
   double mscale_all_dim = 0.0;            // 0 = absent
   bool truncate = true;
-  // longrope: per-frequency divisors (rotary_dims / 2 each), the long ones
-  // once a sequence passes original_max_position_embeddings.
-  std::vector<double> short_factor;
-  std::vector<double> long_factor;
 };
 
 // Per-layer attention options.
@@ -127,7 +123,7 @@ struct DecoderConfig {
 
 // inv_freq [rotary_dims / 2] and the attention scaling (cos/sin multiplier)
 // of `rope` as transformers computes them for a sequence of `seq_len`
-// positions (only dynamic and longrope depend on it; 0 = at init).
+// positions (only the dynamic type depends on it; 0 = at init).
 struct RopeTable {
   std::vector<float> inv_freq;
   float attention_scaling = 1.0f;

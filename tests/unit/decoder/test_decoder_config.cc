@@ -87,31 +87,5 @@ TEST(DecoderConfig, YarnAttentionScaling) {
   EXPECT_EQ(t.inv_freq.size(), 8u);
 }
 
-TEST(DecoderConfig, LongRopeFactorsAndScaling) {
-  const io::Json j = {{"model_type", "llama"},
-                      {"hidden_size", 32},
-                      {"num_attention_heads", 2},
-                      {"num_hidden_layers", 1},
-                      {"max_position_embeddings", 64},
-                      {"original_max_position_embeddings", 16},
-                      {"rope_parameters",
-                       {{"rope_type", "longrope"}, {"short_factor", {1, 1, 1, 1, 1, 1, 1, 1}},
-                        {"long_factor", {2, 2, 2, 2, 2, 2, 2, 2}}}}};
-  const DecoderConfig c = decoder_family("llama").parse_config(j, "config.json");
-  validate_decoder_config(c, "config.json");
-  const RopeConfig& r = c.ropes.at(0);
-  EXPECT_EQ(r.type, RopeType::LongRope);
-  EXPECT_EQ(r.original_max_position_embeddings, 16);
-  EXPECT_DOUBLE_EQ(r.factor, 4.0);
-  const RopeTable short_t = rope_inv_freq(r, c, 16);
-  const RopeTable long_t = rope_inv_freq(r, c, 17);
-  EXPECT_FLOAT_EQ(long_t.inv_freq[3], short_t.inv_freq[3] / 2);
-  EXPECT_NEAR(short_t.attention_scaling, std::sqrt(1 + std::log(4.0) / std::log(16.0)), 1e-6);
-  io::Json bad = j;
-  bad["rope_parameters"]["long_factor"] = {2, 2};
-  const DecoderConfig cb = decoder_family("llama").parse_config(bad, "config.json");
-  EXPECT_THROW(validate_decoder_config(cb, "config.json"), FormatError);
-}
-
 }  // namespace
 }  // namespace optimum::models

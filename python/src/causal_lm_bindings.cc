@@ -60,6 +60,21 @@ class PyCausalLM {
                [&](std::vector<models::StepSegment>& s) { return model_->hidden_states(*cache.cache, s); });
   }
 
+  // Embeddings and every layer's output, [n_layers + 1, rows, hidden].
+  py::array layer_states(PyKvCache& cache, const py::list& segments) const {
+    return run(cache, segments, [&](std::vector<models::StepSegment>& s) {
+      const auto& c = model_->config();
+      int64_t rows = 0;
+      for (const auto& seg : s) rows += seg.count;
+      Tensor out = Tensor::zeros(DType::F32, {c.n_layers + 1, rows, c.hidden_size});
+      float* dst = out.mutable_data<float>();
+      model_->hidden_states(*cache.cache, s, [&](const char*, int64_t layer, const float* data, int64_t r, int64_t cols) {
+        std::copy_n(data, r * cols, dst + (layer + 1) * r * cols);
+      });
+      return out;
+    });
+  }
+
   const models::DecoderModel& model() const { return *model_; }
 
  private:
@@ -124,6 +139,9 @@ void bind_causal_lm(py::module_& m) {
            "Logits [rows, vocab] of [(slot, token_ids), ...] appended to their slots")
       .def("hidden_states", &PyCausalLM::hidden_states, py::arg("cache"), py::arg("segments"),
            "Final-normed hidden states [rows, hidden] of every new token")
+      .def("layer_states", &PyCausalLM::layer_states, py::arg("cache"), py::arg("segments"),
+           "Embeddings and each layer's output [n_layers + 1, rows, hidden] (transformers' output_hidden_states "
+           "before the final norm), appending to the cache as step() does")
       .def_property_readonly("vocab_size", [](const PyCausalLM& p) { return p.model().vocab_size(); })
       .def_property_readonly("hidden_size", [](const PyCausalLM& p) { return p.model().config().hidden_size; })
       .def_property_readonly("max_positions", [](const PyCausalLM& p) { return p.model().max_positions(); })

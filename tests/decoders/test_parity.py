@@ -104,6 +104,20 @@ def test_hidden_states_match_base_model(tiny_models):
     np.testing.assert_allclose(got, want, atol=ATOL, rtol=0)
 
 
+@pytest.mark.parametrize("name", ["mistral", "qwen2"])
+def test_layer_states_match_output_hidden_states(tiny_models, name):
+    folder, ref = tiny_models.get(name)
+    ours = optimum_cpp.AutoModelForCausalLM.from_pretrained(folder)
+    ids = _prompt(8)
+    with torch.no_grad():
+        want = ref(ids, output_hidden_states=True).hidden_states
+    layers = ref.config.num_hidden_layers
+    got = ours.layer_states(ours.new_cache(1, PROMPT), [(0, ids[0].numpy())])
+    assert got.shape == (layers + 1, PROMPT, ref.config.hidden_size)
+    for i in range(layers):
+        np.testing.assert_allclose(got[i], want[i][0].numpy(), atol=ATOL, rtol=0, err_msg=f"hidden state {i}")
+
+
 def test_errors_name_the_value_and_leave_the_cache(tiny_models):
     folder, _ = tiny_models.get("llama")
     ours = optimum_cpp.AutoModelForCausalLM.from_pretrained(folder)

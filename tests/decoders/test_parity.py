@@ -183,3 +183,24 @@ def test_hostile_config_is_refused(tiny_models, tmp_path):
         (tmp_path / "config.json").write_text(json.dumps({**cfg, key: value}))
         with pytest.raises((optimum_cpp.FormatError, optimum_cpp.NotFoundError), match=needle):
             optimum_cpp.AutoModelForCausalLM.from_pretrained(tmp_path)
+
+
+def test_distinct_caches_from_threads(tiny_models):
+    from concurrent.futures import ThreadPoolExecutor
+
+    folder, _ = tiny_models.get("qwen2")
+    ours = optimum_cpp.AutoModelForCausalLM.from_pretrained(folder)
+    prompts = [_prompt(40 + i, 5 + i)[0].numpy() for i in range(4)]
+
+    def run(p):
+        cache = ours.new_cache(1, 32)
+        out = [ours.step(cache, [(0, p)])]
+        for _ in range(10):
+            out.append(ours.step(cache, [(0, [int(out[-1][0].argmax())])]))
+        return np.concatenate(out)
+
+    alone = [run(p) for p in prompts]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(run, prompts * 2))
+    for i, t in enumerate(together):
+        np.testing.assert_array_equal(t, alone[i % 4])

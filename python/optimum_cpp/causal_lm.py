@@ -18,7 +18,7 @@ import json
 
 import numpy as np
 
-from ._C import CausalLM as _NativeCausalLM
+from ._C import DecoderLM as _NativeCausalLM
 
 
 class AutoModelForCausalLM:
@@ -33,6 +33,11 @@ class AutoModelForCausalLM:
     def from_pretrained(cls, model_id, *, dtype: str = "fp32"):
         """Load a local folder with ``config.json`` and safetensors weights."""
         return cls(_NativeCausalLM(str(model_id), dtype), str(model_id))
+
+    @property
+    def causal_lm(self):
+        """The model as the engine-independent ``_C.CausalLM`` that ``_C.generate`` runs."""
+        return self._native.causal_lm
 
     @property
     def model_type(self) -> str:
@@ -62,6 +67,12 @@ class AutoModelForCausalLM:
     def hidden_states(self, cache, segments) -> np.ndarray:
         """Final-normed hidden states [rows, hidden] of every new token (the base model's output)."""
         return self._native.hidden_states(cache, [(int(s), ids) for s, ids in segments])
+
+    def layer_states(self, cache, segments) -> np.ndarray:
+        """Embeddings and every layer's output, [n_layers + 1, rows, hidden], to bisect a parity
+        failure layer by layer: entries 0 .. n_layers - 1 are transformers' output_hidden_states,
+        whose last entry is the final-normed output (``hidden_states``) instead of the raw one."""
+        return self._native.layer_states(cache, [(int(s), ids) for s, ids in segments])
 
     def _segments(self, input_ids, attention_mask):
         ids = np.asarray(input_ids)

@@ -60,7 +60,23 @@ class PyCausalLM {
                [&](std::vector<models::StepSegment>& s) { return model_->hidden_states(*cache.cache, s); });
   }
 
+  // Embeddings and every layer's output, [n_layers + 1, rows, hidden].
+  py::array layer_states(PyKvCache& cache, const py::list& segments) const {
+    return run(cache, segments, [&](std::vector<models::StepSegment>& s) {
+      const auto& c = model_->config();
+      int64_t rows = 0;
+      for (const auto& seg : s) rows += seg.count;
+      Tensor out = Tensor::zeros(DType::F32, {c.n_layers + 1, rows, c.hidden_size});
+      float* dst = out.mutable_data<float>();
+      model_->hidden_states(*cache.cache, s, [&](const char*, int64_t layer, const float* data, int64_t r, int64_t cols) {
+        std::copy_n(data, r * cols, dst + (layer + 1) * r * cols);
+      });
+      return out;
+    });
+  }
+
   const models::DecoderModel& model() const { return *model_; }
+  const std::shared_ptr<const models::DecoderModel>& shared() const { return model_; }
 
  private:
   template <class Fn>
@@ -71,8 +87,14 @@ class PyCausalLM {
     for (const py::handle& item : segments) {
       auto pair = item.cast<py::tuple>();
       if (pair.size() != 2) throw InvalidArgument("step: each segment must be a (slot, token_ids) pair");
-      IdArray a = IdArray::ensure(pair[1]);
-      if (!a || a.ndim() != 1) throw InvalidArgument("step: token_ids must be a 1-D sequence of integers");
+      py::array raw = py::array::ensure(pair[1]);
+      if (!raw || raw.ndim() != 1) throw InvalidArgument("step: token_ids must be a 1-D sequence of integers");
+      const char kind = raw.dtype().kind();
+      if (raw.size() > 0 && kind != 'i' && kind != 'u') {
+        throw InvalidArgument(std::string("step: token_ids must be integers, got dtype kind '") + kind + "'");
+      }
+      IdArray a = IdArray::ensure(raw);
+      if (!a) throw InvalidArgument("step: token_ids must be a 1-D sequence of integers");
       ids.push_back(a);
       segs.push_back({pair[0].cast<int64_t>(), a.data(), static_cast<int64_t>(a.size())});
     }
@@ -111,13 +133,18 @@ void bind_causal_lm(py::module_& m) {
           },
           py::arg("src"), py::arg("dst"));
 
-  py::class_<PyCausalLM>(m, "CausalLM")
+  // "DecoderLM": _C.CausalLM is the engine-independent interface type
+  // (generation_bindings.cc) that `causal_lm` hands to generate().
+  py::class_<PyCausalLM>(m, "DecoderLM")
       .def(py::init<const std::string&, const std::string&>(), py::arg("path"), py::arg("dtype") = "fp32")
       .def("new_cache", &PyCausalLM::new_cache, py::arg("slots"), py::arg("capacity"))
       .def("step", &PyCausalLM::step, py::arg("cache"), py::arg("segments"), py::arg("all_logits") = false,
            "Logits [rows, vocab] of [(slot, token_ids), ...] appended to their slots")
       .def("hidden_states", &PyCausalLM::hidden_states, py::arg("cache"), py::arg("segments"),
            "Final-normed hidden states [rows, hidden] of every new token")
+      .def("layer_states", &PyCausalLM::layer_states, py::arg("cache"), py::arg("segments"),
+           "Embeddings and each layer's output [n_layers + 1, rows, hidden] (transformers' output_hidden_states "
+           "before the final norm), appending to the cache as step() does")
       .def_property_readonly("vocab_size", [](const PyCausalLM& p) { return p.model().vocab_size(); })
       .def_property_readonly("hidden_size", [](const PyCausalLM& p) { return p.model().config().hidden_size; })
       .def_property_readonly("max_positions", [](const PyCausalLM& p) { return p.model().max_positions(); })
@@ -125,6 +152,11 @@ void bind_causal_lm(py::module_& m) {
                              [](const PyCausalLM& p) { return p.model().cache_bytes_per_position(); })
       .def_property_readonly("has_lm_head", [](const PyCausalLM& p) { return p.model().has_lm_head(); })
       .def_property_readonly("model_type", [](const PyCausalLM& p) { return p.model().model_type(); })
+      .def_property_readonly("causal_lm",
+                             [](const PyCausalLM& p) {
+                               return std::const_pointer_cast<models::CausalLM>(
+                                   std::static_pointer_cast<const models::CausalLM>(p.shared()));
+                             })
       .def_property_readonly("config_json", [](const PyCausalLM& p) { return p.model().config().raw.dump(); });
   m.def("decoder_model_types", &models::decoder_model_types, "model_types the decoder engine supports");
 }

@@ -272,6 +272,14 @@ DecoderFamily gemma3_text_family();  // gemma.cc
 
 // ---------------------------------------------------------------- model
 
+// Sees named intermediates of a forward (llama.cpp's `cb(cur, name, il)`):
+// "embeddings" (layer -1, after scaling and positions) and "layer_output"
+// (after each block, before the final norm): what transformers'
+// output_hidden_states holds, to bisect a parity failure layer by layer.
+// `data` is [rows, cols] and valid during the call only.
+using DecoderTrace =
+    std::function<void(const char* name, int64_t layer, const float* data, int64_t rows, int64_t cols)>;
+
 struct DecoderLoadOptions {
   // Precision the projection Linears are packed in (F32 for now; BF16/S8
   // pack through PackedLinear as for the encoders).
@@ -304,7 +312,8 @@ class DecoderModel : public CausalLM {
   // The final-normed hidden states [rows, hidden] of every new token (rows
   // in segment order), appending to the cache as step() does: the base
   // model's last_hidden_state (feature extraction, last-token pooling).
-  Tensor hidden_states(KvCache& cache, const std::vector<StepSegment>& segments) const;
+  Tensor hidden_states(KvCache& cache, const std::vector<StepSegment>& segments,
+                       const DecoderTrace& trace = nullptr) const;
   // Whether the checkpoint has an lm_head (or tied embeddings): step() needs one.
   bool has_lm_head() const { return weights_.lm_head.packed.defined(); }
 
@@ -313,7 +322,7 @@ class DecoderModel : public CausalLM {
 
  private:
   // Runs the blocks; returns the final-normed hidden rows [rows, hidden].
-  Tensor forward(KvCache& cache, const std::vector<StepSegment>& segments) const;
+  Tensor forward(KvCache& cache, const std::vector<StepSegment>& segments, const DecoderTrace& trace) const;
 
   DecoderConfig config_;
   DecoderWeights weights_;

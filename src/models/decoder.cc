@@ -117,13 +117,21 @@ DecoderModel::DecoderModel(DecoderConfig config, DecoderWeights weights, const D
     throw InvalidArgument("DecoderModel: " + std::to_string(weights_.layers.size()) + " layer weights for " +
                           std::to_string(config_.n_layers) + " layers");
   }
+  auto pack = [&](Linear& l) {
+    l.pack(options.compute);
+    if (!options.keep_weights) {
+      l.weight = Tensor();
+      l.bias = Tensor();
+      l.weight_scale = Tensor();
+    }
+  };
   for (DecoderLayerWeights& l : weights_.layers) {
-    l.qkv.pack(options.compute);
-    l.o.pack(options.compute);
-    l.gate_up.pack(options.compute);
-    l.down.pack(options.compute);
+    pack(l.qkv);
+    pack(l.o);
+    pack(l.gate_up);
+    pack(l.down);
   }
-  if (weights_.lm_head.weight.defined()) weights_.lm_head.pack(options.compute);
+  if (weights_.lm_head.weight.defined()) pack(weights_.lm_head);
   for (const RopeConfig& r : config_.ropes) rope_tables_.push_back(rope_inv_freq(r, config_));
 }
 

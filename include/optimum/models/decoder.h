@@ -284,6 +284,9 @@ struct DecoderLoadOptions {
   // Precision the projection Linears are packed in (F32 for now; BF16/S8
   // pack through PackedLinear as for the encoders).
   kernels::WeightType compute = kernels::WeightType::F32;
+  // Keep each packed Linear's checkpoint `weight`/`bias` (export needs them);
+  // by default they are released after packing, halving the resident weights.
+  bool keep_weights = false;
 };
 
 // A decoder of any registered family behind the CausalLM interface.

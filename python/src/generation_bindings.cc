@@ -278,13 +278,13 @@ void bind_generation(py::module_& m) {
       .def_property_readonly("model_type", &models::CausalLM::model_type);
 
   py::class_<TableLM, models::CausalLM, std::shared_ptr<TableLM>>(m, "_TableLM",
-                                                                   "Test model: logits = table[position, token]")
-      .def(py::init([](py::array_t<float, py::array::c_style | py::array::forcecast> table) {
+                                                                   "Test model: logits = table[position, token] + history * table[position, prefix sum % vocab]")
+      .def(py::init([](py::array_t<float, py::array::c_style | py::array::forcecast> table, float history) {
              if (table.ndim() != 3) throw InvalidArgument("_TableLM: table must be 3-D [positions, vocab, vocab]");
              Shape shape(table.shape(), table.shape() + 3);
-             return std::make_shared<TableLM>(Tensor::from_data(DType::F32, shape, table.data()));
+             return std::make_shared<TableLM>(Tensor::from_data(DType::F32, shape, table.data()), history);
            }),
-           py::arg("table"));
+           py::arg("table"), py::arg("history") = 0.0f);
 
   m.def(
       "generate",

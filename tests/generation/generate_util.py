@@ -2,7 +2,10 @@
 TableModel (a transformers PreTrainedModel), so that transformers' own
 generate() is the oracle of optimum-cpp's generation algorithms.
 
-The logits after token t at position p are table[p, t, :] in both."""
+The logits after token t at position p are table[p, t, :] + history *
+table[p, s % V, :] in both, s being the sum of the tokens up to p: the
+history term makes them depend on the whole sequence, so a beam that reads
+another beam's cache slot goes wrong."""
 
 import sys
 from pathlib import Path
@@ -20,9 +23,10 @@ from optimum_cpp import _C  # noqa: E402
 class TableConfig(PretrainedConfig):
     model_type = "table_lm"
 
-    def __init__(self, vocab_size=64, max_position_embeddings=160, **kwargs):
+    def __init__(self, vocab_size=64, max_position_embeddings=160, history=0.0, **kwargs):
         self.vocab_size = vocab_size
         self.max_position_embeddings = max_position_embeddings
+        self.history = history
         super().__init__(**kwargs)
 
 
@@ -39,7 +43,10 @@ class TableModel(PreTrainedModel, GenerationMixin):
     def forward(self, input_ids=None, attention_mask=None, **kwargs):
         batch, length = input_ids.shape
         positions = torch.arange(length).expand(batch, length)
-        return CausalLMOutputWithPast(logits=self.table[positions, input_ids])
+        prefix_sums = torch.cumsum(input_ids, dim=1) % self.config.vocab_size
+        history = torch.tensor(self.config.history, dtype=torch.float32)
+        logits = self.table[positions, input_ids] + history * self.table[positions, prefix_sums]
+        return CausalLMOutputWithPast(logits=logits)
 
 
 def make_table(vocab=64, positions=160, seed=0, scale=2.0, eos_boost=None):
@@ -54,10 +61,16 @@ def make_table(vocab=64, positions=160, seed=0, scale=2.0, eos_boost=None):
 class Pair:
     """One table as a C++ model and as a transformers model."""
 
-    def __init__(self, vocab=64, positions=160, seed=0, scale=2.0, eos_boost=None):
+    def __init__(self, vocab=64, positions=160, seed=0, scale=2.0, eos_boost=None, history=0.5):
         self.table = make_table(vocab, positions, seed, scale, eos_boost)
-        self.cpp = _C._TableLM(self.table.numpy())
-        self.hf = TableModel(TableConfig(vocab_size=vocab, max_position_embeddings=positions), self.table).eval()
+        self.cpp = _C._TableLM(self.table.numpy(), history)
+        config = TableConfig(vocab_size=vocab, max_position_embeddings=positions, history=history)
+        self.hf = TableModel(config, self.table).eval()
+
+    def next_logits(self, prompt):
+        """transformers' logits after `prompt`."""
+        with torch.no_grad():
+            return self.hf(input_ids=torch.tensor([prompt])).logits[0, -1]
 
     def hf_generate(self, prompt, **kwargs):
         """transformers' generate on one prompt, returning the raw output object."""

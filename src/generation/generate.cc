@@ -130,6 +130,11 @@ void sample_step(Request& req, const float* logits, int64_t vocab, models::KvCac
 
 using detail::Request;
 
+namespace {
+// Most sequences one generate() call runs at once.
+constexpr int64_t kMaxSlots = 1 << 16;
+}  // namespace
+
 struct Generator::Impl {
   std::shared_ptr<const models::CausalLM> model;
   std::unique_ptr<models::KvCache> cache;
@@ -219,10 +224,10 @@ int64_t Generator::add(std::vector<int64_t> prompt, const GenerationConfig& conf
   // min_length as transformers resolves it (min_new_tokens adds its own
   // processor as well).
   GenerationConfig resolved = config;
-  if (config.min_new_tokens) resolved.min_length = *config.min_new_tokens + prompt_len;
+  resolved.min_length = config.resolved_min_length(prompt_len);
   req->processors = make_logits_processors(resolved, prompt_len);
   req->stop = detail::StopStrings(config.stop_strings, options.decode);
-  req->rng.seed(config.seed.value_or(0));
+  req->rng.seed(config.seed ? *config.seed : std::random_device{}());
   req->options = std::move(options);
   req->id = impl_->next_id++;
   for (int64_t i = 0; i < need; ++i) {
@@ -334,11 +339,23 @@ std::vector<GenerationOutput> generate(std::shared_ptr<const models::CausalLM> m
   if (!model) throw InvalidArgument("generate: model is null");
   config.validate();
   if (prompts.empty()) return {};
+  // Sizes are checked before the cache is made: a hostile max_new_tokens or
+  // num_beams is an error, not an allocation.
   int64_t capacity = 1;
-  for (const auto& p : prompts)
-    capacity = std::max(capacity, Generator::positions_needed(config, static_cast<int64_t>(p.size()),
-                                                             model->max_positions()));
-  const int64_t slots = Generator::slots_needed(config) * static_cast<int64_t>(prompts.size());
+  for (const auto& p : prompts) {
+    const auto prompt_len = static_cast<int64_t>(p.size());
+    const int64_t need = Generator::positions_needed(config, prompt_len, model->max_positions());
+    if (model->max_positions() > 0 && need - 1 > model->max_positions())
+      throw InvalidArgument("generate: max_length " + std::to_string(need) + " is beyond the model's " +
+                            std::to_string(model->max_positions()) + " positions (max_position_embeddings)");
+    capacity = std::max(capacity, need);
+  }
+  const int64_t per_prompt = Generator::slots_needed(config);
+  if (per_prompt > kMaxSlots || static_cast<int64_t>(prompts.size()) > kMaxSlots / per_prompt)
+    throw InvalidArgument("generate: " + std::to_string(prompts.size()) + " prompts x " + std::to_string(per_prompt) +
+                          " sequences each (num_beams / num_return_sequences) is more than " +
+                          std::to_string(kMaxSlots) + " sequences in one call");
+  const int64_t slots = per_prompt * static_cast<int64_t>(prompts.size());
   Generator gen(model, slots, capacity);
   std::vector<int64_t> ids;
   for (size_t i = 0; i < prompts.size(); ++i) {

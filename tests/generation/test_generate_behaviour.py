@@ -38,6 +38,9 @@ def test_sampling_is_reproducible_for_a_seed(pair, options):
     c = _C.generate(pair.cpp, prompts, max_new_tokens=40, seed=124, **options)
     assert tokens(a) == tokens(b)
     assert tokens(a) != tokens(c)
+    # Unseeded runs draw a random seed, as transformers without manual_seed.
+    unseeded = {str(tokens(_C.generate(pair.cpp, prompts, max_new_tokens=40, **options))) for _ in range(3)}
+    assert len(unseeded) > 1
 
 
 def test_sampling_top_k_1_is_greedy(pair):
@@ -272,6 +275,10 @@ def test_invalid_options_raise_like_transformers(pair, options, field):
         (lambda m: _C.generate(m, [[]]), "empty"),
         (lambda m: _C.generate(m, [[1, 2]], max_length=2), "max_length"),
         (lambda m: _C.generate(m, [[1, 2]], max_new_tokens=1000), "max_length"),
+        (lambda m: _C.generate(m, [[1, 2]], max_new_tokens=2**62), "max_length"),
+        (lambda m: _C.generate(m, [[1, 2]], num_beams=10**9, max_new_tokens=2), "sequences"),
+        (lambda m: _C.generate(m, [[1, 2]] * 10**5, num_beams=2, max_new_tokens=2), "sequences"),
+        (lambda m: _C.generate(m, [[1, 2]], seed=-1), "seed"),
         (lambda m: _C.generate(m, [[1, 2]], top_k="x"), "top_k"),
         (lambda m: _C.generate(object(), [[1]]), "CausalLM"),
     ],

@@ -25,8 +25,12 @@ void bind_tokenizers(py::module_& m);
 void bind_pipelines(py::module_& m);
 // Defined in sentence_bindings.cc.
 void bind_sentence_transformers(py::module_& m);
+// Defined in causal_lm_bindings.cc.
+void bind_causal_lm(py::module_& m);
 // Defined in generation_bindings.cc.
 void bind_generation(py::module_& m);
+// Defined in chat_template_bindings.cc.
+void bind_chat_template(py::module_& m);
 
 namespace {
 
@@ -280,7 +284,9 @@ PYBIND11_MODULE(_C, m) {
       .def_property_readonly("path", &PyModel::path);
   bind_tokenizers(m);
   bind_pipelines(m);
+  bind_chat_template(m);
   bind_sentence_transformers(m);
+  bind_causal_lm(m);
   bind_generation(m);
   m.def(
       "push_folder_to_hub",

@@ -61,6 +61,7 @@ class PyCausalLM {
   }
 
   const models::DecoderModel& model() const { return *model_; }
+  const std::shared_ptr<const models::DecoderModel>& shared_model() const { return model_; }
 
  private:
   template <class Fn>
@@ -125,6 +126,10 @@ void bind_causal_lm(py::module_& m) {
                              [](const PyCausalLM& p) { return p.model().cache_bytes_per_position(); })
       .def_property_readonly("has_lm_head", [](const PyCausalLM& p) { return p.model().has_lm_head(); })
       .def_property_readonly("model_type", [](const PyCausalLM& p) { return p.model().model_type(); })
-      .def_property_readonly("config_json", [](const PyCausalLM& p) { return p.model().config().raw.dump(); });
+      .def_property_readonly("config_json", [](const PyCausalLM& p) { return p.model().config().raw.dump(); })
+      // The model as the generation layer's CausalLMInterface (_C.generate takes it).
+      .def_property_readonly("causal_lm", [](const PyCausalLM& p) {
+        return std::const_pointer_cast<models::CausalLM>(std::static_pointer_cast<const models::CausalLM>(p.shared_model()));
+      });
   m.def("decoder_model_types", &models::decoder_model_types, "model_types the decoder engine supports");
 }

@@ -79,8 +79,12 @@ std::shared_ptr<const models::CausalLM> as_causal_lm(const py::object& model) {
     return model.cast<std::shared_ptr<models::CausalLM>>();
   } catch (const py::cast_error&) {
   }
-  if (py::hasattr(model, "causal_lm")) return as_causal_lm(model.attr("causal_lm"));
-  throw InvalidArgument("generate: model must be a causal language model of optimum_cpp (a _C.CausalLM), got " +
+  // The engine's _C.CausalLM (its `causal_lm`), or optimum_cpp's
+  // AutoModelForCausalLM wrapper around one (its `_native`).
+  for (const char* attr : {"causal_lm", "_native"})
+    if (py::hasattr(model, attr)) return as_causal_lm(model.attr(attr));
+  throw InvalidArgument("generate: model must be a causal language model of optimum_cpp (AutoModelForCausalLM, "
+                        "_C.CausalLM or a _C.CausalLMInterface), got " +
                         std::string(py::str(py::type::of(model).attr("__name__"))));
 }
 
@@ -272,7 +276,9 @@ class Stream {
 }  // namespace
 
 void bind_generation(py::module_& m) {
-  py::class_<models::CausalLM, std::shared_ptr<models::CausalLM>>(m, "CausalLM")
+  // The interface generate() runs on; the engine's _C.CausalLM hands its
+  // model out as one through its `causal_lm` property.
+  py::class_<models::CausalLM, std::shared_ptr<models::CausalLM>>(m, "CausalLMInterface")
       .def_property_readonly("vocab_size", &models::CausalLM::vocab_size)
       .def_property_readonly("max_positions", &models::CausalLM::max_positions)
       .def_property_readonly("model_type", &models::CausalLM::model_type);

@@ -10,6 +10,7 @@ another beam's cache slot goes wrong."""
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from transformers import GenerationMixin, PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import CausalLMOutputWithPast
@@ -113,3 +114,15 @@ def random_prompts(n, vocab, seed, min_len=1, max_len=12):
         length = int(torch.randint(min_len, max_len + 1, (1,), generator=g))
         out.append(torch.randint(0, vocab, (length,), generator=g).tolist())
     return out
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models: threads only contend (the test machine is shared).
+    Import it into a test module to use it there."""
+    torch_threads, our_threads = torch.get_num_threads(), _C.get_num_threads()
+    torch.set_num_threads(1)
+    _C.set_num_threads(1)
+    yield
+    torch.set_num_threads(torch_threads)
+    _C.set_num_threads(our_threads)

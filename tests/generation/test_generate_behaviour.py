@@ -6,6 +6,7 @@ import json
 import pytest
 import torch
 
+from generate_util import one_thread  # noqa: F401 (fixture)
 from generate_util import Pair, _C, hf_new_tokens, random_prompts
 
 VOCAB = 64

@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 
+from generate_util import one_thread  # noqa: F401 (fixture)
 from generate_util import Pair, _C, hf_beam_tokens, hf_new_tokens, random_prompts
 
 VOCAB = 64

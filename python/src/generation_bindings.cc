@@ -127,6 +127,7 @@ struct CallSetup {
   DecodeFn decode;
   std::shared_ptr<py::object> keep_tokenizer;
   std::shared_ptr<py::object> keep_decode;
+  int64_t top_logprobs = 0;
 };
 
 CallSetup setup_call(const py::kwargs& kwargs) {
@@ -141,6 +142,8 @@ CallSetup setup_call(const py::kwargs& kwargs) {
       tokenizer = py::reinterpret_borrow<py::object>(item.second);
     } else if (key == "decode") {
       decode = py::reinterpret_borrow<py::object>(item.second);
+    } else if (key == "top_logprobs") {
+      s.top_logprobs = item.second.is_none() ? 0 : item.second.cast<int64_t>();
     } else if (key == "generation_config") {
       generation_config = py::reinterpret_borrow<py::object>(item.second);
     } else {
@@ -180,6 +183,7 @@ py::list to_python(const std::vector<GenerationOutput>& outputs) {
       d["tokens"] = s.tokens;
       d["scores"] = s.scores;
       d["logprobs"] = s.logprobs;
+      if (!s.top_logprobs.empty()) d["top_logprobs"] = s.top_logprobs;
       d["sequence_score"] = s.sequence_score ? py::object(py::float_(*s.sequence_score)) : py::none();
       d["finish_reason"] = finish_reason_name(s.finish_reason);
       seqs.append(d);
@@ -200,6 +204,7 @@ class Stream {
       : setup_(std::move(setup)) {
     GenerateOptions options;
     options.decode = setup_.decode;
+    options.top_logprobs = setup_.top_logprobs;
     options.on_token = [this](const TokenEvent& e) {
       std::lock_guard<std::mutex> lock(mu_);
       events_.push_back(e);
@@ -300,6 +305,7 @@ void bind_generation(py::module_& m) {
         CallSetup setup = setup_call(kwargs);
         GenerateOptions options;
         options.decode = setup.decode;
+        options.top_logprobs = setup.top_logprobs;
         std::shared_ptr<py::object> keep_streamer;
         if (!streamer.is_none()) {
           keep_streamer = hold(streamer);
@@ -319,6 +325,7 @@ void bind_generation(py::module_& m) {
       py::arg("model"), py::arg("input_ids"), py::arg("streamer") = py::none(),
       "Generate for a list of prompts (lists of ids; ragged, no padding). Options as transformers' generate "
       "(max_new_tokens, do_sample, num_beams, ..., seed, stop_strings with tokenizer= or decode=, "
+      "top_logprobs=N for the N most likely tokens per step, "
       "generation_config=folder or dict for defaults). streamer(item, sequence, token, score, logprob, finished) "
       "is called per new token; returning False cancels that item. Returns, per prompt, a list of "
       "{tokens, scores, logprobs, sequence_score, finish_reason}.");

@@ -73,6 +73,18 @@ int64_t argmax(std::span<const float> row) {
   return best;
 }
 
+// The n largest entries of `row`, largest first (ties: lower id first).
+std::vector<std::pair<int64_t, float>> top_tokens(std::span<const float> row, int64_t n) {
+  std::vector<int64_t> idx(row.size());
+  std::iota(idx.begin(), idx.end(), 0);
+  const auto k = static_cast<std::ptrdiff_t>(std::min<size_t>(static_cast<size_t>(n), row.size()));
+  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(),
+                    [&](int64_t a, int64_t b) { return row[a] > row[b] || (row[a] == row[b] && a < b); });
+  std::vector<std::pair<int64_t, float>> out;
+  for (std::ptrdiff_t i = 0; i < k; ++i) out.emplace_back(idx[i], row[idx[i]]);
+  return out;
+}
+
 }  // namespace
 
 void sample_step(Request& req, const float* logits, int64_t vocab, models::KvCache& cache) {
@@ -105,6 +117,11 @@ void sample_step(Request& req, const float* logits, int64_t vocab, models::KvCac
     row.out.tokens.push_back(token);
     row.out.scores.push_back(scores[token]);
     row.out.logprobs.push_back(work[token]);
+    std::vector<std::pair<int64_t, float>> top;
+    if (req.options.top_logprobs > 0) {
+      top = top_tokens(work, req.options.top_logprobs);
+      row.out.top_logprobs.push_back(top);
+    }
     FinishReason reason = FinishReason::kLength;
     if (req.hits_stop(row.sequence, &reason)) {
       row.finished = true;
@@ -118,6 +135,7 @@ void sample_step(Request& req, const float* logits, int64_t vocab, models::KvCac
       ev.score = scores[token];
       ev.logprob = work[token];
       ev.finished = row.finished;
+      ev.top_logprobs = std::move(top);
       if (!req.options.on_token(ev)) req.cancelled = true;
     }
   }
@@ -215,6 +233,8 @@ int64_t Generator::add(std::vector<int64_t> prompt, const GenerationConfig& conf
   if (model.max_positions() > 0 && req->max_length - 1 > model.max_positions())
     throw InvalidArgument("generate: max_length " + std::to_string(req->max_length) + " is beyond the model's " +
                           std::to_string(model.max_positions()) + " positions (max_position_embeddings)");
+  if (options.top_logprobs < 0 || options.top_logprobs > 100)
+    throw InvalidArgument("generate: top_logprobs must be in [0, 100], got " + std::to_string(options.top_logprobs));
   if (req->is_beam() && options.on_token)
     throw InvalidArgument("`streamer` cannot be used with beam search (yet!). Make sure that `num_beams` is set to 1.");
   const int64_t need = slots_needed(config);
@@ -361,6 +381,7 @@ std::vector<GenerationOutput> generate(std::shared_ptr<const models::CausalLM> m
   for (size_t i = 0; i < prompts.size(); ++i) {
     RequestOptions ro;
     ro.decode = options.decode;
+    ro.top_logprobs = options.top_logprobs;
     if (options.on_token) {
       ro.on_token = [&options, i](const TokenEvent& ev) {
         TokenEvent e = ev;

@@ -18,7 +18,7 @@ import json
 
 import numpy as np
 
-from ._C import CausalLM as _NativeCausalLM
+from ._C import DecoderLM as _NativeCausalLM
 
 
 class AutoModelForCausalLM:
@@ -33,6 +33,11 @@ class AutoModelForCausalLM:
     def from_pretrained(cls, model_id, *, dtype: str = "fp32"):
         """Load a local folder with ``config.json`` and safetensors weights."""
         return cls(_NativeCausalLM(str(model_id), dtype), str(model_id))
+
+    @property
+    def causal_lm(self):
+        """The model as the engine-independent ``_C.CausalLM`` that ``_C.generate`` runs."""
+        return self._native.causal_lm
 
     @property
     def model_type(self) -> str:

@@ -61,7 +61,7 @@ class PyCausalLM {
   }
 
   const models::DecoderModel& model() const { return *model_; }
-  const std::shared_ptr<const models::DecoderModel>& shared_model() const { return model_; }
+  const std::shared_ptr<const models::DecoderModel>& shared() const { return model_; }
 
  private:
   template <class Fn>
@@ -112,7 +112,9 @@ void bind_causal_lm(py::module_& m) {
           },
           py::arg("src"), py::arg("dst"));
 
-  py::class_<PyCausalLM>(m, "CausalLM")
+  // "DecoderLM": _C.CausalLM is the engine-independent interface type
+  // (generation_bindings.cc) that `causal_lm` hands to generate().
+  py::class_<PyCausalLM>(m, "DecoderLM")
       .def(py::init<const std::string&, const std::string&>(), py::arg("path"), py::arg("dtype") = "fp32")
       .def("new_cache", &PyCausalLM::new_cache, py::arg("slots"), py::arg("capacity"))
       .def("step", &PyCausalLM::step, py::arg("cache"), py::arg("segments"), py::arg("all_logits") = false,
@@ -126,10 +128,11 @@ void bind_causal_lm(py::module_& m) {
                              [](const PyCausalLM& p) { return p.model().cache_bytes_per_position(); })
       .def_property_readonly("has_lm_head", [](const PyCausalLM& p) { return p.model().has_lm_head(); })
       .def_property_readonly("model_type", [](const PyCausalLM& p) { return p.model().model_type(); })
-      .def_property_readonly("config_json", [](const PyCausalLM& p) { return p.model().config().raw.dump(); })
-      // The model as the generation layer's CausalLMInterface (_C.generate takes it).
-      .def_property_readonly("causal_lm", [](const PyCausalLM& p) {
-        return std::const_pointer_cast<models::CausalLM>(std::static_pointer_cast<const models::CausalLM>(p.shared_model()));
-      });
+      .def_property_readonly("causal_lm",
+                             [](const PyCausalLM& p) {
+                               return std::const_pointer_cast<models::CausalLM>(
+                                   std::static_pointer_cast<const models::CausalLM>(p.shared()));
+                             })
+      .def_property_readonly("config_json", [](const PyCausalLM& p) { return p.model().config().raw.dump(); });
   m.def("decoder_model_types", &models::decoder_model_types, "model_types the decoder engine supports");
 }

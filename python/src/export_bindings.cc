@@ -10,6 +10,7 @@
 #include "optimum/exporters/decoder_export.h"
 #include "optimum/exporters/export.h"
 #include "optimum/generation/language_model.h"
+#include "optimum/models/decoder.h"
 #include "optimum/tasks/registry.h"
 
 namespace py = pybind11;
@@ -105,7 +106,8 @@ void bind_export(py::module_& m) {
   m.def("supported_tasks", [](const std::string& model_type) { return tasks::supported_tasks("native", model_type); },
         py::arg("model_type"));
   m.def("registry_table", &tasks::registry_table);
-  m.def("decoder_model_types", &tasks::decoder_model_types);
+  m.def("decoder_model_types", &tasks::decoder_model_types, "Decoder model types of the export registry");
+  m.def("engine_decoder_model_types", &models::decoder_model_types, "Decoder families the engine registers");
   m.def(
       "decoder_dummy_inputs",
       [](const std::string& model_type, const std::string& task, int64_t vocab_size, int64_t pad_token_id,

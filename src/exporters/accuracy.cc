@@ -321,6 +321,7 @@ io::Json AccuracyReport::to_json() const {
                 {"layer_linears", layer_linears},
                 {"cpu_isa", cpu_isa},
                 {"passed", true}};
+  if (!ranking_unit.empty()) j["ranking_unit"] = ranking_unit;
   if (int8_activation_levels > 0) j["int8_activation_levels"] = int8_activation_levels;
   if (thresholds.causal_lm) {
     j["metrics"] = "causal LM: cosine of the logits at every calibration position (min over texts of the "
@@ -349,12 +350,35 @@ models::PrecisionPlan guard_search(models::PrecisionPlan plan, const std::vector
     }
     // Each Linear's effect alone, then keep the worst in the fallback precision
     // until the guard passes (then in fp32, if a bf16 fallback was not enough).
-    std::vector<std::pair<double, std::string>> ranked;
+    // Past options.max_ranked_units Linears, a layer's Linears ("layers.N.*") are
+    // ranked together (one measurement per layer); the ranking is then
+    // flattened, so the bisection below still cuts at single Linears.
+    std::vector<std::vector<std::string>> units;
+    std::vector<std::string> unit_keys;
+    const bool by_layer = options.max_ranked_units > 0 && names.size() > options.max_ranked_units;
+    rep.ranking_unit = by_layer ? "layer" : "linear";
     for (const std::string& name : names) {
-      ranked.emplace_back(badness(measure({{name, type}}), options), name);
+      const size_t dot = name.starts_with("layers.") ? name.find('.', 7) : std::string::npos;
+      const std::string key = by_layer && dot != std::string::npos ? name.substr(0, dot) : name;
+      if (!unit_keys.empty() && unit_keys.back() == key) {
+        units.back().push_back(name);
+      } else {
+        units.push_back({name});
+        unit_keys.push_back(key);
+      }
     }
-    std::stable_sort(ranked.begin(), ranked.end(),
+    std::vector<std::pair<double, std::vector<std::string>>> scored;
+    for (const auto& unit : units) {
+      models::PrecisionPlan alone;
+      for (const std::string& name : unit) alone[name] = type;
+      scored.emplace_back(badness(measure(alone), options), unit);
+    }
+    std::stable_sort(scored.begin(), scored.end(),
                      [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::vector<std::pair<double, std::string>> ranked;
+    for (const auto& [score, unit] : scored) {
+      for (const std::string& name : unit) ranked.emplace_back(score, name);
+    }
     // The k most sensitive Linears moved to `to` on top of `base`.
     auto moved = [&](models::PrecisionPlan base, size_t k, kernels::WeightType to) {
       for (size_t i = 0; i < k; ++i) {

@@ -43,6 +43,9 @@ struct AccuracyOptions {
   kernels::WeightType fallback = kernels::WeightType::F32;
   // Causal LM metrics (logit cosine, next-token agreement) in messages and the record.
   bool causal_lm = false;
+  // Past this many Linears the fallback search ranks whole layers (one
+  // measurement each) instead of single Linears; 0: always single Linears.
+  size_t max_ranked_units = 0;
 };
 
 struct AccuracyMetrics {
@@ -67,6 +70,7 @@ struct AccuracyReport {
   // for int8, the activation levels of its int8 matmul (255 with VNNI, 127 without).
   std::string cpu_isa;
   int int8_activation_levels = 0;  // 0: not an int8 export
+  std::string ranking_unit;        // "linear" or "layer" when the fallback search ran
   io::Json to_json() const;
 };
 

@@ -335,3 +335,8 @@ def test_smollm2_gguf_int8_export(tmp_path):
     got = lm8.step(lm8.new_cache(1, len(ids)), [(0, ids)], True)
     cos = (got * want).sum(-1) / np.linalg.norm(got, axis=-1) / np.linalg.norm(want, axis=-1)
     assert cos.min() >= acc["thresholds"]["min_cosine"], cos
+    # The text-generation pipeline (LanguageModel: tokenizer, generation_config) loads the export.
+    import optimum_cpp
+    pipe = optimum_cpp.pipeline("text-generation", model=str(out))
+    text = pipe("The capital of France is", max_new_tokens=4, do_sample=False)[0]["generated_text"]
+    assert text.startswith("The capital of France is") and len(text) > len("The capital of France is")

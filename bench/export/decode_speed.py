@@ -3,6 +3,7 @@ layers, 9/3 heads, intermediate 1536, vocab 49152, tied embeddings) exported
 natively in fp32, bf16 and int8, batch 1, 1 thread by default. Writes JSON.
 
   PYTHONPATH=python .venv/bin/python bench/export/decode_speed.py [--threads 1] [--tokens 64] [--out f.json]
+  ... --folder EXPORT [--folder EXPORT2]   # measure existing exports instead (e.g. the real SmolLM2 int8)
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shutil
 import subprocess
 import tempfile
 import time
@@ -32,6 +34,20 @@ def cpu_name():
     return platform.processor()
 
 
+def decode_speed(lm, args):
+    """Best of `repeats` greedy decodes of `tokens` tokens after a `prompt`-token prefill, tokens/s."""
+    prompt = np.arange(3, 3 + args.prompt, dtype=np.int64)
+    best = 0.0
+    for _ in range(args.repeats):
+        cache = lm.new_cache(1, args.prompt + args.tokens)
+        token = int(lm.step(cache, [(0, prompt)], False)[0].argmax())
+        t = time.perf_counter()
+        for _ in range(args.tokens):
+            token = int(lm.step(cache, [(0, [token])], False)[0].argmax())
+        best = max(best, args.tokens / (time.perf_counter() - t))
+    return best
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=1)
@@ -39,8 +55,16 @@ def main():
     ap.add_argument("--prompt", type=int, default=16)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", default="")
+    ap.add_argument("--folder", action="append", default=[])
     args = ap.parse_args()
     _C.set_num_threads(args.threads)
+    if args.folder:
+        results = {"cpu": cpu_name(), "isa": _C.cpu_isa(), "threads": args.threads, "tokens": args.tokens, "runs": {}}
+        for folder in args.folder:
+            results["runs"][folder] = {"decode_tokens_per_s": round(decode_speed(_C.DecoderLM(folder), args), 2)}
+            print(folder, results["runs"][folder], flush=True)
+        print(json.dumps(results))
+        return
     cfg = transformers.LlamaConfig(vocab_size=49152, hidden_size=576, intermediate_size=1536, num_hidden_layers=30,
                                    num_attention_heads=9, num_key_value_heads=3, max_position_embeddings=2048,
                                    tie_word_embeddings=True, bos_token_id=1, eos_token_id=2)
@@ -51,25 +75,14 @@ def main():
         src = Path(tmp) / "src"
         model.save_pretrained(src)
         del model
-        prompt = np.arange(3, 3 + args.prompt, dtype=np.int64)
         for dtype in ("fp32", "bf16", "int8"):
             out = Path(tmp) / dtype
             # A loose guard: random weights give near-uniform logits (the guard is tested elsewhere).
             _C.export_native(str(src), str(out), dtype=dtype, min_cosine=1e-6, min_agreement=1e-6)
             lm = _C.DecoderLM(str(out))
-            best = 0.0
-            for _ in range(args.repeats):
-                cache = lm.new_cache(1, args.prompt + args.tokens)
-                logits = lm.step(cache, [(0, prompt)], False)
-                token = int(logits[0].argmax())
-                t = time.perf_counter()
-                for _ in range(args.tokens):
-                    token = int(lm.step(cache, [(0, [token])], False)[0].argmax())
-                best = max(best, args.tokens / (time.perf_counter() - t))
-            results["runs"][dtype] = {"decode_tokens_per_s": round(best, 2)}
+            results["runs"][dtype] = {"decode_tokens_per_s": round(decode_speed(lm, args), 2)}
             print(dtype, results["runs"][dtype], flush=True)
             del lm
-            import shutil
             shutil.rmtree(out)
     print(json.dumps(results))
     if args.out:

@@ -161,6 +161,9 @@ std::shared_ptr<const DecoderModel> DecoderModel::load(const std::filesystem::pa
   }
   // A native export (exporters/decoder_export.h): engine-layout weights, per-Linear precisions.
   if (const io::Json layout = native_decoder_layout(dir); !layout.is_null()) {
+    if (!config.is_object() || !config.contains("model_type") || !config.at("model_type").is_string()) {
+      throw FormatError(config_path.string() + ": config has no model_type string");
+    }
     const DecoderFamily& family = decoder_family(config.at("model_type").get<std::string>());
     DecoderConfig c = family.parse_config(config, config_path.string());
     c.model_type = family.model_type;

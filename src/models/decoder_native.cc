@@ -2,6 +2,7 @@
 // and copies of a DecoderModel with a precision plan (the accuracy guard's).
 #include "optimum/models/decoder_native.h"
 
+#include <algorithm>
 #include <map>
 
 #include "optimum/core/errors.h"
@@ -232,6 +233,18 @@ DecoderWeights decoder_from_native(const DecoderConfig& c, const io::WeightStore
     l.down = r.linear(p + "down", c.intermediate_size, H, c.mlp_bias, type_of(p + "down"));
   }
   w.final_norm = r.norm("final_norm", H, ln);
+  // Every precision the layout names belongs to a Linear of this config.
+  std::vector<std::string> known;
+  for (size_t i = 0; i < w.layers.size(); ++i) {
+    for (const char* part : kLayerLinears) known.push_back(layer_prefix(i) + part);
+  }
+  if (has_head && !is_tied) known.emplace_back("lm_head");
+  for (auto it = dtypes.begin(); it != dtypes.end(); ++it) {
+    if (std::find(known.begin(), known.end(), it.key()) == known.end()) {
+      throw FormatError(source + ": layout.linear_dtypes names '" + it.key() + "', which is not a Linear of this " +
+                        c.model_type + " (" + std::to_string(c.n_layers) + " layers)");
+    }
+  }
   if (has_head && is_tied) {
     w.lm_head.weight = w.embed_tokens;
     w.lm_head.in = H;

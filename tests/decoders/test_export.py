@@ -296,6 +296,12 @@ def test_tampered_export_is_refused(tiny_models, tmp_path):
     (tmp_path / "layout" / "optimum_export.json").write_text(json.dumps(meta))
     with pytest.raises(Exception, match=r"linear_dtypes\.layers\.0\.qkv is 'int4'"):
         _C.DecoderLM(str(tmp_path / "layout"))
+    # A layout naming a Linear the config does not have.
+    meta = _meta(good)
+    meta["layout"]["linear_dtypes"]["layers.7.qkv"] = "int8"
+    (tmp_path / "layout" / "optimum_export.json").write_text(json.dumps(meta))
+    with pytest.raises(Exception, match=r"names 'layers\.7\.qkv', which is not a Linear"):
+        _C.DecoderLM(str(tmp_path / "layout"))
 
 
 def test_base_model_refused_for_text_generation(tiny_models, tmp_path):

@@ -39,6 +39,8 @@ from ._C import (
 from . import util
 from .sentence_transformer import SentenceTransformer
 from .causal_lm import AutoModelForCausalLM
+from .streamers import TextIteratorStreamer, TextStreamer
+from .tokenization import AutoTokenizer, PreTrainedTokenizer
 
 __version__ = "0.1.0"
 
@@ -51,6 +53,10 @@ __all__ = [
     "AutoModelForQuestionAnswering",
     "AutoModelForSequenceClassification",
     "AutoModelForTokenClassification",
+    "AutoTokenizer",
+    "PreTrainedTokenizer",
+    "TextIteratorStreamer",
+    "TextStreamer",
     "CorruptDownloadError",
     "Encoding",
     "EntryNotFoundError",

@@ -212,10 +212,18 @@ class AutoModelForCausalLM:
             value = kwargs.pop(name, None)
             if name in ("output_logits", "output_attentions", "output_hidden_states") and value:
                 raise ValueError(f"generate: {name}=True is not supported (logits are not kept per step)")
-        if "tokenizer" not in kwargs and self._lm is not None:
-            kwargs["tokenizer"] = self.tokenizer._native  # stop strings are decoded with the model's tokenizer
-        elif "tokenizer" in kwargs and isinstance(kwargs["tokenizer"], PreTrainedTokenizer):
-            kwargs["tokenizer"] = kwargs["tokenizer"]._native
+        # Stop strings are matched on text decoded by the model's tokenizer (else the one given, as
+        # transformers' generate(tokenizer=...)).
+        user_tokenizer = kwargs.pop("tokenizer", None)
+        decode_with = {}
+        if self._lm is not None:
+            decode_with["tokenizer"] = self.tokenizer._native
+        elif isinstance(user_tokenizer, PreTrainedTokenizer):
+            decode_with["tokenizer"] = user_tokenizer._native
+        elif isinstance(user_tokenizer, _C.Tokenizer):
+            decode_with["tokenizer"] = user_tokenizer
+        elif user_tokenizer is not None:
+            decode_with["decode"] = lambda ids: user_tokenizer.decode(list(ids))
 
         config = dict(self.generation_config)
         if generation_config is not None:
@@ -228,7 +236,7 @@ class AutoModelForCausalLM:
                                 f"{type(generation_config).__name__}")
             known = set(config)
             config.update({k: v for k, v in user.items() if k in known})
-        options = {k: v for k, v in kwargs.items() if k != "tokenizer"}
+        options = dict(kwargs)
         resolved = _C.generation_config(None, **{**{k: v for k, v in config.items() if v is not None}, **options})
         pad = resolved.get("pad_token_id")
         if pad is None:
@@ -278,7 +286,7 @@ class AutoModelForCausalLM:
 
         call = {**{k: v for k, v in config.items() if v is not None and k not in options}, **options}
         try:
-            out = _C.generate(self.causal_lm, prompts, callback, tokenizer=kwargs.get("tokenizer"), **call)
+            out = _C.generate(self.causal_lm, prompts, callback, **decode_with, **call)
         finally:
             if streamer is not None:
                 streamer.end()

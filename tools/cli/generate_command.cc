@@ -113,8 +113,13 @@ class TextPrinter {
 
 void run_generate(const GenerateArgs& a) {
   if (a.prompt.has_value() == a.chat.has_value()) throw InvalidArgument("give exactly one of --prompt and --chat");
+  if (a.stream && a.json) throw InvalidArgument("--stream and --json cannot be combined");
+  // Option and chat errors before loading the model.
+  const io::Json options = generation_options(a);
   generation::GenerationConfig config;
-  const io::Json options = generation_options(a);  // option errors before loading the model
+  config.update(options, "command-line options");
+  config.validate();
+  const io::OrderedJson messages = a.chat ? chat_messages(*a.chat) : io::OrderedJson();
   const auto lm = generation::LanguageModel::from_pretrained(a.model, a.load);
   config = lm->generation_config();
   config.update(options, "command-line options");
@@ -124,7 +129,7 @@ void run_generate(const GenerateArgs& a) {
   if (a.chat) {
     // As transformers' TextGenerationPipeline on a chat: the rendered
     // template with a generation prompt, tokenized without special tokens.
-    const std::string text = lm->apply_chat_template(chat_messages(*a.chat), true);
+    const std::string text = lm->apply_chat_template(messages, true);
     prompt = lm->encode(text, false);
   } else {
     prompt = lm->encode(*a.prompt, true);
@@ -139,7 +144,6 @@ void run_generate(const GenerateArgs& a) {
       throw InvalidArgument("--stream needs one returned sequence without beam search (num_beams and "
                             "num_return_sequences 1)");
     }
-    if (a.json) throw InvalidArgument("--stream and --json cannot be combined");
     printer = std::make_unique<TextPrinter>(*lm);
     go.on_token = [&printer](const generation::TokenEvent& e) {
       printer->put(e.token);

@@ -38,12 +38,14 @@ from ._C import (
 
 from . import util
 from .sentence_transformer import SentenceTransformer
+from .causal_lm import AutoModelForCausalLM
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AccessDeniedError",
     "AutoModel",
+    "AutoModelForCausalLM",
     "AutoModelForMaskedLM",
     "AutoModelForMultipleChoice",
     "AutoModelForQuestionAnswering",

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "optimum/core/errors.h"
+#include "optimum/io/gguf.h"
 #include "optimum/tokenizers/unicode.h"
 
 namespace optimum::tokenizers {
@@ -740,6 +741,11 @@ Tokenizer tokenizer_from_gguf(const io::Json& metadata, const std::string& sourc
   Tokenizer t = Tokenizer::from_json(gguf_tokenizer_json(metadata, source), source);
   t.mutable_config() = std::move(config);
   return t;
+}
+
+Tokenizer tokenizer_from_gguf_file(const std::filesystem::path& path) {
+  const io::GgufFile file = io::GgufFile::open(path);
+  return tokenizer_from_gguf(file.metadata(), file.source());
 }
 
 }  // namespace optimum::tokenizers

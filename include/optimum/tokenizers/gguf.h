@@ -15,6 +15,7 @@
 // merges) is a FormatError naming `source` and the key.
 #pragma once
 
+#include <filesystem>
 #include <string>
 
 #include "optimum/io/json.h"
@@ -37,5 +38,9 @@ TokenizerConfig gguf_tokenizer_config(const io::Json& metadata, const std::strin
 
 // gguf_tokenizer_json loaded as a Tokenizer, with gguf_tokenizer_config applied.
 Tokenizer tokenizer_from_gguf(const io::Json& metadata, const std::string& source);
+
+// The tokenizer embedded in the GGUF file at `path` (read with io::GgufFile;
+// errors name the file).
+Tokenizer tokenizer_from_gguf_file(const std::filesystem::path& path);
 
 }  // namespace optimum::tokenizers

@@ -84,7 +84,8 @@ asan-serving-test: build
 	  tests/serving/test_faults.py
 
 python-test: build
-	$(PY) -m pytest -q tests/python tests/parity tests/pipelines tests/sentence_transformers tests/hub tests/tokenizers tests/precision tests/serving tests/deploy
+	$(PY) -m pytest -q tests/python tests/parity tests/pipelines tests/sentence_transformers tests/hub tests/tokenizers tests/precision \
+	  tests/decoders tests/generation tests/gguf tests/gguf_tokenizer tests/serving tests/deploy
 
 test: unit-test asan-test asan-serving-test python-test
 

@@ -10,7 +10,7 @@ import torch
 import transformers
 
 import optimum_cpp
-from conftest import LEGACY_ROPE, MODEL_CONFIGS, VOCAB
+from decoder_common import LEGACY_ROPE, MODEL_CONFIGS, VOCAB
 
 ATOL = 1e-4
 PROMPT = 12

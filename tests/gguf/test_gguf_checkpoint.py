@@ -12,7 +12,7 @@ import gguf
 import numpy as np
 import pytest
 import torch
-from conftest import GEMMA3, SMOLLM2, gguf_reader, models_dir
+from gguf_common import GEMMA3, SMOLLM2, gguf_reader, models_dir
 from transformers import AutoConfig, AutoModelForCausalLM, GenerationConfig
 from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
 

@@ -12,7 +12,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import metadata_of
+from gguftok_common import metadata_of
 
 TEXTS = [
     "",

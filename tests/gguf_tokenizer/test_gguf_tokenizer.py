@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from conftest import SMOLLM2, metadata_of, metadata_via_gguf_package, models_dir
+from gguftok_common import SMOLLM2, metadata_of, metadata_via_gguf_package, models_dir
 
 BASE_CORPUS = [
     "",

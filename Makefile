@@ -66,7 +66,7 @@ asan-test: setup
 	  test_sentence_transformers test_forward \
 	  fuzz_safetensors_replay fuzz_pickle_replay fuzz_torch_zip_replay fuzz_config_replay fuzz_tokenizer_replay \
 	  fuzz_export_record_replay fuzz_multipart_replay fuzz_v2_request_replay fuzz_properties_replay \
-	  test_serving_archive fuzz_archive_replay
+	  test_serving_archive fuzz_archive_replay fuzz_openai_generate_replay
 	$(PY) tests/unit/forward/make_tiny_models.py $(BUILD_ASAN)/forward-fixtures
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -j $(JOBS) -E '_NOT_BUILT$$'

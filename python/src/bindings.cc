@@ -25,6 +25,18 @@ void bind_tokenizers(py::module_& m);
 void bind_pipelines(py::module_& m);
 // Defined in sentence_bindings.cc.
 void bind_sentence_transformers(py::module_& m);
+// Defined in causal_lm_bindings.cc.
+void bind_causal_lm(py::module_& m);
+// Defined in generation_bindings.cc.
+void bind_generation(py::module_& m);
+// Defined in chat_template_bindings.cc.
+void bind_chat_template(py::module_& m);
+// Defined in gguf_tokenizer_bindings.cc.
+void bind_gguf_tokenizer(py::module_& m);
+// Defined in gguf_bindings.cc.
+void bind_gguf(py::module_& m);
+// Defined in decoder_heads_bindings.cc.
+void bind_decoder_heads(py::module_& m);
 
 namespace {
 
@@ -277,8 +289,14 @@ PYBIND11_MODULE(_C, m) {
       .def_property_readonly("config", &PyModel::config, "config.json as a dict (inf kept, any depth)")
       .def_property_readonly("path", &PyModel::path);
   bind_tokenizers(m);
+  bind_gguf_tokenizer(m);
   bind_pipelines(m);
+  bind_chat_template(m);
   bind_sentence_transformers(m);
+  bind_causal_lm(m);
+  bind_generation(m);
+  bind_gguf(m);
+  bind_decoder_heads(m);
   m.def(
       "push_folder_to_hub",
       [](const std::string& folder, const std::string& repo_id, const std::string& token, bool private_repo,

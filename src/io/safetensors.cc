@@ -239,11 +239,24 @@ WeightStore WeightStore::open(const std::filesystem::path& path) {
   return ws;
 }
 
+WeightStore WeightStore::from_tensors(std::map<std::string, Tensor> tensors, std::string source) {
+  WeightStore ws;
+  ws.source_ = std::move(source);
+  ws.memory_ = std::make_shared<const std::map<std::string, Tensor>>(std::move(tensors));
+  return ws;
+}
+
 bool WeightStore::contains(const std::string& name) const {
+  if (memory_) return memory_->count(name) != 0;
   return torch_ ? torch_->contains(name) : where_.count(name) != 0;
 }
 
 Tensor WeightStore::get(const std::string& name) const {
+  if (memory_) {
+    auto it = memory_->find(name);
+    if (it == memory_->end()) throw NotFound("tensor '" + name + "' not found in " + source_);
+    return it->second;
+  }
   if (torch_) return torch_->get(name);
   auto it = where_.find(name);
   if (it == where_.end()) throw NotFound("tensor '" + name + "' not found in " + source_);
@@ -253,6 +266,11 @@ Tensor WeightStore::get(const std::string& name) const {
 std::vector<std::string> WeightStore::names() const {
   if (torch_) return torch_->names();
   std::vector<std::string> out;
+  if (memory_) {
+    out.reserve(memory_->size());
+    for (const auto& [n, t] : *memory_) out.push_back(n);
+    return out;
+  }
   out.reserve(where_.size());
   for (const auto& [n, i] : where_) out.push_back(n);
   return out;

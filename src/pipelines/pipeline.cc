@@ -513,6 +513,7 @@ std::vector<std::string> pipeline_tasks() {
   std::vector<std::string> out;
   for (const auto& t : task_table()) out.push_back(t.name);
   out.push_back("text-embedding");
+  out.push_back("text-generation");
   for (const auto& [alias, _] : aliases()) out.push_back(alias);
   return out;
 }
@@ -522,6 +523,7 @@ std::unique_ptr<Pipeline> pipeline(const std::string& task, const std::string& m
   std::string name = task;
   if (auto a = aliases().find(name); a != aliases().end()) name = a->second;
   if (name == "text-embedding") return detail::make_text_embedding(model, options);
+  if (name == "text-generation") return detail::make_text_generation(model, options);
   const TaskEntry* entry = nullptr;
   for (const auto& t : task_table()) {
     if (name == t.name) entry = &t;

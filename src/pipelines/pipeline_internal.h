@@ -28,6 +28,8 @@ class Options {
   bool has(const std::string& key) const { return merged_.contains(key); }
   bool in_call(const std::string& key) const { return call_.contains(key); }
   const Json& get(const std::string& key) const { return merged_.at(key); }
+  // Defaults overlaid by the call: every option given.
+  const Json& merged() const { return merged_; }
   // Typed getters: InvalidArgument naming the option when the type is wrong.
   std::optional<int64_t> get_int(const std::string& key) const;  // nullopt when absent
   int64_t get_int(const std::string& key, int64_t fallback) const;
@@ -126,6 +128,8 @@ std::unique_ptr<Pipeline> make_feature_extraction(Context ctx);
 std::unique_ptr<Pipeline> make_zero_shot_classification(Context ctx);
 // text-embedding loads a SentenceTransformer instead of a Context.
 std::unique_ptr<Pipeline> make_text_embedding(const std::string& model, const PipelineOptions& options);
+// text-generation over a generation::LanguageModel (option gguf_file: a GGUF file in the folder/repository).
+std::unique_ptr<Pipeline> make_text_generation(const std::string& model, const PipelineOptions& options);
 
 // Base carrying a Context into the public Pipeline fields, with the list
 // mechanics every task's operator() shares.

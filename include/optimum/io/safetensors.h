@@ -69,18 +69,22 @@ class WeightStore {
   // checkpoints for *.bin / *.pt / *.pth and pytorch_model.bin.index.json,
   // safetensors otherwise.
   static WeightStore open(const std::filesystem::path& path);
+  // In-memory weights (e.g. dequantized from a GGUF file); `source` names
+  // them in error messages.
+  static WeightStore from_tensors(std::map<std::string, Tensor> tensors, std::string source);
 
   bool contains(const std::string& name) const;
   Tensor get(const std::string& name) const;
   std::vector<std::string> names() const;
   const std::string& source() const { return source_; }
-  // "safetensors" or "pytorch" (pickled torch checkpoint).
-  const char* format() const { return torch_ ? "pytorch" : "safetensors"; }
+  // "safetensors", "pytorch" (pickled torch checkpoint) or "memory" (from_tensors).
+  const char* format() const { return torch_ ? "pytorch" : memory_ ? "memory" : "safetensors"; }
 
  private:
   std::vector<SafetensorsFile> files_;
   std::map<std::string, size_t> where_;  // tensor name -> index into files_
   std::shared_ptr<const TorchWeights> torch_;  // set for torch checkpoints (files_ empty)
+  std::shared_ptr<const std::map<std::string, Tensor>> memory_;  // set by from_tensors
   std::string source_;                   // path shown in error messages
 };
 

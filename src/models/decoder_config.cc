@@ -1,0 +1,456 @@
+// DecoderConfig parsing helpers shared by the decoder families, RoPE
+// frequencies as transformers' modeling_rope_utils computes them, the
+// weight loader driven by a family's name table, and the family registry.
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <mutex>
+#include <numbers>
+
+#include "optimum/models/decoder.h"
+
+namespace optimum::models {
+
+namespace {
+
+// Largest layer count a config may ask for (the deepest released models have ~128).
+constexpr int64_t kMaxLayers = int64_t{1} << 16;
+
+bool present(const io::Json& j, const char* key) { return j.is_object() && j.contains(key) && !j.at(key).is_null(); }
+
+int64_t int_or(const io::Json& j, const char* key, int64_t def) {
+  return present(j, key) ? j.at(key).get<int64_t>() : def;
+}
+
+double num_or(const io::Json& j, const char* key, double def) {
+  return present(j, key) ? j.at(key).get<double>() : def;
+}
+
+RopeType rope_type_from_name(const std::string& name, const std::string& source) {
+  static const std::map<std::string, RopeType> types = {{"default", RopeType::Default},
+                                                         {"linear", RopeType::Linear},
+                                                         {"dynamic", RopeType::Dynamic},
+                                                         {"llama3", RopeType::Llama3},
+                                                         {"yarn", RopeType::Yarn},
+                                                         {"longrope", RopeType::LongRope}};
+  auto it = types.find(name);
+  if (it == types.end()) {
+    throw Unsupported(source + ": rope_type '" + name +
+                      "' is not supported (supported: default, linear, dynamic, llama3, yarn, longrope)");
+  }
+  return it->second;
+}
+
+std::map<std::string, DecoderFamily>& registry() {
+  static std::map<std::string, DecoderFamily> families;
+  return families;
+}
+
+// One registration line per family.
+void register_decoder_families() {
+  register_decoder_family(llama_family());
+  register_decoder_family(mistral_family());
+  register_decoder_family(qwen2_family());
+  register_decoder_family(qwen3_family());
+  register_decoder_family(gpt2_family());
+  register_decoder_family(phi3_family());
+  register_decoder_family(gemma_family());
+  register_decoder_family(gemma3_text_family());
+}
+
+std::map<std::string, DecoderFamily>& families() {
+  static std::once_flag once;
+  std::call_once(once, register_decoder_families);
+  return registry();
+}
+
+// LongRoPE (transformers' _compute_longrope_parameters): short/long factors of
+// rotary_dims / 2 entries, factor defaulting to max / original positions,
+// attention_factor to sqrt(1 + ln(factor) / ln(original)) when factor > 1.
+void parse_longrope(const io::Json& params, const io::Json& config, const std::string& source, RopeConfig& r) {
+  for (const char* key : {"short_factor", "long_factor"}) {
+    if (!present(params, key) || !params.at(key).is_array()) {
+      throw FormatError(source + ": longrope rope_parameters need a '" + key + "' list");
+    }
+  }
+  r.short_factor = params.at("short_factor").get<std::vector<float>>();
+  r.long_factor = params.at("long_factor").get<std::vector<float>>();
+  const double orig = static_cast<double>(r.original_max_position_embeddings);
+  if (!(orig > 0)) throw FormatError(source + ": longrope needs original_max_position_embeddings > 0");
+  r.factor = present(params, "factor") ? params.at("factor").get<double>()
+                                       : static_cast<double>(int_or(config, "max_position_embeddings", 0)) / orig;
+  if (present(params, "attention_factor")) {
+    r.attention_factor = params.at("attention_factor").get<double>();
+  } else {
+    r.attention_factor = r.factor <= 1.0 ? 1.0 : std::sqrt(1.0 + std::log(r.factor) / std::log(orig));
+  }
+}
+
+}  // namespace
+
+RopeConfig parse_rope(const io::Json& config, const std::string& source, double default_theta,
+                      const std::string& layer_type) {
+  return io::with_json_context(source, [&] {
+    io::Json params = io::Json::object();
+    if (present(config, "rope_scaling") && !config.at("rope_scaling").empty()) {
+      params = config.at("rope_scaling");
+    } else if (present(config, "rope_parameters")) {
+      params = config.at("rope_parameters");
+    }
+    if (!params.is_object()) throw FormatError(source + ": rope_parameters must be an object");
+    if (!layer_type.empty() && present(params, layer_type.c_str())) params = params.at(layer_type);
+    RopeConfig r;
+    const std::string type =
+        present(params, "rope_type") ? params.at("rope_type").get<std::string>()
+                                     : (present(params, "type") ? params.at("type").get<std::string>() : "default");
+    r.type = rope_type_from_name(type, source);
+    r.theta = num_or(params, "rope_theta", num_or(config, "rope_theta", default_theta));
+    r.partial_rotary_factor = num_or(params, "partial_rotary_factor", num_or(config, "partial_rotary_factor", 1.0));
+    const int64_t max_pos = int_or(config, "max_position_embeddings", 0);
+    if (r.type == RopeType::Llama3 || r.type == RopeType::Yarn || r.type == RopeType::LongRope) {
+      r.original_max_position_embeddings =
+          present(config, "original_max_position_embeddings")
+              ? config.at("original_max_position_embeddings").get<int64_t>()
+              : int_or(params, "original_max_position_embeddings", max_pos);
+    }
+    if (r.type == RopeType::LongRope) {
+      parse_longrope(params, config, source, r);
+    } else if (r.type != RopeType::Default) {
+      if (!params.contains("factor")) throw FormatError(source + ": rope_parameters of type '" + type + "' needs 'factor'");
+      if (params.at("factor").is_null()) {
+        if (r.type != RopeType::Yarn || r.original_max_position_embeddings <= 0) {
+          throw FormatError(source + ": rope_parameters.factor is null");
+        }
+        r.factor = static_cast<double>(max_pos) / static_cast<double>(r.original_max_position_embeddings);
+      } else {
+        r.factor = params.at("factor").get<double>();
+      }
+    }
+    if (r.type == RopeType::Llama3) {
+      if (!present(params, "low_freq_factor") || !present(params, "high_freq_factor")) {
+        throw FormatError(source + ": llama3 rope_parameters need low_freq_factor and high_freq_factor");
+      }
+      r.low_freq_factor = params.at("low_freq_factor").get<double>();
+      r.high_freq_factor = params.at("high_freq_factor").get<double>();
+    }
+    if (r.type == RopeType::Yarn) {
+      if (present(params, "attention_factor")) r.attention_factor = params.at("attention_factor").get<double>();
+      // transformers: `get("beta_fast") or 32` (0 also falls back).
+      r.beta_fast = num_or(params, "beta_fast", 0.0);
+      if (r.beta_fast == 0.0) r.beta_fast = 32.0;
+      r.beta_slow = num_or(params, "beta_slow", 0.0);
+      if (r.beta_slow == 0.0) r.beta_slow = 1.0;
+      r.mscale = num_or(params, "mscale", 0.0);
+      r.mscale_all_dim = num_or(params, "mscale_all_dim", 0.0);
+      r.truncate = present(params, "truncate") ? params.at("truncate").get<bool>() : true;
+    }
+    return r;
+  });
+}
+
+RopeTable rope_inv_freq(const RopeConfig& rope, const DecoderConfig& config, int64_t seq_len) {
+  RopeTable t;
+  const auto dim = static_cast<int64_t>(static_cast<double>(config.head_dim) * rope.partial_rotary_factor);
+  t.rotary_dims = dim;
+  const int64_t half = (dim + 1) / 2;
+  double base = rope.theta;
+  if (rope.type == RopeType::Dynamic) {
+    const double mpe = static_cast<double>(config.max_position_embeddings);
+    const double len = std::max(static_cast<double>(seq_len), mpe);
+    base = base * std::pow((rope.factor * len / mpe) - (rope.factor - 1.0),
+                           static_cast<double>(dim) / static_cast<double>(dim - 2));
+  }
+  // transformers: 1 / base ** (arange(0, dim, 2).float() / dim), in f32.
+  std::vector<float> inv(static_cast<size_t>(half));
+  for (int64_t i = 0; i < half; ++i) {
+    const auto e = static_cast<float>(static_cast<float>(2 * i) / static_cast<float>(dim));
+    inv[i] = static_cast<float>(1.0 / static_cast<float>(std::pow(base, static_cast<double>(e))));
+  }
+  switch (rope.type) {
+    case RopeType::Default:
+    case RopeType::Dynamic:
+      break;
+    case RopeType::LongRope: {
+      // The long factors once the sequence passes the original length (seq_len 0: at init, short).
+      const std::vector<float>& ext =
+          seq_len > rope.original_max_position_embeddings ? rope.long_factor : rope.short_factor;
+      if (static_cast<int64_t>(ext.size()) != half) {
+        throw FormatError("longrope: " + std::to_string(ext.size()) + " factors for " + std::to_string(half) +
+                          " rotary frequencies");
+      }
+      // transformers: 1 / (ext_factors * base ** (arange(0, dim, 2) / dim)), in f32.
+      for (int64_t i = 0; i < half; ++i) {
+        const auto e = static_cast<float>(2 * i) / static_cast<float>(dim);
+        const auto pos_freq = static_cast<float>(std::pow(base, static_cast<double>(e)));
+        inv[i] = 1.0f / (ext[i] * pos_freq);
+      }
+      t.attention_scaling = static_cast<float>(rope.attention_factor);
+      break;
+    }
+    case RopeType::Linear:
+      for (float& f : inv) f = static_cast<float>(f / rope.factor);
+      break;
+    case RopeType::Llama3: {
+      const double old_len = static_cast<double>(rope.original_max_position_embeddings);
+      const double low_wavelen = old_len / rope.low_freq_factor;
+      const double high_wavelen = old_len / rope.high_freq_factor;
+      for (float& f : inv) {
+        const float wavelen = static_cast<float>(2.0 * std::numbers::pi) / f;
+        const float scaled = wavelen > low_wavelen ? static_cast<float>(f / rope.factor) : f;
+        const bool medium = !(wavelen < high_wavelen) && !(wavelen > low_wavelen);
+        if (medium) {
+          const float smooth = static_cast<float>((old_len / wavelen - rope.low_freq_factor) /
+                                                  (rope.high_freq_factor - rope.low_freq_factor));
+          f = (1.0f - smooth) * static_cast<float>(scaled / rope.factor) + smooth * scaled;
+        } else {
+          f = scaled;
+        }
+      }
+      break;
+    }
+    case RopeType::Yarn: {
+      const double factor = rope.factor;
+      auto get_mscale = [](double scale, double m) { return scale <= 1 ? 1.0 : 0.1 * m * std::log(scale) + 1.0; };
+      double attention_factor = rope.attention_factor;
+      if (std::isnan(attention_factor)) {
+        attention_factor = rope.mscale != 0.0 && rope.mscale_all_dim != 0.0
+                               ? get_mscale(factor, rope.mscale) / get_mscale(factor, rope.mscale_all_dim)
+                               : get_mscale(factor, 1.0);
+      }
+      t.attention_scaling = static_cast<float>(attention_factor);
+      const double orig = static_cast<double>(rope.original_max_position_embeddings);
+      auto correction_dim = [&](double rotations) {
+        return (static_cast<double>(dim) * std::log(orig / (rotations * 2 * std::numbers::pi))) /
+               (2 * std::log(rope.theta));
+      };
+      double low = correction_dim(rope.beta_fast);
+      double high = correction_dim(rope.beta_slow);
+      if (rope.truncate) {
+        low = std::floor(low);
+        high = std::ceil(high);
+      }
+      low = std::max(low, 0.0);
+      high = std::min(high, static_cast<double>(dim - 1));
+      if (low == high) high += 0.001;
+      for (int64_t i = 0; i < half; ++i) {
+        const float pos_freq = static_cast<float>(
+            std::pow(rope.theta, static_cast<double>(static_cast<float>(2 * i) / static_cast<float>(dim))));
+        const float extrapolation = 1.0f / pos_freq;
+        const float interpolation = static_cast<float>(1.0 / (factor * pos_freq));
+        const float ramp = static_cast<float>(std::clamp((static_cast<double>(i) - low) / (high - low), 0.0, 1.0));
+        const float extra_factor = 1.0f - ramp;
+        inv[i] = interpolation * (1.0f - extra_factor) + extrapolation * extra_factor;
+      }
+      break;
+    }
+  }
+  t.inv_freq = std::move(inv);
+  return t;
+}
+
+DecoderConfig parse_llama_like(const io::Json& j, const std::string& source, const LlamaLikeDefaults& d) {
+  return io::with_json_context(source, [&] {
+    if (!j.is_object()) throw FormatError(source + ": config must be a JSON object");
+    DecoderConfig c;
+    c.model_type = present(j, "model_type") ? j.at("model_type").get<std::string>() : "";
+    c.vocab_size = int_or(j, "vocab_size", d.vocab_size);
+    c.hidden_size = int_or(j, "hidden_size", d.hidden_size);
+    c.intermediate_size = int_or(j, "intermediate_size", d.intermediate_size);
+    c.n_layers = int_or(j, "num_hidden_layers", d.n_layers);
+    c.n_heads = int_or(j, "num_attention_heads", d.n_heads);
+    c.n_heads_kv = int_or(j, "num_key_value_heads", d.n_heads_kv > 0 ? d.n_heads_kv : c.n_heads);
+    if (c.n_heads <= 0) throw FormatError(source + ": num_attention_heads must be positive, got " + std::to_string(c.n_heads));
+    c.head_dim = int_or(j, "head_dim", d.head_dim > 0 ? d.head_dim : c.hidden_size / c.n_heads);
+    c.max_position_embeddings = int_or(j, "max_position_embeddings", d.max_position_embeddings);
+    const std::string act = present(j, d.act_key) ? j.at(d.act_key).get<std::string>() : d.hidden_act;
+    try {
+      c.act = kernels::activation_from_name(act);
+    } catch (const Unsupported& e) {
+      throw Unsupported(source + ": " + d.act_key + ": " + e.what());
+    }
+    c.norm_eps = num_or(j, d.eps_key, d.rms_norm_eps);
+    c.tie_word_embeddings = present(j, "tie_word_embeddings") ? j.at("tie_word_embeddings").get<bool>()
+                                                              : d.tie_word_embeddings;
+    c.ropes = {parse_rope(j, source)};
+    if (c.n_layers > kMaxLayers) {
+      throw FormatError(source + ": num_hidden_layers " + std::to_string(c.n_layers) + " is too large");
+    }
+    c.layers.assign(static_cast<size_t>(std::max<int64_t>(c.n_layers, 0)), DecoderLayerOptions{});
+    c.attention_scale = c.head_dim > 0 ? std::pow(static_cast<double>(c.head_dim), -0.5) : 0.0;
+    c.raw = j;
+    return c;
+  });
+}
+
+void validate_decoder_config(const DecoderConfig& c, const std::string& source) {
+  auto positive = [&](int64_t v, const char* field) {
+    if (v <= 0) throw FormatError(source + ": " + field + " must be positive, got " + std::to_string(v));
+  };
+  positive(c.vocab_size, "vocab_size");
+  positive(c.hidden_size, "hidden_size");
+  positive(c.n_layers, "num_hidden_layers");
+  positive(c.n_heads, "num_attention_heads");
+  positive(c.n_heads_kv, "num_key_value_heads");
+  positive(c.head_dim, "head_dim");
+  positive(c.intermediate_size, "intermediate_size");
+  positive(c.max_position_embeddings, "max_position_embeddings");
+  // Bounds that keep every size product far from overflow (a 1T-parameter model fits).
+  constexpr int64_t kMaxDim = int64_t{1} << 24;
+  auto bounded = [&](int64_t v, const char* field) {
+    if (v > kMaxDim) throw FormatError(source + ": " + field + " " + std::to_string(v) + " is too large");
+  };
+  bounded(c.vocab_size, "vocab_size");
+  bounded(c.hidden_size, "hidden_size");
+  bounded(c.intermediate_size, "intermediate_size");
+  bounded(c.n_layers, "num_hidden_layers");
+  bounded(c.n_heads, "num_attention_heads");
+  bounded(c.n_heads_kv, "num_key_value_heads");
+  bounded(c.head_dim, "head_dim");
+  bounded(c.n_heads * c.head_dim, "num_attention_heads * head_dim");
+  if (c.positions == PositionKind::Learned) bounded(c.max_position_embeddings, "max_position_embeddings");
+  if (c.n_heads % c.n_heads_kv != 0) {
+    throw FormatError(source + ": num_attention_heads " + std::to_string(c.n_heads) +
+                      " is not a multiple of num_key_value_heads " + std::to_string(c.n_heads_kv));
+  }
+  if (static_cast<int64_t>(c.layers.size()) != c.n_layers) {
+    throw FormatError(source + ": " + std::to_string(c.layers.size()) + " layer options for " +
+                      std::to_string(c.n_layers) + " layers (layer_types?)");
+  }
+  if (c.ropes.empty()) throw FormatError(source + ": no RoPE settings");
+  for (const DecoderLayerOptions& l : c.layers) {
+    if (l.rope < 0 || l.rope >= static_cast<int>(c.ropes.size())) throw FormatError(source + ": bad layer rope index");
+    if (l.sliding_window < 0) {
+      throw FormatError(source + ": sliding_window must be positive, got " + std::to_string(l.sliding_window));
+    }
+  }
+  if (c.positions == PositionKind::Rope) {
+    for (const RopeConfig& r : c.ropes) {
+      const auto dims = static_cast<int64_t>(static_cast<double>(c.head_dim) * r.partial_rotary_factor);
+      if (dims <= 0 || dims > c.head_dim || dims % 2 != 0) {
+        throw FormatError(source + ": rotary dimensions " + std::to_string(dims) + " (head_dim " +
+                          std::to_string(c.head_dim) + " * partial_rotary_factor) must be even and in (0, head_dim]");
+      }
+      if (!(r.theta > 0) || !std::isfinite(r.theta)) throw FormatError(source + ": rope_theta must be positive");
+      if (r.type != RopeType::Default && !(r.factor > 0)) throw FormatError(source + ": rope factor must be positive");
+      if (r.type == RopeType::LongRope) {
+        const auto half = static_cast<size_t>(dims / 2);
+        if (r.short_factor.size() != half || r.long_factor.size() != half) {
+          throw FormatError(source + ": longrope short_factor/long_factor have " +
+                            std::to_string(r.short_factor.size()) + "/" + std::to_string(r.long_factor.size()) +
+                            " entries, rotary dimensions need " + std::to_string(half));
+        }
+        if (!(r.attention_factor > 0) || !std::isfinite(r.attention_factor)) {
+          throw FormatError(source + ": longrope attention_factor must be positive");
+        }
+      }
+      if ((r.type == RopeType::Llama3 || r.type == RopeType::Yarn || r.type == RopeType::LongRope) &&
+          r.original_max_position_embeddings <= 0) {
+        throw FormatError(source + ": original_max_position_embeddings must be positive");
+      }
+      if (r.type == RopeType::Dynamic && dims <= 2) throw FormatError(source + ": dynamic RoPE needs head_dim > 2");
+    }
+  }
+  if (!(c.norm_eps >= 0) || !std::isfinite(c.norm_eps)) throw FormatError(source + ": norm eps must be >= 0");
+}
+
+void register_decoder_family(DecoderFamily family) {
+  auto& r = registry();
+  const std::string key = family.model_type;
+  if (r.count(key) != 0) throw InvalidArgument("decoder family '" + key + "' registered twice");
+  r.emplace(key, std::move(family));
+}
+
+const DecoderFamily& decoder_family(const std::string& model_type) {
+  auto& f = families();
+  auto it = f.find(model_type);
+  if (it == f.end()) {
+    std::string list;
+    for (const auto& [name, _] : f) list += (list.empty() ? "" : ", ") + name;
+    throw Unsupported("decoder model_type '" + model_type + "' is not supported (supported: " + list + ")");
+  }
+  return it->second;
+}
+
+std::vector<std::string> decoder_model_types() {
+  std::vector<std::string> out;
+  for (const auto& [name, _] : families()) out.push_back(name);
+  return out;
+}
+
+bool is_decoder_model_type(const std::string& model_type) { return families().count(model_type) != 0; }
+
+namespace {
+
+std::string layer_name(const std::string& pattern, int64_t i, const std::string& leaf) {
+  std::string p = pattern;
+  const auto at = p.find("{i}");
+  if (at != std::string::npos) p.replace(at, 3, std::to_string(i));
+  return p + leaf;
+}
+
+DecoderNorm load_norm(const WeightSource& src, const std::string& name, int64_t dim, NormKind kind) {
+  DecoderNorm n;
+  n.weight = src.tensor(name + ".weight", {dim});
+  if (kind == NormKind::LayerNorm) n.bias = src.tensor(name + ".bias", {dim});
+  return n;
+}
+
+}  // namespace
+
+DecoderWeights load_decoder_weights(const DecoderConfig& c, const DecoderWeightNames& names,
+                                    const io::WeightStore& store) {
+  WeightSource src(store, names.base_prefix);
+  DecoderWeights w;
+  w.embed_tokens = src.tensor(src.base(names.embed_tokens), {c.vocab_size, c.hidden_size});
+  if (c.positions == PositionKind::Learned) {
+    w.position_embeddings =
+        src.tensor(src.base(names.position_embeddings), {c.max_position_embeddings, c.hidden_size});
+  }
+  const int64_t q_out = c.n_heads * c.head_dim;
+  const int64_t kv_out = c.n_heads_kv * c.head_dim;
+  for (int64_t i = 0; i < c.n_layers; ++i) {
+    auto name = [&](const std::string& leaf) { return src.base(layer_name(names.layer, i, leaf)); };
+    DecoderLayerWeights l;
+    l.attn_norm = load_norm(src, name(names.attn_norm), c.hidden_size, c.norm);
+    l.mlp_norm = load_norm(src, name(names.mlp_norm), c.hidden_size, c.norm);
+    if (c.sandwich_norms) {
+      l.attn_out_norm = load_norm(src, name(names.attn_out_norm), c.hidden_size, c.norm);
+      l.mlp_out_norm = load_norm(src, name(names.mlp_out_norm), c.hidden_size, c.norm);
+    }
+    if (c.qk_norm) {
+      l.q_norm = load_norm(src, name(names.q_norm), c.head_dim, c.norm);
+      l.k_norm = load_norm(src, name(names.k_norm), c.head_dim, c.norm);
+    }
+    if (!names.qkv.empty()) {
+      l.qkv = src.linear(name(names.qkv), c.hidden_size, q_out + 2 * kv_out, c.attention_bias);
+    } else {
+      const Linear q = src.linear(name(names.q), c.hidden_size, q_out, c.attention_bias);
+      const Linear k = src.linear(name(names.k), c.hidden_size, kv_out, c.attention_bias);
+      const Linear v = src.linear(name(names.v), c.hidden_size, kv_out, c.attention_bias);
+      l.qkv = fuse_linears({&q, &k, &v});
+    }
+    l.o = src.linear(name(names.o), q_out, c.hidden_size, c.attention_out_bias);
+    if (!c.gated_mlp) {
+      l.gate_up = src.linear(name(names.up), c.hidden_size, c.intermediate_size, c.mlp_bias);
+    } else if (!names.gate_up.empty()) {
+      l.gate_up = src.linear(name(names.gate_up), c.hidden_size, 2 * c.intermediate_size, c.mlp_bias);
+    } else {
+      const Linear g = src.linear(name(names.gate), c.hidden_size, c.intermediate_size, c.mlp_bias);
+      const Linear u = src.linear(name(names.up), c.hidden_size, c.intermediate_size, c.mlp_bias);
+      l.gate_up = fuse_linears({&g, &u});
+    }
+    l.down = src.linear(name(names.down), c.intermediate_size, c.hidden_size, c.mlp_bias);
+    w.layers.push_back(std::move(l));
+  }
+  w.final_norm = load_norm(src, src.base(names.final_norm), c.hidden_size, c.norm);
+  if (c.tie_word_embeddings) {
+    w.lm_head.weight = w.embed_tokens;
+    w.lm_head.in = c.hidden_size;
+    w.lm_head.out = c.vocab_size;
+  } else if (src.has(names.lm_head + ".weight")) {
+    w.lm_head = src.linear(names.lm_head, c.hidden_size, c.vocab_size, false);
+  }
+  return w;
+}
+
+}  // namespace optimum::models

@@ -1,0 +1,317 @@
+#include "generation_model.h"
+
+#include <algorithm>
+
+#include "optimum/core/errors.h"
+#include "optimum/serving/status.h"
+
+namespace optimum::serving::detail {
+
+namespace {
+
+// Bytes at the end of `text` that may still change when more tokens come:
+// a U+FFFD a byte-level decoder writes for an unfinished character, and the
+// longest suffix that starts one of the stop strings.
+size_t unstable_tail(const std::string& text, const std::vector<std::string>& stop) {
+  size_t hold = 0;
+  static const std::string kReplacement = "\xEF\xBF\xBD";
+  if (text.size() >= kReplacement.size() && text.compare(text.size() - 3, 3, kReplacement) == 0) hold = 3;
+  for (const auto& s : stop) {
+    for (size_t k = std::min(s.size() - 1, text.size()); k > hold; --k) {
+      if (text.compare(text.size() - k, k, s, 0, k) == 0) {
+        hold = k;
+        break;
+      }
+    }
+  }
+  return hold;
+}
+
+const char* finish_name(generation::FinishReason r) {
+  return r == generation::FinishReason::kLength ? "length" : "stop";
+}
+
+}  // namespace
+
+struct GenerationModel::Job {
+  GenerateCall call;
+  GenerationSink sink;
+  generation::GenerationConfig config;
+  std::vector<std::vector<int64_t>> prompts;
+  std::vector<int64_t> requests;  // Generator ids of the started prompts
+  size_t started = 0;
+  struct Choice {
+    std::vector<int64_t> ids;
+    std::string text;
+    size_t emitted = 0;
+    bool first = true;
+    bool done = false;
+    bool stopped = false;  // a stop string ended it
+    std::string finish_reason;
+    std::vector<TokenLogprob> logprobs;
+  };
+  std::vector<Choice> choices;  // prompt-major: prompt p, sample s -> p*n + s
+  int64_t prompt_tokens = 0;
+  bool failed = false;
+  bool cancelled() const { return sink.cancelled && sink.cancelled->load(); }
+};
+
+GenerationModel::GenerationModel(std::string name, TextGenerationBackend backend, Options options)
+    : name_(std::move(name)), backend_(std::move(backend)), options_(options) {
+  if (!backend_.model) throw InvalidArgument("generation model " + name_ + ": no model");
+  if (options_.slots < 1) throw InvalidArgument("generation model " + name_ + ": slots must be at least 1");
+  const int64_t positions = backend_.model->max_positions();
+  if (positions > 0) options_.capacity = std::min(options_.capacity, positions);
+  if (options_.capacity < 2) throw InvalidArgument("generation model " + name_ + ": capacity must be at least 2");
+  generator_ = std::make_unique<generation::Generator>(backend_.model, options_.slots, options_.capacity);
+  thread_ = std::thread([this] { loop(); });
+}
+
+GenerationModel::~GenerationModel() { stop(); }
+
+size_t GenerationModel::cache_bytes() const {
+  return backend_.model->cache_bytes_per_position() * static_cast<size_t>(options_.slots * options_.capacity);
+}
+
+void GenerationModel::submit(GenerateCall call, GenerationSink sink) {
+  auto job = std::make_shared<Job>();
+  const std::string what = call.chat ? "chat completion request" : "completion request";
+  if (call.chat) {
+    if (!backend_.render_chat) {
+      throw ServingError(Code::BadRequest, "model " + name_ + " has no chat template; use /v1/completions");
+    }
+    const std::string text = backend_.render_chat(call.messages, call.tools, call.chat_template_kwargs,
+                                                  call.add_generation_prompt, call.continue_final_message);
+    job->prompts.push_back(backend_.encode_rendered(text));
+  } else {
+    for (size_t i = 0; i < call.prompt_count(); ++i) {
+      job->prompts.push_back(call.prompt_is_ids[i] ? call.prompt_ids[i] : backend_.encode(call.prompts[i]));
+    }
+  }
+  const int64_t vocab = backend_.model->vocab_size();
+  for (size_t p = 0; p < job->prompts.size(); ++p) {
+    const auto& ids = job->prompts[p];
+    if (ids.empty()) throw InvalidArgument(what + ": prompt " + std::to_string(p) + " has no tokens");
+    for (const int64_t id : ids) {
+      if (id < 0 || id >= vocab) {
+        throw InvalidArgument(what + ": token id " + std::to_string(id) + " is outside the vocabulary of " +
+                              std::to_string(vocab));
+      }
+    }
+    job->prompt_tokens += static_cast<int64_t>(ids.size());
+  }
+  // The request's generation settings over the model's defaults.
+  auto& cfg = job->config;
+  cfg = backend_.defaults;
+  cfg.max_length.reset();
+  size_t longest = 0;
+  for (const auto& ids : job->prompts) longest = std::max(longest, ids.size());
+  const int64_t room = options_.capacity - static_cast<int64_t>(longest);
+  if (room < 1) {
+    throw InvalidArgument(what + ": the prompt has " + std::to_string(longest) + " tokens; model " + name_ +
+                          " serves at most " + std::to_string(options_.capacity - 1) + " prompt tokens");
+  }
+  if (call.max_tokens) {
+    if (*call.max_tokens > room) {
+      throw InvalidArgument(what + ": \"max_tokens\" " + std::to_string(*call.max_tokens) + " + " +
+                            std::to_string(longest) + " prompt tokens exceed the context of " +
+                            std::to_string(options_.capacity) + " tokens");
+    }
+    cfg.max_new_tokens = *call.max_tokens;
+  } else {
+    cfg.max_new_tokens = call.chat ? room : std::min<int64_t>(16, room);  // OpenAI's completion default: 16
+  }
+  if (call.temperature) {
+    cfg.do_sample = *call.temperature > 0;
+    if (cfg.do_sample) cfg.temperature = *call.temperature;
+  }
+  if (call.top_p) cfg.top_p = *call.top_p;
+  if (call.top_k) cfg.top_k = *call.top_k;
+  if (call.min_p) cfg.min_p = *call.min_p;
+  if (call.repetition_penalty) cfg.repetition_penalty = *call.repetition_penalty;
+  if (call.min_tokens) cfg.min_new_tokens = *call.min_tokens;
+  if (call.seed) cfg.seed = *call.seed;
+  cfg.num_beams = 1;
+  cfg.num_return_sequences = call.n;
+  if (call.n > 1 && !cfg.do_sample) {
+    throw InvalidArgument(what + ": \"n\" > 1 needs sampling (a \"temperature\" above 0)");
+  }
+  if (call.n > options_.slots) {
+    throw InvalidArgument(what + ": \"n\" is " + std::to_string(call.n) + "; model " + name_ + " decodes at most " +
+                          std::to_string(options_.slots) + " sequences at once");
+  }
+  cfg.validate();
+  job->choices.resize(job->prompts.size() * static_cast<size_t>(call.n));
+  job->call = std::move(call);
+  job->sink = std::move(sink);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stopping_) throw ServingError(Code::Unavailable, "model " + name_ + " is stopping");
+    if (queue_.size() >= options_.max_queue) {
+      throw ServingError(Code::TooManyRequests,
+                         "model " + name_ + " has " + std::to_string(queue_.size()) + " requests waiting; try again later", 1);
+    }
+    queue_.push_back(std::move(job));
+  }
+  cv_.notify_one();
+}
+
+void GenerationModel::start(const std::shared_ptr<Job>& job) {
+  const size_t p = job->started++;
+  const auto n = static_cast<size_t>(job->call.n);
+  generation::RequestOptions ro;
+  ro.on_token = [this, job, p, n](const generation::TokenEvent& ev) {
+    if (job->cancelled() || job->failed) return false;
+    auto& c = job->choices[p * n + static_cast<size_t>(ev.sequence)];
+    if (c.done) return false;
+    c.ids.push_back(ev.token);
+    std::string text = backend_.decode(c.ids);
+    // OpenAI's stop: the text ends before the first stop string, which is not returned.
+    size_t cut = std::string::npos;
+    for (const auto& s : job->call.stop) {
+      const size_t from = c.emitted >= s.size() ? c.emitted - s.size() + 1 : 0;
+      const size_t at = text.find(s, from);
+      if (at != std::string::npos) cut = std::min(cut, at);
+    }
+    if (cut != std::string::npos) {
+      text.resize(cut);
+      c.stopped = true;
+    }
+    c.text = std::move(text);
+    std::vector<TokenLogprob> lps;
+    if (job->call.logprobs) {
+      lps.push_back({backend_.decode({ev.token}), ev.logprob, {}});
+      c.logprobs.push_back(lps.back());
+    }
+    if (job->call.stream && job->sink.on_delta) {
+      const size_t stable = c.stopped ? c.text.size() : c.text.size() - unstable_tail(c.text, job->call.stop);
+      if (stable > c.emitted || !lps.empty()) {
+        const std::string delta = stable > c.emitted ? c.text.substr(c.emitted, stable - c.emitted) : std::string();
+        job->sink.on_delta(p * n + static_cast<size_t>(ev.sequence), delta, c.first, lps);
+        c.first = false;
+        c.emitted = std::max(c.emitted, stable);
+      }
+    }
+    return !c.stopped;
+  };
+  job->requests.push_back(generator_->add(job->prompts[p], job->config, std::move(ro)));
+  running_.fetch_add(1);
+}
+
+void GenerationModel::admit(std::unique_lock<std::mutex>& lock) {
+  (void)lock;
+  while (!queue_.empty()) {
+    auto job = queue_.front();
+    if (generator_->free_slots() < generation::Generator::slots_needed(job->config)) break;
+    if (job->cancelled()) {
+      queue_.pop_front();
+      continue;
+    }
+    start(job);
+    if (job->started == job->prompts.size()) {
+      queue_.pop_front();
+      active_.push_back(job);
+    } else if (std::find(active_.begin(), active_.end(), job) == active_.end()) {
+      active_.push_back(job);
+    }
+  }
+}
+
+void GenerationModel::finish(const std::shared_ptr<Job>& job) {
+  const auto n = static_cast<size_t>(job->call.n);
+  for (size_t r = 0; r < job->requests.size(); ++r) {
+    const int64_t id = job->requests[r];
+    if (id < 0 || !generator_->finished(id)) continue;
+    const auto out = generator_->take(id);
+    job->requests[r] = -1;
+    running_.fetch_sub(1);
+    for (size_t s = 0; s < out.size() && s < n; ++s) {
+      auto& c = job->choices[r * n + s];
+      c.done = true;
+      c.finish_reason = c.stopped ? "stop" : finish_name(out[s].finish_reason);
+      if (job->call.stream && !job->cancelled()) {
+        if (c.text.size() > c.emitted && job->sink.on_delta) {
+          job->sink.on_delta(r * n + s, c.text.substr(c.emitted), c.first, {});
+          c.first = false;
+          c.emitted = c.text.size();
+        }
+        if (job->sink.on_finish) job->sink.on_finish(r * n + s, c.finish_reason);
+      }
+    }
+  }
+}
+
+void GenerationModel::loop() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (true) {
+    cv_.wait(lock, [&] { return stopping_ || !queue_.empty() || !generator_->idle(); });
+    if (stopping_) break;
+    admit(lock);
+    lock.unlock();
+    try {
+      for (const auto& job : active_) {
+        if (job->cancelled()) {
+          for (const int64_t id : job->requests) {
+            if (id >= 0) generator_->cancel(id);
+          }
+        }
+      }
+      if (!generator_->idle()) generator_->step();
+      std::vector<std::shared_ptr<Job>> still;
+      for (const auto& job : active_) {
+        finish(job);
+        const bool all_started = job->started == job->prompts.size();
+        const bool all_done = all_started && std::all_of(job->requests.begin(), job->requests.end(),
+                                                         [](int64_t id) { return id < 0; });
+        if (!all_done) {
+          still.push_back(job);
+          continue;
+        }
+        if (job->cancelled() || !job->sink.on_done) continue;
+        Usage usage{job->prompt_tokens, 0};
+        std::vector<GeneratedChoice> choices;
+        for (auto& c : job->choices) {
+          usage.completion_tokens += static_cast<int64_t>(c.ids.size());
+          choices.push_back({std::move(c.text), c.finish_reason, std::move(c.logprobs)});
+        }
+        job->sink.on_done(std::move(choices), usage);
+      }
+      active_ = std::move(still);
+    } catch (...) {
+      // A failed step leaves the cache in an unknown state: fail every
+      // running request and start over with a fresh generator.
+      const auto error = std::current_exception();
+      for (const auto& job : active_) {
+        job->failed = true;
+        if (job->sink.on_error) job->sink.on_error(error);
+      }
+      active_.clear();
+      running_.store(0);
+      generator_ = std::make_unique<generation::Generator>(backend_.model, options_.slots, options_.capacity);
+    }
+    lock.lock();
+  }
+  // Stopping: fail what is queued or running.
+  auto error = std::make_exception_ptr(ServingError(Code::Unavailable, "model " + name_ + " is stopping"));
+  std::vector<std::shared_ptr<Job>> all(active_.begin(), active_.end());
+  for (const auto& job : queue_) {
+    if (std::find(all.begin(), all.end(), job) == all.end()) all.push_back(job);
+  }
+  queue_.clear();
+  active_.clear();
+  lock.unlock();
+  for (const auto& job : all) {
+    if (job->sink.on_error) job->sink.on_error(error);
+  }
+}
+
+void GenerationModel::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace optimum::serving::detail

@@ -5,6 +5,7 @@ import struct
 from pathlib import Path
 
 import pytest
+from gguf import GGUFReader  # the class itself: test_gguf_checkpoint.py patches gguf.GGUFReader
 
 REPO = Path(__file__).resolve().parents[2]
 SMOLLM2 = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -44,9 +45,7 @@ _readers = {}
 
 def gguf_reader(path):
     """One gguf.GGUFReader per file for the whole session (parsing a 262k-token vocabulary takes seconds)."""
-    import gguf
-
     key = str(path)
     if key not in _readers:
-        _readers[key] = gguf.GGUFReader(key)
+        _readers[key] = GGUFReader(key)
     return _readers[key]

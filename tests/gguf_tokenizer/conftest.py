@@ -1,6 +1,7 @@
 """Fixtures of the GGUF tokenizer tests: the two real GGUF models, their
 metadata in the JSON shape io::GgufFile::metadata() gives, transformers'
-tokenizer loaded with `gguf_file=` (the oracle) and ours converted in C++.
+tokenizer loaded with `gguf_file=` (the oracle) and ours converted in C++,
+both from that metadata and straight from the file (the C++ GGUF reader).
 
 Everything expensive (gemma-3's 262k vocabulary) is built once per session.
 A missing model file fails the tests; it never skips.
@@ -94,7 +95,10 @@ class Model:
         self.metadata = metadata_of(self.path)
         self.metadata_json = json.dumps(self.metadata)
         self.hf = AutoTokenizer.from_pretrained(str(models_dir()), gguf_file=name)
+        # Two routes to the C++ tokenizer: metadata read in Python (the oracle's
+        # reader) and the whole file read by the C++ GGUF reader.
         self.cpp = oc.tokenizer_from_gguf_metadata(self.metadata_json, name)
+        self.cpp_file = oc.tokenizer_from_gguf_file(str(self.path))
         self.cpp_json = json.loads(oc.gguf_tokenizer_json(self.metadata_json, name))
         self.cpp_config = oc.gguf_tokenizer_config(self.metadata_json, name)
 

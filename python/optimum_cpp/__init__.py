@@ -41,6 +41,10 @@ from .sentence_transformer import SentenceTransformer
 from .causal_lm import AutoModelForCausalLM
 from .streamers import TextIteratorStreamer, TextStreamer
 from .tokenization import AutoTokenizer, PreTrainedTokenizer
+from .decoder_heads import DecoderForSequenceClassification, DecoderModel
+from .decoder_heads import decoder_model_type as _decoder_model_type
+
+_DECODER_HEADS = {"feature-extraction": DecoderModel, "text-classification": DecoderForSequenceClassification}
 
 __version__ = "0.1.0"
 
@@ -58,6 +62,8 @@ __all__ = [
     "TextIteratorStreamer",
     "TextStreamer",
     "CorruptDownloadError",
+    "DecoderForSequenceClassification",
+    "DecoderModel",
     "Encoding",
     "EntryNotFoundError",
     "FormatError",
@@ -154,6 +160,9 @@ class _OptimizedModel:
         ``dtype`` at load (int8 quantized then)."""
         if isinstance(calibration_texts, str):
             raise TypeError("calibration_texts must be a list of strings, not a string")
+        # Decoder checkpoints (llama, qwen3, gemma3_text, gpt2, ...) run on the decoder engine.
+        if cls.task in _DECODER_HEADS and not export and _decoder_model_type(model_id):
+            return _DECODER_HEADS[cls.task].from_pretrained(model_id, dtype=dtype)
         return cls(
             _NativeModel(
                 str(model_id),

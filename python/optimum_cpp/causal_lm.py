@@ -146,6 +146,12 @@ class AutoModelForCausalLM:
         """Final-normed hidden states [rows, hidden] of every new token (the base model's output)."""
         return self._native.hidden_states(cache, [(int(s), ids) for s, ids in segments])
 
+    def layer_states(self, cache, segments) -> np.ndarray:
+        """Embeddings and every layer's output, [n_layers + 1, rows, hidden], to bisect a parity
+        failure layer by layer: entries 0 .. n_layers - 1 are transformers' output_hidden_states,
+        whose last entry is the final-normed output (``hidden_states``) instead of the raw one."""
+        return self._native.layer_states(cache, [(int(s), ids) for s, ids in segments])
+
     def _segments(self, input_ids, attention_mask):
         ids = np.asarray(input_ids)
         if ids.ndim == 1:

@@ -63,6 +63,21 @@ class PyCausalLM {
                [&](std::vector<models::StepSegment>& s) { return model_->hidden_states(*cache.cache, s); });
   }
 
+  // Embeddings and every layer's output, [n_layers + 1, rows, hidden].
+  py::array layer_states(PyKvCache& cache, const py::list& segments) const {
+    return run(cache, segments, [&](std::vector<models::StepSegment>& s) {
+      const auto& c = model_->config();
+      int64_t rows = 0;
+      for (const auto& seg : s) rows += seg.count;
+      Tensor out = Tensor::zeros(DType::F32, {c.n_layers + 1, rows, c.hidden_size});
+      float* dst = out.mutable_data<float>();
+      model_->hidden_states(*cache.cache, s, [&](const char*, int64_t layer, const float* data, int64_t r, int64_t cols) {
+        std::copy_n(data, r * cols, dst + (layer + 1) * r * cols);
+      });
+      return out;
+    });
+  }
+
   const models::DecoderModel& model() const { return *model_; }
   const std::shared_ptr<const models::DecoderModel>& shared() const { return model_; }
 
@@ -75,8 +90,14 @@ class PyCausalLM {
     for (const py::handle& item : segments) {
       auto pair = item.cast<py::tuple>();
       if (pair.size() != 2) throw InvalidArgument("step: each segment must be a (slot, token_ids) pair");
-      IdArray a = IdArray::ensure(pair[1]);
-      if (!a || a.ndim() != 1) throw InvalidArgument("step: token_ids must be a 1-D sequence of integers");
+      py::array raw = py::array::ensure(pair[1]);
+      if (!raw || raw.ndim() != 1) throw InvalidArgument("step: token_ids must be a 1-D sequence of integers");
+      const char kind = raw.dtype().kind();
+      if (raw.size() > 0 && kind != 'i' && kind != 'u') {
+        throw InvalidArgument(std::string("step: token_ids must be integers, got dtype kind '") + kind + "'");
+      }
+      IdArray a = IdArray::ensure(raw);
+      if (!a) throw InvalidArgument("step: token_ids must be a 1-D sequence of integers");
       ids.push_back(a);
       segs.push_back({pair[0].cast<int64_t>(), a.data(), static_cast<int64_t>(a.size())});
     }
@@ -132,6 +153,9 @@ void bind_causal_lm(py::module_& m) {
            "Logits [rows, vocab] of [(slot, token_ids), ...] appended to their slots")
       .def("hidden_states", &PyCausalLM::hidden_states, py::arg("cache"), py::arg("segments"),
            "Final-normed hidden states [rows, hidden] of every new token")
+      .def("layer_states", &PyCausalLM::layer_states, py::arg("cache"), py::arg("segments"),
+           "Embeddings and each layer's output [n_layers + 1, rows, hidden] (transformers' output_hidden_states "
+           "before the final norm), appending to the cache as step() does")
       .def_property_readonly("vocab_size", [](const PyCausalLM& p) { return p.model().vocab_size(); })
       .def_property_readonly("hidden_size", [](const PyCausalLM& p) { return p.model().config().hidden_size; })
       .def_property_readonly("max_positions", [](const PyCausalLM& p) { return p.model().max_positions(); })

@@ -15,7 +15,9 @@ namespace {
 // Python objects to JSON text through the json module (dict order kept;
 // ensure_ascii so that lone surrogates are refused by the JSON reader).
 std::string dumps(const py::object& obj) {
-  static py::object json_dumps = py::module_::import("json").attr("dumps");
+  // Looked up per call: a static py::object would be released after the
+  // interpreter finalizes.
+  const py::object json_dumps = py::module_::import("json").attr("dumps");
   return json_dumps(obj, py::arg("ensure_ascii") = true).cast<std::string>();
 }
 

@@ -79,8 +79,12 @@ std::shared_ptr<const models::CausalLM> as_causal_lm(const py::object& model) {
     return model.cast<std::shared_ptr<models::CausalLM>>();
   } catch (const py::cast_error&) {
   }
-  if (py::hasattr(model, "causal_lm")) return as_causal_lm(model.attr("causal_lm"));
-  throw InvalidArgument("generate: model must be a causal language model of optimum_cpp (a _C.CausalLM), got " +
+  // The engine's _C.CausalLM (its `causal_lm`), or optimum_cpp's
+  // AutoModelForCausalLM wrapper around one (its `_native`).
+  for (const char* attr : {"causal_lm", "_native"})
+    if (py::hasattr(model, attr)) return as_causal_lm(model.attr(attr));
+  throw InvalidArgument("generate: model must be a causal language model of optimum_cpp (AutoModelForCausalLM, "
+                        "_C.CausalLM or a _C.CausalLMInterface), got " +
                         std::string(py::str(py::type::of(model).attr("__name__"))));
 }
 
@@ -123,6 +127,7 @@ struct CallSetup {
   DecodeFn decode;
   std::shared_ptr<py::object> keep_tokenizer;
   std::shared_ptr<py::object> keep_decode;
+  int64_t top_logprobs = 0;
 };
 
 CallSetup setup_call(const py::kwargs& kwargs) {
@@ -137,6 +142,8 @@ CallSetup setup_call(const py::kwargs& kwargs) {
       tokenizer = py::reinterpret_borrow<py::object>(item.second);
     } else if (key == "decode") {
       decode = py::reinterpret_borrow<py::object>(item.second);
+    } else if (key == "top_logprobs") {
+      s.top_logprobs = item.second.is_none() ? 0 : item.second.cast<int64_t>();
     } else if (key == "generation_config") {
       generation_config = py::reinterpret_borrow<py::object>(item.second);
     } else {
@@ -176,6 +183,7 @@ py::list to_python(const std::vector<GenerationOutput>& outputs) {
       d["tokens"] = s.tokens;
       d["scores"] = s.scores;
       d["logprobs"] = s.logprobs;
+      if (!s.top_logprobs.empty()) d["top_logprobs"] = s.top_logprobs;
       d["sequence_score"] = s.sequence_score ? py::object(py::float_(*s.sequence_score)) : py::none();
       d["finish_reason"] = finish_reason_name(s.finish_reason);
       seqs.append(d);
@@ -196,6 +204,7 @@ class Stream {
       : setup_(std::move(setup)) {
     GenerateOptions options;
     options.decode = setup_.decode;
+    options.top_logprobs = setup_.top_logprobs;
     options.on_token = [this](const TokenEvent& e) {
       std::lock_guard<std::mutex> lock(mu_);
       events_.push_back(e);
@@ -272,19 +281,21 @@ class Stream {
 }  // namespace
 
 void bind_generation(py::module_& m) {
-  py::class_<models::CausalLM, std::shared_ptr<models::CausalLM>>(m, "CausalLM")
+  // The interface generate() runs on; the engine's _C.CausalLM hands its
+  // model out as one through its `causal_lm` property.
+  py::class_<models::CausalLM, std::shared_ptr<models::CausalLM>>(m, "CausalLMInterface")
       .def_property_readonly("vocab_size", &models::CausalLM::vocab_size)
       .def_property_readonly("max_positions", &models::CausalLM::max_positions)
       .def_property_readonly("model_type", &models::CausalLM::model_type);
 
   py::class_<TableLM, models::CausalLM, std::shared_ptr<TableLM>>(m, "_TableLM",
-                                                                   "Test model: logits = table[position, token]")
-      .def(py::init([](py::array_t<float, py::array::c_style | py::array::forcecast> table) {
+                                                                   "Test model: logits = table[position, token] + history * table[position, prefix sum % vocab]")
+      .def(py::init([](py::array_t<float, py::array::c_style | py::array::forcecast> table, float history) {
              if (table.ndim() != 3) throw InvalidArgument("_TableLM: table must be 3-D [positions, vocab, vocab]");
              Shape shape(table.shape(), table.shape() + 3);
-             return std::make_shared<TableLM>(Tensor::from_data(DType::F32, shape, table.data()));
+             return std::make_shared<TableLM>(Tensor::from_data(DType::F32, shape, table.data()), history);
            }),
-           py::arg("table"));
+           py::arg("table"), py::arg("history") = 0.0f);
 
   m.def(
       "generate",
@@ -294,6 +305,7 @@ void bind_generation(py::module_& m) {
         CallSetup setup = setup_call(kwargs);
         GenerateOptions options;
         options.decode = setup.decode;
+        options.top_logprobs = setup.top_logprobs;
         std::shared_ptr<py::object> keep_streamer;
         if (!streamer.is_none()) {
           keep_streamer = hold(streamer);
@@ -313,6 +325,7 @@ void bind_generation(py::module_& m) {
       py::arg("model"), py::arg("input_ids"), py::arg("streamer") = py::none(),
       "Generate for a list of prompts (lists of ids; ragged, no padding). Options as transformers' generate "
       "(max_new_tokens, do_sample, num_beams, ..., seed, stop_strings with tokenizer= or decode=, "
+      "top_logprobs=N for the N most likely tokens per step, "
       "generation_config=folder or dict for defaults). streamer(item, sequence, token, score, logprob, finished) "
       "is called per new token; returning False cancels that item. Returns, per prompt, a list of "
       "{tokens, scores, logprobs, sequence_score, finish_reason}.");

@@ -103,8 +103,8 @@ class PySentenceTransformer {
   }
   bool do_lower_case() const { return st_->do_lower_case(); }
   std::string path() const { return st_->path().string(); }
-  std::string model_path() const { return st_->model().path().string(); }
-  bool exported_now() const { return st_->model().exported_now(); }
+  std::string model_path() const { return st_->decoder_model() ? st_->path().string() : st_->model().path().string(); }
+  bool exported_now() const { return !st_->decoder_model() && st_->model().exported_now(); }
 
  private:
   std::shared_ptr<pipelines::SentenceTransformer> st_;

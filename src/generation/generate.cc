@@ -73,6 +73,18 @@ int64_t argmax(std::span<const float> row) {
   return best;
 }
 
+// The n largest entries of `row`, largest first (ties: lower id first).
+std::vector<std::pair<int64_t, float>> top_tokens(std::span<const float> row, int64_t n) {
+  std::vector<int64_t> idx(row.size());
+  std::iota(idx.begin(), idx.end(), 0);
+  const auto k = static_cast<std::ptrdiff_t>(std::min<size_t>(static_cast<size_t>(n), row.size()));
+  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(),
+                    [&](int64_t a, int64_t b) { return row[a] > row[b] || (row[a] == row[b] && a < b); });
+  std::vector<std::pair<int64_t, float>> out;
+  for (std::ptrdiff_t i = 0; i < k; ++i) out.emplace_back(idx[i], row[idx[i]]);
+  return out;
+}
+
 }  // namespace
 
 void sample_step(Request& req, const float* logits, int64_t vocab, models::KvCache& cache) {
@@ -105,6 +117,11 @@ void sample_step(Request& req, const float* logits, int64_t vocab, models::KvCac
     row.out.tokens.push_back(token);
     row.out.scores.push_back(scores[token]);
     row.out.logprobs.push_back(work[token]);
+    std::vector<std::pair<int64_t, float>> top;
+    if (req.options.top_logprobs > 0) {
+      top = top_tokens(work, req.options.top_logprobs);
+      row.out.top_logprobs.push_back(top);
+    }
     FinishReason reason = FinishReason::kLength;
     if (req.hits_stop(row.sequence, &reason)) {
       row.finished = true;
@@ -118,6 +135,7 @@ void sample_step(Request& req, const float* logits, int64_t vocab, models::KvCac
       ev.score = scores[token];
       ev.logprob = work[token];
       ev.finished = row.finished;
+      ev.top_logprobs = std::move(top);
       if (!req.options.on_token(ev)) req.cancelled = true;
     }
   }
@@ -129,6 +147,11 @@ void sample_step(Request& req, const float* logits, int64_t vocab, models::KvCac
 }  // namespace detail
 
 using detail::Request;
+
+namespace {
+// Most sequences one generate() call runs at once.
+constexpr int64_t kMaxSlots = 1 << 16;
+}  // namespace
 
 struct Generator::Impl {
   std::shared_ptr<const models::CausalLM> model;
@@ -210,6 +233,8 @@ int64_t Generator::add(std::vector<int64_t> prompt, const GenerationConfig& conf
   if (model.max_positions() > 0 && req->max_length - 1 > model.max_positions())
     throw InvalidArgument("generate: max_length " + std::to_string(req->max_length) + " is beyond the model's " +
                           std::to_string(model.max_positions()) + " positions (max_position_embeddings)");
+  if (options.top_logprobs < 0 || options.top_logprobs > 100)
+    throw InvalidArgument("generate: top_logprobs must be in [0, 100], got " + std::to_string(options.top_logprobs));
   if (req->is_beam() && options.on_token)
     throw InvalidArgument("`streamer` cannot be used with beam search (yet!). Make sure that `num_beams` is set to 1.");
   const int64_t need = slots_needed(config);
@@ -219,10 +244,10 @@ int64_t Generator::add(std::vector<int64_t> prompt, const GenerationConfig& conf
   // min_length as transformers resolves it (min_new_tokens adds its own
   // processor as well).
   GenerationConfig resolved = config;
-  if (config.min_new_tokens) resolved.min_length = *config.min_new_tokens + prompt_len;
+  resolved.min_length = config.resolved_min_length(prompt_len);
   req->processors = make_logits_processors(resolved, prompt_len);
   req->stop = detail::StopStrings(config.stop_strings, options.decode);
-  req->rng.seed(config.seed.value_or(0));
+  req->rng.seed(config.seed ? *config.seed : std::random_device{}());
   req->options = std::move(options);
   req->id = impl_->next_id++;
   for (int64_t i = 0; i < need; ++i) {
@@ -334,16 +359,29 @@ std::vector<GenerationOutput> generate(std::shared_ptr<const models::CausalLM> m
   if (!model) throw InvalidArgument("generate: model is null");
   config.validate();
   if (prompts.empty()) return {};
+  // Sizes are checked before the cache is made: a hostile max_new_tokens or
+  // num_beams is an error, not an allocation.
   int64_t capacity = 1;
-  for (const auto& p : prompts)
-    capacity = std::max(capacity, Generator::positions_needed(config, static_cast<int64_t>(p.size()),
-                                                             model->max_positions()));
-  const int64_t slots = Generator::slots_needed(config) * static_cast<int64_t>(prompts.size());
+  for (const auto& p : prompts) {
+    const auto prompt_len = static_cast<int64_t>(p.size());
+    const int64_t need = Generator::positions_needed(config, prompt_len, model->max_positions());
+    if (model->max_positions() > 0 && need - 1 > model->max_positions())
+      throw InvalidArgument("generate: max_length " + std::to_string(need) + " is beyond the model's " +
+                            std::to_string(model->max_positions()) + " positions (max_position_embeddings)");
+    capacity = std::max(capacity, need);
+  }
+  const int64_t per_prompt = Generator::slots_needed(config);
+  if (per_prompt > kMaxSlots || static_cast<int64_t>(prompts.size()) > kMaxSlots / per_prompt)
+    throw InvalidArgument("generate: " + std::to_string(prompts.size()) + " prompts x " + std::to_string(per_prompt) +
+                          " sequences each (num_beams / num_return_sequences) is more than " +
+                          std::to_string(kMaxSlots) + " sequences in one call");
+  const int64_t slots = per_prompt * static_cast<int64_t>(prompts.size());
   Generator gen(model, slots, capacity);
   std::vector<int64_t> ids;
   for (size_t i = 0; i < prompts.size(); ++i) {
     RequestOptions ro;
     ro.decode = options.decode;
+    ro.top_logprobs = options.top_logprobs;
     if (options.on_token) {
       ro.on_token = [&options, i](const TokenEvent& ev) {
         TokenEvent e = ev;

@@ -1,6 +1,7 @@
 #include "optimum/generation/generation_config.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <sstream>
 
@@ -228,7 +229,8 @@ std::optional<int64_t> GenerationConfig::effective_pad_token_id() const {
 }
 
 int64_t GenerationConfig::resolved_max_length(int64_t prompt_length, int64_t max_positions) const {
-  if (max_new_tokens) return *max_new_tokens + prompt_length;
+  // Saturating: a hostile max_new_tokens must not wrap around.
+  if (max_new_tokens) return *max_new_tokens > INT64_MAX - prompt_length ? INT64_MAX : *max_new_tokens + prompt_length;
   if (max_length) return *max_length;
   int64_t m = 20 + prompt_length;
   if (max_positions > 0) m = std::min(m, max_positions);
@@ -236,7 +238,7 @@ int64_t GenerationConfig::resolved_max_length(int64_t prompt_length, int64_t max
 }
 
 int64_t GenerationConfig::resolved_min_length(int64_t prompt_length) const {
-  if (min_new_tokens) return *min_new_tokens + prompt_length;
+  if (min_new_tokens) return *min_new_tokens > INT64_MAX - prompt_length ? INT64_MAX : *min_new_tokens + prompt_length;
   return min_length;
 }
 

@@ -112,6 +112,9 @@ Evaluator::Flow Evaluator::exec_stmt(const Stmt& s, std::string& out) {
         if (!s.attr.empty()) {
           Value ns = lookup(s.text);
           if (ns.kind != Value::Kind::kNamespace) throw RenderError("cannot assign attribute on non-namespace object");
+          if (v.kind == Value::Kind::kNamespace || v.holds_namespace) {
+            throw RenderError("a namespace attribute cannot hold a namespace");
+          }
           if (s.attr[0] == '_') {
             throw RenderError("Chat templates cannot store underscore-prefixed attributes on a namespace, but got '" +
                               s.attr + "'");
@@ -200,6 +203,7 @@ Evaluator::Flow Evaluator::exec_for(const Stmt& s, std::string& out) {
                            if (a.args.empty()) throw RenderError("no items for cycling given");
                            return a.args[static_cast<size_t>(k) % a.args.size()];
                          }));
+    loop.refresh();
     assign_targets(s.targets, items[static_cast<size_t>(k)]);
     assign("loop", std::move(loop));
     const Flow flow = exec(s.body, out);
@@ -392,6 +396,7 @@ Value binary_op(const Evaluator& ev, const std::string& op, const Value& a, cons
     if (op == "//") return Value::number(std::floor(x / y));
     double r = std::fmod(x, y);
     if (r != 0 && ((r < 0) != (y < 0))) r += y;
+    if (r == 0) r = std::copysign(0.0, y);  // Python: the sign of the divisor
     return Value::number(r);
   }
   if (op == "**") {
@@ -537,6 +542,7 @@ Value Evaluator::eval_inner(const Expr& e) {
         const Value key = eval(*e.children[k]);
         d.dict->set(key.kind == Value::Kind::kString ? key.s : to_str(key), eval(*e.children[k + 1]));
       }
+      d.refresh();
       return d;
     }
   }

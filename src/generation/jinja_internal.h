@@ -55,6 +55,11 @@ struct Value {
   std::shared_ptr<List> list;
   std::shared_ptr<Dict> dict;
   std::shared_ptr<Function> fn;
+  // Container nesting (0 for scalars) and whether a namespace is inside: a
+  // bound on the first keeps recursion (printing, comparing, destroying)
+  // shallow; refusing namespaces inside namespaces rules out reference cycles.
+  uint32_t depth = 0;
+  bool holds_namespace = false;
 
   static Value undefined(std::string hint = {});
   static Value none();
@@ -67,6 +72,9 @@ struct Value {
   static Value make_dict();
   static Value function(Function f);
 
+  // Recomputes depth/holds_namespace of a dict from its items (after filling it).
+  void refresh();
+
   bool is_undefined() const { return kind == Kind::kUndefined; }
   bool is_none() const { return kind == Kind::kNone; }
   bool is_string() const { return kind == Kind::kString; }
@@ -75,6 +83,9 @@ struct Value {
   bool is_mapping() const { return kind == Kind::kDict || kind == Kind::kNamespace; }
   double as_double() const { return kind == Kind::kFloat ? f : static_cast<double>(kind == Kind::kBool ? b : i); }
 };
+
+// Deepest container nesting a value may have.
+constexpr uint32_t kMaxNesting = 600;
 
 // An insertion-ordered str-keyed dict (Python's dict order).
 struct Dict {
@@ -175,6 +186,15 @@ Value get_attr(const Value& obj, const std::string& name);
 // obj[key] (ints index sequences and strings; negative from the end).
 Value get_item(const Value& obj, const Value& key);
 Value global(const std::string& name);
+
+// --- Python string helpers (jinja_methods.cc) ---
+std::string py_strip(const std::string& s, const Value& chars, bool left, bool right);  // str.strip(chars)
+std::string ascii_lower(std::string s);  // str.lower() of ASCII letters (others unchanged)
+std::string ascii_upper(std::string s);  // str.upper() of ASCII letters (others unchanged)
+std::string capitalize(const std::string& s);  // str.capitalize()
+std::string py_replace(const Evaluator& ev, const std::string& s, const std::string& old, const std::string& repl,
+                       int64_t count);  // str.replace(old, new, count); count < 0: all
+Value string_method(const Value& self, const std::string& name);  // 'abc'.name, bound to 'abc'
 
 // The evaluator: the variables, the limits and the render's counters.
 class Evaluator {

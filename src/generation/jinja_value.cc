@@ -49,11 +49,33 @@ Value Value::string(std::string x) {
   v.s = std::move(x);
   return v;
 }
+namespace {
+void absorb(Value& parent, const Value& child) {
+  parent.depth = std::max(parent.depth, child.depth + 1);
+  parent.holds_namespace = parent.holds_namespace || child.holds_namespace || child.kind == Value::Kind::kNamespace;
+}
+void check_depth(const Value& v) {
+  if (v.depth > kMaxNesting) throw RenderError("values nested deeper than " + std::to_string(kMaxNesting) + " levels");
+}
+}  // namespace
+
 Value Value::make_list(List items) {
   Value v;
   v.kind = Kind::kList;
+  v.depth = 1;
+  for (const auto& x : items) absorb(v, x);
+  check_depth(v);
   v.list = std::make_shared<List>(std::move(items));
   return v;
+}
+
+void Value::refresh() {
+  depth = 1;
+  holds_namespace = false;
+  if (dict) {
+    for (const auto& [k, x] : dict->items) absorb(*this, x);
+  }
+  check_depth(*this);
 }
 Value Value::make_tuple(List items) {
   Value v = make_list(std::move(items));
@@ -63,6 +85,7 @@ Value Value::make_tuple(List items) {
 Value Value::make_dict() {
   Value v;
   v.kind = Kind::kDict;
+  v.depth = 1;
   v.dict = std::make_shared<Dict>();
   return v;
 }
@@ -108,7 +131,22 @@ void CallArgs::check_done(std::string_view callee) const {
   }
 }
 
+Value from_json_inner(const io::OrderedJson& j);
+
 Value from_json(const io::OrderedJson& j) {
+  if (j.is_structured() && j.size() > 0) {
+    static thread_local uint32_t depth = 0;
+    if (depth >= kMaxNesting) throw InvalidArgument("chat template context: JSON nested deeper than " + std::to_string(kMaxNesting));
+    ++depth;
+    struct Restore {
+      ~Restore() { --depth; }
+    } restore;
+    return from_json_inner(j);
+  }
+  return from_json_inner(j);
+}
+
+Value from_json_inner(const io::OrderedJson& j) {
   switch (j.type()) {
     case io::OrderedJson::value_t::null: return Value::none();
     case io::OrderedJson::value_t::boolean: return Value::boolean(j.get<bool>());
@@ -130,6 +168,7 @@ Value from_json(const io::OrderedJson& j) {
       Value d = Value::make_dict();
       d.dict->items.reserve(j.size());
       for (const auto& [k, x] : j.items()) d.dict->items.emplace_back(k, from_json(x));
+      d.refresh();
       return d;
     }
     default: throw InvalidArgument("chat template context: unsupported JSON value (binary)");

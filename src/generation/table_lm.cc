@@ -1,7 +1,6 @@
 #include "optimum/generation/table_lm.h"
 
 #include <algorithm>
-#include <cstring>
 #include <set>
 
 #include "optimum/core/errors.h"
@@ -39,7 +38,7 @@ class TableCache final : public models::KvCache {
 
 }  // namespace
 
-TableLM::TableLM(Tensor table) : table_(std::move(table)) {
+TableLM::TableLM(Tensor table, float history) : table_(std::move(table)), history_(history) {
   if (table_.dim() != 3 || table_.size(1) != table_.size(2) || table_.dtype() != DType::F32)
     throw InvalidArgument("TableLM: the table must be f32 [positions, vocab, vocab], got " + shape_str(table_.shape()));
   positions_ = table_.size(0);
@@ -77,11 +76,16 @@ Tensor TableLM::step(models::KvCache& cache_base, const std::vector<models::Step
   const float* table = table_.data<float>();
   for (const auto& s : segments) {
     auto& toks = cache->at(s.slot);
+    int64_t sum = 0;
+    for (const int64_t t : toks) sum += t;
     for (int64_t i = 0; i < s.count; ++i) {
       const auto pos = static_cast<int64_t>(toks.size());
       toks.push_back(s.tokens[i]);
+      sum += s.tokens[i];
       if (options.all_logits || i == s.count - 1) {
-        std::memcpy(dst, table + (pos * vocab_ + s.tokens[i]) * vocab_, static_cast<size_t>(vocab_) * sizeof(float));
+        const float* a = table + (pos * vocab_ + s.tokens[i]) * vocab_;
+        const float* b = table + (pos * vocab_ + sum % vocab_) * vocab_;
+        for (int64_t v = 0; v < vocab_; ++v) dst[v] = a[v] + history_ * b[v];
         dst += vocab_;
       }
     }

@@ -117,13 +117,21 @@ DecoderModel::DecoderModel(DecoderConfig config, DecoderWeights weights, const D
     throw InvalidArgument("DecoderModel: " + std::to_string(weights_.layers.size()) + " layer weights for " +
                           std::to_string(config_.n_layers) + " layers");
   }
+  auto pack = [&](Linear& l) {
+    l.pack(options.compute);
+    if (!options.keep_weights) {
+      l.weight = Tensor();
+      l.bias = Tensor();
+      l.weight_scale = Tensor();
+    }
+  };
   for (DecoderLayerWeights& l : weights_.layers) {
-    l.qkv.pack(options.compute);
-    l.o.pack(options.compute);
-    l.gate_up.pack(options.compute);
-    l.down.pack(options.compute);
+    pack(l.qkv);
+    pack(l.o);
+    pack(l.gate_up);
+    pack(l.down);
   }
-  if (weights_.lm_head.weight.defined()) weights_.lm_head.pack(options.compute);
+  if (weights_.lm_head.weight.defined()) pack(weights_.lm_head);
   for (const RopeConfig& r : config_.ropes) rope_tables_.push_back(rope_inv_freq(r, config_));
 }
 
@@ -174,8 +182,9 @@ std::unique_ptr<KvCache> DecoderModel::new_cache(int64_t slots, int64_t capacity
   return std::make_unique<DecoderKvCache>(slots, capacity, config_.n_layers, config_.n_heads_kv, config_.head_dim);
 }
 
-Tensor DecoderModel::hidden_states(KvCache& cache, const std::vector<StepSegment>& segments) const {
-  return forward(cache, segments);
+Tensor DecoderModel::hidden_states(KvCache& cache, const std::vector<StepSegment>& segments,
+                                   const DecoderTrace& trace) const {
+  return forward(cache, segments, trace);
 }
 
 Tensor DecoderModel::step(KvCache& cache, const std::vector<StepSegment>& segments,
@@ -183,7 +192,7 @@ Tensor DecoderModel::step(KvCache& cache, const std::vector<StepSegment>& segmen
   if (!has_lm_head()) {
     throw Unsupported(config_.model_type + ": the checkpoint has no lm_head (a base model): use hidden_states()");
   }
-  Tensor hidden = forward(cache, segments);
+  Tensor hidden = forward(cache, segments, nullptr);
   const int64_t h = config_.hidden_size;
   std::vector<int64_t> pick;  // rows of `hidden` that get logits
   int64_t row = 0;
@@ -206,7 +215,8 @@ Tensor DecoderModel::step(KvCache& cache, const std::vector<StepSegment>& segmen
   return logits;
 }
 
-Tensor DecoderModel::forward(KvCache& cache_base, const std::vector<StepSegment>& segments) const {
+Tensor DecoderModel::forward(KvCache& cache_base, const std::vector<StepSegment>& segments,
+                            const DecoderTrace& trace) const {
   const DecoderConfig& c = config_;
   auto* cache = dynamic_cast<DecoderKvCache*>(&cache_base);
   if (cache == nullptr || !cache->fits(c.n_layers, c.n_heads_kv, c.head_dim)) {
@@ -269,6 +279,8 @@ Tensor DecoderModel::forward(KvCache& cache_base, const std::vector<StepSegment>
     }
   }
 
+  if (trace) trace("embeddings", -1, x, rows, H);
+
   // cos/sin per distinct RoPE setting: [rows, rotary/2].
   std::vector<std::vector<float>> cos_t(c.ropes.size()), sin_t(c.ropes.size());
   if (c.positions == PositionKind::Rope) {
@@ -285,6 +297,12 @@ Tensor DecoderModel::forward(KvCache& cache_base, const std::vector<StepSegment>
         // transformers' dynamic NTK recomputes inv_freq for the sequence length once it passes
         // max_position_embeddings.
         if (c.ropes[ri].type == RopeType::Dynamic && past + s.count > c.max_position_embeddings) {
+          dyn = rope_inv_freq(c.ropes[ri], c, past + s.count);
+          t = &dyn;
+        }
+        // longrope switches to its long factors past the original length (per sequence here,
+        // per batch in transformers: the same for a batch of one).
+        if (c.ropes[ri].type == RopeType::LongRope && past + s.count > c.ropes[ri].original_max_position_embeddings) {
           dyn = rope_inv_freq(c.ropes[ri], c, past + s.count);
           t = &dyn;
         }
@@ -376,6 +394,7 @@ Tensor DecoderModel::forward(KvCache& cache_base, const std::vector<StepSegment>
     }
     if (c.sandwich_norms) apply_norm(c, w.mlp_out_norm, o.get(), H, rows, H, o.get(), H);
     for (int64_t i = 0; i < rows * H; ++i) x[i] += o.get()[i];
+    if (trace) trace("layer_output", layer, x, rows, H);
   }
   for (const StepSegment& s : segments) cache->set_length(s.slot, cache->length(s.slot) + s.count);
   apply_norm(c, weights_.final_norm, x, H, rows, H, x, H);

@@ -31,11 +31,12 @@ RopeType rope_type_from_name(const std::string& name, const std::string& source)
                                                          {"linear", RopeType::Linear},
                                                          {"dynamic", RopeType::Dynamic},
                                                          {"llama3", RopeType::Llama3},
-                                                         {"yarn", RopeType::Yarn}};
+                                                         {"yarn", RopeType::Yarn},
+                                                         {"longrope", RopeType::LongRope}};
   auto it = types.find(name);
   if (it == types.end()) {
     throw Unsupported(source + ": rope_type '" + name +
-                      "' is not supported (supported: default, linear, dynamic, llama3, yarn)");
+                      "' is not supported (supported: default, linear, dynamic, llama3, yarn, longrope)");
   }
   return it->second;
 }
@@ -51,12 +52,38 @@ void register_decoder_families() {
   register_decoder_family(mistral_family());
   register_decoder_family(qwen2_family());
   register_decoder_family(qwen3_family());
+  register_decoder_family(gpt2_family());
+  register_decoder_family(phi3_family());
+  register_decoder_family(gemma_family());
+  register_decoder_family(gemma3_text_family());
 }
 
 std::map<std::string, DecoderFamily>& families() {
   static std::once_flag once;
   std::call_once(once, register_decoder_families);
   return registry();
+}
+
+// LongRoPE (transformers' _compute_longrope_parameters): short/long factors of
+// rotary_dims / 2 entries, factor defaulting to max / original positions,
+// attention_factor to sqrt(1 + ln(factor) / ln(original)) when factor > 1.
+void parse_longrope(const io::Json& params, const io::Json& config, const std::string& source, RopeConfig& r) {
+  for (const char* key : {"short_factor", "long_factor"}) {
+    if (!present(params, key) || !params.at(key).is_array()) {
+      throw FormatError(source + ": longrope rope_parameters need a '" + key + "' list");
+    }
+  }
+  r.short_factor = params.at("short_factor").get<std::vector<float>>();
+  r.long_factor = params.at("long_factor").get<std::vector<float>>();
+  const double orig = static_cast<double>(r.original_max_position_embeddings);
+  if (!(orig > 0)) throw FormatError(source + ": longrope needs original_max_position_embeddings > 0");
+  r.factor = present(params, "factor") ? params.at("factor").get<double>()
+                                       : static_cast<double>(int_or(config, "max_position_embeddings", 0)) / orig;
+  if (present(params, "attention_factor")) {
+    r.attention_factor = params.at("attention_factor").get<double>();
+  } else {
+    r.attention_factor = r.factor <= 1.0 ? 1.0 : std::sqrt(1.0 + std::log(r.factor) / std::log(orig));
+  }
 }
 
 }  // namespace
@@ -80,13 +107,15 @@ RopeConfig parse_rope(const io::Json& config, const std::string& source, double 
     r.theta = num_or(params, "rope_theta", num_or(config, "rope_theta", default_theta));
     r.partial_rotary_factor = num_or(params, "partial_rotary_factor", num_or(config, "partial_rotary_factor", 1.0));
     const int64_t max_pos = int_or(config, "max_position_embeddings", 0);
-    if (r.type == RopeType::Llama3 || r.type == RopeType::Yarn) {
+    if (r.type == RopeType::Llama3 || r.type == RopeType::Yarn || r.type == RopeType::LongRope) {
       r.original_max_position_embeddings =
           present(config, "original_max_position_embeddings")
               ? config.at("original_max_position_embeddings").get<int64_t>()
               : int_or(params, "original_max_position_embeddings", max_pos);
     }
-    if (r.type != RopeType::Default) {
+    if (r.type == RopeType::LongRope) {
+      parse_longrope(params, config, source, r);
+    } else if (r.type != RopeType::Default) {
       if (!params.contains("factor")) throw FormatError(source + ": rope_parameters of type '" + type + "' needs 'factor'");
       if (params.at("factor").is_null()) {
         if (r.type != RopeType::Yarn || r.original_max_position_embeddings <= 0) {
@@ -141,6 +170,23 @@ RopeTable rope_inv_freq(const RopeConfig& rope, const DecoderConfig& config, int
     case RopeType::Default:
     case RopeType::Dynamic:
       break;
+    case RopeType::LongRope: {
+      // The long factors once the sequence passes the original length (seq_len 0: at init, short).
+      const std::vector<float>& ext =
+          seq_len > rope.original_max_position_embeddings ? rope.long_factor : rope.short_factor;
+      if (static_cast<int64_t>(ext.size()) != half) {
+        throw FormatError("longrope: " + std::to_string(ext.size()) + " factors for " + std::to_string(half) +
+                          " rotary frequencies");
+      }
+      // transformers: 1 / (ext_factors * base ** (arange(0, dim, 2) / dim)), in f32.
+      for (int64_t i = 0; i < half; ++i) {
+        const auto e = static_cast<float>(2 * i) / static_cast<float>(dim);
+        const auto pos_freq = static_cast<float>(std::pow(base, static_cast<double>(e)));
+        inv[i] = 1.0f / (ext[i] * pos_freq);
+      }
+      t.attention_scaling = static_cast<float>(rope.attention_factor);
+      break;
+    }
     case RopeType::Linear:
       for (float& f : inv) f = static_cast<float>(f / rope.factor);
       break;
@@ -286,7 +332,19 @@ void validate_decoder_config(const DecoderConfig& c, const std::string& source) 
       }
       if (!(r.theta > 0) || !std::isfinite(r.theta)) throw FormatError(source + ": rope_theta must be positive");
       if (r.type != RopeType::Default && !(r.factor > 0)) throw FormatError(source + ": rope factor must be positive");
-      if ((r.type == RopeType::Llama3 || r.type == RopeType::Yarn) && r.original_max_position_embeddings <= 0) {
+      if (r.type == RopeType::LongRope) {
+        const auto half = static_cast<size_t>(dims / 2);
+        if (r.short_factor.size() != half || r.long_factor.size() != half) {
+          throw FormatError(source + ": longrope short_factor/long_factor have " +
+                            std::to_string(r.short_factor.size()) + "/" + std::to_string(r.long_factor.size()) +
+                            " entries, rotary dimensions need " + std::to_string(half));
+        }
+        if (!(r.attention_factor > 0) || !std::isfinite(r.attention_factor)) {
+          throw FormatError(source + ": longrope attention_factor must be positive");
+        }
+      }
+      if ((r.type == RopeType::Llama3 || r.type == RopeType::Yarn || r.type == RopeType::LongRope) &&
+          r.original_max_position_embeddings <= 0) {
         throw FormatError(source + ": original_max_position_embeddings must be positive");
       }
       if (r.type == RopeType::Dynamic && dims <= 2) throw FormatError(source + ": dynamic RoPE needs head_dim > 2");

@@ -9,6 +9,7 @@
 #include "optimum/core/errors.h"
 #include "optimum/core/paths.h"
 #include "optimum/io/json.h"
+#include "optimum/models/decoder_heads.h"
 
 namespace optimum::pipelines {
 
@@ -174,9 +175,22 @@ std::shared_ptr<SentenceTransformer> SentenceTransformer::from_pretrained(
   modeling::LoadOptions lo = options.load;
   lo.task = tasks::Task::FeatureExtraction;
   lo.hub.subfolder.clear();  // already applied by resolve
-  st->model_ = modeling::OptimizedModel::from_pretrained(tdir.string(), lo);
-  const auto inputs = st->model_->input_names();
-  st->pass_token_type_ids_ = std::find(inputs.begin(), inputs.end(), "token_type_ids") != inputs.end();
+  const io::Json tconfig = read_optional_json(tdir / "config.json");
+  const std::string model_type = tconfig.is_object() && tconfig.contains("model_type") &&
+                                         tconfig.at("model_type").is_string()
+                                     ? tconfig.at("model_type").get<std::string>()
+                                     : std::string();
+  if (models::is_decoder_model_type(model_type)) {
+    // A decoder Transformer module (Qwen3-Embedding & co.): the decoder engine's base model, fp32.
+    if (lo.export_model) {
+      throw Unsupported(tdir.string() + ": export of a decoder ('" + model_type + "') Transformer module");
+    }
+    st->decoder_ = models::DecoderModel::load(tdir);
+  } else {
+    st->model_ = modeling::OptimizedModel::from_pretrained(tdir.string(), lo);
+    const auto inputs = st->model_->input_names();
+    st->pass_token_type_ids_ = std::find(inputs.begin(), inputs.end(), "token_type_ids") != inputs.end();
+  }
 
   st->tokenizer_ = std::make_shared<tokenizers::Tokenizer>(tokenizers::Tokenizer::from_pretrained(tdir));
   st->do_lower_case_ = settings.do_lower_case;
@@ -190,7 +204,8 @@ std::shared_ptr<SentenceTransformer> SentenceTransformer::from_pretrained(
     max_len = settings.model_max_length;
     if (!max_len) {
       max_len = st->tokenizer_->config().model_max_length;
-      const int64_t mpe = st->model_->config().max_position_embeddings;
+      const int64_t mpe =
+          st->decoder_ ? st->decoder_->max_positions() : st->model_->config().max_position_embeddings;
       if (mpe > 0)
         max_len = std::min<size_t>(max_len.value_or(static_cast<size_t>(mpe)), static_cast<size_t>(mpe));
     }
@@ -222,7 +237,7 @@ std::shared_ptr<SentenceTransformer> SentenceTransformer::from_pretrained(
   }
 
   // The modules after the Transformer.
-  const int64_t hidden = st->model_->config().hidden_size;
+  const int64_t hidden = st->decoder_ ? st->decoder_->config().hidden_size : st->model_->config().hidden_size;
   int64_t dim = hidden;
   bool pooled = false;
   st->module_names_.push_back("Transformer");
@@ -369,12 +384,23 @@ Tensor SentenceTransformer::encode_batch(const std::vector<std::string>& texts,
   std::map<std::string, Tensor> inputs = {{"input_ids", ids}, {"attention_mask", mask}};
   if (pass_token_type_ids_) inputs["token_type_ids"] = types;
   Tensor hidden;
+  if (decoder_) {
+    // Each row's real tokens as one ragged sequence (positions from its first real token).
+    hidden = models::decoder_last_hidden_state(
+        *decoder_, {ids.data<int64_t>(), mask.data<int64_t>(), b, len});
+    return embed(hidden, mask, prompt_len);
+  }
   // Pooling reads attended tokens (and the first one) only: padding is not computed.
   for (auto& [name, t] : model_->forward(inputs, /*skip_padding=*/true)) {
     if (name == "last_hidden_state") hidden = t;
   }
   if (!hidden.defined()) throw Error("the model returned no last_hidden_state");
   return embed(hidden, mask, prompt_len);
+}
+
+const modeling::OptimizedModel& SentenceTransformer::model() const {
+  if (!model_) throw Unsupported(path_.string() + ": the Transformer module is a decoder (decoder_model())");
+  return *model_;
 }
 
 Tensor SentenceTransformer::embed(const Tensor& token_embeddings, const Tensor& attention_mask,

@@ -10,7 +10,7 @@ import torch
 import transformers
 
 import optimum_cpp
-from conftest import LEGACY_ROPE, MODEL_CONFIGS, VOCAB
+from decoder_common import LEGACY_ROPE, MODEL_CONFIGS, VOCAB
 
 ATOL = 1e-4
 PROMPT = 12
@@ -104,6 +104,20 @@ def test_hidden_states_match_base_model(tiny_models):
     np.testing.assert_allclose(got, want, atol=ATOL, rtol=0)
 
 
+@pytest.mark.parametrize("name", ["mistral", "qwen2"])
+def test_layer_states_match_output_hidden_states(tiny_models, name):
+    folder, ref = tiny_models.get(name)
+    ours = optimum_cpp.AutoModelForCausalLM.from_pretrained(folder)
+    ids = _prompt(8)
+    with torch.no_grad():
+        want = ref(ids, output_hidden_states=True).hidden_states
+    layers = ref.config.num_hidden_layers
+    got = ours.layer_states(ours.new_cache(1, PROMPT), [(0, ids[0].numpy())])
+    assert got.shape == (layers + 1, PROMPT, ref.config.hidden_size)
+    for i in range(layers):
+        np.testing.assert_allclose(got[i], want[i][0].numpy(), atol=ATOL, rtol=0, err_msg=f"hidden state {i}")
+
+
 def test_errors_name_the_value_and_leave_the_cache(tiny_models):
     folder, _ = tiny_models.get("llama")
     ours = optimum_cpp.AutoModelForCausalLM.from_pretrained(folder)
@@ -119,6 +133,10 @@ def test_errors_name_the_value_and_leave_the_cache(tiny_models):
         ours.step(cache, [(0, [4] * 6)])
     with pytest.raises(optimum_cpp.InvalidArgumentError, match="slot 0 appears twice"):
         ours.step(cache, [(0, [4]), (0, [5])])
+    with pytest.raises(optimum_cpp.InvalidArgumentError, match="integers"):
+        ours.step(cache, [(1, [4.5])])
+    with pytest.raises(optimum_cpp.InvalidArgumentError, match="count 0"):
+        ours.step(cache, [(1, [])])
     with pytest.raises(optimum_cpp.InvalidArgumentError, match="slots must be positive, got 0"):
         ours.new_cache(0, 8)
     assert cache.length(0) == 3 and cache.length(1) == 0
@@ -165,3 +183,24 @@ def test_hostile_config_is_refused(tiny_models, tmp_path):
         (tmp_path / "config.json").write_text(json.dumps({**cfg, key: value}))
         with pytest.raises((optimum_cpp.FormatError, optimum_cpp.NotFoundError), match=needle):
             optimum_cpp.AutoModelForCausalLM.from_pretrained(tmp_path)
+
+
+def test_distinct_caches_from_threads(tiny_models):
+    from concurrent.futures import ThreadPoolExecutor
+
+    folder, _ = tiny_models.get("qwen2")
+    ours = optimum_cpp.AutoModelForCausalLM.from_pretrained(folder)
+    prompts = [_prompt(40 + i, 5 + i)[0].numpy() for i in range(4)]
+
+    def run(p):
+        cache = ours.new_cache(1, 32)
+        out = [ours.step(cache, [(0, p)])]
+        for _ in range(10):
+            out.append(ours.step(cache, [(0, [int(out[-1][0].argmax())])]))
+        return np.concatenate(out)
+
+    alone = [run(p) for p in prompts]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(run, prompts * 2))
+    for i, t in enumerate(together):
+        np.testing.assert_array_equal(t, alone[i % 4])

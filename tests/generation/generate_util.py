@@ -2,11 +2,15 @@
 TableModel (a transformers PreTrainedModel), so that transformers' own
 generate() is the oracle of optimum-cpp's generation algorithms.
 
-The logits after token t at position p are table[p, t, :] in both."""
+The logits after token t at position p are table[p, t, :] + history *
+table[p, s % V, :] in both, s being the sum of the tokens up to p: the
+history term makes them depend on the whole sequence, so a beam that reads
+another beam's cache slot goes wrong."""
 
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from transformers import GenerationMixin, PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import CausalLMOutputWithPast
@@ -20,9 +24,10 @@ from optimum_cpp import _C  # noqa: E402
 class TableConfig(PretrainedConfig):
     model_type = "table_lm"
 
-    def __init__(self, vocab_size=64, max_position_embeddings=160, **kwargs):
+    def __init__(self, vocab_size=64, max_position_embeddings=160, history=0.0, **kwargs):
         self.vocab_size = vocab_size
         self.max_position_embeddings = max_position_embeddings
+        self.history = history
         super().__init__(**kwargs)
 
 
@@ -39,7 +44,10 @@ class TableModel(PreTrainedModel, GenerationMixin):
     def forward(self, input_ids=None, attention_mask=None, **kwargs):
         batch, length = input_ids.shape
         positions = torch.arange(length).expand(batch, length)
-        return CausalLMOutputWithPast(logits=self.table[positions, input_ids])
+        prefix_sums = torch.cumsum(input_ids, dim=1) % self.config.vocab_size
+        history = torch.tensor(self.config.history, dtype=torch.float32)
+        logits = self.table[positions, input_ids] + history * self.table[positions, prefix_sums]
+        return CausalLMOutputWithPast(logits=logits)
 
 
 def make_table(vocab=64, positions=160, seed=0, scale=2.0, eos_boost=None):
@@ -54,10 +62,16 @@ def make_table(vocab=64, positions=160, seed=0, scale=2.0, eos_boost=None):
 class Pair:
     """One table as a C++ model and as a transformers model."""
 
-    def __init__(self, vocab=64, positions=160, seed=0, scale=2.0, eos_boost=None):
+    def __init__(self, vocab=64, positions=160, seed=0, scale=2.0, eos_boost=None, history=0.5):
         self.table = make_table(vocab, positions, seed, scale, eos_boost)
-        self.cpp = _C._TableLM(self.table.numpy())
-        self.hf = TableModel(TableConfig(vocab_size=vocab, max_position_embeddings=positions), self.table).eval()
+        self.cpp = _C._TableLM(self.table.numpy(), history)
+        config = TableConfig(vocab_size=vocab, max_position_embeddings=positions, history=history)
+        self.hf = TableModel(config, self.table).eval()
+
+    def next_logits(self, prompt):
+        """transformers' logits after `prompt`."""
+        with torch.no_grad():
+            return self.hf(input_ids=torch.tensor([prompt])).logits[0, -1]
 
     def hf_generate(self, prompt, **kwargs):
         """transformers' generate on one prompt, returning the raw output object."""
@@ -100,3 +114,15 @@ def random_prompts(n, vocab, seed, min_len=1, max_len=12):
         length = int(torch.randint(min_len, max_len + 1, (1,), generator=g))
         out.append(torch.randint(0, vocab, (length,), generator=g).tolist())
     return out
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models: threads only contend (the test machine is shared).
+    Import it into a test module to use it there."""
+    torch_threads, our_threads = torch.get_num_threads(), _C.get_num_threads()
+    torch.set_num_threads(1)
+    _C.set_num_threads(1)
+    yield
+    torch.set_num_threads(torch_threads)
+    _C.set_num_threads(our_threads)

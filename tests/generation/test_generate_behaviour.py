@@ -6,6 +6,7 @@ import json
 import pytest
 import torch
 
+from generate_util import one_thread  # noqa: F401 (fixture)
 from generate_util import Pair, _C, hf_new_tokens, random_prompts
 
 VOCAB = 64
@@ -38,6 +39,9 @@ def test_sampling_is_reproducible_for_a_seed(pair, options):
     c = _C.generate(pair.cpp, prompts, max_new_tokens=40, seed=124, **options)
     assert tokens(a) == tokens(b)
     assert tokens(a) != tokens(c)
+    # Unseeded runs draw a random seed, as transformers without manual_seed.
+    unseeded = {str(tokens(_C.generate(pair.cpp, prompts, max_new_tokens=40, **options))) for _ in range(3)}
+    assert len(unseeded) > 1
 
 
 def test_sampling_top_k_1_is_greedy(pair):
@@ -61,7 +65,7 @@ def test_sampling_follows_the_distribution(pair):
                       num_return_sequences=n)[0]
     for s in got:
         counts[s["tokens"][0]] += 1
-    probs = torch.softmax(pair.table[0, 5], -1)
+    probs = torch.softmax(pair.next_logits(prompt), -1)
     assert torch.allclose(counts / n, probs, atol=0.03)
 
 
@@ -272,6 +276,10 @@ def test_invalid_options_raise_like_transformers(pair, options, field):
         (lambda m: _C.generate(m, [[]]), "empty"),
         (lambda m: _C.generate(m, [[1, 2]], max_length=2), "max_length"),
         (lambda m: _C.generate(m, [[1, 2]], max_new_tokens=1000), "max_length"),
+        (lambda m: _C.generate(m, [[1, 2]], max_new_tokens=2**62), "max_length"),
+        (lambda m: _C.generate(m, [[1, 2]], num_beams=10**9, max_new_tokens=2), "sequences"),
+        (lambda m: _C.generate(m, [[1, 2]] * 10**5, num_beams=2, max_new_tokens=2), "sequences"),
+        (lambda m: _C.generate(m, [[1, 2]], seed=-1), "seed"),
         (lambda m: _C.generate(m, [[1, 2]], top_k="x"), "top_k"),
         (lambda m: _C.generate(object(), [[1]]), "CausalLM"),
     ],

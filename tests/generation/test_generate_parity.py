@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 
+from generate_util import one_thread  # noqa: F401 (fixture)
 from generate_util import Pair, _C, hf_beam_tokens, hf_new_tokens, random_prompts
 
 VOCAB = 64
@@ -203,3 +204,16 @@ def test_beam_min_tokens_to_keep_as_transformers(pair):
             assert p.min_tokens_to_keep == len(eos) + 1
             got = _C.logits_processor(name, **args)(ids.numpy(), scores.numpy())
             assert torch.equal(torch.isinf(torch.from_numpy(got)), torch.isinf(p(ids, scores.clone())))
+
+
+def test_top_logprobs_as_transformers_scores(pair):
+    """top_logprobs=N: the N most likely tokens of the processed distribution."""
+    for prompt in random_prompts(2, VOCAB, 30):
+        out = pair.hf_generate(prompt, do_sample=False, max_new_tokens=16, repetition_penalty=1.2)
+        got = _C.generate(pair.cpp, [prompt], max_new_tokens=16, repetition_penalty=1.2, top_logprobs=5)[0][0]
+        assert len(got["top_logprobs"]) == 16
+        for step, top in enumerate(got["top_logprobs"]):
+            values, indices = torch.log_softmax(out.scores[step][0], -1).topk(5)
+            assert [t for t, _ in top] == indices.tolist()
+            assert [v for _, v in top] == pytest.approx(values.tolist(), abs=1e-5)
+            assert top[0][0] == got["tokens"][step]

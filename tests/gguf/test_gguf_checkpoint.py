@@ -12,7 +12,7 @@ import gguf
 import numpy as np
 import pytest
 import torch
-from conftest import GEMMA3, SMOLLM2, models_dir
+from gguf_common import GEMMA3, SMOLLM2, gguf_reader, models_dir
 from transformers import AutoConfig, AutoModelForCausalLM, GenerationConfig
 from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
 
@@ -61,6 +61,13 @@ def check_against_transformers(folder, name):
         assert weights[key].dtype == np.float32
         assert np.array_equal(weights[key], tensor.numpy()), key
     return ours, weights
+
+
+@pytest.fixture(autouse=True)
+def shared_reader(monkeypatch):
+    """transformers parses each file two or three times with gguf.GGUFReader
+    (config, then tensors): the same real reader, parsed once per session."""
+    monkeypatch.setattr(gguf, "GGUFReader", lambda path, *args, **kwargs: gguf_reader(path))
 
 
 @pytest.mark.parametrize("model", [SMOLLM2, GEMMA3])

@@ -11,7 +11,7 @@ from collections import defaultdict
 import gguf
 import numpy as np
 import pytest
-from conftest import GEMMA3, SMOLLM2, gguf_reader, gguf_string, models_dir, raw_gguf
+from gguf_common import GEMMA3, SMOLLM2, gguf_reader, gguf_string, models_dir, raw_gguf
 
 from optimum_cpp import _C
 

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "optimum/generation/generation_config.h"
@@ -40,6 +41,9 @@ struct TokenEvent {
   float score = 0;    // the processed score of the token (transformers' output_scores)
   float logprob = 0;  // log-softmax of the processed scores at the token
   bool finished = false;  // this token ends the sequence
+  // The most likely tokens of the same distribution with their logprobs,
+  // most likely first (RequestOptions::top_logprobs of them).
+  std::vector<std::pair<int64_t, float>> top_logprobs;
 };
 
 // Called for every new token; returning false cancels the request.
@@ -54,6 +58,7 @@ struct GeneratedSequence {
   std::vector<int64_t> tokens;
   std::vector<float> scores;    // greedy/sampling: per token, as TokenEvent::score
   std::vector<float> logprobs;  // greedy/sampling: per token, as TokenEvent::logprob
+  std::vector<std::vector<std::pair<int64_t, float>>> top_logprobs;  // per token, when asked for
   std::optional<float> sequence_score;  // beam search: transformers' sequences_scores
   FinishReason finish_reason = FinishReason::kLength;
 };
@@ -64,6 +69,7 @@ using GenerationOutput = std::vector<GeneratedSequence>;
 struct RequestOptions {
   TokenCallback on_token;  // streaming (not with beam search, as transformers)
   DecodeFn decode;         // required when the config has stop_strings
+  int64_t top_logprobs = 0;  // alternatives reported per token (OpenAI's logprobs=N), at most 100
 };
 
 // Step-wise generation over one cache of `slots` sequences of up to
@@ -107,6 +113,7 @@ class Generator {
 struct GenerateOptions {
   TokenCallback on_token;  // streaming: TokenEvent::request is the prompt's index
   DecodeFn decode;         // for stop strings
+  int64_t top_logprobs = 0;  // as RequestOptions::top_logprobs
 };
 
 // Generates for every prompt as one ragged batch; result i belongs to

@@ -48,7 +48,8 @@ struct GenerationConfig {
   std::optional<int64_t> pad_token_id;  // unset: eos_token_id[0], as transformers
   // Stops when the decoded text ends with one of these (needs a decoder).
   std::vector<std::string> stop_strings;
-  // Seed of the sampling RNG (unset: a fixed default, so runs repeat).
+  // Seed of the request's sampling RNG (unset: a random one, as
+  // transformers without torch.manual_seed). Same seed, same tokens.
   std::optional<uint64_t> seed;
 
   // Reads generation_config.json in `folder`, else config.json's generation

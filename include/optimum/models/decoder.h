@@ -43,7 +43,7 @@ enum class PositionKind {
 };
 
 // transformers' ROPE_INIT_FUNCTIONS keys this engine implements.
-enum class RopeType { Default, Linear, Dynamic, Llama3, Yarn };
+enum class RopeType { Default, Linear, Dynamic, Llama3, Yarn, LongRope };
 
 // One RoPE setting (transformers' `rope_parameters` dict after
 // standardize_rope_params). inv_freq and the attention scaling are computed
@@ -63,6 +63,11 @@ struct RopeConfig {
   double mscale = 0.0;                    // 0 = absent
   double mscale_all_dim = 0.0;            // 0 = absent
   bool truncate = true;
+  // longrope (phi3): per-frequency divisors [rotary_dims / 2], short up to
+  // original_max_position_embeddings positions, long past it (`factor`
+  // defaults to max_position_embeddings / original_max_position_embeddings).
+  std::vector<float> short_factor;
+  std::vector<float> long_factor;
 };
 
 // Per-layer attention options.
@@ -260,13 +265,28 @@ DecoderFamily llama_family();
 DecoderFamily mistral_family();
 DecoderFamily qwen2_family();
 DecoderFamily qwen3_family();
+DecoderFamily gpt2_family();         // gpt2.cc
+DecoderFamily phi3_family();         // phi3.cc
+DecoderFamily gemma_family();        // gemma.cc
+DecoderFamily gemma3_text_family();  // gemma.cc
 
 // ---------------------------------------------------------------- model
+
+// Sees named intermediates of a forward (llama.cpp's `cb(cur, name, il)`):
+// "embeddings" (layer -1, after scaling and positions) and "layer_output"
+// (after each block, before the final norm): what transformers'
+// output_hidden_states holds, to bisect a parity failure layer by layer.
+// `data` is [rows, cols] and valid during the call only.
+using DecoderTrace =
+    std::function<void(const char* name, int64_t layer, const float* data, int64_t rows, int64_t cols)>;
 
 struct DecoderLoadOptions {
   // Precision the projection Linears are packed in (F32 for now; BF16/S8
   // pack through PackedLinear as for the encoders).
   kernels::WeightType compute = kernels::WeightType::F32;
+  // Keep each packed Linear's checkpoint `weight`/`bias` (export needs them);
+  // by default they are released after packing, halving the resident weights.
+  bool keep_weights = false;
 };
 
 // A decoder of any registered family behind the CausalLM interface.
@@ -295,7 +315,8 @@ class DecoderModel : public CausalLM {
   // The final-normed hidden states [rows, hidden] of every new token (rows
   // in segment order), appending to the cache as step() does: the base
   // model's last_hidden_state (feature extraction, last-token pooling).
-  Tensor hidden_states(KvCache& cache, const std::vector<StepSegment>& segments) const;
+  Tensor hidden_states(KvCache& cache, const std::vector<StepSegment>& segments,
+                       const DecoderTrace& trace = nullptr) const;
   // Whether the checkpoint has an lm_head (or tied embeddings): step() needs one.
   bool has_lm_head() const { return weights_.lm_head.packed.defined(); }
 
@@ -304,7 +325,7 @@ class DecoderModel : public CausalLM {
 
  private:
   // Runs the blocks; returns the final-normed hidden rows [rows, hidden].
-  Tensor forward(KvCache& cache, const std::vector<StepSegment>& segments) const;
+  Tensor forward(KvCache& cache, const std::vector<StepSegment>& segments, const DecoderTrace& trace) const;
 
   DecoderConfig config_;
   DecoderWeights weights_;

@@ -2,6 +2,10 @@
 // compared against jinja2 in tests/generation/test_chat_template.py).
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "optimum/generation/chat_template.h"
@@ -61,7 +65,51 @@ TEST(Jinja, HostileTemplatesAreBounded) {
                      Json::object(), small)
                 .find("exceeds the limit"),
             std::string::npos);
+  // Nesting built by a loop is bounded (printing and destroying recurse), and
+  // a namespace cannot hold itself (a reference cycle).
+  EXPECT_NE(error_of("{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x }}")
+                .find("nested deeper"),
+            std::string::npos);
+  EXPECT_NE(error_of("{% set ns = namespace() %}{% set ns.me = [ns] %}{{ ns }}").find("cannot hold a namespace"),
+            std::string::npos);
+  EXPECT_NE(error_of("{% set ns = namespace() %}{% set ns.me = ns %}").find("cannot hold a namespace"), std::string::npos);
   EXPECT_NE(error_of("{{ " + std::string(5000, '(') + "1" + std::string(5000, ')') + " }}").find("nested"), std::string::npos);
+}
+
+TEST(Jinja, FloatsPrintAsPython) {
+  EXPECT_EQ(render("{{ 1.0 }} {{ 0.1 + 0.2 }} {{ 1e16 }} {{ 1e-5 }} {{ 0.0001 }} {{ 123.456 }} {{ -2.5e-10 }}"),
+            "1.0 0.30000000000000004 1e+16 1e-05 0.0001 123.456 -2.5e-10");
+}
+
+TEST(Jinja, TojsonIsJsonDumps) {
+  const Json ctx = Json::parse(R"({"d": {"b": [1, 2.0, null, true], "a": "é\n\"", "e": {}}})");
+  EXPECT_EQ(render("{{ d | tojson }}", ctx), R"({"b": [1, 2.0, null, true], "a": "é\n\"", "e": {}})");
+  EXPECT_EQ(render("{{ d.b | tojson(indent=1) }}", ctx), "[\n 1,\n 2.0,\n null,\n true\n]");
+}
+
+TEST(ChatTemplate, ReasoningIsAliasedAsTransformersDoes) {
+  ChatTemplate t("{% for m in messages %}{{ m | tojson }}{% endfor %}");
+  const Json messages = Json::parse(R"([{"role": "assistant", "content": "c", "reasoning": "r"}])");
+  EXPECT_EQ(t.render(messages),
+            R"({"thinking": "r", "role": "assistant", "content": "c", "reasoning": "r", "reasoning_content": "r"})");
+}
+
+TEST(ChatTemplate, ToolsAndDocumentsDefaultToNone) {
+  ChatTemplate t("{{ tools is none }}{{ documents is none }}{{ add_generation_prompt }}{{ x }}");
+  EXPECT_EQ(t.render(Json::array(), true, Json{{"x", 1}}), "TrueTrueTrue1");
+}
+
+TEST(ChatTemplate, LoadsFromAModelFolder) {
+  const auto dir = std::filesystem::temp_directory_path() / ("jinja_load_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  EXPECT_EQ(optimum::generation::load_chat_template(dir), std::nullopt);
+  std::ofstream(dir / "tokenizer_config.json")
+      << R"({"chat_template": [{"name": "default", "template": "D"}, {"name": "tool_use", "template": "T"}]})";
+  EXPECT_EQ(optimum::generation::load_chat_template(dir), "D");
+  EXPECT_EQ(optimum::generation::load_chat_template(dir, "tool_use"), "T");
+  std::ofstream(dir / "chat_template.jinja") << "J";
+  EXPECT_EQ(optimum::generation::load_chat_template(dir), "J");
+  std::filesystem::remove_all(dir);
 }
 
 TEST(ChatTemplate, MessagesMustBeObjects) {

@@ -1,0 +1,68 @@
+// Heads over the decoder engine besides ForCausalLM: the base model's
+// last_hidden_state (feature extraction; last-token-pooling embedding models
+// such as Qwen3-Embedding) and ForSequenceClassification (transformers'
+// score Linear on the last non-pad token).
+//
+// Both take a padded batch as transformers does (input_ids [batch, seq] and
+// an optional attention_mask, 1 = real token). Each row's real tokens run as
+// one ragged segment at positions 0, 1, 2, ... from its first real token:
+// what transformers computes for right padding; for left padding it counts
+// positions from the row's first column, which RoPE families do not see
+// (their scores depend on position differences only) but learned absolute
+// positions (gpt2) do.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "optimum/models/decoder.h"
+
+namespace optimum::models {
+
+// A padded batch: ids [batch, seq] row-major; mask null = every token real.
+struct PaddedTokens {
+  const int64_t* ids = nullptr;
+  const int64_t* mask = nullptr;
+  int64_t batch = 0;
+  int64_t seq = 0;
+};
+
+// last_hidden_state [batch, seq, hidden] (final-normed, as the base model
+// returns it); masked positions are zeros. InvalidArgument names a bad shape,
+// id or mask value.
+Tensor decoder_last_hidden_state(const DecoderModel& model, const PaddedTokens& tokens);
+
+// transformers' pooling index: the rightmost column whose id differs from
+// `pad_token_id` (0 when every id is the pad), or seq - 1 without a pad id.
+int64_t last_non_pad_token(const int64_t* ids, int64_t seq, std::optional<int64_t> pad_token_id);
+
+// <Family>ForSequenceClassification: the base model, then score (Linear
+// hidden -> num_labels, no bias) on each row's last non-pad token.
+class DecoderForSequenceClassification {
+ public:
+  // config.json (pad_token_id, id2label) + weights with `score.weight`.
+  static std::shared_ptr<const DecoderForSequenceClassification> load(const std::filesystem::path& dir,
+                                                                      const DecoderLoadOptions& options = {});
+  DecoderForSequenceClassification(std::shared_ptr<const DecoderModel> base, Linear score,
+                                   std::optional<int64_t> pad_token_id);
+
+  // Logits [batch, num_labels]. As transformers: without a pad_token_id a
+  // batch of more than one row is refused; the pooled token must be a real
+  // (unmasked) one.
+  Tensor forward(const PaddedTokens& tokens) const;
+
+  int64_t num_labels() const { return score_.out; }
+  std::optional<int64_t> pad_token_id() const { return pad_token_id_; }
+  const DecoderModel& base() const { return *base_; }
+
+ private:
+  std::shared_ptr<const DecoderModel> base_;
+  Linear score_;
+  std::optional<int64_t> pad_token_id_;
+};
+
+}  // namespace optimum::models

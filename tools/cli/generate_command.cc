@@ -120,6 +120,13 @@ void run_generate(const GenerateArgs& a) {
   config.update(options, "command-line options");
   config.validate();
   const io::OrderedJson messages = a.chat ? chat_messages(*a.chat) : io::OrderedJson();
+  auto check_stream = [&a](const generation::GenerationConfig& c) {
+    if (a.stream && (c.num_beams > 1 || c.num_return_sequences > 1)) {
+      throw InvalidArgument("--stream needs one returned sequence without beam search (num_beams and "
+                            "num_return_sequences 1)");
+    }
+  };
+  check_stream(config);
   const auto lm = generation::LanguageModel::from_pretrained(a.model, a.load);
   config = lm->generation_config();
   config.update(options, "command-line options");
@@ -140,10 +147,7 @@ void run_generate(const GenerateArgs& a) {
   go.decode = generation::tokenizer_decoder(lm->tokenizer());
   std::unique_ptr<TextPrinter> printer;
   if (a.stream) {
-    if (config.num_beams > 1 || config.num_return_sequences > 1) {
-      throw InvalidArgument("--stream needs one returned sequence without beam search (num_beams and "
-                            "num_return_sequences 1)");
-    }
+    check_stream(config);
     printer = std::make_unique<TextPrinter>(*lm);
     go.on_token = [&printer](const generation::TokenEvent& e) {
       printer->put(e.token);

@@ -246,11 +246,11 @@ AccuracyMetrics compare(const Outputs& ref, const Outputs& got) {
 // The first threshold `m` misses, as a sentence; empty when it passes.
 std::string failure(const AccuracyMetrics& m, const AccuracyOptions& o, int64_t samples) {
   if (m.min_cosine < o.min_cosine) {
-    return "embedding cosine " + fmt(m.min_cosine) + " < " + fmt_threshold(o.min_cosine) + " (minimum over " +
+    return std::string(o.causal_lm ? "logit cosine " : "embedding cosine ") + fmt(m.min_cosine) + " < " + fmt_threshold(o.min_cosine) + " (minimum over " +
            std::to_string(samples) + " calibration samples)";
   }
   if (m.agreement && *m.agreement < o.min_agreement) {
-    return "top-1 agreement " + fmt(*m.agreement * 100, 2) + "% < " + fmt_threshold(o.min_agreement * 100) +
+    return std::string(o.causal_lm ? "next-token agreement " : "top-1 agreement ") + fmt(*m.agreement * 100, 2) + "% < " + fmt_threshold(o.min_agreement * 100) +
            "% (over " + std::to_string(m.decisions) + " decisions)";
   }
   return {};
@@ -263,10 +263,12 @@ double badness(const AccuracyMetrics& m, const AccuracyOptions& o) {
   return b;
 }
 
-std::string metrics_line(const AccuracyMetrics& m) {
-  std::string s = "embedding cosine min " + fmt(m.min_cosine) + " (mean " + fmt(m.mean_cosine) + ")";
+std::string metrics_line(const AccuracyMetrics& m, bool causal_lm) {
+  std::string s = std::string(causal_lm ? "logit" : "embedding") + " cosine min " + fmt(m.min_cosine) + " (mean " +
+                  fmt(m.mean_cosine) + ")";
   if (m.agreement)
-    s += ", top-1 agreement " + fmt(*m.agreement * 100, 2) + "% of " + std::to_string(m.decisions);
+    s += std::string(causal_lm ? ", next-token" : ", top-1") + " agreement " + fmt(*m.agreement * 100, 2) + "% of " +
+         std::to_string(m.decisions);
   return s;
 }
 
@@ -319,44 +321,23 @@ io::Json AccuracyReport::to_json() const {
                 {"layer_linears", layer_linears},
                 {"cpu_isa", cpu_isa},
                 {"passed", true}};
+  if (!ranking_unit.empty()) j["ranking_unit"] = ranking_unit;
   if (int8_activation_levels > 0) j["int8_activation_levels"] = int8_activation_levels;
+  if (thresholds.causal_lm) {
+    j["metrics"] = "causal LM: cosine of the logits at every calibration position (min over texts of the "
+                   "per-text mean) and next-token (argmax) agreement over every position";
+    j["thresholds"]["min_next_token_agreement"] = thresholds.min_agreement;
+    for (const char* k : {"all_layers", "exported"}) {
+      if (j[k].contains("top1_agreement")) j[k]["next_token_agreement"] = j[k]["top1_agreement"];
+    }
+  }
   return j;
 }
 
-models::PrecisionPlan choose_precision(const models::EncoderModel& fp32, const fs::path& tokenizer_dir,
-                                       kernels::WeightType type, const AccuracyOptions& options,
-                                       const models::LinearConverter& convert, AccuracyReport* report) {
-  if (type == kernels::WeightType::F32)
-    throw InvalidArgument("choose_precision: the accuracy guard is for bf16 / int8");
-  if (options.fallback == type ||
-      (type == kernels::WeightType::BF16 && options.fallback != kernels::WeightType::F32)) {
-    throw InvalidArgument("fallback dtype " + std::string(kernels::weight_type_name(options.fallback)) +
-                          " is not a higher precision than " + std::string(kernels::weight_type_name(type)) +
-                          " (use fp32" + (type == kernels::WeightType::S8 ? std::string(" or bf16") : "") +
-                          ")");
-  }
-  const models::EncoderWeights& w = fp32.encoder().weights();
-  models::PrecisionPlan plan = models::uniform_plan(w, type);
-  AccuracyReport rep;
-  rep.dtype = std::string(kernels::weight_type_name(type));
-  rep.thresholds = options;
-  rep.thresholds.texts.clear();
-  const std::vector<std::string> names = models::layer_linear_names(w);
-  rep.layer_linears = static_cast<int64_t>(names.size());
-  rep.cpu_isa = kernels::cpu_isa();
-  if (type == kernels::WeightType::S8) rep.int8_activation_levels = kernels::int8_activation_levels();
-
-  const Calibration cal = calibrate(fp32, tokenizer_dir, options);
-  const bool pairs = fp32.task() == tasks::Task::MultipleChoice;
-  const std::vector<Batch> batches = make_batches(cal, fp32.config().pad_token_id, pairs);
-  rep.samples = static_cast<int64_t>(cal.ids.size()) - (pairs ? static_cast<int64_t>(cal.ids.size() % 2) : 0);
-  rep.calibration = cal.source;
-  if (cal.source.starts_with("seeded")) std::cerr << "accuracy guard: calibrating on " << cal.source << "\n";
-  const Outputs ref = run(fp32, batches);
-  auto measure = [&](const models::PrecisionPlan& p) {
-    return compare(ref, run(*models::with_precision(fp32, p, convert), batches));
-  };
-
+models::PrecisionPlan guard_search(models::PrecisionPlan plan, const std::vector<std::string>& names,
+                                   kernels::WeightType type, const AccuracyOptions& options,
+                                   const std::function<AccuracyMetrics(const models::PrecisionPlan&)>& measure,
+                                   AccuracyReport& rep) {
   rep.initial = measure(plan);
   rep.final = rep.initial;
   std::string why = failure(rep.initial, options, rep.samples);
@@ -365,16 +346,39 @@ models::PrecisionPlan choose_precision(const models::EncoderModel& fp32, const f
       throw AccuracyError("accuracy guard failed for --dtype " + rep.dtype + ": " + why +
                           "; calibration: " + rep.calibration +
                           " (without --strict-accuracy the export keeps the most sensitive " +
-                          "layers in fp32)");
+                          "layers in higher precision)");
     }
     // Each Linear's effect alone, then keep the worst in the fallback precision
     // until the guard passes (then in fp32, if a bf16 fallback was not enough).
-    std::vector<std::pair<double, std::string>> ranked;
+    // Past options.max_ranked_units Linears, a layer's Linears ("layers.N.*") are
+    // ranked together (one measurement per layer); the ranking is then
+    // flattened, so the bisection below still cuts at single Linears.
+    std::vector<std::vector<std::string>> units;
+    std::vector<std::string> unit_keys;
+    const bool by_layer = options.max_ranked_units > 0 && names.size() > options.max_ranked_units;
+    rep.ranking_unit = by_layer ? "layer" : "linear";
     for (const std::string& name : names) {
-      ranked.emplace_back(badness(measure({{name, type}}), options), name);
+      const size_t dot = name.starts_with("layers.") ? name.find('.', 7) : std::string::npos;
+      const std::string key = by_layer && dot != std::string::npos ? name.substr(0, dot) : name;
+      if (!unit_keys.empty() && unit_keys.back() == key) {
+        units.back().push_back(name);
+      } else {
+        units.push_back({name});
+        unit_keys.push_back(key);
+      }
     }
-    std::stable_sort(ranked.begin(), ranked.end(),
+    std::vector<std::pair<double, std::vector<std::string>>> scored;
+    for (const auto& unit : units) {
+      models::PrecisionPlan alone;
+      for (const std::string& name : unit) alone[name] = type;
+      scored.emplace_back(badness(measure(alone), options), unit);
+    }
+    std::stable_sort(scored.begin(), scored.end(),
                      [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::vector<std::pair<double, std::string>> ranked;
+    for (const auto& [score, unit] : scored) {
+      for (const std::string& name : unit) ranked.emplace_back(score, name);
+    }
     // The k most sensitive Linears moved to `to` on top of `base`.
     auto moved = [&](models::PrecisionPlan base, size_t k, kernels::WeightType to) {
       for (size_t i = 0; i < k; ++i) {
@@ -439,8 +443,45 @@ models::PrecisionPlan choose_precision(const models::EncoderModel& fp32, const f
     if (options.fallback != kernels::WeightType::F32 && !rep.fp32_linears.empty()) {
       std::cerr << " (" << rep.fp32_linears.size() << " of them in fp32)";
     }
-    std::cerr << " -> " << metrics_line(rep.final) << "\n";
+    std::cerr << " -> " << metrics_line(rep.final, options.causal_lm) << "\n";
   }
+  return plan;
+}
+
+models::PrecisionPlan choose_precision(const models::EncoderModel& fp32, const fs::path& tokenizer_dir,
+                                       kernels::WeightType type, const AccuracyOptions& options,
+                                       const models::LinearConverter& convert, AccuracyReport* report) {
+  if (type == kernels::WeightType::F32)
+    throw InvalidArgument("choose_precision: the accuracy guard is for bf16 / int8");
+  if (options.fallback == type ||
+      (type == kernels::WeightType::BF16 && options.fallback != kernels::WeightType::F32)) {
+    throw InvalidArgument("fallback dtype " + std::string(kernels::weight_type_name(options.fallback)) +
+                          " is not a higher precision than " + std::string(kernels::weight_type_name(type)) +
+                          " (use fp32" + (type == kernels::WeightType::S8 ? std::string(" or bf16") : "") +
+                          ")");
+  }
+  const models::EncoderWeights& w = fp32.encoder().weights();
+  models::PrecisionPlan plan = models::uniform_plan(w, type);
+  AccuracyReport rep;
+  rep.dtype = std::string(kernels::weight_type_name(type));
+  rep.thresholds = options;
+  rep.thresholds.texts.clear();
+  const std::vector<std::string> names = models::layer_linear_names(w);
+  rep.layer_linears = static_cast<int64_t>(names.size());
+  rep.cpu_isa = kernels::cpu_isa();
+  if (type == kernels::WeightType::S8) rep.int8_activation_levels = kernels::int8_activation_levels();
+
+  const Calibration cal = calibrate(fp32, tokenizer_dir, options);
+  const bool pairs = fp32.task() == tasks::Task::MultipleChoice;
+  const std::vector<Batch> batches = make_batches(cal, fp32.config().pad_token_id, pairs);
+  rep.samples = static_cast<int64_t>(cal.ids.size()) - (pairs ? static_cast<int64_t>(cal.ids.size() % 2) : 0);
+  rep.calibration = cal.source;
+  if (cal.source.starts_with("seeded")) std::cerr << "accuracy guard: calibrating on " << cal.source << "\n";
+  const Outputs ref = run(fp32, batches);
+  auto measure = [&](const models::PrecisionPlan& p) {
+    return compare(ref, run(*models::with_precision(fp32, p, convert), batches));
+  };
+  plan = guard_search(std::move(plan), names, type, options, measure, rep);
   if (report != nullptr) *report = std::move(rep);
   return plan;
 }

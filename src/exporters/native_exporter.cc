@@ -5,43 +5,24 @@
 
 #include "optimum/config/config.h"
 #include "optimum/exporters/accuracy.h"
+#include "optimum/exporters/decoder_export.h"
 #include "optimum/exporters/export.h"
 #include "optimum/models/model.h"
 #include "optimum/models/precision.h"
 #include "optimum/preprocessors/preprocessors.h"
 #include "optimum/tasks/registry.h"
 
+#include "export_internal.h"
+
 namespace optimum::exporters {
 
 namespace fs = std::filesystem;
+using internal::move_into;
+using internal::TempDir;
 
 const char* tool_version() { return "0.1.0"; }
 
 namespace {
-
-// Removes a partially written export unless released.
-class TempDir {
- public:
-  explicit TempDir(fs::path p) : path_(std::move(p)) {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    if (!released_) {
-      std::error_code ec;
-      fs::remove_all(path_, ec);
-    }
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-  void release() { released_ = true; }
-
- private:
-  fs::path path_;
-  bool released_ = false;
-};
 
 // Max |a - b| over two outputs; NaN or inf anywhere fails validation.
 double max_abs_diff(const Tensor& a, const Tensor& b, const std::string& name) {
@@ -63,28 +44,12 @@ double max_abs_diff(const Tensor& a, const Tensor& b, const std::string& name) {
   return worst;
 }
 
-// Moves the files of `from` into `to` (created if needed), replacing files of the same name.
-void move_into(const fs::path& from, const fs::path& to) {
-  std::error_code ec;
-  if (!fs::exists(to, ec)) {
-    fs::create_directories(to.parent_path().empty() ? fs::path(".") : to.parent_path());
-    fs::rename(from, to);
-    return;
-  }
-  for (auto it = fs::recursive_directory_iterator(from); it != fs::recursive_directory_iterator(); ++it) {
-    if (!it->is_regular_file()) continue;
-    const fs::path target = to / fs::relative(it->path(), from);
-    fs::create_directories(target.parent_path());
-    fs::rename(it->path(), target);
-  }
-  fs::remove_all(from, ec);
-}
-
 }  // namespace
 
 ExportResult export_native(const fs::path& model_dir, const fs::path& output_dir, const ExportOptions& options) {
   const fs::path config_dir = options.config_dir.empty() ? model_dir : options.config_dir;
   const std::string library = tasks::check_loadable(config_dir);
+  if (is_decoder_checkpoint(config_dir)) return export_decoder(model_dir, output_dir, options);
   const config::EncoderConfig cfg = config::load_config(config_dir);
   const std::string task =
       options.task == "auto" ? tasks::infer_task(config_dir) : tasks::canonical_task(options.task);
@@ -112,8 +77,8 @@ ExportResult export_native(const fs::path& model_dir, const fs::path& output_dir
     AccuracyOptions guard;
     guard.texts = options.calibration_texts;
     guard.strict = options.strict_accuracy;
-    guard.min_cosine = options.min_cosine;
-    guard.min_agreement = options.min_agreement;
+    guard.min_cosine = options.min_cosine > 0 ? options.min_cosine : export_config.min_cosine;
+    guard.min_agreement = options.min_agreement > 0 ? options.min_agreement : export_config.min_agreement;
     guard.fallback = options.fallback_dtype != "auto" ? kernels::weight_type_from_name(options.fallback_dtype)
                      : type == kernels::WeightType::S8 && kernels::bf16_native() ? kernels::WeightType::BF16
                                                                                  : kernels::WeightType::F32;

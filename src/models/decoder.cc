@@ -12,6 +12,7 @@
 
 #include "optimum/core/threading.h"
 #include "optimum/kernels/decoder_ops.h"
+#include "optimum/models/decoder_native.h"
 
 namespace optimum::models {
 
@@ -157,6 +158,16 @@ std::shared_ptr<const DecoderModel> DecoderModel::load(const std::filesystem::pa
   // An unsupported model_type is reported before looking for weights.
   if (config.is_object() && config.contains("model_type") && config.at("model_type").is_string()) {
     decoder_family(config.at("model_type").get<std::string>());
+  }
+  // A native export (exporters/decoder_export.h): engine-layout weights, per-Linear precisions.
+  if (const io::Json layout = native_decoder_layout(dir); !layout.is_null()) {
+    const DecoderFamily& family = decoder_family(config.at("model_type").get<std::string>());
+    DecoderConfig c = family.parse_config(config, config_path.string());
+    c.model_type = family.model_type;
+    validate_decoder_config(c, config_path.string());
+    DecoderWeights w = decoder_from_native(c, io::WeightStore::open_dir(dir), layout,
+                                           (dir / "optimum_export.json").string());
+    return std::make_shared<const DecoderModel>(std::move(c), std::move(w), options);
   }
   return load(config, io::WeightStore::open_dir(dir), config_path.string(), options);
 }

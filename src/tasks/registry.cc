@@ -104,6 +104,73 @@ std::string input_name(InputKind k) {
   return "";
 }
 
+// Causal decoders, as optimum-onnx registers them (model_configs.py):
+// COMMON_TEXT_GENERATION_TASKS (+ text-classification where Optimum has it).
+// The list lives here because tasks is below models (which registers the
+// families); models::decoder_model_types() must equal it (a unit test
+// checks). position_ids: TextDecoderWithPositionIdsOnnxConfig (gemma's
+// configs are plain TextDecoderOnnxConfig, without it).
+struct DecoderTypeEntry {
+  std::string model_type;
+  bool position_ids;
+  bool text_classification;
+  double atol;
+};
+
+const std::vector<DecoderTypeEntry>& decoder_type_entries() {
+  static const std::vector<DecoderTypeEntry> e = {
+      {"gemma", false, true, 1e-4},  {"gemma3_text", false, false, 1e-4}, {"gpt2", true, true, 1e-4},
+      {"llama", true, true, 1e-4},   {"mistral", true, true, 1e-4},      {"phi3", true, true, 1e-4},
+      {"qwen2", true, true, 1e-4},   {"qwen3", true, true, 1e-4},
+  };
+  return e;
+}
+
+// Causal LM guard: logit cosine per position and next-token agreement.
+constexpr double kDecoderMinCosine = 0.99;
+constexpr double kDecoderMinAgreement = 0.9;
+
+// TextDecoderOnnxConfig (use_past_in_inputs for -with-past, as Optimum's
+// merged decoder) + OnnxConfigWithPast.outputs + add_past_key_values.
+ExportConfig decoder_config(const DecoderTypeEntry& m, const std::string& base_task, bool past) {
+  ExportConfig c;
+  c.exporter = "native";
+  c.model_type = m.model_type;
+  c.task = base_task + (past ? "-with-past" : "");
+  c.use_past = past;
+  c.atol = m.atol;
+  c.is_decoder = true;
+  c.min_cosine = kDecoderMinCosine;
+  c.min_agreement = kDecoderMinAgreement;
+  const DynamicAxes bs = {{0, "batch_size"}, {1, "sequence_length"}};
+  c.inputs.push_back({"input_ids", bs});
+  c.inputs.push_back(
+      {"attention_mask", past ? DynamicAxes{{0, "batch_size"}, {1, "past_sequence_length + sequence_length"}} : bs});
+  if (past) {
+    const DynamicAxes p = {{0, "batch_size"}, {2, "past_sequence_length"}};
+    c.inputs.push_back({"past_key_values.{i}.key", p});
+    c.inputs.push_back({"past_key_values.{i}.value", p});
+  }
+  if (m.position_ids && (base_task == "text-generation" || base_task == "feature-extraction")) {
+    c.inputs.push_back({"position_ids", bs});
+  }
+  if (base_task == "text-classification") {
+    c.outputs = {{"logits", {{0, "batch_size"}}}};
+  } else if (base_task == "feature-extraction") {
+    c.outputs = {{"last_hidden_state", past ? DynamicAxes{{0, "batch_size"}} : bs}};
+  } else {
+    c.outputs = {{"logits", bs}};
+  }
+  if (past) {
+    const DynamicAxes p = {{0, "batch_size"}, {2, "past_sequence_length + sequence_length"}};
+    c.outputs.push_back({"present.{i}.key", p});
+    c.outputs.push_back({"present.{i}.value", p});
+    c.values_override["use_cache"] = true;
+  }
+  c.default_shapes.past_sequence_length = 16;
+  return c;
+}
+
 std::vector<ExportConfig>& registry() {
   static std::vector<ExportConfig> r;
   static std::once_flag once;
@@ -123,6 +190,13 @@ std::vector<ExportConfig>& registry() {
         if (task == "feature-extraction" && m.pooler) c.outputs.push_back({"pooler_output", {{0, "batch_size"}}});
         r.push_back(std::move(c));
       }
+    }
+    for (const DecoderTypeEntry& m : decoder_type_entries()) {
+      r.push_back(decoder_config(m, "feature-extraction", false));
+      r.push_back(decoder_config(m, "feature-extraction", true));
+      r.push_back(decoder_config(m, "text-generation", false));
+      r.push_back(decoder_config(m, "text-generation", true));
+      if (m.text_classification) r.push_back(decoder_config(m, "text-classification", false));
     }
   });
   return r;
@@ -253,6 +327,116 @@ std::vector<std::tuple<std::string, std::string, std::string>> registry_table() 
   std::vector<std::tuple<std::string, std::string, std::string>> out;
   for (const ExportConfig& c : registry()) out.emplace_back(c.model_type, c.task, c.exporter);
   std::sort(out.begin(), out.end());
+  return out;
+}
+
+const std::vector<std::string>& decoder_model_types() {
+  static const std::vector<std::string> types = [] {
+    std::vector<std::string> t;
+    for (const DecoderTypeEntry& e : decoder_type_entries()) t.push_back(e.model_type);
+    std::sort(t.begin(), t.end());
+    return t;
+  }();
+  return types;
+}
+
+namespace {
+
+std::vector<TensorSpec> expand(const std::vector<TensorSpec>& specs, int64_t n_layers) {
+  std::vector<TensorSpec> out;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const auto at = specs[i].name.find("{i}");
+    if (at == std::string::npos) {
+      out.push_back(specs[i]);
+      continue;
+    }
+    // A key/value pair: layer by layer, key then value (Optimum's order).
+    const TensorSpec& key = specs[i];
+    const TensorSpec* value = i + 1 < specs.size() ? &specs[i + 1] : nullptr;
+    for (int64_t l = 0; l < n_layers; ++l) {
+      for (const TensorSpec* s : {&key, value}) {
+        if (s == nullptr) continue;
+        const auto p = s->name.find("{i}");
+        out.push_back({s->name.substr(0, p) + std::to_string(l) + s->name.substr(p + 3), s->axes});
+      }
+    }
+    if (value != nullptr) ++i;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<TensorSpec> ExportConfig::expanded_inputs(int64_t n_layers) const { return expand(inputs, n_layers); }
+std::vector<TensorSpec> ExportConfig::expanded_outputs(int64_t n_layers) const { return expand(outputs, n_layers); }
+
+std::map<std::string, Tensor> generate_decoder_dummy_inputs(const ExportConfig& ec, const DecoderDummyConfig& cfg,
+                                                            const DummyShapes& shapes, uint64_t seed,
+                                                            bool left_padding) {
+  if (!ec.is_decoder) throw InvalidArgument("generate_decoder_dummy_inputs: " + ec.model_type + " (" + ec.task +
+                                            ") is not a decoder export config");
+  const int64_t batch = shapes.batch_size, seq = shapes.sequence_length;
+  const int64_t past = ec.use_past ? shapes.past_sequence_length : 0;
+  if (batch <= 0 || seq <= 0 || past < 0) {
+    throw InvalidArgument("generate_decoder_dummy_inputs: batch_size " + std::to_string(batch) +
+                          ", sequence_length " + std::to_string(seq) + " and past_sequence_length " +
+                          std::to_string(past) + " must be positive");
+  }
+  if (cfg.vocab_size <= 0 || cfg.n_layers <= 0 || cfg.n_heads_kv <= 0 || cfg.head_dim <= 0) {
+    throw InvalidArgument("generate_decoder_dummy_inputs: vocab_size, n_layers, n_heads_kv and head_dim must be "
+                          "positive");
+  }
+  std::mt19937_64 rng(seed);
+  const int64_t total = past + seq;
+  // Row r has min(r, total - 1) padding positions.
+  std::vector<int64_t> mask(static_cast<size_t>(batch * total), 1);
+  for (int64_t r = 0; r < batch; ++r) {
+    const int64_t pad = std::min(r, total - 1);
+    for (int64_t j = 0; j < pad; ++j) mask[static_cast<size_t>(r * total + (left_padding ? j : total - 1 - j))] = 0;
+  }
+  std::map<std::string, Tensor> out;
+  for (const TensorSpec& in : ec.expanded_inputs(cfg.n_layers)) {
+    if (in.name == "input_ids") {
+      Tensor t = Tensor::zeros(DType::I64, {batch, seq});
+      int64_t* d = t.mutable_data<int64_t>();
+      std::uniform_int_distribution<int64_t> dist(0, cfg.vocab_size - 1);
+      for (int64_t r = 0; r < batch; ++r) {
+        for (int64_t s = 0; s < seq; ++s) {
+          const bool real = mask[static_cast<size_t>(r * total + past + s)] != 0;
+          int64_t v = cfg.pad_token_id >= 0 && cfg.pad_token_id < cfg.vocab_size ? cfg.pad_token_id : 0;
+          if (real) {
+            do {
+              v = dist(rng);
+            } while (v == cfg.pad_token_id && cfg.vocab_size > 1);
+          }
+          d[r * seq + s] = v;
+        }
+      }
+      out[in.name] = t;
+    } else if (in.name == "attention_mask") {
+      out[in.name] = Tensor::from_data(DType::I64, {batch, total}, mask.data());
+    } else if (in.name == "position_ids") {
+      Tensor t = Tensor::zeros(DType::I64, {batch, seq});
+      int64_t* d = t.mutable_data<int64_t>();
+      for (int64_t r = 0; r < batch; ++r) {
+        int64_t count = 0;
+        for (int64_t s = 0; s < total; ++s) {
+          const bool real = mask[static_cast<size_t>(r * total + s)] != 0;
+          count += real ? 1 : 0;
+          if (s >= past) d[r * seq + s - past] = real ? count - 1 : 1;
+        }
+      }
+      out[in.name] = t;
+    } else if (in.name.starts_with("past_key_values.")) {
+      Tensor t = Tensor::zeros(DType::F32, {batch, cfg.n_heads_kv, past, cfg.head_dim});
+      float* d = t.mutable_data<float>();
+      std::normal_distribution<float> dist(0.0f, 1.0f);
+      for (int64_t i = 0; i < t.numel(); ++i) d[i] = dist(rng);
+      out[in.name] = t;
+    } else {
+      throw Unsupported("no dummy generator for input '" + in.name + "'");
+    }
+  }
   return out;
 }
 

@@ -83,11 +83,15 @@ void export_language_model(const ExportArgs& a) {
 
 }  // namespace
 
+// export_gguf.cc
+exporters::ExportResult export_gguf_native(const std::string& gguf_path, const std::filesystem::path& output_dir,
+                                           const exporters::ExportOptions& options);
+
 void add_export_command(CLI::App& app) {
   auto a = std::make_shared<ExportArgs>();
   CLI::App* cmd =
       app.add_subcommand("export", "Export a checkpoint to the native format, validated against its source");
-  cmd->add_option("--model,-m", a->model, "Hub model id or local folder")->required();
+  cmd->add_option("--model,-m", a->model, "Hub model id, local folder or local .gguf file (a causal LM)")->required();
   cmd->add_option("--task", a->exporter.task,
                   "Task (auto: inferred from the folder; Optimum synonyms accepted)")
       ->capture_default_str();
@@ -102,12 +106,10 @@ void add_export_command(CLI::App& app) {
                   "(int8: bf16 where the CPU computes bf16 natively, else fp32)")
       ->capture_default_str();
   cmd->add_option("--min-cosine,--min_cosine", a->exporter.min_cosine,
-                  "Accuracy guard: minimum embedding cosine vs fp32 over the calibration texts")
-      ->capture_default_str()
+                  "Accuracy guard: minimum cosine vs fp32 over the calibration texts (encoders: mean-pooled embeddings; causal LMs: logits per position); 0: the registry's (0.995 encoders, 0.99 causal LMs)")
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--min-agreement,--min_agreement", a->exporter.min_agreement,
-                  "Accuracy guard: minimum top-1 agreement with fp32 of heads with logits")
-      ->capture_default_str()
+                  "Accuracy guard: minimum top-1 agreement with fp32 of heads with logits (causal LMs: next token); 0: the registry's (0.99 encoders, 0.9 causal LMs)")
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_flag("--strict-accuracy,--strict_accuracy", a->exporter.strict_accuracy,
                 "Fail when the accuracy guard misses a threshold instead of keeping layers in fp32");
@@ -143,24 +145,27 @@ void add_export_command(CLI::App& app) {
     kernels::weight_type_from_name(a->exporter.dtype);  // an unknown dtype fails before any work
     if (!a->calibration_file.empty())
       a->exporter.calibration_texts = exporters::read_calibration_file(a->calibration_file);
-    const modeling::ResolvedModel src = modeling::resolve(a->model, a->hub);
+    const bool gguf = a->model.size() > 5 && a->model.ends_with(".gguf");
+    const modeling::ResolvedModel src = gguf ? modeling::ResolvedModel{} : modeling::resolve(a->model, a->hub);
     a->exporter.source_id = a->model;
     a->exporter.source_commit = src.commit;
     a->exporter.revision = a->hub.revision;
     a->exporter.subfolder = a->hub.subfolder;
     a->exporter.config_dir = src.config_dir;
     if (!a->push_to_hub.empty()) hub::validate_repo_id(a->push_to_hub);  // before the export work
-    const exporters::ExportResult r = exporters::export_native(src.folder, a->output, a->exporter);
+    const exporters::ExportResult r = gguf ? export_gguf_native(a->model, a->output, a->exporter)
+                                           : exporters::export_native(src.folder, a->output, a->exporter);
     std::cerr << "exported " << r.model_type << " (" << r.task << ") to " << r.output_dir.string()
               << "; validation max abs diff " << r.max_abs_diff << " <= atol " << r.atol << "; "
               << r.preprocessors.size() << " preprocessor files\n";
     if (!r.accuracy.is_null()) {
       const io::Json& acc = r.accuracy;
       std::cerr << "accuracy (" << r.dtype << " vs fp32, " << acc["samples"].get<int64_t>()
-                << " calibration samples): embedding cosine min "
+                << " calibration samples): " << (acc.contains("metrics") ? "logit" : "embedding") << " cosine min "
                 << acc["exported"]["min_cosine"].get<double>();
       if (acc["exported"].contains("top1_agreement")) {
-        std::cerr << ", top-1 agreement " << acc["exported"]["top1_agreement"].get<double>();
+        std::cerr << (acc.contains("metrics") ? ", next-token agreement " : ", top-1 agreement ")
+                  << acc["exported"]["top1_agreement"].get<double>();
       }
       std::cerr << "; " << acc["fallback_linears"].size() << " of " << acc["layer_linears"].get<int64_t>()
                 << " layer Linears kept in " << acc["fallback_dtype"].get<std::string>() << "\n";

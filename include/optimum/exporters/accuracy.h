@@ -9,6 +9,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,6 +41,11 @@ struct AccuracyOptions {
   // Precision of the Linears the guard takes out of the export's dtype: fp32,
   // or bf16 for an int8 export (if every Linear in bf16 still misses, fp32 follows).
   kernels::WeightType fallback = kernels::WeightType::F32;
+  // Causal LM metrics (logit cosine, next-token agreement) in messages and the record.
+  bool causal_lm = false;
+  // Past this many Linears the fallback search ranks whole layers (one
+  // measurement each) instead of single Linears; 0: always single Linears.
+  size_t max_ranked_units = 0;
 };
 
 struct AccuracyMetrics {
@@ -64,8 +70,19 @@ struct AccuracyReport {
   // for int8, the activation levels of its int8 matmul (255 with VNNI, 127 without).
   std::string cpu_isa;
   int int8_activation_levels = 0;  // 0: not an int8 export
+  std::string ranking_unit;        // "linear" or "layer" when the fallback search ran
   io::Json to_json() const;
 };
+
+// The guard's search, shared by the encoder and decoder guards: measures
+// `plan` (every candidate in `type`); when a threshold is missed (and not
+// strict) ranks each of `names` by its effect alone and keeps the fewest most
+// sensitive ones in options.fallback (then fp32) that pass. Fills
+// rep.initial / final / fallback_linears / fp32_linears; returns the plan.
+models::PrecisionPlan guard_search(models::PrecisionPlan plan, const std::vector<std::string>& names,
+                                   kernels::WeightType type, const AccuracyOptions& options,
+                                   const std::function<AccuracyMetrics(const models::PrecisionPlan&)>& measure,
+                                   AccuracyReport& rep);
 
 // Runs the guard for `type` on `fp32` (a model loaded in f32) and returns
 // the plan to export. `tokenizer_dir` is searched for the model's tokenizer

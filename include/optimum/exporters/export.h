@@ -32,8 +32,11 @@ struct ExportOptions {
   // exports only) or auto (int8: bf16 where this CPU computes bf16 natively,
   // else fp32; bf16: fp32).
   std::string fallback_dtype = "auto";
-  double min_cosine = 0.995;             // guard thresholds
-  double min_agreement = 0.99;
+  // Guard thresholds; 0: the registry's for the model type and task
+  // (ExportConfig::min_cosine / min_agreement: encoders 0.995 / 0.99,
+  // causal LMs 0.99 logit cosine / 0.9 next-token agreement).
+  double min_cosine = 0;
+  double min_agreement = 0;
   std::optional<double> atol;            // default: the registry's ATOL for the model type
   int64_t batch_size = 2;                // dummy shapes of the export itself (Optimum's defaults)
   int64_t sequence_length = 16;
@@ -67,7 +70,8 @@ struct ExportResult {
   io::Json accuracy;                       // the guard's record (null for fp32), as in optimum_export.json
 };
 
-// Exports `model_dir` into `output_dir`. Unsupported names an unsupported
+// Exports `model_dir` into `output_dir` (a causal decoder's model_type goes
+// to export_decoder, exporters/decoder_export.h). Unsupported names an unsupported
 // model_type (listing the supported ones) or task (listing the model
 // type's tasks); ValidationError names the output, shape and difference.
 ExportResult export_native(const std::filesystem::path& model_dir, const std::filesystem::path& output_dir,

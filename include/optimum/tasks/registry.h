@@ -19,6 +19,8 @@ namespace optimum::tasks {
 // num_choices, past_sequence_length ...).
 using DynamicAxes = std::map<int, std::string>;
 
+// `name` may hold "{i}" (past_key_values.{i}.key): one tensor per decoder
+// layer, expanded by ExportConfig::expanded_inputs / expanded_outputs.
 struct TensorSpec {
   std::string name;
   DynamicAxes axes;
@@ -46,6 +48,17 @@ struct ExportConfig {
   DummyShapes default_shapes;
   // config.json values forced at export (e.g. use_cache for with-past).
   std::map<std::string, config::Json> values_override;
+  // Accuracy-guard thresholds of bf16 / int8 exports (exporters/accuracy.h):
+  // encoders: mean-pooled embedding cosine and head top-1 agreement; causal
+  // LMs: per-position logit cosine and next-token (argmax) agreement.
+  double min_cosine = 0.995;
+  double min_agreement = 0.99;
+  bool is_decoder = false;  // a causal decoder (inputs/outputs per layer, DecoderDummyConfig)
+
+  // inputs / outputs with "{i}" expanded for layers 0..n_layers-1 (in
+  // Optimum's order: every layer's key then value).
+  std::vector<TensorSpec> expanded_inputs(int64_t n_layers) const;
+  std::vector<TensorSpec> expanded_outputs(int64_t n_layers) const;
 
   // Dummy inputs for every input of this config: ids within the vocabulary
   // (never the pad id for real tokens), right-padded attention masks (row i
@@ -54,6 +67,36 @@ struct ExportConfig {
   std::map<std::string, Tensor> generate_dummy_inputs(const config::EncoderConfig& config,
                                                       const DummyShapes& shapes, uint64_t seed = 0) const;
 };
+
+// What the decoder dummy-input generators need from a decoder's config
+// (tasks sits below models, so the exporter fills it from DecoderConfig).
+struct DecoderDummyConfig {
+  int64_t vocab_size = 0;
+  int64_t pad_token_id = -1;  // -1: none (ids are then never excluded)
+  int64_t n_layers = 0;
+  int64_t n_heads_kv = 0;
+  int64_t head_dim = 0;
+};
+
+// Dummy inputs of a decoder ExportConfig, as Optimum's DummyTextInputGenerator
+// and (Mistral)DummyPastKeyValuesGenerator make them: input_ids [batch,
+// sequence_length] within the vocabulary (never the pad id for real tokens);
+// attention_mask [batch, past_sequence_length + sequence_length] (with past)
+// or [batch, sequence_length], row r with r padding positions (at most all
+// but one real token), on the left when `left_padding` else on the right;
+// position_ids [batch, sequence_length] from the mask (cumsum - 1, padding
+// positions 1, as transformers' generate builds them), the last
+// sequence_length columns with past; past_key_values.{i}.key/value [batch,
+// n_heads_kv, past_sequence_length, head_dim] seeded normal f32.
+// Deterministic for a given seed. InvalidArgument names a bad shape or config value.
+std::map<std::string, Tensor> generate_decoder_dummy_inputs(const ExportConfig& export_config,
+                                                            const DecoderDummyConfig& config,
+                                                            const DummyShapes& shapes, uint64_t seed = 0,
+                                                            bool left_padding = false);
+
+// Decoder model types the registry holds (sorted); models::decoder_model_types()
+// must list the same (a unit test checks it).
+const std::vector<std::string>& decoder_model_types();
 
 // Canonical name of a task or one of Optimum's synonyms
 // (sequence-classification -> text-classification, causal-lm ->

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <numbers>
 
+#include "config_fields.h"
 #include "optimum/models/decoder.h"
 
 namespace optimum::models {
@@ -15,16 +16,6 @@ namespace {
 
 // Largest layer count a config may ask for (the deepest released models have ~128).
 constexpr int64_t kMaxLayers = int64_t{1} << 16;
-
-bool present(const io::Json& j, const char* key) { return j.is_object() && j.contains(key) && !j.at(key).is_null(); }
-
-int64_t int_or(const io::Json& j, const char* key, int64_t def) {
-  return present(j, key) ? j.at(key).get<int64_t>() : def;
-}
-
-double num_or(const io::Json& j, const char* key, double def) {
-  return present(j, key) ? j.at(key).get<double>() : def;
-}
 
 RopeType rope_type_from_name(const std::string& name, const std::string& source) {
   static const std::map<std::string, RopeType> types = {{"default", RopeType::Default},

@@ -12,19 +12,12 @@
 // Gemma3TextConfig.
 #include <cmath>
 
+#include "config_fields.h"
 #include "optimum/models/decoder.h"
 
 namespace optimum::models {
 
 namespace {
-
-bool present(const io::Json& j, const char* key) { return j.contains(key) && !j.at(key).is_null(); }
-
-bool bool_or(const io::Json& j, const char* key, bool def) { return present(j, key) ? j.at(key).get<bool>() : def; }
-
-double num_or(const io::Json& j, const char* key, double def) {
-  return present(j, key) ? j.at(key).get<double>() : def;
-}
 
 void refuse_bidirectional(const io::Json& j, const std::string& source) {
   // EmbeddingGemma & co. attend both ways: not a causal decoder.
@@ -125,24 +118,18 @@ DecoderConfig parse_gemma3_text(const io::Json& j, const std::string& source) {
     if (c.final_logit_softcapping < 0) {
       throw FormatError(source + ": logit soft-capping must be positive");
     }
-    const int64_t window = present(j, "sliding_window") ? j.at("sliding_window").get<int64_t>() : 4096;
+    const int64_t window = int_or(j, "sliding_window", 4096);
     if (window < 0) throw FormatError(source + ": sliding_window must be positive, got " + std::to_string(window));
 
     // Layer types: given, or every sliding_window_pattern-th layer full.
-    std::vector<std::string> types;
-    if (present(j, "layer_types")) {
-      types = j.at("layer_types").get<std::vector<std::string>>();
-      if (static_cast<int64_t>(types.size()) != c.n_layers) {
-        throw FormatError(source + ": layer_types has " + std::to_string(types.size()) + " entries for " +
-                          std::to_string(c.n_layers) + " layers");
-      }
-    } else {
-      const int64_t pattern = present(j, "sliding_window_pattern") ? j.at("sliding_window_pattern").get<int64_t>() : 6;
+    int64_t pattern = 0;
+    if (!present(j, "layer_types")) {
+      pattern = int_or(j, "sliding_window_pattern", 6);
       if (pattern <= 0) throw FormatError(source + ": sliding_window_pattern must be positive");
-      for (int64_t i = 0; i < c.n_layers; ++i) {
-        types.push_back((i + 1) % pattern != 0 ? "sliding_attention" : "full_attention");
-      }
     }
+    const std::vector<std::string> types = layer_types_or(j, c.n_layers, source, [&](int64_t i) {
+      return (i + 1) % pattern != 0 ? "sliding_attention" : "full_attention";
+    });
 
     // ropes[0]: full layers, ropes[1]: sliding layers.
     const io::Json rp = gemma3_rope_parameters(j, source);
@@ -153,16 +140,7 @@ DecoderConfig parse_gemma3_text(const io::Json& j, const std::string& source) {
       one["max_position_embeddings"] = c.max_position_embeddings;
       c.ropes.push_back(parse_rope(one, source + " (rope_parameters." + lt + ")"));
     }
-    for (int64_t i = 0; i < c.n_layers; ++i) {
-      if (types[i] == "sliding_attention") {
-        c.layers[i].sliding_window = window;
-        c.layers[i].rope = 1;
-      } else if (types[i] == "full_attention") {
-        c.layers[i].rope = 0;
-      } else {
-        throw Unsupported(source + ": layer_types[" + std::to_string(i) + "] '" + types[i] + "' is not supported");
-      }
-    }
+    apply_layer_types(c, types, window, /*sliding_rope=*/1, source);
     return 0;
   });
   return c;

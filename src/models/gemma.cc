@@ -19,30 +19,38 @@ namespace optimum::models {
 
 namespace {
 
-void refuse_bidirectional(const io::Json& j, const std::string& source) {
+// The defaults GemmaConfig and Gemma3TextConfig share.
+LlamaLikeDefaults gemma_defaults() {
+  LlamaLikeDefaults d;
+  d.head_dim = 256;
+  d.hidden_act = "gelu_pytorch_tanh";
+  d.rms_norm_eps = 1e-6;
+  d.tie_word_embeddings = true;
+  return d;
+}
+
+// What gemma and gemma3_text share after parse_llama_like: RMSNorm with the
+// +1 offset and scaled embeddings; bidirectional checkpoints are refused.
+void gemma_common(DecoderConfig& c, const io::Json& j, const std::string& source) {
   // EmbeddingGemma & co. attend both ways: not a causal decoder.
   if (io::with_json_context(source, [&] { return bool_or(j, "use_bidirectional_attention", false); })) {
     throw Unsupported(source + ": use_bidirectional_attention = true is not supported (causal decoders only)");
   }
+  c.norm = NormKind::RmsNormPlusOne;
+  c.scale_embeddings = true;
 }
 
 DecoderConfig parse_gemma(const io::Json& j, const std::string& source) {
-  LlamaLikeDefaults d;
+  LlamaLikeDefaults d = gemma_defaults();
   d.vocab_size = 256000;
   d.hidden_size = 3072;
   d.intermediate_size = 24576;
   d.n_layers = 28;
   d.n_heads = 16;
   d.n_heads_kv = 16;
-  d.head_dim = 256;
-  d.hidden_act = "gelu_pytorch_tanh";
   d.max_position_embeddings = 8192;
-  d.rms_norm_eps = 1e-6;
-  d.tie_word_embeddings = true;
   DecoderConfig c = parse_llama_like(j, source, d);
-  refuse_bidirectional(j, source);
-  c.norm = NormKind::RmsNormPlusOne;
-  c.scale_embeddings = true;
+  gemma_common(c, j, source);
   c.attention_bias = c.attention_out_bias =
       io::with_json_context(source, [&] { return bool_or(j, "attention_bias", false); });
   return c;
@@ -79,19 +87,15 @@ io::Json gemma3_rope_parameters(const io::Json& j, const std::string& source) {
 }
 
 DecoderConfig parse_gemma3_text(const io::Json& j, const std::string& source) {
-  LlamaLikeDefaults d;
+  LlamaLikeDefaults d = gemma_defaults();
   d.vocab_size = 262208;
   d.hidden_size = 2304;
   d.intermediate_size = 9216;
   d.n_layers = 26;
   d.n_heads = 8;
   d.n_heads_kv = 4;
-  d.head_dim = 256;
-  d.hidden_act = "gelu_pytorch_tanh";
   d.act_key = "hidden_activation";
   d.max_position_embeddings = 131072;
-  d.rms_norm_eps = 1e-6;
-  d.tie_word_embeddings = true;
   // parse_llama_like reads no rope here: its keys are per layer type (below).
   io::Json flat = j;
   if (flat.is_object()) {
@@ -100,9 +104,7 @@ DecoderConfig parse_gemma3_text(const io::Json& j, const std::string& source) {
   }
   DecoderConfig c = parse_llama_like(flat, source, d);
   c.raw = j;
-  refuse_bidirectional(j, source);
-  c.norm = NormKind::RmsNormPlusOne;
-  c.scale_embeddings = true;
+  gemma_common(c, j, source);
   c.qk_norm = true;
   c.sandwich_norms = true;
   io::with_json_context(source, [&] {

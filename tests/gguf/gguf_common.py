@@ -40,6 +40,14 @@ def raw_gguf(kvs=(), tensors=(), version=3, alignment=32, data=b"", n_kv=None, n
     return out + data
 
 
+def write_gguf_file(writer):
+    """Writes a gguf.GGUFWriter's header, metadata and tensors to its file and closes it."""
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
 _readers = {}
 
 

@@ -13,7 +13,7 @@ JOBS       ?= $(shell nproc)
 
 CMAKE_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=Release -DPython_EXECUTABLE=$(abspath $(PY))
 
-.PHONY: run test setup build unit-test asan-test asan-serving-test parity-test python-test bench bench-tokenizers bench-serving clean format fuzz
+.PHONY: run test setup build unit-test asan-test asan-serving-test parity-test python-test bench bench-tokenizers bench-serving bench-generation clean format fuzz
 
 setup: $(STAMPS)/system $(STAMPS)/venv $(STAMPS)/gguf-models
 
@@ -66,7 +66,8 @@ asan-test: setup
 	  test_sentence_transformers test_forward \
 	  fuzz_safetensors_replay fuzz_pickle_replay fuzz_torch_zip_replay fuzz_config_replay fuzz_tokenizer_replay \
 	  fuzz_export_record_replay fuzz_multipart_replay fuzz_v2_request_replay fuzz_properties_replay \
-	  test_serving_archive fuzz_archive_replay fuzz_openai_generate_replay test_generation fuzz_jinja_replay
+	  test_serving_archive fuzz_archive_replay fuzz_openai_generate_replay test_generation fuzz_jinja_replay \
+	  test_decoder fuzz_gguf_replay
 	$(PY) tests/unit/forward/make_tiny_models.py $(BUILD_ASAN)/forward-fixtures
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -j $(JOBS) -E '_NOT_BUILT$$'
@@ -84,7 +85,8 @@ asan-serving-test: build
 	  tests/serving/test_faults.py
 
 python-test: build
-	$(PY) -m pytest -q tests/python tests/parity tests/pipelines tests/sentence_transformers tests/hub tests/tokenizers tests/precision tests/serving tests/deploy
+	$(PY) -m pytest -q tests/python tests/parity tests/pipelines tests/sentence_transformers tests/hub tests/tokenizers tests/precision \
+	  tests/decoders tests/generation tests/gguf tests/gguf_tokenizer tests/serving tests/deploy
 
 test: unit-test asan-test asan-serving-test python-test
 
@@ -195,4 +197,49 @@ $(STAMPS)/bench-serving-%: bench/serving/requirements-%.txt
 	test -x $(BENCH_VENV)/$*/bin/python || $(PYTHON_BOOTSTRAP) -m venv $(BENCH_VENV)/$*
 	$(BENCH_VENV)/$*/bin/python -m pip install -q --disable-pip-version-check --no-deps -r $<
 	$(BENCH_VENV)/$*/bin/python -c 'import torch, transformers; assert torch.__version__.startswith("2.13.0"), torch.__version__'
+	@touch $@
+
+# Generation (bench/generation/): decode tokens/s at batch 1 and 8 (64 greedy new tokens) and
+# 512-token prompt latency of optimum_cpp.AutoModelForCausalLM vs transformers + torch (.venv),
+# llama.cpp (F32, Q8_0, Q4_1 GGUF), CTranslate2, ONNX Runtime GenAI and Optimum's
+# ORTModelForCausalLM (.venv-bench/gen: bench/generation/requirements.txt; ONNX Runtime GenAI,
+# whose model builder needs transformers 5, in .venv-bench/genai: requirements-ortgenai.txt;
+# every package pinned, --no-deps),
+# on SmolLM2-135M-Instruct (from .models/) and a random ~0.5B llama; memory bandwidth and the
+# fp32 bandwidth bound measured in the same run. JSON + markdown in bench/results/.
+#   make bench-generation BENCH_GENERATION_ARGS='--quick'
+# llama-cpp-python is compiled from its source package for this CPU (GGML_NATIVE, 2 jobs: takes
+# a while, once); the unpacked sdist stays in .venv-bench/gen/src for its convert_hf_to_gguf.py.
+BENCH_GENERATION_ARGS ?=
+GEN_VENV := $(BENCH_VENV)/gen
+LLAMA_CPP_PYTHON := llama_cpp_python-0.3.36
+LLAMA_CPP_CMAKE_ARGS := -DGGML_NATIVE=ON -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+  -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
+bench-generation: build $(STAMPS)/bench-gen $(STAMPS)/bench-gen-llama-cpp $(STAMPS)/bench-genai $(STAMPS)/gguf-models
+	$(PY) bench/generation/bench_generation.py $(BENCH_GENERATION_ARGS)
+
+$(STAMPS)/bench-gen: bench/generation/requirements.txt
+	@mkdir -p $(STAMPS)
+	test -x $(GEN_VENV)/bin/python || $(PYTHON_BOOTSTRAP) -m venv $(GEN_VENV)
+	$(GEN_VENV)/bin/python -m pip install -q --disable-pip-version-check --no-deps -r $<
+	$(GEN_VENV)/bin/python -c 'import torch, transformers, ctranslate2, gguf; from optimum.onnxruntime import ORTModelForCausalLM; assert torch.__version__.startswith("2.13.0"), torch.__version__'
+	@touch $@
+
+$(STAMPS)/bench-genai: bench/generation/requirements-ortgenai.txt
+	@mkdir -p $(STAMPS)
+	test -x $(BENCH_VENV)/genai/bin/python || $(PYTHON_BOOTSTRAP) -m venv $(BENCH_VENV)/genai
+	$(BENCH_VENV)/genai/bin/python -m pip install -q --disable-pip-version-check --no-deps -r $<
+	$(BENCH_VENV)/genai/bin/python -c 'import torch, onnx_ir, onnxruntime_genai.models.builder; assert torch.__version__.startswith("2.13.0"), torch.__version__'
+	@touch $@
+
+$(STAMPS)/bench-gen-llama-cpp: $(STAMPS)/bench-gen
+	@mkdir -p $(GEN_VENV)/src
+	test -f $(GEN_VENV)/src/$(LLAMA_CPP_PYTHON).tar.gz || \
+	  $(GEN_VENV)/bin/python -m pip download -q --disable-pip-version-check --no-deps --no-binary :all: \
+	  llama-cpp-python==0.3.36 -d $(GEN_VENV)/src
+	test -f $(GEN_VENV)/src/$(LLAMA_CPP_PYTHON)/vendor/llama.cpp/convert_hf_to_gguf.py || \
+	  tar -xzf $(GEN_VENV)/src/$(LLAMA_CPP_PYTHON).tar.gz -C $(GEN_VENV)/src
+	CMAKE_BUILD_PARALLEL_LEVEL=2 CMAKE_ARGS="$(LLAMA_CPP_CMAKE_ARGS)" $(GEN_VENV)/bin/python -m pip install -q \
+	  --disable-pip-version-check --no-deps --no-binary llama-cpp-python $(GEN_VENV)/src/$(LLAMA_CPP_PYTHON).tar.gz
+	$(GEN_VENV)/bin/python -c 'import llama_cpp; assert llama_cpp.__version__ == "0.3.36", llama_cpp.__version__'
 	@touch $@

@@ -39,6 +39,8 @@ from ._C import (
 from . import util
 from .sentence_transformer import SentenceTransformer
 from .causal_lm import AutoModelForCausalLM
+from .streamers import TextIteratorStreamer, TextStreamer
+from .tokenization import AutoTokenizer, PreTrainedTokenizer
 from .decoder_heads import DecoderForSequenceClassification, DecoderModel
 from .decoder_heads import decoder_model_type as _decoder_model_type
 
@@ -55,6 +57,10 @@ __all__ = [
     "AutoModelForQuestionAnswering",
     "AutoModelForSequenceClassification",
     "AutoModelForTokenClassification",
+    "AutoTokenizer",
+    "PreTrainedTokenizer",
+    "TextIteratorStreamer",
+    "TextStreamer",
     "CorruptDownloadError",
     "DecoderForSequenceClassification",
     "DecoderModel",

@@ -35,6 +35,8 @@ void bind_chat_template(py::module_& m);
 void bind_gguf_tokenizer(py::module_& m);
 // Defined in gguf_bindings.cc.
 void bind_gguf(py::module_& m);
+// Defined in language_model_bindings.cc.
+void bind_language_model(py::module_& m);
 // Defined in decoder_heads_bindings.cc.
 void bind_decoder_heads(py::module_& m);
 // Defined in export_bindings.cc.
@@ -298,6 +300,7 @@ PYBIND11_MODULE(_C, m) {
   bind_causal_lm(m);
   bind_generation(m);
   bind_gguf(m);
+  bind_language_model(m);
   bind_decoder_heads(m);
   bind_export(m);
   m.def(

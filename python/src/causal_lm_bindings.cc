@@ -32,6 +32,9 @@ struct PyKvCache {
 
 class PyCausalLM {
  public:
+  // A decoder already loaded (generation::LanguageModel's, e.g. from a GGUF file).
+  explicit PyCausalLM(std::shared_ptr<const models::DecoderModel> model) : model_(std::move(model)) {}
+
   explicit PyCausalLM(const std::string& path, const std::string& dtype) {
     models::DecoderLoadOptions options;
     options.compute = kernels::weight_type_from_name(dtype);
@@ -137,6 +140,14 @@ void bind_causal_lm(py::module_& m) {
   // (generation_bindings.cc) that `causal_lm` hands to generate().
   py::class_<PyCausalLM>(m, "DecoderLM")
       .def(py::init<const std::string&, const std::string&>(), py::arg("path"), py::arg("dtype") = "fp32")
+      .def_static(
+          "_wrap",
+          [](const std::shared_ptr<models::CausalLM>& lm) {
+            auto decoder = std::dynamic_pointer_cast<const models::DecoderModel>(lm);
+            if (!decoder) throw InvalidArgument("DecoderLM._wrap: the model is not a decoder of the native engine");
+            return PyCausalLM(std::move(decoder));
+          },
+          py::arg("causal_lm"), "The decoder behind a _C.CausalLM (LanguageModel.causal_lm)")
       .def("new_cache", &PyCausalLM::new_cache, py::arg("slots"), py::arg("capacity"))
       .def("step", &PyCausalLM::step, py::arg("cache"), py::arg("segments"), py::arg("all_logits") = false,
            "Logits [rows, vocab] of [(slot, token_ids), ...] appended to their slots")

@@ -50,51 +50,42 @@ Padded padded(const py::object& input_ids, const py::object& attention_mask) {
   return p;
 }
 
-class PyDecoderBase {
+// What each head computes over a padded batch.
+Tensor run_head(const models::DecoderModel& model, const models::PaddedTokens& tokens) {
+  return models::decoder_last_hidden_state(model, tokens);
+}
+Tensor run_head(const models::DecoderForSequenceClassification& model, const models::PaddedTokens& tokens) {
+  return model.forward(tokens);
+}
+
+// A decoder head `Model` loaded from a checkpoint folder; forward runs it
+// (run_head) over a padded batch.
+template <class Model>
+class PyDecoderHead {
  public:
-  PyDecoderBase(const std::string& path, const std::string& dtype) {
+  PyDecoderHead(const std::string& path, const std::string& dtype) {
     models::DecoderLoadOptions options;
     options.compute = kernels::weight_type_from_name(dtype);
     py::gil_scoped_release release;
-    model_ = models::DecoderModel::load(std::filesystem::path(path), options);
+    model_ = Model::load(std::filesystem::path(path), options);
   }
   py::array forward(const py::object& input_ids, const py::object& attention_mask) const {
     Padded p = padded(input_ids, attention_mask);
     Tensor out;
     {
       py::gil_scoped_release release;
-      out = models::decoder_last_hidden_state(*model_, p.tokens);
+      out = run_head(*model_, p.tokens);
     }
     return to_numpy(out);
   }
-  const models::DecoderModel& model() const { return *model_; }
+  const Model& model() const { return *model_; }
 
  private:
-  std::shared_ptr<const models::DecoderModel> model_;
+  std::shared_ptr<const Model> model_;
 };
 
-class PyDecoderClassifier {
- public:
-  PyDecoderClassifier(const std::string& path, const std::string& dtype) {
-    models::DecoderLoadOptions options;
-    options.compute = kernels::weight_type_from_name(dtype);
-    py::gil_scoped_release release;
-    model_ = models::DecoderForSequenceClassification::load(std::filesystem::path(path), options);
-  }
-  py::array forward(const py::object& input_ids, const py::object& attention_mask) const {
-    Padded p = padded(input_ids, attention_mask);
-    Tensor out;
-    {
-      py::gil_scoped_release release;
-      out = model_->forward(p.tokens);
-    }
-    return to_numpy(out);
-  }
-  const models::DecoderForSequenceClassification& model() const { return *model_; }
-
- private:
-  std::shared_ptr<const models::DecoderForSequenceClassification> model_;
-};
+using PyDecoderBase = PyDecoderHead<models::DecoderModel>;
+using PyDecoderClassifier = PyDecoderHead<models::DecoderForSequenceClassification>;
 
 }  // namespace
 

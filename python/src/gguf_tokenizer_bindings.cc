@@ -44,4 +44,11 @@ void bind_gguf_tokenizer(py::module_& m) {
         return tokenizers::tokenizer_from_gguf(metadata, source);
       },
       py::arg("metadata_json"), py::arg("source") = "<gguf>", "A Tokenizer built from GGUF metadata");
+  m.def(
+      "tokenizer_from_gguf_file",
+      [](const std::string& path) {
+        py::gil_scoped_release release;
+        return tokenizers::tokenizer_from_gguf_file(path);
+      },
+      py::arg("path"), "The Tokenizer embedded in a GGUF file (read by the C++ GGUF reader)");
 }

@@ -174,6 +174,38 @@ bool item_test(Evaluator& ev, const Value& item, CallArgs& args, size_t first) {
   return apply_test(ev, args.args[first].s, item, rest);
 }
 
+// select/reject (attr_filter null) and selectattr/rejectattr (attr_filter
+// names the filter): the items whose test comes out `keep`.
+Value select_items(Evaluator& ev, const Value& v, CallArgs& a, bool keep, const char* attr_filter) {
+  if (attr_filter != nullptr && (a.args.empty() || a.args[0].kind != Value::Kind::kString)) {
+    throw RenderError(std::string(attr_filter) + ": missing attribute name");
+  }
+  List out;
+  for (const auto& x : iterate(v)) {
+    const bool passed = attr_filter != nullptr ? item_test(ev, attribute_path(x, a.args[0].s), a, 1) : item_test(ev, x, a, 0);
+    if (passed == keep) out.push_back(x);
+  }
+  return Value::make_list(std::move(out));
+}
+
+// The comparison key of max/min/sort/unique: the item or its attribute path, case-folded unless case_sensitive.
+Value sort_key(const Value& x, const Value& attr, bool case_sensitive) {
+  return fold(attr.kind == Value::Kind::kString ? attribute_path(x, attr.s) : x, case_sensitive);
+}
+
+// max (sign 1) and min (sign -1): the first item whose key compares furthest that way.
+Value extremum(const Value& v, CallArgs& a, int sign) {
+  const bool cs = truthy(a.get(0, "case_sensitive"));
+  const Value attr = a.get(1, "attribute");
+  const List items = iterate(v);
+  if (items.empty()) return Value::undefined("No aggregated item, sequence was empty.");
+  size_t best = 0;
+  for (size_t k = 1; k < items.size(); ++k) {
+    if (sign * compare(sort_key(items[k], attr, cs), sort_key(items[best], attr, cs)) > 0) best = k;
+  }
+  return items[best];
+}
+
 const std::unordered_map<std::string, FilterFn>& filters() {
   static const auto* table = new std::unordered_map<std::string, FilterFn>{
       {"abs", [](Evaluator&, const Value& v, CallArgs&) {
@@ -335,45 +367,10 @@ const std::unordered_map<std::string, FilterFn>& filters() {
          }
          return Value::make_list(std::move(out));
        }},
-      {"max", [](Evaluator&, const Value& v, CallArgs& a) {
-         const bool cs = truthy(a.get(0, "case_sensitive"));
-         const Value attr = a.get(1, "attribute");
-         const List items = iterate(v);
-         if (items.empty()) return Value::undefined("No aggregated item, sequence was empty.");
-         const auto key = [&](const Value& x) { return fold(attr.kind == Value::Kind::kString ? attribute_path(x, attr.s) : x, cs); };
-         size_t best = 0;
-         for (size_t k = 1; k < items.size(); ++k) {
-           if (compare(key(items[k]), key(items[best])) > 0) best = k;
-         }
-         return items[best];
-       }},
-      {"min", [](Evaluator&, const Value& v, CallArgs& a) {
-         const bool cs = truthy(a.get(0, "case_sensitive"));
-         const Value attr = a.get(1, "attribute");
-         const List items = iterate(v);
-         if (items.empty()) return Value::undefined("No aggregated item, sequence was empty.");
-         const auto key = [&](const Value& x) { return fold(attr.kind == Value::Kind::kString ? attribute_path(x, attr.s) : x, cs); };
-         size_t best = 0;
-         for (size_t k = 1; k < items.size(); ++k) {
-           if (compare(key(items[k]), key(items[best])) < 0) best = k;
-         }
-         return items[best];
-       }},
-      {"reject", [](Evaluator& ev, const Value& v, CallArgs& a) {
-         List out;
-         for (const auto& x : iterate(v)) {
-           if (!item_test(ev, x, a, 0)) out.push_back(x);
-         }
-         return Value::make_list(std::move(out));
-       }},
-      {"rejectattr", [](Evaluator& ev, const Value& v, CallArgs& a) {
-         if (a.args.empty() || a.args[0].kind != Value::Kind::kString) throw RenderError("rejectattr: missing attribute name");
-         List out;
-         for (const auto& x : iterate(v)) {
-           if (!item_test(ev, attribute_path(x, a.args[0].s), a, 1)) out.push_back(x);
-         }
-         return Value::make_list(std::move(out));
-       }},
+      {"max", [](Evaluator&, const Value& v, CallArgs& a) { return extremum(v, a, 1); }},
+      {"min", [](Evaluator&, const Value& v, CallArgs& a) { return extremum(v, a, -1); }},
+      {"reject", [](Evaluator& ev, const Value& v, CallArgs& a) { return select_items(ev, v, a, false, nullptr); }},
+      {"rejectattr", [](Evaluator& ev, const Value& v, CallArgs& a) { return select_items(ev, v, a, false, "rejectattr"); }},
       {"replace", [](Evaluator& ev, const Value& v, CallArgs& a) {
          const Value old = a.get(0, "old");
          const Value repl = a.get(1, "new");
@@ -409,28 +406,15 @@ const std::unordered_map<std::string, FilterFn>& filters() {
          return Value::number((m == "ceil" ? std::ceil(x) : std::floor(x)) / scale);
        }},
       {"safe", [](Evaluator&, const Value& v, CallArgs&) { return Value::string(to_str(v)); }},
-      {"select", [](Evaluator& ev, const Value& v, CallArgs& a) {
-         List out;
-         for (const auto& x : iterate(v)) {
-           if (item_test(ev, x, a, 0)) out.push_back(x);
-         }
-         return Value::make_list(std::move(out));
-       }},
-      {"selectattr", [](Evaluator& ev, const Value& v, CallArgs& a) {
-         if (a.args.empty() || a.args[0].kind != Value::Kind::kString) throw RenderError("selectattr: missing attribute name");
-         List out;
-         for (const auto& x : iterate(v)) {
-           if (item_test(ev, attribute_path(x, a.args[0].s), a, 1)) out.push_back(x);
-         }
-         return Value::make_list(std::move(out));
-       }},
+      {"select", [](Evaluator& ev, const Value& v, CallArgs& a) { return select_items(ev, v, a, true, nullptr); }},
+      {"selectattr", [](Evaluator& ev, const Value& v, CallArgs& a) { return select_items(ev, v, a, true, "selectattr"); }},
       {"sort", [](Evaluator&, const Value& v, CallArgs& a) {
          const bool rev = truthy(a.get(0, "reverse"));
          const bool cs = truthy(a.get(1, "case_sensitive"));
          const Value attr = a.get(2, "attribute");
          a.check_done("sort");
          List items = iterate(v);
-         const auto key = [&](const Value& x) { return fold(attr.kind == Value::Kind::kString ? attribute_path(x, attr.s) : x, cs); };
+         const auto key = [&](const Value& x) { return sort_key(x, attr, cs); };
          std::stable_sort(items.begin(), items.end(), [&](const Value& p, const Value& q) {
            return rev ? compare(key(q), key(p)) < 0 : compare(key(p), key(q)) < 0;
          });
@@ -475,7 +459,7 @@ const std::unordered_map<std::string, FilterFn>& filters() {
          const Value attr = a.get(1, "attribute");
          List out, seen;
          for (const auto& x : iterate(v)) {
-           const Value k = fold(attr.kind == Value::Kind::kString ? attribute_path(x, attr.s) : x, cs);
+           const Value k = sort_key(x, attr, cs);
            if (std::none_of(seen.begin(), seen.end(), [&](const Value& s) { return equals(s, k); })) {
              seen.push_back(k);
              out.push_back(x);

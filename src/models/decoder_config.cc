@@ -6,7 +6,9 @@
 #include <map>
 #include <mutex>
 #include <numbers>
+#include <utility>
 
+#include "config_fields.h"
 #include "optimum/models/decoder.h"
 
 namespace optimum::models {
@@ -15,16 +17,6 @@ namespace {
 
 // Largest layer count a config may ask for (the deepest released models have ~128).
 constexpr int64_t kMaxLayers = int64_t{1} << 16;
-
-bool present(const io::Json& j, const char* key) { return j.is_object() && j.contains(key) && !j.at(key).is_null(); }
-
-int64_t int_or(const io::Json& j, const char* key, int64_t def) {
-  return present(j, key) ? j.at(key).get<int64_t>() : def;
-}
-
-double num_or(const io::Json& j, const char* key, double def) {
-  return present(j, key) ? j.at(key).get<double>() : def;
-}
 
 RopeType rope_type_from_name(const std::string& name, const std::string& source) {
   static const std::map<std::string, RopeType> types = {{"default", RopeType::Default},
@@ -283,29 +275,24 @@ DecoderConfig parse_llama_like(const io::Json& j, const std::string& source, con
 }
 
 void validate_decoder_config(const DecoderConfig& c, const std::string& source) {
+  // The sizes: positive, and bounded so that every size product stays far
+  // from overflow (a 1T-parameter model fits).
+  const std::pair<int64_t, const char*> sizes[] = {
+      {c.vocab_size, "vocab_size"},          {c.hidden_size, "hidden_size"},
+      {c.intermediate_size, "intermediate_size"},
+      {c.n_layers, "num_hidden_layers"},    {c.n_heads, "num_attention_heads"},
+      {c.n_heads_kv, "num_key_value_heads"}, {c.head_dim, "head_dim"},
+  };
   auto positive = [&](int64_t v, const char* field) {
     if (v <= 0) throw FormatError(source + ": " + field + " must be positive, got " + std::to_string(v));
   };
-  positive(c.vocab_size, "vocab_size");
-  positive(c.hidden_size, "hidden_size");
-  positive(c.n_layers, "num_hidden_layers");
-  positive(c.n_heads, "num_attention_heads");
-  positive(c.n_heads_kv, "num_key_value_heads");
-  positive(c.head_dim, "head_dim");
-  positive(c.intermediate_size, "intermediate_size");
+  for (const auto& [v, field] : sizes) positive(v, field);
   positive(c.max_position_embeddings, "max_position_embeddings");
-  // Bounds that keep every size product far from overflow (a 1T-parameter model fits).
   constexpr int64_t kMaxDim = int64_t{1} << 24;
   auto bounded = [&](int64_t v, const char* field) {
     if (v > kMaxDim) throw FormatError(source + ": " + field + " " + std::to_string(v) + " is too large");
   };
-  bounded(c.vocab_size, "vocab_size");
-  bounded(c.hidden_size, "hidden_size");
-  bounded(c.intermediate_size, "intermediate_size");
-  bounded(c.n_layers, "num_hidden_layers");
-  bounded(c.n_heads, "num_attention_heads");
-  bounded(c.n_heads_kv, "num_key_value_heads");
-  bounded(c.head_dim, "head_dim");
+  for (const auto& [v, field] : sizes) bounded(v, field);
   bounded(c.n_heads * c.head_dim, "num_attention_heads * head_dim");
   if (c.positions == PositionKind::Learned) bounded(c.max_position_embeddings, "max_position_embeddings");
   if (c.n_heads % c.n_heads_kv != 0) {

@@ -12,44 +12,45 @@
 // Gemma3TextConfig.
 #include <cmath>
 
+#include "config_fields.h"
 #include "optimum/models/decoder.h"
 
 namespace optimum::models {
 
 namespace {
 
-bool present(const io::Json& j, const char* key) { return j.contains(key) && !j.at(key).is_null(); }
-
-bool bool_or(const io::Json& j, const char* key, bool def) { return present(j, key) ? j.at(key).get<bool>() : def; }
-
-double num_or(const io::Json& j, const char* key, double def) {
-  return present(j, key) ? j.at(key).get<double>() : def;
+// The defaults GemmaConfig and Gemma3TextConfig share.
+LlamaLikeDefaults gemma_defaults() {
+  LlamaLikeDefaults d;
+  d.head_dim = 256;
+  d.hidden_act = "gelu_pytorch_tanh";
+  d.rms_norm_eps = 1e-6;
+  d.tie_word_embeddings = true;
+  return d;
 }
 
-void refuse_bidirectional(const io::Json& j, const std::string& source) {
+// What gemma and gemma3_text share after parse_llama_like: RMSNorm with the
+// +1 offset and scaled embeddings; bidirectional checkpoints are refused.
+void gemma_common(DecoderConfig& c, const io::Json& j, const std::string& source) {
   // EmbeddingGemma & co. attend both ways: not a causal decoder.
   if (io::with_json_context(source, [&] { return bool_or(j, "use_bidirectional_attention", false); })) {
     throw Unsupported(source + ": use_bidirectional_attention = true is not supported (causal decoders only)");
   }
+  c.norm = NormKind::RmsNormPlusOne;
+  c.scale_embeddings = true;
 }
 
 DecoderConfig parse_gemma(const io::Json& j, const std::string& source) {
-  LlamaLikeDefaults d;
+  LlamaLikeDefaults d = gemma_defaults();
   d.vocab_size = 256000;
   d.hidden_size = 3072;
   d.intermediate_size = 24576;
   d.n_layers = 28;
   d.n_heads = 16;
   d.n_heads_kv = 16;
-  d.head_dim = 256;
-  d.hidden_act = "gelu_pytorch_tanh";
   d.max_position_embeddings = 8192;
-  d.rms_norm_eps = 1e-6;
-  d.tie_word_embeddings = true;
   DecoderConfig c = parse_llama_like(j, source, d);
-  refuse_bidirectional(j, source);
-  c.norm = NormKind::RmsNormPlusOne;
-  c.scale_embeddings = true;
+  gemma_common(c, j, source);
   c.attention_bias = c.attention_out_bias =
       io::with_json_context(source, [&] { return bool_or(j, "attention_bias", false); });
   return c;
@@ -86,19 +87,15 @@ io::Json gemma3_rope_parameters(const io::Json& j, const std::string& source) {
 }
 
 DecoderConfig parse_gemma3_text(const io::Json& j, const std::string& source) {
-  LlamaLikeDefaults d;
+  LlamaLikeDefaults d = gemma_defaults();
   d.vocab_size = 262208;
   d.hidden_size = 2304;
   d.intermediate_size = 9216;
   d.n_layers = 26;
   d.n_heads = 8;
   d.n_heads_kv = 4;
-  d.head_dim = 256;
-  d.hidden_act = "gelu_pytorch_tanh";
   d.act_key = "hidden_activation";
   d.max_position_embeddings = 131072;
-  d.rms_norm_eps = 1e-6;
-  d.tie_word_embeddings = true;
   // parse_llama_like reads no rope here: its keys are per layer type (below).
   io::Json flat = j;
   if (flat.is_object()) {
@@ -107,9 +104,7 @@ DecoderConfig parse_gemma3_text(const io::Json& j, const std::string& source) {
   }
   DecoderConfig c = parse_llama_like(flat, source, d);
   c.raw = j;
-  refuse_bidirectional(j, source);
-  c.norm = NormKind::RmsNormPlusOne;
-  c.scale_embeddings = true;
+  gemma_common(c, j, source);
   c.qk_norm = true;
   c.sandwich_norms = true;
   io::with_json_context(source, [&] {
@@ -125,24 +120,18 @@ DecoderConfig parse_gemma3_text(const io::Json& j, const std::string& source) {
     if (c.final_logit_softcapping < 0) {
       throw FormatError(source + ": logit soft-capping must be positive");
     }
-    const int64_t window = present(j, "sliding_window") ? j.at("sliding_window").get<int64_t>() : 4096;
+    const int64_t window = int_or(j, "sliding_window", 4096);
     if (window < 0) throw FormatError(source + ": sliding_window must be positive, got " + std::to_string(window));
 
     // Layer types: given, or every sliding_window_pattern-th layer full.
-    std::vector<std::string> types;
-    if (present(j, "layer_types")) {
-      types = j.at("layer_types").get<std::vector<std::string>>();
-      if (static_cast<int64_t>(types.size()) != c.n_layers) {
-        throw FormatError(source + ": layer_types has " + std::to_string(types.size()) + " entries for " +
-                          std::to_string(c.n_layers) + " layers");
-      }
-    } else {
-      const int64_t pattern = present(j, "sliding_window_pattern") ? j.at("sliding_window_pattern").get<int64_t>() : 6;
+    int64_t pattern = 0;
+    if (!present(j, "layer_types")) {
+      pattern = int_or(j, "sliding_window_pattern", 6);
       if (pattern <= 0) throw FormatError(source + ": sliding_window_pattern must be positive");
-      for (int64_t i = 0; i < c.n_layers; ++i) {
-        types.push_back((i + 1) % pattern != 0 ? "sliding_attention" : "full_attention");
-      }
     }
+    const std::vector<std::string> types = layer_types_or(j, c.n_layers, source, [&](int64_t i) {
+      return (i + 1) % pattern != 0 ? "sliding_attention" : "full_attention";
+    });
 
     // ropes[0]: full layers, ropes[1]: sliding layers.
     const io::Json rp = gemma3_rope_parameters(j, source);
@@ -153,16 +142,7 @@ DecoderConfig parse_gemma3_text(const io::Json& j, const std::string& source) {
       one["max_position_embeddings"] = c.max_position_embeddings;
       c.ropes.push_back(parse_rope(one, source + " (rope_parameters." + lt + ")"));
     }
-    for (int64_t i = 0; i < c.n_layers; ++i) {
-      if (types[i] == "sliding_attention") {
-        c.layers[i].sliding_window = window;
-        c.layers[i].rope = 1;
-      } else if (types[i] == "full_attention") {
-        c.layers[i].rope = 0;
-      } else {
-        throw Unsupported(source + ": layer_types[" + std::to_string(i) + "] '" + types[i] + "' is not supported");
-      }
-    }
+    apply_layer_types(c, types, window, /*sliding_rope=*/1, source);
     return 0;
   });
   return c;

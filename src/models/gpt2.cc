@@ -7,13 +7,12 @@
 // are stored transposed ([in, out]); the load hook turns them into Linears.
 #include <cmath>
 
+#include "config_fields.h"
 #include "optimum/models/decoder.h"
 
 namespace optimum::models {
 
 namespace {
-
-bool present(const io::Json& j, const char* key) { return j.contains(key) && !j.at(key).is_null(); }
 
 // `key`, else its attribute_map alias, else `def`.
 int64_t int_key(const io::Json& j, const char* key, const char* alias, int64_t def) {
@@ -21,8 +20,6 @@ int64_t int_key(const io::Json& j, const char* key, const char* alias, int64_t d
   if (present(j, alias)) return j.at(alias).get<int64_t>();
   return def;
 }
-
-bool bool_or(const io::Json& j, const char* key, bool def) { return present(j, key) ? j.at(key).get<bool>() : def; }
 
 DecoderConfig parse_gpt2(const io::Json& j, const std::string& source) {
   return io::with_json_context(source, [&] {

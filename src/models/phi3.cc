@@ -3,13 +3,12 @@
 // longrope scaling (rope_type "su" and "yarn" are longrope, as Phi3Config
 // renames them) and an optional sliding window on every layer. Keys and
 // defaults are those of transformers' Phi3Config.
+#include "config_fields.h"
 #include "optimum/models/decoder.h"
 
 namespace optimum::models {
 
 namespace {
-
-bool present(const io::Json& j, const char* key) { return j.contains(key) && !j.at(key).is_null(); }
 
 DecoderConfig parse_phi3(const io::Json& j, const std::string& source) {
   if (!j.is_object()) throw FormatError(source + ": config must be a JSON object");
@@ -44,7 +43,7 @@ DecoderConfig parse_phi3(const io::Json& j, const std::string& source) {
     }
   }
   const int64_t window = io::with_json_context(source, [&] {
-    return present(j, "sliding_window") ? j.at("sliding_window").get<int64_t>() : int64_t{0};
+    return int_or(j, "sliding_window", 0);
   });
   if (window < 0) throw FormatError(source + ": sliding_window must be positive, got " + std::to_string(window));
   for (DecoderLayerOptions& l : c.layers) l.sliding_window = window;

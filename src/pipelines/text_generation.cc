@@ -13,6 +13,7 @@
 #include "optimum/core/errors.h"
 #include "optimum/generation/generate.h"
 #include "optimum/generation/language_model.h"
+#include "optimum/pipelines/text_generation.h"
 #include "pipeline_internal.h"
 
 namespace optimum::pipelines::detail {
@@ -195,3 +196,13 @@ std::unique_ptr<Pipeline> make_text_generation(const std::string& model, const P
 }
 
 }  // namespace optimum::pipelines::detail
+
+namespace optimum::pipelines {
+
+std::unique_ptr<Pipeline> text_generation_pipeline(std::shared_ptr<const generation::LanguageModel> model,
+                                                   const Json& defaults) {
+  if (!model) throw InvalidArgument("text-generation: no model");
+  return std::make_unique<detail::TextGeneration>(std::move(model), defaults.is_null() ? Json::object() : defaults);
+}
+
+}  // namespace optimum::pipelines

@@ -190,6 +190,11 @@ void write_folder(const fs::path& target, const Contents& contents, const std::s
 
 std::string default_handler(const fs::path& model_dir) {
   if (fs::exists(model_dir / "modules.json")) return "text-embedding";
+  // A folder of a GGUF file (llama.cpp's format holds decoder language models only).
+  if (!fs::exists(model_dir / "config.json") && fs::is_directory(model_dir)) {
+    for (const auto& e : fs::directory_iterator(model_dir))
+      if (e.path().extension() == ".gguf") return "text-generation";
+  }
   const fs::path record = model_dir / "optimum_export.json";
   if (fs::exists(record)) {
     const io::Json j = io::read_json(record);
@@ -207,7 +212,8 @@ std::string check_handler(const std::string& handler) {
   static const std::map<std::string, std::string> torchserve = {
       {"text_classifier", "text-classification"},    {"sequence_classification", "text-classification"},
       {"token_classification", "token-classification"}, {"question_answering", "question-answering"},
-      {"feature_extraction", "feature-extraction"},  {"text_embedding", "text-embedding"}};
+      {"feature_extraction", "feature-extraction"},  {"text_embedding", "text-embedding"},
+      {"text_generation", "text-generation"}};
   if (auto it = torchserve.find(handler); it != torchserve.end()) return it->second;
   std::vector<std::string> known = pipelines::pipeline_tasks();
   known.push_back("text-embedding");

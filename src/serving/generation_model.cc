@@ -54,17 +54,51 @@ struct GenerationModel::Job {
   int64_t prompt_tokens = 0;
   bool failed = false;
   bool cancelled() const { return sink.cancelled && sink.cancelled->load(); }
+  // Every choice of prompt `p` ended at a stop string.
+  bool all_stopped(size_t p) const {
+    const auto n = static_cast<size_t>(call.n);
+    for (size_t s = 0; s < n; ++s)
+      if (!choices[p * n + s].stopped) return false;
+    return true;
+  }
 };
 
-GenerationModel::GenerationModel(std::string name, TextGenerationBackend backend, Options options)
-    : name_(std::move(name)), backend_(std::move(backend)), options_(options) {
+GenerationModel::GenerationModel(std::string name, std::string version, TextGenerationBackend backend,
+                                 Options options, Metrics* metrics)
+    : name_(std::move(name)),
+      version_(std::move(version)),
+      metrics_(metrics),
+      backend_(std::move(backend)),
+      options_(options) {
   if (!backend_.model) throw InvalidArgument("generation model " + name_ + ": no model");
   if (options_.slots < 1) throw InvalidArgument("generation model " + name_ + ": slots must be at least 1");
   const int64_t positions = backend_.model->max_positions();
   if (positions > 0) options_.capacity = std::min(options_.capacity, positions);
   if (options_.capacity < 2) throw InvalidArgument("generation model " + name_ + ": capacity must be at least 2");
+  if (options_.max_queue < 1) throw InvalidArgument("generation model " + name_ + ": the queue must hold at least 1 request");
   generator_ = std::make_unique<generation::Generator>(backend_.model, options_.slots, options_.capacity);
+  publish();
   thread_ = std::thread([this] { loop(); });
+}
+
+GenerationStats GenerationModel::stats() const {
+  GenerationStats s;
+  s.requests = requests_.load();
+  s.prompt_tokens = prompt_tokens_.load();
+  s.generated_tokens = generated_tokens_.load();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    s.queued = queue_.size();
+  }
+  s.running = static_cast<size_t>(std::max<int64_t>(running_.load(), 0));
+  s.slots = options_.slots;
+  s.capacity = options_.capacity;
+  s.cache_bytes = cache_bytes();
+  return s;
+}
+
+void GenerationModel::publish() {
+  if (metrics_) metrics_->generation(name_, version_, stats());
 }
 
 GenerationModel::~GenerationModel() { stop(); }
@@ -121,10 +155,13 @@ void GenerationModel::submit(GenerateCall call, GenerationSink sink) {
   } else {
     cfg.max_new_tokens = call.chat ? room : std::min<int64_t>(16, room);  // OpenAI's completion default: 16
   }
-  if (call.temperature) {
-    cfg.do_sample = *call.temperature > 0;
-    if (cfg.do_sample) cfg.temperature = *call.temperature;
-  }
+  // OpenAI samples at temperature 1 unless told; the model's
+  // generation_config.json temperature is the default (as vLLM takes it);
+  // temperature 0 is greedy.
+  const double temperature = call.temperature.value_or(backend_.defaults.temperature);
+  cfg.do_sample = temperature > 0;
+  if (cfg.do_sample) cfg.temperature = temperature;
+  cfg.stop_strings.clear();  // OpenAI's stop strings are cut here, from the text
   if (call.top_p) cfg.top_p = *call.top_p;
   if (call.top_k) cfg.top_k = *call.top_k;
   if (call.min_p) cfg.min_p = *call.min_p;
@@ -139,6 +176,11 @@ void GenerationModel::submit(GenerateCall call, GenerationSink sink) {
   if (call.n > options_.slots) {
     throw InvalidArgument(what + ": \"n\" is " + std::to_string(call.n) + "; model " + name_ + " decodes at most " +
                           std::to_string(options_.slots) + " sequences at once");
+  }
+  if (call.logprobs && *call.logprobs > 0) {
+    throw InvalidArgument(what + (call.chat ? ": \"top_logprobs\" " : ": \"logprobs\" ") +
+                          std::to_string(*call.logprobs) +
+                          " is not supported: only the chosen token's log probability is returned (use 0)");
   }
   cfg.validate();
   job->choices.resize(job->prompts.size() * static_cast<size_t>(call.n));
@@ -163,8 +205,11 @@ void GenerationModel::start(const std::shared_ptr<Job>& job) {
   ro.on_token = [this, job, p, n](const generation::TokenEvent& ev) {
     if (job->cancelled() || job->failed) return false;
     auto& c = job->choices[p * n + static_cast<size_t>(ev.sequence)];
-    if (c.done) return false;
+    // A choice its stop string ended ignores what its siblings' request
+    // still samples for it; the request stops when every choice has.
+    if (c.stopped) return !job->all_stopped(p);
     c.ids.push_back(ev.token);
+    generated_tokens_.fetch_add(1);
     std::string text = backend_.decode(c.ids);
     // OpenAI's stop: the text ends before the first stop string, which is not returned.
     size_t cut = std::string::npos;
@@ -192,7 +237,7 @@ void GenerationModel::start(const std::shared_ptr<Job>& job) {
         c.emitted = std::max(c.emitted, stable);
       }
     }
-    return !c.stopped;
+    return !c.stopped || !job->all_stopped(p);
   };
   job->requests.push_back(generator_->add(job->prompts[p], job->config, std::move(ro)));
   running_.fetch_add(1);
@@ -200,20 +245,23 @@ void GenerationModel::start(const std::shared_ptr<Job>& job) {
 
 void GenerationModel::admit(std::unique_lock<std::mutex>& lock) {
   (void)lock;
+  // Requests whose client went away leave the queue without running (a
+  // partly started one is cancelled with the active ones).
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    if ((*it)->cancelled()) {
+      if ((*it)->started == 0) requests_.fetch_add(1);
+      it = queue_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   while (!queue_.empty()) {
     auto job = queue_.front();
     if (generator_->free_slots() < generation::Generator::slots_needed(job->config)) break;
-    if (job->cancelled()) {
-      queue_.pop_front();
-      continue;
-    }
+    if (job->started == 0) prompt_tokens_.fetch_add(static_cast<uint64_t>(job->prompt_tokens));
     start(job);
-    if (job->started == job->prompts.size()) {
-      queue_.pop_front();
-      active_.push_back(job);
-    } else if (std::find(active_.begin(), active_.end(), job) == active_.end()) {
-      active_.push_back(job);
-    }
+    if (std::find(active_.begin(), active_.end(), job) == active_.end()) active_.push_back(job);
+    if (job->started == job->prompts.size()) queue_.pop_front();
   }
 }
 
@@ -260,13 +308,15 @@ void GenerationModel::loop() {
       std::vector<std::shared_ptr<Job>> still;
       for (const auto& job : active_) {
         finish(job);
-        const bool all_started = job->started == job->prompts.size();
+        // A cancelled job starts no more prompts: it is done when its started ones are.
+        const bool all_started = job->started == job->prompts.size() || job->cancelled();
         const bool all_done = all_started && std::all_of(job->requests.begin(), job->requests.end(),
                                                          [](int64_t id) { return id < 0; });
         if (!all_done) {
           still.push_back(job);
           continue;
         }
+        requests_.fetch_add(1);
         if (job->cancelled() || !job->sink.on_done) continue;
         Usage usage{job->prompt_tokens, 0};
         std::vector<GeneratedChoice> choices;
@@ -279,16 +329,22 @@ void GenerationModel::loop() {
       active_ = std::move(still);
     } catch (...) {
       // A failed step leaves the cache in an unknown state: fail every
-      // running request and start over with a fresh generator.
+      // running request (and the rest of a partly started one) and start
+      // over with a fresh generator.
       const auto error = std::current_exception();
       for (const auto& job : active_) {
         job->failed = true;
+        requests_.fetch_add(1);
         if (job->sink.on_error) job->sink.on_error(error);
       }
+      lock.lock();
+      std::erase_if(queue_, [](const std::shared_ptr<Job>& job) { return job->failed; });
+      lock.unlock();
       active_.clear();
       running_.store(0);
       generator_ = std::make_unique<generation::Generator>(backend_.model, options_.slots, options_.capacity);
     }
+    publish();
     lock.lock();
   }
   // Stopping: fail what is queued or running.

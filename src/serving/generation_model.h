@@ -22,6 +22,7 @@
 
 #include "optimum/generation/generate.h"
 #include "optimum/io/json.h"
+#include "optimum/serving/metrics.h"
 #include "optimum/serving/protocol_generate.h"
 
 namespace optimum::serving::detail {
@@ -65,7 +66,10 @@ class GenerationModel {
     int64_t capacity = 2048;      // positions per slot (prompt + new tokens)
     size_t max_queue = 100;       // requests waiting for slots; 429 past it
   };
-  GenerationModel(std::string name, TextGenerationBackend backend, Options options);
+  // `metrics` (may be null) gets the engine's state after every step under
+  // `name`/`version`.
+  GenerationModel(std::string name, std::string version, TextGenerationBackend backend, Options options,
+                  Metrics* metrics = nullptr);
   ~GenerationModel();
   GenerationModel(const GenerationModel&) = delete;
   GenerationModel& operator=(const GenerationModel&) = delete;
@@ -81,6 +85,9 @@ class GenerationModel {
   const std::string& name() const { return name_; }
   size_t cache_bytes() const;
   int64_t running() const { return running_.load(); }
+  const Options& options() const { return options_; }
+  // Counters and gauges (what the metrics show).
+  GenerationStats stats() const;
 
  private:
   struct Job;
@@ -88,17 +95,21 @@ class GenerationModel {
   void admit(std::unique_lock<std::mutex>& lock);
   void start(const std::shared_ptr<Job>& job);
   void finish(const std::shared_ptr<Job>& job);
+  void publish();
 
   std::string name_;
+  std::string version_;
+  Metrics* metrics_ = nullptr;
   TextGenerationBackend backend_;
   Options options_;
   std::unique_ptr<generation::Generator> generator_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<std::shared_ptr<Job>> queue_;
   std::vector<std::shared_ptr<Job>> active_;  // generation thread only
   bool stopping_ = false;
   std::atomic<int64_t> running_{0};
+  std::atomic<uint64_t> requests_{0}, prompt_tokens_{0}, generated_tokens_{0};
   std::thread thread_;
 };
 

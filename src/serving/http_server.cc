@@ -139,8 +139,10 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  // The disconnect watch stays on while a stream is written (a streamed
+  // generation is cancelled when its client goes away); it ends with the
+  // stream.
   void begin_stream(int status, std::string content_type) {
-    stop_watch();
     streaming_ = true;
     auto res = std::make_shared<http::response<http::empty_body>>();
     res->version(11);
@@ -171,6 +173,7 @@ class Session : public std::enable_shared_from_this<Session> {
       net::async_write(self->stream_, http::make_chunk_last(), [next](beast::error_code ec, size_t) { next(ec); });
     }});
     chunks_.emplace_back(Pending{[self = shared_from_this()](auto) {
+      self->stop_watch();
       self->streaming_ = false;
       self->after_write({});
     }});
@@ -192,6 +195,8 @@ class Session : public std::enable_shared_from_this<Session> {
     p.run([self = shared_from_this()](beast::error_code ec) {
       self->writing_ = false;
       if (ec) {
+        // The client is gone: whatever produces the stream stops.
+        if (self->cancelled_) *self->cancelled_ = true;
         self->chunks_.clear();
         self->close();
         return;

@@ -108,6 +108,13 @@ void Metrics::workers(const std::string& model, const std::string& version, size
   entry(model, version).workers = count;
 }
 
+void Metrics::generation(const std::string& model, const std::string& version, const GenerationStats& stats) {
+  std::lock_guard lock(mutex_);
+  auto& m = entry(model, version);
+  m.has_generation = true;
+  m.generation = stats;
+}
+
 void Metrics::forget(const std::string& model, const std::string& version) {
   std::lock_guard lock(mutex_);
   auto it = models_.find({model, version});
@@ -115,6 +122,8 @@ void Metrics::forget(const std::string& model, const std::string& version) {
     it->second.live = false;
     it->second.queue_depth = 0;
     it->second.workers = 0;
+    it->second.generation.queued = it->second.generation.running = 0;
+    it->second.generation.cache_bytes = 0;
   }
 }
 
@@ -146,6 +155,29 @@ std::string Metrics::render(const std::vector<std::string>& names) const {
           [](const PerModel& m) { return static_cast<double>(m.workers); });
   counter("optimum_padded_tokens_total", "Tokens computed including padding.", "counter",
           [](const PerModel& m) { return static_cast<double>(m.padded_tokens); });
+  auto generation = [&](const std::string& name, const std::string& help, const std::string& type, auto value) {
+    if (!wanted(name)) return;
+    bool any = false;
+    for (const auto& [key, m] : models_) any = any || m.has_generation;
+    if (!any) return;
+    out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
+    for (const auto& [key, m] : models_)
+      if (m.has_generation) out << name << "{" << labels(key) << "} " << num(static_cast<double>(value(m.generation))) << "\n";
+  };
+  generation("optimum_generation_requests_total", "Text-generation requests finished (answered, failed or cancelled).",
+             "counter", [](const GenerationStats& g) { return g.requests; });
+  generation("optimum_generation_prompt_tokens_total", "Prompt tokens of text-generation requests.", "counter",
+             [](const GenerationStats& g) { return g.prompt_tokens; });
+  generation("optimum_generation_tokens_total", "Tokens generated.", "counter",
+             [](const GenerationStats& g) { return g.generated_tokens; });
+  generation("optimum_generation_queue_depth", "Text-generation requests waiting for cache slots.", "gauge",
+             [](const GenerationStats& g) { return g.queued; });
+  generation("optimum_generation_running", "Sequences being decoded.", "gauge",
+             [](const GenerationStats& g) { return g.running; });
+  generation("optimum_generation_slots", "Sequences the KV cache holds.", "gauge",
+             [](const GenerationStats& g) { return g.slots; });
+  generation("optimum_generation_kv_cache_bytes", "Bytes of the preallocated KV cache.", "gauge",
+             [](const GenerationStats& g) { return g.cache_bytes; });
   if (wanted("optimum_responses_total")) {
     out << "# HELP optimum_responses_total Answered inference requests by HTTP status.\n"
         << "# TYPE optimum_responses_total counter\n";

@@ -27,10 +27,10 @@ constexpr int kMaxYamlDepth = 32;
 const std::set<std::string>& torchserve_only_keys() {
   static const std::set<std::string> keys = {
       "deviceType",        "parallelType",        "parallelLevel",     "deviceIds",
-      "torchrun",          "pt2",                 "continuousBatching", "maxSequenceLength",
+      "torchrun",          "pt2",                 "continuousBatching",
       "startupTimeout",    "useJobTicket",        "asyncCommunication", "clientTimeoutInMills",
       "maxRetryTimeoutInSec", "runtimeType",      "useVenv",            "sequenceMaxIdleMSec",
-      "maxSequenceJobQueueSize", "maxNumSequence", "sequenceBatching",  "sequenceTimeoutMSec",
+      "maxSequenceJobQueueSize", "sequenceBatching",  "sequenceTimeoutMSec",
       "stateful",          "micro_batching",      "pippy",             "deepspeed",
       "tensor_parallel",   "shard"};
   return keys;
@@ -207,6 +207,10 @@ ModelConfig ModelConfig::from_yaml_text(const std::string& text, const std::stri
       c.threads_per_worker = static_cast<int>(yaml_int(v, source, key, 0, kIntMax));
     } else if (key == "jobQueueSize") {
       c.job_queue_size = static_cast<int>(yaml_int(v, source, key, 1, kIntMax));
+    } else if (key == "maxNumSequence") {
+      c.max_num_sequence = static_cast<int>(yaml_int(v, source, key, 0, kIntMax));
+    } else if (key == "maxSequenceLength") {
+      c.max_sequence_length = static_cast<int>(yaml_int(v, source, key, 0, kIntMax));
     } else if (key == "handler") {
       if (!v.IsMap() && !v.IsNull()) fail(source, key, "expected a map of task options");
       size_t budget = kMaxYamlValues;
@@ -254,6 +258,12 @@ void ModelConfig::validate(const std::string& source) const {
   }
   if (job_queue_size < 1 || job_queue_size > kMaxQueue) {
     bad("jobQueueSize", std::to_string(job_queue_size) + " not in [1, 10000000]");
+  }
+  if (max_num_sequence < 0 || max_num_sequence > 4096) {
+    bad("maxNumSequence", std::to_string(max_num_sequence) + " not in [0, 4096]");
+  }
+  if (max_sequence_length < 0 || max_sequence_length > (1 << 20)) {
+    bad("maxSequenceLength", std::to_string(max_sequence_length) + " not in [0, 1048576]");
   }
   if (!handler.is_object()) bad("handler", "must be a map of task options");
 }

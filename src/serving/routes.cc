@@ -12,6 +12,7 @@
 #include "optimum/core/paths.h"
 #include "optimum/serving/metrics.h"
 #include "optimum/serving/status.h"
+#include "routes_generate.h"
 #include "scheduler.h"
 
 namespace optimum::serving {
@@ -107,7 +108,7 @@ Json describe_json(const ModelInfo& m) {
                            {"gpu", false},
                            {"gpuUsage", "N/A"},
                            {"threads", w.threads}});
-  return Json{{"modelName", m.name},
+  Json out{{"modelName", m.name},
               {"modelVersion", m.version},
               {"modelUrl", m.url},
               {"runtime", "optimum-cpp"},
@@ -122,6 +123,18 @@ Json describe_json(const ModelInfo& m) {
               {"ready", m.ready},
               {"loadedAtStartup", false},
               {"workers", workers}};
+  if (m.generation) {
+    const auto& g = *m.generation;
+    out["generation"] = Json{{"maxNumSequence", g.slots},
+                             {"maxSequenceLength", g.capacity},
+                             {"kvCacheBytes", g.cache_bytes},
+                             {"queued", g.queued},
+                             {"running", g.running},
+                             {"requests", g.requests},
+                             {"promptTokens", g.prompt_tokens},
+                             {"generatedTokens", g.generated_tokens}};
+  }
+  return out;
 }
 
 Json tensor_specs(const std::vector<TensorSpec>& specs) {
@@ -148,6 +161,10 @@ Json api_description() {
   paths["/v1/models/{model_name}:predict"]["post"] = op("KServe v1 prediction.");
   paths["/v1/embeddings"]["post"] = op("OpenAI-compatible embeddings.");
   paths["/v1/models"]["get"] = op("OpenAI-compatible model list.");
+  paths["/v1/completions"]["post"] = op("OpenAI-compatible text completion (stream: server-sent events).");
+  paths["/v1/chat/completions"]["post"] = op("OpenAI-compatible chat completion (stream: server-sent events).");
+  paths["/v2/models/{model_name}/generate"]["post"] = op("Open Inference Protocol generate extension.");
+  paths["/v2/models/{model_name}/generate_stream"]["post"] = op("OIP generate, streamed as server-sent events.");
   return Json{{"openapi", "3.0.1"},
               {"info", {{"title", "optimum-cpp inference API"}, {"version", "0.1.0"}}},
               {"paths", paths}};
@@ -217,7 +234,8 @@ struct Routes::Impl {
     const std::string& m = req.method;
     Protocol protocol = Protocol::TorchServe;
     if (!seg.empty() && seg[0] == "v2") protocol = Protocol::V2;
-    if (seg.size() >= 2 && seg[0] == "v1" && (seg[1] == "embeddings" || (seg[1] == "models" && seg.size() == 2)))
+    if (seg.size() >= 2 && seg[0] == "v1" &&
+        (seg[1] == "embeddings" || seg[1] == "completions" || seg[1] == "chat" || (seg[1] == "models" && seg.size() == 2)))
       protocol = Protocol::OpenAI;
     else if (!seg.empty() && seg[0] == "v1")
       protocol = Protocol::V1;
@@ -302,6 +320,14 @@ struct Routes::Impl {
       const auto info = service.describe(model, version).at(0);
       return res->send(json_response(info.ready ? 200 : 503, Json{{"name", model}, {"ready", info.ready}}));
     }
+    if (action == "generate" || action == "generate_stream") {
+      if (m != "POST") throw ServingError(Code::MethodNotAllowed, "use POST for " + action);
+      auto engine = service.generation_model(model, version);
+      const std::string resolved = service.describe(model, version).at(0).version;
+      GenerateCall call = detail::oip_generate_call(req.body, model);
+      return detail::serve_oip_generate(*engine, std::move(call), model, resolved, action == "generate_stream", res,
+                                        [](std::exception_ptr e) { return error_response(Protocol::V2, std::move(e)); });
+    }
     if (action == "infer") {
       if (m != "POST") throw ServingError(Code::MethodNotAllowed, "use POST for inference");
       std::optional<size_t> header_length;
@@ -367,6 +393,18 @@ struct Routes::Impl {
         data.push_back(Json{{"id", name}, {"object", "model"}, {"created", 0}, {"owned_by", "optimum-cpp"}});
       return res->send(json_response(200, Json{{"object", "list"}, {"data", data}}));
     }
+    const bool completions = seg.size() == 2 && seg[1] == "completions";
+    const bool chat = seg.size() == 3 && seg[1] == "chat" && seg[2] == "completions";
+    if (completions || chat) {
+      if (req.method != "POST") throw ServingError(Code::MethodNotAllowed, "use POST for " + quote_untrusted(req.path));
+      GenerateCall call = openai_generate_call(req.body, chat);
+      auto engine = service.generation_model(call.model);
+      return detail::serve_openai_generate(*engine, std::move(call), res, [](std::exception_ptr e) {
+        return error_response(Protocol::OpenAI, std::move(e));
+      });
+    }
+    if (seg.size() != 2 || seg[1] != "embeddings")
+      throw ServingError(Code::NotFound, "no route for " + req.method + " " + quote_untrusted(req.path));
     if (req.method != "POST") throw ServingError(Code::MethodNotAllowed, "use POST for /v1/embeddings");
     auto call = std::make_shared<EmbeddingsCall>(openai_embeddings_call(req.body));
     if (call->model.empty()) throw InvalidArgument("'model' is required");

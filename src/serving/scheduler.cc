@@ -390,6 +390,7 @@ void ServedModel::reap(Clock::time_point now) {
 }
 
 void ServedModel::stop(const std::string& why) {
+  if (generation_) generation_->stop();
   std::lock_guard scaling(scale_mutex_);
   std::deque<Job> dropped;
   {
@@ -420,6 +421,7 @@ ModelInfo ServedModel::info() const {
   std::lock_guard lock(mutex_);
   ModelInfo out = info_;
   out.ready = !stopping_ && !workers_.empty();
+  if (generation_) out.generation = generation_->stats();
   const int threads = threads_per_worker();
   for (const auto& w : workers_) {
     if (w->stop.load()) continue;

@@ -19,6 +19,7 @@
 #include "optimum/pipelines/pipeline.h"
 #include "optimum/serving/metrics.h"
 #include "optimum/serving/service.h"
+#include "generation_model.h"
 
 namespace optimum::serving::detail {
 
@@ -85,8 +86,12 @@ class ServedModel : public std::enable_shared_from_this<ServedModel> {
   void scale(int min_workers, int max_workers);
   // Drops queued inputs whose request finished, was cancelled or timed out.
   void reap(Clock::time_point now);
-  // Stops accepting, fails what is queued with 503 and joins the workers.
+  // Stops accepting, fails what is queued with 503 and joins the workers
+  // (and stops the generation engine).
   void stop(const std::string& why);
+  // Text generation: the continuous-batching engine next to the pipeline.
+  void set_generation(std::shared_ptr<GenerationModel> generation) { generation_ = std::move(generation); }
+  const std::shared_ptr<GenerationModel>& generation() const { return generation_; }
 
   ModelInfo info() const;
   bool ready() const;
@@ -111,6 +116,7 @@ class ServedModel : public std::enable_shared_from_this<ServedModel> {
 
   ModelInfo info_;
   std::shared_ptr<const pipelines::Pipeline> pipeline_;
+  std::shared_ptr<GenerationModel> generation_;
   Metrics& metrics_;
   ThreadPool& pool_;
   mutable std::mutex mutex_;

@@ -14,8 +14,10 @@
 
 #include "optimum/core/errors.h"
 #include "optimum/core/paths.h"
+#include "optimum/generation/language_model.h"
 #include "optimum/hub/hub.h"
 #include "optimum/pipelines/pipeline.h"
+#include "optimum/pipelines/text_generation.h"
 #include "optimum/serving/archive.h"
 #include "optimum/serving/metrics.h"
 #include "optimum/serving/status.h"
@@ -122,6 +124,68 @@ std::string task_of_handler(const std::string& handler) {
   } catch (const Error& e) {
     throw ServingError(Code::BadRequest, e.what());
   }
+}
+
+// A text-generation model loaded once for both of its front ends: the
+// TorchServe pipeline and the continuous-batching engine of the OpenAI and
+// OIP generate routes. The handler section may name the GGUF file
+// (`gguf_file`; a folder without config.json holding one .gguf file needs
+// none) and the precision (`dtype`: fp32, bf16, int8); its other keys are
+// the pipeline's call defaults.
+struct TextGenerationLoad {
+  std::shared_ptr<const pipelines::Pipeline> pipeline;
+  std::shared_ptr<detail::GenerationModel> engine;
+};
+
+TextGenerationLoad load_text_generation(const std::string& name, const std::string& version, const fs::path& model_dir,
+                                        const ModelConfig& cfg, Metrics* metrics) {
+  io::Json defaults = cfg.handler.is_object() ? cfg.handler : io::Json::object();
+  generation::LanguageModelOptions lo;
+  auto take_string = [&](const char* key) -> std::optional<std::string> {
+    if (!defaults.contains(key)) return std::nullopt;
+    if (!defaults[key].is_string())
+      throw ServingError(Code::BadRequest, "model " + name + ": handler option '" + key + "' must be a string");
+    std::string v = defaults[key].get<std::string>();
+    defaults.erase(key);
+    return v;
+  };
+  if (auto g = take_string("gguf_file")) {
+    check_relative_path(*g, "handler option gguf_file");
+    lo.gguf_file = *g;
+  } else if (!fs::exists(model_dir / "config.json")) {
+    std::vector<std::string> found;
+    for (const auto& e : fs::directory_iterator(model_dir))
+      if (e.path().extension() == ".gguf") found.push_back(e.path().filename().string());
+    if (found.size() > 1)
+      throw ServingError(Code::BadRequest, "model " + name + ": the folder holds " + std::to_string(found.size()) +
+                                               " .gguf files; name one with handler option gguf_file");
+    if (found.size() == 1) lo.gguf_file = found[0];
+  }
+  if (auto d = take_string("dtype")) lo.dtype = *d;
+  auto lm = generation::LanguageModel::from_pretrained(model_dir.string(), lo);
+  TextGenerationLoad out;
+  out.pipeline = pipelines::text_generation_pipeline(lm, defaults);
+  detail::TextGenerationBackend backend;
+  backend.model = lm->causal_lm();
+  backend.defaults = lm->generation_config();
+  backend.encode = [lm](const std::string& text) { return lm->encode(text, true); };
+  backend.encode_rendered = [lm](const std::string& text) { return lm->encode(text, false); };
+  backend.decode = [lm](const std::vector<int64_t>& ids) { return lm->decode(ids, true); };
+  if (lm->chat_template()) {
+    backend.render_chat = [lm](const io::Json& messages, const io::Json& tools, const io::Json& template_kwargs,
+                               bool add_generation_prompt, bool continue_final_message) {
+      io::OrderedJson kwargs = io::OrderedJson::parse(template_kwargs.is_object() ? template_kwargs.dump() : "{}");
+      if (!tools.is_null()) kwargs["tools"] = io::OrderedJson::parse(tools.dump());
+      return lm->apply_chat_template(io::OrderedJson::parse(messages.dump()), add_generation_prompt, kwargs,
+                                     continue_final_message);
+    };
+  }
+  detail::GenerationModel::Options go;
+  go.slots = cfg.max_num_sequence > 0 ? cfg.max_num_sequence : cfg.batch_size > 1 ? cfg.batch_size : 8;
+  if (cfg.max_sequence_length > 0) go.capacity = cfg.max_sequence_length;
+  go.max_queue = static_cast<size_t>(std::max(cfg.job_queue_size, 1));
+  out.engine = std::make_shared<detail::GenerationModel>(name, version, std::move(backend), go, metrics);
+  return out;
 }
 
 }  // namespace
@@ -360,7 +424,15 @@ std::pair<std::string, std::string> Service::register_model(const RegisterReques
       pipelines::PipelineOptions opts;
       opts.defaults = cfg.handler.is_object() ? cfg.handler : io::Json::object();
       opts.load.num_threads = 0;
-      std::shared_ptr<const pipelines::Pipeline> pipe = pipelines::pipeline(task, model_dir.string(), opts);
+      std::shared_ptr<const pipelines::Pipeline> pipe;
+      std::shared_ptr<detail::GenerationModel> engine;
+      if (task == "text-generation") {
+        auto loaded = load_text_generation(name, version, model_dir, cfg, metrics_.get());
+        pipe = std::move(loaded.pipeline);
+        engine = std::move(loaded.engine);
+      } else {
+        pipe = pipelines::pipeline(task, model_dir.string(), opts);
+      }
       ModelInfo identity;
       identity.name = name;
       identity.version = version;
@@ -369,6 +441,7 @@ std::pair<std::string, std::string> Service::register_model(const RegisterReques
       identity.config = cfg;
       identity.signature = task_signature(identity.task, pipe->embedding_dimension());
       auto model = std::make_shared<ServedModel>(identity, pipe, *metrics_, *state_->pool);
+      if (engine) model->set_generation(std::move(engine));
       model->scale(cfg.min_workers, cfg.max_workers);
       std::lock_guard lock(state_->mutex);
       state_->loading.erase(name + "/" + version);
@@ -529,6 +602,14 @@ void Service::infer(const std::string& name, const std::string& version, InferCa
   } catch (...) {
     request->fail(std::current_exception());
   }
+}
+
+std::shared_ptr<detail::GenerationModel> Service::generation_model(const std::string& name, const std::string& version) {
+  auto model = state_->find(name, version);
+  if (!model->generation())
+    throw ServingError(Code::BadRequest, "model '" + name + "' is a " + model->info().task +
+                                             " model; the generation routes need a text-generation model");
+  return model->generation();
 }
 
 InferResult Service::infer_sync(const std::string& name, const std::string& version, InferCall call) {

@@ -172,11 +172,7 @@ std::string SetupConfig::task() const {
   if (mode == "question_answering") return "question-answering";
   if (mode == "feature_extraction") return "feature-extraction";
   if (mode == "text_embedding") return "text-embedding";
-  if (mode == "text_generation") {
-    throw Unsupported("mode 'text_generation' is not supported yet: optimum-cpp has no decoder models; "
-                      "use sequence_classification, token_classification, question_answering, "
-                      "feature_extraction or text_embedding");
-  }
+  if (mode == "text_generation") return "text-generation";
   throw InvalidArgument("mode " + quote_untrusted(mode) +
                         " is not one of sequence_classification, token_classification, question_answering, "
                         "text_generation, feature_extraction, text_embedding");
@@ -249,6 +245,10 @@ SetupConfig SetupConfig::from_file(const fs::path& file) {
 
 PrepareResult prepare(const SetupConfig& config, const PrepareOptions& options) {
   const std::string task = config.task();  // Unsupported before any work
+  if (task == "text-generation" && config.save_mode == "native") {
+    throw Unsupported("mode 'text_generation' with save_mode 'native': decoder checkpoints are archived as they "
+                      "are (save_mode 'pretrained'; the server loads them directly)");
+  }
   const std::string name = options.archive_name.empty() ? archive_name_from(config.model_name) : options.archive_name;
   check_model_name(name, "archive name");
   const fs::path save_dir = options.save_dir.empty() ? fs::path("Transformer_model") : options.save_dir;

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "optimum/core/errors.h"
+#include "optimum/io/gguf.h"
 #include "optimum/tokenizers/unicode.h"
 
 namespace optimum::tokenizers {
@@ -50,13 +51,17 @@ const char* const kTekkenSplit =
     R"(|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*)"
     R"(|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 const char* const kGpt4oSplit =
-    R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?)"
-    R"(|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?)"
+    R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+)"
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)?)"
+    R"(|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*)"
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)?)"
     R"(|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 const char* const kQwen2Split =
-    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N})"
+    R"(| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 const char* const kQwen35Split =
-    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N})"
+    R"(| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
 const char* split_regex(const std::string& pre) {
   static const std::vector<std::pair<std::string, const char*>> table = {
@@ -96,6 +101,9 @@ class Metadata {
 
   [[noreturn]] void fail(const std::string& key, const std::string& what) const {
     throw FormatError(source_ + ": " + key + ": " + what);
+  }
+  [[noreturn]] void fail_entry(const std::string& key, size_t i, const std::string& what) const {
+    fail(key, "entry " + std::to_string(i) + " " + what);
   }
   const Json* find(const std::string& key) const {
     auto it = m_.find(key);
@@ -236,10 +244,10 @@ std::vector<std::string> read_tokens(const Metadata& md) {
   for (size_t i = 0; i < tokens->size(); ++i) {
     const Json& t = (*tokens)[i];
     if (!t.is_string()) {
-      md.fail("tokenizer.ggml.tokens", "entry " + std::to_string(i) + " must be a string, got " + t.type_name());
+      md.fail_entry("tokenizer.ggml.tokens", i, std::string("must be a string, got ") + t.type_name());
     }
     std::string s = t.get<std::string>();
-    if (!unicode::is_valid_utf8(s)) md.fail("tokenizer.ggml.tokens", "entry " + std::to_string(i) + " is not UTF-8");
+    if (!unicode::is_valid_utf8(s)) md.fail_entry("tokenizer.ggml.tokens", i, "is not UTF-8");
     out.push_back(std::move(s));
   }
   return out;
@@ -254,7 +262,7 @@ Vocabulary read_vocabulary(const Metadata& md) {
     for (size_t i = 0; i < n; ++i) {
       const Json& s = (*scores)[i];
       if (!s.is_number() || std::isnan(s.get<double>())) {
-        md.fail("tokenizer.ggml.scores", "entry " + std::to_string(i) + " must be a number, got " + s.dump());
+        md.fail_entry("tokenizer.ggml.scores", i, "must be a number, got " + s.dump());
       }
       v.scores.push_back(s.get<double>());
     }
@@ -264,7 +272,7 @@ Vocabulary read_vocabulary(const Metadata& md) {
     for (size_t i = 0; i < n; ++i) {
       const Json& t = (*types)[i];
       if (!t.is_number_integer()) {
-        md.fail("tokenizer.ggml.token_type", "entry " + std::to_string(i) + " must be an integer, got " + t.dump());
+        md.fail_entry("tokenizer.ggml.token_type", i, "must be an integer, got " + t.dump());
       }
       v.types.push_back(t.get<int64_t>());
     }
@@ -275,7 +283,7 @@ Vocabulary read_vocabulary(const Metadata& md) {
     for (size_t i = 0; i < merges->size(); ++i) {
       const Json& m = (*merges)[i];
       if (!m.is_string()) {
-        md.fail("tokenizer.ggml.merges", "entry " + std::to_string(i) + " must be a string, got " + m.type_name());
+        md.fail_entry("tokenizer.ggml.merges", i, std::string("must be a string, got ") + m.type_name());
       }
       v.merges_text.push_back(m.get<std::string>());
     }
@@ -284,24 +292,21 @@ Vocabulary read_vocabulary(const Metadata& md) {
 }
 
 // transformers' generate_merges(vocab, vocab_scores): every split of every
-// token into two vocabulary pieces, ordered by score (descending when scores
-// are given, else ascending id), then piece lengths in characters; ties keep
-// vocabulary order (Python's stable sort).
+// token into two vocabulary pieces, ordered by descending score, then piece
+// lengths in characters; ties keep vocabulary order (Python's stable sort).
 Json derive_merges(const Metadata& md, const std::vector<std::string>& tokens, const Vocab& vocab,
-                   const std::vector<double>& score_of_index, bool descending) {
-  // dict(zip(tokens, scores)): first occurrence fixes the order, the last one the score.
+                   const std::vector<double>& score_of_index) {
+  // dict(zip(tokens, scores)): the first occurrence of a token fixes its
+  // place, the last one (the id `vocab` holds) its score.
   std::vector<size_t> order;
-  std::unordered_map<std::string_view, double> score;
-  score.reserve(tokens.size());
+  std::vector<bool> seen(tokens.size(), false);
   uint64_t work = 0;
   for (size_t i = 0; i < tokens.size(); ++i) {
-    auto [it, fresh] = score.emplace(tokens[i], score_of_index[i]);
-    if (fresh) {
-      order.push_back(i);
-      work += static_cast<uint64_t>(tokens[i].size()) * tokens[i].size();
-    } else {
-      it->second = score_of_index[i];
-    }
+    const uint32_t last = vocab.find(tokens[i])->second;
+    if (seen[last]) continue;
+    seen[last] = true;
+    order.push_back(i);
+    work += static_cast<uint64_t>(tokens[i].size()) * tokens[i].size();
   }
   if (work > kMaxMergeDerivationWork) {
     md.fail("tokenizer.ggml.tokens", "tokens too long to derive merges from (no tokenizer.ggml.merges)");
@@ -316,7 +321,7 @@ Json derive_merges(const Metadata& md, const std::vector<std::string>& tokens, c
   std::vector<size_t> boundaries;
   for (size_t i : order) {
     const std::string& token = tokens[i];
-    const double s = score[token];
+    const double s = score_of_index[vocab.find(token)->second];
     boundaries.clear();
     for (size_t pos = 0; pos < token.size();) {
       unicode::next_char(token, pos);
@@ -344,11 +349,8 @@ Json derive_merges(const Metadata& md, const std::vector<std::string>& tokens, c
     if (a.left_chars != b.left_chars) return a.left_chars < b.left_chars;
     return a.right_chars < b.right_chars;
   };
-  if (descending) {
-    std::stable_sort(merges.begin(), merges.end(), [&](const Merge& a, const Merge& b) { return key_less(b, a); });
-  } else {
-    std::stable_sort(merges.begin(), merges.end(), key_less);
-  }
+  std::stable_sort(merges.begin(), merges.end(),
+                   [&](const Merge& a, const Merge& b) { return key_less(b, a); });
   Json out = Json::array();
   out.get_ref<Json::array_t&>().reserve(merges.size());
   for (const Merge& m : merges) out.push_back(Json::array({std::string(m.left), std::string(m.right)}));
@@ -443,6 +445,83 @@ Json replace_json(const std::string& pattern, const std::string& content) {
   return {{"type", "Replace"}, {"pattern", {{"String", pattern}}}, {"content", content}};
 }
 
+Json byte_level_json(bool add_prefix_space, bool use_regex) {
+  return {{"type", "ByteLevel"},
+          {"add_prefix_space", add_prefix_space},
+          {"trim_offsets", true},
+          {"use_regex", use_regex}};
+}
+
+// The BPE model's settings (vocab and merges are added later).
+Json bpe_json(const Json& unk_token, const Json& affix, bool byte_fallback) {
+  return {{"type", "BPE"},
+          {"dropout", nullptr},
+          {"unk_token", unk_token},
+          {"continuing_subword_prefix", affix},
+          {"end_of_word_suffix", affix},
+          {"fuse_unk", byte_fallback},
+          {"byte_fallback", byte_fallback},
+          {"ignore_merges", false}};
+}
+
+// What a builder class (GPT2Tokenizer, LlamaTokenizer, GemmaTokenizer, the
+// Phi-3 variant) sets up in its __init__.
+struct Components {
+  Json model;
+  Json normalizer = nullptr;
+  Json pre_tokenizer = nullptr;
+  Json decoder = nullptr;
+  std::vector<std::pair<std::string, std::string>> default_special_tokens;  // attribute order
+};
+
+Components builder_components(Builder builder) {
+  Components c;
+  const Json fallback_decoders = Json::array(
+      {replace_json(kMetaspace, " "), Json{{"type", "ByteFallback"}}, Json{{"type", "Fuse"}}});
+  switch (builder) {
+    case Builder::ByteLevel:
+      c.model = bpe_json(nullptr, "", false);
+      c.pre_tokenizer = byte_level_json(false, true);
+      c.decoder = byte_level_json(true, true);
+      c.default_special_tokens = {
+          {"bos_token", "<|endoftext|>"}, {"eos_token", "<|endoftext|>"}, {"unk_token", "<|endoftext|>"}};
+      break;
+    case Builder::Gemma:
+      c.model = bpe_json("<unk>", nullptr, true);
+      c.normalizer = replace_json(" ", kMetaspace);
+      c.pre_tokenizer = {{"type", "Split"},
+                         {"pattern", {{"String", " "}}},
+                         {"behavior", "MergedWithPrevious"},
+                         {"invert", false}};
+      c.decoder = {{"type", "Sequence"}, {"decoders", fallback_decoders}};
+      c.default_special_tokens = {{"bos_token", "<bos>"},
+                                  {"eos_token", "<eos>"},
+                                  {"unk_token", "<unk>"},
+                                  {"pad_token", "<pad>"},
+                                  {"mask_token", "<mask>"}};
+      break;
+    case Builder::SentencePiece:
+    case Builder::Phi3: {
+      c.model = bpe_json(nullptr, nullptr, true);
+      c.pre_tokenizer = {
+          {"type", "Metaspace"}, {"replacement", kMetaspace}, {"prepend_scheme", "first"}, {"split", false}};
+      Json decoders = fallback_decoders;
+      decoders.push_back({{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}});
+      c.decoder = {{"type", "Sequence"}, {"decoders", decoders}};
+      c.default_special_tokens = {{"bos_token", "<s>"}, {"eos_token", "</s>"}, {"unk_token", "<unk>"}};
+      if (builder == Builder::Phi3) {
+        // Phi-3 prefixes the space with a normalizer, not with Metaspace.
+        const Json prepend = {{"type", "Prepend"}, {"prepend", kMetaspace}};
+        c.normalizer = {{"type", "Sequence"},
+                        {"normalizers", Json::array({prepend, replace_json(" ", kMetaspace)})}};
+        c.pre_tokenizer = nullptr;
+      }
+      break;
+    }
+  }
+  return c;
+}
+
 // Everything gguf_tokenizer_config reports, computed once for both entry points.
 struct Derived {
   std::vector<std::pair<std::string, std::string>> special_tokens;  // attribute order; only the present ones
@@ -489,7 +568,9 @@ Json post_processor(const Derived& d, const AddedVocabulary& added) {
   auto special = [](const std::string& id, int type_id) {
     return Json{{"SpecialToken", {{"id", id}, {"type_id", type_id}}}};
   };
-  auto sequence = [](const char* id, int type_id) { return Json{{"Sequence", {{"id", id}, {"type_id", type_id}}}}; };
+  auto sequence = [](const char* id, int type_id) {
+    return Json{{"Sequence", {{"id", id}, {"type_id", type_id}}}};
+  };
   Json single = Json::array(), pair = Json::array();
   Json tokens = Json::object();
   auto add_special = [&](const std::string& content) {
@@ -552,64 +633,26 @@ Json build_json(const Metadata& md) {
     // Gemma's scores do not follow its merge order; its file order does.
     std::vector<double> positions(n);
     for (size_t i = 0; i < n; ++i) positions[i] = -static_cast<double>(i);
-    merges = derive_merges(md, spelled, vocab, positions, true);
+    merges = derive_merges(md, spelled, vocab, positions);
   } else {
-    if (v.scores.empty()) md.fail("tokenizer.ggml.scores", "missing (needed to derive merges: no tokenizer.ggml.merges)");
+    if (v.scores.empty()) {
+      md.fail("tokenizer.ggml.scores", "missing (needed to derive merges: no tokenizer.ggml.merges)");
+    }
     // generate_merges looks pieces up in {token: index} of the file's own spelling.
     Vocab original;
     original.reserve(n);
     for (size_t i = 0; i < n; ++i) original[v.tokens[i]] = static_cast<uint32_t>(i);
-    merges = derive_merges(md, v.tokens, original, v.scores, true);
+    merges = derive_merges(md, v.tokens, original, v.scores);
   }
 
-  Json model;
-  Json normalizer = nullptr, pre_tokenizer, decoder;
-  std::vector<std::pair<std::string, std::string>> builder_defaults;  // the builder class's special tokens
-  if (plan.builder == Builder::ByteLevel) {
-    model = {{"type", "BPE"},        {"dropout", nullptr},       {"unk_token", nullptr},
-             {"continuing_subword_prefix", ""}, {"end_of_word_suffix", ""}, {"fuse_unk", false},
-             {"byte_fallback", false}, {"ignore_merges", false}};
-    pre_tokenizer = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}};
-    decoder = {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}};
-    builder_defaults = {{"bos_token", "<|endoftext|>"}, {"eos_token", "<|endoftext|>"}, {"unk_token", "<|endoftext|>"}};
-  } else if (plan.builder == Builder::Gemma) {
-    model = {{"type", "BPE"},          {"dropout", nullptr},      {"unk_token", "<unk>"},
-             {"continuing_subword_prefix", nullptr}, {"end_of_word_suffix", nullptr}, {"fuse_unk", true},
-             {"byte_fallback", true},  {"ignore_merges", false}};
-    normalizer = replace_json(" ", kMetaspace);
-    pre_tokenizer = {{"type", "Split"}, {"pattern", {{"String", " "}}}, {"behavior", "MergedWithPrevious"},
-                     {"invert", false}};
-    decoder = {{"type", "Sequence"},
-               {"decoders", Json::array({replace_json(kMetaspace, " "), {{"type", "ByteFallback"}}, {{"type", "Fuse"}}})}};
-    builder_defaults = {{"bos_token", "<bos>"},
-                        {"eos_token", "<eos>"},
-                        {"unk_token", "<unk>"},
-                        {"pad_token", "<pad>"},
-                        {"mask_token", "<mask>"}};
-  } else {
-    model = {{"type", "BPE"},          {"dropout", nullptr},      {"unk_token", nullptr},
-             {"continuing_subword_prefix", nullptr}, {"end_of_word_suffix", nullptr}, {"fuse_unk", true},
-             {"byte_fallback", true},  {"ignore_merges", false}};
-    pre_tokenizer = {{"type", "Metaspace"}, {"replacement", kMetaspace}, {"prepend_scheme", "first"}, {"split", false}};
-    decoder = {{"type", "Sequence"},
-               {"decoders", Json::array({replace_json(kMetaspace, " "),
-                                         {{"type", "ByteFallback"}},
-                                         {{"type", "Fuse"}},
-                                         {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}})}};
-    builder_defaults = {{"bos_token", "<s>"}, {"eos_token", "</s>"}, {"unk_token", "<unk>"}};
-    if (plan.builder == Builder::Phi3) {
-      // Phi-3 prefixes the space with a normalizer, not with Metaspace.
-      normalizer = {{"type", "Sequence"},
-                    {"normalizers", Json::array({{{"type", "Prepend"}, {"prepend", kMetaspace}}, replace_json(" ", kMetaspace)})}};
-      pre_tokenizer = nullptr;
-    }
-  }
+  Components c = builder_components(plan.builder);
+  Json& model = c.model;
   model["vocab"] = std::move(vocab_json);
   model["merges"] = std::move(merges);
 
   AddedVocabulary added(vocab);
   // 1. The builder class's own special tokens.
-  for (const auto& [name, content] : builder_defaults) {
+  for (const auto& [name, content] : c.default_special_tokens) {
     if (!added.contains(content)) added.add({content, false, true});
   }
   // 2. CONTROL tokens as special; in a byte-level vocabulary one outside the
@@ -630,17 +673,18 @@ Json build_json(const Metadata& md) {
   // 4. The split regex named by tokenizer.ggml.pre.
   if (const auto pre = md.opt_string("tokenizer.ggml.pre")) {
     if (const char* regex = split_regex(*pre)) {
-      pre_tokenizer = {{"type", "Sequence"},
-                       {"pretokenizers",
-                        Json::array({{{"type", "Split"}, {"pattern", {{"Regex", regex}}}, {"behavior", "Isolated"}, {"invert", false}},
-                                     {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", false}}})}};
+      const Json split = {
+          {"type", "Split"}, {"pattern", {{"Regex", regex}}}, {"behavior", "Isolated"}, {"invert", false}};
+      c.pre_tokenizer = {{"type", "Sequence"},
+                         {"pretokenizers", Json::array({split, byte_level_json(false, false)})}};
     }
   }
   // 5. The final class's named special tokens the vocabulary does not hold as added tokens yet.
   for (const auto& [name, content] : config.special_tokens) {
     if (!added.contains(content)) added.add({content, false, true});
   }
-  // Qwen2Tokenizer then re-adds every special token as special (a USER_DEFINED one named pad becomes special).
+  // Qwen2Tokenizer then re-adds every special token as special (a
+  // USER_DEFINED token named as pad becomes special).
   if (plan.final_class == FinalClass::Qwen2) {
     for (const auto& [name, content] : config.special_tokens) added.add({content, false, true});
   }
@@ -650,10 +694,10 @@ Json build_json(const Metadata& md) {
   doc["truncation"] = nullptr;
   doc["padding"] = nullptr;
   doc["added_tokens"] = added.to_json();
-  doc["normalizer"] = std::move(normalizer);
-  doc["pre_tokenizer"] = std::move(pre_tokenizer);
+  doc["normalizer"] = std::move(c.normalizer);
+  doc["pre_tokenizer"] = std::move(c.pre_tokenizer);
   doc["post_processor"] = post_processor(config, added);
-  doc["decoder"] = std::move(decoder);
+  doc["decoder"] = std::move(c.decoder);
   doc["model"] = std::move(model);
   return doc;
 }
@@ -697,6 +741,11 @@ Tokenizer tokenizer_from_gguf(const io::Json& metadata, const std::string& sourc
   Tokenizer t = Tokenizer::from_json(gguf_tokenizer_json(metadata, source), source);
   t.mutable_config() = std::move(config);
   return t;
+}
+
+Tokenizer tokenizer_from_gguf_file(const std::filesystem::path& path) {
+  const io::GgufFile file = io::GgufFile::open(path);
+  return tokenizer_from_gguf(file.metadata(), file.source());
 }
 
 }  // namespace optimum::tokenizers

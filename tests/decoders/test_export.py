@@ -24,7 +24,7 @@ import transformers
 from safetensors.numpy import load_file, save_file
 
 from optimum_cpp import _C
-from conftest import VOCAB
+from decoder_common import VOCAB
 
 ATOL = 1e-4
 ROOT = Path(__file__).resolve().parents[2]

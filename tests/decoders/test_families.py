@@ -15,25 +15,8 @@ import torch
 import transformers
 
 import optimum_cpp
-
-ATOL = 1e-4
-VOCAB = 96
-PROMPT = 12
-DECODE = 16
-PAD = 0
-
-_LLAMA_LIKE = dict(
-    vocab_size=VOCAB,
-    hidden_size=64,
-    intermediate_size=96,
-    num_hidden_layers=3,
-    num_attention_heads=4,
-    num_key_value_heads=2,
-    max_position_embeddings=128,
-    bos_token_id=1,
-    eos_token_id=2,
-    pad_token_id=PAD,
-)
+from decoder_common import (ATOL, DECODE, LLAMA_LIKE, PAD, PROMPT, VOCAB, check_prompt_and_decode, padded,
+                            prompt, ragged_prefill)
 
 
 def _gpt2(**kw):
@@ -42,12 +25,12 @@ def _gpt2(**kw):
 
 
 def _phi3(**kw):
-    return transformers.Phi3Config(**{**_LLAMA_LIKE, "partial_rotary_factor": 0.5, **kw})
+    return transformers.Phi3Config(**{**LLAMA_LIKE, "partial_rotary_factor": 0.5, **kw})
 
 
 def _gemma3(**kw):
     return transformers.Gemma3TextConfig(**{
-        **_LLAMA_LIKE, "num_hidden_layers": 4, "head_dim": 24, "sliding_window": 5,
+        **LLAMA_LIKE, "num_hidden_layers": 4, "head_dim": 24, "sliding_window": 5,
         "layer_types": ["sliding_attention", "sliding_attention", "full_attention", "sliding_attention"],
         "query_pre_attn_scalar": 20, **kw})
 
@@ -63,7 +46,7 @@ CONFIGS = {
         max_position_embeddings=64, original_max_position_embeddings=16,
         rope_parameters={"rope_type": "longrope", "rope_theta": 10000.0, "partial_rotary_factor": 0.5,
                          "short_factor": [1.0, 1.3, 1.7, 2.2], "long_factor": [1.5, 2.5, 4.0, 7.0]}),
-    "gemma": lambda: transformers.GemmaConfig(**{**_LLAMA_LIKE, "head_dim": 24, "attention_bias": True}),
+    "gemma": lambda: transformers.GemmaConfig(**{**LLAMA_LIKE, "head_dim": 24, "attention_bias": True}),
     "gemma3_text": lambda: _gemma3(
         attn_logit_softcapping=3.0, final_logit_softcapping=2.5,
         rope_parameters={"full_attention": {"rope_type": "linear", "factor": 2.0, "rope_theta": 1e6},
@@ -132,43 +115,12 @@ def models(tmp_path_factory):
     return _Models(tmp_path_factory.mktemp("families"))
 
 
-def _prompt(seed, length=PROMPT):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randint(3, VOCAB, (1, length), generator=g)
-
-
-def _padded(lengths, left, seed=20):
-    seq = max(lengths)
-    ids = torch.full((len(lengths), seq), PAD, dtype=torch.long)
-    mask = torch.zeros((len(lengths), seq), dtype=torch.long)
-    for b, n in enumerate(lengths):
-        cols = slice(seq - n, seq) if left else slice(0, n)
-        ids[b, cols] = _prompt(seed + b, n)[0]
-        mask[b, cols] = 1
-    return ids, mask
-
-
 @pytest.mark.parametrize("name", ALL)
 def test_prompt_and_decode_match_transformers(models, name):
     folder, ref = models.get(name)
     ours = optimum_cpp.AutoModelForCausalLM.from_pretrained(folder)
     assert ours.model_type == ref.config.model_type
-    ids = _prompt(7)
-    cache = ours.new_cache(1, PROMPT + DECODE)
-    with torch.no_grad():
-        out = ref(ids, use_cache=True)
-    got = ours.step(cache, [(0, ids[0].numpy())], all_logits=True)
-    np.testing.assert_allclose(got, out.logits[0].numpy(), atol=ATOL, rtol=0)
-    past = out.past_key_values
-    token = int(out.logits[0, -1].argmax())
-    for step in range(DECODE):
-        with torch.no_grad():
-            out = ref(torch.tensor([[token]]), past_key_values=past, use_cache=True)
-        past = out.past_key_values
-        got = ours.step(cache, [(0, [token])])
-        np.testing.assert_allclose(got[0], out.logits[0, -1].numpy(), atol=ATOL, rtol=0,
-                                   err_msg=f"{name}: decode step {step}")
-        token = int(out.logits[0, -1].argmax())
+    check_prompt_and_decode(ours, ref, name)
 
 
 def test_configs_exercise_what_they_claim(models):
@@ -187,11 +139,7 @@ def test_configs_exercise_what_they_claim(models):
 def test_ragged_batch_equals_items_alone(models, name):
     folder, _ = models.get(name)
     ours = optimum_cpp.AutoModelForCausalLM.from_pretrained(folder)
-    prompts = [_prompt(11, 9)[0].numpy(), _prompt(12, 3)[0].numpy(), _prompt(13, 14)[0].numpy()]
-    batch_cache = ours.new_cache(3, 24)
-    together = ours.step(batch_cache, [(2, prompts[0]), (0, prompts[1]), (1, prompts[2])], all_logits=True)
-    alone = [ours.step(ours.new_cache(1, 24), [(0, p)], all_logits=True) for p in prompts]
-    np.testing.assert_array_equal(together, np.concatenate(alone))
+    prompts, batch_cache, alone = ragged_prefill(ours, 24)
     # Then decode steps for all, against each continued alone.
     caches = []
     for p in prompts:
@@ -210,7 +158,7 @@ def test_ragged_batch_equals_items_alone(models, name):
 def test_left_padded_batch_matches_transformers(models, name):
     folder, ref = models.get(name)
     ours = optimum_cpp.AutoModelForCausalLM.from_pretrained(folder)
-    ids, mask = _padded([10, 4, 7], left=True)
+    ids, mask = padded([10, 4, 7], left=True)
     position_ids = (mask.cumsum(-1) - 1).clamp(min=0)  # as generate computes them
     with torch.no_grad():
         want = ref(ids, attention_mask=mask, position_ids=position_ids).logits.numpy()
@@ -225,7 +173,7 @@ def test_base_model_last_hidden_state(models, name):
     folder, ref = models.get(name, "base")
     ours = optimum_cpp.AutoModel.from_pretrained(folder)
     assert isinstance(ours, optimum_cpp.DecoderModel)
-    ids, mask = _padded([9, 5, 12], left=False)
+    ids, mask = padded([9, 5, 12], left=False)
     with torch.no_grad():
         want = ref(ids, attention_mask=mask).last_hidden_state.numpy()
     got = ours(ids.numpy(), attention_mask=mask.numpy()).last_hidden_state
@@ -240,7 +188,7 @@ def test_causal_lm_checkpoint_as_base_model(models, name):
     """A ForCausalLM checkpoint's base model (model.* weights) equals transformers' `.model`."""
     folder, ref = models.get(name)
     ours = optimum_cpp.AutoModel.from_pretrained(folder)
-    ids, mask = _padded([8, 12], left=True)
+    ids, mask = padded([8, 12], left=True)
     with torch.no_grad():
         want = ref.model(ids, attention_mask=mask).last_hidden_state.numpy()
     got = ours(ids.numpy(), attention_mask=mask.numpy()).last_hidden_state
@@ -250,9 +198,9 @@ def test_causal_lm_checkpoint_as_base_model(models, name):
 
 def _cls_config(kind):
     return {
-        "llama": lambda: transformers.LlamaConfig(**_LLAMA_LIKE),
-        "qwen2": lambda: transformers.Qwen2Config(**_LLAMA_LIKE),
-        "qwen3": lambda: transformers.Qwen3Config(**{**_LLAMA_LIKE, "head_dim": 24}),
+        "llama": lambda: transformers.LlamaConfig(**LLAMA_LIKE),
+        "qwen2": lambda: transformers.Qwen2Config(**LLAMA_LIKE),
+        "qwen3": lambda: transformers.Qwen3Config(**{**LLAMA_LIKE, "head_dim": 24}),
     }[kind]
 
 
@@ -272,7 +220,7 @@ def test_sequence_classification_matches_transformers(models, tmp_path, name, le
     ours = optimum_cpp.AutoModelForSequenceClassification.from_pretrained(folder)
     assert isinstance(ours, optimum_cpp.DecoderForSequenceClassification)
     assert ours.num_labels == 3 and ours.pad_token_id == PAD
-    ids, mask = _padded([10, 4, 7, 10], left=left, seed=40)
+    ids, mask = padded([10, 4, 7, 10], left=left, seed=40)
     kwargs = {}
     if left and name == "gpt2":
         # Learned absolute positions: transformers counts them from the first column unless told.
@@ -291,7 +239,7 @@ def test_sequence_classification_matches_transformers(models, tmp_path, name, le
 def test_sequence_classification_errors(models, tmp_path):
     folder, _ = models.get("gemma3_text", "cls")
     ours = optimum_cpp.AutoModelForSequenceClassification.from_pretrained(folder)
-    ids, mask = _padded([5, 3], left=False)
+    ids, mask = padded([5, 3], left=False)
     mask[1, 2] = 0  # the last non-pad token of row 1, masked out
     with pytest.raises(optimum_cpp.InvalidArgumentError, match="row 1.*column 2.*masked"):
         ours(ids.numpy(), attention_mask=mask.numpy())
@@ -356,7 +304,7 @@ def test_sentence_transformer_last_token_pooling(tmp_path):
                                                 bos_token="<bos>", padding_side="left")
     torch.manual_seed(5)
     base = transformers.AutoModel.from_config(
-        transformers.Qwen3Config(**{**_LLAMA_LIKE, "head_dim": 24})).to(torch.float32).eval()
+        transformers.Qwen3Config(**{**LLAMA_LIKE, "head_dim": 24})).to(torch.float32).eval()
     _randomize(base, 5)
     raw = tmp_path / "raw"
     base.save_pretrained(raw)

@@ -10,17 +10,10 @@ import torch
 import transformers
 
 import optimum_cpp
-from conftest import LEGACY_ROPE, MODEL_CONFIGS, VOCAB
+from decoder_common import (ATOL, DECODE, LEGACY_ROPE, MODEL_CONFIGS, PROMPT, VOCAB, check_prompt_and_decode,
+                            padded, prompt, ragged_prefill)
 
-ATOL = 1e-4
-PROMPT = 12
-DECODE = 16
 ALL_MODELS = list(MODEL_CONFIGS) + list(LEGACY_ROPE)
-
-
-def _prompt(seed, length=PROMPT):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randint(3, VOCAB, (1, length), generator=g)
 
 
 @pytest.mark.parametrize("name", ALL_MODELS)
@@ -28,25 +21,9 @@ def test_prompt_and_decode_match_transformers(tiny_models, name):
     folder, ref = tiny_models.get(name)
     ours = optimum_cpp.AutoModelForCausalLM.from_pretrained(folder)
     assert ours.model_type == ref.config.model_type
-    ids = _prompt(7)
-    cache = ours.new_cache(1, PROMPT + DECODE)
-    with torch.no_grad():
-        out = ref(ids, use_cache=True)
-    got = ours.step(cache, [(0, ids[0].numpy())], all_logits=True)
-    np.testing.assert_allclose(got, out.logits[0].numpy(), atol=ATOL, rtol=0)
+    ids, prompt_logits, cache = check_prompt_and_decode(ours, ref, name)
     # The call interface gives the same prompt logits.
-    np.testing.assert_allclose(ours(ids.numpy()).logits[0], out.logits[0].numpy(), atol=ATOL, rtol=0)
-    past = out.past_key_values
-    token = int(out.logits[0, -1].argmax())
-    for step in range(DECODE):
-        with torch.no_grad():
-            out = ref(torch.tensor([[token]]), past_key_values=past, use_cache=True)
-        past = out.past_key_values
-        got = ours.step(cache, [(0, [token])])
-        assert got.shape == (1, VOCAB)
-        np.testing.assert_allclose(got[0], out.logits[0, -1].numpy(), atol=ATOL, rtol=0,
-                                   err_msg=f"{name}: decode step {step}")
-        token = int(out.logits[0, -1].argmax())
+    np.testing.assert_allclose(ours(ids.numpy()).logits[0], prompt_logits, atol=ATOL, rtol=0)
     assert cache.length(0) == PROMPT + DECODE
 
 
@@ -54,12 +31,7 @@ def test_prompt_and_decode_match_transformers(tiny_models, name):
 def test_ragged_batch_equals_items_alone(tiny_models, name):
     folder, ref = tiny_models.get(name)
     ours = optimum_cpp.AutoModelForCausalLM.from_pretrained(folder)
-    prompts = [_prompt(11, 9)[0].numpy(), _prompt(12, 3)[0].numpy(), _prompt(13, 14)[0].numpy()]
-    batch_cache = ours.new_cache(3, 20)
-    # Slots out of order, one step for all three.
-    together = ours.step(batch_cache, [(2, prompts[0]), (0, prompts[1]), (1, prompts[2])], all_logits=True)
-    alone = [ours.step(ours.new_cache(1, 20), [(0, p)], all_logits=True) for p in prompts]
-    np.testing.assert_array_equal(together, np.concatenate(alone))
+    prompts, batch_cache, alone = ragged_prefill(ours, 20)
     for p, a in zip(prompts, alone):
         with torch.no_grad():
             np.testing.assert_allclose(a, ref(torch.tensor(p)[None]).logits[0].numpy(), atol=ATOL, rtol=0)
@@ -76,13 +48,7 @@ def test_ragged_batch_equals_items_alone(tiny_models, name):
 def test_left_padded_batch_matches_transformers(tiny_models, name):
     folder, ref = tiny_models.get(name)
     ours = optimum_cpp.AutoModelForCausalLM.from_pretrained(folder)
-    lengths = [10, 4, 7]
-    seq = max(lengths)
-    ids = torch.zeros((3, seq), dtype=torch.long)
-    mask = torch.zeros((3, seq), dtype=torch.long)
-    for b, n in enumerate(lengths):
-        ids[b, seq - n:] = _prompt(20 + b, n)[0]
-        mask[b, seq - n:] = 1
+    ids, mask = padded([10, 4, 7], left=True)
     # Positions as generate computes them from the mask.
     position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
     with torch.no_grad():
@@ -97,7 +63,7 @@ def test_left_padded_batch_matches_transformers(tiny_models, name):
 def test_hidden_states_match_base_model(tiny_models):
     folder, ref = tiny_models.get("qwen3")
     ours = optimum_cpp.AutoModelForCausalLM.from_pretrained(folder)
-    ids = _prompt(5)
+    ids = prompt(5)
     with torch.no_grad():
         want = ref.model(ids).last_hidden_state[0].numpy()
     got = ours.hidden_states(ours.new_cache(1, PROMPT), [(0, ids[0].numpy())])
@@ -108,7 +74,7 @@ def test_hidden_states_match_base_model(tiny_models):
 def test_layer_states_match_output_hidden_states(tiny_models, name):
     folder, ref = tiny_models.get(name)
     ours = optimum_cpp.AutoModelForCausalLM.from_pretrained(folder)
-    ids = _prompt(8)
+    ids = prompt(8)
     with torch.no_grad():
         want = ref(ids, output_hidden_states=True).hidden_states
     layers = ref.config.num_hidden_layers
@@ -159,7 +125,7 @@ def test_base_model_checkpoint_gives_hidden_states(tiny_models, tmp_path):
     _, ref = tiny_models.get("llama")
     ref.model.save_pretrained(tmp_path)  # LlamaModel: no "model." prefix, no lm_head
     ours = optimum_cpp.AutoModelForCausalLM.from_pretrained(tmp_path)
-    ids = _prompt(6)
+    ids = prompt(6)
     with torch.no_grad():
         want = ref.model(ids).last_hidden_state[0].numpy()
     np.testing.assert_allclose(ours.hidden_states(ours.new_cache(1, PROMPT), [(0, ids[0].numpy())]), want,
@@ -190,7 +156,7 @@ def test_distinct_caches_from_threads(tiny_models):
 
     folder, _ = tiny_models.get("qwen2")
     ours = optimum_cpp.AutoModelForCausalLM.from_pretrained(folder)
-    prompts = [_prompt(40 + i, 5 + i)[0].numpy() for i in range(4)]
+    prompts = [prompt(40 + i, 5 + i)[0].numpy() for i in range(4)]
 
     def run(p):
         cache = ours.new_cache(1, 32)

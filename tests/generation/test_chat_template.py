@@ -16,7 +16,7 @@ import itertools
 
 import jinja2
 import pytest
-from conftest import GEMMA3_GGUF, SMOLLM2_GGUF, TEMPLATES
+from chat_common import GEMMA3_GGUF, SMOLLM2_GGUF, TEMPLATES
 from transformers.utils.chat_template_utils import _compile_jinja_template, render_jinja_template
 
 SPECIAL = {"bos_token": "<s>", "eos_token": "</s>"}

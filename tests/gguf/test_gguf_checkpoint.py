@@ -12,7 +12,7 @@ import gguf
 import numpy as np
 import pytest
 import torch
-from conftest import GEMMA3, SMOLLM2, models_dir
+from gguf_common import GEMMA3, SMOLLM2, gguf_reader, models_dir, write_gguf_file
 from transformers import AutoConfig, AutoModelForCausalLM, GenerationConfig
 from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
 
@@ -61,6 +61,13 @@ def check_against_transformers(folder, name):
         assert weights[key].dtype == np.float32
         assert np.array_equal(weights[key], tensor.numpy()), key
     return ours, weights
+
+
+@pytest.fixture(autouse=True)
+def shared_reader(monkeypatch):
+    """transformers parses each file two or three times with gguf.GGUFReader
+    (config, then tensors): the same real reader, parsed once per session."""
+    monkeypatch.setattr(gguf, "GGUFReader", lambda path, *args, **kwargs: gguf_reader(path))
 
 
 @pytest.mark.parametrize("model", [SMOLLM2, GEMMA3])
@@ -124,10 +131,7 @@ def write_arch_file(path, arch, tie, rng):
     # Tensors the HF model has no parameter for: left out by both.
     w.add_tensor("rope_freqs.weight", np.ones(8, np.float32))
     w.add_tensor(f"blk.{n_layers}.attn_norm.weight", np.ones(hidden, np.float32))
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+    write_gguf_file(w)
 
 
 @pytest.mark.parametrize("arch", sorted(ARCHS))
@@ -148,10 +152,7 @@ def test_unsupported_architecture(tmp_path):
     path = tmp_path / "falcon.gguf"
     w = gguf.GGUFWriter(str(path), "falcon")
     w.add_tensor("token_embd.weight", np.zeros((4, 32), np.float32))
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+    write_gguf_file(w)
     with pytest.raises(_C.UnsupportedError, match=r"'falcon'.*gemma3, llama, phi3, qwen2, qwen3"):
         _C.gguf_checkpoint(str(path))
 
@@ -162,10 +163,7 @@ def test_unsupported_tensor_type_in_checkpoint(tmp_path):
     w.add_uint32("llama.block_count", 1)
     w.add_tensor("blk.0.attn_norm.weight", np.zeros((2, 256 // 256 * 84), np.uint8),
                  raw_dtype=gguf.GGMLQuantizationType.Q2_K)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+    write_gguf_file(w)
     with pytest.raises(_C.UnsupportedError, match=r"'blk.0.attn_norm.weight'.*Q2_K"):
         _C.gguf_checkpoint(str(path))
 
@@ -181,9 +179,6 @@ def test_missing_architecture_and_bad_heads(tmp_path):
     w.add_uint32("llama.attention.head_count", 3)
     w.add_uint32("llama.attention.head_count_kv", 3)
     w.add_tensor("blk.0.attn_q.weight", np.zeros((4, 32), np.float32))
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+    write_gguf_file(w)
     with pytest.raises(_C.FormatError, match=r"'blk.0.attn_q.weight' has 4 rows"):
         _C.gguf_checkpoint(str(path))

@@ -11,7 +11,7 @@ from collections import defaultdict
 import gguf
 import numpy as np
 import pytest
-from conftest import GEMMA3, SMOLLM2, gguf_reader, gguf_string, models_dir, raw_gguf
+from gguf_common import GEMMA3, SMOLLM2, gguf_reader, gguf_string, models_dir, raw_gguf, write_gguf_file
 
 from optimum_cpp import _C
 
@@ -80,10 +80,7 @@ def write_synthetic(path, rng):
     f16 = np.arange(65536, dtype=np.uint32).astype(np.uint16)
     w.add_tensor("F16.all.weight", f16[(f16 & 0x7C00) != 0x7C00].view(np.float16))
     names.append("F16.all.weight")
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+    write_gguf_file(w)
     return names
 
 
@@ -232,10 +229,7 @@ def test_unsupported_tensor_type(tmp_path):
     w = gguf.GGUFWriter(str(path), "llama")
     w.add_tensor("blk.0.attn_q.weight", random_blocks(np.random.default_rng(0), Q.Q2_K, 2, 256), raw_dtype=Q.Q2_K)
     w.add_tensor("iq.weight", np.zeros((2, 66), np.uint8), raw_dtype=Q.IQ2_XXS)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+    write_gguf_file(w)
     f = _C.GgufFile(str(path))  # opening and metadata work
     for name, tname in [("blk.0.attn_q.weight", "Q2_K"), ("iq.weight", "IQ2_XXS")]:
         with pytest.raises(_C.UnsupportedError, match=f"'{name}'.*{tname}"):

@@ -12,7 +12,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import metadata_of
+from gguftok_common import metadata_of
 
 TEXTS = [
     "",
@@ -138,10 +138,12 @@ def test_synthetic_gguf_equals_transformers(tmp_path, oc, case):
     mine = json.loads(oc.gguf_tokenizer_json(metadata, case))
     assert mine == json.loads(hf.backend_tokenizer.to_str())
     cpp = oc.tokenizer_from_gguf_metadata(metadata, case)
+    cpp_file = oc.tokenizer_from_gguf_file(str(tmp_path / "m.gguf"))
     for text in TEXTS:
         for special in (True, False):
             ids = hf(text, add_special_tokens=special)["input_ids"]
             assert cpp.encode(text, add_special_tokens=special).ids == ids, (text, special)
+            assert cpp_file.encode(text, add_special_tokens=special).ids == ids, (text, special)
             for skip in (True, False):
                 assert cpp.decode(ids, skip) == hf.decode(ids, skip_special_tokens=skip), (text, skip)
     cfg = oc.gguf_tokenizer_config(metadata, case)
@@ -234,3 +236,18 @@ def test_merge_derivation_is_bounded(oc):
     md["tokenizer.ggml.token_type"] = md["tokenizer.ggml.token_type"] + [1]
     with pytest.raises(oc.FormatError, match="tokenizer.ggml.tokens"):
         oc.gguf_tokenizer_json(json.dumps(md), "long.gguf")
+
+
+def test_gguf_file_errors_name_the_file(tmp_path, oc):
+    """From a file: an unsupported tokenizer model and a missing tokenizer name the file and the key."""
+    write_gguf(tmp_path / "t5.gguf", "llama", dict(spm_kv(), **{"tokenizer.ggml.model": "t5"}))
+    with pytest.raises(oc.UnsupportedError, match=r"t5\.gguf.*tokenizer\.ggml\.model 't5'"):
+        oc.tokenizer_from_gguf_file(str(tmp_path / "t5.gguf"))
+    write_gguf(tmp_path / "none.gguf", "llama", {})
+    with pytest.raises(oc.FormatError, match=r"none\.gguf.*tokenizer\.ggml\.model"):
+        oc.tokenizer_from_gguf_file(str(tmp_path / "none.gguf"))
+    kv = spm_kv()
+    kv["tokenizer.ggml.scores"] = kv["tokenizer.ggml.scores"][:-1]
+    write_gguf(tmp_path / "short.gguf", "llama", kv)
+    with pytest.raises(oc.FormatError, match=r"short\.gguf.*tokenizer\.ggml\.scores"):
+        oc.tokenizer_from_gguf_file(str(tmp_path / "short.gguf"))

@@ -15,6 +15,10 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import server_util  # noqa: E402
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "load: a sustained-load test (minutes; its duration may come from an env var)")
+
+
 def pytest_terminal_summary(terminalreporter):
     if server_util.SUMMARY:
         terminalreporter.write_sep("-", "serving: load figures")

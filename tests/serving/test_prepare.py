@@ -112,7 +112,7 @@ def test_embedding_modes(mode, handler, tmp_path, tiny_st):
 
 
 @pytest.mark.parametrize("config,needle", [
-    ({"mode": "text_generation"}, "text_generation"),
+    ({"mode": "text_generation", "save_mode": "native"}, "text_generation"),
     ({"save_mode": "onnx"}, "save_mode 'onnx'"),
     ({"save_mode": "torchscript"}, "torchscript"),
     ({"save_mode": "fast"}, "key 'save_mode'"),

@@ -9,6 +9,8 @@ namespace optimum::cli {
 void add_forward_command(CLI::App& app);
 // `info`: print a model folder's configuration, tasks and inputs.
 void add_info_command(CLI::App& app);
+// `generate`: text generation with a causal LM (folder, Hub id or GGUF file).
+void add_generate_command(CLI::App& app);
 // `export`: export a checkpoint to the native format, with validation.
 void add_export_command(CLI::App& app);
 // `push`: upload an exported folder to a Hub repository.

@@ -1,9 +1,12 @@
+#include <algorithm>
+#include <cmath>
 #include <iostream>
 #include <memory>
 
 #include "commands.h"
 #include "optimum/exporters/accuracy.h"
 #include "optimum/exporters/export.h"
+#include "optimum/generation/language_model.h"
 #include "optimum/hub/model_id.h"
 #include "optimum/modeling/modeling.h"
 
@@ -20,7 +23,63 @@ struct ExportArgs {
   std::string calibration_file;
   std::string push_to_hub;  // repository to upload the export to
   modeling::PushOptions push;
+  std::string gguf_file;  // a GGUF decoder: written as a checkpoint folder
 };
+
+// Logits [tokens, vocab] of `ids` run as one prompt.
+Tensor prompt_logits(const generation::LanguageModel& lm, const std::vector<int64_t>& ids) {
+  auto cache = lm.model().new_cache(1, static_cast<int64_t>(ids.size()));
+  models::StepOptions o;
+  o.all_logits = true;
+  return lm.model().step(*cache, {{0, ids.data(), static_cast<int64_t>(ids.size())}}, o);
+}
+
+// A GGUF causal LM (or a decoder folder) written as a checkpoint folder
+// (LanguageModel::save_pretrained), reloaded, and checked: the written
+// tokenizer gives the source's ids and the logits of a short prompt equal
+// the source's within atol; otherwise ValidationError and the folder is removed.
+void export_language_model(const ExportArgs& a) {
+  generation::LanguageModelOptions o;
+  o.gguf_file = a.gguf_file;
+  o.hub = a.hub;
+  const auto src = generation::LanguageModel::from_pretrained(a.model, o);
+  const std::filesystem::path out = a.output;
+  std::error_code ec;
+  const bool created = !std::filesystem::exists(out, ec);
+  if (!created && !std::filesystem::is_empty(out, ec)) {
+    throw InvalidArgument("output folder '" + out.string() + "' exists and is not empty");
+  }
+  const double atol = a.atol >= 0 ? a.atol : 1e-4;
+  double max_diff = 0;
+  try {
+    src->save_pretrained(out);
+    const auto back = generation::LanguageModel::from_pretrained(out.string());
+    const std::string text = "The quick brown fox jumps over the lazy dog. 1 + 1 = 2";
+    const std::vector<int64_t> ids = src->encode(text, true);
+    const std::vector<int64_t> back_ids = back->encode(text, true);
+    if (ids != back_ids) {
+      throw exporters::ValidationError("export: the written tokenizer of " + out.string() +
+                                       " encodes the validation text differently from " + src->path().string());
+    }
+    const Tensor x = prompt_logits(*src, ids), y = prompt_logits(*back, ids);
+    if (x.shape() != y.shape()) throw exporters::ValidationError("export: logits shapes differ after reloading " + out.string());
+    const float* p = x.data<float>();
+    const float* q = y.data<float>();
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      const double d = std::fabs(static_cast<double>(p[i]) - q[i]);
+      if (!(d <= max_diff)) max_diff = std::isnan(d) ? INFINITY : d;
+    }
+    if (!(max_diff <= atol)) {
+      throw exporters::ValidationError("export: logits of " + out.string() + " differ from " + src->path().string() +
+                                       " by " + std::to_string(max_diff) + " > atol " + std::to_string(atol));
+    }
+  } catch (...) {
+    if (created) std::filesystem::remove_all(out, ec);
+    throw;
+  }
+  std::cerr << "exported " << src->model().model_type() << " (text-generation) from " << src->path().string()
+            << " to " << out.string() << "; validation max abs diff " << max_diff << " <= atol " << atol << "\n";
+}
 
 }  // namespace
 
@@ -71,8 +130,17 @@ void add_export_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--sequence-length,--sequence_length", a->exporter.sequence_length, "Dummy sequence length")
       ->capture_default_str();
+  cmd->add_option("--gguf-file,--gguf_file", a->gguf_file,
+                  "A GGUF causal LM in the --model folder: written as a checkpoint folder (f32 safetensors, "
+                  "tokenizer, chat template, generation config), reloaded and validated on its logits");
   cmd->add_option("output", a->output, "Output folder")->required();
   cmd->callback([a] {
+    const bool gguf_model = a->model.size() > 5 && a->model.compare(a->model.size() - 5, 5, ".gguf") == 0;
+    if (!a->gguf_file.empty() || gguf_model) {
+      if (!a->push_to_hub.empty()) throw InvalidArgument("--push-to-hub is not supported with --gguf-file");
+      export_language_model(*a);
+      return;
+    }
     if (a->atol >= 0) a->exporter.atol = a->atol;
     kernels::weight_type_from_name(a->exporter.dtype);  // an unknown dtype fails before any work
     if (!a->calibration_file.empty())

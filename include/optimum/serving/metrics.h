@@ -17,6 +17,18 @@ namespace optimum::serving {
 
 enum class Stage { Queue, Tokenize, Compute, Postprocess };
 
+// A text-generation model's continuous-batching state (totals since load).
+struct GenerationStats {
+  uint64_t requests = 0;           // answered or failed requests
+  uint64_t prompt_tokens = 0;
+  uint64_t generated_tokens = 0;
+  size_t queued = 0;               // requests waiting for slots
+  size_t running = 0;              // sequences being decoded
+  int64_t slots = 0;
+  int64_t capacity = 0;            // positions per slot
+  size_t cache_bytes = 0;          // the KV cache, allocated once
+};
+
 class Metrics {
  public:
   // One answered inference request of `model`/`version` with its HTTP status.
@@ -25,6 +37,8 @@ class Metrics {
   void batch(const std::string& model, const std::string& version, size_t inputs, size_t padded_tokens);
   void queue_depth(const std::string& model, const std::string& version, size_t depth);
   void workers(const std::string& model, const std::string& version, size_t count);
+  // The latest state of a model's generation engine.
+  void generation(const std::string& model, const std::string& version, const GenerationStats& stats);
   // A model that went away: its gauges are removed (counters stay).
   void forget(const std::string& model, const std::string& version);
 
@@ -49,6 +63,8 @@ class Metrics {
     uint64_t padded_tokens = 0;
     size_t queue_depth = 0;
     size_t workers = 0;
+    bool has_generation = false;
+    GenerationStats generation;
     bool live = true;
   };
   PerModel& entry(const std::string& model, const std::string& version);

@@ -16,13 +16,16 @@
 #include <string>
 #include <vector>
 
+#include "optimum/serving/metrics.h"
 #include "optimum/serving/model_config.h"
 #include "optimum/serving/protocol.h"
 #include "optimum/serving/server_config.h"
 
 namespace optimum::serving {
 
-class Metrics;  // metrics.h
+namespace detail {
+class GenerationModel;  // continuous batching of a text-generation model (src/serving)
+}
 
 // Set by a front end when its client goes away: queued inputs of the request
 // are dropped before compute.
@@ -46,6 +49,9 @@ struct ModelInfo {
   std::vector<WorkerInfo> workers;
   Signature signature;
   std::string load_error;  // why it is not ready, if it failed
+  // Text-generation models: the continuous-batching engine's state (slots,
+  // positions per slot, KV cache bytes, queue, running sequences).
+  std::optional<GenerationStats> generation;
 };
 
 // Registration, as the management API and --models give it.
@@ -97,6 +103,11 @@ class Service {
   // the model's response timeout; a request whose cancel flag is set before
   // its batch runs is dropped (done gets 499).
   void infer(const std::string& name, const std::string& version, InferCall call, CancelFlag cancelled, Done done);
+  // The continuous-batching engine of text-generation model `name` (default
+  // version when `version` is empty) for the OpenAI and OIP generate routes;
+  // NotFound for an unknown model, BadRequest naming the model's task when
+  // it does not generate text.
+  std::shared_ptr<detail::GenerationModel> generation_model(const std::string& name, const std::string& version = "");
   // Synchronous form (tests, CLI).
   InferResult infer_sync(const std::string& name, const std::string& version, InferCall call);
 

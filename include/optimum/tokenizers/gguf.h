@@ -6,15 +6,16 @@
 // tokenizer_config settings it derives (special tokens, add_bos_token,
 // add_eos_token, chat_template, padding_side).
 //
-// The metadata is the GGUF key/value table as JSON (io::GgufFile::metadata():
-// integers, doubles, bools, strings and arrays of them), so this layer does
-// not depend on the file reader. Tokenizer models: "gpt2" (byte-level BPE)
+// The conversion works on the GGUF key/value table as JSON
+// (io::GgufFile::metadata(): integers, doubles, bools, strings and arrays of
+// them); tokenizer_from_gguf_file reads it from a file. Tokenizer models: "gpt2" (byte-level BPE)
 // and "llama" (sentencepiece BPE; gemma/gemma2/gemma3 and phi3 architectures
 // get their own variants); others are Unsupported. Malformed metadata
 // (missing or mistyped keys, length mismatches, ids out of range, malformed
 // merges) is a FormatError naming `source` and the key.
 #pragma once
 
+#include <filesystem>
 #include <string>
 
 #include "optimum/io/json.h"
@@ -37,5 +38,9 @@ TokenizerConfig gguf_tokenizer_config(const io::Json& metadata, const std::strin
 
 // gguf_tokenizer_json loaded as a Tokenizer, with gguf_tokenizer_config applied.
 Tokenizer tokenizer_from_gguf(const io::Json& metadata, const std::string& source);
+
+// The tokenizer embedded in the GGUF file at `path` (read with io::GgufFile;
+// errors name the file).
+Tokenizer tokenizer_from_gguf_file(const std::filesystem::path& path);
 
 }  // namespace optimum::tokenizers

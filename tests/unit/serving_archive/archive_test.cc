@@ -62,6 +62,18 @@ TEST(ModelConfig, ReadsTorchServeKeysAndTheHandlerSection) {
   EXPECT_EQ(c.handler, expected);
 }
 
+TEST(ModelConfig, ReadsTheGenerationKeys) {
+  const ModelConfig c =
+      ModelConfig::from_yaml_text("maxNumSequence: 16\nmaxSequenceLength: 4096\n", "model-config.yaml");
+  EXPECT_EQ(c.max_num_sequence, 16);
+  EXPECT_EQ(c.max_sequence_length, 4096);
+  EXPECT_EQ(ModelConfig{}.max_num_sequence, 0);  // 0: derived from batchSize (else 8) at load
+  EXPECT_TRUE(throws_with<FormatError>([] { ModelConfig::from_yaml_text("maxNumSequence: 5000\n", "m.yaml"); },
+                                       {"m.yaml", "maxNumSequence"}));
+  EXPECT_TRUE(throws_with<FormatError>([] { ModelConfig::from_yaml_text("maxSequenceLength: -1\n", "m.yaml"); },
+                                       {"m.yaml", "maxSequenceLength"}));
+}
+
 TEST(ModelConfig, EmptyFileGivesTheDefaults) {
   const ModelConfig c = ModelConfig::from_yaml_text("", "model-config.yaml");
   EXPECT_EQ(c.batch_size, ModelConfig{}.batch_size);

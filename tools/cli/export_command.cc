@@ -24,6 +24,7 @@ struct ExportArgs {
   std::string push_to_hub;  // repository to upload the export to
   modeling::PushOptions push;
   std::string gguf_file;  // a GGUF decoder: written as a checkpoint folder
+  bool native = false;    // a GGUF decoder: exported to the native format instead
 };
 
 // Logits [tokens, vocab] of `ids` run as one prompt.
@@ -84,7 +85,8 @@ void export_language_model(const ExportArgs& a) {
 }  // namespace
 
 // export_gguf.cc
-exporters::ExportResult export_gguf_native(const std::string& gguf_path, const std::filesystem::path& output_dir,
+exporters::ExportResult export_gguf_native(const std::string& model, const std::string& gguf_file,
+                                           const modeling::ResolveOptions& hub, const std::filesystem::path& output_dir,
                                            const exporters::ExportOptions& options);
 
 void add_export_command(CLI::App& app) {
@@ -133,10 +135,14 @@ void add_export_command(CLI::App& app) {
   cmd->add_option("--gguf-file,--gguf_file", a->gguf_file,
                   "A GGUF causal LM in the --model folder: written as a checkpoint folder (f32 safetensors, "
                   "tokenizer, chat template, generation config), reloaded and validated on its logits");
+  cmd->add_flag("--native", a->native,
+                "With a GGUF file (--gguf-file or --model FILE.gguf): export to the native format (engine layout, "
+                "--dtype fp32/bf16/int8 with the causal-LM accuracy guard, optimum_export.json) instead of a "
+                "checkpoint folder");
   cmd->add_option("output", a->output, "Output folder")->required();
   cmd->callback([a] {
     const bool gguf_model = a->model.size() > 5 && a->model.compare(a->model.size() - 5, 5, ".gguf") == 0;
-    if (!a->gguf_file.empty() || gguf_model) {
+    if ((!a->gguf_file.empty() || gguf_model) && !a->native) {
       if (!a->push_to_hub.empty()) throw InvalidArgument("--push-to-hub is not supported with --gguf-file");
       export_language_model(*a);
       return;
@@ -145,7 +151,7 @@ void add_export_command(CLI::App& app) {
     kernels::weight_type_from_name(a->exporter.dtype);  // an unknown dtype fails before any work
     if (!a->calibration_file.empty())
       a->exporter.calibration_texts = exporters::read_calibration_file(a->calibration_file);
-    const bool gguf = a->model.size() > 5 && a->model.ends_with(".gguf");
+    const bool gguf = !a->gguf_file.empty() || gguf_model;
     const modeling::ResolvedModel src = gguf ? modeling::ResolvedModel{} : modeling::resolve(a->model, a->hub);
     a->exporter.source_id = a->model;
     a->exporter.source_commit = src.commit;
@@ -153,7 +159,7 @@ void add_export_command(CLI::App& app) {
     a->exporter.subfolder = a->hub.subfolder;
     a->exporter.config_dir = src.config_dir;
     if (!a->push_to_hub.empty()) hub::validate_repo_id(a->push_to_hub);  // before the export work
-    const exporters::ExportResult r = gguf ? export_gguf_native(a->model, a->output, a->exporter)
+    const exporters::ExportResult r = gguf ? export_gguf_native(a->model, a->gguf_file, a->hub, a->output, a->exporter)
                                            : exporters::export_native(src.folder, a->output, a->exporter);
     std::cerr << "exported " << r.model_type << " (" << r.task << ") to " << r.output_dir.string()
               << "; validation max abs diff " << r.max_abs_diff << " <= atol " << r.atol << "; "

@@ -1,4 +1,4 @@
-// `optimum-cpp export -m FILE.gguf OUT`: a GGUF file (read as transformers'
+// `optimum-cpp export --native -m FILE.gguf OUT` (or --gguf-file): a GGUF file (read as transformers'
 // from_pretrained(gguf_file=) reads it) exported to the native format.
 #include <unistd.h>
 
@@ -13,9 +13,13 @@ namespace fs = std::filesystem;
 
 // The GGUF file written as a checkpoint folder next to the output (removed
 // afterwards), then exported with export_native (a decoder export).
-exporters::ExportResult export_gguf_native(const std::string& gguf_path, const fs::path& output_dir,
+exporters::ExportResult export_gguf_native(const std::string& model, const std::string& gguf_file,
+                                           const modeling::ResolveOptions& hub, const fs::path& output_dir,
                                            const exporters::ExportOptions& options) {
-  const auto lm = generation::LanguageModel::from_pretrained(gguf_path);
+  generation::LanguageModelOptions lo;
+  lo.gguf_file = gguf_file;
+  lo.hub = hub;
+  const auto lm = generation::LanguageModel::from_pretrained(model, lo);
   fs::path out = output_dir;
   if (out.filename().empty()) out = out.parent_path();
   const fs::path tmp = out.parent_path() / (out.filename().string() + ".gguf-" + std::to_string(::getpid()));
@@ -28,7 +32,8 @@ exporters::ExportResult export_gguf_native(const std::string& gguf_path, const f
   } cleanup{tmp};
   lm->save_pretrained(tmp);
   exporters::ExportOptions o = options;
-  if (o.source_id.empty()) o.source_id = gguf_path;
+  o.source_id = gguf_file.empty() ? model : model + "/" + gguf_file;
+  o.config_dir.clear();
   return exporters::export_native(tmp, out, o);
 }
 

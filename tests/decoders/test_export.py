@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -322,8 +323,16 @@ def _smollm2():
 def test_smollm2_gguf_int8_export(tmp_path):
     gguf = _smollm2()
     out = tmp_path / "smollm2-int8"
-    r = _C.export_gguf(str(gguf), str(out), dtype="int8", calibration_texts=CALIBRATION)
-    acc = json.loads(r["accuracy_json"])
+    calibration = tmp_path / "calibration.txt"
+    calibration.write_text("\n".join(CALIBRATION) + "\n")
+    cli = ROOT / "build" / "optimum-cpp"
+    assert cli.exists(), f"{cli} is not built (cmake --build build --target optimum-cpp)"
+    proc = subprocess.run([str(cli), "export", "--native", "--model", str(gguf), "--dtype", "int8",
+                           "--calibration-file", str(calibration), str(out)], capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    assert "next-token agreement" in proc.stderr
+    acc = _meta(out)["accuracy"]
     print("SmolLM2 int8 guard:", json.dumps({k: acc[k] for k in ("all_layers", "exported", "fallback_linears",
                                                                   "fallback_dtype", "layer_linears", "cpu_isa")}))
     assert acc["passed"] and acc["exported"]["next_token_agreement"] >= acc["thresholds"]["min_next_token_agreement"]

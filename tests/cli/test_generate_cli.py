@@ -114,16 +114,19 @@ def test_generate_beams_and_sampling_equal_python(smollm2):
     assert a["tokens"] == py[: len(a["tokens"])]
 
 
-def test_generate_gemma_chat_stream():
+def test_generate_gemma_prompt_stream():
     if "gemma3_text" not in oc._C.decoder_model_types():
         pytest.skip(f"the decoder engine lacks gemma3_text (supported: {oc._C.decoder_model_types()})")
-    r = cli("generate", models_dir(), "--gguf-file", GEMMA3, "--chat", "Name a color.", "--max-new-tokens", 12,
-            "--json")
+    r = cli("generate", models_dir(), "--gguf-file", GEMMA3, "--prompt", "My favourite color is", "--max-new-tokens",
+            12, "--json")
     (row,) = json_lines(r.stdout)
-    streamed = cli("generate", models_dir(), "--gguf-file", GEMMA3, "--chat", "Name a color.",
+    streamed = cli("generate", models_dir(), "--gguf-file", GEMMA3, "--prompt", "My favourite color is",
                    "--max-new-tokens", 12, "--stream")
     assert streamed.stdout == row["text"] + "\n"
     assert row["finish_reason"] in ("eos", "length")
+    # This GGUF file carries no chat template: --chat says so.
+    r = cli("generate", models_dir(), "--gguf-file", GEMMA3, "--chat", "Name a color.", check=False)
+    assert r.returncode != 0 and "no chat template" in r.stderr
 
 
 def test_generate_errors(tmp_path):

@@ -154,6 +154,13 @@ def check_prompt_and_decode(ours, ref, name):
     return ids, prompt_logits, cache
 
 
+def assert_batch_equal(together, alone):
+    """A batch item against the item run alone. Bit-identical on AVX-512; oneDNN's AVX2 GEMMs
+    block differently for different row counts, so the sums may differ in the last bits there
+    (2.4e-7 measured): 1e-5 absolute, far below any parity tolerance."""
+    np.testing.assert_allclose(together, alone, rtol=0, atol=1e-5)
+
+
 def ragged_prefill(ours, max_len):
     """Three prompts in one step, slots out of order, equal to each alone.
     Returns (prompts, the batch cache, each prompt's logits alone)."""
@@ -161,5 +168,5 @@ def ragged_prefill(ours, max_len):
     batch_cache = ours.new_cache(3, max_len)
     together = ours.step(batch_cache, [(2, prompts[0]), (0, prompts[1]), (1, prompts[2])], all_logits=True)
     alone = [ours.step(ours.new_cache(1, max_len), [(0, p)], all_logits=True) for p in prompts]
-    np.testing.assert_array_equal(together, np.concatenate(alone))
+    assert_batch_equal(together, np.concatenate(alone))
     return prompts, batch_cache, alone

@@ -15,7 +15,7 @@ import torch
 import transformers
 
 import optimum_cpp
-from decoder_common import (ATOL, DECODE, LLAMA_LIKE, PAD, PROMPT, VOCAB, check_prompt_and_decode, padded,
+from decoder_common import (assert_batch_equal, ATOL, DECODE, LLAMA_LIKE, PAD, PROMPT, VOCAB, check_prompt_and_decode, padded,
                             prompt, ragged_prefill)
 
 
@@ -150,7 +150,7 @@ def test_ragged_batch_equals_items_alone(models, name):
     for _ in range(4):
         together = ours.step(batch_cache, [(2, [nxt[0]]), (0, [nxt[1]]), (1, [nxt[2]])])
         single = [ours.step(c, [(0, [t])])[0] for c, t in zip(caches, nxt)]
-        np.testing.assert_array_equal(together, np.stack(single))
+        assert_batch_equal(together, np.stack(single))
         nxt = [int(s.argmax()) for s in single]
 
 

@@ -10,7 +10,7 @@ import torch
 import transformers
 
 import optimum_cpp
-from decoder_common import (ATOL, DECODE, LEGACY_ROPE, MODEL_CONFIGS, PROMPT, VOCAB, check_prompt_and_decode,
+from decoder_common import (assert_batch_equal, ATOL, DECODE, LEGACY_ROPE, MODEL_CONFIGS, PROMPT, VOCAB, check_prompt_and_decode,
                             padded, prompt, ragged_prefill)
 
 ALL_MODELS = list(MODEL_CONFIGS) + list(LEGACY_ROPE)
@@ -41,7 +41,7 @@ def test_ragged_batch_equals_items_alone(tiny_models, name):
     for i, (p, t) in enumerate(zip(prompts, nxt)):
         c = ours.new_cache(1, 20)
         ours.step(c, [(0, p)])
-        np.testing.assert_array_equal(together[i], ours.step(c, [(0, [t])])[0])
+        assert_batch_equal(together[i], ours.step(c, [(0, [t])])[0])
 
 
 @pytest.mark.parametrize("name", ["llama", "mistral", "qwen3"])

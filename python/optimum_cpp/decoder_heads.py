@@ -35,9 +35,13 @@ def decoder_model_type(model_id) -> str | None:
     if not os.path.isfile(path):
         return None
     try:
+        # Only a peek at model_type: anything unusual (hostile nesting, huge or non-UTF-8 files)
+        # is left to the C++ loader, which names the file and the field.
+        if os.path.getsize(path) > (32 << 20):
+            return None
         with open(path, encoding="utf-8") as f:
             model_type = json.load(f).get("model_type")
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError, MemoryError):
         return None
     return model_type if model_type in decoder_model_types() else None
 

@@ -277,22 +277,8 @@ ExportResult export_decoder(const fs::path& model_dir, const fs::path& output_di
   models::PrecisionPlan plan;
   io::Json accuracy;
   if (type != kernels::WeightType::F32) {
-    std::map<std::pair<std::string, kernels::WeightType>, models::Linear> converted;
-    const models::LinearConverter convert = [&](const std::string& name, const models::Linear& l,
-                                                kernels::WeightType t) {
-      if (t == kernels::WeightType::F32) return l;
-      auto it = converted.find({name, t});
-      if (it == converted.end()) it = converted.emplace(std::make_pair(name, t), models::convert_linear(l, t)).first;
-      return it->second;
-    };
-    AccuracyOptions guard;
-    guard.texts = options.calibration_texts;
-    guard.strict = options.strict_accuracy;
-    guard.min_cosine = options.min_cosine > 0 ? options.min_cosine : export_config.min_cosine;
-    guard.min_agreement = options.min_agreement > 0 ? options.min_agreement : export_config.min_agreement;
-    guard.fallback = options.fallback_dtype != "auto" ? kernels::weight_type_from_name(options.fallback_dtype)
-                     : type == kernels::WeightType::S8 && kernels::bf16_native() ? kernels::WeightType::BF16
-                                                                                 : kernels::WeightType::F32;
+    const models::LinearConverter convert = internal::caching_converter();
+    const AccuracyOptions guard = internal::guard_options(options, export_config, type);
     AccuracyReport report;
     plan = choose_decoder_precision(*source, model_dir, type, guard, convert, &report);
     target = models::decoder_with_precision(*source, plan, convert);

@@ -2,8 +2,16 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
 #include <system_error>
 #include <utility>
+
+#include "optimum/exporters/accuracy.h"
+#include "optimum/exporters/export.h"
+#include "optimum/models/precision.h"
+#include "optimum/tasks/registry.h"
 
 namespace optimum::exporters::internal {
 
@@ -47,6 +55,34 @@ inline void move_into(const std::filesystem::path& from, const std::filesystem::
     fs::rename(it->path(), target);
   }
   fs::remove_all(from, ec);
+}
+
+// A converter that converts each Linear once per precision (the guard asks
+// for the same layer many times); fp32 is the layer as it is.
+inline models::LinearConverter caching_converter() {
+  auto cache = std::make_shared<std::map<std::pair<std::string, kernels::WeightType>, models::Linear>>();
+  return [cache](const std::string& name, const models::Linear& l, kernels::WeightType t) {
+    if (t == kernels::WeightType::F32) return l;
+    auto it = cache->find({name, t});
+    if (it == cache->end()) it = cache->emplace(std::make_pair(name, t), models::convert_linear(l, t)).first;
+    return it->second;
+  };
+}
+
+// The accuracy guard's settings for an export in `type`: the options', else
+// the registry's thresholds; the fallback precision bf16 for int8 where the
+// CPU computes bf16 natively, else fp32, unless the options name one.
+inline AccuracyOptions guard_options(const ExportOptions& options, const tasks::ExportConfig& export_config,
+                                     kernels::WeightType type) {
+  AccuracyOptions guard;
+  guard.texts = options.calibration_texts;
+  guard.strict = options.strict_accuracy;
+  guard.min_cosine = options.min_cosine > 0 ? options.min_cosine : export_config.min_cosine;
+  guard.min_agreement = options.min_agreement > 0 ? options.min_agreement : export_config.min_agreement;
+  guard.fallback = options.fallback_dtype != "auto" ? kernels::weight_type_from_name(options.fallback_dtype)
+                   : type == kernels::WeightType::S8 && kernels::bf16_native() ? kernels::WeightType::BF16
+                                                                               : kernels::WeightType::F32;
+  return guard;
 }
 
 }  // namespace optimum::exporters::internal

@@ -120,6 +120,8 @@ std::string to_json(const Value& v, const std::optional<std::string>& indent, bo
 List iterate(const Value& v);
 // Code points of UTF-8 `s` as separate UTF-8 strings.
 std::vector<std::string> utf8_chars(std::string_view s);
+// Decodes one UTF-8 code point at s[i] (advancing i); invalid bytes are taken alone.
+uint32_t decode_utf8(std::string_view s, size_t& i);
 size_t utf8_length(std::string_view s);
 
 // --- tokens (jinja_lexer.cc) ---

@@ -13,21 +13,6 @@ namespace optimum::generation::jinja {
 static bool is_int(const Value& v) { return v.kind == Value::Kind::kInt || v.kind == Value::Kind::kBool; }
 static int64_t int_of(const Value& v) { return v.kind == Value::Kind::kBool ? v.b : v.i; }
 
-static uint32_t next_cp(std::string_view s, size_t& i) {
-  const auto c = static_cast<unsigned char>(s[i]);
-  const int n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
-  bool ok = n > 0 && i + static_cast<size_t>(n) < s.size();
-  for (int k = 1; ok && k <= n; ++k) ok = (static_cast<unsigned char>(s[i + static_cast<size_t>(k)]) & 0xC0) == 0x80;
-  if (!ok) {
-    ++i;
-    return c;
-  }
-  uint32_t cp = c & (0x3F >> n);
-  for (int k = 1; k <= n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + static_cast<size_t>(k)]) & 0x3F);
-  i += static_cast<size_t>(n) + 1;
-  return cp;
-}
-
 // Python's str.isspace() code points.
 static bool py_space(uint32_t cp) {
   return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20) || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
@@ -40,7 +25,7 @@ std::string py_strip(const std::string& s, const Value& chars, bool left, bool r
   std::vector<uint32_t> set;
   const bool custom = chars.kind == Value::Kind::kString;
   if (custom) {
-    for (size_t i = 0; i < chars.s.size();) set.push_back(next_cp(chars.s, i));
+    for (size_t i = 0; i < chars.s.size();) set.push_back(decode_utf8(chars.s, i));
   } else if (!chars.is_none() && !chars.is_undefined()) {
     throw RenderError("strip arg must be None or str");
   }
@@ -51,7 +36,7 @@ std::string py_strip(const std::string& s, const Value& chars, bool left, bool r
   std::vector<uint32_t> cps;
   for (size_t i = 0; i < s.size();) {
     starts.push_back(i);
-    cps.push_back(next_cp(s, i));
+    cps.push_back(decode_utf8(s, i));
   }
   size_t b = 0, e = cps.size();
   if (left) {
@@ -142,7 +127,7 @@ static Value split(const std::string& s, const Value& sep, int64_t maxsplit, boo
     size_t i = 0;
     while (i < s.size()) {
       size_t j = i;
-      const uint32_t cp = next_cp(s, j);
+      const uint32_t cp = decode_utf8(s, j);
       if (py_space(cp)) {
         i = j;
         continue;
@@ -150,7 +135,7 @@ static Value split(const std::string& s, const Value& sep, int64_t maxsplit, boo
       size_t start = i;
       while (i < s.size()) {
         size_t k = i;
-        if (py_space(next_cp(s, k))) break;
+        if (py_space(decode_utf8(s, k))) break;
         i = k;
       }
       words.emplace_back(start, i);
@@ -325,7 +310,7 @@ Value string_method(const Value& self, const std::string& name) {
       if (s.empty()) return Value::boolean(false);
       if (name == "isspace") {
         for (size_t i = 0; i < s.size();) {
-          if (!py_space(next_cp(s, i))) return Value::boolean(false);
+          if (!py_space(decode_utf8(s, i))) return Value::boolean(false);
         }
         return Value::boolean(true);
       }

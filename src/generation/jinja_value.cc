@@ -242,9 +242,7 @@ std::string format_float(double v) {
   return out + ebuf;
 }
 
-namespace {
-
-// Decodes one UTF-8 code point at s[i] (advancing i); invalid bytes are taken alone.
+// One code point (see jinja_internal.h).
 uint32_t decode_utf8(std::string_view s, size_t& i) {
   const auto c = static_cast<unsigned char>(s[i]);
   const int n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
@@ -259,6 +257,9 @@ uint32_t decode_utf8(std::string_view s, size_t& i) {
   i += static_cast<size_t>(n) + 1;
   return cp;
 }
+
+namespace {
+
 
 std::string repr_string(const std::string& s) {
   const bool has_single = s.find('\'') != std::string::npos;

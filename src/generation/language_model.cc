@@ -63,9 +63,9 @@ std::shared_ptr<const LanguageModel> LanguageModel::from_pretrained(const std::s
   if (!options.gguf_file.empty() || is_gguf_path(model_id)) {
     const fs::path file = locate_gguf(model_id, options);
     const std::string source = file.string();
-    models::GgufCheckpoint ckpt = models::load_gguf_checkpoint(file);
-    lm->model_ = models::DecoderModel::load(ckpt.config, ckpt.weights, source, decoder_options(options));
     const io::GgufFile gguf = io::GgufFile::open(file);
+    models::GgufCheckpoint ckpt = models::load_gguf_checkpoint(gguf);
+    lm->model_ = models::DecoderModel::load(ckpt.config, ckpt.weights, source, decoder_options(options));
     lm->tokenizer_json_ = tokenizers::gguf_tokenizer_json(gguf.metadata(), source);
     lm->tokenizer_ = std::make_shared<tokenizers::Tokenizer>(tokenizers::tokenizer_from_gguf(gguf.metadata(), source));
     // transformers' GenerationConfig.from_model_config: the config's generation keys.

@@ -175,7 +175,10 @@ Tensor reverse_permute(const Tensor& w, int64_t n_head, const std::string& name,
 std::vector<std::string> gguf_supported_architectures() { return kSupported; }
 
 GgufCheckpoint load_gguf_checkpoint(const std::filesystem::path& file) {
-  const io::GgufFile gguf = io::GgufFile::open(file);
+  return load_gguf_checkpoint(io::GgufFile::open(file));
+}
+
+GgufCheckpoint load_gguf_checkpoint(const io::GgufFile& gguf) {
   const std::string& source = gguf.source();
   const Json& meta = gguf.metadata();
   auto fail = [&](const std::string& what) -> FormatError {

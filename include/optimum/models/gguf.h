@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "optimum/io/gguf.h"
 #include "optimum/io/json.h"
 #include "optimum/io/safetensors.h"
 
@@ -42,5 +43,7 @@ std::vector<std::string> gguf_supported_architectures();
 // tensor that does not fit the config; Unsupported naming the architecture
 // (and listing the supported ones) or naming a tensor and its ggml type.
 GgufCheckpoint load_gguf_checkpoint(const std::filesystem::path& file);
+// The same from a file already opened (its metadata then also serves the tokenizer).
+GgufCheckpoint load_gguf_checkpoint(const io::GgufFile& gguf);
 
 }  // namespace optimum::models

@@ -224,7 +224,8 @@ HttpResponse send_once(const HttpRequest& request, const std::string& method, co
   if (!transfer.failure.empty()) throw NetworkError(transfer.failure);
   if (code != CURLE_OK && !(code == CURLE_WRITE_ERROR && transfer.error_body_full)) {
     const std::string detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code);
-    std::string message = "cannot reach " + url + ": " + detail;
+    // The query is left out: on a storage URL it is a signature.
+    std::string message = "cannot reach " + url.substr(0, url.find('?')) + ": " + detail;
     if (code == CURLE_OPERATION_TIMEDOUT) {
       message += " (connect limit " + std::to_string(request.connect_timeout_s) + " s, at least " +
                  std::to_string(request.min_bytes_per_s) + " bytes/s over " +

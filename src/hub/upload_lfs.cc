@@ -64,6 +64,16 @@ std::string file_list(const std::vector<const UploadItem*>& items) {
                      ": " + why);
 }
 
+// http_send, with a transport failure (no answer, time-out, cap) named after the file and step.
+HttpResponse send_step(const HttpRequest& request, const UploadTarget& target, const std::string& files,
+                       const std::string& step) {
+  try {
+    return http_send(request);
+  } catch (const NetworkError& e) {
+    fail(target, files, step, e.what());
+  }
+}
+
 // huggingface_hub's fix_hf_endpoint_in_url: a Hub URL on the default endpoint
 // is moved to a custom one (a proxy or mirror).
 std::string fix_endpoint(const std::string& url, const std::string& endpoint) {
@@ -198,8 +208,9 @@ class FileReader {
 };
 
 // PUTs bytes [offset, offset + length) of `item` to `url`; retried on 5xx.
-HttpResponse put_bytes(const Session& session, const UploadItem& item, const std::string& url, uint64_t offset,
-                       uint64_t length, const std::vector<std::string>& headers, ProgressBar& progress) {
+HttpResponse put_bytes(const Session& session, const UploadTarget& target, const UploadItem& item,
+                       const std::string& step, const std::string& url, uint64_t offset, uint64_t length,
+                       const std::vector<std::string>& headers, ProgressBar& progress) {
   for (int attempt = 1;; ++attempt) {
     progress.reset(offset);
     FileReader reader(item.local, offset, length, &progress);
@@ -214,7 +225,7 @@ HttpResponse put_bytes(const Session& session, const UploadItem& item, const std
     request.deadline_s = session.etag_timeout_s + session.download_timeout_s +
                          static_cast<long>(length / kMinDownloadSpeed);
     request.max_body_bytes = kMaxListingBytes;
-    HttpResponse response = http_send(request);
+    HttpResponse response = send_step(request, target, in_quotes(item.path_in_repo), step);
     if (response.status / 100 == 5 && attempt < kPutAttempts) {
       std::this_thread::sleep_for(std::chrono::seconds(attempt));
       continue;
@@ -242,8 +253,10 @@ void upload_one(const Session& session, const UploadTarget& target, const Upload
   if (chunk == upload.header.end()) {
     // Basic transfer: one PUT of the whole file.
     const std::vector<std::string> headers = http_headers(upload, bad("the LFS batch reply"));
-    const HttpResponse response = put_bytes(session, item, upload.href, 0, item.size, headers, progress);
-    if (response.status / 100 != 2) fail(target, file, "upload (PUT " + shown(upload.href) + ")", status_text(response));
+    const std::string put_step = "upload (PUT " + shown(upload.href) + ")";
+    const HttpResponse response =
+        put_bytes(session, target, item, put_step, upload.href, 0, item.size, headers, progress);
+    if (response.status / 100 != 2) fail(target, file, put_step, status_text(response));
   } else {
     // Multipart transfer: chunk_size bytes to each numbered part URL, then a completion POST.
     const std::string step = "multipart upload";
@@ -292,7 +305,8 @@ void upload_one(const Session& session, const UploadTarget& target, const Upload
       const uint64_t length = std::min(chunk_size, item.size - offset);
       const std::string part_step =
           "part " + std::to_string(i + 1) + " of " + std::to_string(n_parts) + " (PUT " + shown(part_urls[i]) + ")";
-      const HttpResponse response = put_bytes(session, item, part_urls[i], offset, length, {}, progress);
+      const HttpResponse response =
+          put_bytes(session, target, item, part_step, part_urls[i], offset, length, {}, progress);
       if (response.status / 100 != 2) fail(target, file, part_step, status_text(response));
       const std::optional<std::string> etag = response.headers.get("ETag");
       if (!etag || etag->empty() || !is_header_value(*etag) || etag->size() > 1024) {
@@ -304,10 +318,9 @@ void upload_one(const Session& session, const UploadTarget& target, const Upload
     const HttpRequest request = api_post(session, upload.href, completion.dump(),
                                          {std::string("Accept: ") + kLfsMediaType,
                                           std::string("Content-Type: ") + kLfsMediaType});
-    const HttpResponse response = http_send(request);
-    if (response.status / 100 != 2) {
-      fail(target, file, "multipart completion (POST " + shown(upload.href) + ")", status_text(response));
-    }
+    const std::string completion_step = "multipart completion (POST " + shown(upload.href) + ")";
+    const HttpResponse response = send_step(request, target, file, completion_step);
+    if (response.status / 100 != 2) fail(target, file, completion_step, status_text(response));
   }
 
   if (object.verify) {
@@ -317,8 +330,9 @@ void upload_one(const Session& session, const UploadTarget& target, const Upload
     HttpRequest request =
         api_post(session, verify.href, io::Json{{"oid", item.sha256}, {"size", item.size}}.dump(), headers);
     if (has_header(headers, "Authorization")) request.bearer_token.reset();
-    const HttpResponse response = http_send(request);
-    if (response.status / 100 != 2) fail(target, file, "verify (POST " + shown(verify.href) + ")", status_text(response));
+    const std::string verify_step = "verify (POST " + shown(verify.href) + ")";
+    const HttpResponse response = send_step(request, target, file, verify_step);
+    if (response.status / 100 != 2) fail(target, file, verify_step, status_text(response));
   }
 }
 
@@ -343,7 +357,7 @@ std::map<std::string, BatchObject> lfs_batch(const Session& session, const Uploa
                {std::string("Accept: ") + kLfsMediaType, std::string("Content-Type: ") + kLfsMediaType});
   const std::string files = file_list(items);
   const std::string step = "LFS batch (POST " + url + ")";
-  const HttpResponse response = http_send(request);
+  const HttpResponse response = send_step(request, target, files, step);
   if (response.status == 401 || response.status == 403 || response.status == 404) {
     std::rethrow_exception(http_error(response, Target{target.repo_id, target.revision, ""}, session));
   }
@@ -451,7 +465,7 @@ void fetch_upload_modes(const Session& session, const UploadTarget& target, std:
     const std::string names = file_list(chunk);
     const std::string step = "preupload (POST " + url + ")";
     const HttpResponse response =
-        http_send(api_post(session, url, payload.dump(), {"Content-Type: application/json"}));
+        send_step(api_post(session, url, payload.dump(), {"Content-Type: application/json"}), target, names, step);
     if (response.status == 401 || response.status == 403 || response.status == 404) {
       std::rethrow_exception(http_error(response, Target{target.repo_id, target.revision, ""}, session));
     }

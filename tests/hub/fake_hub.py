@@ -25,6 +25,7 @@ optimum-cpp hub client call, with the Hub's headers and error codes:
                                                Hub refuses them), "lfsFile" (verified
                                                objects only), "deletedFile"
   POST /api/repos/create                       new repository
+  POST /api/validate-yaml                      README metadata check (always fine)
   and, for the tests themselves:
   GET  /_fake/requests  POST /_fake/reset  POST /_fake/corrupt
   POST /_fake/hostile   hostile mode: how to misbehave from now on (see below)
@@ -476,6 +477,8 @@ class Handler(BaseHTTPRequestHandler):
         body = self.read_body()
         url = urllib.parse.urlsplit(self.path)
         parts = url.path.strip("/").split("/")
+        if self.hostile_reply():
+            return
         cfg = HUB.lfs_cfg
         if cfg.get("put_sleep"):
             time.sleep(float(cfg["put_sleep"]))
@@ -519,6 +522,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply_json(200, {"ok": True})
         if url.path == "/api/repos/create":
             return self.create_repo(body)
+        if url.path == "/api/validate-yaml":  # huggingface_hub checks a README's metadata before a commit
+            return self.reply_json(200, {"errors": [], "warnings": []})
         if parts[:2] == ["api", "models"]:
             split = self.split_repo(parts[2:], "commit")
             if split is not None and split[1]:

@@ -21,8 +21,6 @@ inline constexpr uint64_t kMaxInlineBytes = uint64_t{10} << 20;
 // Files classified per preupload call and objects per LFS batch call, as
 // huggingface_hub sends them.
 inline constexpr size_t kFilesPerPreupload = 256;
-// Most parts a multipart upload may have (the S3 limit).
-inline constexpr uint64_t kMaxUploadParts = 10'000;
 
 // One file of a commit.
 struct UploadItem {

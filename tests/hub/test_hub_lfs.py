@@ -262,7 +262,7 @@ def test_huggingface_hub_upload_folder_speaks_the_same_protocol(hub, env, tmp_pa
 HOSTILE = {
     "batch not JSON": (dict(batch_body="<html>"), "LFS batch"),
     "batch without objects": (dict(batch_body='{"objects": 5}'), 'no "objects" list'),
-    "object size negative": (dict(object={"size": -1}), '"size" -1'),
+    "object size negative": (dict(object={"size": -1}), "'-1', not 300000"),
     "object size huge": (dict(object={"size": 2**70}), '"size"'),
     "object not asked for": (dict(object={"oid": "0" * 64}), "was not asked for"),
     "object refused": (dict(object={"error": {"code": 422, "message": "quota exceeded"}, "actions": None}),

@@ -321,3 +321,18 @@ def test_redirected_upload_is_not_followed(hub, env, tmp_path, tool):
     out = tool("upload", "user/redirected", str(folder), env={**env, "HF_TOKEN": TOKEN}, ok=False)
     assert "HTTP 302" in out["message"] and "weights.bin" in out["message"]
     assert upload_log(hub).count(("PUT", "put")) == 1
+
+
+def test_token_stays_on_the_endpoint_host(hub, env, tmp_path, tool):
+    """A verify URL on another host gets no token (huggingface_hub would send it):
+    the fake Hub's verify then answers 401, and the upload fails naming verify."""
+    folder = tmp_path / "small"
+    folder.mkdir()
+    (folder / "weights.bin").write_bytes(os.urandom(50_000))
+    hub.lfs(verify={"href": f"http://localhost:{hub.port}/user/elsewhere.git/info/lfs/objects/verify"})
+    out = tool("upload", "user/elsewhere", str(folder), env={**env, "HF_TOKEN": TOKEN}, ok=False)
+    assert "verify" in out["message"] and "HTTP 401" in out["message"] and "weights.bin" in out["message"]
+    other_host = [r for r in hub.requests() if r["host"].startswith("localhost:")]
+    assert [r["method"] for r in other_host] == ["PUT", "POST"]
+    assert all(r["authorization"] is None for r in other_host)
+    assert all(r["authorization"] == f"Bearer {TOKEN}" for r in hub.requests() if r["host"].startswith("127.0.0.1:"))

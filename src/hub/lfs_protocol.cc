@@ -36,9 +36,8 @@ void check_http_url(const std::string& url, const std::string& what) {
   std::string scheme = url.substr(0, std::min(url.size(), url.find(':')));
   std::transform(scheme.begin(), scheme.end(), scheme.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  const bool printable = std::all_of(url.begin(), url.end(), [](char c) {
-    return static_cast<unsigned char>(c) > 0x20 && c != 0x7f;
-  });
+  const bool printable = std::all_of(
+      url.begin(), url.end(), [](char c) { return static_cast<unsigned char>(c) > 0x20 && c != 0x7f; });
   if ((scheme != "http" && scheme != "https") || url.find("://") != scheme.size() || !printable ||
       url.size() > 16 * 1024) {
     throw FormatError(what + " " + quote_untrusted(url.substr(0, 200)) +
@@ -56,7 +55,8 @@ Action parse_action(const io::Json& value, const std::string& oid, const std::st
                     const std::string& endpoint) {
   const std::string where = "\"actions." + name + "\" of object " + oid;
   if (!value.is_object()) throw FormatError(where + " is not an object");
-  if (!value.contains("href") || !value["href"].is_string()) throw FormatError(where + " has no \"href\" string");
+  if (!value.contains("href") || !value["href"].is_string())
+    throw FormatError(where + " has no \"href\" string");
   Action action;
   action.href = fix_endpoint(value["href"].get<std::string>(), endpoint);
   check_http_url(action.href, "the URL of " + where);
@@ -106,7 +106,8 @@ std::map<std::string, UploadMode> parse_preupload_reply(std::string_view body,
   std::map<std::string, UploadMode> out;
   for (const std::string& path : paths) {
     const auto found = by_path.find(path);
-    if (found == by_path.end()) throw FormatError("the preupload reply does not classify " + quote_untrusted(path));
+    if (found == by_path.end())
+      throw FormatError("the preupload reply does not classify " + quote_untrusted(path));
     const io::Json& file = *found->second;
     const io::Json* mode = file.contains("uploadMode") ? &file["uploadMode"] : nullptr;
     if (mode == nullptr || !mode->is_string() || (*mode != "lfs" && *mode != "regular")) {
@@ -141,9 +142,10 @@ std::map<std::string, BatchObject> parse_batch_reply(std::string_view body,
     if (out.contains(oid)) throw FormatError("object " + oid + " is listed twice");
     if (!object.contains("size") || !object["size"].is_number_unsigned() ||
         object["size"].get<uint64_t>() != asked->second) {
-      throw FormatError("object " + oid + " has \"size\" " +
-                        (object.contains("size") ? quote_untrusted(object["size"].dump()) : std::string("(none)")) +
-                        ", not " + std::to_string(asked->second));
+      throw FormatError(
+          "object " + oid + " has \"size\" " +
+          (object.contains("size") ? quote_untrusted(object["size"].dump()) : std::string("(none)")) +
+          ", not " + std::to_string(asked->second));
     }
     BatchObject entry;
     if (object.contains("error") && !object["error"].is_null()) {
@@ -158,7 +160,8 @@ std::map<std::string, BatchObject> parse_batch_reply(std::string_view body,
     } else if (object.contains("actions") && !object["actions"].is_null()) {
       const io::Json& actions = object["actions"];
       if (!actions.is_object()) throw FormatError("\"actions\" of object " + oid + " is not an object");
-      if (!actions.contains("upload")) throw FormatError("object " + oid + " has \"actions\" but no \"upload\"");
+      if (!actions.contains("upload"))
+        throw FormatError("object " + oid + " has \"actions\" but no \"upload\"");
       entry.upload = parse_action(actions["upload"], oid, "upload", endpoint);
       if (actions.contains("verify") && !actions["verify"].is_null()) {
         entry.verify = parse_action(actions["verify"], oid, "verify", endpoint);
@@ -172,7 +175,8 @@ std::map<std::string, BatchObject> parse_batch_reply(std::string_view body,
   return out;
 }
 
-std::optional<MultipartPlan> multipart_plan(const Action& upload, uint64_t size, const std::string& endpoint) {
+std::optional<MultipartPlan> multipart_plan(const Action& upload, uint64_t size,
+                                            const std::string& endpoint) {
   const auto chunk = upload.header.find("chunk_size");
   if (chunk == upload.header.end()) return std::nullopt;
   const std::string& text = chunk->second;
@@ -184,7 +188,8 @@ std::optional<MultipartPlan> multipart_plan(const Action& upload, uint64_t size,
   const uint64_t n_parts = size / plan.chunk_size + (size % plan.chunk_size != 0 ? 1 : 0);
   if (n_parts > kMaxParts) {
     throw FormatError("chunk_size " + text + " splits " + std::to_string(size) + " bytes into " +
-                      std::to_string(n_parts) + " parts, more than the limit of " + std::to_string(kMaxParts));
+                      std::to_string(n_parts) + " parts, more than the limit of " +
+                      std::to_string(kMaxParts));
   }
   plan.part_urls.resize(n_parts);
   size_t n_given = 0;
@@ -193,8 +198,8 @@ std::optional<MultipartPlan> multipart_plan(const Action& upload, uint64_t size,
     ++n_given;
     const uint64_t number = key.size() > 6 ? 0 : std::stoull(key);
     if (number < 1 || number > n_parts || std::to_string(number) != key) {
-      throw FormatError("the multipart header names part " + quote_untrusted(key.substr(0, 40)) + " of a file of " +
-                        std::to_string(n_parts) + " parts of " + text + " bytes");
+      throw FormatError("the multipart header names part " + quote_untrusted(key.substr(0, 40)) +
+                        " of a file of " + std::to_string(n_parts) + " parts of " + text + " bytes");
     }
     const std::string url = fix_endpoint(value, endpoint);
     check_http_url(url, "the URL of part " + key);

@@ -156,11 +156,14 @@ CommitInfo upload_folder(std::string_view repo_id, const fs::path& folder, const
     io::Json line;
     if (item.lfs) {
       line = {{"key", "lfsFile"},
-              {"value", {{"path", item.path_in_repo}, {"algo", "sha256"}, {"oid", item.sha256}, {"size", item.size}}}};
+              {"value",
+               {{"path", item.path_in_repo}, {"algo", "sha256"}, {"oid", item.sha256}, {"size", item.size}}}};
     } else {
       line = {{"key", "file"},
               {"value",
-               {{"content", base64_encode(read_file(item.local))}, {"path", item.path_in_repo}, {"encoding", "base64"}}}};
+               {{"content", base64_encode(read_file(item.local))},
+                {"path", item.path_in_repo},
+                {"encoding", "base64"}}}};
     }
     body += line.dump() + "\n";
     out.files.push_back(item.path_in_repo);

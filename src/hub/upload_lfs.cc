@@ -86,7 +86,8 @@ bool has_header(const std::vector<std::string>& headers, std::string_view name) 
 }
 
 // A POST to the Hub's API: JSON in, JSON out, bounded.
-HttpRequest api_post(const Session& session, std::string url, std::string body, std::vector<std::string> headers) {
+HttpRequest api_post(const Session& session, std::string url, std::string body,
+                     std::vector<std::string> headers) {
   HttpRequest request = make_request(session, std::move(url), RequestKind::Listing);
   request.method = "POST";
   request.body = std::move(body);
@@ -142,11 +143,12 @@ HttpResponse put_bytes(const Session& session, const UploadTarget& target, const
     request.headers = headers;
     if (!has_header(headers, "Content-Type")) request.headers.push_back("Content-Type:");
     // Storage URLs are presigned: the Hub token goes to the endpoint's origin only.
-    if (!same_origin(url, session.endpoint) || has_header(headers, "Authorization")) request.bearer_token.reset();
+    if (!same_origin(url, session.endpoint) || has_header(headers, "Authorization"))
+      request.bearer_token.reset();
     request.source = [&reader](char* buffer, size_t size) { return reader.read(buffer, size); };
     request.source_size = length;
-    request.deadline_s = session.etag_timeout_s + session.download_timeout_s +
-                         static_cast<long>(length / kMinDownloadSpeed);
+    request.deadline_s =
+        session.etag_timeout_s + session.download_timeout_s + static_cast<long>(length / kMinDownloadSpeed);
     request.max_body_bytes = kMaxListingBytes;
     HttpResponse response = send_step(request, target, in_quotes(item.path_in_repo), step);
     if (response.status / 100 == 5 && attempt < kPutAttempts) {
@@ -197,16 +199,17 @@ void upload_one(const Session& session, const UploadTarget& target, const Upload
       parts.push_back({{"partNumber", i + 1}, {"etag", *etag}});
     }
     const io::Json completion = {{"oid", item.sha256}, {"parts", std::move(parts)}};
-    const HttpRequest request = api_post(session, upload.href, completion.dump(),
-                                         {std::string("Accept: ") + kLfsMediaType,
-                                          std::string("Content-Type: ") + kLfsMediaType});
+    const HttpRequest request =
+        api_post(session, upload.href, completion.dump(),
+                 {std::string("Accept: ") + kLfsMediaType, std::string("Content-Type: ") + kLfsMediaType});
     const std::string step = "multipart completion (POST " + shown(upload.href) + ")";
     const HttpResponse response = send_step(request, target, file, step);
     if (response.status / 100 != 2) fail(target, file, step, status_text(response));
   }
 
   if (object.verify) {
-    if (!has_header(verify_headers, "Content-Type")) verify_headers.push_back("Content-Type: application/json");
+    if (!has_header(verify_headers, "Content-Type"))
+      verify_headers.push_back("Content-Type: application/json");
     const std::string& url = object.verify->href;
     HttpRequest request =
         api_post(session, url, io::Json{{"oid", item.sha256}, {"size", item.size}}.dump(), verify_headers);
@@ -252,7 +255,8 @@ std::map<std::string, lfs::BatchObject> lfs_batch(const Session& session, const 
   std::string refused;
   for (const UploadItem* item : items) {
     const std::optional<std::string>& error = out.at(item->sha256).error;
-    if (error) refused += (refused.empty() ? "" : "; ") + in_quotes(item->path_in_repo) + ": " + in_quotes(*error);
+    if (error)
+      refused += (refused.empty() ? "" : "; ") + in_quotes(item->path_in_repo) + ": " + in_quotes(*error);
   }
   if (!refused.empty()) fail(target, files, step, "the Hub refused " + refused);
   return out;
@@ -286,15 +290,16 @@ void fetch_upload_modes(const Session& session, const UploadTarget& target, std:
     io::Json files = io::Json::array();
     for (size_t i = start; i < end; ++i) {
       chunk.push_back(&items[i]);
-      files.push_back(
-          {{"path", items[i].path_in_repo}, {"sample", base64_encode(items[i].sample)}, {"size", items[i].size}});
+      files.push_back({{"path", items[i].path_in_repo},
+                       {"sample", base64_encode(items[i].sample)},
+                       {"size", items[i].size}});
     }
     io::Json payload = {{"files", std::move(files)}};
     if (gitignore) payload["gitIgnore"] = *gitignore;
     const std::string names = file_list(chunk);
     const std::string step = "preupload (POST " + url + ")";
-    const HttpResponse response =
-        send_step(api_post(session, url, payload.dump(), {"Content-Type: application/json"}), target, names, step);
+    const HttpResponse response = send_step(
+        api_post(session, url, payload.dump(), {"Content-Type: application/json"}), target, names, step);
     if (response.status == 401 || response.status == 403 || response.status == 404) {
       std::rethrow_exception(http_error(response, Target{target.repo_id, target.revision, ""}, session));
     }
@@ -315,22 +320,24 @@ void fetch_upload_modes(const Session& session, const UploadTarget& target, std:
       if (!item.lfs && !item.ignore && item.size > kMaxInlineBytes) {
         fail(target, in_quotes(item.path_in_repo), step,
              "the Hub answered uploadMode \"regular\" for a file of " + std::to_string(item.size) +
-                 " bytes, more than the " + std::to_string(kMaxInlineBytes) + " bytes a commit carries inline");
+                 " bytes, more than the " + std::to_string(kMaxInlineBytes) +
+                 " bytes a commit carries inline");
       }
     }
   }
 }
 
 void upload_lfs_files(const Session& session, const UploadTarget& target, std::vector<UploadItem>& items) {
-  std::vector<UploadItem*> lfs;
+  std::vector<UploadItem*> lfs_items;
   for (UploadItem& item : items) {
-    if (item.lfs && !item.ignore) lfs.push_back(&item);
+    if (item.lfs && !item.ignore) lfs_items.push_back(&item);
   }
-  for (UploadItem* item : lfs) item->sha256 = sha256_file(item->local);  // streamed
-  for (size_t start = 0; start < lfs.size(); start += kFilesPerPreupload) {
-    const std::vector<const UploadItem*> chunk(lfs.begin() + static_cast<std::ptrdiff_t>(start),
-                                               lfs.begin() + static_cast<std::ptrdiff_t>(
-                                                                 std::min(lfs.size(), start + kFilesPerPreupload)));
+  for (UploadItem* item : lfs_items) item->sha256 = sha256_file(item->local);  // streamed
+  for (size_t start = 0; start < lfs_items.size(); start += kFilesPerPreupload) {
+    const std::vector<const UploadItem*> chunk(
+        lfs_items.begin() + static_cast<std::ptrdiff_t>(start),
+        lfs_items.begin() +
+            static_cast<std::ptrdiff_t>(std::min(lfs_items.size(), start + kFilesPerPreupload)));
     const std::map<std::string, lfs::BatchObject> objects = lfs_batch(session, target, chunk);
     std::set<std::string> done;  // files with the same content are uploaded once
     for (const UploadItem* item : chunk) {

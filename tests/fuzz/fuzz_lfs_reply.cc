@@ -33,7 +33,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (!*action) continue;
         optimum::fuzz::touch((*action)->href.data(), (*action)->href.size());
         optimum::fuzz::accept_or_refuse([&] {
-          for (const std::string& line : action_headers(**action)) optimum::fuzz::touch(line.data(), line.size());
+          for (const std::string& line : action_headers(**action))
+            optimum::fuzz::touch(line.data(), line.size());
         });
         for (const uint64_t bytes : {uint64_t{1}, uint64_t{300'000}, uint64_t{1} << 40, ~uint64_t{0}}) {
           optimum::fuzz::accept_or_refuse([&] {

@@ -36,7 +36,9 @@ TEST(LfsProtocol, Preupload) {
       [] { parse_preupload_reply(R"({"files": [{"path": "a", "uploadMode": "xet"}]})", {"a"}); },
       {"uploadMode", "xet"}));
   EXPECT_TRUE(throws_with<FormatError>(
-      [] { parse_preupload_reply(R"({"files": [{"path": "a", "uploadMode": "lfs", "shouldIgnore": 1}]})", {"a"}); },
+      [] {
+        parse_preupload_reply(R"({"files": [{"path": "a", "uploadMode": "lfs", "shouldIgnore": 1}]})", {"a"});
+      },
       {"shouldIgnore"}));
   EXPECT_TRUE(throws_with<FormatError>([] { parse_preupload_reply("[1]", {"a"}); }, {"\"files\""}));
   EXPECT_TRUE(throws_with<FormatError>([] { parse_preupload_reply("{", {"a"}); }, {"preupload reply"}));
@@ -55,8 +57,10 @@ TEST(LfsProtocol, BatchReply) {
   EXPECT_FALSE(objects.at(kB).upload);  // already stored
   EXPECT_FALSE(objects.at(kB).error);
 
-  const auto refused = batch(R"({"oid": ")" + kA + R"(", "size": 300000, "error": {"code": 422, "message": "no"}},
-                                {"oid": ")" + kB + R"(", "size": 1})");
+  const auto refused =
+      batch(R"({"oid": ")" + kA + R"(", "size": 300000, "error": {"code": 422, "message": "no"}},
+                                {"oid": ")" +
+            kB + R"(", "size": 1})");
   EXPECT_EQ(refused.at(kA).error.value_or(""), "422 no");
 }
 
@@ -72,17 +76,18 @@ TEST(LfsProtocol, MalformedBatchReplies) {
       {R"({"oid": ")" + kA + R"(", "size": 300000, "actions": {"verify": {"href": "http://x"}}}, )" + b,
        {"no \"upload\""}},
       {R"({"oid": ")" + kA + R"(", "size": 300000, "actions": {"upload": {"href": 5}}}, )" + b, {"\"href\""}},
-      {R"({"oid": ")" + kA + R"(", "size": 300000, "actions": {"upload": {"href": "file:///etc/passwd"}}}, )" + b,
+      {R"({"oid": ")" + kA +
+           R"(", "size": 300000, "actions": {"upload": {"href": "file:///etc/passwd"}}}, )" + b,
        {"only http and https", "file:///etc/passwd"}},
       {R"({"oid": ")" + kA + R"(", "size": 300000, "actions": {"upload": {"href": "javascript:x"}}}, )" + b,
        {"only http and https"}},
       {R"({"oid": ")" + kA + R"(", "size": 300000, "actions": {"upload": {"href": "http://a b"}}}, )" + b,
        {"only http and https"}},
-      {R"({"oid": ")" + kA + R"(", "size": 300000, "actions": {"upload": {"href": "http://x", "header": [1]}}}, )" +
-           b,
+      {R"({"oid": ")" + kA +
+           R"(", "size": 300000, "actions": {"upload": {"href": "http://x", "header": [1]}}}, )" + b,
        {"\"header\"", "not an object"}},
-      {R"({"oid": ")" + kA + R"(", "size": 300000, "actions": {"upload": {"href": "http://x", "header": {"k": -1}}}}, )" +
-           b,
+      {R"({"oid": ")" + kA +
+           R"(", "size": 300000, "actions": {"upload": {"href": "http://x", "header": {"k": -1}}}}, )" + b,
        {"neither a string nor a count"}},
   };
   for (const auto& [objects, needles] : cases) {
@@ -93,19 +98,22 @@ TEST(LfsProtocol, MalformedBatchReplies) {
 }
 
 TEST(LfsProtocol, MultipartPlan) {
-  Action upload{"http://hub/complete", {{"chunk_size", "100"}, {"3", "http://s3/3"}, {"1", "http://s3/1"},
-                                        {"2", "https://huggingface.co/2"}}};
+  Action upload{
+      "http://hub/complete",
+      {{"chunk_size", "100"}, {"3", "http://s3/3"}, {"1", "http://s3/1"}, {"2", "https://huggingface.co/2"}}};
   const auto plan = multipart_plan(upload, 250, kEndpoint);
   ASSERT_TRUE(plan);
   EXPECT_EQ(plan->chunk_size, 100u);
   EXPECT_EQ(plan->part_urls, (std::vector<std::string>{"http://s3/1", kEndpoint + "/2", "http://s3/3"}));
-  EXPECT_FALSE(multipart_plan(Action{"http://x", {}}, 250, kEndpoint));  // basic transfer
+  EXPECT_FALSE(multipart_plan(Action{"http://x", {}}, 250, kEndpoint));     // basic transfer
   EXPECT_EQ(multipart_plan(upload, 300, kEndpoint)->part_urls.size(), 3u);  // an exact multiple
-  EXPECT_TRUE(throws_with<FormatError>([&] { multipart_plan(upload, 301, kEndpoint); }, {"3 part URLs for 4 parts"}));
+  EXPECT_TRUE(
+      throws_with<FormatError>([&] { multipart_plan(upload, 301, kEndpoint); }, {"3 part URLs for 4 parts"}));
   EXPECT_TRUE(throws_with<FormatError>([&] { multipart_plan(upload, 200, kEndpoint); }, {"part '3'"}));
   for (const char* bad : {"0", "-5", "", "1.5", "99999999999999999999"}) {
     upload.header["chunk_size"] = bad;
-    EXPECT_TRUE(throws_with<FormatError>([&] { multipart_plan(upload, 250, kEndpoint); }, {"chunk_size"})) << bad;
+    EXPECT_TRUE(throws_with<FormatError>([&] { multipart_plan(upload, 250, kEndpoint); }, {"chunk_size"}))
+        << bad;
   }
   upload.header = {{"chunk_size", "1"}, {"1", "http://s3/1"}};
   EXPECT_TRUE(throws_with<FormatError>([&] { multipart_plan(upload, 300'000, kEndpoint); },
@@ -113,7 +121,8 @@ TEST(LfsProtocol, MultipartPlan) {
   upload.header = {{"chunk_size", "100"}, {"01", "http://s3/1"}};
   EXPECT_TRUE(throws_with<FormatError>([&] { multipart_plan(upload, 100, kEndpoint); }, {"part '01'"}));
   upload.header = {{"chunk_size", "100"}, {"1", "ftp://s3/1"}};
-  EXPECT_TRUE(throws_with<FormatError>([&] { multipart_plan(upload, 100, kEndpoint); }, {"only http and https"}));
+  EXPECT_TRUE(
+      throws_with<FormatError>([&] { multipart_plan(upload, 100, kEndpoint); }, {"only http and https"}));
 }
 
 TEST(LfsProtocol, ActionHeadersAndEndpoint) {

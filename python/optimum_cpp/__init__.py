@@ -325,8 +325,11 @@ class Pipeline:
     def model(self):
         """The pipeline's model (``AutoModelFor...`` loaded from the same folder, on first use)."""
         if self._model is None:
-            cls = _TASK_MODEL_CLASS.get(self.task, AutoModel)
-            self._model = cls.from_pretrained(self._native.model_path)
+            if self.task == "text-embedding":
+                self._model = SentenceTransformer(self._native.model_path)
+            else:
+                cls = _TASK_MODEL_CLASS.get(self.task, AutoModel)
+                self._model = cls.from_pretrained(self._native.model_path)
         return self._model
 
     @property

@@ -131,10 +131,6 @@ def _flatten_len(value) -> int:
     return 1
 
 
-def _refuse(what: str):
-    raise NotImplementedError(f"optimum-cpp tokenizers do not support {what}")
-
-
 _INPUT_NAMES_BY_CLASS = {
     **{c: ("input_ids", "token_type_ids", "attention_mask") for c in (
         "BertTokenizer", "ElectraTokenizer", "ConvBertTokenizer", "LayoutLMTokenizer", "SqueezeBertTokenizer",
@@ -246,7 +242,9 @@ class PreTrainedTokenizer:
         """Tokenize one text (or pair) or a list of them as transformers' fast tokenizers do. Padding
         and truncation apply to this call only (nothing is kept on the tokenizer), so threads may call
         one tokenizer with different settings at once. Returns a ``BatchEncoding``."""
-        kwargs.pop("is_split_into_words", None) and _refuse("is_split_into_words=True (pre-tokenized input)")
+        if kwargs.pop("is_split_into_words", False):
+            raise NotImplementedError("optimum-cpp tokenizers do not support is_split_into_words=True "
+                                      "(pre-tokenized input): pass the texts as strings")
         if kwargs:
             raise TypeError(f"unexpected arguments: {sorted(kwargs)}")
         if text is None:

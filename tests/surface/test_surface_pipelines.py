@@ -140,10 +140,11 @@ def test_text_embedding_batch_size(minilm_dir):
     from sentence_transformers import SentenceTransformer
 
     texts = TEXTS + ["word " * 300]
-    alone = [oc.pipeline("text-embedding", model=str(minilm_dir))([t])[0] for t in texts]
-    for bs in (2, 5):
-        same(alone, oc.pipeline("text-embedding", model=str(minilm_dir), batch_size=bs)(texts), f"batch_size={bs}")
-        same(alone, list(oc.pipeline("text-embedding", model=str(minilm_dir), batch_size=bs)(t for t in texts)),
-             f"generator batch_size={bs}")
+    unbatched = oc.pipeline("text-embedding", model=str(minilm_dir))
+    alone = [unbatched([t])[0] for t in texts]
+    batched = oc.pipeline("text-embedding", model=str(minilm_dir), batch_size=4)
+    same(alone, batched(texts), "batch_size=4")
+    same(alone, list(batched(t for t in texts)), "generator batch_size=4")
+    same(alone, unbatched(texts, batch_size=3), "call batch_size=3")
     want = SentenceTransformer(str(minilm_dir), device="cpu").encode(texts).tolist()
     same(want, alone, "vs sentence-transformers")

@@ -20,7 +20,7 @@ SENTENCES = [
     "Ünïcödé àccents, 中文字符 and emoji 🙂 mixed in.",
     "Paris is the capital of France.",
     "What is the capital of France?",
-    "word " * 300,
+    "word " * 80,  # the longest: sorted first
     "Sentence embeddings map text to dense vectors; similar meanings land close together.",
 ]
 ATOL = 2e-5
@@ -93,6 +93,9 @@ def test_encode_outputs(models):
         np.testing.assert_allclose(g, w.numpy(), atol=1e-4)
     assert isinstance(ours.encode(SENTENCES[:2], output_value="token_embeddings", convert_to_tensor=True)[0],
                       torch.Tensor)
+    long = ["word " * 300]  # truncated to max_seq_length
+    np.testing.assert_allclose(ours.encode(long, output_value="token_embeddings")[0],
+                               st.encode(long, output_value="token_embeddings")[0].numpy(), atol=1e-4)
     single = ours.encode(SENTENCES[1], output_value="token_embeddings")
     np.testing.assert_allclose(single, st.encode(SENTENCES[1], output_value="token_embeddings").numpy(), atol=1e-4)
 

@@ -25,6 +25,7 @@ import numpy as np
 from ._C import DecoderBaseModel as _NativeBase
 from ._C import DecoderForSequenceClassification as _NativeClassifier
 from ._C import decoder_model_types
+from .configuration import PretrainedConfig
 
 
 def decoder_model_type(model_id) -> str | None:
@@ -52,7 +53,7 @@ class _DecoderHead:
     def __init__(self, native, path: str):
         self._native = native
         self._path = path
-        self.config = json.loads(native.config_json)
+        self.config = PretrainedConfig(json.loads(native.config_json))
 
     @classmethod
     def from_pretrained(cls, model_id, *, dtype: str | None = None, **kwargs):

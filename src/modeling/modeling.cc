@@ -149,6 +149,7 @@ void OptimizedModel::save_pretrained(const fs::path& dir) const {
       fs::copy_file(e.path(), target, fs::copy_options::overwrite_existing, ec);
       if (ec) throw IoError("cannot copy " + e.path().string() + " to " + target.string() + ": " + ec.message());
     }
+    exporters::upgrade_export_folder(dir);  // an older export is written with today's names and card
     return;
   }
   exporters::ExportOptions eo;

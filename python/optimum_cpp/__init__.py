@@ -163,9 +163,15 @@ class _OptimizedModel:
         calibration_texts=None,
         strict_accuracy: bool = False,
         fallback_dtype: str = "auto",
+        export_cache_dir: str | None = None,
     ):
         """Load a model: a local folder or a Hub id, an exported folder directly, or a vanilla
         checkpoint (with ``export=True`` converted once to the native format and cached).
+
+        ``cache_dir`` is the Hub download cache (as in transformers); the exports made with
+        ``export=True`` go to ``export_cache_dir``, else ``$OPTIMUM_CPP_CACHE``, else
+        ``$HF_HOME/optimum-cpp/exports``, ``$XDG_CACHE_HOME/huggingface/optimum-cpp/exports`` or
+        ``~/.cache/huggingface/optimum-cpp/exports`` (list and clean it with ``optimum-cpp cache``).
 
         ``dtype`` ("fp32", "bf16", "int8"; None: an export's own precision, else fp32) is the
         precision of the encoder-layer Linears. With ``export=True`` the export is written in it
@@ -195,6 +201,7 @@ class _OptimizedModel:
                 [str(t) for t in calibration_texts or []],
                 strict_accuracy,
                 fallback_dtype,
+                str(export_cache_dir) if export_cache_dir else "",
             )
         )
 

@@ -29,7 +29,9 @@ class SentenceTransformer:
     ``export=True`` converts the Transformer module once to the native format (cached).
     ``dtype`` ("fp32", "bf16", "int8"; None: an export's own precision, else fp32) is the
     precision of the encoder layers (see ``AutoModel.from_pretrained``; with ``export=True``
-    the export is written in it, through the accuracy guard).
+    the export is written in it, through the accuracy guard). The export goes to the export
+    cache shared with ``AutoModel`` (``export_cache_dir``, else as ``AutoModel.from_pretrained``
+    says), one entry per source, task and precision.
     """
 
     def __init__(
@@ -50,6 +52,7 @@ class SentenceTransformer:
         trust_remote_code: bool = False,
         truncate_dim: int | None = None,
         dtype: str | None = None,
+        export_cache_dir: str | None = None,
     ):
         del trust_remote_code  # no remote code is ever run
         _check_device(device)
@@ -63,6 +66,7 @@ class SentenceTransformer:
             token or "",
             local_files_only,
             dtype or "auto",
+            str(export_cache_dir) if export_cache_dir else "",
         )
         self.prompts: dict[str, str] = dict(self._native.prompts)
         if prompts:

@@ -183,8 +183,9 @@ class PyModel {
           const std::string& dtype, const std::string& revision, const std::string& subfolder,
           const std::string& cache_dir, const std::string& token, bool force_download, bool local_files_only,
           const std::vector<std::string>& calibration_texts, bool strict_accuracy,
-          const std::string& fallback_dtype) {
+          const std::string& fallback_dtype, const std::string& export_cache_dir) {
     modeling::LoadOptions opts;
+    opts.export_cache = export_cache_dir;
     opts.task = tasks::task_from_name(task);
     opts.num_threads = num_threads;
     opts.export_model = export_model;
@@ -274,12 +275,13 @@ PYBIND11_MODULE(_C, m) {
   py::class_<PyModel>(m, "Model")
       .def(py::init<const std::string&, const std::string&, int, bool, const std::string&, const std::string&,
                     const std::string&, const std::string&, const std::string&, bool, bool,
-                    const std::vector<std::string>&, bool, const std::string&>(),
+                    const std::vector<std::string>&, bool, const std::string&, const std::string&>(),
            py::arg("model_id"), py::arg("task") = "feature-extraction", py::arg("num_threads") = 0,
            py::arg("export") = false, py::arg("dtype") = "auto", py::arg("revision") = "", py::arg("subfolder") = "",
            py::arg("cache_dir") = "", py::arg("token") = "", py::arg("force_download") = false,
            py::arg("local_files_only") = false, py::arg("calibration_texts") = std::vector<std::string>{},
-           py::arg("strict_accuracy") = false, py::arg("fallback_dtype") = "auto")
+           py::arg("strict_accuracy") = false, py::arg("fallback_dtype") = "auto",
+           py::arg("export_cache_dir") = "")
       .def("save_pretrained", &PyModel::save_pretrained, py::arg("save_directory"))
       .def_property_readonly("exported_now", &PyModel::exported_now)
       .def("push_to_hub", &PyModel::push_to_hub, py::arg("repo_id"), py::arg("token") = "",

@@ -54,8 +54,9 @@ class PySentenceTransformer {
   PySentenceTransformer(const std::string& model_id, int num_threads, bool export_model,
                         const std::string& revision, const std::string& subfolder,
                         const std::string& cache_dir, const std::string& token, bool local_files_only,
-                        const std::string& dtype) {
+                        const std::string& dtype, const std::string& export_cache_dir) {
     pipelines::SentenceTransformerOptions o;
+    o.load.export_cache = export_cache_dir;
     o.load.dtype = dtype;
     o.load.num_threads = num_threads;
     o.load.export_model = export_model;
@@ -177,10 +178,11 @@ class PySentenceTransformer {
 void bind_sentence_transformers(py::module_& m) {
   py::class_<PySentenceTransformer>(m, "SentenceTransformerModel")
       .def(py::init<const std::string&, int, bool, const std::string&, const std::string&, const std::string&,
-                    const std::string&, bool, const std::string&>(),
+                    const std::string&, bool, const std::string&, const std::string&>(),
            py::arg("model_id"), py::arg("num_threads") = 0, py::arg("export") = false,
            py::arg("revision") = "", py::arg("subfolder") = "", py::arg("cache_dir") = "",
-           py::arg("token") = "", py::arg("local_files_only") = false, py::arg("dtype") = "auto")
+           py::arg("token") = "", py::arg("local_files_only") = false, py::arg("dtype") = "auto",
+           py::arg("export_cache_dir") = "")
       .def("encode", &PySentenceTransformer::encode, py::arg("sentences"), py::arg("batch_size") = 32,
            py::arg("normalize_embeddings") = false, py::arg("prompt") = py::none(),
            py::arg("prompt_name") = py::none())

@@ -10,6 +10,7 @@
 #include <random>
 
 #include "optimum/core/errors.h"
+#include "optimum/models/native_files.h"
 #include "optimum/preprocessors/preprocessors.h"
 #include "optimum/tasks/registry.h"
 #include "optimum/tokenizers/tokenizer.h"
@@ -291,8 +292,8 @@ ExportResult export_decoder(const fs::path& model_dir, const fs::path& output_di
 
   // 1. Weights in the engine's layout, config.json, tokenizer / generation files.
   const models::DecoderNativeLayout native = models::decoder_to_native(*target);
-  io::save_safetensors(tmp.path() / "model.safetensors", native.tensors,
-                       {{"format", models::kNativeFormat}, {"layout_kind", models::kDecoderLayoutKind}});
+  const io::Json weights = models::save_native_weights(tmp.path(), native.tensors,
+                                                       {{"format", models::kNativeFormat}, {"layout_kind", models::kDecoderLayoutKind}});
   io::Json config_json = cfg;
   for (const auto& [key, value] : export_config.values_override) config_json[key] = value;
   io::write_json(tmp.path() / "config.json", config_json);
@@ -326,6 +327,7 @@ ExportResult export_decoder(const fs::path& model_dir, const fs::path& output_di
                    {"task", task},
                    {"dtype", dtype},
                    {"layout", native.layout},
+                   {"weights", weights},
                    {"linear_precisions", precisions},
                    {"inputs", specs(export_config.expanded_inputs(n_layers))},
                    {"outputs", specs(export_config.expanded_outputs(n_layers))},
@@ -421,6 +423,8 @@ ExportResult export_decoder(const fs::path& model_dir, const fs::path& output_di
                         {"cases", cases}};
   io::write_json(tmp.path() / "optimum_export.json", meta);
 
+  internal::write_model_card(tmp.path(), meta, model_dir);
+  models::remove_legacy_native_weights(out);
   internal::move_into(tmp.path(), out);
   tmp.release();
   result.output_dir = out;

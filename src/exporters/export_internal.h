@@ -85,4 +85,10 @@ inline AccuracyOptions guard_options(const ExportOptions& options, const tasks::
   return guard;
 }
 
+// Writes `dir`/README.md, the export's model card (YAML front matter with
+// library_name optimum-cpp, base_model for a Hub source, tags; what the folder
+// is, guard and validation figures, how to load it), from the final record
+// `meta`; a README.md in `source_dir` is kept as README.source.md.
+void write_model_card(const std::filesystem::path& dir, const io::Json& meta, const std::filesystem::path& source_dir);
+
 }  // namespace optimum::exporters::internal

@@ -8,6 +8,7 @@
 #include "optimum/exporters/decoder_export.h"
 #include "optimum/exporters/export.h"
 #include "optimum/models/model.h"
+#include "optimum/models/native_files.h"
 #include "optimum/models/precision.h"
 #include "optimum/preprocessors/preprocessors.h"
 #include "optimum/tasks/registry.h"
@@ -79,8 +80,8 @@ ExportResult export_native(const fs::path& model_dir, const fs::path& output_dir
 
   // 1. Weights in the engine's layout, config.json, preprocessors.
   models::NativeLayout native = target->native_layout();
-  io::save_safetensors(tmp.path() / "model.safetensors", native.tensors,
-                       {{"format", models::kNativeFormat}, {"layout_version", std::to_string(models::kNativeLayoutVersion)}});
+  const io::Json weights = models::save_native_weights(tmp.path(), native.tensors,
+                                                       {{"format", models::kNativeFormat}, {"layout_version", std::to_string(models::kNativeLayoutVersion)}});
   io::Json config_json = cfg.raw;
   for (const auto& [key, value] : export_config.values_override) config_json[key] = value;
   io::write_json(tmp.path() / "config.json", config_json);
@@ -99,6 +100,7 @@ ExportResult export_native(const fs::path& model_dir, const fs::path& output_dir
                    {"task", task},
                    {"dtype", dtype},
                    {"layout", native.layout},
+                   {"weights", weights},
                    {"preprocessors", copied.copied}};
   if (!accuracy.is_null()) meta["accuracy"] = accuracy;
   io::write_json(tmp.path() / models::EncoderModel::kExportFile, meta);
@@ -145,6 +147,8 @@ ExportResult export_native(const fs::path& model_dir, const fs::path& output_dir
                         {"cases", report}};
   io::write_json(tmp.path() / models::EncoderModel::kExportFile, meta);
 
+  internal::write_model_card(tmp.path(), meta, model_dir);
+  models::remove_legacy_native_weights(out);
   move_into(tmp.path(), out);
   tmp.release();
   result.output_dir = out;

@@ -13,6 +13,7 @@
 #include "optimum/core/threading.h"
 #include "optimum/kernels/decoder_ops.h"
 #include "optimum/models/decoder_native.h"
+#include "optimum/models/native_files.h"
 
 namespace optimum::models {
 
@@ -168,8 +169,9 @@ std::shared_ptr<const DecoderModel> DecoderModel::load(const std::filesystem::pa
     DecoderConfig c = family.parse_config(config, config_path.string());
     c.model_type = family.model_type;
     validate_decoder_config(c, config_path.string());
-    DecoderWeights w = decoder_from_native(c, io::WeightStore::open_dir(dir), layout,
-                                           (dir / "optimum_export.json").string());
+    const std::string record = (dir / "optimum_export.json").string();
+    DecoderWeights w = decoder_from_native(
+        c, open_native_weights(dir, io::read_json(dir / "optimum_export.json"), record), layout, record);
     return std::make_shared<const DecoderModel>(std::move(c), std::move(w), options);
   }
   return load(config, io::WeightStore::open_dir(dir), config_path.string(), options);

@@ -4,6 +4,7 @@
 
 #include "optimum/core/errors.h"
 #include "optimum/core/threading.h"
+#include "optimum/models/native_files.h"
 
 namespace optimum::models {
 
@@ -38,7 +39,7 @@ std::shared_ptr<const EncoderModel> EncoderModel::load(const std::filesystem::pa
     if (meta.contains("dtype") && !meta["dtype"].is_string()) {
       throw FormatError(record + ": field 'dtype' must be a string, got " + meta["dtype"].dump());
     }
-    NativeModel native = from_native(io::WeightStore::open_dir(dir), meta["layout"], cfg, record);
+    NativeModel native = from_native(open_native_weights(dir, meta, record), meta["layout"], cfg, record);
     if (native.head.task != task) {
       throw Unsupported(dir.string() + " was exported for task '" + tasks::task_name(native.head.task) +
                         "', not '" + tasks::task_name(task) + "': export it again with --task " +

@@ -137,6 +137,16 @@ void copy_pretrained(const modeling::ResolvedModel& src, const fs::path& dst) {
     if (fs::exists(src.config_dir / "config.json")) copy(src.config_dir, "config.json");
     else throw NotFound(src.folder.string() + ": no config.json");
   }
+  if (fs::exists(src.folder / "optimum_export.json")) {
+    // A native export: every file it holds (engine-layout weights under their own name, record, card).
+    for (const auto& e : fs::recursive_directory_iterator(src.folder)) {
+      if (!e.is_regular_file()) continue;
+      const fs::path target = dst / fs::relative(e.path(), src.folder);
+      fs::create_directories(target.parent_path());
+      fs::copy_file(e.path(), target, fs::copy_options::overwrite_existing);
+    }
+    return;
+  }
   std::vector<std::string> weights;
   for (const char* index : {"model.safetensors.index.json", "pytorch_model.bin.index.json"}) {
     if (!weights.empty()) break;

@@ -267,9 +267,9 @@ def test_strict_guard_fails_with_metric_named(tiny_models, tmp_path):
 
 def _tamper(src, dst, fn):
     shutil.copytree(src, dst)
-    tensors = load_file(dst / "model.safetensors")
+    tensors = load_file(dst / "model.optimum-cpp.safetensors")
     fn(tensors)
-    save_file(tensors, dst / "model.safetensors")
+    save_file(tensors, dst / "model.optimum-cpp.safetensors")
 
 
 def test_tampered_export_is_refused(tiny_models, tmp_path):

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   optimum::cli::add_serve_command(app);
   optimum::cli::add_archive_command(app);
   optimum::cli::add_prepare_command(app);
+  optimum::cli::add_cache_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -77,6 +77,14 @@ struct ExportResult {
 ExportResult export_native(const std::filesystem::path& model_dir, const std::filesystem::path& output_dir,
                            const ExportOptions& options);
 
+// Brings a native export folder in `dir` up to date in place: engine-layout
+// weights an older export kept in model.safetensors are renamed to
+// model.optimum-cpp.safetensors (recorded under "weights" in
+// optimum_export.json), and a missing model card (README.md) is written. A
+// current export is left as it is. save_pretrained / push_to_hub run it on
+// what they write.
+void upgrade_export_folder(const std::filesystem::path& dir);
+
 // Version string written into exports.
 const char* tool_version();
 

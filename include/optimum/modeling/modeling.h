@@ -12,6 +12,7 @@
 
 #include "optimum/exporters/export.h"
 #include "optimum/hub/hub.h"
+#include "optimum/modeling/export_cache.h"
 #include "optimum/models/model.h"
 
 namespace optimum::modeling {
@@ -78,7 +79,7 @@ struct LoadOptions {
   std::string fallback_dtype = "auto";         // export: precision of the layers the guard keeps out of dtype
   ResolveOptions hub;
   int num_threads = 0;        // 0 keeps the current setting (cores by default)
-  std::string export_cache;   // "" = $OPTIMUM_CPP_CACHE or HF_HOME/optimum-cpp/exports
+  std::string export_cache;   // "" = default_export_cache_dir() (modeling/export_cache.h)
 };
 
 class OptimizedModel {
@@ -119,7 +120,8 @@ class OptimizedModel {
   std::shared_ptr<const models::EncoderModel> model_;
 };
 
-// Cache folder of a native export of `resolved` with these options.
+// Cache entry of a native export of `resolved` with these options:
+// <root>/models--org--name/<dtype>-<task>-<hash> (modeling/export_cache.h).
 std::filesystem::path export_cache_path(const ResolvedModel& resolved, const LoadOptions& options);
 
 }  // namespace optimum::modeling

@@ -115,11 +115,14 @@ def reference(gen_store):
 
 @pytest.fixture(scope="module")
 def smol_reference():
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    """transformers' GGUF loading of SmolLM2, converted once and cached (tests/refcache/gguf_reference.py)."""
+    import sys
 
-    d = models_dir()
-    return (AutoModelForCausalLM.from_pretrained(d, gguf_file=GGUF).eval(),
-            AutoTokenizer.from_pretrained(d, gguf_file=GGUF))
+    sys.path.insert(0, str(ROOT / "tests" / "refcache"))
+    import gguf_reference
+
+    path = models_dir() / GGUF
+    return gguf_reference.load_model(path), gguf_reference.load_tokenizer(path)
 
 
 def hf_greedy(model, tok, ids, max_new_tokens):

@@ -12,6 +12,8 @@ transformers itself into a folder:
                                           model_to_load=...)["tensors"]: what from_pretrained
                                           loads into the model, bit for bit
     tokenizer files                       AutoTokenizer.from_pretrained(dir, gguf_file=).save_pretrained
+                                          (for loading the folder as a checkpoint; load_tokenizer
+                                          itself reads the GGUF file: see there)
     checkpoint.json                       load_gguf_checkpoint's "config" and "tokenizer_config" dicts
 
 under <repo>/build/test-cache/gguf-reference/ (or $OPTIMUM_TEST_CACHE/gguf-reference/), in a
@@ -136,10 +138,14 @@ def load_config(path):
 
 
 def load_tokenizer(path):
-    """AutoTokenizer.from_pretrained(dir, gguf_file=) from the cache."""
+    """AutoTokenizer.from_pretrained(dir, gguf_file=) itself, not from the cache: the tokenizer's
+    save_pretrained / from_pretrained round trip loses init flags (gemma-3's add_bos_token comes
+    back False), and loading it parses the metadata only (no dequantizing). The cache folder's
+    tokenizer files serve loaders of the folder as a checkpoint (ours)."""
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(reference_folder(path))
+    path = Path(path)
+    return AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
 
 
 def load_model(path, **kwargs):

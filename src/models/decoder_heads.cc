@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "optimum/io/json.h"
+#include "optimum/models/decoder_native.h"
 
 namespace optimum::models {
 
@@ -111,17 +112,8 @@ DecoderForSequenceClassification::DecoderForSequenceClassification(std::shared_p
   score_.pack(kernels::WeightType::F32);
 }
 
-std::shared_ptr<const DecoderForSequenceClassification> DecoderForSequenceClassification::load(
-    const std::filesystem::path& dir, const DecoderLoadOptions& options) {
-  const std::filesystem::path config_path = dir / "config.json";
-  const std::string source = config_path.string();
-  const io::Json config = io::read_json(config_path);
-  if (config.is_object() && config.contains("model_type") && config.at("model_type").is_string()) {
-    decoder_family(config.at("model_type").get<std::string>());  // Unsupported before looking for weights
-  }
-  const io::WeightStore store = io::WeightStore::open_dir(dir);
-  auto base = DecoderModel::load(config, store, source, options);
-  const int64_t hidden = base->config().hidden_size;
+SequenceClassificationHead load_sequence_classification_head(const io::Json& config, const io::WeightStore& store,
+                                                             int64_t hidden, const std::string& source) {
   if (!store.contains("score.weight")) {
     throw NotFound("weight 'score.weight' not found in " + store.source() +
                    " (not a ForSequenceClassification checkpoint)");
@@ -132,7 +124,7 @@ std::shared_ptr<const DecoderForSequenceClassification> DecoderForSequenceClassi
                       ", expected [num_labels, " + std::to_string(hidden) + "]");
   }
   const int64_t num_labels = shape[0];
-  std::optional<int64_t> pad;
+  SequenceClassificationHead head;
   io::with_json_context(source, [&] {
     if (config.contains("id2label") && config.at("id2label").is_object() &&
         static_cast<int64_t>(config.at("id2label").size()) != num_labels) {
@@ -140,13 +132,31 @@ std::shared_ptr<const DecoderForSequenceClassification> DecoderForSequenceClassi
                         " labels, score.weight " + std::to_string(num_labels));
     }
     if (config.contains("pad_token_id") && !config.at("pad_token_id").is_null()) {
-      pad = config.at("pad_token_id").get<int64_t>();
+      head.pad_token_id = config.at("pad_token_id").get<int64_t>();
     }
     return 0;
   });
   WeightSource src(store, "");
-  Linear score = src.linear("score", hidden, num_labels, false);
-  return std::make_shared<const DecoderForSequenceClassification>(std::move(base), std::move(score), pad);
+  head.score = src.linear("score", hidden, num_labels, false);
+  head.score.pack(kernels::WeightType::F32);
+  return head;
+}
+
+std::shared_ptr<const DecoderForSequenceClassification> DecoderForSequenceClassification::load(
+    const std::filesystem::path& dir, const DecoderLoadOptions& options) {
+  const std::filesystem::path config_path = dir / "config.json";
+  const std::string source = config_path.string();
+  const io::Json config = io::read_json(config_path);
+  if (config.is_object() && config.contains("model_type") && config.at("model_type").is_string()) {
+    decoder_family(config.at("model_type").get<std::string>());  // Unsupported before looking for weights
+  }
+  const io::WeightStore store = io::WeightStore::open_dir(dir);
+  // A native export keeps score.weight (f32) next to the engine-layout weights.
+  auto base = native_decoder_layout(dir).is_null() ? DecoderModel::load(config, store, source, options)
+                                                   : DecoderModel::load(dir, options);
+  SequenceClassificationHead head = load_sequence_classification_head(config, store, base->config().hidden_size, source);
+  return std::make_shared<const DecoderForSequenceClassification>(std::move(base), std::move(head.score),
+                                                                  head.pad_token_id);
 }
 
 Tensor DecoderForSequenceClassification::forward(const PaddedTokens& tokens) const {

@@ -140,8 +140,12 @@ ExportConfig decoder_config(const DecoderTypeEntry& m, const std::string& base_t
   c.use_past = past;
   c.atol = m.atol;
   c.is_decoder = true;
-  c.min_cosine = kDecoderMinCosine;
-  c.min_agreement = kDecoderMinAgreement;
+  // ForSequenceClassification is judged as the encoders' classifiers are
+  // (hidden-state cosine, label agreement): ExportConfig's defaults.
+  if (base_task != "text-classification") {
+    c.min_cosine = kDecoderMinCosine;
+    c.min_agreement = kDecoderMinAgreement;
+  }
   const DynamicAxes bs = {{0, "batch_size"}, {1, "sequence_length"}};
   c.inputs.push_back({"input_ids", bs});
   c.inputs.push_back(

@@ -108,10 +108,10 @@ void add_export_command(CLI::App& app) {
                   "(int8: bf16 where the CPU computes bf16 natively, else fp32)")
       ->capture_default_str();
   cmd->add_option("--min-cosine,--min_cosine", a->exporter.min_cosine,
-                  "Accuracy guard: minimum cosine vs fp32 over the calibration texts (encoders: mean-pooled embeddings; causal LMs: logits per position); 0: the registry's (0.995 encoders, 0.99 causal LMs)")
+                  "Accuracy guard: minimum cosine vs fp32 over the calibration texts (encoders: mean-pooled embeddings; decoder classifiers: hidden states per position; causal LMs: logits per position); 0: the registry's (0.995 encoders and decoder classifiers, 0.99 causal LMs)")
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--min-agreement,--min_agreement", a->exporter.min_agreement,
-                  "Accuracy guard: minimum top-1 agreement with fp32 of heads with logits (causal LMs: next token); 0: the registry's (0.99 encoders, 0.9 causal LMs)")
+                  "Accuracy guard: minimum top-1 agreement with fp32 of heads with logits (causal LMs: next token); 0: the registry's (0.99 encoders and decoder classifiers, 0.9 causal LMs)")
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_flag("--strict-accuracy,--strict_accuracy", a->exporter.strict_accuracy,
                 "Fail when the accuracy guard misses a threshold instead of keeping layers in fp32");

@@ -40,11 +40,22 @@ Tensor decoder_last_hidden_state(const DecoderModel& model, const PaddedTokens& 
 // `pad_token_id` (0 when every id is the pad), or seq - 1 without a pad id.
 int64_t last_non_pad_token(const int64_t* ids, int64_t seq, std::optional<int64_t> pad_token_id);
 
+// The head of a ForSequenceClassification checkpoint: `score.weight`
+// [num_labels, hidden] (weight kept, packed f32) and config.json's
+// pad_token_id; FormatError / NotFound name `store` and the field.
+struct SequenceClassificationHead {
+  Linear score;
+  std::optional<int64_t> pad_token_id;
+};
+SequenceClassificationHead load_sequence_classification_head(const io::Json& config, const io::WeightStore& store,
+                                                             int64_t hidden_size, const std::string& config_source);
+
 // <Family>ForSequenceClassification: the base model, then score (Linear
 // hidden -> num_labels, no bias) on each row's last non-pad token.
 class DecoderForSequenceClassification {
  public:
-  // config.json (pad_token_id, id2label) + weights with `score.weight`.
+  // config.json (pad_token_id, id2label) + weights with `score.weight`: a
+  // checkpoint folder or a native export of one (exporters/decoder_export.h).
   static std::shared_ptr<const DecoderForSequenceClassification> load(const std::filesystem::path& dir,
                                                                       const DecoderLoadOptions& options = {});
   DecoderForSequenceClassification(std::shared_ptr<const DecoderModel> base, Linear score,
@@ -56,6 +67,7 @@ class DecoderForSequenceClassification {
   Tensor forward(const PaddedTokens& tokens) const;
 
   int64_t num_labels() const { return score_.out; }
+  const Linear& score() const { return score_; }
   std::optional<int64_t> pad_token_id() const { return pad_token_id_; }
   const DecoderModel& base() const { return *base_; }
 

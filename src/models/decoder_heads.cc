@@ -7,6 +7,7 @@
 
 #include "optimum/io/json.h"
 #include "optimum/models/decoder_native.h"
+#include "optimum/models/native_files.h"
 
 namespace optimum::models {
 
@@ -150,10 +151,12 @@ std::shared_ptr<const DecoderForSequenceClassification> DecoderForSequenceClassi
   if (config.is_object() && config.contains("model_type") && config.at("model_type").is_string()) {
     decoder_family(config.at("model_type").get<std::string>());  // Unsupported before looking for weights
   }
-  const io::WeightStore store = io::WeightStore::open_dir(dir);
-  // A native export keeps score.weight (f32) next to the engine-layout weights.
-  auto base = native_decoder_layout(dir).is_null() ? DecoderModel::load(config, store, source, options)
-                                                   : DecoderModel::load(dir, options);
+  // A native export keeps score.weight (f32) in its engine-layout weights file.
+  const bool native = !native_decoder_layout(dir).is_null();
+  const io::WeightStore store =
+      native ? open_native_weights(dir, io::read_json(dir / "optimum_export.json"), (dir / "optimum_export.json").string())
+             : io::WeightStore::open_dir(dir);
+  auto base = native ? DecoderModel::load(dir, options) : DecoderModel::load(config, store, source, options);
   SequenceClassificationHead head = load_sequence_classification_head(config, store, base->config().hidden_size, source);
   return std::make_shared<const DecoderForSequenceClassification>(std::move(base), std::move(head.score),
                                                                   head.pad_token_id);

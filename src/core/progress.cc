@@ -91,7 +91,9 @@ class TerminalRenderer {
       case ProgressEvent::Kind::End: {
         if (o_.tty) clear();
         if (o_.verbose) {
-          line(indent(e.depth) + e.step + (e.detail.empty() ? "" : " " + e.detail) +
+          const Open* s = find(e.depth);
+          const std::string detail = s != nullptr ? s->begin_detail : e.detail;
+          line(indent(e.depth) + e.step + (detail.empty() ? "" : " " + detail) +
                (e.failed ? ": failed after " : ": done in ") + seconds(e.elapsed_s));
         }
         if (stack_.size() > static_cast<size_t>(e.depth)) stack_.resize(static_cast<size_t>(e.depth));
@@ -109,13 +111,14 @@ class TerminalRenderer {
  private:
   struct Open {
     ProgressEvent event;
+    std::string begin_detail;  // what the step was started on (its updates may change `detail`)
     double last_line_s = 0;
   };
 
   void open(const ProgressEvent& e) {
     const auto d = static_cast<size_t>(std::max(0, e.depth));
     stack_.resize(d + 1);
-    stack_[d] = Open{e, 0};
+    stack_[d] = Open{e, e.detail, 0};
   }
 
   Open* find(int depth) {

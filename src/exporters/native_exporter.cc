@@ -10,6 +10,7 @@
 #include "optimum/exporters/export.h"
 #include "optimum/models/model.h"
 #include "optimum/models/precision.h"
+#include "optimum/models/registry.h"
 #include "optimum/preprocessors/preprocessors.h"
 #include "optimum/tasks/registry.h"
 
@@ -60,8 +61,10 @@ ExportResult export_native(const fs::path& model_dir, const fs::path& output_dir
   const double atol = options.atol.value_or(export_config.atol);
   const tasks::Task engine_task = tasks::task_from_name(task);
   const std::vector<int64_t> batches = internal::validation_batches(options);
-  const std::vector<int64_t> lengths =
-      internal::validation_lengths(options, cfg.max_position_embeddings - cfg.pad_token_id - 1, {8, 33});
+  // RoBERTa-style positions start past the padding index.
+  const bool from_padding = models::find_family(cfg.model_type).positions == models::PositionStyle::FromPaddingIndex;
+  const std::vector<int64_t> lengths = internal::validation_lengths(
+      options, cfg.max_position_embeddings - (from_padding ? cfg.pad_token_id + 1 : 0), {8, 33});
   std::shared_ptr<const models::EncoderModel> source;
   {
     ProgressStep step("load", model_dir.string());

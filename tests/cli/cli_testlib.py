@@ -4,6 +4,7 @@ and tiny checkpoints built with transformers at test time."""
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import pty
@@ -85,8 +86,11 @@ def tiny_classifier(folder: pathlib.Path, seed: int = 0, max_positions: int = 40
     config = T.BertConfig(vocab_size=30522, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
                           intermediate_size=20, max_position_embeddings=max_positions, num_labels=3)
     T.BertForSequenceClassification(config).eval().save_pretrained(folder)
-    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+    for name in ("tokenizer.json", "vocab.txt", "special_tokens_map.json"):
         shutil.copy(minilm_dir() / name, folder / name)
+    tokenizer_config = json.loads((minilm_dir() / "tokenizer_config.json").read_text())
+    tokenizer_config["model_max_length"] = max_positions  # truncation cuts to what the model takes
+    (folder / "tokenizer_config.json").write_text(json.dumps(tokenizer_config))
     return folder
 
 

@@ -80,6 +80,11 @@ def test_info_of_a_hub_id_equals_transformers_config(world, env):
         assert out[key] == want[key], key
     assert out["num_labels"] == len(want["id2label"]) == 3
     assert "text-classification" in out["tasks"]
+    # Downloads report progress on stderr (plain lines: stderr is a pipe here); --quiet: none.
+    fresh = {**env, "HF_HOME": env["HF_HOME"] + "-2"}
+    r = cli("info", "org/tiny", env=fresh)
+    assert any(line.startswith("download: config.json (") for line in r.stderr.splitlines()), r.stderr
+    assert cli("info", "org/tiny", "-q", env={**env, "HF_HOME": env["HF_HOME"] + "-3"}).stderr == ""
     # The second time it comes from the cache, also offline.
     offline = {**env, "HF_HUB_OFFLINE": "1"}
     assert info("--model", "org/tiny", env=offline)["commit"] == out["commit"]

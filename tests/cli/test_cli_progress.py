@@ -86,3 +86,18 @@ def test_run_progress_over_inputs_and_results_match_transformers(classifier, tmp
     assert "run: text-classification (5 steps)" in plain.stderr, plain.stderr
     assert cli("run", "--model", classifier, "--task", "text-classification", "--no-progress", *texts,
                ).stderr.count("run") == 0
+
+
+def test_archive_progress_and_the_archive_checks(classifier, tmp_path):
+    cli("export", "-m", classifier, tmp_path / "exported", "-q")
+    r = cli("archive", "--model-name", "tiny", "--model", tmp_path / "exported", "--export-path", tmp_path / "store",
+            "--verbose")
+    assert r.stdout.strip() == str(tmp_path / "store" / "tiny.mar")
+    lines = r.stderr.splitlines()
+    assert any(line.startswith("archive: ") and line.endswith("B)") for line in lines), r.stderr
+    assert any(line.startswith("archive ") and "done in" in line for line in lines), r.stderr
+    check = json.loads(cli("archive", "--check", tmp_path / "store" / "tiny.mar", "--extract-to", tmp_path / "x").stdout)
+    assert check["manifest"]["model"]["modelName"] == "tiny"
+    rc, _, tty = cli_on_tty("archive", "--model-name", "tiny2", "--model", tmp_path / "exported", "--export-path",
+                            tmp_path / "store", "--archive-format", "tgz")
+    assert rc == 0 and "\rarchive |" in tty, tty

@@ -62,6 +62,8 @@ class ProgressStep {
   void set_total(uint64_t total);
   // Sets what the step works on now (always delivered).
   void set_detail(std::string detail);
+  // Units in all (0: unknown).
+  uint64_t total() const { return event_.total; }
   // Seconds since the step began.
   double elapsed() const;
 

@@ -139,8 +139,13 @@ std::string check_local_path(const std::string& id, const std::string& option) {
 }
 
 void one_value_per_option(CLI::App& app) {
-  for (CLI::Option* o : app.get_options()) {
-    if (!o->get_positional() && o->get_items_expected_max() > 1) o->allow_extra_args(false);
+  const std::vector<CLI::Option*> options = app.get_options();
+  // Only where positional arguments could be swallowed: `serve --models a=x b=y` keeps TorchServe's form.
+  const bool positionals = std::any_of(options.begin(), options.end(), [](const CLI::Option* o) {
+    return o->get_positional() && o->get_lnames().empty() && o->get_snames().empty();
+  });
+  for (CLI::Option* o : options) {
+    if (positionals && !o->get_positional() && o->get_items_expected_max() > 1) o->allow_extra_args(false);
   }
   for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) one_value_per_option(*sub);
 }

@@ -35,9 +35,9 @@ bool looks_like_local_path(const std::string& id);
 // leading "~/" is expanded from HOME (returned).
 std::string check_local_path(const std::string& id, const std::string& option);
 
-// Makes every non-positional option that takes several values take one per
-// occurrence (repeat the option), so that it never swallows positional
-// arguments that follow it.
+// In commands with positional arguments, makes every option that takes
+// several values take one per occurrence (repeat the option), so that it
+// never swallows the positional arguments after it.
 void one_value_per_option(CLI::App& app);
 
 // The message for unknown arguments of the parsed command: each unknown

@@ -11,8 +11,8 @@ namespace {
 
 constexpr size_t kMaxDetail = 300;
 
-// The Hub's own explanation: X-Error-Message, else the start of the body
-// (its JSON "error" field when there is one).
+}  // namespace
+
 std::string server_detail(const HttpResponse& response) {
   if (std::optional<std::string> message = response.headers.get("X-Error-Message")) return *message;
   std::string body = response.body.substr(0, kMaxDetail);
@@ -27,8 +27,6 @@ std::string server_detail(const HttpResponse& response) {
   }
   return body;
 }
-
-}  // namespace
 
 Session make_session(const std::string& endpoint, const std::optional<std::string>& token,
                      const std::filesystem::path& cache_dir, bool local_files_only, bool progress) {

@@ -60,6 +60,10 @@ struct Target {
 // X-Error-Code), NetworkError otherwise.
 std::exception_ptr http_error(const HttpResponse& response, const Target& target, const Session& session);
 
+// The Hub's own explanation of a failed call: X-Error-Message, else the
+// start of the body (its JSON "error" field when there is one).
+std::string server_detail(const HttpResponse& response);
+
 // Whether a failed Hub call may be answered from the cache instead
 // (unreachable Hub, server errors, private/unknown repository), as
 // huggingface_hub does; a missing revision or file may not.

@@ -77,6 +77,16 @@ struct Transfer {
   bool error_body_full = false;  // an error body reached kMaxErrorBody: stopped there
 };
 
+size_t on_read(char* buffer, size_t size, size_t count, void* user) {
+  auto* transfer = static_cast<Transfer*>(user);
+  try {
+    return transfer->request->source(buffer, size * count);
+  } catch (...) {
+    transfer->error = std::current_exception();
+    return CURL_READFUNC_ABORT;
+  }
+}
+
 size_t on_header(char* data, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
   const size_t n = size * count;
@@ -187,7 +197,14 @@ HttpResponse send_once(const HttpRequest& request, const std::string& method, co
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
-  if (method == "HEAD") {
+  if (request.source) {
+    // A streamed body: PUT through CURLOPT_UPLOAD, any other method by name.
+    curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_read);
+    curl_easy_setopt(curl, CURLOPT_READDATA, &transfer);
+    curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.source_size));
+    if (method != "PUT") curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+  } else if (method == "HEAD") {
     curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
   } else if (method == "POST") {
     curl_easy_setopt(curl, CURLOPT_POST, 1L);
@@ -207,7 +224,8 @@ HttpResponse send_once(const HttpRequest& request, const std::string& method, co
   if (!transfer.failure.empty()) throw NetworkError(transfer.failure);
   if (code != CURLE_OK && !(code == CURLE_WRITE_ERROR && transfer.error_body_full)) {
     const std::string detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code);
-    std::string message = "cannot reach " + url + ": " + detail;
+    // The query is left out: on a storage URL it is a signature.
+    std::string message = "cannot reach " + url.substr(0, url.find('?')) + ": " + detail;
     if (code == CURLE_OPERATION_TIMEDOUT) {
       message += " (connect limit " + std::to_string(request.connect_timeout_s) + " s, at least " +
                  std::to_string(request.min_bytes_per_s) + " bytes/s over " +

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -39,7 +40,13 @@ struct HttpRequest {
   std::string url;
   std::vector<std::string> headers;         // "Name: value" lines, Authorization excluded
   std::optional<std::string> bearer_token;  // sent as Authorization: Bearer, same origin only
-  std::string body;                         // request body (POST)
+  std::string body;                         // request body (POST, PUT)
+  // Streams the request body instead of `body` (PUT and POST): fills the
+  // buffer with up to `size` bytes and returns how many; `source_size` bytes
+  // in all, announced as Content-Length. Exceptions abort the transfer and
+  // are rethrown by http_send.
+  std::function<size_t(char* buffer, size_t size)> source;
+  uint64_t source_size = 0;
   // Follow 301/302/303/307/308 (GET and HEAD only).
   bool follow_redirects = true;
   // Return a redirect to another origin instead of following it (the Hub

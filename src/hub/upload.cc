@@ -1,8 +1,11 @@
-// Pushes to the Hub: create_repo and upload_folder through the commit API
-// (one NDJSON commit with every file inline, base64-encoded).
+// Pushes to the Hub: create_repo and upload_folder through the commit API,
+// as huggingface_hub does: preupload classification, LFS transfers for large
+// and binary files (upload_lfs.cc), then one NDJSON commit with LFS pointers
+// (lfsFile) and the small text files inline, base64-encoded.
 #include <algorithm>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <system_error>
 
 #include "client.h"
@@ -13,6 +16,7 @@
 #include "optimum/hub/model_id.h"
 #include "optimum/io/json.h"
 #include "text.h"
+#include "upload_lfs.h"
 
 namespace optimum::hub {
 
@@ -27,7 +31,7 @@ namespace {
 // A session that must carry a token: writes are never anonymous.
 Session write_session(const std::string& endpoint, const std::optional<std::string>& token,
                       const std::string& repo_id, const std::string& action) {
-  Session session = detail::make_session(endpoint, token, {}, false, false);
+  Session session = detail::make_session(endpoint, token, {}, false, true);  // bars on a TTY only
   if (!session.token) {
     throw AccessDenied(action + " repository " + in_quotes(repo_id) +
                        " needs a token with write access: pass one or set HF_TOKEN (or log in with `hf auth "
@@ -126,21 +130,43 @@ CommitInfo upload_folder(std::string_view repo_id, const fs::path& folder, const
     create_repo(id, create);
   }
 
+  // Classify (preupload), send large and binary files through LFS, then
+  // commit: LFS files as pointers (lfsFile), the rest inline.
+  const detail::UploadTarget target{id, options.revision};
+  std::vector<detail::UploadItem> items;
+  std::optional<std::string> gitignore;
+  for (const std::string& file : files) {
+    const std::string path_in_repo = join_repo_path(options.path_in_repo, file);
+    validate_repo_path(path_in_repo);
+    items.push_back(detail::make_upload_item(folder / fs::path(file), path_in_repo));
+    if (path_in_repo == ".gitignore" && items.back().size <= detail::kMaxInlineBytes) {
+      gitignore = read_file(items.back().local);
+    }
+  }
+  detail::fetch_upload_modes(session, target, items, gitignore);
+  detail::upload_lfs_files(session, target, items);
+
   CommitInfo out;
   std::string body;
   io::Json header = {{"key", "header"},
                      {"value", {{"summary", options.commit_message}, {"description", ""}}}};
   body += header.dump() + "\n";
-  for (const std::string& file : files) {
-    const std::string path_in_repo = join_repo_path(options.path_in_repo, file);
-    validate_repo_path(path_in_repo);
-    const fs::path local = folder / fs::path(file);
-    io::Json line = {
-        {"key", "file"},
-        {"value",
-         {{"content", base64_encode(read_file(local))}, {"path", path_in_repo}, {"encoding", "base64"}}}};
+  for (const detail::UploadItem& item : items) {
+    if (item.ignore) continue;
+    io::Json line;
+    if (item.lfs) {
+      line = {{"key", "lfsFile"},
+              {"value",
+               {{"path", item.path_in_repo}, {"algo", "sha256"}, {"oid", item.sha256}, {"size", item.size}}}};
+    } else {
+      line = {{"key", "file"},
+              {"value",
+               {{"content", base64_encode(read_file(item.local))},
+                {"path", item.path_in_repo},
+                {"encoding", "base64"}}}};
+    }
     body += line.dump() + "\n";
-    out.files.push_back(path_in_repo);
+    out.files.push_back(item.path_in_repo);
   }
   std::sort(out.files.begin(), out.files.end());
 
@@ -151,6 +177,9 @@ CommitInfo upload_folder(std::string_view repo_id, const fs::path& folder, const
   request.headers = {"Content-Type: application/x-ndjson"};
   request.bearer_token = session.token;
   request.body = std::move(body);
+  request.connect_timeout_s = session.etag_timeout_s;
+  request.stall_timeout_s = 6 * session.download_timeout_s;  // the Hub may think a while before it answers
+  request.max_body_bytes = detail::kMaxListingBytes;
   const HttpResponse response = detail::http_send(request);
   if (response.status / 100 != 2) {
     std::rethrow_exception(detail::http_error(response, detail::Target{id, options.revision, ""}, session));

@@ -10,11 +10,26 @@ optimum-cpp hub client call, with the Hub's headers and error codes:
                                                CDN host with X-Linked-Etag (sha256)
                                                and X-Linked-Size
   GET  /cdn/{sha256}                           LFS content (Range supported)
-  POST /api/models/{repo}/commit/{rev}         NDJSON commit (base64 files)
+  POST /api/models/{repo}/preupload/{rev}      upload mode of each file: "lfs" when
+                                               >= 10 MiB, binary (NUL byte or not UTF-8
+                                               in its 512-byte sample) or matched by the
+                                               repo's .gitattributes; shouldIgnore from
+                                               .gitignore
+  POST /{repo}.git/info/lfs/objects/batch      Git LFS batch API (basic, multipart)
+  PUT  /_lfs/put/{oid}                         basic upload, on the CDN host (S3's role)
+  PUT  /_lfs/part/{oid}/{n}                    multipart part, on the CDN host; ETag
+  POST /_lfs/complete/{oid}                    multipart completion (oid, parts+etags)
+  POST /{repo}.git/info/lfs/objects/verify     verify: the object becomes committable
+  POST /api/models/{repo}/commit/{rev}         NDJSON commit: "file" (base64; refused
+                                               for binary content or >= 10 MiB, as the
+                                               Hub refuses them), "lfsFile" (verified
+                                               objects only), "deletedFile"
   POST /api/repos/create                       new repository
+  POST /api/validate-yaml                      README metadata check (always fine)
   and, for the tests themselves:
   GET  /_fake/requests  POST /_fake/reset  POST /_fake/corrupt
   POST /_fake/hostile   hostile mode: how to misbehave from now on (see below)
+  POST /_fake/lfs       LFS settings and misbehaviour (see below)
 
 Errors carry X-Error-Code (RepoNotFound / RevisionNotFound / EntryNotFound)
 and X-Error-Message as the Hub sends them. A private repository answers 401
@@ -48,6 +63,19 @@ chooses how the next requests are answered, until another POST ({} ends it).
   huge_headers  "count" headers of 1 KB each
   error         "status" with "body" (latin-1: any bytes) and no X-Error-Message
 
+LFS settings (test_hub_lfs.py): POST /_fake/lfs {...} replaces them ({} resets):
+  chunk_size     objects larger than this go multipart, parts of this size
+  batch_body / preupload_body   raw 200 reply of the batch / preupload call
+  object / upload / header / verify   merged into each batch object, its
+                 actions.upload, actions.upload.header, actions.verify
+                 (a null value removes the key)
+  no_etag        part PUTs answer without an ETag
+  put_status     PUTs answer this status (after reading the body)
+  put_sleep      PUTs wait this many seconds before answering
+  verify_status  verify answers this status
+Each request's log entry has "length" (Content-Length) and, for a commit,
+"ops": [[key, path], ...].
+
 The server binds 127.0.0.1 on --port (0: any free port) and prints one JSON
 line {"port": N, "endpoint": URL} on stdout once it is ready. LFS content is
 redirected to --cdn-host (default "localhost": another origin than the
@@ -80,8 +108,42 @@ def git_blob_oid(content: bytes) -> str:
 
 
 def is_lfs(path: str, content: bytes) -> bool:
+    """Whether a file of a folder loaded from the command line is stored in LFS."""
     name = path.rsplit("/", 1)[-1]
     return len(content) >= LFS_SIZE or any(fnmatch.fnmatch(name, p) for p in LFS_PATTERNS)
+
+
+def is_binary(sample: bytes) -> bool:
+    """The Hub's test on a file's first bytes: a NUL byte, or not UTF-8 (a
+    character cut at the end of the sample is fine)."""
+    if b"\0" in sample:
+        return True
+    for cut in range(4):
+        try:
+            sample[:len(sample) - cut].decode("utf-8")
+            return False
+        except UnicodeDecodeError:
+            continue
+    return True
+
+
+def lfs_patterns(files: dict[str, bytes]) -> list[str]:
+    """The patterns .gitattributes sends through LFS."""
+    text = files.get(".gitattributes", b"").decode("utf-8", "replace")
+    return [line.split()[0] for line in text.splitlines() if "filter=lfs" in line and line.split()]
+
+
+def ignored(path: str, gitignore: str) -> bool:
+    """Whether a .gitignore pattern matches `path` (fnmatch on the path and its name)."""
+    for line in gitignore.splitlines():
+        pattern = line.strip()
+        if not pattern or pattern.startswith("#"):
+            continue
+        pattern = pattern.lstrip("/")
+        if fnmatch.fnmatch(path, pattern) or fnmatch.fnmatch(path.rsplit("/", 1)[-1], pattern) \
+                or path.startswith(pattern.rstrip("/") + "/"):
+            return True
+    return False
 
 
 def lfs_pointer(content: bytes) -> bytes:
@@ -106,8 +168,10 @@ class Repo:
         self.messages: dict[str, str] = {}
         self.refs: dict[str, str] = {}
         self.corrupt: dict[str, str] = {}  # path -> "flip" | "truncate"
+        self.lfs: dict[str, set[str]] = {}  # commit -> paths stored in LFS
 
-    def add_commit(self, files: dict[str, bytes], refs: list[str], message: str, parent: str | None) -> str:
+    def add_commit(self, files: dict[str, bytes], refs: list[str], message: str, parent: str | None,
+                   lfs: set[str] | None = None) -> str:
         digest = hashlib.sha1()
         digest.update((parent or "").encode())
         digest.update(message.encode())
@@ -116,6 +180,7 @@ class Repo:
         digest.update(str(len(self.commits)).encode())  # identical content still makes a new commit
         sha = digest.hexdigest()
         self.commits[sha] = dict(files)
+        self.lfs[sha] = set(lfs) if lfs is not None else {p for p, c in files.items() if is_lfs(p, c)}
         self.messages[sha] = message
         for ref in refs:
             self.refs[ref] = sha
@@ -136,6 +201,9 @@ class Hub:
         self.lock = threading.Lock()
         self.log: list[dict] = []
         self.hostile: dict = {}  # hostile mode, see the module docstring
+        self.lfs_cfg: dict = {}  # LFS settings, see the module docstring
+        self.uploaded: dict[str, bytes] = {}  # sha256 -> content PUT but not verified yet
+        self.parts: dict[str, dict[int, tuple[bytes, str]]] = {}  # sha256 -> part -> (bytes, etag)
 
     def store(self, files: dict[str, bytes]) -> None:
         for content in files.values():
@@ -185,16 +253,35 @@ class Handler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization", "")
         return auth[len("Bearer "):] if auth.startswith("Bearer ") else None
 
-    def record(self):
+    def record(self) -> dict:
+        entry = {
+            "method": self.command,
+            "path": self.path,
+            "host": self.headers.get("Host"),
+            "authorization": self.headers.get("Authorization"),
+            "range": self.headers.get("Range"),
+            "length": self.headers.get("Content-Length"),
+            "content_type": self.headers.get("Content-Type"),
+            "time": time.time(),
+        }
         with HUB.lock:
-            HUB.log.append({
-                "method": self.command,
-                "path": self.path,
-                "host": self.headers.get("Host"),
-                "authorization": self.headers.get("Authorization"),
-                "range": self.headers.get("Range"),
-                "time": time.time(),
-            })
+            HUB.log.append(entry)
+        return entry
+
+    def read_body(self, limit: int = 1 << 31) -> bytes:
+        """The request body: Content-Length or chunked."""
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            out = bytearray()
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()
+                    return bytes(out)
+                out += self.rfile.read(size)
+                self.rfile.readline()
+                if len(out) > limit:
+                    raise ValueError("body too large")
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
     def find_repo(self, repo_id: str) -> Repo | None:
         """The repo, or None after replying 401/404 as the Hub does."""
@@ -385,10 +472,28 @@ class Handler(BaseHTTPRequestHandler):
             return self.resolve(*split)
         self.error(404, None, f"no route for {url.path}")
 
+    def do_PUT(self):
+        entry = self.record()
+        body = self.read_body()
+        url = urllib.parse.urlsplit(self.path)
+        parts = url.path.strip("/").split("/")
+        if self.hostile_reply():
+            return
+        cfg = HUB.lfs_cfg
+        if cfg.get("put_sleep"):
+            time.sleep(float(cfg["put_sleep"]))
+        if cfg.get("put_status"):
+            return self.error(int(cfg["put_status"]), None, "storage says no")
+        if parts[:2] == ["_lfs", "put"] and len(parts) == 3:
+            return self.lfs_put(parts[2], body)
+        if parts[:2] == ["_lfs", "part"] and len(parts) == 4:
+            return self.lfs_part(parts[2], parts[3], body)
+        entry["note"] = "no route"
+        self.error(404, None, f"no route for PUT {url.path}")
+
     def do_POST(self):
-        self.record()
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length)
+        entry = self.record()
+        body = self.read_body()
         url = urllib.parse.urlsplit(self.path)
         parts = [urllib.parse.unquote(p) for p in url.path.strip("/").split("/")]
         if url.path == "/_fake/reset":
@@ -398,6 +503,15 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/_fake/hostile":
             HUB.hostile = json.loads(body)
             return self.reply_json(200, {"ok": True})
+        if url.path == "/_fake/lfs":
+            HUB.lfs_cfg = json.loads(body)
+            return self.reply_json(200, {"ok": True})
+        match = re.fullmatch(r"/(.+)\.git/info/lfs/objects/(batch|verify)", url.path)
+        if match:
+            repo_id = urllib.parse.unquote(match.group(1))
+            return self.lfs_batch(repo_id, body) if match.group(2) == "batch" else self.lfs_verify(repo_id, body)
+        if parts[:2] == ["_lfs", "complete"] and len(parts) == 3:
+            return self.lfs_complete(parts[2], body)
         if url.path == "/_fake/corrupt":
             spec = json.loads(body)
             repo = HUB.repos[spec["repo"]]
@@ -408,10 +522,15 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply_json(200, {"ok": True})
         if url.path == "/api/repos/create":
             return self.create_repo(body)
+        if url.path == "/api/validate-yaml":  # huggingface_hub checks a README's metadata before a commit
+            return self.reply_json(200, {"errors": [], "warnings": []})
         if parts[:2] == ["api", "models"]:
             split = self.split_repo(parts[2:], "commit")
             if split is not None and split[1]:
-                return self.commit(split[0], "/".join(split[1]), body)
+                return self.commit(split[0], "/".join(split[1]), body, entry)
+            split = self.split_repo(parts[2:], "preupload")
+            if split is not None and split[1]:
+                return self.preupload(split[0], "/".join(split[1]), body)
         self.error(404, None, f"no route for POST {url.path}")
 
     def api_models(self, parts: list[str], query: dict):
@@ -456,7 +575,7 @@ class Handler(BaseHTTPRequestHandler):
                 continue
             content = files[path]
             entry = {"type": "file", "path": path}
-            if is_lfs(path, content):
+            if path in repo.lfs[sha]:
                 pointer = lfs_pointer(content)
                 entry.update(size=len(content), oid=git_blob_oid(pointer),
                              lfs={"oid": hashlib.sha256(content).hexdigest(), "size": len(content),
@@ -481,7 +600,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.error(404, "EntryNotFound", f"{path} does not exist on \"{revision}\"",
                               {"X-Repo-Commit": sha})
         content = files[path]
-        if is_lfs(path, content):
+        if path in repo.lfs[sha]:
             digest = hashlib.sha256(content).hexdigest()
             port = self.server.server_address[1]
             location = f"http://{ARGS.cdn_host}:{port}/cdn/{digest}?repo={urllib.parse.quote(repo_id, safe='')}" \
@@ -523,7 +642,7 @@ class Handler(BaseHTTPRequestHandler):
             HUB.repos[repo_id] = repo
         self.reply_json(200, {"url": f"http://{self.headers.get('Host')}/{repo_id}", "name": repo_id})
 
-    def commit(self, repo_id: str, revision: str, body: bytes):
+    def commit(self, repo_id: str, revision: str, body: bytes, entry: dict):
         if self.bearer() is None:
             return self.error(401, None, "Invalid username or password.")
         repo = self.find_repo(repo_id)
@@ -538,27 +657,193 @@ class Handler(BaseHTTPRequestHandler):
             if parent is None:
                 return self.error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
             files = dict(repo.commits[parent])
+            lfs = set(repo.lfs[parent])
             summary = ""
+            entry["ops"] = ops = []
             for line in body.decode().splitlines():
                 if not line.strip():
                     continue
                 op = json.loads(line)
+                value = op.get("value", {})
+                ops.append([op["key"], value.get("path")])
                 if op["key"] == "header":
-                    summary = op["value"]["summary"]
+                    summary = value["summary"]
                 elif op["key"] == "file":
-                    value = op["value"]
                     if value.get("encoding") != "base64":
                         return self.error(400, None, "only base64 file content is supported")
-                    files[value["path"]] = base64.b64decode(value["content"])
+                    content = base64.b64decode(value["content"])
+                    # As the Hub: large and binary files must come through LFS.
+                    if len(content) >= LFS_SIZE:
+                        return self.error(400, None, f"Your push was rejected because it contains files larger than"
+                                                     f" 10 MiB ({value['path']}). Please use LFS to store large files.")
+                    if is_binary(content[:512]):
+                        return self.error(400, None, f"Your push was rejected because it contains binary files"
+                                                     f" ({value['path']}). Please use LFS to store binary files.")
+                    files[value["path"]] = content
+                    lfs.discard(value["path"])
+                elif op["key"] == "lfsFile":
+                    oid = value.get("oid")
+                    if value.get("algo") != "sha256" or oid not in HUB.blobs:
+                        return self.error(422, None, f"LFS object {oid} of {value.get('path')} was never uploaded"
+                                                     " and verified")
+                    if value.get("size") is not None and value["size"] != len(HUB.blobs[oid]):
+                        return self.error(422, None, f"LFS object {oid} has size {len(HUB.blobs[oid])},"
+                                                     f" not {value['size']}")
+                    files[value["path"]] = HUB.blobs[oid]
+                    lfs.add(value["path"])
                 elif op["key"] == "deletedFile":
-                    files.pop(op["value"]["path"], None)
+                    files.pop(value["path"], None)
+                    lfs.discard(value["path"])
                 else:
                     return self.error(400, None, f"unsupported commit operation {op['key']}")
-            sha = repo.add_commit(files, [revision], summary, parent)
+            sha = repo.add_commit(files, [revision], summary, parent, lfs)
             HUB.store(files)
         host = self.headers.get("Host")
         self.reply_json(200, {"success": True, "commitOid": sha, "commitMessage": summary,
                               "commitUrl": f"http://{host}/{repo_id}/commit/{sha}", "hookOutput": ""})
+
+    # ---------------------------------------------------------------- LFS uploads
+
+    def writer(self, repo_id: str) -> Repo | None:
+        """The repo when the request carries a token that may write to it, else None after replying."""
+        if self.bearer() is None:
+            self.error(401, None, "Invalid username or password.")
+            return None
+        repo = self.find_repo(repo_id)
+        if repo is not None and repo.token is not None and self.bearer() != repo.token:
+            self.error(403, None, "You don't have the rights to write to this repository")
+            return None
+        return repo
+
+    def endpoint_url(self) -> str:
+        return f"http://{self.headers.get('Host')}"
+
+    def storage_url(self) -> str:
+        return f"http://{ARGS.cdn_host}:{self.server.server_address[1]}"
+
+    def preupload(self, repo_id: str, revision: str, body: bytes):
+        repo = self.writer(repo_id)
+        if repo is None:
+            return
+        cfg = HUB.lfs_cfg
+        if "preupload_body" in cfg:
+            return self.reply(200, cfg["preupload_body"].encode(), content_type="application/json")
+        sha = repo.resolve(revision)
+        if sha is None:
+            return self.error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
+        payload = json.loads(body)
+        files = repo.commits[sha]
+        patterns = lfs_patterns(files)
+        gitignore = payload.get("gitIgnore")
+        if gitignore is None:
+            gitignore = files.get(".gitignore", b"").decode("utf-8", "replace")
+        out = []
+        for item in payload["files"]:
+            path, size, sample = item["path"], int(item["size"]), base64.b64decode(item["sample"])
+            name = path.rsplit("/", 1)[-1]
+            lfs = size >= LFS_SIZE or is_binary(sample) or any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(path, p)
+                                                                for p in patterns)
+            out.append({"path": path, "uploadMode": "lfs" if lfs else "regular",
+                        "shouldIgnore": ignored(path, gitignore), "oid": None})
+        self.reply_json(200, {"files": out, "commitOid": sha})
+
+    def lfs_batch(self, repo_id: str, body: bytes):
+        repo = self.writer(repo_id)
+        if repo is None:
+            return
+        if self.headers.get("Content-Type", "").split(";")[0] != "application/vnd.git-lfs+json" or \
+                self.headers.get("Accept", "").split(";")[0] != "application/vnd.git-lfs+json":
+            return self.error(406, None, "the LFS batch API speaks application/vnd.git-lfs+json")
+        cfg = HUB.lfs_cfg
+        if "batch_body" in cfg:
+            return self.reply(200, cfg["batch_body"].encode(), content_type="application/vnd.git-lfs+json")
+        payload = json.loads(body)
+        if payload.get("operation") != "upload" or "basic" not in payload.get("transfers", ["basic"]):
+            return self.error(400, None, "only upload with the basic or multipart transfer is served")
+        chunk = cfg.get("chunk_size")
+        objects = []
+        for item in payload["objects"]:
+            oid, size = item["oid"], item["size"]
+            obj = {"oid": oid, "size": size, "authenticated": True}
+            if oid in HUB.blobs:
+                objects.append(obj)  # already stored: nothing to do
+                continue
+            verify = {"href": f"{self.endpoint_url()}/{repo_id}.git/info/lfs/objects/verify",
+                      "header": {"X-Fake-Verify": "1"}}
+            if chunk and size > chunk:
+                header = {"chunk_size": str(chunk)}
+                for number in range(1, -(-size // chunk) + 1):
+                    header[str(number)] = f"{self.storage_url()}/_lfs/part/{oid}/{number}?sig=fake"
+                upload = {"href": f"{self.endpoint_url()}/_lfs/complete/{oid}?sig=fake", "header": header}
+            else:
+                upload = {"href": f"{self.storage_url()}/_lfs/put/{oid}?sig=fake"}
+            obj["actions"] = {"upload": upload, "verify": verify}
+            objects.append(self.patched(obj))
+        self.reply(200, json.dumps({"transfer": "multipart" if chunk else "basic", "objects": objects}).encode(),
+                   content_type="application/vnd.git-lfs+json")
+
+    @staticmethod
+    def patched(obj: dict) -> dict:
+        """`obj` with the settings' object / upload / header / verify merged in."""
+        def merge(target: dict, patch: dict) -> None:
+            for key, value in patch.items():
+                if value is None:
+                    target.pop(key, None)
+                else:
+                    target[key] = value
+        cfg = HUB.lfs_cfg
+        merge(obj["actions"]["upload"].setdefault("header", {}), cfg.get("header", {}))
+        if not obj["actions"]["upload"]["header"]:
+            del obj["actions"]["upload"]["header"]
+        merge(obj["actions"]["upload"], cfg.get("upload", {}))
+        merge(obj["actions"]["verify"], cfg.get("verify", {}))
+        merge(obj, cfg.get("object", {}))
+        return obj
+
+    def lfs_put(self, oid: str, body: bytes):
+        if hashlib.sha256(body).hexdigest() != oid:
+            return self.error(400, None, f"content does not hash to {oid}")
+        with HUB.lock:
+            HUB.uploaded[oid] = body
+        self.reply(200, b"", {"ETag": f'"{hashlib.md5(body).hexdigest()}"'})
+
+    def lfs_part(self, oid: str, number: str, body: bytes):
+        etag = f'"{hashlib.md5(body).hexdigest()}"'
+        with HUB.lock:
+            HUB.parts.setdefault(oid, {})[int(number)] = (body, etag)
+        self.reply(200, b"", {} if HUB.lfs_cfg.get("no_etag") else {"ETag": etag})
+
+    def lfs_complete(self, oid: str, body: bytes):
+        payload = json.loads(body)
+        with HUB.lock:
+            stored = HUB.parts.get(oid, {})
+            numbers = [p["partNumber"] for p in payload.get("parts", [])]
+            if payload.get("oid") != oid or numbers != list(range(1, len(stored) + 1)):
+                return self.error(400, None, f"completion of {oid} names parts {numbers}, stored {sorted(stored)}")
+            for part in payload["parts"]:
+                if stored[part["partNumber"]][1] != part["etag"]:
+                    return self.error(400, None, f"part {part['partNumber']} of {oid}: wrong etag")
+            content = b"".join(stored[n][0] for n in numbers)
+            if hashlib.sha256(content).hexdigest() != oid:
+                return self.error(400, None, f"the parts of {oid} do not hash to it")
+            HUB.uploaded[oid] = content
+            HUB.parts.pop(oid, None)
+        self.reply_json(200, {"success": True})
+
+    def lfs_verify(self, repo_id: str, body: bytes):
+        repo = self.writer(repo_id)
+        if repo is None:
+            return
+        if HUB.lfs_cfg.get("verify_status"):
+            return self.error(int(HUB.lfs_cfg["verify_status"]), None, "verification failed")
+        payload = json.loads(body)
+        oid = payload.get("oid")
+        with HUB.lock:
+            content = HUB.uploaded.get(oid)
+            if content is None or len(content) != payload.get("size"):
+                return self.error(404, None, f"object {oid} of size {payload.get('size')} was not uploaded")
+            HUB.blobs[oid] = content
+        self.reply_json(200, {"success": True})
 
 
 def load(args: argparse.Namespace) -> None:

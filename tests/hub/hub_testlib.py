@@ -75,6 +75,10 @@ class FakeHub:
         """Misbehave from now on (fake_hub.py's hostile mode); no kind: behave again."""
         self._post("/_fake/hostile", {"kind": kind, **spec} if kind else {})
 
+    def lfs(self, **settings) -> None:
+        """LFS settings and misbehaviour of the upload side (fake_hub.py); none: the defaults."""
+        self._post("/_fake/lfs", settings)
+
     def stop(self) -> None:
         """Stops the server process (by its pid)."""
         self.process.terminate()

@@ -449,8 +449,13 @@ def test_push_with_subfolders_then_download(tool, env, tmp_path, world, hub):
     pushed = tool("upload", "org/pushed", str(folder), "--commit-message", "first push", env=writer)
     assert pushed["files"] == ["a/b/c.txt", "config.json", "onnx/model.onnx"]
     commits = [r for r in hub.requests() if r["method"] == "POST"]
-    assert [r["path"] for r in commits] == ["/api/repos/create", "/api/models/org/pushed/commit/main"]
+    # The binary onnx file goes through LFS (test_hub_lfs.py covers the protocol).
+    assert [r["path"] for r in commits] == ["/api/repos/create", "/api/models/org/pushed/preupload/main",
+                                            "/org/pushed.git/info/lfs/objects/batch",
+                                            "/org/pushed.git/info/lfs/objects/verify",
+                                            "/api/models/org/pushed/commit/main"]
     assert all(r["authorization"] == "Bearer hf_writer" for r in commits)
+    assert [r["authorization"] for r in hub.requests() if r["method"] == "PUT"] == [None]
 
     out = tool("snapshot-download", "org/pushed", env=writer)
     assert out["commit"] == pushed["commit"]

@@ -24,7 +24,8 @@ struct PushArgs {
 void add_push_command(CLI::App& app) {
   auto a = std::make_shared<PushArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "push", "Upload a folder (e.g. an export) to a Hub repository in one commit; prints the commit as JSON");
+      "push", "Upload a folder (e.g. an export) to a Hub repository in one commit (large and binary files through "
+      "Git LFS, as huggingface_hub does); prints the commit as JSON");
   cmd->add_option("folder", a->folder, "Folder to upload (sub-folders kept)")->required();
   cmd->add_option("repo_id", a->repo_id, "Hub repository (org/name), created when it does not exist")->required();
   cmd->add_option("--token", a->options.token, "Hub token (default: HF_TOKEN, then the token file)");

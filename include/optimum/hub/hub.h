@@ -107,7 +107,12 @@ struct CommitInfo {
 };
 
 // Commits every file under `folder` (sub-folders kept as paths; .git/ and
-// .cache/huggingface/ skipped) through the Hub commit API in one commit.
+// .cache/huggingface/ skipped) in one commit, as huggingface_hub does: the
+// preupload call classifies each file, large and binary ones go through
+// Git LFS (basic or multipart PUT, verify; streamed from disk) and the
+// commit carries them as pointers (lfsFile), small text files inline.
+// Files the Hub says .gitignore matches are left out of the commit and of
+// CommitInfo::files.
 CommitInfo upload_folder(std::string_view repo_id, const std::filesystem::path& folder,
                          const UploadOptions& options = {});
 

@@ -10,6 +10,7 @@
 #include <random>
 
 #include "optimum/core/errors.h"
+#include "optimum/core/progress.h"
 #include "optimum/models/decoder_heads.h"
 #include "optimum/models/native_files.h"
 #include "optimum/preprocessors/preprocessors.h"
@@ -237,7 +238,7 @@ models::PrecisionPlan choose_decoder_precision(const models::DecoderModel& fp32,
   const Calibration cal = calibrate(fp32, tokenizer_dir, opts);
   rep.samples = static_cast<int64_t>(cal.ids.size());
   rep.calibration = cal.source;
-  if (cal.source.starts_with("seeded")) std::cerr << "accuracy guard: calibrating on " << cal.source << "\n";
+  if (cal.source.starts_with("seeded")) progress_note("accuracy guard: calibrating on " + cal.source);
   if (score != nullptr && fp32.has_lm_head()) {
     throw InvalidArgument("choose_decoder_precision: a classification head over a model with an lm_head");
   }
@@ -281,11 +282,22 @@ ExportResult export_decoder(const fs::path& model_dir, const fs::path& output_di
   load.keep_weights = true;
   const std::string config_source = (config_dir / "config.json").string();
   const io::WeightStore store = io::WeightStore::open_dir(model_dir);
-  std::shared_ptr<const models::DecoderModel> source = models::DecoderModel::load(cfg, store, config_source, load);
+  std::shared_ptr<const models::DecoderModel> source;
+  {
+    ProgressStep step("load", model_dir.string());
+    source = models::DecoderModel::load(cfg, store, config_source, load);
+  }
   // ForSequenceClassification: the base model + score (kept in fp32: [num_labels, hidden] is
   // too small to matter) on the last non-pad token.
   std::optional<models::SequenceClassificationHead> head;
   if (cls) head = models::load_sequence_classification_head(cfg, store, source->config().hidden_size, config_source);
+  // Without a pad_token_id transformers (and the head) classify one row at a time.
+  const std::vector<int64_t> batches =
+      cls && !head->pad_token_id ? std::vector<int64_t>{1} : internal::validation_batches(options);
+  const int64_t past_length = export_config.use_past ? 7 : 0;
+  const int64_t max_positions = source->config().max_position_embeddings;
+  const std::vector<int64_t> lengths =
+      internal::validation_lengths(options, max_positions > 0 ? max_positions - past_length : 0, {5, 11});
   if (lm && !source->has_lm_head()) {
     throw InvalidArgument(model_dir.string() + " is a base " + model_type +
                           " model without an lm_head: it exports for feature-extraction only");
@@ -313,6 +325,7 @@ ExportResult export_decoder(const fs::path& model_dir, const fs::path& output_di
   internal::TempDir tmp(out.parent_path() / (out.filename().string() + ".partial-" + std::to_string(::getpid())));
 
   // 1. Weights in the engine's layout, config.json, tokenizer / generation files.
+  std::optional<ProgressStep> writing(std::in_place, "write", out.string());
   models::DecoderNativeLayout native = models::decoder_to_native(*target);
   if (head) {
     native.tensors.emplace_back("score.weight", head->score.weight);
@@ -361,8 +374,11 @@ ExportResult export_decoder(const fs::path& model_dir, const fs::path& output_di
   if (!accuracy.is_null()) meta["accuracy"] = accuracy;
   io::write_json(tmp.path() / "optimum_export.json", meta);
 
-  // 2. Validation on shapes other than the export's: the model in the
-  // exported precisions vs the folder reloaded.
+  writing.reset();
+
+  // 2. Validation on shapes other than the export's (or the ones asked for):
+  // the model in the exported precisions vs the folder reloaded.
+  ProgressStep validating("validation", "", batches.size() * lengths.size());
   const auto exported = models::DecoderModel::load(tmp.path());
   ExportResult result;
   result.task = task;
@@ -389,13 +405,13 @@ ExportResult export_decoder(const fs::path& model_dir, const fs::path& output_di
                                                                                  head->pad_token_id);
     cls_got = models::DecoderForSequenceClassification::load(tmp.path());
   }
-  const std::vector<int64_t> batches = cls && !head->pad_token_id ? std::vector<int64_t>{1} : std::vector<int64_t>{1, 3};
   for (int64_t batch : batches) {
-    for (int64_t seq : {5, 11}) {
+    for (int64_t seq : lengths) {
+      validating.set_detail("batch " + std::to_string(batch) + " x sequence " + std::to_string(seq));
       tasks::DummyShapes shapes = export_config.default_shapes;
       shapes.batch_size = batch;
       shapes.sequence_length = seq;
-      shapes.past_sequence_length = export_config.use_past ? 7 : 0;
+      shapes.past_sequence_length = past_length;
       const uint64_t seed = static_cast<uint64_t>(batch * 100 + seq);
       const auto inputs = tasks::generate_decoder_dummy_inputs(export_config, dd, shapes, seed, true);
       const int64_t past = shapes.past_sequence_length, total = past + seq;
@@ -448,6 +464,7 @@ ExportResult export_decoder(const fs::path& model_dir, const fs::path& output_di
                               std::to_string(batch) + " x sequence " + std::to_string(seq) +
                               (past > 0 ? " after " + std::to_string(past) + " past tokens" : std::string()));
       }
+      validating.advance();
     }
   }
   io::Json cases = io::Json::array();

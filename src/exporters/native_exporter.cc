@@ -4,12 +4,14 @@
 #include <iostream>
 
 #include "optimum/config/config.h"
+#include "optimum/core/progress.h"
 #include "optimum/exporters/accuracy.h"
 #include "optimum/exporters/decoder_export.h"
 #include "optimum/exporters/export.h"
 #include "optimum/models/model.h"
 #include "optimum/models/native_files.h"
 #include "optimum/models/precision.h"
+#include "optimum/models/registry.h"
 #include "optimum/preprocessors/preprocessors.h"
 #include "optimum/tasks/registry.h"
 
@@ -59,7 +61,16 @@ ExportResult export_native(const fs::path& model_dir, const fs::path& output_dir
   const std::string dtype(kernels::weight_type_name(type));
   const double atol = options.atol.value_or(export_config.atol);
   const tasks::Task engine_task = tasks::task_from_name(task);
-  const auto source = models::EncoderModel::load(model_dir, engine_task, config_dir);
+  const std::vector<int64_t> batches = internal::validation_batches(options);
+  // RoBERTa-style positions start past the padding index.
+  const bool from_padding = models::find_family(cfg.model_type).positions == models::PositionStyle::FromPaddingIndex;
+  const std::vector<int64_t> lengths = internal::validation_lengths(
+      options, cfg.max_position_embeddings - (from_padding ? cfg.pad_token_id + 1 : 0), {8, 33});
+  std::shared_ptr<const models::EncoderModel> source;
+  {
+    ProgressStep step("load", model_dir.string());
+    source = models::EncoderModel::load(model_dir, engine_task, config_dir);
+  }
 
   // Low precision: the accuracy guard picks which layer Linears stay fp32;
   // `target` is the model in the exported precisions (the validation reference).
@@ -79,6 +90,7 @@ ExportResult export_native(const fs::path& model_dir, const fs::path& output_dir
   TempDir tmp(out.parent_path() / (out.filename().string() + ".partial-" + std::to_string(::getpid())));
 
   // 1. Weights in the engine's layout, config.json, preprocessors.
+  std::optional<ProgressStep> writing(std::in_place, "write", out.string());
   models::NativeLayout native = target->native_layout();
   const io::Json weights = models::save_native_weights(tmp.path(), native.tensors,
                                                        {{"format", models::kNativeFormat}, {"layout_version", std::to_string(models::kNativeLayoutVersion)}});
@@ -105,7 +117,10 @@ ExportResult export_native(const fs::path& model_dir, const fs::path& output_dir
   if (!accuracy.is_null()) meta["accuracy"] = accuracy;
   io::write_json(tmp.path() / models::EncoderModel::kExportFile, meta);
 
-  // 2. Validation on shapes other than the export's: source vs exported.
+  writing.reset();
+
+  // 2. Validation on shapes other than the export's (or the ones asked for): source vs exported.
+  ProgressStep validating("validation", "", batches.size() * lengths.size());
   const auto exported = models::EncoderModel::load(tmp.path(), engine_task);
   ExportResult result;
   result.task = task;
@@ -113,11 +128,12 @@ ExportResult export_native(const fs::path& model_dir, const fs::path& output_dir
   result.atol = atol;
   result.dtype = dtype;
   result.accuracy = accuracy;
-  for (int64_t batch : {1, 3}) {
-    for (int64_t seq : {8, 33}) {
+  for (int64_t batch : batches) {
+    for (int64_t seq : lengths) {
+      validating.set_detail("batch " + std::to_string(batch) + " x sequence " + std::to_string(seq));
       tasks::DummyShapes shapes = export_config.default_shapes;
       shapes.batch_size = batch;
-      shapes.sequence_length = std::min<int64_t>(seq, cfg.max_position_embeddings - cfg.pad_token_id - 1);
+      shapes.sequence_length = seq;
       const auto inputs = export_config.generate_dummy_inputs(cfg, shapes, static_cast<uint64_t>(batch * 100 + seq));
       const auto want = target->forward(inputs);
       const auto got = exported->forward(inputs);
@@ -131,6 +147,7 @@ ExportResult export_native(const fs::path& model_dir, const fs::path& output_dir
                                 std::to_string(batch) + " x sequence " + std::to_string(shapes.sequence_length));
         }
       }
+      validating.advance();
     }
   }
   io::Json report = io::Json::array();

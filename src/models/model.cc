@@ -74,7 +74,23 @@ std::shared_ptr<const EncoderModel> EncoderModel::load(const std::filesystem::pa
   if (task == tasks::Task::FeatureExtraction) {
     m->head_.task = task;
   } else {
-    m->head_ = family.load_head(task, weights, cfg);
+    try {
+      m->head_ = family.load_head(task, weights, cfg);
+    } catch (const NotFound& e) {
+      // A checkpoint without this head (usually the base model): name the heads its weights have.
+      std::string present = tasks::task_name(tasks::Task::FeatureExtraction);
+      for (tasks::Task t : family.tasks) {
+        if (t == tasks::Task::FeatureExtraction || t == task) continue;
+        try {
+          family.load_head(t, weights, cfg);
+          present += ", " + tasks::task_name(t);
+        } catch (const Error&) {
+        }
+      }
+      throw NotFound(dir.string() + " has no " + tasks::task_name(task) + " head (" + e.what() +
+                     "); its weights have heads for: " + present + ". Use --task with one of those (task= in "
+                     "Python), or a checkpoint fine-tuned for " + tasks::task_name(task));
+    }
   }
   m->head_.pack();
   return m;

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "optimum/core/errors.h"
+#include "optimum/core/progress.h"
 #include "optimum/core/paths.h"
 #include "optimum/exporters/export.h"
 #include "optimum/modeling/modeling.h"
@@ -303,11 +304,15 @@ PrepareResult prepare(const SetupConfig& config, const PrepareOptions& options) 
     eo.source_commit = src.commit;
     eo.revision = config.revision;
     eo.config_dir = src.config_dir;
+    ProgressStep step("export", config.model_name + " -> " + save_dir.string());
     const exporters::ExportResult r = exporters::export_native(src.folder, save_dir, eo);
-    std::cerr << "exported " << r.model_type << " (" << r.task << ") to " << r.output_dir.string() << "\n";
+    progress_note("exported " + r.model_type + " (" + r.task + ") to " + r.output_dir.string());
   } else {
-    copy_pretrained(src, save_dir);
-    std::cerr << "saved the checkpoint files of " << config.model_name << " to " << save_dir.string() << "\n";
+    {
+      ProgressStep step("save", config.model_name + " -> " + save_dir.string());
+      copy_pretrained(src, save_dir);
+    }
+    progress_note("saved the checkpoint files of " + config.model_name + " to " + save_dir.string());
   }
 
   // model-config.yaml, generated.

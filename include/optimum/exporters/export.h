@@ -38,8 +38,12 @@ struct ExportOptions {
   double min_cosine = 0;
   double min_agreement = 0;
   std::optional<double> atol;            // default: the registry's ATOL for the model type
-  int64_t batch_size = 2;                // dummy shapes of the export itself (Optimum's defaults)
-  int64_t sequence_length = 16;
+  // Validation shapes: the exported folder is checked against the source on
+  // this batch size and sequence length; 0: on batch sizes 1 and 3 and two
+  // sequence lengths (8 and 33 for encoders, 5 and 11 for decoders). A length
+  // past the model's position embeddings is an InvalidArgument.
+  int64_t batch_size = 0;
+  int64_t sequence_length = 0;
   // Folder holding config.json when it is not `model_dir` (a repository
   // subfolder without its own config.json); empty: `model_dir`. Preprocessors
   // are copied from `model_dir`, else (when it has none) from this folder.

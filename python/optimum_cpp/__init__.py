@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from ._C import (
+    __version__,
     AccessDeniedError,
     CorruptDownloadError,
     Encoding,
@@ -45,8 +46,6 @@ from .decoder_heads import DecoderForSequenceClassification, DecoderModel
 from .decoder_heads import decoder_model_type as _decoder_model_type
 
 _DECODER_HEADS = {"feature-extraction": DecoderModel, "text-classification": DecoderForSequenceClassification}
-
-__version__ = "0.1.0"
 
 __all__ = [
     "AccessDeniedError",

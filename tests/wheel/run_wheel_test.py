@@ -139,7 +139,7 @@ def main() -> None:
         smoke = shutil.copy(os.path.join(HERE, "wheel_smoke.py"), tmp)
         out = run([vpy, smoke, "--repo", REPO, "--model", model, *SENTENCES], cwd=tmp, env=env).stdout
         got = json.loads(out.strip().splitlines()[-1])
-        print(f"imported from {got['file']}")
+        print(f"imported from {got['file']} (cpu_isa {got['cpu_isa']})")
         if got["version"] != version:
             fail(f"optimum_cpp.__version__ is {got['version']!r}, CMakeLists.txt says {version!r}")
 
@@ -155,7 +155,10 @@ def main() -> None:
 
     # The oracle: sentence-transformers in this (main) venv on the same folder and sentences.
     import numpy as np
+    import transformers
     from sentence_transformers import SentenceTransformer
+
+    transformers.utils.logging.disable_progress_bar()
 
     ref = SentenceTransformer(model, device="cpu").encode(SENTENCES, convert_to_numpy=True).astype(np.float64)
     emb = np.asarray(got["embeddings"], dtype=np.float64)

@@ -39,6 +39,7 @@ def main() -> None:
         "file": optimum_cpp.__file__,
         "extension": _C.__file__,
         "version": optimum_cpp.__version__,
+        "cpu_isa": optimum_cpp.cpu_isa(),
         "dimension": model.get_sentence_embedding_dimension(),
         "embeddings": emb.tolist(),
     }))

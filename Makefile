@@ -97,6 +97,9 @@ test: unit-test asan-test asan-serving-test python-test wheel-test
 # manylinux policy (oneDNN, curl, gRPC, ...) into optimum_cpp.libs/: $(WHEEL_DIST)/.
 # `make wheel-test` installs it into a fresh venv (build/wheel-venv, deleted first)
 # and smoke-tests it from an empty folder against sentence-transformers (tests/wheel/).
+# The build is not isolated (--no-isolation: the venv's pinned scikit-build-core and
+# pybind11): scikit-build-core clears a build folder's CMake cache whenever the build
+# environment changes, so an isolated `pip wheel . -C build-dir=build` would rebuild build/.
 WHEEL_DIST  := $(BUILD)/dist
 WHEEL_PLAT  ?= manylinux_2_36_x86_64
 WHEEL_NUMPY := numpy==2.4.6

@@ -14,6 +14,7 @@ import types
 from typing import Any
 
 from ._C import (
+    __version__,
     AccessDeniedError,
     CorruptDownloadError,
     Encoding,
@@ -48,8 +49,6 @@ from .decoder_heads import DecoderForSequenceClassification, DecoderModel
 from .decoder_heads import decoder_model_type as _decoder_model_type
 
 _DECODER_HEADS = {"feature-extraction": DecoderModel, "text-classification": DecoderForSequenceClassification}
-
-__version__ = "0.1.0"
 
 __all__ = [
     "AccessDeniedError",

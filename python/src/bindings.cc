@@ -11,6 +11,7 @@
 
 #include "optimum/kernels/matmul.h"
 #include "optimum/core/threading.h"
+#include "optimum/core/version.h"
 #include "optimum/exporters/export.h"
 #include "optimum/hub/errors.h"
 #include "optimum/io/json.h"
@@ -252,6 +253,7 @@ class PyModel {
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "optimum-cpp native engine";
+  m.attr("__version__") = optimum::version();
   // One table: C++ error type -> Python exception class. Translators run
   // newest first, so the base class is registered before its subclasses.
   add_error<Error>(m, "OptimumError", PyExc_RuntimeError);

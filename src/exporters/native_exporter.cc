@@ -5,6 +5,7 @@
 
 #include "optimum/config/config.h"
 #include "optimum/core/progress.h"
+#include "optimum/core/version.h"
 #include "optimum/exporters/accuracy.h"
 #include "optimum/exporters/decoder_export.h"
 #include "optimum/exporters/export.h"
@@ -23,7 +24,7 @@ namespace fs = std::filesystem;
 using internal::move_into;
 using internal::TempDir;
 
-const char* tool_version() { return "0.1.0"; }
+const char* tool_version() { return optimum::version(); }
 
 namespace {
 

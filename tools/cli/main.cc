@@ -4,10 +4,11 @@
 #include "cli_support.h"
 #include "commands.h"
 #include "optimum/core/errors.h"
+#include "optimum/core/version.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"optimum-cpp: export, run and serve Hugging Face models in C++"};
-  app.set_version_flag("--version", std::string("optimum-cpp ") + "0.1.0");
+  app.set_version_flag("--version", std::string("optimum-cpp ") + optimum::version());
   app.require_subcommand(1);
   optimum::cli::add_verbosity_flags(app);
   optimum::cli::add_forward_command(app);

@@ -111,6 +111,17 @@ bool detail::avx512_allowed() {
   return ok;
 }
 
+detail::VectorIsa detail::vector_isa() {
+  static const VectorIsa isa = [] {
+    if (avx512_allowed()) return VectorIsa::Avx512;
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return VectorIsa::Baseline;
+    const char* env = std::getenv("OPTIMUM_CPU_ISA");
+    if (env != nullptr && std::string_view(env) == "sse41") return VectorIsa::Baseline;
+    return VectorIsa::Avx2;
+  }();
+  return isa;
+}
+
 namespace {
 
 // Whether CPUID leaf 7 lists AMX-BF16 (EDX bit 22) and AMX-TILE (bit 24); read
@@ -159,7 +170,7 @@ DT weight_dt(WeightType t) {
 }
 
 // One row of x to s8 with a symmetric scale; returns the scale.
-OPTIMUM_VECTOR_CLONES float quantize_row(const float* x, int64_t k, int8_t* q) {
+OPTIMUM_BODY float quantize_row_body(const float* x, int64_t k, int8_t* q) {
   const float amax = row_absmax(x, k);
   const float scale = amax > 0.0f ? amax / 127.0f : 1.0f;
   const float inv = 1.0f / scale;
@@ -170,6 +181,7 @@ OPTIMUM_VECTOR_CLONES float quantize_row(const float* x, int64_t k, int8_t* q) {
   }
   return scale;
 }
+OPTIMUM_MULTIVERSION(float, quantize_row, (const float* x, int64_t k, int8_t* q), (x, k, q))
 
 // One activation row to u8 with its own scale and zero point (asymmetric:
 // x ≈ sx·(q - zp)), so a row's whole range [min, max] gets the 256 levels
@@ -206,6 +218,16 @@ OPTIMUM_AVX512 void quantize_u8_avx512(const float* x, int64_t k, float inv, flo
 }
 #pragma GCC diagnostic pop
 
+OPTIMUM_BODY void quantize_u8_plain_body(const float* x, int64_t k, float inv, float zpf, float top, uint8_t* q) {
+#pragma omp simd
+  for (int64_t i = 0; i < k; ++i) {
+    const float c = std::min(top, std::max(0.0f, x[i] * inv + zpf));
+    q[i] = static_cast<uint8_t>(static_cast<int32_t>(round_even(c)));
+  }
+}
+OPTIMUM_MULTIVERSION(void, quantize_u8_plain, (const float* x, int64_t k, float inv, float zpf, float top, uint8_t* q),
+                     (x, k, inv, zpf, top, q))
+
 RowQuant quantize_row_u8(const float* x, int64_t k, uint8_t* q) {
   float lo;
   float hi;
@@ -220,17 +242,14 @@ RowQuant quantize_row_u8(const float* x, int64_t k, uint8_t* q) {
   if (detail::avx512_allowed()) {
     quantize_u8_avx512(x, k, inv, zpf, top, q);
   } else {
-    for (int64_t i = 0; i < k; ++i) {
-      const float c = std::min(top, std::max(0.0f, x[i] * inv + zpf));
-      q[i] = static_cast<uint8_t>(static_cast<int32_t>(round_even(c)));
-    }
+    quantize_u8_plain(x, k, inv, zpf, top, q);
   }
   return {scale, zp};
 }
 
 // y = sx·(acc - zp·Σw)·sw + b for one row.
-OPTIMUM_VECTOR_CLONES void dequantize_row(const int32_t* acc, int64_t n, RowQuant rq, const int32_t* wsum,
-                                          const float* sw, const float* bias, float* y) {
+OPTIMUM_BODY void dequantize_row_body(const int32_t* acc, int64_t n, RowQuant rq, const int32_t* wsum,
+                                      const float* sw, const float* bias, float* y) {
   const float sx = rq.scale;
   const int32_t zp = rq.zero_point;
   if (bias != nullptr) {
@@ -241,6 +260,10 @@ OPTIMUM_VECTOR_CLONES void dequantize_row(const int32_t* acc, int64_t n, RowQuan
     for (int64_t j = 0; j < n; ++j) y[j] = static_cast<float>(acc[j] - zp * wsum[j]) * sx * sw[j];
   }
 }
+OPTIMUM_MULTIVERSION(void, dequantize_row,
+                     (const int32_t* acc, int64_t n, RowQuant rq, const int32_t* wsum, const float* sw,
+                      const float* bias, float* y),
+                     (acc, n, rq, wsum, sw, bias, y))
 
 // oneDNN eltwise post-op for an activation; false when there is none.
 bool eltwise_for(Activation act, dnnl::algorithm* alg, float* alpha) {

@@ -566,7 +566,8 @@ OPTIMUM_AVX2 void pack_kt_avx2(const float* k, int64_t ld, int64_t s, int64_t d,
       const __m256i cm = detail::tail_mask8(d - c0);
       __m256 r[8];
       for (int i = 0; i < 8; ++i) {
-        r[i] = j0 + i < s ? _mm256_maskload_ps(k + (j0 + i) * ld + c0, cm) : _mm256_setzero_ps();
+        const float* row = k + (j0 + i) * ld + c0;
+        r[i] = j0 + i >= s ? _mm256_setzero_ps() : (d - c0 >= 8 ? _mm256_loadu_ps(row) : _mm256_maskload_ps(row, cm));
       }
       transpose8(r);
       const int64_t rows = std::min<int64_t>(8, d - c0);
@@ -608,36 +609,60 @@ OPTIMUM_AVX2 void scores_4_avx2(const float* const q[kRows], const float* kt, in
 
 // x[j] = exp(x[j]·scale + add[j] - max) for j < n (add may be null; with it,
 // the max is recomputed); returns 1/Σ. A fully masked row becomes uniform.
+// x has room for n rounded up to 8: whole vectors are stored (lanes past n
+// are left garbage, outside the sum), because masked stores (vmaskmovps) are
+// slow on AMD CPUs; only `add` (n values) is read with a masked load.
 OPTIMUM_AVX2 float softmax_unnormalized_avx2(float* x, int64_t n, float scale, const float* add, float top_raw) {
   const __m256 vs = _mm256_set1_ps(scale);
   float top = top_raw * scale;
+  const int64_t full = n / 8 * 8;
+  const __m256 tail = _mm256_castsi256_ps(detail::tail_mask8(n - full));
   if (add != nullptr) {
     const __m256 ninf = _mm256_set1_ps(kNegInf);
     __m256 mx = ninf;
-    for (int64_t j = 0; j < n; j += 8) {
-      const __m256i m = detail::tail_mask8(n - j);
-      const __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_maskload_ps(x + j, m), vs), _mm256_maskload_ps(add + j, m));
-      _mm256_maskstore_ps(x + j, m, v);
-      mx = _mm256_max_ps(mx, _mm256_blendv_ps(ninf, v, _mm256_castsi256_ps(m)));
+    int64_t j = 0;
+    for (; j < full; j += 8) {
+      const __m256 v = _mm256_fmadd_ps(_mm256_loadu_ps(x + j), vs, _mm256_loadu_ps(add + j));
+      _mm256_storeu_ps(x + j, v);
+      mx = _mm256_max_ps(mx, v);
+    }
+    if (j < n) {
+      const __m256 a = _mm256_maskload_ps(add + j, _mm256_castps_si256(tail));
+      const __m256 v = _mm256_fmadd_ps(_mm256_loadu_ps(x + j), vs, a);
+      _mm256_storeu_ps(x + j, v);
+      mx = _mm256_max_ps(mx, _mm256_blendv_ps(ninf, v, tail));
     }
     top = detail::hmax8(mx);
     if (top == kNegInf) {
-      for (int64_t j = 0; j < n; ++j) x[j] = 1.0f;
+      for (int64_t i = 0; i < n; ++i) x[i] = 1.0f;
       return 1.0f / static_cast<float>(n);
     }
   }
   // Without add, x·scale - top folds into one FMA.
   const __m256 mul = add != nullptr ? _mm256_set1_ps(1.0f) : vs;
   const __m256 shift = _mm256_set1_ps(-top);
-  __m256 sum = _mm256_setzero_ps();
-  for (int64_t j = 0; j < n; j += 8) {
-    const __m256i m = detail::tail_mask8(n - j);
-    const __m256 e = _mm256_and_ps(detail::exp8(_mm256_fmadd_ps(_mm256_maskload_ps(x + j, m), mul, shift)),
-                                   _mm256_castsi256_ps(m));
-    _mm256_maskstore_ps(x + j, m, e);
-    sum = _mm256_add_ps(sum, e);
+  __m256 sum0 = _mm256_setzero_ps();
+  __m256 sum1 = _mm256_setzero_ps();
+  int64_t j = 0;
+  for (; j + 16 <= full; j += 16) {
+    const __m256 e0 = detail::exp8(_mm256_fmadd_ps(_mm256_loadu_ps(x + j), mul, shift));
+    const __m256 e1 = detail::exp8(_mm256_fmadd_ps(_mm256_loadu_ps(x + j + 8), mul, shift));
+    _mm256_storeu_ps(x + j, e0);
+    _mm256_storeu_ps(x + j + 8, e1);
+    sum0 = _mm256_add_ps(sum0, e0);
+    sum1 = _mm256_add_ps(sum1, e1);
   }
-  return 1.0f / detail::hsum8(sum);
+  for (; j < full; j += 8) {
+    const __m256 e = detail::exp8(_mm256_fmadd_ps(_mm256_loadu_ps(x + j), mul, shift));
+    _mm256_storeu_ps(x + j, e);
+    sum0 = _mm256_add_ps(sum0, e);
+  }
+  if (j < n) {
+    const __m256 e = _mm256_and_ps(detail::exp8(_mm256_fmadd_ps(_mm256_loadu_ps(x + j), mul, shift)), tail);
+    _mm256_storeu_ps(x + j, e);
+    sum1 = _mm256_add_ps(sum1, e);
+  }
+  return 1.0f / detail::hsum8(_mm256_add_ps(sum0, sum1));
 }
 
 // out[r][c] = inv[r]·Σ_j p[r][j]·v[j][c] for 4 rows, c in [c0, c0 + 8·V);
@@ -645,23 +670,44 @@ OPTIMUM_AVX2 float softmax_unnormalized_avx2(float* x, int64_t n, float scale, c
 template <int V>
 OPTIMUM_AVX2 void pv_4_avx2(const float* p, int64_t ldp, int64_t n, const float* v, int64_t ldv, int64_t c0,
                             __m256i last, const float inv[kRows], float* const out[kRows]) {
-  __m256 acc[kRows][V];
-  for (auto& row : acc) {
-    for (__m256& a : row) a = _mm256_setzero_ps();
-  }
+  static_assert(kRows == 4);
+  // One named array per row (as pv_4): GCC keeps these in registers, a 2-D
+  // array it spilled to the stack inside the loop.
+  __m256 a0[V], a1[V], a2[V], a3[V];
+#pragma GCC unroll 2
+  for (int t = 0; t < V; ++t) a0[t] = a1[t] = a2[t] = a3[t] = _mm256_setzero_ps();
   const float* vj = v + c0;
+  const float* p0 = p;
+  const float* p1 = p + ldp;
+  const float* p2 = p + 2 * ldp;
+  const float* p3 = p + 3 * ldp;
   for (int64_t j = 0; j < n; ++j, vj += ldv) {
-    __m256 x[V];
-    for (int t = 0; t < V; ++t) x[t] = _mm256_loadu_ps(vj + 8 * t);  // vld rows: padded, never past the copy
-    for (int r = 0; r < kRows; ++r) {
-      const __m256 b = _mm256_broadcast_ss(p + r * ldp + j);
-      for (int t = 0; t < V; ++t) acc[r][t] = _mm256_fmadd_ps(b, x[t], acc[r][t]);
+    const __m256 b0 = _mm256_broadcast_ss(p0 + j);
+    const __m256 b1 = _mm256_broadcast_ss(p1 + j);
+    const __m256 b2 = _mm256_broadcast_ss(p2 + j);
+    const __m256 b3 = _mm256_broadcast_ss(p3 + j);
+#pragma GCC unroll 2
+    for (int t = 0; t < V; ++t) {
+      const __m256 x = _mm256_loadu_ps(vj + 8 * t);  // rows of vld floats: never past the copy
+      a0[t] = _mm256_fmadd_ps(b0, x, a0[t]);
+      a1[t] = _mm256_fmadd_ps(b1, x, a1[t]);
+      a2[t] = _mm256_fmadd_ps(b2, x, a2[t]);
+      a3[t] = _mm256_fmadd_ps(b3, x, a3[t]);
     }
   }
-  const __m256i full = _mm256_set1_epi32(-1);
-  for (int r = 0; r < kRows; ++r) {
-    const __m256 s = _mm256_set1_ps(inv[r]);
-    for (int t = 0; t < V; ++t) _mm256_maskstore_ps(out[r] + c0 + 8 * t, t == V - 1 ? last : full, _mm256_mul_ps(acc[r][t], s));
+  // Masked stores (slow on AMD) only for a partial last vector.
+  const bool partial = _mm256_movemask_ps(_mm256_castsi256_ps(last)) != 0xFF;
+#pragma GCC unroll 2
+  for (int t = 0; t < V; ++t) {
+    const __m256 r[kRows] = {_mm256_mul_ps(a0[t], _mm256_set1_ps(inv[0])), _mm256_mul_ps(a1[t], _mm256_set1_ps(inv[1])),
+                             _mm256_mul_ps(a2[t], _mm256_set1_ps(inv[2])), _mm256_mul_ps(a3[t], _mm256_set1_ps(inv[3]))};
+    for (int i = 0; i < kRows; ++i) {
+      if (t == V - 1 && partial) {
+        _mm256_maskstore_ps(out[i] + c0 + 8 * t, last, r[i]);
+      } else {
+        _mm256_storeu_ps(out[i] + c0 + 8 * t, r[i]);
+      }
+    }
   }
 }
 

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "optimum/models/architecture.h"
 #include "optimum/kernels/matmul.h"
 #include "optimum/core/threading.h"
 #include "optimum/exporters/export.h"
@@ -238,9 +239,9 @@ class PyModel {
   std::vector<std::string> input_names() const { return model_->input_names(); }
   std::vector<std::string> output_names() const { return model_->output_names(); }
   std::string task() const { return tasks::task_name(model_->task()); }
-  std::string model_type() const { return model_->config().model_type; }
-  std::string config_json() const { return model_->config().raw.dump(); }
-  py::object config() const { return json_to_python(model_->config().raw); }
+  std::string model_type() const { return model_->model_type(); }
+  std::string config_json() const { return model_->config_json().dump(); }
+  py::object config() const { return json_to_python(model_->config_json()); }
   std::string path() const { return model_->path().string(); }
 
  private:
@@ -251,6 +252,8 @@ class PyModel {
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "optimum-cpp native engine";
+  // The config, task and supported lists derive from the architecture registry.
+  models::register_architectures();
   // One table: C++ error type -> Python exception class. Translators run
   // newest first, so the base class is registered before its subclasses.
   add_error<Error>(m, "OptimumError", PyExc_RuntimeError);

@@ -14,10 +14,14 @@
 #include <vector>
 
 #include "optimum/core/errors.h"
+#include "optimum/models/architecture.h"
 #include "test_util.h"
 
 namespace optimum::config {
 namespace {
+
+// The specs are the architecture registry's (models/architecture.h).
+const bool registered = (models::register_architectures(), true);
 
 using test_util::TempDir;
 using test_util::in_quotes;

@@ -30,8 +30,8 @@ void add(Architecture a) {
   if (a.encoder.has_value() == a.decoder.has_value()) {
     throw InvalidArgument("architecture '" + a.model_type + "' must have exactly one loader (encoder or decoder)");
   }
-  if (find_architecture(a.model_type) != nullptr) {
-    throw InvalidArgument("architecture '" + a.model_type + "' registered twice");
+  for (const Architecture& e : table()) {
+    if (e.model_type == a.model_type) throw InvalidArgument("architecture '" + a.model_type + "' registered twice");
   }
   a.exports.model_type = a.model_type;
   a.exports.is_decoder = a.is_decoder();

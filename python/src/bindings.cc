@@ -16,6 +16,8 @@
 #include "optimum/hub/errors.h"
 #include "optimum/io/json.h"
 #include "optimum/modeling/modeling.h"
+#include "optimum/models/architecture.h"
+#include "optimum/models/decoder_heads.h"
 
 namespace py = pybind11;
 using namespace optimum;
@@ -240,10 +242,32 @@ class PyModel {
   std::vector<std::string> input_names() const { return model_->input_names(); }
   std::vector<std::string> output_names() const { return model_->output_names(); }
   std::string task() const { return tasks::task_name(model_->task()); }
-  std::string model_type() const { return model_->config().model_type; }
-  std::string config_json() const { return model_->config().raw.dump(); }
-  py::object config() const { return json_to_python(model_->config().raw); }
+  std::string model_type() const { return model_->model_type(); }
+  std::string config_json() const { return model_->config_json().dump(); }
+  py::object config() const { return json_to_python(model_->config_json()); }
   std::string path() const { return model_->path().string(); }
+
+  // The decoder head session, or null for an encoder.
+  const models::DecoderSession* decoder() const {
+    return dynamic_cast<const models::DecoderSession*>(&model_->session());
+  }
+  int64_t hidden_size() const {
+    if (const auto* d = decoder()) return d->base().config().hidden_size;
+    return model_->config().hidden_size;
+  }
+  // A decoder classifier's score rows, an encoder's config num_labels; None for other decoder heads.
+  py::object num_labels() const {
+    const auto* d = decoder();
+    if (d == nullptr) return py::int_(model_->config().num_labels);
+    if (d->classifier() != nullptr) return py::int_(d->classifier()->num_labels());
+    return py::none();
+  }
+  // The pad id a decoder classifier pools with (None without one).
+  py::object pad_token_id() const {
+    const auto* d = decoder();
+    if (d == nullptr || d->classifier() == nullptr || !d->classifier()->pad_token_id()) return py::none();
+    return py::int_(*d->classifier()->pad_token_id());
+  }
 
  private:
   std::shared_ptr<modeling::OptimizedModel> model_;
@@ -254,6 +278,8 @@ class PyModel {
 PYBIND11_MODULE(_C, m) {
   m.doc() = "optimum-cpp native engine";
   m.attr("__version__") = optimum::version();
+  // The config, task and supported lists derive from the architecture registry.
+  models::register_architectures();
   // One table: C++ error type -> Python exception class. Translators run
   // newest first, so the base class is registered before its subclasses.
   add_error<Error>(m, "OptimumError", PyExc_RuntimeError);
@@ -295,7 +321,11 @@ PYBIND11_MODULE(_C, m) {
       .def_property_readonly("model_type", &PyModel::model_type)
       .def_property_readonly("config_json", &PyModel::config_json)
       .def_property_readonly("config", &PyModel::config, "config.json as a dict (inf kept, any depth)")
-      .def_property_readonly("path", &PyModel::path);
+      .def_property_readonly("path", &PyModel::path)
+      .def_property_readonly("is_decoder", [](const PyModel& p) { return p.decoder() != nullptr; })
+      .def_property_readonly("hidden_size", &PyModel::hidden_size)
+      .def_property_readonly("num_labels", &PyModel::num_labels)
+      .def_property_readonly("pad_token_id", &PyModel::pad_token_id);
   bind_tokenizers(m);
   bind_gguf_tokenizer(m);
   bind_pipelines(m);

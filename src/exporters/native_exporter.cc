@@ -6,6 +6,7 @@
 #include "optimum/config/config.h"
 #include "optimum/core/progress.h"
 #include "optimum/core/version.h"
+#include "optimum/models/architecture.h"
 #include "optimum/exporters/accuracy.h"
 #include "optimum/exporters/decoder_export.h"
 #include "optimum/exporters/export.h"
@@ -52,6 +53,7 @@ double max_abs_diff(const Tensor& a, const Tensor& b, const std::string& name) {
 
 ExportResult export_native(const fs::path& model_dir, const fs::path& output_dir, const ExportOptions& options) {
   const fs::path config_dir = options.config_dir.empty() ? model_dir : options.config_dir;
+  models::register_architectures();  // the config specs and export configs derive from it
   const std::string library = tasks::check_loadable(config_dir);
   if (is_decoder_checkpoint(config_dir)) return export_decoder(model_dir, output_dir, options);
   const config::EncoderConfig cfg = config::load_config(config_dir);

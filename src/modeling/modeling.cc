@@ -11,6 +11,8 @@
 #include "optimum/core/threading.h"
 #include "optimum/hub/model_id.h"
 #include "optimum/modeling/export_cache.h"
+#include "optimum/models/architecture.h"
+#include "optimum/models/decoder_heads.h"
 #include "optimum/preprocessors/preprocessors.h"
 #include "optimum/tasks/registry.h"
 
@@ -147,8 +149,14 @@ std::shared_ptr<OptimizedModel> OptimizedModel::from_pretrained(const std::strin
   const std::optional<kernels::WeightType> compute = requested_type(options);  // an unknown dtype fails first
   // 1-2. Id resolution (path normalization, revision parsing, download) and file discovery.
   const ResolvedModel resolved = resolve(model_id, options.hub);
-  // 3-4. Library detection and config loading (refuses timm, diffusers, remote code).
-  tasks::check_loadable(resolved.config_dir);
+  models::register_architectures();
+  // 3-4. Library detection and config loading (refuses timm, diffusers, remote code): config.json is
+  // read here, once, and handed to the backend's load.
+  const fs::path config_file = resolved.config_dir / "config.json";
+  std::error_code exists_ec;
+  if (!fs::exists(config_file, exists_ec)) tasks::check_loadable(resolved.config_dir);  // diffusers, timm...
+  io::Json config_json = io::read_json(config_file);
+  tasks::check_loadable(resolved.config_dir, config_json);
   auto m = std::make_shared<OptimizedModel>();
   m->source_ = resolved.folder;
   m->config_dir_ = resolved.config_dir;
@@ -178,14 +186,39 @@ std::shared_ptr<OptimizedModel> OptimizedModel::from_pretrained(const std::strin
     }
     m->path_ = cached;
     m->config_dir_ = cached;
+    config_json = io::read_json(cached / "config.json");  // the export's own
   }
-  // 6. The backend's load (native CPU engine), in the requested precision.
-  m->model_ = models::EncoderModel::load(m->path_, options.task, m->config_dir_, compute);
+  // 6. The backend's load (native CPU engine), in the requested precision: the decoder heads for a
+  // decoder entry of the architecture registry, else the encoder engine (whose config parse names an
+  // unsupported model_type).
+  const std::string source = (m->config_dir_ / "config.json").string();
+  const models::Architecture* arch = nullptr;
+  if (config_json.is_object() && config_json.contains("model_type") && config_json["model_type"].is_string()) {
+    arch = models::find_architecture(config_json["model_type"].get<std::string>());
+  }
+  if (arch != nullptr && arch->is_decoder()) {
+    models::DecoderLoadOptions dlo;
+    dlo.compute = compute.value_or(kernels::WeightType::F32);
+    m->model_ = models::DecoderSession::load(m->path_, config_json, options.task, dlo);
+  } else {
+    m->model_ = models::EncoderModel::load(m->path_, options.task, config::parse_config(config_json, source), compute);
+  }
   return m;
 }
 
 NamedTensors OptimizedModel::forward(const std::map<std::string, Tensor>& inputs, bool skip_padding) const {
-  return model_->forward(inputs, nullptr, skip_padding);
+  models::RunOptions run;
+  run.skip_padding = skip_padding;
+  return model_->run(inputs, run);
+}
+
+const config::EncoderConfig& OptimizedModel::config() const {
+  const auto* encoder = dynamic_cast<const models::EncoderModel*>(model_.get());
+  if (encoder == nullptr) {
+    throw Unsupported("model_type '" + model_->model_type() +
+                      "' is a decoder: it has no encoder config (read config_json())");
+  }
+  return encoder->config();
 }
 
 void OptimizedModel::save_pretrained(const fs::path& dir) const {

@@ -154,8 +154,12 @@ std::shared_ptr<const DecoderModel> DecoderModel::load(const io::Json& config, c
 
 std::shared_ptr<const DecoderModel> DecoderModel::load(const std::filesystem::path& dir,
                                                        const DecoderLoadOptions& options) {
+  return load(dir, io::read_json(dir / "config.json"), options);
+}
+
+std::shared_ptr<const DecoderModel> DecoderModel::load(const std::filesystem::path& dir, const io::Json& config,
+                                                       const DecoderLoadOptions& options) {
   const std::filesystem::path config_path = dir / "config.json";
-  const io::Json config = io::read_json(config_path);
   // An unsupported model_type is reported before looking for weights.
   if (config.is_object() && config.contains("model_type") && config.at("model_type").is_string()) {
     decoder_family(config.at("model_type").get<std::string>());

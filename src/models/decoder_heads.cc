@@ -91,6 +91,44 @@ Tensor decoder_last_hidden_state(const DecoderModel& model, const PaddedTokens& 
   return out;
 }
 
+Tensor decoder_logits(const DecoderModel& model, const PaddedTokens& tokens) {
+  check_tokens(tokens);
+  if (!model.has_lm_head()) {
+    throw Unsupported("model_type '" + model.model_type() +
+                      "': the checkpoint has no lm_head (a base model): load it for feature-extraction");
+  }
+  const Ragged r = compact(tokens);
+  const int64_t V = model.vocab_size();
+  Tensor out = Tensor::zeros(DType::F32, {tokens.batch, tokens.seq, V});
+  std::vector<StepSegment> segments;
+  int64_t capacity = 0;
+  for (size_t b = 0; b < r.ids.size(); ++b) {
+    if (r.ids[b].empty()) continue;
+    const auto n = static_cast<int64_t>(r.ids[b].size());
+    segments.push_back({static_cast<int64_t>(b), r.ids[b].data(), n});
+    capacity = std::max(capacity, n);
+  }
+  if (segments.empty()) return out;
+  if (capacity > model.max_positions()) {
+    throw InvalidArgument("a row has " + std::to_string(capacity) + " tokens, over max_position_embeddings " +
+                          std::to_string(model.max_positions()));
+  }
+  auto cache = model.new_cache(static_cast<int64_t>(r.ids.size()), capacity);
+  StepOptions options;
+  options.all_logits = true;
+  const Tensor logits = model.step(*cache, segments, options);
+  const float* src = logits.data<float>();
+  float* dst = out.mutable_data<float>();
+  int64_t row = 0;
+  for (int64_t b = 0; b < tokens.batch; ++b) {
+    for (const int64_t col : r.cols[b]) {
+      std::copy_n(src + row * V, V, dst + (b * tokens.seq + col) * V);
+      ++row;
+    }
+  }
+  return out;
+}
+
 int64_t last_non_pad_token(const int64_t* ids, int64_t seq, std::optional<int64_t> pad_token_id) {
   if (!pad_token_id) return seq - 1;
   // transformers: argmax(arange(seq) * (ids != pad)): the last non-pad column, 0 when none.
@@ -145,9 +183,13 @@ SequenceClassificationHead load_sequence_classification_head(const io::Json& con
 
 std::shared_ptr<const DecoderForSequenceClassification> DecoderForSequenceClassification::load(
     const std::filesystem::path& dir, const DecoderLoadOptions& options) {
+  return load(dir, io::read_json(dir / "config.json"), options);
+}
+
+std::shared_ptr<const DecoderForSequenceClassification> DecoderForSequenceClassification::load(
+    const std::filesystem::path& dir, const io::Json& config, const DecoderLoadOptions& options) {
   const std::filesystem::path config_path = dir / "config.json";
   const std::string source = config_path.string();
-  const io::Json config = io::read_json(config_path);
   if (config.is_object() && config.contains("model_type") && config.at("model_type").is_string()) {
     decoder_family(config.at("model_type").get<std::string>());  // Unsupported before looking for weights
   }
@@ -156,7 +198,7 @@ std::shared_ptr<const DecoderForSequenceClassification> DecoderForSequenceClassi
   const io::WeightStore store =
       native ? open_native_weights(dir, io::read_json(dir / "optimum_export.json"), (dir / "optimum_export.json").string())
              : io::WeightStore::open_dir(dir);
-  auto base = native ? DecoderModel::load(dir, options) : DecoderModel::load(config, store, source, options);
+  auto base = native ? DecoderModel::load(dir, config, options) : DecoderModel::load(config, store, source, options);
   SequenceClassificationHead head = load_sequence_classification_head(config, store, base->config().hidden_size, source);
   return std::make_shared<const DecoderForSequenceClassification>(std::move(base), std::move(head.score),
                                                                   head.pad_token_id);

@@ -4,6 +4,7 @@
 
 #include "optimum/core/errors.h"
 #include "optimum/core/threading.h"
+#include "optimum/models/architecture.h"
 #include "optimum/models/native_files.h"
 
 namespace optimum::models {
@@ -29,7 +30,13 @@ Tensor as_int64(const Tensor& t, const std::string& name) {
 std::shared_ptr<const EncoderModel> EncoderModel::load(const std::filesystem::path& dir, tasks::Task task,
                                                        const std::filesystem::path& config_dir,
                                                        std::optional<kernels::WeightType> compute) {
-  const config::EncoderConfig cfg = config::load_config(config_dir.empty() ? dir : config_dir);
+  register_architectures();  // the config specs
+  return load(dir, task, config::load_config(config_dir.empty() ? dir : config_dir), compute);
+}
+
+std::shared_ptr<const EncoderModel> EncoderModel::load(const std::filesystem::path& dir, tasks::Task task,
+                                                       const config::EncoderConfig& cfg,
+                                                       std::optional<kernels::WeightType> compute) {
   std::error_code ec;
   if (std::filesystem::exists(dir / kExportFile, ec)) {
     const std::string record = (dir / kExportFile).string();

@@ -10,7 +10,7 @@
 #include "optimum/config/config.h"
 #include "optimum/core/errors.h"
 #include "optimum/hub/hub.h"
-#include "optimum/models/registry.h"
+#include "optimum/models/architecture.h"
 
 namespace optimum::cli {
 
@@ -35,7 +35,7 @@ void run_info(InfoArgs& a) {
                    " has no config.json" + (a.hub.subfolder.empty() ? "" : " in subfolder '" + a.hub.subfolder + "'") +
                    " (is it a transformers model? give --subfolder when the model is in a sub-folder)");
   }
-  const config::EncoderConfig c = config::load_config(snap.folder);
+  const io::Json raw = io::read_json(config_file);
   nlohmann::json out;
   out["model"] = a.model;
   if (!snap.is_local) {
@@ -43,17 +43,32 @@ void run_info(InfoArgs& a) {
     out["commit"] = snap.commit;
   }
   out["folder"] = snap.folder.string();
-  out["model_type"] = c.model_type;
-  out["architectures"] = c.architectures;
-  out["hidden_size"] = c.hidden_size;
-  out["num_hidden_layers"] = c.num_hidden_layers;
-  out["num_attention_heads"] = c.num_attention_heads;
-  out["vocab_size"] = c.vocab_size;
-  out["num_labels"] = c.num_labels;
-  const models::Family& f = models::find_family(c.model_type);
-  std::vector<std::string> tasks;
-  for (tasks::Task t : f.tasks) tasks.push_back(tasks::task_name(t));
-  out["tasks"] = tasks;
+  const std::string model_type =
+      raw.is_object() && raw.contains("model_type") && raw["model_type"].is_string() ? raw["model_type"].get<std::string>()
+                                                                                    : std::string();
+  const models::Architecture* arch = models::find_architecture(model_type);
+  if (arch != nullptr && arch->is_decoder()) {
+    const models::DecoderConfig c = arch->decoder->parse_config(raw, config_file.string());
+    out["model_type"] = model_type;
+    out["architectures"] = raw.value("architectures", nlohmann::json::array());
+    out["hidden_size"] = c.hidden_size;
+    out["num_hidden_layers"] = c.n_layers;
+    out["num_attention_heads"] = c.n_heads;
+    out["num_key_value_heads"] = c.n_heads_kv;
+    out["vocab_size"] = c.vocab_size;
+  } else {
+    const config::EncoderConfig c = config::parse_config(raw, config_file.string());
+    out["model_type"] = c.model_type;
+    out["architectures"] = c.architectures;
+    out["hidden_size"] = c.hidden_size;
+    out["num_hidden_layers"] = c.num_hidden_layers;
+    out["num_attention_heads"] = c.num_attention_heads;
+    out["vocab_size"] = c.vocab_size;
+    out["num_labels"] = c.num_labels;
+    arch = &models::architecture(c.model_type);
+  }
+  out["blocks"] = models::describe(arch->blocks);
+  out["tasks"] = models::architecture_tasks(*arch);
   const std::filesystem::path export_file = snap.folder / "optimum_export.json";
   if (std::filesystem::is_regular_file(export_file, ec)) {
     const io::Json meta = io::read_json(export_file);

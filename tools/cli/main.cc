@@ -5,8 +5,10 @@
 #include "commands.h"
 #include "optimum/core/errors.h"
 #include "optimum/core/version.h"
+#include "optimum/models/architecture.h"
 
 int main(int argc, char** argv) {
+  optimum::models::register_architectures();  // the config, task and supported lists derive from it
   CLI::App app{"optimum-cpp: export, run and serve Hugging Face models in C++"};
   app.set_version_flag("--version", std::string("optimum-cpp ") + optimum::version());
   app.require_subcommand(1);

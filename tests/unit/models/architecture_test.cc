@@ -20,6 +20,14 @@
 namespace optimum::models {
 namespace {
 
+// Every test sees the registry filled, whichever one runs first or alone
+// (ctest runs each test in its own process).
+class RegistryEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override { register_architectures(); }
+};
+const auto* const kRegistry = ::testing::AddGlobalTestEnvironment(new RegistryEnvironment);
+
 using test_util::TempDir;
 
 std::vector<std::string> sorted(std::vector<std::string> v) {

@@ -51,8 +51,10 @@ Ragged compact(const PaddedTokens& t) {
   return r;
 }
 
-// Hidden states [sum of real tokens, hidden] of the non-empty rows, in row order.
-Tensor run_rows(const DecoderModel& model, const Ragged& r) {
+// Hidden states (or, with `logits`, the lm_head's logits) [sum of real
+// tokens, width] of the non-empty rows, in row order; undefined when every
+// row is empty.
+Tensor run_rows(const DecoderModel& model, const Ragged& r, bool logits = false) {
   std::vector<StepSegment> segments;
   int64_t capacity = 0;
   for (size_t b = 0; b < r.ids.size(); ++b) {
@@ -67,7 +69,27 @@ Tensor run_rows(const DecoderModel& model, const Ragged& r) {
                           std::to_string(model.max_positions()));
   }
   auto cache = model.new_cache(static_cast<int64_t>(r.ids.size()), capacity);
-  return model.hidden_states(*cache, segments);
+  if (!logits) return model.hidden_states(*cache, segments);
+  StepOptions options;
+  options.all_logits = true;
+  return model.step(*cache, segments, options);
+}
+
+// The rows of run_rows placed back at their [batch, seq] positions of a
+// zero [batch, seq, width] tensor (padding positions stay zero).
+Tensor scatter_rows(const Tensor& rows, const Ragged& r, const PaddedTokens& tokens, int64_t width) {
+  Tensor out = Tensor::zeros(DType::F32, {tokens.batch, tokens.seq, width});
+  if (!rows.defined()) return out;
+  const float* src = rows.data<float>();
+  float* dst = out.mutable_data<float>();
+  int64_t row = 0;
+  for (int64_t b = 0; b < tokens.batch; ++b) {
+    for (const int64_t col : r.cols[b]) {
+      std::copy_n(src + row * width, width, dst + (b * tokens.seq + col) * width);
+      ++row;
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -75,20 +97,7 @@ Tensor run_rows(const DecoderModel& model, const Ragged& r) {
 Tensor decoder_last_hidden_state(const DecoderModel& model, const PaddedTokens& tokens) {
   check_tokens(tokens);
   const Ragged r = compact(tokens);
-  const int64_t H = model.config().hidden_size;
-  Tensor out = Tensor::zeros(DType::F32, {tokens.batch, tokens.seq, H});
-  const Tensor hidden = run_rows(model, r);
-  if (!hidden.defined()) return out;
-  const float* src = hidden.data<float>();
-  float* dst = out.mutable_data<float>();
-  int64_t row = 0;
-  for (int64_t b = 0; b < tokens.batch; ++b) {
-    for (const int64_t col : r.cols[b]) {
-      std::copy_n(src + row * H, H, dst + (b * tokens.seq + col) * H);
-      ++row;
-    }
-  }
-  return out;
+  return scatter_rows(run_rows(model, r), r, tokens, model.config().hidden_size);
 }
 
 Tensor decoder_logits(const DecoderModel& model, const PaddedTokens& tokens) {
@@ -98,35 +107,7 @@ Tensor decoder_logits(const DecoderModel& model, const PaddedTokens& tokens) {
                       "': the checkpoint has no lm_head (a base model): load it for feature-extraction");
   }
   const Ragged r = compact(tokens);
-  const int64_t V = model.vocab_size();
-  Tensor out = Tensor::zeros(DType::F32, {tokens.batch, tokens.seq, V});
-  std::vector<StepSegment> segments;
-  int64_t capacity = 0;
-  for (size_t b = 0; b < r.ids.size(); ++b) {
-    if (r.ids[b].empty()) continue;
-    const auto n = static_cast<int64_t>(r.ids[b].size());
-    segments.push_back({static_cast<int64_t>(b), r.ids[b].data(), n});
-    capacity = std::max(capacity, n);
-  }
-  if (segments.empty()) return out;
-  if (capacity > model.max_positions()) {
-    throw InvalidArgument("a row has " + std::to_string(capacity) + " tokens, over max_position_embeddings " +
-                          std::to_string(model.max_positions()));
-  }
-  auto cache = model.new_cache(static_cast<int64_t>(r.ids.size()), capacity);
-  StepOptions options;
-  options.all_logits = true;
-  const Tensor logits = model.step(*cache, segments, options);
-  const float* src = logits.data<float>();
-  float* dst = out.mutable_data<float>();
-  int64_t row = 0;
-  for (int64_t b = 0; b < tokens.batch; ++b) {
-    for (const int64_t col : r.cols[b]) {
-      std::copy_n(src + row * V, V, dst + (b * tokens.seq + col) * V);
-      ++row;
-    }
-  }
-  return out;
+  return scatter_rows(run_rows(model, r, /*logits=*/true), r, tokens, model.vocab_size());
 }
 
 int64_t last_non_pad_token(const int64_t* ids, int64_t seq, std::optional<int64_t> pad_token_id) {

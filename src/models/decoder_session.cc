@@ -9,24 +9,6 @@
 
 namespace optimum::models {
 
-namespace {
-
-// `t` as contiguous int64 (int32 converted); InvalidArgument names `name`.
-Tensor ids_int64(const Tensor& t, const std::string& name) {
-  if (t.dtype() == DType::I64) return t;
-  if (t.dtype() != DType::I32) {
-    throw InvalidArgument("input '" + name + "' has dtype " + std::string(dtype_name(t.dtype())) +
-                          "; expected int64 or int32");
-  }
-  Tensor out = Tensor::zeros(DType::I64, t.shape());
-  const int32_t* src = t.data<int32_t>();
-  int64_t* dst = out.mutable_data<int64_t>();
-  for (int64_t i = 0; i < t.numel(); ++i) dst[i] = src[i];
-  return out;
-}
-
-}  // namespace
-
 std::shared_ptr<const DecoderSession> DecoderSession::load(const std::filesystem::path& dir, const io::Json& config,
                                                            tasks::Task task, const DecoderLoadOptions& options) {
   std::shared_ptr<DecoderSession> s(new DecoderSession());
@@ -74,14 +56,14 @@ NamedTensors DecoderSession::run(const std::map<std::string, Tensor>& inputs, co
   if (shape.size() != 2) {
     throw InvalidArgument("input 'input_ids' has shape " + shape_str(shape) + "; expected rank 2 [batch, sequence]");
   }
-  const Tensor ids = ids_int64(ids_it->second, "input_ids");
+  const Tensor ids = input_as_int64(ids_it->second, "input_ids");
   Tensor mask;
   if (auto it = inputs.find("attention_mask"); it != inputs.end()) {
     if (it->second.shape() != shape) {
       throw InvalidArgument("input 'attention_mask' has shape " + shape_str(it->second.shape()) +
                             " but input_ids has " + shape_str(shape));
     }
-    mask = ids_int64(it->second, "attention_mask");
+    mask = input_as_int64(it->second, "attention_mask");
   }
   PaddedTokens tokens;
   tokens.ids = ids.data<int64_t>();

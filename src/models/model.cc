@@ -9,10 +9,7 @@
 
 namespace optimum::models {
 
-namespace {
-
-// The input as contiguous int64, converting int32.
-Tensor as_int64(const Tensor& t, const std::string& name) {
+Tensor input_as_int64(const Tensor& t, const std::string& name) {
   if (t.dtype() == DType::I64) return t;
   if (t.dtype() != DType::I32) {
     throw InvalidArgument("input '" + name + "' has dtype " + std::string(dtype_name(t.dtype())) +
@@ -24,8 +21,6 @@ Tensor as_int64(const Tensor& t, const std::string& name) {
   for (int64_t i = 0; i < t.numel(); ++i) dst[i] = src[i];
   return out;
 }
-
-}  // namespace
 
 std::shared_ptr<const EncoderModel> EncoderModel::load(const std::filesystem::path& dir, tasks::Task task,
                                                        const std::filesystem::path& config_dir,
@@ -155,7 +150,7 @@ NamedTensors EncoderModel::forward(const std::map<std::string, Tensor>& inputs, 
       throw InvalidArgument("input '" + name + "' has shape " + shape_str(t.shape()) + " but input_ids has " +
                             shape_str(shape));
     }
-    flat[name] = as_int64(t, name);
+    flat[name] = input_as_int64(t, name);
   }
   auto ptr = [&](const char* name) -> const int64_t* {
     auto it = flat.find(name);

@@ -25,6 +25,10 @@ struct RunOptions {
   bool skip_padding = false;
 };
 
+// A session input as contiguous int64 (int32 converted); InvalidArgument
+// names the input `name` for any other dtype. Defined in model.cc.
+Tensor input_as_int64(const Tensor& t, const std::string& name);
+
 class Session {
  public:
   virtual ~Session() = default;

@@ -19,6 +19,14 @@ Direction parse_direction(const std::string& s) {
   throw InvalidArgument("direction must be 'left' or 'right', got '" + s + "'");
 }
 
+// transformers' truncation strategy names.
+TruncationStrategy parse_truncation_strategy(const std::string& strategy) {
+  if (strategy == "longest_first") return TruncationStrategy::LongestFirst;
+  if (strategy == "only_first") return TruncationStrategy::OnlyFirst;
+  if (strategy == "only_second") return TruncationStrategy::OnlySecond;
+  throw InvalidArgument("unknown truncation strategy '" + strategy + "' (longest_first, only_first, only_second)");
+}
+
 std::string direction_name(Direction d) { return d == Direction::Left ? "left" : "right"; }
 
 // A Python str as UTF-8; TypeError (as `tokenizers` raises) for anything
@@ -123,16 +131,7 @@ void bind_tokenizers(py::module_& m) {
               TruncationParams p;
               p.max_length = *max_length;
               p.stride = stride;
-              if (strategy == "longest_first") {
-                p.strategy = TruncationStrategy::LongestFirst;
-              } else if (strategy == "only_first") {
-                p.strategy = TruncationStrategy::OnlyFirst;
-              } else if (strategy == "only_second") {
-                p.strategy = TruncationStrategy::OnlySecond;
-              } else {
-                throw InvalidArgument("unknown truncation strategy '" + strategy +
-                                      "' (longest_first, only_first, only_second)");
-              }
+              p.strategy = parse_truncation_strategy(strategy);
               p.direction = parse_direction(truncation_side);
               settings.truncation = p;
             }
@@ -175,16 +174,7 @@ void bind_tokenizers(py::module_& m) {
             TruncationParams p;
             p.max_length = max_length;
             p.stride = stride;
-            if (strategy == "longest_first") {
-              p.strategy = TruncationStrategy::LongestFirst;
-            } else if (strategy == "only_first") {
-              p.strategy = TruncationStrategy::OnlyFirst;
-            } else if (strategy == "only_second") {
-              p.strategy = TruncationStrategy::OnlySecond;
-            } else {
-              throw InvalidArgument("unknown truncation strategy '" + strategy +
-                                    "' (longest_first, only_first, only_second)");
-            }
+            p.strategy = parse_truncation_strategy(strategy);
             p.direction = parse_direction(direction);
             t.enable_truncation(p);
           },

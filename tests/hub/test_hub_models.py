@@ -15,7 +15,7 @@ Repositories of the fake Hub (each written with transformers' save_pretrained):
   org/legacy      sharded pytorch_model.bin only (torch.save, as transformers 4 wrote)
   org/private-model  private, token hf_model_secret
   org/corrupt-model  its CDN can be told to serve wrong bytes
-  org/gpt2        a model_type the engine does not support
+  org/opt         a model_type the engine does not support
 """
 
 from __future__ import annotations
@@ -132,8 +132,8 @@ def world(tmp_path_factory):
     models["corrupt"] = bert(7)
     models["corrupt"].save_pretrained(base / "corrupt")
     torch.manual_seed(8)
-    T.GPT2Model(T.GPT2Config(vocab_size=64, n_embd=16, n_layer=1, n_head=2, n_positions=32)).save_pretrained(
-        base / "gpt2")
+    T.OPTModel(T.OPTConfig(vocab_size=64, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, ffn_dim=32,
+                           max_position_embeddings=32, word_embed_proj_dim=16)).save_pretrained(base / "opt")
 
     config = {"repos": [
         {"id": "org/tiny-bert", "commits": [{"folder": str(base / "v1.0"), "refs": ["v1.0"]},
@@ -144,7 +144,7 @@ def world(tmp_path_factory):
         {"id": "org/private-model", "private": True, "token": PRIVATE_TOKEN,
          "commits": [{"folder": str(base / "private"), "refs": ["main"]}]},
         {"id": "org/corrupt-model", "commits": [{"folder": str(base / "corrupt"), "refs": ["main"]}]},
-        {"id": "org/gpt2", "commits": [{"folder": str(base / "gpt2"), "refs": ["main"]}]},
+        {"id": "org/opt", "commits": [{"folder": str(base / "opt"), "refs": ["main"]}]},
     ]}
     (base / "hub.json").write_text(json.dumps(config))
     hub = FakeHub(base / "hub.json", base)
@@ -496,10 +496,10 @@ def test_private_repository_needs_its_token(env, world, monkeypatch):
 
 
 def test_unsupported_model_type_and_task_through_the_hub(env, tmp_path):
-    with pytest.raises(oc.UnsupportedError, match=r"'gpt2'.*supported: albert, bert"):
-        oc.AutoModel.from_pretrained("org/gpt2")
-    with pytest.raises(oc.UnsupportedError, match=r"'gpt2'.*supported: albert, bert"):
-        oc.AutoModel.from_pretrained("org/gpt2", export=True)
+    with pytest.raises(oc.UnsupportedError, match=r"'opt'.*supported: albert, bert"):
+        oc.AutoModel.from_pretrained("org/opt")
+    with pytest.raises(oc.UnsupportedError, match=r"'opt'.*supported: albert, bert"):
+        oc.AutoModel.from_pretrained("org/opt", export=True)
     proc = cli("export", "--model", "org/tiny-bert", "--task", "text-generation", tmp_path / "out", env=env)
     assert proc.returncode == 1
     assert "task 'text-generation' is not supported for model_type 'bert'" in proc.stderr

@@ -106,10 +106,11 @@ def test_task_the_model_cannot_do(zoo, oc):
 
 
 def test_unsupported_model_type(tmp_path, oc):
-    from transformers import GPT2Config, GPT2LMHeadModel
+    from transformers import OPTConfig, OPTForSequenceClassification
 
-    GPT2LMHeadModel(GPT2Config(n_embd=32, n_layer=1, n_head=2, vocab_size=64)).save_pretrained(str(tmp_path))
-    with pytest.raises(oc.UnsupportedError, match="gpt2"):
+    OPTForSequenceClassification(OPTConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, ffn_dim=64,
+                                           vocab_size=64, word_embed_proj_dim=32)).save_pretrained(str(tmp_path))
+    with pytest.raises(oc.UnsupportedError, match="'opt'"):
         oc.pipeline("text-classification", model=str(tmp_path))
 
 

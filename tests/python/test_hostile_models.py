@@ -67,9 +67,11 @@ def edited(folder, dest, record=None, config=None, tensors=None):
             edit(data)
             (dest / name).write_text(json.dumps(data))
     if tensors is not None:
-        weights = load_file(dest / "model.safetensors")
+        # Native exports keep their weights in model.optimum-cpp.safetensors, checkpoints in model.safetensors.
+        name = "model.optimum-cpp.safetensors" if (dest / "model.optimum-cpp.safetensors").exists() else "model.safetensors"
+        weights = load_file(dest / name)
         tensors(weights)
-        save_file(weights, dest / "model.safetensors", metadata={"format": "pt"})
+        save_file(weights, dest / name, metadata={"format": "pt"})
     return dest
 
 

@@ -12,6 +12,7 @@ import shutil
 
 import numpy as np
 import pytest
+import tokenizers
 import torch
 import transformers
 
@@ -170,3 +171,16 @@ def ragged_prefill(ours, max_len):
     alone = [ours.step(ours.new_cache(1, max_len), [(0, p)], all_logits=True) for p in prompts]
     assert_batch_equal(together, np.concatenate(alone))
     return prompts, batch_cache, alone
+
+
+def train_bpe_tokenizer(folder, texts):
+    """A BPE tokenizer (ids < VOCAB, specials <pad> <s> </s> <unk>) trained on `texts`, saved as
+    `folder`/tokenizer.json and returned."""
+    tok = tokenizers.Tokenizer(tokenizers.models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
+    trainer = tokenizers.trainers.BpeTrainer(vocab_size=VOCAB, special_tokens=["<pad>", "<s>", "</s>", "<unk>"],
+                                             limit_alphabet=40)
+    tok.train_from_iterator(texts, trainer)
+    assert tok.get_vocab_size() <= VOCAB
+    tok.save(str(folder / "tokenizer.json"))
+    return tok

@@ -16,13 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import tokenizers
 import torch
 import transformers
 
 import optimum_cpp
 from optimum_cpp import _C
-from decoder_common import LLAMA_LIKE, PAD, VOCAB
+from decoder_common import LLAMA_LIKE, PAD, VOCAB, train_bpe_tokenizer
 
 ATOL = 1e-4
 ROOT = Path(__file__).resolve().parents[2]
@@ -148,14 +147,7 @@ def test_errors_name_the_task_and_weight(tmp_path):
 
 
 def with_tokenizer(folder: Path):
-    tok = tokenizers.Tokenizer(tokenizers.models.BPE(unk_token="<unk>"))
-    tok.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
-    trainer = tokenizers.trainers.BpeTrainer(vocab_size=VOCAB, special_tokens=["<pad>", "<s>", "</s>", "<unk>"],
-                                             limit_alphabet=40)
-    tok.train_from_iterator(CALIBRATION, trainer)
-    assert tok.get_vocab_size() <= VOCAB
-    tok.save(str(folder / "tokenizer.json"))
-    return tok
+    return train_bpe_tokenizer(folder, CALIBRATION)
 
 
 @pytest.mark.parametrize("name,dtype", [("llama", "bf16"), ("llama", "int8"), ("qwen2", "int8")])

@@ -20,13 +20,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import tokenizers
 import torch
 import transformers
 from safetensors.numpy import load_file, save_file
 
 from optimum_cpp import _C
-from decoder_common import VOCAB
+from decoder_common import VOCAB, train_bpe_tokenizer
 
 ATOL = 1e-4
 ROOT = Path(__file__).resolve().parents[2]
@@ -217,14 +216,7 @@ CALIBRATION = [
 def _with_tokenizer(src, dst):
     """A copy of a tiny model with a BPE tokenizer (ids < VOCAB) trained on CALIBRATION."""
     shutil.copytree(src, dst)
-    tok = tokenizers.Tokenizer(tokenizers.models.BPE(unk_token="<unk>"))
-    tok.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
-    trainer = tokenizers.trainers.BpeTrainer(vocab_size=VOCAB, special_tokens=["<pad>", "<s>", "</s>", "<unk>"],
-                                             limit_alphabet=40)
-    tok.train_from_iterator(CALIBRATION, trainer)
-    assert tok.get_vocab_size() <= VOCAB
-    tok.save(str(dst / "tokenizer.json"))
-    return tok
+    return train_bpe_tokenizer(dst, CALIBRATION)
 
 
 @pytest.mark.parametrize("name", ["llama", "qwen3"])

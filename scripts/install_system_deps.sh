@@ -7,4 +7,5 @@ exec "$(dirname "$0")/install_debs.sh" \
   libdnnl-dev nlohmann-json3-dev libgtest-dev libcli11-dev \
   libutf8proc-dev libpcre2-dev libcurl4-openssl-dev \
   libboost-dev libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
-  libzip-dev libarchive-dev libyaml-cpp-dev wrk
+  libzip-dev libarchive-dev libyaml-cpp-dev wrk \
+  libonnx-dev libsndfile1-dev libfftw3-dev libjpeg-dev libpng-dev libwebp-dev

@@ -130,14 +130,14 @@ def test_int8_export_stores_int8_word_embeddings(minilm_dir, tmp_path):
     assert fp32_size / int8_size >= 3.3  # ONNX Runtime int8: 3.9x; the guard keeps a few Linears higher
     # An int8 export from before int8 word embeddings (f32 table, no scales) still loads and
     # gives the same embeddings up to the table's rounding.
-    from safetensors.numpy import save_file
+    from safetensors.torch import save_file  # torch: the export may hold bf16 Linears
 
     import optimum_cpp as oc
 
-    with safe_open(str(weights), "np") as f:
+    with safe_open(str(weights), "pt") as f:
         meta = f.metadata()
         tensors = {k: f.get_tensor(k) for k in f.keys()}
-    tensors["embeddings.word.weight"] = tensors["embeddings.word.weight"].astype(np.float32) * \
+    tensors["embeddings.word.weight"] = tensors["embeddings.word.weight"].float() * \
         tensors.pop("embeddings.word.weight_scale")[:, None]
     new = oc.SentenceTransformer(str(tmp_path / "int8")).encode(["An older export still loads."])
     save_file(tensors, str(weights), metadata=meta)

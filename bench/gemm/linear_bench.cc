@@ -4,7 +4,7 @@
 //   linear_bench [--repeats R] M,N,K[,gelu] [...]
 //
 // The int8 kernel follows OPTIMUM_INT8_KERNEL / OPTIMUM_CPU_ISA as in the engine; the one in use
-// is printed. Threads: OMP_NUM_THREADS. Build: make bench-linear (see Makefile) or
+// is printed. Threads: OMP_NUM_THREADS. Build (after the kernels library):
 //   g++ -O2 -std=c++20 -Iinclude bench/gemm/linear_bench.cc build/src/kernels/liboptimum_kernels.a
 //       build/src/core/liboptimum_core.a -ldnnl -fopenmp -o build/bench/linear_bench
 #include <algorithm>

@@ -13,7 +13,7 @@ JOBS       ?= $(shell nproc)
 
 CMAKE_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=Release -DPython_EXECUTABLE=$(abspath $(PY))
 
-.PHONY: run test setup build unit-test asan-test asan-serving-test parity-test python-test bench bench-tokenizers bench-serving bench-generation clean format fuzz
+.PHONY: run test setup build wheel wheel-test unit-test asan-test asan-serving-test parity-test python-test bench bench-tokenizers bench-serving bench-generation clean format fuzz
 
 setup: $(STAMPS)/system $(STAMPS)/venv $(STAMPS)/gguf-models
 
@@ -86,9 +86,36 @@ asan-serving-test: build
 
 python-test: build
 	$(PY) -m pytest -q tests/python tests/parity tests/pipelines tests/sentence_transformers tests/hub tests/tokenizers tests/precision \
-	  tests/decoders tests/generation tests/gguf tests/gguf_tokenizer tests/cli tests/serving tests/deploy
+	  tests/decoders tests/generation tests/gguf tests/gguf_tokenizer tests/cli tests/serving tests/deploy tests/surface \
+	  tests/exports_honest
 
-test: unit-test asan-test asan-serving-test python-test
+test: unit-test asan-test asan-serving-test python-test wheel-test
+
+# The Python package (pyproject.toml, scikit-build-core). `make wheel` builds it in
+# build/ itself (build-dir), so the objects of `make build` are reused and only the
+# wheel's two targets (_C, optimum-cpp) are brought up to date; the defines are the
+# ones build/ is configured with. auditwheel then bundles every library outside the
+# manylinux policy (oneDNN, curl, gRPC, ...) into optimum_cpp.libs/: $(WHEEL_DIST)/.
+# `make wheel-test` installs it into a fresh venv (build/wheel-venv, deleted first)
+# and smoke-tests it from an empty folder against sentence-transformers (tests/wheel/).
+# The build is not isolated (--no-isolation: the venv's pinned scikit-build-core and
+# pybind11): scikit-build-core clears a build folder's CMake cache whenever the build
+# environment changes, so an isolated `pip wheel . -C build-dir=build` would rebuild build/.
+WHEEL_DIST  := $(BUILD)/dist
+WHEEL_PLAT  ?= manylinux_2_36_x86_64
+WHEEL_NUMPY := numpy==2.4.6
+wheel: setup
+	rm -rf $(BUILD)/dist-raw $(WHEEL_DIST)
+	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(PY) -m build --wheel --no-isolation --outdir $(BUILD)/dist-raw \
+	  -C build-dir=$(BUILD) -C cmake.define.OPTIMUM_BUILD_TESTS=ON -C cmake.define.OPTIMUM_WERROR=ON \
+	  -C cmake.define.OPTIMUM_PYTHON_INPLACE=ON -C cmake.define.pybind11_DIR="$$($(PY) -m pybind11 --cmakedir)" \
+	  > $(BUILD)/wheel-build.log 2>&1 \
+	  || { tail -40 $(BUILD)/wheel-build.log; exit 1; }
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m auditwheel repair --plat $(WHEEL_PLAT) -w $(WHEEL_DIST) $(BUILD)/dist-raw/*.whl
+	@ls -l $(WHEEL_DIST)/*.whl
+
+wheel-test: wheel
+	$(PY) tests/wheel/run_wheel_test.py --wheel $(WHEEL_DIST) --venv $(BUILD)/wheel-venv --model "$(MINILM)" --numpy $(WHEEL_NUMPY)
 
 # libFuzzer (clang 14) over the readers of untrusted files: safetensors,
 # pickle, torch zip, config.json, tokenizer.json, optimum_export.json, and the

@@ -558,7 +558,8 @@ def report(result: dict) -> str:
                         po, pp = c["peers"].get(o), c["peers"].get(n)
                         cells.append("—" if not (po and pp) else f"{pp[key] / po[key]:.2f}x")
                     L.append(f"| {o} | {n} | " + " | ".join(cells) + " |")
-        missing_ours = [f"ours:{v}" for v in ("fp32", "fp32-unpadded", "bf16", "int8") if f"ours:{v}" not in ours]
+        missing_ours = [f"ours:{v}" for v in ("fp32", "fp32-unpadded", "bf16", "bf16-unpadded", "int8", "int8-unpadded")
+                       if f"ours:{v}" not in ours]
         for o in missing_ours:
             L.append(f"| {o} | (not available: {mres['unavailable'].get(o, 'not run')}) |" + " |" * len(cases))
 
@@ -654,6 +655,10 @@ def check_targets(model: str, mres: dict) -> list[str]:
             fastest("32x128", lambda n: n.endswith(":int8")), 1.5, True)
         row("mixed64 vs fastest ONNX Runtime fp32", ours_ms("mixed64", ["fp32", "fp32-unpadded"]),
             fastest("mixed64", lambda n: n.startswith("ort:") and fp32(n)), 2.0, True)
+        for dt in ("fp32", "bf16", "int8"):  # the "mixed64 >= 2x the fastest peer in every precision"
+            row(f"mixed64 {dt} vs fastest {dt} peer", ours_ms("mixed64", [dt, f"{dt}-unpadded"]),
+                fastest("mixed64", lambda n, dt=dt: not n.startswith(("ours:", "onednn:")) and dtype_of(n.split(":")[1]) == dt),
+                2.0, True)
         ld = mres["load"].get("ours:fp32")
         if ld:
             ms = ld["load_s"] * 1000

@@ -4,13 +4,27 @@ and B and the change (B / A; < 1 means B is faster), plus load time and peak RSS
 
     .venv/bin/python bench/models/compare.py A.json B.json [--peers ours] [--threshold 0.05]
 
-Rows whose change is beyond --threshold (relative) are marked with '*'."""
+Rows whose change is beyond --threshold (relative) are marked with '*'.
+
+--split-base: A/B of two builds timed in one run (peer `base`, OPTIMUM_BENCH_BASE): A is the
+`base` peer of file A, renamed `ours`, B the `ours` peer of file B (give the same file twice)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import pathlib
+
+
+def only_peer(result: dict, peer: str) -> dict:
+    """`result` with only `peer`'s entries (cases and load), renamed to `ours`."""
+    out = dict(result)
+    out["models"] = {}
+    for model, m in result["models"].items():
+        keep = lambda d: {"ours" + k[len(peer):]: v for k, v in d.items() if k.split(":")[0] == peer}  # noqa: E731
+        cases = {c: dict(v, peers=keep(v.get("peers", {}))) for c, v in m.get("cases", {}).items()}
+        out["models"][model] = dict(m, cases=cases, load=keep(m.get("load", {})))
+    return out
 
 
 def rows(a: dict, b: dict, peers: list[str]):
@@ -42,9 +56,12 @@ def main() -> None:
     ap.add_argument("b")
     ap.add_argument("--peers", default="", help="comma-separated peer names (ours, torch, ort, ...)")
     ap.add_argument("--threshold", type=float, default=0.05)
+    ap.add_argument("--split-base", action="store_true", help="A = file A's `base` peer, B = file B's `ours`")
     args = ap.parse_args()
     a = json.loads(pathlib.Path(args.a).read_text())
     b = json.loads(pathlib.Path(args.b).read_text())
+    if args.split_base:
+        a, b = only_peer(a, "base"), only_peer(b, "ours")
     peers = [p for p in args.peers.split(",") if p]
     print(f"A: {args.a} ({a.get('date')}, {a.get('threads')} threads, {a.get('versions', {}).get('optimum_cpp_git')})")
     print(f"B: {args.b} ({b.get('date')}, {b.get('threads')} threads, {b.get('versions', {}).get('optimum_cpp_git')})")

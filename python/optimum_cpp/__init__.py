@@ -9,9 +9,12 @@ named as transformers names them.
 from __future__ import annotations
 
 import json
+import os
+import types
 from typing import Any
 
 from ._C import (
+    __version__,
     AccessDeniedError,
     CorruptDownloadError,
     Encoding,
@@ -40,13 +43,12 @@ from . import util
 from .sentence_transformer import SentenceTransformer
 from .causal_lm import AutoModelForCausalLM
 from .streamers import TextIteratorStreamer, TextStreamer
-from .tokenization import AutoTokenizer, PreTrainedTokenizer
+from .tokenization import AutoTokenizer, BatchEncoding, PreTrainedTokenizer
+from .configuration import PretrainedConfig
 from .decoder_heads import DecoderForSequenceClassification, DecoderModel
 from .decoder_heads import decoder_model_type as _decoder_model_type
 
 _DECODER_HEADS = {"feature-extraction": DecoderModel, "text-classification": DecoderForSequenceClassification}
-
-__version__ = "0.1.0"
 
 __all__ = [
     "AccessDeniedError",
@@ -58,6 +60,9 @@ __all__ = [
     "AutoModelForSequenceClassification",
     "AutoModelForTokenClassification",
     "AutoTokenizer",
+    "BatchEncoding",
+    "PreTrainedConfig",
+    "PretrainedConfig",
     "PreTrainedTokenizer",
     "TextIteratorStreamer",
     "TextStreamer",
@@ -120,6 +125,16 @@ class ModelOutput(dict):
         return tuple(self.values())
 
 
+PreTrainedConfig = PretrainedConfig  # transformers 5 spells it PreTrainedConfig
+
+
+def _as_ids(x):
+    """A torch tensor as numpy (the engine reads numpy int arrays)."""
+    if hasattr(x, "detach"):
+        return x.detach().cpu().numpy()
+    return x
+
+
 class _OptimizedModel:
     """Base of the Auto classes; subclasses set the task."""
 
@@ -128,7 +143,7 @@ class _OptimizedModel:
     def __init__(self, native: _NativeModel):
         self._native = native
         # Built in C++ without recursion (a config may nest 1000 levels; inf kept).
-        self.config = native.config
+        self.config = PretrainedConfig(native.config)
 
     @classmethod
     def from_pretrained(
@@ -147,9 +162,15 @@ class _OptimizedModel:
         calibration_texts=None,
         strict_accuracy: bool = False,
         fallback_dtype: str = "auto",
+        export_cache_dir: str | None = None,
     ):
         """Load a model: a local folder or a Hub id, an exported folder directly, or a vanilla
         checkpoint (with ``export=True`` converted once to the native format and cached).
+
+        ``cache_dir`` is the Hub download cache (as in transformers); the exports made with
+        ``export=True`` go to ``export_cache_dir``, else ``$OPTIMUM_CPP_CACHE``, else
+        ``$HF_HOME/optimum-cpp/exports``, ``$XDG_CACHE_HOME/huggingface/optimum-cpp/exports`` or
+        ``~/.cache/huggingface/optimum-cpp/exports`` (list and clean it with ``optimum-cpp cache``).
 
         ``dtype`` ("fp32", "bf16", "int8"; None: an export's own precision, else fp32) is the
         precision of the encoder-layer Linears. With ``export=True`` the export is written in it
@@ -179,6 +200,7 @@ class _OptimizedModel:
                 [str(t) for t in calibration_texts or []],
                 strict_accuracy,
                 fallback_dtype,
+                str(export_cache_dir) if export_cache_dir else "",
             )
         )
 
@@ -223,22 +245,34 @@ class _OptimizedModel:
     def output_names(self) -> list[str]:
         return self._native.output_names
 
-    def __call__(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, **kwargs):
+    def __call__(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, *,
+                 output_hidden_states=None, output_attentions=None, return_dict=None, **kwargs):
+        """Run the model on numpy (or torch) int arrays; returns a ``ModelOutput`` of numpy arrays, or
+        with ``return_dict=False`` a tuple in transformers' order. ``output_hidden_states`` and
+        ``output_attentions`` are refused (the fused engine keeps neither)."""
         if input_ids is None:
             raise ValueError("input_ids is required")
+        for option, value in (("output_hidden_states", output_hidden_states),
+                              ("output_attentions", output_attentions)):
+            if value:
+                raise UnsupportedError(
+                    f"{option}=True is not available: the optimum-cpp encoder engine runs fused layers and keeps "
+                    f"no per-layer {option[7:]}; run the model with transformers for {option}")
         skip_padding = bool(kwargs.pop("skip_padding", False))
-        unknown = set(kwargs) - {"return_dict"}
-        if unknown:
-            raise TypeError(f"unexpected arguments: {sorted(unknown)}")
-        inputs = {"input_ids": input_ids}
+        if kwargs:
+            raise TypeError(f"unexpected arguments: {sorted(kwargs)}")
+        inputs = {"input_ids": _as_ids(input_ids)}
         for name, value in (
             ("attention_mask", attention_mask),
             ("token_type_ids", token_type_ids),
             ("position_ids", position_ids),
         ):
             if value is not None:
-                inputs[name] = value
-        return ModelOutput(self._native.forward(inputs, skip_padding))
+                inputs[name] = _as_ids(value)
+        out = ModelOutput(self._native.forward(inputs, skip_padding))
+        if return_dict is None:
+            return_dict = self.config.get("return_dict", True)
+        return out if return_dict else out.to_tuple()
 
     forward = __call__
 
@@ -273,16 +307,46 @@ class AutoModelForMultipleChoice(_OptimizedModel):
 
 
 class Pipeline:
-    """A task pipeline running in C++; called like transformers' pipeline objects."""
+    """A task pipeline running in C++; called like transformers' pipeline objects.
 
-    def __init__(self, native: _NativePipeline):
+    A list of inputs gives a list of results, ``batch_size`` inputs per forward (sorted by length,
+    unpadded); a generator, iterator, torch ``Dataset`` or other iterable (e.g. a ``datasets``
+    dataset) gives a generator of results, read ``batch_size`` inputs at a time, as transformers'
+    pipelines stream them."""
+
+    def __init__(self, native: _NativePipeline, model=None, tokenizer=None):
         self._native = native
+        self._model = model
+        self._tokenizer = tokenizer
 
     @property
     def task(self) -> str:
         return self._native.task
 
-    def __call__(self, inputs=None, *args, **kwargs):
+    @property
+    def device(self) -> str:
+        return "cpu"
+
+    @property
+    def model(self):
+        """The pipeline's model (``AutoModelFor...`` loaded from the same folder, on first use)."""
+        if self._model is None:
+            if self.task == "text-embedding":
+                self._model = SentenceTransformer(self._native.model_path)
+            else:
+                cls = _TASK_MODEL_CLASS.get(self.task, AutoModel)
+                self._model = cls.from_pretrained(self._native.model_path)
+        return self._model
+
+    @property
+    def tokenizer(self):
+        """The pipeline's tokenizer (an ``AutoTokenizer`` of the model folder, on first use)."""
+        if self._tokenizer is None:
+            self._tokenizer = AutoTokenizer.from_pretrained(self._native.model_path)
+        return self._tokenizer
+
+    def __call__(self, inputs=None, *args, batch_size=None, num_workers=None, **kwargs):
+        del num_workers  # no DataLoader workers: tokenization runs on the engine's threads
         if self.task == "question-answering" and inputs is None:
             question, context = kwargs.pop("question", None), kwargs.pop("context", None)
             if question is None or context is None:
@@ -303,9 +367,35 @@ class Pipeline:
             raise TypeError(f"unexpected positional arguments {args}")
         if inputs is None:
             raise ValueError("At least one input is required.")
+        if batch_size is not None:
+            _check_batch_size(batch_size)
+            kwargs["batch_size"] = batch_size
         if isinstance(inputs, tuple):
             inputs = list(inputs)
+        if _is_stream(inputs):
+            return self._stream(inputs, batch_size or self.batch_size, kwargs)
         return json.loads(self._native.call_json(json.dumps(inputs), json.dumps(kwargs)))
+
+    def _stream(self, inputs, batch_size: int, kwargs: dict):
+        """Results of an iterable of inputs, one at a time, running ``batch_size`` inputs per forward."""
+        kwargs = {k: v for k, v in kwargs.items() if k != "batch_size"}
+        options = json.dumps(kwargs)
+        iterator = _iterate(inputs)
+
+        def results():
+            while True:
+                chunk = []
+                for item in iterator:
+                    chunk.append(item)
+                    if len(chunk) == batch_size:
+                        break
+                if not chunk:
+                    return
+                yield from json.loads(self._native.run_batch_json(json.dumps(chunk), options, batch_size))
+                if len(chunk) < batch_size:
+                    return
+
+        return results()
 
     @property
     def batch_size(self) -> int:
@@ -326,25 +416,136 @@ class Pipeline:
             raise TypeError(f"run_batch needs a list of inputs, got {type(inputs).__name__}")
         if batch_size is None:
             batch_size = self.batch_size
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        _check_batch_size(batch_size)
         return json.loads(self._native.run_batch_json(json.dumps(inputs), json.dumps(kwargs), batch_size))
 
     def __repr__(self) -> str:
         return f"Pipeline(task={self.task!r}, model={self._native.model_path!r})"
 
 
-def pipeline(task: str, model=None, **kwargs) -> Pipeline:
+def _check_batch_size(batch_size) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+
+
+def _is_stream(inputs) -> bool:
+    """Inputs transformers' pipelines stream (a generator out): generators, iterators, datasets."""
+    if isinstance(inputs, (str, bytes, dict, list)):
+        return False
+    if isinstance(inputs, types.GeneratorType) or hasattr(inputs, "__next__"):
+        return True
+    return hasattr(inputs, "__iter__") or (hasattr(inputs, "__getitem__") and hasattr(inputs, "__len__"))
+
+
+def _iterate(inputs):
+    if hasattr(inputs, "__iter__"):
+        return iter(inputs)
+    return (inputs[i] for i in range(len(inputs)))  # a map-style dataset (torch Dataset)
+
+
+_TASK_MODEL_CLASS = {}  # filled below, once the Auto classes exist
+
+
+def _device_is_cpu(device) -> bool:
+    if device is None:
+        return True
+    if isinstance(device, bool):
+        return False
+    if isinstance(device, int):
+        return device == -1
+    return str(device) in ("cpu", "-1")
+
+
+_DTYPES = {"float32": "fp32", "fp32": "fp32", "bfloat16": "bf16", "bf16": "bf16", "int8": "int8", "auto": None}
+
+
+def _map_dtype(value, option: str):
+    """transformers' torch_dtype / dtype (a torch dtype or its name) as the export precision."""
+    if value is None:
+        return None
+    name = str(value)
+    if name.startswith("torch."):
+        name = name[len("torch."):]
+    if name not in _DTYPES:
+        raise ValueError(f"{option}={value!r} is not supported by optimum-cpp: use torch.float32 / 'float32' "
+                         "(fp32), torch.bfloat16 / 'bfloat16' (bf16), 'int8', or 'auto'")
+    return _DTYPES[name]
+
+
+def _model_folder(value) -> str:
+    if isinstance(value, (_OptimizedModel, SentenceTransformer)) or hasattr(value, "_native") and hasattr(value, "path"):
+        return str(value.path)
+    if hasattr(value, "name_or_path") and not isinstance(value, str):  # a transformers model object
+        raise TypeError("pipeline(model=...) takes a folder, a Hub id or an optimum_cpp model, not a "
+                        f"{type(value).__name__} (load it with optimum_cpp.AutoModelFor...from_pretrained)")
+    return str(value)
+
+
+def pipeline(task: str, model=None, tokenizer=None, *, device=None, device_map=None, torch_dtype=None,
+             dtype=None, trust_remote_code=None, accelerator: str | None = None, framework=None,
+             batch_size=None, **kwargs) -> Pipeline:
     """Build a task pipeline (text-classification, token-classification, question-answering,
-    fill-mask, feature-extraction, zero-shot-classification, text-embedding) over a model folder
-    or Hub id.
+    fill-mask, feature-extraction, zero-shot-classification, text-embedding) over a model folder,
+    Hub id or ``optimum_cpp`` model, called like ``transformers.pipeline``.
 
-    batch_size=N (here or in a call on a list of inputs) runs N inputs per forward; results
-    equal the unbatched call.
+    ``batch_size=N`` (here or in a call on a list of inputs) runs N inputs per forward, sorted by
+    length and unpadded; results equal the unbatched call. ``device`` must be the CPU (None, -1,
+    "cpu"); ``torch_dtype``/``dtype`` pick the precision (torch.float32 -> fp32, torch.bfloat16 ->
+    bf16); ``trust_remote_code=True`` is refused (no remote code is ever run); ``accelerator`` may
+    be "optimum-cpp"; ``tokenizer`` must be the model's own (its folder, or a tokenizer loaded from it).
 
-    Loading options (export, dtype, revision, subfolder, cache_dir, token, force_download,
+    Loading options (export, revision, subfolder, cache_dir, token, force_download,
     local_files_only, num_threads) go to from_pretrained; every other keyword is a default
     for the calls (top_k=..., aggregation_strategy=...), as with transformers.pipeline."""
     if model is None:
         raise ValueError("pipeline() needs model= (a folder or a Hub id); there is no default model")
-    return Pipeline(_NativePipeline(task, str(model), json.dumps(kwargs)))
+    if trust_remote_code:
+        raise ValueError("trust_remote_code=True is refused: optimum-cpp runs no code from a model repository; "
+                         "only the architectures it implements load")
+    if accelerator not in (None, "optimum-cpp", "optimum_cpp"):
+        raise ValueError(f"accelerator={accelerator!r}: this pipeline runs on 'optimum-cpp' (for 'ort' use "
+                         "optimum.pipelines)")
+    if framework not in (None, "pt", "np"):
+        raise ValueError(f"framework={framework!r} is not supported (optimum-cpp takes None)")
+    if not _device_is_cpu(device):
+        raise ValueError(f"device={device!r}: optimum-cpp runs on the CPU only; use device=-1 or device='cpu' "
+                         "(or leave it out)")
+    if device_map not in (None, "auto") and not _device_is_cpu(device_map):
+        raise ValueError(f"device_map={device_map!r}: optimum-cpp runs on the CPU only; use device_map='cpu' "
+                         "(or leave it out)")
+    if torch_dtype is not None and dtype is not None:
+        raise ValueError("give dtype= or torch_dtype=, not both")
+    export_dtype = _map_dtype(dtype if dtype is not None else torch_dtype, "dtype" if dtype is not None else "torch_dtype")
+    folder = _model_folder(model)
+    native_model = model if isinstance(model, _OptimizedModel) else None
+    if tokenizer is not None:
+        tok_path = tokenizer if isinstance(tokenizer, (str, os.PathLike)) else getattr(tokenizer, "name_or_path", None)
+        if tok_path is None or not _same_source(str(tok_path), folder):
+            raise ValueError(f"pipeline(tokenizer={tok_path or type(tokenizer).__name__!r}): optimum-cpp pipelines use "
+                             f"the tokenizer saved with the model ({folder}); pass tokenizer=None or that folder")
+    if export_dtype is not None:
+        kwargs["dtype"] = export_dtype
+    if batch_size is not None:
+        _check_batch_size(batch_size)
+        kwargs["batch_size"] = batch_size
+    tok = tokenizer if isinstance(tokenizer, PreTrainedTokenizer) else None
+    return Pipeline(_NativePipeline(task, folder, json.dumps(kwargs)), model=native_model, tokenizer=tok)
+
+
+def _same_source(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.normpath(a) == os.path.normpath(b)
+
+
+_TASK_MODEL_CLASS.update({
+    "feature-extraction": AutoModel,
+    "text-classification": AutoModelForSequenceClassification,
+    "zero-shot-classification": AutoModelForSequenceClassification,
+    "token-classification": AutoModelForTokenClassification,
+    "question-answering": AutoModelForQuestionAnswering,
+    "fill-mask": AutoModelForMaskedLM,
+})

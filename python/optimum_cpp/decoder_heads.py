@@ -10,6 +10,9 @@ token. ``AutoModelForSequenceClassification`` gives
 num_labels] from transformers' score Linear on each row's last non-pad token
 (``pad_token_id`` from config.json, as transformers picks it).
 
+Both run through the same ``OptimizedModel`` as the encoders (``_C.Model``, whose
+backend session is the decoder head for a decoder checkpoint).
+
 Each row's real tokens run at positions 0, 1, 2, ... from its first real
 token: transformers' positions for right padding; for left padding
 transformers counts from the row's first column, which RoPE families do not
@@ -22,9 +25,9 @@ import json
 
 import numpy as np
 
-from ._C import DecoderBaseModel as _NativeBase
-from ._C import DecoderForSequenceClassification as _NativeClassifier
+from ._C import Model as _NativeModel
 from ._C import decoder_model_types
+from .configuration import PretrainedConfig
 
 
 def decoder_model_type(model_id) -> str | None:
@@ -47,12 +50,13 @@ def decoder_model_type(model_id) -> str | None:
 
 
 class _DecoderHead:
-    _native_class = None
+    _task = ""
+    _output = ""
 
     def __init__(self, native, path: str):
         self._native = native
         self._path = path
-        self.config = json.loads(native.config_json)
+        self.config = PretrainedConfig(json.loads(native.config_json))
 
     @classmethod
     def from_pretrained(cls, model_id, *, dtype: str | None = None, **kwargs):
@@ -60,7 +64,7 @@ class _DecoderHead:
         unknown = set(kwargs) - {"num_threads", "local_files_only", "export"}
         if unknown:
             raise TypeError(f"{cls.__name__}.from_pretrained: unsupported arguments {sorted(unknown)}")
-        return cls(cls._native_class(str(model_id), dtype or "fp32"), str(model_id))
+        return cls(_NativeModel(str(model_id), cls._task, dtype=dtype or "fp32"), str(model_id))
 
     @property
     def model_type(self) -> str:
@@ -79,8 +83,12 @@ class _DecoderHead:
         ids = np.asarray(input_ids)
         if not np.issubdtype(ids.dtype, np.integer):
             raise TypeError(f"input_ids must hold integers, got {ids.dtype}")
-        mask = None if attention_mask is None else np.asarray(attention_mask).astype(np.int64)
-        return self._native.forward(ids.astype(np.int64), mask)
+        inputs = {"input_ids": np.ascontiguousarray(ids.astype(np.int64).reshape(1, -1) if ids.ndim == 1 else ids,
+                                                    dtype=np.int64)}
+        if attention_mask is not None:
+            mask = np.asarray(attention_mask).astype(np.int64)
+            inputs["attention_mask"] = np.ascontiguousarray(mask.reshape(1, -1) if mask.ndim == 1 else mask)
+        return self._native.forward(inputs)[self._output]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model_type={self.model_type!r}, path={self._path!r})"
@@ -89,7 +97,8 @@ class _DecoderHead:
 class DecoderModel(_DecoderHead):
     """A decoder's base model: ``last_hidden_state`` [batch, seq, hidden]."""
 
-    _native_class = _NativeBase
+    _task = "feature-extraction"
+    _output = "last_hidden_state"
 
     @property
     def hidden_size(self) -> int:
@@ -106,7 +115,8 @@ class DecoderModel(_DecoderHead):
 class DecoderForSequenceClassification(_DecoderHead):
     """<Family>ForSequenceClassification: ``logits`` [batch, num_labels] at each row's last non-pad token."""
 
-    _native_class = _NativeClassifier
+    _task = "text-classification"
+    _output = "logits"
 
     @property
     def num_labels(self) -> int:

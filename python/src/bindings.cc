@@ -11,10 +11,13 @@
 
 #include "optimum/kernels/matmul.h"
 #include "optimum/core/threading.h"
+#include "optimum/core/version.h"
 #include "optimum/exporters/export.h"
 #include "optimum/hub/errors.h"
 #include "optimum/io/json.h"
 #include "optimum/modeling/modeling.h"
+#include "optimum/models/architecture.h"
+#include "optimum/models/decoder_heads.h"
 
 namespace py = pybind11;
 using namespace optimum;
@@ -183,8 +186,9 @@ class PyModel {
           const std::string& dtype, const std::string& revision, const std::string& subfolder,
           const std::string& cache_dir, const std::string& token, bool force_download, bool local_files_only,
           const std::vector<std::string>& calibration_texts, bool strict_accuracy,
-          const std::string& fallback_dtype) {
+          const std::string& fallback_dtype, const std::string& export_cache_dir) {
     modeling::LoadOptions opts;
+    opts.export_cache = export_cache_dir;
     opts.task = tasks::task_from_name(task);
     opts.num_threads = num_threads;
     opts.export_model = export_model;
@@ -238,10 +242,32 @@ class PyModel {
   std::vector<std::string> input_names() const { return model_->input_names(); }
   std::vector<std::string> output_names() const { return model_->output_names(); }
   std::string task() const { return tasks::task_name(model_->task()); }
-  std::string model_type() const { return model_->config().model_type; }
-  std::string config_json() const { return model_->config().raw.dump(); }
-  py::object config() const { return json_to_python(model_->config().raw); }
+  std::string model_type() const { return model_->model_type(); }
+  std::string config_json() const { return model_->config_json().dump(); }
+  py::object config() const { return json_to_python(model_->config_json()); }
   std::string path() const { return model_->path().string(); }
+
+  // The decoder head session, or null for an encoder.
+  const models::DecoderSession* decoder() const {
+    return dynamic_cast<const models::DecoderSession*>(&model_->session());
+  }
+  int64_t hidden_size() const {
+    if (const auto* d = decoder()) return d->base().config().hidden_size;
+    return model_->config().hidden_size;
+  }
+  // A decoder classifier's score rows, an encoder's config num_labels; None for other decoder heads.
+  py::object num_labels() const {
+    const auto* d = decoder();
+    if (d == nullptr) return py::int_(model_->config().num_labels);
+    if (d->classifier() != nullptr) return py::int_(d->classifier()->num_labels());
+    return py::none();
+  }
+  // The pad id a decoder classifier pools with (None without one).
+  py::object pad_token_id() const {
+    const auto* d = decoder();
+    if (d == nullptr || d->classifier() == nullptr || !d->classifier()->pad_token_id()) return py::none();
+    return py::int_(*d->classifier()->pad_token_id());
+  }
 
  private:
   std::shared_ptr<modeling::OptimizedModel> model_;
@@ -251,6 +277,9 @@ class PyModel {
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "optimum-cpp native engine";
+  m.attr("__version__") = optimum::version();
+  // The config, task and supported lists derive from the architecture registry.
+  models::register_architectures();
   // One table: C++ error type -> Python exception class. Translators run
   // newest first, so the base class is registered before its subclasses.
   add_error<Error>(m, "OptimumError", PyExc_RuntimeError);
@@ -274,12 +303,13 @@ PYBIND11_MODULE(_C, m) {
   py::class_<PyModel>(m, "Model")
       .def(py::init<const std::string&, const std::string&, int, bool, const std::string&, const std::string&,
                     const std::string&, const std::string&, const std::string&, bool, bool,
-                    const std::vector<std::string>&, bool, const std::string&>(),
+                    const std::vector<std::string>&, bool, const std::string&, const std::string&>(),
            py::arg("model_id"), py::arg("task") = "feature-extraction", py::arg("num_threads") = 0,
            py::arg("export") = false, py::arg("dtype") = "auto", py::arg("revision") = "", py::arg("subfolder") = "",
            py::arg("cache_dir") = "", py::arg("token") = "", py::arg("force_download") = false,
            py::arg("local_files_only") = false, py::arg("calibration_texts") = std::vector<std::string>{},
-           py::arg("strict_accuracy") = false, py::arg("fallback_dtype") = "auto")
+           py::arg("strict_accuracy") = false, py::arg("fallback_dtype") = "auto",
+           py::arg("export_cache_dir") = "")
       .def("save_pretrained", &PyModel::save_pretrained, py::arg("save_directory"))
       .def_property_readonly("exported_now", &PyModel::exported_now)
       .def("push_to_hub", &PyModel::push_to_hub, py::arg("repo_id"), py::arg("token") = "",
@@ -291,7 +321,11 @@ PYBIND11_MODULE(_C, m) {
       .def_property_readonly("model_type", &PyModel::model_type)
       .def_property_readonly("config_json", &PyModel::config_json)
       .def_property_readonly("config", &PyModel::config, "config.json as a dict (inf kept, any depth)")
-      .def_property_readonly("path", &PyModel::path);
+      .def_property_readonly("path", &PyModel::path)
+      .def_property_readonly("is_decoder", [](const PyModel& p) { return p.decoder() != nullptr; })
+      .def_property_readonly("hidden_size", &PyModel::hidden_size)
+      .def_property_readonly("num_labels", &PyModel::num_labels)
+      .def_property_readonly("pad_token_id", &PyModel::pad_token_id);
   bind_tokenizers(m);
   bind_gguf_tokenizer(m);
   bind_pipelines(m);

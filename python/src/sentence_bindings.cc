@@ -5,6 +5,9 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
+
+#include "optimum/core/errors.h"
 #include "optimum/pipelines/sentence_transformer.h"
 
 namespace py = pybind11;
@@ -51,8 +54,9 @@ class PySentenceTransformer {
   PySentenceTransformer(const std::string& model_id, int num_threads, bool export_model,
                         const std::string& revision, const std::string& subfolder,
                         const std::string& cache_dir, const std::string& token, bool local_files_only,
-                        const std::string& dtype) {
+                        const std::string& dtype, const std::string& export_cache_dir) {
     pipelines::SentenceTransformerOptions o;
+    o.load.export_cache = export_cache_dir;
     o.load.dtype = dtype;
     o.load.num_threads = num_threads;
     o.load.export_model = export_model;
@@ -78,6 +82,65 @@ class PySentenceTransformer {
       out = st_->encode(sentences, o);
     }
     return to_numpy(out);
+  }
+
+  // The Transformer module's output per sentence, real tokens only (what
+  // encode(output_value="token_embeddings") gives): [(input_ids, token_type_ids,
+  // attention_mask, F32 [tokens, hidden])], `batch_size` sentences per forward.
+  py::list token_embeddings(const std::vector<std::string>& sentences, size_t batch_size,
+                            const std::string& prompt) const {
+    if (batch_size == 0) throw InvalidArgument("batch_size must be a positive integer, got 0");
+    if (st_->decoder_model()) {
+      throw Unsupported(st_->path().string() +
+                        ": output_value='token_embeddings' needs an encoder Transformer module; this model's is a "
+                        "decoder (use output_value='sentence_embedding')");
+    }
+    const modeling::OptimizedModel& model = st_->model();
+    const auto names = model.input_names();
+    const bool types = std::find(names.begin(), names.end(), "token_type_ids") != names.end();
+    std::vector<tokenizers::Encoding> enc(sentences.size());
+    std::vector<Tensor> rows(sentences.size());
+    {
+      py::gil_scoped_release release;
+      for (size_t i = 0; i < sentences.size(); ++i) enc[i] = st_->tokenize(prompt + sentences[i]);
+      for (size_t start = 0; start < enc.size(); start += batch_size) {
+        const size_t stop = std::min(enc.size(), start + batch_size);
+        const auto b = static_cast<int64_t>(stop - start);
+        int64_t len = 0;
+        for (size_t i = start; i < stop; ++i) len = std::max(len, static_cast<int64_t>(enc[i].ids.size()));
+        if (len == 0) throw InvalidArgument("a sentence tokenized to no tokens");
+        Tensor ids = Tensor::zeros(DType::I64, {b, len});
+        Tensor mask = Tensor::zeros(DType::I64, {b, len});
+        Tensor type_ids = Tensor::zeros(DType::I64, {b, len});
+        for (size_t i = start; i < stop; ++i) {
+          const auto r = static_cast<int64_t>(i - start);
+          for (size_t t = 0; t < enc[i].ids.size(); ++t) {
+            const int64_t at = r * len + static_cast<int64_t>(t);
+            ids.mutable_data<int64_t>()[at] = enc[i].ids[t];
+            mask.mutable_data<int64_t>()[at] = enc[i].attention_mask.empty() ? 1 : enc[i].attention_mask[t];
+            type_ids.mutable_data<int64_t>()[at] = enc[i].type_ids.empty() ? 0 : enc[i].type_ids[t];
+          }
+        }
+        std::map<std::string, Tensor> inputs = {{"input_ids", ids}, {"attention_mask", mask}};
+        if (types) inputs["token_type_ids"] = type_ids;
+        Tensor hidden;
+        for (auto& [name, t] : model.forward(inputs, /*skip_padding=*/true)) {
+          if (name == "last_hidden_state") hidden = t;
+        }
+        if (!hidden.defined() || hidden.shape().size() != 3) throw Error("the model returned no last_hidden_state");
+        const int64_t h = hidden.shape()[2];
+        for (size_t i = start; i < stop; ++i) {
+          const auto r = static_cast<int64_t>(i - start);
+          const auto n = static_cast<int64_t>(enc[i].ids.size());
+          rows[i] = Tensor::from_data(DType::F32, {n, h}, hidden.data<float>() + r * len * h);
+        }
+      }
+    }
+    py::list out;
+    for (size_t i = 0; i < enc.size(); ++i) {
+      out.append(py::make_tuple(enc[i].ids, enc[i].type_ids, enc[i].attention_mask, to_numpy(rows[i])));
+    }
+    return out;
   }
 
   py::array similarity(const py::handle& a, const py::handle& b) const {
@@ -115,14 +178,17 @@ class PySentenceTransformer {
 void bind_sentence_transformers(py::module_& m) {
   py::class_<PySentenceTransformer>(m, "SentenceTransformerModel")
       .def(py::init<const std::string&, int, bool, const std::string&, const std::string&, const std::string&,
-                    const std::string&, bool, const std::string&>(),
+                    const std::string&, bool, const std::string&, const std::string&>(),
            py::arg("model_id"), py::arg("num_threads") = 0, py::arg("export") = false,
            py::arg("revision") = "", py::arg("subfolder") = "", py::arg("cache_dir") = "",
-           py::arg("token") = "", py::arg("local_files_only") = false, py::arg("dtype") = "auto")
+           py::arg("token") = "", py::arg("local_files_only") = false, py::arg("dtype") = "auto",
+           py::arg("export_cache_dir") = "")
       .def("encode", &PySentenceTransformer::encode, py::arg("sentences"), py::arg("batch_size") = 32,
            py::arg("normalize_embeddings") = false, py::arg("prompt") = py::none(),
            py::arg("prompt_name") = py::none())
       .def("similarity", &PySentenceTransformer::similarity, py::arg("a"), py::arg("b"))
+      .def("token_embeddings", &PySentenceTransformer::token_embeddings, py::arg("sentences"),
+           py::arg("batch_size") = 32, py::arg("prompt") = "")
       .def_property("similarity_fn_name", &PySentenceTransformer::similarity_fn_name,
                     &PySentenceTransformer::set_similarity_fn_name)
       .def_property("max_seq_length", &PySentenceTransformer::max_seq_length,

@@ -19,6 +19,14 @@ Direction parse_direction(const std::string& s) {
   throw InvalidArgument("direction must be 'left' or 'right', got '" + s + "'");
 }
 
+// transformers' truncation strategy names.
+TruncationStrategy parse_truncation_strategy(const std::string& strategy) {
+  if (strategy == "longest_first") return TruncationStrategy::LongestFirst;
+  if (strategy == "only_first") return TruncationStrategy::OnlyFirst;
+  if (strategy == "only_second") return TruncationStrategy::OnlySecond;
+  throw InvalidArgument("unknown truncation strategy '" + strategy + "' (longest_first, only_first, only_second)");
+}
+
 std::string direction_name(Direction d) { return d == Direction::Left ? "left" : "right"; }
 
 // A Python str as UTF-8; TypeError (as `tokenizers` raises) for anything
@@ -106,6 +114,49 @@ void bind_tokenizers(py::module_& m) {
           },
           py::arg("inputs"), py::arg("add_special_tokens") = true)
       .def(
+          "encode_call",
+          [](const Tokenizer& t, const py::object& inputs, bool add_special_tokens,
+             std::optional<size_t> max_length, size_t stride, const std::string& strategy,
+             const std::string& truncation_side, bool pad, std::optional<size_t> pad_length,
+             std::optional<size_t> pad_to_multiple_of, uint32_t pad_id, uint32_t pad_type_id,
+             const std::string& pad_token, const std::string& padding_side) {
+            // One transformers tokenizer call: truncation and padding for this
+            // call only (the tokenizer is not changed; safe from many threads).
+            if (!PyList_Check(inputs.ptr()) && !PyTuple_Check(inputs.ptr())) {
+              throw py::type_error("encode_call takes a list (or tuple) of inputs");
+            }
+            EncodeSettings settings;
+            settings.add_special_tokens = add_special_tokens;
+            if (max_length) {
+              TruncationParams p;
+              p.max_length = *max_length;
+              p.stride = stride;
+              p.strategy = parse_truncation_strategy(strategy);
+              p.direction = parse_direction(truncation_side);
+              settings.truncation = p;
+            }
+            if (pad) {
+              PaddingParams p;
+              p.length = pad_length;
+              p.pad_to_multiple_of = pad_to_multiple_of.value_or(0);
+              p.pad_id = pad_id;
+              p.pad_type_id = pad_type_id;
+              p.pad_token = pad_token;
+              p.direction = parse_direction(padding_side);
+              settings.padding = p;
+            }
+            std::vector<EncodeInput> in;
+            in.reserve(py::len(inputs));
+            for (const auto& item : inputs) in.push_back(to_input(item));
+            py::gil_scoped_release release;
+            return t.encode_batch(in, settings);
+          },
+          py::arg("inputs"), py::arg("add_special_tokens") = true, py::arg("max_length") = py::none(),
+          py::arg("stride") = 0, py::arg("strategy") = "longest_first", py::arg("truncation_side") = "right",
+          py::arg("pad") = false, py::arg("pad_length") = py::none(), py::arg("pad_to_multiple_of") = py::none(),
+          py::arg("pad_id") = 0, py::arg("pad_type_id") = 0, py::arg("pad_token") = "[PAD]",
+          py::arg("padding_side") = "right")
+      .def(
           "decode",
           [](const Tokenizer& t, const std::vector<uint32_t>& ids, bool skip) { return t.decode(ids, skip); },
           py::arg("ids"), py::arg("skip_special_tokens") = true)
@@ -123,16 +174,7 @@ void bind_tokenizers(py::module_& m) {
             TruncationParams p;
             p.max_length = max_length;
             p.stride = stride;
-            if (strategy == "longest_first") {
-              p.strategy = TruncationStrategy::LongestFirst;
-            } else if (strategy == "only_first") {
-              p.strategy = TruncationStrategy::OnlyFirst;
-            } else if (strategy == "only_second") {
-              p.strategy = TruncationStrategy::OnlySecond;
-            } else {
-              throw InvalidArgument("unknown truncation strategy '" + strategy +
-                                    "' (longest_first, only_first, only_second)");
-            }
+            p.strategy = parse_truncation_strategy(strategy);
             p.direction = parse_direction(direction);
             t.enable_truncation(p);
           },
@@ -191,6 +233,10 @@ void bind_tokenizers(py::module_& m) {
                              [](const Tokenizer& t) { return t.config().model_max_length; })
       .def_property_readonly("padding_side",
                              [](const Tokenizer& t) { return direction_name(t.config().padding_side); })
+      .def_property_readonly("truncation_side",
+                             [](const Tokenizer& t) { return direction_name(t.config().truncation_side); })
+      .def_property_readonly("tokenizer_config", [](const Tokenizer& t) { return t.config().raw.dump(); },
+                             "tokenizer_config.json as read (JSON text; empty object when absent)")
       .def_property_readonly("special_tokens", [](const Tokenizer& t) { return t.config().special_tokens; })
       .def_property_readonly("added_tokens", [](const Tokenizer& t) {
         std::vector<std::string> out;

@@ -8,70 +8,19 @@ namespace optimum::config {
 
 namespace {
 
-// How one model_type spells and defaults the EncoderConfig fields.
-struct ConfigSpec {
-  std::string model_type;
-  // EncoderConfig field -> key in config.json, for families with other names.
-  std::map<std::string, std::string> key_names;
-  // Defaults of the transformers configuration class, as JSON values.
-  Json defaults;
-};
-
 const std::vector<std::string> kRequired = {"vocab_size", "hidden_size", "num_hidden_layers",
                                             "num_attention_heads", "intermediate_size"};
 
-Json bert_defaults(int64_t pad) {
-  return {{"max_position_embeddings", 512}, {"type_vocab_size", 2}, {"pad_token_id", pad},
-          {"layer_norm_eps", 1e-12},        {"hidden_act", "gelu"}};
+std::vector<ConfigSpec>& specs() {
+  static std::vector<ConfigSpec> table;
+  return table;
 }
 
-const std::vector<ConfigSpec>& specs() {
-  static const std::vector<ConfigSpec> table = [] {
-    std::vector<ConfigSpec> t;
-    t.push_back({"bert", {}, bert_defaults(0)});
-    t.push_back({"roberta", {}, bert_defaults(1)});
-    t.push_back({"xlm-roberta", {}, bert_defaults(1)});
-    t.push_back({"camembert", {}, bert_defaults(1)});
-    t.push_back({"electra",
-                 {},
-                 [] {
-                   Json d = bert_defaults(0);
-                   d["embedding_size"] = 128;
-                   d["summary_activation"] = "gelu";
-                   return d;
-                 }()});
-    t.push_back({"albert",
-                 {},
-                 [] {
-                   Json d = bert_defaults(0);
-                   d["embedding_size"] = 128;
-                   d["hidden_act"] = "gelu_new";
-                   d["num_hidden_groups"] = 1;
-                   d["inner_group_num"] = 1;
-                   return d;
-                 }()});
-    t.push_back({"mpnet",
-                 {},
-                 [] {
-                   Json d = bert_defaults(1);
-                   d["relative_attention_num_buckets"] = 32;
-                   d["type_vocab_size"] = 0;  // MPNet has no token types
-                   return d;
-                 }()});
-    t.push_back({"distilbert",
-                 {{"hidden_size", "dim"},
-                  {"num_hidden_layers", "n_layers"},
-                  {"num_attention_heads", "n_heads"},
-                  {"intermediate_size", "hidden_dim"},
-                  {"hidden_act", "activation"}},
-                 {{"max_position_embeddings", 512},
-                  {"type_vocab_size", 0},
-                  {"pad_token_id", 0},
-                  {"layer_norm_eps", 1e-12},
-                  {"activation", "gelu"}}});
-    return t;
-  }();
-  return table;
+const std::vector<ConfigSpec>& registered_specs() {
+  if (specs().empty()) {
+    throw Error("no encoder config specs are registered: models::register_architectures() must run first");
+  }
+  return specs();
 }
 
 class Reader {
@@ -177,30 +126,40 @@ void read_labels(const Json& json, const std::string& source, EncoderConfig& c) 
 
 }  // namespace
 
+void register_config_spec(ConfigSpec spec) {
+  for (const ConfigSpec& s : specs()) {
+    if (s.model_type == spec.model_type) {
+      throw InvalidArgument("config spec of model_type '" + spec.model_type + "' registered twice");
+    }
+  }
+  specs().push_back(std::move(spec));
+}
+
 std::vector<std::string> supported_model_types() {
   std::vector<std::string> out;
-  for (const auto& s : specs()) out.push_back(s.model_type);
+  for (const auto& s : registered_specs()) out.push_back(s.model_type);
   std::sort(out.begin(), out.end());
   return out;
 }
 
 namespace {
 
-// parse_config without the JSON error context.
-EncoderConfig parse_config_unchecked(const Json& json, const std::string& source) {
+// The model_type string of a config object.
+std::string model_type_of(const Json& json, const std::string& source) {
   if (!json.is_object()) throw FormatError(source + ": config is not a JSON object");
   if (!json.contains("model_type")) throw FormatError(source + ": missing required key 'model_type'");
   if (!json["model_type"].is_string()) throw FormatError(source + ": key 'model_type' must be a string");
-  const std::string model_type = json["model_type"].get<std::string>();
-  const auto& table = specs();
-  auto spec = std::find_if(table.begin(), table.end(),
-                           [&](const ConfigSpec& s) { return s.model_type == model_type; });
-  if (spec == table.end()) {
-    std::string list;
-    for (const auto& t : supported_model_types()) list += (list.empty() ? "" : ", ") + t;
-    throw Unsupported(source + ": model_type '" + model_type + "' is not supported (supported: " + list + ")");
+  return json["model_type"].get<std::string>();
+}
+
+// parse_config without the JSON error context.
+EncoderConfig parse_config_unchecked(const Json& json, const ConfigSpec& spec, const std::string& source) {
+  const std::string model_type = model_type_of(json, source);
+  if (model_type != spec.model_type) {
+    throw InvalidArgument(source + ": model_type '" + model_type + "' parsed with the spec of '" +
+                          spec.model_type + "'");
   }
-  Reader r(json, *spec, source);
+  Reader r(json, spec, source);
   EncoderConfig c;
   c.model_type = model_type;
   c.raw = json;
@@ -242,9 +201,22 @@ EncoderConfig parse_config_unchecked(const Json& json, const std::string& source
 
 }  // namespace
 
-EncoderConfig parse_config(const Json& json, const std::string& source) {
+EncoderConfig parse_config(const Json& json, const ConfigSpec& spec, const std::string& source) {
   // nlohmann type/range errors name the file and the JSON path.
-  return io::with_json_context(source, [&] { return parse_config_unchecked(json, source); });
+  return io::with_json_context(source, [&] { return parse_config_unchecked(json, spec, source); });
+}
+
+EncoderConfig parse_config(const Json& json, const std::string& source) {
+  const auto& table = registered_specs();
+  const std::string model_type = model_type_of(json, source);
+  auto spec = std::find_if(table.begin(), table.end(),
+                           [&](const ConfigSpec& s) { return s.model_type == model_type; });
+  if (spec == table.end()) {
+    std::string list;
+    for (const auto& t : supported_model_types()) list += (list.empty() ? "" : ", ") + t;
+    throw Unsupported(source + ": model_type '" + model_type + "' is not supported (supported: " + list + ")");
+  }
+  return parse_config(json, *spec, source);
 }
 
 EncoderConfig load_config(const std::filesystem::path& path) {

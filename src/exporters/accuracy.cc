@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "optimum/core/errors.h"
+#include "optimum/core/progress.h"
 #include "optimum/tokenizers/tokenizer.h"
 
 namespace optimum::exporters {
@@ -340,6 +341,7 @@ models::PrecisionPlan guard_search(models::PrecisionPlan plan, const std::vector
                                    kernels::WeightType type, const AccuracyOptions& options,
                                    const std::function<AccuracyMetrics(const models::PrecisionPlan&)>& measure,
                                    AccuracyReport& rep) {
+  ProgressStep step("accuracy guard", "measuring --dtype " + rep.dtype + " on every layer");
   rep.initial = measure(plan);
   rep.final = rep.initial;
   std::string why = failure(rep.initial, options, rep.samples);
@@ -370,7 +372,10 @@ models::PrecisionPlan guard_search(models::PrecisionPlan plan, const std::vector
       }
     }
     std::vector<std::pair<double, std::vector<std::string>>> scored;
+    step.set_detail("ranking " + std::to_string(units.size()) + " " + rep.ranking_unit + "s by sensitivity");
+    step.set_total(units.size());
     for (const auto& unit : units) {
+      step.advance();
       models::PrecisionPlan alone;
       for (const std::string& name : unit) alone[name] = type;
       scored.emplace_back(badness(measure(alone), options), unit);
@@ -414,7 +419,11 @@ models::PrecisionPlan guard_search(models::PrecisionPlan plan, const std::vector
       // metrics improve about monotonically with k; only measured plans are kept).
       size_t lo = 0;
       size_t hi = n;
+      step.set_detail("choosing the Linears kept in " + std::string(kernels::weight_type_name(to)));
+      step.set_total(0);
+      step.update(0);
       while (hi - lo > 1) {
+        step.advance();
         const size_t mid = (lo + hi) / 2;
         const AccuracyMetrics m = measure(moved(base, mid, to));
         if (passes(m)) {
@@ -438,14 +447,14 @@ models::PrecisionPlan guard_search(models::PrecisionPlan plan, const std::vector
       }
       break;
     }
-    std::cerr << "accuracy guard: --dtype " << rep.dtype << " on every layer gives " << why << "; kept "
-              << rep.fallback_linears.size() << " of " << names.size() << " layer Linears in "
-              << kernels::weight_type_name(options.fallback) << ":";
-    for (const std::string& n : rep.fallback_linears) std::cerr << " " << n;
+    std::string note = "accuracy guard: --dtype " + rep.dtype + " on every layer gives " + why + "; kept " +
+                       std::to_string(rep.fallback_linears.size()) + " of " + std::to_string(names.size()) +
+                       " layer Linears in " + std::string(kernels::weight_type_name(options.fallback)) + ":";
+    for (const std::string& n : rep.fallback_linears) note += " " + n;
     if (options.fallback != kernels::WeightType::F32 && !rep.fp32_linears.empty()) {
-      std::cerr << " (" << rep.fp32_linears.size() << " of them in fp32)";
+      note += " (" + std::to_string(rep.fp32_linears.size()) + " of them in fp32)";
     }
-    std::cerr << " -> " << metrics_line(rep.final, options.causal_lm) << "\n";
+    progress_note(note + " -> " + metrics_line(rep.final, options.causal_lm));
   }
   return plan;
 }
@@ -485,7 +494,7 @@ models::PrecisionPlan choose_precision(const models::EncoderModel& fp32, const f
   const std::vector<Batch> batches = make_batches(cal, fp32.config().pad_token_id, pairs);
   rep.samples = static_cast<int64_t>(cal.ids.size()) - (pairs ? static_cast<int64_t>(cal.ids.size() % 2) : 0);
   rep.calibration = cal.source;
-  if (cal.source.starts_with("seeded")) std::cerr << "accuracy guard: calibrating on " << cal.source << "\n";
+  if (cal.source.starts_with("seeded")) progress_note("accuracy guard: calibrating on " + cal.source);
   const Outputs ref = run(fp32, batches);
   auto measure = [&](const models::PrecisionPlan& p) {
     return compare(ref, run(*models::with_precision(fp32, p, convert), batches));

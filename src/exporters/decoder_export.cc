@@ -10,6 +10,9 @@
 #include <random>
 
 #include "optimum/core/errors.h"
+#include "optimum/core/progress.h"
+#include "optimum/models/decoder_heads.h"
+#include "optimum/models/native_files.h"
 #include "optimum/preprocessors/preprocessors.h"
 #include "optimum/tasks/registry.h"
 #include "optimum/tokenizers/tokenizer.h"
@@ -139,8 +142,11 @@ std::vector<Tensor> run_calibration(const models::DecoderModel& m, const Rows& i
   return out;
 }
 
+// The metrics of `got` against `ref` (run_calibration's outputs). With
+// `score` (a ForSequenceClassification head over final hidden states), the
+// decisions are its label at each text's last token, as transformers pools.
 AccuracyMetrics compare(const Rows& ids, const std::vector<Tensor>& ref, const std::vector<Tensor>& got,
-                        bool decisions) {
+                        bool decisions, const models::Linear* score = nullptr) {
   AccuracyMetrics m;
   double sum = 0;
   int64_t same = 0, total = 0;
@@ -153,9 +159,17 @@ AccuracyMetrics compare(const Rows& ids, const std::vector<Tensor>& ref, const s
     for (size_t i = 0; i < static_cast<size_t>(kBatch) && text < ids.size(); ++i, ++text) {
       const auto n = static_cast<int64_t>(ids[text].size());
       double c = 0;
+      if (score != nullptr) {
+        const int64_t last = row + n - 1, labels = score->out;
+        std::vector<float> lx(static_cast<size_t>(labels)), ly(static_cast<size_t>(labels));
+        score->forward(x + last * width, 1, lx.data());
+        score->forward(y + last * width, 1, ly.data());
+        same += argmax(lx.data(), labels) == argmax(ly.data(), labels) ? 1 : 0;
+        ++total;
+      }
       for (int64_t j = 0; j < n; ++j, ++row) {
         c += cosine(x + row * width, y + row * width, width);
-        if (decisions) {
+        if (decisions && score == nullptr) {
           same += argmax(x + row * width, width) == argmax(y + row * width, width) ? 1 : 0;
           ++total;
         }
@@ -196,7 +210,8 @@ bool is_decoder_checkpoint(const fs::path& dir) {
 
 models::PrecisionPlan choose_decoder_precision(const models::DecoderModel& fp32, const fs::path& tokenizer_dir,
                                                kernels::WeightType type, const AccuracyOptions& options,
-                                               const models::LinearConverter& convert, AccuracyReport* report) {
+                                               const models::LinearConverter& convert, AccuracyReport* report,
+                                               const models::Linear* score) {
   if (type == kernels::WeightType::F32) {
     throw InvalidArgument("choose_decoder_precision: the accuracy guard is for bf16 / int8");
   }
@@ -207,7 +222,7 @@ models::PrecisionPlan choose_decoder_precision(const models::DecoderModel& fp32,
                           " (use fp32" + (type == kernels::WeightType::S8 ? std::string(" or bf16") : "") + ")");
   }
   AccuracyOptions opts = options;
-  opts.causal_lm = true;
+  opts.causal_lm = score == nullptr;
   // A decoder's forward over the calibration texts is costly: rank layers, not
   // Linears, past 32 (SmolLM2-135M: 31 measurements instead of 121).
   if (opts.max_ranked_units == 0) opts.max_ranked_units = 32;
@@ -223,12 +238,15 @@ models::PrecisionPlan choose_decoder_precision(const models::DecoderModel& fp32,
   const Calibration cal = calibrate(fp32, tokenizer_dir, opts);
   rep.samples = static_cast<int64_t>(cal.ids.size());
   rep.calibration = cal.source;
-  if (cal.source.starts_with("seeded")) std::cerr << "accuracy guard: calibrating on " << cal.source << "\n";
-  const bool decisions = fp32.has_lm_head();
+  if (cal.source.starts_with("seeded")) progress_note("accuracy guard: calibrating on " + cal.source);
+  if (score != nullptr && fp32.has_lm_head()) {
+    throw InvalidArgument("choose_decoder_precision: a classification head over a model with an lm_head");
+  }
+  const bool decisions = score != nullptr || fp32.has_lm_head();
   const std::vector<Tensor> ref = run_calibration(fp32, cal.ids);
   auto measure = [&](const models::PrecisionPlan& p) {
     return compare(cal.ids, ref, run_calibration(*models::decoder_with_precision(fp32, p, convert), cal.ids),
-                   decisions);
+                   decisions, score);
   };
   models::PrecisionPlan plan = guard_search(models::decoder_uniform_plan(w, type), names, type, opts, measure, rep);
   if (report != nullptr) *report = std::move(rep);
@@ -249,20 +267,37 @@ ExportResult export_decoder(const fs::path& model_dir, const fs::path& output_di
                                                   : tasks::infer_task(config_dir);
   const tasks::ExportConfig& export_config = tasks::get_export_config("native", model_type, task);
   const std::string base_task = export_config.use_past ? task.substr(0, task.size() - 10) : task;
-  if (base_task != "text-generation" && base_task != "feature-extraction") {
+  if (base_task != "text-generation" && base_task != "feature-extraction" && base_task != "text-classification") {
     throw Unsupported("native export of " + model_type + " for task '" + task +
-                      "' is not implemented (decoders export text-generation(-with-past) and "
-                      "feature-extraction(-with-past))");
+                      "' is not implemented (decoders export text-generation(-with-past), "
+                      "feature-extraction(-with-past) and text-classification)");
   }
   const bool lm = base_task == "text-generation";
+  const bool cls = base_task == "text-classification";
   const kernels::WeightType type = kernels::weight_type_from_name(options.dtype);
   const std::string dtype = dtype_label(type);
   const double atol = options.atol.value_or(export_config.atol);
 
   models::DecoderLoadOptions load;
   load.keep_weights = true;
-  std::shared_ptr<const models::DecoderModel> source =
-      models::DecoderModel::load(cfg, io::WeightStore::open_dir(model_dir), (config_dir / "config.json").string(), load);
+  const std::string config_source = (config_dir / "config.json").string();
+  const io::WeightStore store = io::WeightStore::open_dir(model_dir);
+  std::shared_ptr<const models::DecoderModel> source;
+  {
+    ProgressStep step("load", model_dir.string());
+    source = models::DecoderModel::load(cfg, store, config_source, load);
+  }
+  // ForSequenceClassification: the base model + score (kept in fp32: [num_labels, hidden] is
+  // too small to matter) on the last non-pad token.
+  std::optional<models::SequenceClassificationHead> head;
+  if (cls) head = models::load_sequence_classification_head(cfg, store, source->config().hidden_size, config_source);
+  // Without a pad_token_id transformers (and the head) classify one row at a time.
+  const std::vector<int64_t> batches =
+      cls && !head->pad_token_id ? std::vector<int64_t>{1} : internal::validation_batches(options);
+  const int64_t past_length = export_config.use_past ? 7 : 0;
+  const int64_t max_positions = source->config().max_position_embeddings;
+  const std::vector<int64_t> lengths =
+      internal::validation_lengths(options, max_positions > 0 ? max_positions - past_length : 0, {5, 11});
   if (lm && !source->has_lm_head()) {
     throw InvalidArgument(model_dir.string() + " is a base " + model_type +
                           " model without an lm_head: it exports for feature-extraction only");
@@ -280,7 +315,7 @@ ExportResult export_decoder(const fs::path& model_dir, const fs::path& output_di
     const models::LinearConverter convert = internal::caching_converter();
     const AccuracyOptions guard = internal::guard_options(options, export_config, type);
     AccuracyReport report;
-    plan = choose_decoder_precision(*source, model_dir, type, guard, convert, &report);
+    plan = choose_decoder_precision(*source, model_dir, type, guard, convert, &report, head ? &head->score : nullptr);
     target = models::decoder_with_precision(*source, plan, convert);
     accuracy = report.to_json();
   }
@@ -290,9 +325,14 @@ ExportResult export_decoder(const fs::path& model_dir, const fs::path& output_di
   internal::TempDir tmp(out.parent_path() / (out.filename().string() + ".partial-" + std::to_string(::getpid())));
 
   // 1. Weights in the engine's layout, config.json, tokenizer / generation files.
-  const models::DecoderNativeLayout native = models::decoder_to_native(*target);
-  io::save_safetensors(tmp.path() / "model.safetensors", native.tensors,
-                       {{"format", models::kNativeFormat}, {"layout_kind", models::kDecoderLayoutKind}});
+  std::optional<ProgressStep> writing(std::in_place, "write", out.string());
+  models::DecoderNativeLayout native = models::decoder_to_native(*target);
+  if (head) {
+    native.tensors.emplace_back("score.weight", head->score.weight);
+    native.layout["score_labels"] = head->score.out;
+  }
+  const io::Json weights = models::save_native_weights(tmp.path(), native.tensors,
+                                                       {{"format", models::kNativeFormat}, {"layout_kind", models::kDecoderLayoutKind}});
   io::Json config_json = cfg;
   for (const auto& [key, value] : export_config.values_override) config_json[key] = value;
   io::write_json(tmp.path() / "config.json", config_json);
@@ -326,6 +366,7 @@ ExportResult export_decoder(const fs::path& model_dir, const fs::path& output_di
                    {"task", task},
                    {"dtype", dtype},
                    {"layout", native.layout},
+                   {"weights", weights},
                    {"linear_precisions", precisions},
                    {"inputs", specs(export_config.expanded_inputs(n_layers))},
                    {"outputs", specs(export_config.expanded_outputs(n_layers))},
@@ -333,8 +374,11 @@ ExportResult export_decoder(const fs::path& model_dir, const fs::path& output_di
   if (!accuracy.is_null()) meta["accuracy"] = accuracy;
   io::write_json(tmp.path() / "optimum_export.json", meta);
 
-  // 2. Validation on shapes other than the export's: the model in the
-  // exported precisions vs the folder reloaded.
+  writing.reset();
+
+  // 2. Validation on shapes other than the export's (or the ones asked for):
+  // the model in the exported precisions vs the folder reloaded.
+  ProgressStep validating("validation", "", batches.size() * lengths.size());
   const auto exported = models::DecoderModel::load(tmp.path());
   ExportResult result;
   result.task = task;
@@ -351,13 +395,23 @@ ExportResult export_decoder(const fs::path& model_dir, const fs::path& output_di
   if (cfg.contains("pad_token_id") && cfg.at("pad_token_id").is_number_integer()) {
     dd.pad_token_id = cfg.at("pad_token_id").get<int64_t>();
   }
-  const std::string output_name = lm ? "logits" : "last_hidden_state";
-  for (int64_t batch : {1, 3}) {
-    for (int64_t seq : {5, 11}) {
+  const std::string output_name = lm || cls ? "logits" : "last_hidden_state";
+  // Classification: the head over the source in the exported precisions vs the folder reloaded
+  // through DecoderForSequenceClassification::load; without a pad_token_id transformers (and
+  // the head) classify one row at a time.
+  std::shared_ptr<const models::DecoderForSequenceClassification> cls_want, cls_got;
+  if (cls) {
+    cls_want = std::make_shared<const models::DecoderForSequenceClassification>(target, head->score,
+                                                                                 head->pad_token_id);
+    cls_got = models::DecoderForSequenceClassification::load(tmp.path());
+  }
+  for (int64_t batch : batches) {
+    for (int64_t seq : lengths) {
+      validating.set_detail("batch " + std::to_string(batch) + " x sequence " + std::to_string(seq));
       tasks::DummyShapes shapes = export_config.default_shapes;
       shapes.batch_size = batch;
       shapes.sequence_length = seq;
-      shapes.past_sequence_length = export_config.use_past ? 7 : 0;
+      shapes.past_sequence_length = past_length;
       const uint64_t seed = static_cast<uint64_t>(batch * 100 + seq);
       const auto inputs = tasks::generate_decoder_dummy_inputs(export_config, dd, shapes, seed, true);
       const int64_t past = shapes.past_sequence_length, total = past + seq;
@@ -377,8 +431,15 @@ ExportResult export_decoder(const fs::path& model_dir, const fs::path& output_di
           }
         }
       }
-      const Tensor want = run_rows(*target, rows, lm, &pasts);
-      const Tensor got = run_rows(*exported, rows, lm, &pasts);
+      Tensor want, got;
+      if (cls) {
+        const models::PaddedTokens padded{ids, mask, batch, seq};
+        want = cls_want->forward(padded);
+        got = cls_got->forward(padded);
+      } else {
+        want = run_rows(*target, rows, lm, &pasts);
+        got = run_rows(*exported, rows, lm, &pasts);
+      }
       if (want.shape() != got.shape()) {
         throw ValidationError("export validation failed: output '" + output_name + "' has shape " +
                               shape_str(got.shape()) + " in the exported model but " + shape_str(want.shape()) +
@@ -403,6 +464,7 @@ ExportResult export_decoder(const fs::path& model_dir, const fs::path& output_di
                               std::to_string(batch) + " x sequence " + std::to_string(seq) +
                               (past > 0 ? " after " + std::to_string(past) + " past tokens" : std::string()));
       }
+      validating.advance();
     }
   }
   io::Json cases = io::Json::array();
@@ -421,6 +483,8 @@ ExportResult export_decoder(const fs::path& model_dir, const fs::path& output_di
                         {"cases", cases}};
   io::write_json(tmp.path() / "optimum_export.json", meta);
 
+  internal::write_model_card(tmp.path(), meta, model_dir);
+  models::remove_legacy_native_weights(out);
   internal::move_into(tmp.path(), out);
   tmp.release();
   result.output_dir = out;

@@ -1,7 +1,9 @@
 // Helpers shared by the encoder and decoder exporters.
 #pragma once
 
+#include <algorithm>
 #include <filesystem>
+#include <vector>
 #include <map>
 #include <memory>
 #include <string>
@@ -38,6 +40,30 @@ class TempDir {
   std::filesystem::path path_;
   bool released_ = false;
 };
+
+// Batch sizes the export is validated on (ExportOptions::batch_size).
+inline std::vector<int64_t> validation_batches(const ExportOptions& o) {
+  if (o.batch_size < 0 || o.batch_size > 1024) {
+    throw InvalidArgument("export: batch_size " + std::to_string(o.batch_size) +
+                          " is out of range (1..1024, or 0 for the default validation batches 1 and 3)");
+  }
+  return o.batch_size > 0 ? std::vector<int64_t>{o.batch_size} : std::vector<int64_t>{1, 3};
+}
+
+// Sequence lengths the export is validated on (ExportOptions::sequence_length):
+// the one asked for (at most `max_length`), else `defaults` clamped to `max_length`.
+inline std::vector<int64_t> validation_lengths(const ExportOptions& o, int64_t max_length,
+                                               std::vector<int64_t> defaults) {
+  if (o.sequence_length < 0 || (max_length > 0 && o.sequence_length > max_length)) {
+    throw InvalidArgument("export: sequence_length " + std::to_string(o.sequence_length) +
+                          " is out of range (1.." + std::to_string(max_length) +
+                          " for this model's position embeddings, or 0 for the default validation lengths)");
+  }
+  if (o.sequence_length > 0) return {o.sequence_length};
+  for (int64_t& n : defaults) n = std::max<int64_t>(1, max_length > 0 ? std::min(n, max_length) : n);
+  defaults.erase(std::unique(defaults.begin(), defaults.end()), defaults.end());
+  return defaults;
+}
 
 // Moves the files of `from` into `to` (created if needed), replacing files of the same name.
 inline void move_into(const std::filesystem::path& from, const std::filesystem::path& to) {
@@ -84,5 +110,11 @@ inline AccuracyOptions guard_options(const ExportOptions& options, const tasks::
                                                                                : kernels::WeightType::F32;
   return guard;
 }
+
+// Writes `dir`/README.md, the export's model card (YAML front matter with
+// library_name optimum-cpp, base_model for a Hub source, tags; what the folder
+// is, guard and validation figures, how to load it), from the final record
+// `meta`; a README.md in `source_dir` is kept as README.source.md.
+void write_model_card(const std::filesystem::path& dir, const io::Json& meta, const std::filesystem::path& source_dir);
 
 }  // namespace optimum::exporters::internal

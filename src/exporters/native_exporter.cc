@@ -4,11 +4,16 @@
 #include <iostream>
 
 #include "optimum/config/config.h"
+#include "optimum/core/progress.h"
+#include "optimum/core/version.h"
+#include "optimum/models/architecture.h"
 #include "optimum/exporters/accuracy.h"
 #include "optimum/exporters/decoder_export.h"
 #include "optimum/exporters/export.h"
 #include "optimum/models/model.h"
+#include "optimum/models/native_files.h"
 #include "optimum/models/precision.h"
+#include "optimum/models/registry.h"
 #include "optimum/preprocessors/preprocessors.h"
 #include "optimum/tasks/registry.h"
 
@@ -20,7 +25,7 @@ namespace fs = std::filesystem;
 using internal::move_into;
 using internal::TempDir;
 
-const char* tool_version() { return "0.1.0"; }
+const char* tool_version() { return optimum::version(); }
 
 namespace {
 
@@ -48,6 +53,7 @@ double max_abs_diff(const Tensor& a, const Tensor& b, const std::string& name) {
 
 ExportResult export_native(const fs::path& model_dir, const fs::path& output_dir, const ExportOptions& options) {
   const fs::path config_dir = options.config_dir.empty() ? model_dir : options.config_dir;
+  models::register_architectures();  // the config specs and export configs derive from it
   const std::string library = tasks::check_loadable(config_dir);
   if (is_decoder_checkpoint(config_dir)) return export_decoder(model_dir, output_dir, options);
   const config::EncoderConfig cfg = config::load_config(config_dir);
@@ -58,7 +64,16 @@ ExportResult export_native(const fs::path& model_dir, const fs::path& output_dir
   const std::string dtype(kernels::weight_type_name(type));
   const double atol = options.atol.value_or(export_config.atol);
   const tasks::Task engine_task = tasks::task_from_name(task);
-  const auto source = models::EncoderModel::load(model_dir, engine_task, config_dir);
+  const std::vector<int64_t> batches = internal::validation_batches(options);
+  // RoBERTa-style positions start past the padding index.
+  const bool from_padding = models::find_family(cfg.model_type).positions == models::PositionStyle::FromPaddingIndex;
+  const std::vector<int64_t> lengths = internal::validation_lengths(
+      options, cfg.max_position_embeddings - (from_padding ? cfg.pad_token_id + 1 : 0), {8, 33});
+  std::shared_ptr<const models::EncoderModel> source;
+  {
+    ProgressStep step("load", model_dir.string());
+    source = models::EncoderModel::load(model_dir, engine_task, config_dir);
+  }
 
   // Low precision: the accuracy guard picks which layer Linears stay fp32;
   // `target` is the model in the exported precisions (the validation reference).
@@ -78,9 +93,10 @@ ExportResult export_native(const fs::path& model_dir, const fs::path& output_dir
   TempDir tmp(out.parent_path() / (out.filename().string() + ".partial-" + std::to_string(::getpid())));
 
   // 1. Weights in the engine's layout, config.json, preprocessors.
+  std::optional<ProgressStep> writing(std::in_place, "write", out.string());
   models::NativeLayout native = target->native_layout();
-  io::save_safetensors(tmp.path() / "model.safetensors", native.tensors,
-                       {{"format", models::kNativeFormat}, {"layout_version", std::to_string(models::kNativeLayoutVersion)}});
+  const io::Json weights = models::save_native_weights(tmp.path(), native.tensors,
+                                                       {{"format", models::kNativeFormat}, {"layout_version", std::to_string(models::kNativeLayoutVersion)}});
   io::Json config_json = cfg.raw;
   for (const auto& [key, value] : export_config.values_override) config_json[key] = value;
   io::write_json(tmp.path() / "config.json", config_json);
@@ -99,11 +115,15 @@ ExportResult export_native(const fs::path& model_dir, const fs::path& output_dir
                    {"task", task},
                    {"dtype", dtype},
                    {"layout", native.layout},
+                   {"weights", weights},
                    {"preprocessors", copied.copied}};
   if (!accuracy.is_null()) meta["accuracy"] = accuracy;
   io::write_json(tmp.path() / models::EncoderModel::kExportFile, meta);
 
-  // 2. Validation on shapes other than the export's: source vs exported.
+  writing.reset();
+
+  // 2. Validation on shapes other than the export's (or the ones asked for): source vs exported.
+  ProgressStep validating("validation", "", batches.size() * lengths.size());
   const auto exported = models::EncoderModel::load(tmp.path(), engine_task);
   ExportResult result;
   result.task = task;
@@ -111,11 +131,12 @@ ExportResult export_native(const fs::path& model_dir, const fs::path& output_dir
   result.atol = atol;
   result.dtype = dtype;
   result.accuracy = accuracy;
-  for (int64_t batch : {1, 3}) {
-    for (int64_t seq : {8, 33}) {
+  for (int64_t batch : batches) {
+    for (int64_t seq : lengths) {
+      validating.set_detail("batch " + std::to_string(batch) + " x sequence " + std::to_string(seq));
       tasks::DummyShapes shapes = export_config.default_shapes;
       shapes.batch_size = batch;
-      shapes.sequence_length = std::min<int64_t>(seq, cfg.max_position_embeddings - cfg.pad_token_id - 1);
+      shapes.sequence_length = seq;
       const auto inputs = export_config.generate_dummy_inputs(cfg, shapes, static_cast<uint64_t>(batch * 100 + seq));
       const auto want = target->forward(inputs);
       const auto got = exported->forward(inputs);
@@ -129,6 +150,7 @@ ExportResult export_native(const fs::path& model_dir, const fs::path& output_dir
                                 std::to_string(batch) + " x sequence " + std::to_string(shapes.sequence_length));
         }
       }
+      validating.advance();
     }
   }
   io::Json report = io::Json::array();
@@ -145,6 +167,8 @@ ExportResult export_native(const fs::path& model_dir, const fs::path& output_dir
                         {"cases", report}};
   io::write_json(tmp.path() / models::EncoderModel::kExportFile, meta);
 
+  internal::write_model_card(tmp.path(), meta, model_dir);
+  models::remove_legacy_native_weights(out);
   move_into(tmp.path(), out);
   tmp.release();
   result.output_dir = out;

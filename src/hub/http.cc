@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "optimum/core/paths.h"
+#include "optimum/core/version.h"
 #include "optimum/hub/errors.h"
 
 namespace optimum::hub::detail {
@@ -17,7 +18,6 @@ namespace {
 
 constexpr size_t kMaxErrorBody = 64 * 1024;  // error bodies kept for messages only
 constexpr const char* kProtocols = "http,https";
-constexpr const char* kUserAgent = "optimum-cpp/0.1.0";
 
 std::string lower(std::string_view text) {
   std::string out(text);
@@ -177,7 +177,8 @@ HttpResponse send_once(const HttpRequest& request, const std::string& method, co
   char error_buffer[CURL_ERROR_SIZE] = {0};
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, header_list);
-  curl_easy_setopt(curl, CURLOPT_USERAGENT, kUserAgent);
+  const std::string user_agent = std::string("optimum-cpp/") + optimum::version();
+  curl_easy_setopt(curl, CURLOPT_USERAGENT, user_agent.c_str());
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);  // followed by hand, see http_send
   curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 0L);
 #if LIBCURL_VERSION_NUM >= 0x075500  // 7.85: the string forms replace the deprecated bitmasks

@@ -30,7 +30,11 @@ ProgressBar::ProgressBar(std::string label, std::optional<uint64_t> total, uint6
     : label_(std::move(label)),
       total_(total),
       done_(initial),
-      enabled_(enabled && ::isatty(STDERR_FILENO) != 0) {
+      enabled_(enabled && !progress_sink_installed() && ::isatty(STDERR_FILENO) != 0) {
+  if (enabled && progress_sink_installed()) {
+    step_.emplace("download", label_, total.value_or(0), true);
+    if (initial > 0) step_->update(initial);
+  }
   if (label_.size() > kMaxLabel) label_ = "(...)" + label_.substr(label_.size() - kMaxLabel);
   start_ = std::chrono::steady_clock::now();
   last_draw_ = start_ - kRedrawInterval;
@@ -42,6 +46,7 @@ ProgressBar::~ProgressBar() {
 
 void ProgressBar::update(uint64_t bytes) {
   done_ += bytes;
+  if (step_) step_->update(done_);
   if (!enabled_) return;
   const auto now = std::chrono::steady_clock::now();
   if (now - last_draw_ >= kRedrawInterval) {
@@ -50,7 +55,10 @@ void ProgressBar::update(uint64_t bytes) {
   }
 }
 
-void ProgressBar::reset(uint64_t done) { done_ = done; }
+void ProgressBar::reset(uint64_t done) {
+  done_ = done;
+  if (step_) step_->update(done_);
+}
 
 void ProgressBar::draw(bool final) {
   drawn_ = true;

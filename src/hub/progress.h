@@ -1,11 +1,15 @@
-// A one-line download progress bar on stderr, drawn only when stderr is a
-// terminal (logs and pipes stay clean). Private to the hub layer.
+// Download progress: reported to the process-wide progress sink
+// (optimum/core/progress.h) as a "download" step when one is installed;
+// otherwise a one-line bar on stderr, drawn only when stderr is a terminal
+// (logs and pipes stay clean). Private to the hub layer.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
+
+#include "optimum/core/progress.h"
 
 namespace optimum::hub::detail {
 
@@ -30,6 +34,7 @@ class ProgressBar {
   bool drawn_ = false;
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_draw_;
+  std::optional<ProgressStep> step_;  // when a sink is installed
 };
 
 }  // namespace optimum::hub::detail

@@ -531,6 +531,251 @@ void attention_avx512(const AttentionArgs& a) {
 
 #pragma GCC diagnostic pop
 
+// --- AVX2 (+FMA) ---------------------------------------------------------------------------
+// The same fused scheme as attention_avx512 with 8-lane vectors: Kᵀ packed per
+// head into [head_dim, cols] (cols = keys rounded up to 16, zero-filled), per
+// block of 4 query rows a 4 x cols score strip (4 x 16 tiles: 8 accumulators),
+// its unnormalized softmax, then ·v in 4 x 16 column tiles.
+
+constexpr int kCols8 = 16;  // key columns per AVX2 score tile (2 vectors)
+
+// Transposes an 8x8 block held in 8 rows, in place.
+OPTIMUM_AVX2 inline void transpose8(__m256 r[8]) {
+  __m256 t[8];
+  __m256 u[8];
+  for (int i = 0; i < 4; ++i) {
+    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int g = 0; g < 2; ++g) {
+    u[4 * g] = _mm256_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
+    u[4 * g + 1] = _mm256_shuffle_ps(t[4 * g], t[4 * g + 2], 0xEE);
+    u[4 * g + 2] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
+    u[4 * g + 3] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xEE);
+  }
+  for (int m = 0; m < 4; ++m) {
+    r[m] = _mm256_permute2f128_ps(u[m], u[m + 4], 0x20);
+    r[m + 4] = _mm256_permute2f128_ps(u[m], u[m + 4], 0x31);
+  }
+}
+
+// kt[c * cols + j] = k[j * ld + c] in 8x8 blocks; columns s..cols-1 are zero.
+OPTIMUM_AVX2 void pack_kt_avx2(const float* k, int64_t ld, int64_t s, int64_t d, int64_t cols, float* kt) {
+  for (int64_t j0 = 0; j0 < cols; j0 += 8) {
+    for (int64_t c0 = 0; c0 < d; c0 += 8) {
+      const __m256i cm = detail::tail_mask8(d - c0);
+      __m256 r[8];
+      for (int i = 0; i < 8; ++i) {
+        const float* row = k + (j0 + i) * ld + c0;
+        r[i] = j0 + i >= s ? _mm256_setzero_ps() : (d - c0 >= 8 ? _mm256_loadu_ps(row) : _mm256_maskload_ps(row, cm));
+      }
+      transpose8(r);
+      const int64_t rows = std::min<int64_t>(8, d - c0);
+      for (int64_t i = 0; i < rows; ++i) _mm256_storeu_ps(kt + (c0 + i) * cols + j0, r[i]);
+    }
+  }
+}
+
+// sc[r][j] = Σ_c q[r][c]·kt[c][j] for 4 query rows and all cols; row_max over
+// the first s columns of each row.
+OPTIMUM_AVX2 void scores_4_avx2(const float* const q[kRows], const float* kt, int64_t d, int64_t cols, int64_t s,
+                                float* sc, float row_max[kRows]) {
+  const __m256 ninf = _mm256_set1_ps(kNegInf);
+  __m256 mx[kRows];
+  for (__m256& m : mx) m = ninf;
+  for (int64_t j = 0; j < cols; j += kCols8) {
+    __m256 acc[kRows][2];
+    for (auto& row : acc) row[0] = row[1] = _mm256_setzero_ps();
+    const float* kc = kt + j;
+    for (int64_t c = 0; c < d; ++c, kc += cols) {
+      const __m256 k0 = _mm256_loadu_ps(kc);
+      const __m256 k1 = _mm256_loadu_ps(kc + 8);
+      for (int r = 0; r < kRows; ++r) {
+        const __m256 qv = _mm256_broadcast_ss(q[r] + c);
+        acc[r][0] = _mm256_fmadd_ps(qv, k0, acc[r][0]);
+        acc[r][1] = _mm256_fmadd_ps(qv, k1, acc[r][1]);
+      }
+    }
+    for (int v = 0; v < 2; ++v) {
+      const __m256 valid = _mm256_castsi256_ps(detail::tail_mask8(s - j - 8 * v));
+      for (int r = 0; r < kRows; ++r) {
+        _mm256_storeu_ps(sc + r * cols + j + 8 * v, acc[r][v]);
+        mx[r] = _mm256_max_ps(mx[r], _mm256_blendv_ps(ninf, acc[r][v], valid));
+      }
+    }
+  }
+  for (int r = 0; r < kRows; ++r) row_max[r] = detail::hmax8(mx[r]);
+}
+
+// x[j] = exp(x[j]·scale + add[j] - max) for j < n (add may be null; with it,
+// the max is recomputed); returns 1/Σ. A fully masked row becomes uniform.
+// x has room for n rounded up to 8: whole vectors are stored (lanes past n
+// are left garbage, outside the sum), because masked stores (vmaskmovps) are
+// slow on AMD CPUs; only `add` (n values) is read with a masked load.
+OPTIMUM_AVX2 float softmax_unnormalized_avx2(float* x, int64_t n, float scale, const float* add, float top_raw) {
+  const __m256 vs = _mm256_set1_ps(scale);
+  float top = top_raw * scale;
+  const int64_t full = n / 8 * 8;
+  const __m256 tail = _mm256_castsi256_ps(detail::tail_mask8(n - full));
+  if (add != nullptr) {
+    const __m256 ninf = _mm256_set1_ps(kNegInf);
+    __m256 mx = ninf;
+    int64_t j = 0;
+    for (; j < full; j += 8) {
+      const __m256 v = _mm256_fmadd_ps(_mm256_loadu_ps(x + j), vs, _mm256_loadu_ps(add + j));
+      _mm256_storeu_ps(x + j, v);
+      mx = _mm256_max_ps(mx, v);
+    }
+    if (j < n) {
+      const __m256 a = _mm256_maskload_ps(add + j, _mm256_castps_si256(tail));
+      const __m256 v = _mm256_fmadd_ps(_mm256_loadu_ps(x + j), vs, a);
+      _mm256_storeu_ps(x + j, v);
+      mx = _mm256_max_ps(mx, _mm256_blendv_ps(ninf, v, tail));
+    }
+    top = detail::hmax8(mx);
+    if (top == kNegInf) {
+      for (int64_t i = 0; i < n; ++i) x[i] = 1.0f;
+      return 1.0f / static_cast<float>(n);
+    }
+  }
+  // Without add, x·scale - top folds into one FMA.
+  const __m256 mul = add != nullptr ? _mm256_set1_ps(1.0f) : vs;
+  const __m256 shift = _mm256_set1_ps(-top);
+  __m256 sum0 = _mm256_setzero_ps();
+  __m256 sum1 = _mm256_setzero_ps();
+  int64_t j = 0;
+  for (; j + 16 <= full; j += 16) {
+    const __m256 e0 = detail::exp8(_mm256_fmadd_ps(_mm256_loadu_ps(x + j), mul, shift));
+    const __m256 e1 = detail::exp8(_mm256_fmadd_ps(_mm256_loadu_ps(x + j + 8), mul, shift));
+    _mm256_storeu_ps(x + j, e0);
+    _mm256_storeu_ps(x + j + 8, e1);
+    sum0 = _mm256_add_ps(sum0, e0);
+    sum1 = _mm256_add_ps(sum1, e1);
+  }
+  for (; j < full; j += 8) {
+    const __m256 e = detail::exp8(_mm256_fmadd_ps(_mm256_loadu_ps(x + j), mul, shift));
+    _mm256_storeu_ps(x + j, e);
+    sum0 = _mm256_add_ps(sum0, e);
+  }
+  if (j < n) {
+    const __m256 e = _mm256_and_ps(detail::exp8(_mm256_fmadd_ps(_mm256_loadu_ps(x + j), mul, shift)), tail);
+    _mm256_storeu_ps(x + j, e);
+    sum1 = _mm256_add_ps(sum1, e);
+  }
+  return 1.0f / detail::hsum8(_mm256_add_ps(sum0, sum1));
+}
+
+// out[r][c] = inv[r]·Σ_j p[r][j]·v[j][c] for 4 rows, c in [c0, c0 + 8·V);
+// `last` masks the final vector's columns.
+template <int V>
+OPTIMUM_AVX2 void pv_4_avx2(const float* p, int64_t ldp, int64_t n, const float* v, int64_t ldv, int64_t c0,
+                            __m256i last, const float inv[kRows], float* const out[kRows]) {
+  static_assert(kRows == 4);
+  // One named array per row (as pv_4): GCC keeps these in registers, a 2-D
+  // array it spilled to the stack inside the loop.
+  __m256 a0[V], a1[V], a2[V], a3[V];
+#pragma GCC unroll 2
+  for (int t = 0; t < V; ++t) a0[t] = a1[t] = a2[t] = a3[t] = _mm256_setzero_ps();
+  const float* vj = v + c0;
+  const float* p0 = p;
+  const float* p1 = p + ldp;
+  const float* p2 = p + 2 * ldp;
+  const float* p3 = p + 3 * ldp;
+  for (int64_t j = 0; j < n; ++j, vj += ldv) {
+    const __m256 b0 = _mm256_broadcast_ss(p0 + j);
+    const __m256 b1 = _mm256_broadcast_ss(p1 + j);
+    const __m256 b2 = _mm256_broadcast_ss(p2 + j);
+    const __m256 b3 = _mm256_broadcast_ss(p3 + j);
+#pragma GCC unroll 2
+    for (int t = 0; t < V; ++t) {
+      const __m256 x = _mm256_loadu_ps(vj + 8 * t);  // rows of vld floats: never past the copy
+      a0[t] = _mm256_fmadd_ps(b0, x, a0[t]);
+      a1[t] = _mm256_fmadd_ps(b1, x, a1[t]);
+      a2[t] = _mm256_fmadd_ps(b2, x, a2[t]);
+      a3[t] = _mm256_fmadd_ps(b3, x, a3[t]);
+    }
+  }
+  // Masked stores (slow on AMD) only for a partial last vector.
+  const bool partial = _mm256_movemask_ps(_mm256_castsi256_ps(last)) != 0xFF;
+#pragma GCC unroll 2
+  for (int t = 0; t < V; ++t) {
+    const __m256 r[kRows] = {_mm256_mul_ps(a0[t], _mm256_set1_ps(inv[0])), _mm256_mul_ps(a1[t], _mm256_set1_ps(inv[1])),
+                             _mm256_mul_ps(a2[t], _mm256_set1_ps(inv[2])), _mm256_mul_ps(a3[t], _mm256_set1_ps(inv[3]))};
+    for (int i = 0; i < kRows; ++i) {
+      if (t == V - 1 && partial) {
+        _mm256_maskstore_ps(out[i] + c0 + 8 * t, last, r[i]);
+      } else {
+        _mm256_storeu_ps(out[i] + c0 + 8 * t, r[i]);
+      }
+    }
+  }
+}
+
+OPTIMUM_AVX2 void pv_rows_avx2(const float* p, int64_t ldp, int64_t n, const float* v, int64_t ldv, int64_t d,
+                               const float inv[kRows], float* const out[kRows]) {
+  for (int64_t c0 = 0; c0 < d; c0 += 16) {
+    const int64_t w = std::min<int64_t>(16, d - c0);
+    const __m256i last = detail::tail_mask8(w - 8 * ((w - 1) / 8));
+    if (w > 8) {
+      pv_4_avx2<2>(p, ldp, n, v, ldv, c0, last, inv, out);
+    } else {
+      pv_4_avx2<1>(p, ldp, n, v, ldv, c0, last, inv, out);
+    }
+  }
+}
+
+void attention_avx2(const AttentionArgs& a) {
+  const int64_t hidden = a.heads * a.head_dim;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(a.head_dim));
+  const int64_t d = a.head_dim;
+#pragma omp parallel
+  {
+    HeadScratch hs;
+#pragma omp for schedule(dynamic)
+    for (int64_t bh = 0; bh < a.batch * a.heads; ++bh) {
+      const auto [b, h, row0, s] = head_task(a, bh);
+      if (s == 0) continue;
+      const int64_t cols = (s + kCols8 - 1) / kCols8 * kCols8;
+      hs.kt.resize(static_cast<size_t>(d * cols));
+      hs.scores.resize(static_cast<size_t>(kRows * cols));
+      hs.spill.resize(static_cast<size_t>(kRows * d));
+      const float* q = a.q + row0 * a.ld_qkv + h * d;
+      pack_kt_avx2(a.k + row0 * a.ld_qkv + h * d, a.ld_qkv, s, d, cols, hs.kt.data());
+      const int64_t vld = (d + 7) / 8 * 8;
+      hs.v.resize(static_cast<size_t>(s * vld));
+      for (int64_t j = 0; j < s; ++j) std::copy_n(a.v + (row0 + j) * a.ld_qkv + h * d, d, hs.v.data() + j * vld);
+      prepare_rows(a, b, h, s, &hs.rows);
+      hs.add.resize(static_cast<size_t>(s));
+      float* out = a.out + row0 * hidden + h * d;
+      for (int64_t i0 = 0; i0 < s; i0 += kRows) {
+        const int64_t rows = std::min<int64_t>(kRows, s - i0);
+        const float* qr[kRows];
+        float* orow[kRows];
+        float inv[kRows];
+        for (int r = 0; r < kRows; ++r) {
+          // Rows past the end repeat the last one; their output goes to spill.
+          const int64_t i = i0 + std::min<int64_t>(r, rows - 1);
+          qr[r] = q + i * a.ld_qkv;
+          orow[r] = r < rows ? out + (i0 + r) * hidden : hs.spill.data() + r * d;
+        }
+        float top[kRows];
+        scores_4_avx2(qr, hs.kt.data(), d, cols, s, hs.scores.data(), top);
+        for (int r = 0; r < kRows; ++r) {
+          const int64_t i = i0 + std::min<int64_t>(r, rows - 1);
+          const float* add = hs.rows.row(i, s, hs.add.data());
+          inv[r] = softmax_unnormalized_avx2(hs.scores.data() + r * cols, s, scale, add, top[r]);
+        }
+        pv_rows_avx2(hs.scores.data(), cols, s, hs.v.data(), vld, d, inv, orow);
+        if (a.out_bf16 != nullptr) {
+          for (int64_t r = 0; r < rows; ++r) {
+            to_bf16_span(orow[r], d, a.out_bf16 + (row0 + i0 + r) * hidden + h * d);
+          }
+        }
+      }
+    }
+  }
+}
+
 // Per-head sgemm (scores materialized per head) and softmax_row.
 void attention_reference(const AttentionArgs& a) {
   const int64_t hidden = a.heads * a.head_dim;
@@ -583,6 +828,8 @@ void attention(const AttentionArgs& args) {
     attention_amx(args);
   } else if (detail::avx512_allowed()) {
     attention_avx512(args);
+  } else if (detail::vector_isa() == detail::VectorIsa::Avx2) {
+    attention_avx2(args);
   } else {
     attention_reference(args);
   }

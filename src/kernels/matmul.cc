@@ -182,6 +182,17 @@ bool detail::avx512_allowed() {
   return ok;
 }
 
+detail::VectorIsa detail::vector_isa() {
+  static const VectorIsa isa = [] {
+    if (avx512_allowed()) return VectorIsa::Avx512;
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return VectorIsa::Baseline;
+    const char* env = std::getenv("OPTIMUM_CPU_ISA");
+    if (env != nullptr && std::string_view(env) == "sse41") return VectorIsa::Baseline;
+    return VectorIsa::Avx2;
+  }();
+  return isa;
+}
+
 namespace {
 
 // Whether CPUID leaf 7 lists AMX-BF16 (EDX bit 22) and AMX-TILE (bit 24); read
@@ -230,7 +241,7 @@ DT weight_dt(WeightType t) {
 }
 
 // One row of x to s8 with a symmetric scale; returns the scale.
-OPTIMUM_VECTOR_CLONES float quantize_row(const float* x, int64_t k, int8_t* q) {
+OPTIMUM_BODY float quantize_row_body(const float* x, int64_t k, int8_t* q) {
   const float amax = row_absmax(x, k);
   const float scale = amax > 0.0f ? amax / 127.0f : 1.0f;
   const float inv = 1.0f / scale;
@@ -241,6 +252,7 @@ OPTIMUM_VECTOR_CLONES float quantize_row(const float* x, int64_t k, int8_t* q) {
   }
   return scale;
 }
+OPTIMUM_MULTIVERSION(float, quantize_row, (const float* x, int64_t k, int8_t* q), (x, k, q))
 
 // One activation row to u8 with its own scale and zero point (asymmetric:
 // x ≈ sx·(q - zp)), so a row's whole range [min, max] gets the 256 levels
@@ -277,6 +289,16 @@ OPTIMUM_AVX512 void quantize_u8_avx512(const float* x, int64_t k, float inv, flo
 }
 #pragma GCC diagnostic pop
 
+OPTIMUM_BODY void quantize_u8_plain_body(const float* x, int64_t k, float inv, float zpf, float top, uint8_t* q) {
+#pragma omp simd
+  for (int64_t i = 0; i < k; ++i) {
+    const float c = std::min(top, std::max(0.0f, x[i] * inv + zpf));
+    q[i] = static_cast<uint8_t>(static_cast<int32_t>(round_even(c)));
+  }
+}
+OPTIMUM_MULTIVERSION(void, quantize_u8_plain, (const float* x, int64_t k, float inv, float zpf, float top, uint8_t* q),
+                     (x, k, inv, zpf, top, q))
+
 RowQuant quantize_row_u8(const float* x, int64_t k, uint8_t* q) {
   float lo;
   float hi;
@@ -291,17 +313,14 @@ RowQuant quantize_row_u8(const float* x, int64_t k, uint8_t* q) {
   if (detail::avx512_allowed()) {
     quantize_u8_avx512(x, k, inv, zpf, top, q);
   } else {
-    for (int64_t i = 0; i < k; ++i) {
-      const float c = std::min(top, std::max(0.0f, x[i] * inv + zpf));
-      q[i] = static_cast<uint8_t>(static_cast<int32_t>(round_even(c)));
-    }
+    quantize_u8_plain(x, k, inv, zpf, top, q);
   }
   return {scale, zp};
 }
 
 // y = sx·(acc - zp·Σw)·sw + b for one row.
-OPTIMUM_VECTOR_CLONES void dequantize_row(const int32_t* acc, int64_t n, RowQuant rq, const int32_t* wsum,
-                                          const float* sw, const float* bias, float* y) {
+OPTIMUM_BODY void dequantize_row_body(const int32_t* acc, int64_t n, RowQuant rq, const int32_t* wsum,
+                                      const float* sw, const float* bias, float* y) {
   const float sx = rq.scale;
   const int32_t zp = rq.zero_point;
   if (bias != nullptr) {
@@ -312,6 +331,10 @@ OPTIMUM_VECTOR_CLONES void dequantize_row(const int32_t* acc, int64_t n, RowQuan
     for (int64_t j = 0; j < n; ++j) y[j] = static_cast<float>(acc[j] - zp * wsum[j]) * sx * sw[j];
   }
 }
+OPTIMUM_MULTIVERSION(void, dequantize_row,
+                     (const int32_t* acc, int64_t n, RowQuant rq, const int32_t* wsum, const float* sw,
+                      const float* bias, float* y),
+                     (acc, n, rq, wsum, sw, bias, y))
 
 // oneDNN eltwise post-op for an activation; false when there is none.
 bool eltwise_for(Activation act, dnnl::algorithm* alg, float* alpha) {
@@ -376,6 +399,10 @@ struct PackedLinear::Impl {
   std::vector<int32_t> w_sums;  // S8: Σ_k q[n, k], for the activations' zero points
   bool s16 = false;            // S8 on the AVX2 s16 kernel (int8_gemm.h) instead of oneDNN
   PackedS16 s16_weights;
+  // f32 weights used where they lie (f32_weights_in_place): kept alive by
+  // `owner` (the caller's mapping or tensor) or held in `own_f32`.
+  std::shared_ptr<const void> owner;
+  std::vector<float> own_f32;
 
   struct Key {
     int64_t m;
@@ -439,12 +466,20 @@ struct PackedLinear::Impl {
     auto& eng = cpu_engine();
     // Logical [k, n] view of a row-major [n, k] PyTorch weight: format ba.
     const memory::desc plain({k, n}, dt, Tag::ba);
-    const memory::desc blocked = describe(128, Activation::Identity, weights_any()).weights_desc();
+    // f32 where oneDNN keeps weights plain: the PyTorch layout as it is (a copy, see f32_weights_in_place).
+    const memory::desc blocked = dt == DT::f32 && f32_weights_in_place()
+                                     ? plain
+                                     : describe(128, Activation::Identity, weights_any()).weights_desc();
     weights = memory(blocked, eng);
     memory src(plain, eng, const_cast<void*>(data));
     dnnl::stream s(eng);
     dnnl::reorder(src, weights).execute(s, src, weights);
     s.wait();
+  }
+
+  // Uses w ([n, k] f32, PyTorch layout) where it lies, as the weights (no copy).
+  void wrap_f32(const float* w) {
+    weights = memory(memory::desc({k, n}, DT::f32, Tag::ba), cpu_engine(), const_cast<float*>(w));
   }
 
   // bf16 / int8: converts x (rows m) and runs; parallel inside unless called
@@ -503,6 +538,24 @@ bool bf16_native() {
   return effective_isa_includes(dnnl::cpu_isa::avx512_core_bf16) && bf16_supported();
 }
 
+bool f32_weights_in_place() {
+  static const bool ok = [] {
+    // The layout oneDNN picks for a MiniLM-sized f32 weight: plain `ab` (its
+    // gemm, CPUs below AVX-512) or a blocked one (brgemm). Where plain, its
+    // gemm takes the transposed plain layout (`ba`, PyTorch's) as well.
+    PackedLinear::Impl probe;
+    probe.n = 384;
+    probe.k = 384;
+    try {
+      const memory::desc chosen = probe.describe(128, Activation::Identity, probe.weights_any()).weights_desc();
+      return chosen == memory::desc({probe.k, probe.n}, DT::f32, Tag::ab);
+    } catch (const dnnl::error&) {
+      return false;
+    }
+  }();
+  return ok;
+}
+
 std::string_view weight_type_name(WeightType t) {
   switch (t) {
     case WeightType::F32:
@@ -527,6 +580,47 @@ void quantize_rows_s8(const float* w, int64_t n, int64_t k, int8_t* q, float* sc
   for (int64_t r = 0; r < n; ++r) scales[r] = quantize_row(w + r * k, k, q + r * k);
 }
 
+namespace {
+
+// An f32 layer over weights the layer now owns (already rounded as wanted):
+// used in place where f32_weights_in_place(), else packed.
+PackedLinear::Impl* adopt_f32(std::vector<float> w, PackedLinear::Impl* impl) {
+  impl->type = WeightType::F32;
+  if (f32_weights_in_place()) {
+    impl->own_f32 = std::move(w);
+    impl->wrap_f32(impl->own_f32.data());
+  } else {
+    impl->pack(w.data(), DT::f32);
+  }
+  return impl;
+}
+
+void warn_no_bf16() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    std::fprintf(stderr, "optimum-cpp: this CPU (or OPTIMUM_CPU_ISA) has no bf16 matmul; bf16 layers run in fp32\n");
+  });
+}
+
+}  // namespace
+
+PackedLinear PackedLinear::view_f32(const float* w, int64_t n, int64_t k, const float* bias,
+                                    std::shared_ptr<const void> owner) {
+  if (!f32_weights_in_place()) return from_f32(w, n, k, bias, WeightType::F32);
+  auto impl = std::make_shared<Impl>();
+  impl->type = WeightType::F32;
+  impl->n = n;
+  impl->k = k;
+  if (bias != nullptr) impl->bias.assign(bias, bias + n);
+  impl->owner = std::move(owner);
+  impl->wrap_f32(w);
+  PackedLinear out;
+  out.impl_ = std::move(impl);
+  return out;
+}
+
+bool PackedLinear::borrows() const { return impl_ != nullptr && impl_->owner != nullptr; }
+
 PackedLinear PackedLinear::from_f32(const float* w, int64_t n, int64_t k, const float* bias, WeightType type) {
   if (type == WeightType::S8) {
     std::vector<int8_t> q(static_cast<size_t>(n * k));
@@ -540,11 +634,7 @@ PackedLinear PackedLinear::from_f32(const float* w, int64_t n, int64_t k, const 
   impl->k = k;
   if (bias != nullptr) impl->bias.assign(bias, bias + n);
   if (type == WeightType::BF16 && !bf16_supported()) {
-    static bool warned = false;
-    if (!warned) {
-      warned = true;
-      std::fprintf(stderr, "optimum-cpp: this CPU (or OPTIMUM_CPU_ISA) has no bf16 matmul; bf16 layers run in fp32\n");
-    }
+    warn_no_bf16();
     // The weights still are the bf16 ones (as a bf16 export stores and from_bf16 loads
     // them), so that the accuracy guard measures on AVX2 what the export will run.
     std::vector<uint16_t> h(static_cast<size_t>(n * k));
@@ -554,8 +644,7 @@ PackedLinear PackedLinear::from_f32(const float* w, int64_t n, int64_t k, const 
     for (int64_t i = 0; i < n * k; ++i) {
       rounded[static_cast<size_t>(i)] = bf16_to_float(h[static_cast<size_t>(i)]);
     }
-    impl->type = WeightType::F32;
-    impl->pack(rounded.data(), DT::f32);
+    adopt_f32(std::move(rounded), impl.get());
   } else if (type == WeightType::BF16) {
     std::vector<uint16_t> h(static_cast<size_t>(n * k));
     to_bf16(w, n * k, h.data());
@@ -602,13 +691,21 @@ PackedLinear PackedLinear::from_s8(const int8_t* q, const float* scales, int64_t
 }
 
 PackedLinear PackedLinear::from_bf16(const uint16_t* w, int64_t n, int64_t k, const float* bias) {
+  auto impl = std::make_shared<Impl>();
   if (!bf16_supported()) {
+    // Widened once to f32 (exact), which is what runs here.
+    warn_no_bf16();
     std::vector<float> f(static_cast<size_t>(n * k));
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n * k; ++i) f[static_cast<size_t>(i)] = bf16_to_float(w[i]);
-    return from_f32(f.data(), n, k, bias, WeightType::BF16);  // warns once, packs f32
+    impl->n = n;
+    impl->k = k;
+    if (bias != nullptr) impl->bias.assign(bias, bias + n);
+    adopt_f32(std::move(f), impl.get());
+    PackedLinear out;
+    out.impl_ = std::move(impl);
+    return out;
   }
-  auto impl = std::make_shared<Impl>();
   impl->type = WeightType::BF16;
   impl->n = n;
   impl->k = k;
@@ -707,6 +804,14 @@ void PackedLinear::forward(const float* x, int64_t m, float* y, Activation act) 
   if (m <= 0) return;
   const Impl& p = *impl_;
   if (p.type == WeightType::F32) {
+    if (act != Activation::Identity && detail::vector_isa() != detail::VectorIsa::Avx512) {
+      // oneDNN 2.6's AVX2 gemm applies an eltwise post-op at a fraction of the
+      // speed of activation_span (bench/kernels/encoder_ops, 128 x 384 -> 1536
+      // with GELU: 2.37 ms fused, 1.70 + 0.14 ms apart): run it here instead.
+      p.run(x, m, y, Activation::Identity);
+      apply_activation(y, m * p.n, act);
+      return;
+    }
     p.run(x, m, y, act);
     return;
   }

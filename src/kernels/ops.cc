@@ -21,7 +21,7 @@ namespace {
 using detail::tail_mask;
 
 // Element-wise loops below are branch-free so the compiler vectorizes them
-// (`omp simd`); the hot ones are OPTIMUM_VECTOR_CLONES.
+// (`omp simd`); the hot ones are OPTIMUM_MULTIVERSION (AVX-512, AVX2, baseline).
 
 inline float bits_to_float(int32_t b) {
   float f;
@@ -59,8 +59,8 @@ inline float vexp(float x) {
   return x < kLo ? 0.0f : y;
 }
 
-OPTIMUM_VECTOR_CLONES void layer_norm_row(const float* x, const float* r, const float* gamma,
-                                          const float* beta, float eps, int64_t cols, float* o) {
+OPTIMUM_BODY void layer_norm_row_body(const float* x, const float* r, const float* gamma, const float* beta,
+                                      float eps, int64_t cols, float* o) {
   float sum = 0.0f;
   if (r != nullptr) {
 #pragma omp simd reduction(+ : sum)
@@ -87,6 +87,10 @@ OPTIMUM_VECTOR_CLONES void layer_norm_row(const float* x, const float* r, const 
 #pragma omp simd
   for (int64_t c = 0; c < cols; ++c) o[c] = (o[c] - mean) * inv * gamma[c] + beta[c];
 }
+OPTIMUM_MULTIVERSION(void, layer_norm_row,
+                     (const float* x, const float* r, const float* gamma, const float* beta, float eps,
+                      int64_t cols, float* o),
+                     (x, r, gamma, beta, eps, cols, o))
 
 // GCC 12 warns inside its own _mm512_max_ps (an _mm512_undefined_ps operand).
 #pragma GCC diagnostic push
@@ -171,10 +175,92 @@ OPTIMUM_AVX512 void to_bf16_avx512(const float* x, int64_t n, uint16_t* out) {
 
 #pragma GCC diagnostic pop
 
+// AVX2 twins of the reductions above (masked tails read only the row's lanes).
+OPTIMUM_AVX2 float row_max_avx2(const float* x, int64_t n) {
+  const __m256 lowest = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  __m256 m = lowest;
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(x + i));
+  if (i < n) {
+    const __m256i mask = detail::tail_mask8(n - i);
+    m = _mm256_max_ps(m, _mm256_blendv_ps(lowest, _mm256_maskload_ps(x + i, mask), _mm256_castsi256_ps(mask)));
+  }
+  return detail::hmax8(m);
+}
+
+OPTIMUM_AVX2 float row_absmax_avx2(const float* x, int64_t n) {
+  const __m256 abs_bits = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+  __m256 m = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) m = _mm256_max_ps(m, _mm256_and_ps(abs_bits, _mm256_loadu_ps(x + i)));
+  if (i < n) m = _mm256_max_ps(m, _mm256_and_ps(abs_bits, _mm256_maskload_ps(x + i, detail::tail_mask8(n - i))));
+  return detail::hmax8(m);
+}
+
+OPTIMUM_AVX2 void row_minmax_avx2(const float* x, int64_t n, float* lo, float* hi) {
+  __m256 mn = _mm256_set1_ps(x[0]);
+  __m256 mx = mn;
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    mn = _mm256_min_ps(mn, v);
+    mx = _mm256_max_ps(mx, v);
+  }
+  if (i < n) {
+    // Lanes past the row read x[0] (already counted) instead of memory.
+    const __m256i mask = detail::tail_mask8(n - i);
+    const __m256 v = _mm256_blendv_ps(_mm256_set1_ps(x[0]), _mm256_maskload_ps(x + i, mask), _mm256_castsi256_ps(mask));
+    mn = _mm256_min_ps(mn, v);
+    mx = _mm256_max_ps(mx, v);
+  }
+  *hi = detail::hmax8(mx);
+  *lo = -detail::hmax8(_mm256_sub_ps(_mm256_setzero_ps(), mn));
+}
+
+// f32 bits -> bf16 bits in the low half of each lane (as bf16_bits above).
+OPTIMUM_AVX2 inline __m256i bf16_bits8(__m256i b) {
+  const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(b, 16), _mm256_set1_epi32(1));
+  const __m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(b, _mm256_set1_epi32(0x7FFF)), lsb), 16);
+  const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(b, _mm256_set1_epi32(0x7FFFFFFF)), _mm256_set1_epi32(0x7F800000));
+  const __m256i quiet = _mm256_or_si256(_mm256_srli_epi32(b, 16), _mm256_set1_epi32(0x40));
+  return _mm256_blendv_epi8(rounded, quiet, nan);
+}
+
+OPTIMUM_AVX2 void to_bf16_avx2(const float* x, int64_t n, uint16_t* out) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256i a = bf16_bits8(_mm256_castps_si256(_mm256_loadu_ps(x + i)));
+    const __m256i b = bf16_bits8(_mm256_castps_si256(_mm256_loadu_ps(x + i + 8)));
+    // packus works per 128-bit lane: [a0-3 b0-3 a4-7 b4-7] -> reorder the quadwords.
+    const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(a, b), 0xD8);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), packed);
+  }
+  for (; i < n; ++i) {
+    uint32_t b;
+    std::memcpy(&b, &x[i], sizeof b);
+    const uint32_t rounded = b + 0x7FFFu + ((b >> 16) & 1u);
+    const bool nan = (b & 0x7FFFFFFFu) > 0x7F800000u;
+    out[i] = static_cast<uint16_t>(nan ? (b >> 16) | 0x40u : rounded >> 16);
+  }
+}
+
 }  // namespace
+
+std::string vector_isa_name() {
+  switch (detail::vector_isa()) {
+    case detail::VectorIsa::Avx512:
+      return "avx512";
+    case detail::VectorIsa::Avx2:
+      return "avx2";
+    case detail::VectorIsa::Baseline:
+      break;
+  }
+  return "baseline";
+}
 
 float row_max(const float* x, int64_t n) {
   if (detail::avx512_allowed()) return row_max_avx512(x, n);
+  if (detail::vector_isa() == detail::VectorIsa::Avx2) return row_max_avx2(x, n);
   float m = -std::numeric_limits<float>::infinity();
   for (int64_t i = 0; i < n; ++i) m = std::max(m, x[i]);
   return m;
@@ -183,6 +269,10 @@ float row_max(const float* x, int64_t n) {
 void row_minmax(const float* x, int64_t n, float* lo, float* hi) {
   if (detail::avx512_allowed()) {
     row_minmax_avx512(x, n, lo, hi);
+    return;
+  }
+  if (detail::vector_isa() == detail::VectorIsa::Avx2) {
+    row_minmax_avx2(x, n, lo, hi);
     return;
   }
   float a = x[0];
@@ -197,6 +287,7 @@ void row_minmax(const float* x, int64_t n, float* lo, float* hi) {
 
 float row_absmax(const float* x, int64_t n) {
   if (detail::avx512_allowed()) return row_absmax_avx512(x, n);
+  if (detail::vector_isa() == detail::VectorIsa::Avx2) return row_absmax_avx2(x, n);
   float m = 0.0f;
   for (int64_t i = 0; i < n; ++i) m = std::max(m, std::fabs(x[i]));
   return m;
@@ -205,6 +296,10 @@ float row_absmax(const float* x, int64_t n) {
 void to_bf16_span(const float* x, int64_t n, uint16_t* out) {
   if (detail::avx512_allowed()) {
     to_bf16_avx512(x, n, out);
+    return;
+  }
+  if (detail::vector_isa() == detail::VectorIsa::Avx2) {
+    to_bf16_avx2(x, n, out);
     return;
   }
   for (int64_t i = 0; i < n; ++i) {
@@ -279,12 +374,13 @@ inline float vtanh(float x) {
   return std::copysign((1.0f - e) / (1.0f + e), x);
 }
 
-OPTIMUM_VECTOR_CLONES void gelu_erf_span(float* x, int64_t n) {
+OPTIMUM_BODY void gelu_erf_span_body(float* x, int64_t n) {
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + verf(x[i] * 0.7071067811865476f));
 }
+OPTIMUM_MULTIVERSION(void, gelu_erf_span, (float* x, int64_t n), (x, n))
 
-OPTIMUM_VECTOR_CLONES void gelu_tanh_span(float* x, int64_t n) {
+OPTIMUM_BODY void gelu_tanh_span_body(float* x, int64_t n) {
   constexpr float kSqrt2OverPi = 0.7978845608028654f;
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) {
@@ -292,33 +388,86 @@ OPTIMUM_VECTOR_CLONES void gelu_tanh_span(float* x, int64_t n) {
     x[i] = 0.5f * v * (1.0f + vtanh(kSqrt2OverPi * (v + 0.044715f * v * v * v)));
   }
 }
+OPTIMUM_MULTIVERSION(void, gelu_tanh_span, (float* x, int64_t n), (x, n))
 
-OPTIMUM_VECTOR_CLONES void sigmoid_mul_span(float* x, int64_t n, float alpha) {
+OPTIMUM_BODY void sigmoid_mul_span_body(float* x, int64_t n, float alpha) {
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + vexp(-alpha * x[i]));
+}
+OPTIMUM_MULTIVERSION(void, sigmoid_mul_span, (float* x, int64_t n, float alpha), (x, n, alpha))
+
+// AVX2 spans of the three above (GCC leaves the scalar forms unvectorized for
+// AVX2: the clamps become branches). F maps 8 lanes.
+template <__m256 (*F)(__m256, __m256)>
+OPTIMUM_AVX2 void map8(float* x, int64_t n, __m256 arg) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, F(_mm256_loadu_ps(x + i), arg));
+  if (i < n) {
+    const __m256i m = detail::tail_mask8(n - i);
+    _mm256_maskstore_ps(x + i, m, F(_mm256_maskload_ps(x + i, m), arg));
+  }
+}
+
+OPTIMUM_AVX2 inline __m256 sign_of(__m256 x) { return _mm256_and_ps(x, _mm256_set1_ps(-0.0f)); }
+OPTIMUM_AVX2 inline __m256 abs8(__m256 x) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x); }
+
+OPTIMUM_AVX2 inline __m256 gelu_erf8(__m256 v, __m256) {
+  const __m256 z = _mm256_mul_ps(v, _mm256_set1_ps(0.7071067811865476f));
+  const __m256 az = abs8(z);
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(_mm256_set1_ps(0.3275911f), az, one));
+  __m256 p = _mm256_set1_ps(1.061405429f);
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.453152027f));
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.421413741f));
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.284496736f));
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.254829592f));
+  const __m256 e = detail::exp8(_mm256_sub_ps(_mm256_setzero_ps(), _mm256_mul_ps(az, az)));
+  const __m256 erf = _mm256_or_ps(_mm256_fnmadd_ps(_mm256_mul_ps(p, t), e, one), sign_of(z));
+  return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), v), _mm256_add_ps(one, erf));
+}
+
+OPTIMUM_AVX2 inline __m256 gelu_tanh8(__m256 v, __m256) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 v3 = _mm256_mul_ps(_mm256_mul_ps(v, v), v);
+  const __m256 u = _mm256_mul_ps(_mm256_set1_ps(0.7978845608028654f), _mm256_fmadd_ps(_mm256_set1_ps(0.044715f), v3, v));
+  const __m256 e = detail::exp8(_mm256_mul_ps(_mm256_set1_ps(-2.0f), abs8(u)));
+  const __m256 th = _mm256_or_ps(_mm256_div_ps(_mm256_sub_ps(one, e), _mm256_add_ps(one, e)), sign_of(u));
+  return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), v), _mm256_add_ps(one, th));
+}
+
+// v·sigmoid(alpha·v); neg_alpha = -alpha in every lane.
+OPTIMUM_AVX2 inline __m256 sigmoid_mul8(__m256 v, __m256 neg_alpha) {
+  return _mm256_div_ps(v, _mm256_add_ps(_mm256_set1_ps(1.0f), detail::exp8(_mm256_mul_ps(neg_alpha, v))));
+}
+
+OPTIMUM_AVX2 void gelu_erf_avx2(float* x, int64_t n) { map8<gelu_erf8>(x, n, _mm256_setzero_ps()); }
+OPTIMUM_AVX2 void gelu_tanh_avx2(float* x, int64_t n) { map8<gelu_tanh8>(x, n, _mm256_setzero_ps()); }
+OPTIMUM_AVX2 void sigmoid_mul_avx2(float* x, int64_t n, float alpha) {
+  map8<sigmoid_mul8>(x, n, _mm256_set1_ps(-alpha));
 }
 
 }  // namespace
 
 void activation_span(float* x, int64_t n, Activation act) {
+  const bool avx2 = detail::vector_isa() == detail::VectorIsa::Avx2;
   switch (act) {
     case Activation::Identity:
       return;
     case Activation::Gelu:
-      gelu_erf_span(x, n);
+      avx2 ? gelu_erf_avx2(x, n) : gelu_erf_span(x, n);
       return;
     case Activation::GeluTanh:
     case Activation::GeluFast:  // the same function, written differently in transformers
-      gelu_tanh_span(x, n);
+      avx2 ? gelu_tanh_avx2(x, n) : gelu_tanh_span(x, n);
       return;
     case Activation::QuickGelu:
-      sigmoid_mul_span(x, n, 1.702f);
+      avx2 ? sigmoid_mul_avx2(x, n, 1.702f) : sigmoid_mul_span(x, n, 1.702f);
       return;
     case Activation::Relu:
       for (int64_t i = 0; i < n; ++i) x[i] = std::max(x[i], 0.0f);
       return;
     case Activation::Silu:
-      sigmoid_mul_span(x, n, 1.0f);
+      avx2 ? sigmoid_mul_avx2(x, n, 1.0f) : sigmoid_mul_span(x, n, 1.0f);
       return;
     case Activation::Tanh:
       for (int64_t i = 0; i < n; ++i) x[i] = std::tanh(x[i]);
@@ -344,7 +493,9 @@ void layer_norm(const float* x, const float* residual, const float* gamma, const
   }
 }
 
-OPTIMUM_VECTOR_CLONES void softmax_row(float* x, int64_t n) {
+namespace {
+
+OPTIMUM_BODY void softmax_row_any_body(float* x, int64_t n) {
   const float mx = row_max(x, n);
   if (mx == -std::numeric_limits<float>::infinity()) {
     // Every key masked: transformers' additive finfo.min mask gives a uniform row.
@@ -360,6 +511,44 @@ OPTIMUM_VECTOR_CLONES void softmax_row(float* x, int64_t n) {
   const float inv = 1.0f / sum;
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+OPTIMUM_MULTIVERSION(void, softmax_row_any, (float* x, int64_t n), (x, n))
+
+OPTIMUM_AVX2 inline __m256 scale8(__m256 v, __m256 s) { return _mm256_mul_ps(v, s); }
+
+OPTIMUM_AVX2 void softmax_row_avx2(float* x, int64_t n) {
+  const float mx = row_max_avx2(x, n);
+  if (mx == -std::numeric_limits<float>::infinity()) {
+    for (int64_t i = 0; i < n; ++i) x[i] = 1.0f / static_cast<float>(n);
+    return;
+  }
+  const __m256 vm = _mm256_set1_ps(mx);
+  __m256 sum = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 e = detail::exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+    _mm256_storeu_ps(x + i, e);
+    sum = _mm256_add_ps(sum, e);
+  }
+  if (i < n) {
+    const __m256i m = detail::tail_mask8(n - i);
+    const __m256 e = _mm256_and_ps(detail::exp8(_mm256_sub_ps(_mm256_maskload_ps(x + i, m), vm)),
+                                   _mm256_castsi256_ps(m));
+    _mm256_maskstore_ps(x + i, m, e);
+    sum = _mm256_add_ps(sum, e);
+  }
+  const float total = detail::hsum8(sum);
+  map8<scale8>(x, n, _mm256_set1_ps(1.0f / total));
+}
+
+}  // namespace
+
+void softmax_row(float* x, int64_t n) {
+  if (detail::vector_isa() == detail::VectorIsa::Avx2) {
+    softmax_row_avx2(x, n);
+  } else {
+    softmax_row_any(x, n);
+  }
 }
 
 }  // namespace optimum::kernels

@@ -3,12 +3,16 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 
 #include "optimum/core/errors.h"
 #include "optimum/core/threading.h"
 #include "optimum/hub/model_id.h"
+#include "optimum/modeling/export_cache.h"
+#include "optimum/models/architecture.h"
+#include "optimum/models/decoder_heads.h"
 #include "optimum/preprocessors/preprocessors.h"
 #include "optimum/tasks/registry.h"
 
@@ -50,11 +54,48 @@ std::string local_fingerprint(const fs::path& folder) {
   return s;
 }
 
-fs::path default_export_cache() {
-  if (const char* c = std::getenv("OPTIMUM_CPP_CACHE"); c && *c) return c;
-  if (const char* h = std::getenv("HF_HOME"); h && *h) return fs::path(h) / "optimum-cpp" / "exports";
-  const char* home = std::getenv("HOME");
-  return fs::path(home ? home : ".") / ".cache" / "huggingface" / "optimum-cpp" / "exports";
+// Where a model's files come from, for the cache key: a Hub repository at a
+// commit (also when given as a path inside huggingface_hub's cache, as
+// SentenceTransformer passes its Transformer module), else a local folder.
+struct CacheSource {
+  std::string repo_id;    // "" for a local folder
+  std::string commit;
+  std::string subfolder;
+};
+
+// Recognizes <...>/models--org--name/snapshots/<commit>[/sub/folder].
+CacheSource cache_source(const ResolvedModel& resolved, const LoadOptions& options) {
+  if (!resolved.commit.empty()) return {resolved.repo_id, resolved.commit, options.hub.subfolder};
+  const fs::path p = fs::absolute(resolved.folder).lexically_normal();
+  std::vector<std::string> parts;
+  for (const auto& c : p) parts.push_back(c.string());
+  while (!parts.empty() && parts.back().empty()) parts.pop_back();
+  for (size_t i = 1; i + 1 < parts.size(); ++i) {
+    if (parts[i] != "snapshots" || !parts[i - 1].starts_with("models--") || parts[i - 1].size() <= 8) continue;
+    CacheSource s;
+    const std::string folder_name = parts[i - 1].substr(8);
+    for (size_t q = 0; q < folder_name.size(); ++q) {
+      if (folder_name.compare(q, 2, "--") == 0) {
+        s.repo_id += '/';
+        ++q;
+      } else {
+        s.repo_id += folder_name[q];
+      }
+    }
+    s.commit = parts[i + 1];
+    for (size_t j = i + 2; j < parts.size(); ++j) s.subfolder += (s.subfolder.empty() ? "" : "/") + parts[j];
+    return s;
+  }
+  return {};
+}
+
+// A folder name made of [A-Za-z0-9._-] only.
+std::string readable(std::string s) {
+  for (char& c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') c = '_';
+  }
+  while (!s.empty() && s.front() == '.') s.erase(s.begin());
+  return s.empty() ? std::string("model") : s.substr(0, 96);
 }
 
 bool is_native_export(const fs::path& folder) {
@@ -77,21 +118,29 @@ std::string export_dtype(const LoadOptions& options) {
 }  // namespace
 
 std::filesystem::path export_cache_path(const ResolvedModel& resolved, const LoadOptions& options) {
-  const std::string source = resolved.commit.empty() ? local_fingerprint(resolved.folder)
-                                                     : resolved.repo_id + "@" + resolved.commit;
+  const CacheSource src = cache_source(resolved, options);
+  fs::path folder = fs::absolute(resolved.folder).lexically_normal();
+  if (folder.filename().empty()) folder = folder.parent_path();
+  const std::string source = src.repo_id.empty() ? local_fingerprint(folder) : src.repo_id + "@" + src.commit;
   std::string calibration;
   for (const std::string& t : options.calibration_texts) calibration += t + "\n";
-  const std::string key = source + "|task=" + tasks::task_name(options.task) + "|dtype=" + export_dtype(options) +
+  const std::string task = tasks::task_name(options.task);
+  const std::string dtype = export_dtype(options);
+  const std::string key = source + "|task=" + task + "|dtype=" + dtype +
                           (calibration.empty() ? "" : "|calibration=" + hex(fnv1a(calibration))) +
                           (options.fallback_dtype == "auto" ? "" : "|fallback=" + options.fallback_dtype) +
-                          "|subfolder=" + options.hub.subfolder + "|tool=" + exporters::tool_version() +
+                          "|subfolder=" + src.subfolder + "|tool=" + exporters::tool_version() +
                           "|layout=" + std::to_string(models::kNativeLayoutVersion);
-  const fs::path root = options.export_cache.empty() ? default_export_cache() : fs::path(options.export_cache);
-  std::string name = resolved.repo_id.empty() ? resolved.folder.filename().string() : resolved.repo_id;
-  for (char& c : name) {
-    if (c == '/') c = '-';
+  const fs::path root = options.export_cache.empty() ? default_export_cache_dir() : fs::path(options.export_cache);
+  std::string repo;
+  if (src.repo_id.empty()) {
+    repo = "local--" + readable(folder.filename().string());
+  } else {
+    std::string flat;
+    for (char c : src.repo_id) flat += c == '/' ? std::string("--") : std::string(1, c);
+    repo = "models--" + readable(flat);
   }
-  return root / (name + "--" + hex(fnv1a(key)));
+  return root / repo / (dtype + "-" + readable(task) + "-" + hex(fnv1a(key)).substr(0, 12));
 }
 
 std::shared_ptr<OptimizedModel> OptimizedModel::from_pretrained(const std::string& model_id,
@@ -100,8 +149,14 @@ std::shared_ptr<OptimizedModel> OptimizedModel::from_pretrained(const std::strin
   const std::optional<kernels::WeightType> compute = requested_type(options);  // an unknown dtype fails first
   // 1-2. Id resolution (path normalization, revision parsing, download) and file discovery.
   const ResolvedModel resolved = resolve(model_id, options.hub);
-  // 3-4. Library detection and config loading (refuses timm, diffusers, remote code).
-  tasks::check_loadable(resolved.config_dir);
+  models::register_architectures();
+  // 3-4. Library detection and config loading (refuses timm, diffusers, remote code): config.json is
+  // read here, once, and handed to the backend's load.
+  const fs::path config_file = resolved.config_dir / "config.json";
+  std::error_code exists_ec;
+  if (!fs::exists(config_file, exists_ec)) tasks::check_loadable(resolved.config_dir);  // diffusers, timm...
+  io::Json config_json = io::read_json(config_file);
+  tasks::check_loadable(resolved.config_dir, config_json);
   auto m = std::make_shared<OptimizedModel>();
   m->source_ = resolved.folder;
   m->config_dir_ = resolved.config_dir;
@@ -118,24 +173,52 @@ std::shared_ptr<OptimizedModel> OptimizedModel::from_pretrained(const std::strin
       eo.calibration_texts = options.calibration_texts;
       eo.strict_accuracy = options.strict_accuracy;
       eo.fallback_dtype = options.fallback_dtype;
-      eo.source_id = model_id;
-      eo.source_commit = resolved.commit;
+      const CacheSource src = cache_source(resolved, options);
+      eo.source_id = src.repo_id.empty() ? model_id : src.repo_id;
+      eo.source_commit = src.commit;
       eo.revision = options.hub.revision;
       eo.subfolder = options.hub.subfolder;
       eo.config_dir = resolved.config_dir;
       exporters::export_native(resolved.folder, cached, eo);
       m->exported_now_ = true;
+    } else {
+      touch_export_cache_entry(cached);
     }
     m->path_ = cached;
     m->config_dir_ = cached;
+    config_json = io::read_json(cached / "config.json");  // the export's own
   }
-  // 6. The backend's load (native CPU engine), in the requested precision.
-  m->model_ = models::EncoderModel::load(m->path_, options.task, m->config_dir_, compute);
+  // 6. The backend's load (native CPU engine), in the requested precision: the decoder heads for a
+  // decoder entry of the architecture registry, else the encoder engine (whose config parse names an
+  // unsupported model_type).
+  const std::string source = (m->config_dir_ / "config.json").string();
+  const models::Architecture* arch = nullptr;
+  if (config_json.is_object() && config_json.contains("model_type") && config_json["model_type"].is_string()) {
+    arch = models::find_architecture(config_json["model_type"].get<std::string>());
+  }
+  if (arch != nullptr && arch->is_decoder()) {
+    models::DecoderLoadOptions dlo;
+    dlo.compute = compute.value_or(kernels::WeightType::F32);
+    m->model_ = models::DecoderSession::load(m->path_, config_json, options.task, dlo);
+  } else {
+    m->model_ = models::EncoderModel::load(m->path_, options.task, config::parse_config(config_json, source), compute);
+  }
   return m;
 }
 
 NamedTensors OptimizedModel::forward(const std::map<std::string, Tensor>& inputs, bool skip_padding) const {
-  return model_->forward(inputs, nullptr, skip_padding);
+  models::RunOptions run;
+  run.skip_padding = skip_padding;
+  return model_->run(inputs, run);
+}
+
+const config::EncoderConfig& OptimizedModel::config() const {
+  const auto* encoder = dynamic_cast<const models::EncoderModel*>(model_.get());
+  if (encoder == nullptr) {
+    throw Unsupported("model_type '" + model_->model_type() +
+                      "' is a decoder: it has no encoder config (read config_json())");
+  }
+  return encoder->config();
 }
 
 void OptimizedModel::save_pretrained(const fs::path& dir) const {
@@ -149,6 +232,7 @@ void OptimizedModel::save_pretrained(const fs::path& dir) const {
       fs::copy_file(e.path(), target, fs::copy_options::overwrite_existing, ec);
       if (ec) throw IoError("cannot copy " + e.path().string() + " to " + target.string() + ": " + ec.message());
     }
+    exporters::upgrade_export_folder(dir);  // an older export is written with today's names and card
     return;
   }
   exporters::ExportOptions eo;

@@ -13,6 +13,7 @@
 #include "optimum/hub/settings.h"
 #include "optimum/io/json.h"
 #include "optimum/modeling/modeling.h"
+#include "optimum/models/native_files.h"
 #include "optimum/preprocessors/preprocessors.h"
 
 namespace optimum::modeling {
@@ -45,7 +46,7 @@ ResolvedModel resolve_local(const fs::path& root, const std::string& model_id, c
 // What the first request fetches: every small file loading may read.
 std::vector<std::string> metadata_patterns() {
   std::vector<std::string> out = {"config.json", "optimum_export.json", "model_index.json", kSafetensorsIndex,
-                                  kTorchIndex};
+                                  kTorchIndex, models::kNativeWeightsIndex};
   for (const std::string& name : preprocessors::known_files()) out.push_back(name);
   return out;
 }
@@ -124,7 +125,37 @@ ResolvedModel resolve_hub(const std::string& model_id, const ResolveOptions& opt
     return hub::snapshot_download(r.repo_id, pinned, patterns).files;
   };
   bool found = false;
-  if (contains(meta.files, kSafetensorsIndex)) {
+  std::error_code ec;
+  if (contains(meta.files, "optimum_export.json")) {
+    // A native export: its engine-layout weights under the name its record
+    // gives (model.optimum-cpp.safetensors, or model.safetensors in older ones).
+    const fs::path record = meta.folder / "optimum_export.json";
+    const io::Json export_meta = io::read_json(record);
+    std::string named;
+    if (export_meta.is_object() && export_meta.contains("weights") && export_meta["weights"].is_object() &&
+        export_meta["weights"].contains("file") && export_meta["weights"]["file"].is_string()) {
+      named = export_meta["weights"]["file"].get<std::string>();
+      if (named.empty() || named.find('/') != std::string::npos || named.find("..") != std::string::npos) {
+        throw FormatError(record.string() + ": weights.file " + quote_untrusted(named) +
+                          " must be a plain file name");
+      }
+    }
+    if (!named.empty() && named.ends_with(".index.json")) {
+      fetch({named});
+      fetch(index_shards(meta.folder / named));
+      found = true;
+    } else if (!named.empty()) {
+      found = contains(fetch({named}), named);
+    } else if (contains(meta.files, models::kNativeWeightsIndex)) {
+      fetch(index_shards(meta.folder / models::kNativeWeightsIndex));
+      found = true;
+    } else {
+      found = contains(fetch({models::kNativeWeightsFile}), models::kNativeWeightsFile);
+    }
+  }
+  if (found) {
+    // The export's own weights are fetched.
+  } else if (contains(meta.files, kSafetensorsIndex)) {
     fetch(index_shards(meta.folder / kSafetensorsIndex));
     found = true;
   } else if (contains(fetch({kSafetensors}), kSafetensors)) {
@@ -152,7 +183,6 @@ ResolvedModel resolve_hub(const std::string& model_id, const ResolveOptions& opt
   }
 
   // 3. A subfolder without config.json uses the repository's top-level one.
-  std::error_code ec;
   if (!options.subfolder.empty() && !fs::exists(meta.folder / "config.json", ec)) {
     hub::HubOptions top = pinned;
     top.subfolder.clear();

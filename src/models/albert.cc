@@ -1,7 +1,7 @@
 // ALBERT: factorized embeddings (embedding_size -> hidden through
 // embedding_hidden_mapping_in) and layers shared across groups.
 #include "optimum/core/errors.h"
-#include "optimum/models/registry.h"
+#include "optimum/models/architecture.h"
 
 namespace optimum::models {
 
@@ -89,6 +89,7 @@ Head load_head(Task task, const WeightSource& w, const config::EncoderConfig& c)
       return head;
     }
     case Task::FeatureExtraction:
+    case Task::TextGeneration:
       break;
   }
   blocks::unsupported_task("albert", task, kTasks);
@@ -96,17 +97,27 @@ Head load_head(Task task, const WeightSource& w, const config::EncoderConfig& c)
 
 }  // namespace
 
-Family albert_family() {
+Architecture albert_architecture() {
+  Architecture a;
+  a.model_type = "albert";
+  a.blocks = encoder_blocks();
+  a.blocks.embeddings.factorized = true;
+  a.config.defaults = blocks::bert_config_defaults(0);
+  a.config.defaults["embedding_size"] = 128;
+  a.config.defaults["hidden_act"] = "gelu_new";
+  a.config.defaults["num_hidden_groups"] = 1;
+  a.config.defaults["inner_group_num"] = 1;
+  using K = tasks::InputKind;
+  a.exports.inputs = {K::InputIds, K::AttentionMask, K::TokenTypeIds};
+  a.exports.pooler = true;
   Family f;
-  f.model_type = "albert";
   f.base_prefix = "albert";
-  f.positions = PositionStyle::Absolute;
-  f.uses_token_types = true;
   f.tasks = kTasks;
   f.load_encoder = load_encoder;
   f.load_head = load_head;
   f.layer_plan = albert_plan;
-  return f;
+  a.encoder = std::move(f);
+  return a;
 }
 
 }  // namespace optimum::models

@@ -3,7 +3,7 @@
 // ELECTRA (factorized embeddings, no pooler, gelu heads). The variants are
 // rows of a table, not copies of the code.
 #include "optimum/core/errors.h"
-#include "optimum/models/registry.h"
+#include "optimum/models/architecture.h"
 
 namespace optimum::models {
 
@@ -121,6 +121,7 @@ Head load_head(Task task, const WeightSource& w, const config::EncoderConfig& c,
       }
       return head;
     case Task::FeatureExtraction:
+    case Task::TextGeneration:
       break;
   }
   blocks::unsupported_task(model_type, task, kTasks);
@@ -128,10 +129,7 @@ Head load_head(Task task, const WeightSource& w, const config::EncoderConfig& c,
 
 Family make_family(const VariantRow& row) {
   Family f;
-  f.model_type = row.model_type;
   f.base_prefix = row.prefix;
-  f.positions = row.variant == Variant::Roberta ? PositionStyle::FromPaddingIndex : PositionStyle::Absolute;
-  f.uses_token_types = true;
   f.tasks = kTasks;
   const Variant v = row.variant;
   f.load_encoder = [v](const WeightSource& w, const config::EncoderConfig& c) { return load_encoder(w, c, v); };
@@ -144,7 +142,7 @@ Family make_family(const VariantRow& row) {
 
 }  // namespace
 
-std::vector<Family> bert_families() {
+std::vector<Architecture> bert_architectures() {
   static const std::vector<VariantRow> kRows = {
       {"bert", "bert", Variant::Bert},
       {"roberta", "roberta", Variant::Roberta},
@@ -152,8 +150,27 @@ std::vector<Family> bert_families() {
       {"camembert", "roberta", Variant::Roberta},
       {"electra", "electra", Variant::Electra},
   };
-  std::vector<Family> out;
-  for (const VariantRow& r : kRows) out.push_back(make_family(r));
+  using K = tasks::InputKind;
+  std::vector<Architecture> out;
+  for (const VariantRow& r : kRows) {
+    Architecture a;
+    a.model_type = r.model_type;
+    a.blocks = encoder_blocks();
+    a.blocks.embeddings.positions_from_padding_index = r.variant == Variant::Roberta;
+    a.blocks.embeddings.factorized = r.variant == Variant::Electra;
+    // RoBERTa and its variants pad with <pad> = 1 (RobertaConfig).
+    a.config.defaults = blocks::bert_config_defaults(r.variant == Variant::Roberta ? 1 : 0);
+    if (r.variant == Variant::Electra) {
+      a.config.defaults["embedding_size"] = 128;
+      a.config.defaults["summary_activation"] = "gelu";
+    }
+    // Optimum's export inputs: token_type_ids for BERT and ELECTRA only.
+    a.exports.inputs = {K::InputIds, K::AttentionMask};
+    if (r.variant != Variant::Roberta) a.exports.inputs.push_back(K::TokenTypeIds);
+    a.exports.pooler = r.variant != Variant::Electra;
+    a.encoder = make_family(r);
+    out.push_back(std::move(a));
+  }
   return out;
 }
 

@@ -13,6 +13,7 @@
 #include "optimum/core/threading.h"
 #include "optimum/kernels/decoder_ops.h"
 #include "optimum/models/decoder_native.h"
+#include "optimum/models/native_files.h"
 
 namespace optimum::models {
 
@@ -153,8 +154,12 @@ std::shared_ptr<const DecoderModel> DecoderModel::load(const io::Json& config, c
 
 std::shared_ptr<const DecoderModel> DecoderModel::load(const std::filesystem::path& dir,
                                                        const DecoderLoadOptions& options) {
+  return load(dir, io::read_json(dir / "config.json"), options);
+}
+
+std::shared_ptr<const DecoderModel> DecoderModel::load(const std::filesystem::path& dir, const io::Json& config,
+                                                       const DecoderLoadOptions& options) {
   const std::filesystem::path config_path = dir / "config.json";
-  const io::Json config = io::read_json(config_path);
   // An unsupported model_type is reported before looking for weights.
   if (config.is_object() && config.contains("model_type") && config.at("model_type").is_string()) {
     decoder_family(config.at("model_type").get<std::string>());
@@ -168,8 +173,9 @@ std::shared_ptr<const DecoderModel> DecoderModel::load(const std::filesystem::pa
     DecoderConfig c = family.parse_config(config, config_path.string());
     c.model_type = family.model_type;
     validate_decoder_config(c, config_path.string());
-    DecoderWeights w = decoder_from_native(c, io::WeightStore::open_dir(dir), layout,
-                                           (dir / "optimum_export.json").string());
+    const std::string record = (dir / "optimum_export.json").string();
+    DecoderWeights w = decoder_from_native(
+        c, open_native_weights(dir, io::read_json(dir / "optimum_export.json"), record), layout, record);
     return std::make_shared<const DecoderModel>(std::move(c), std::move(w), options);
   }
   return load(config, io::WeightStore::open_dir(dir), config_path.string(), options);

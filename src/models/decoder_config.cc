@@ -1,6 +1,6 @@
 // DecoderConfig parsing helpers shared by the decoder families, RoPE
 // frequencies as transformers' modeling_rope_utils computes them, the
-// weight loader driven by a family's name table, and the family registry.
+// weight loader driven by a family's name table.
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -31,29 +31,6 @@ RopeType rope_type_from_name(const std::string& name, const std::string& source)
                       "' is not supported (supported: default, linear, dynamic, llama3, yarn, longrope)");
   }
   return it->second;
-}
-
-std::map<std::string, DecoderFamily>& registry() {
-  static std::map<std::string, DecoderFamily> families;
-  return families;
-}
-
-// One registration line per family.
-void register_decoder_families() {
-  register_decoder_family(llama_family());
-  register_decoder_family(mistral_family());
-  register_decoder_family(qwen2_family());
-  register_decoder_family(qwen3_family());
-  register_decoder_family(gpt2_family());
-  register_decoder_family(phi3_family());
-  register_decoder_family(gemma_family());
-  register_decoder_family(gemma3_text_family());
-}
-
-std::map<std::string, DecoderFamily>& families() {
-  static std::once_flag once;
-  std::call_once(once, register_decoder_families);
-  return registry();
 }
 
 // LongRoPE (transformers' _compute_longrope_parameters): short/long factors of
@@ -340,31 +317,7 @@ void validate_decoder_config(const DecoderConfig& c, const std::string& source) 
   if (!(c.norm_eps >= 0) || !std::isfinite(c.norm_eps)) throw FormatError(source + ": norm eps must be >= 0");
 }
 
-void register_decoder_family(DecoderFamily family) {
-  auto& r = registry();
-  const std::string key = family.model_type;
-  if (r.count(key) != 0) throw InvalidArgument("decoder family '" + key + "' registered twice");
-  r.emplace(key, std::move(family));
-}
 
-const DecoderFamily& decoder_family(const std::string& model_type) {
-  auto& f = families();
-  auto it = f.find(model_type);
-  if (it == f.end()) {
-    std::string list;
-    for (const auto& [name, _] : f) list += (list.empty() ? "" : ", ") + name;
-    throw Unsupported("decoder model_type '" + model_type + "' is not supported (supported: " + list + ")");
-  }
-  return it->second;
-}
-
-std::vector<std::string> decoder_model_types() {
-  std::vector<std::string> out;
-  for (const auto& [name, _] : families()) out.push_back(name);
-  return out;
-}
-
-bool is_decoder_model_type(const std::string& model_type) { return families().count(model_type) != 0; }
 
 namespace {
 

@@ -6,6 +6,8 @@
 #include <algorithm>
 
 #include "optimum/io/json.h"
+#include "optimum/models/decoder_native.h"
+#include "optimum/models/native_files.h"
 
 namespace optimum::models {
 
@@ -49,8 +51,10 @@ Ragged compact(const PaddedTokens& t) {
   return r;
 }
 
-// Hidden states [sum of real tokens, hidden] of the non-empty rows, in row order.
-Tensor run_rows(const DecoderModel& model, const Ragged& r) {
+// Hidden states (or, with `logits`, the lm_head's logits) [sum of real
+// tokens, width] of the non-empty rows, in row order; undefined when every
+// row is empty.
+Tensor run_rows(const DecoderModel& model, const Ragged& r, bool logits = false) {
   std::vector<StepSegment> segments;
   int64_t capacity = 0;
   for (size_t b = 0; b < r.ids.size(); ++b) {
@@ -65,7 +69,27 @@ Tensor run_rows(const DecoderModel& model, const Ragged& r) {
                           std::to_string(model.max_positions()));
   }
   auto cache = model.new_cache(static_cast<int64_t>(r.ids.size()), capacity);
-  return model.hidden_states(*cache, segments);
+  if (!logits) return model.hidden_states(*cache, segments);
+  StepOptions options;
+  options.all_logits = true;
+  return model.step(*cache, segments, options);
+}
+
+// The rows of run_rows placed back at their [batch, seq] positions of a
+// zero [batch, seq, width] tensor (padding positions stay zero).
+Tensor scatter_rows(const Tensor& rows, const Ragged& r, const PaddedTokens& tokens, int64_t width) {
+  Tensor out = Tensor::zeros(DType::F32, {tokens.batch, tokens.seq, width});
+  if (!rows.defined()) return out;
+  const float* src = rows.data<float>();
+  float* dst = out.mutable_data<float>();
+  int64_t row = 0;
+  for (int64_t b = 0; b < tokens.batch; ++b) {
+    for (const int64_t col : r.cols[b]) {
+      std::copy_n(src + row * width, width, dst + (b * tokens.seq + col) * width);
+      ++row;
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -73,20 +97,17 @@ Tensor run_rows(const DecoderModel& model, const Ragged& r) {
 Tensor decoder_last_hidden_state(const DecoderModel& model, const PaddedTokens& tokens) {
   check_tokens(tokens);
   const Ragged r = compact(tokens);
-  const int64_t H = model.config().hidden_size;
-  Tensor out = Tensor::zeros(DType::F32, {tokens.batch, tokens.seq, H});
-  const Tensor hidden = run_rows(model, r);
-  if (!hidden.defined()) return out;
-  const float* src = hidden.data<float>();
-  float* dst = out.mutable_data<float>();
-  int64_t row = 0;
-  for (int64_t b = 0; b < tokens.batch; ++b) {
-    for (const int64_t col : r.cols[b]) {
-      std::copy_n(src + row * H, H, dst + (b * tokens.seq + col) * H);
-      ++row;
-    }
+  return scatter_rows(run_rows(model, r), r, tokens, model.config().hidden_size);
+}
+
+Tensor decoder_logits(const DecoderModel& model, const PaddedTokens& tokens) {
+  check_tokens(tokens);
+  if (!model.has_lm_head()) {
+    throw Unsupported("model_type '" + model.model_type() +
+                      "': the checkpoint has no lm_head (a base model): load it for feature-extraction");
   }
-  return out;
+  const Ragged r = compact(tokens);
+  return scatter_rows(run_rows(model, r, /*logits=*/true), r, tokens, model.vocab_size());
 }
 
 int64_t last_non_pad_token(const int64_t* ids, int64_t seq, std::optional<int64_t> pad_token_id) {
@@ -111,17 +132,8 @@ DecoderForSequenceClassification::DecoderForSequenceClassification(std::shared_p
   score_.pack(kernels::WeightType::F32);
 }
 
-std::shared_ptr<const DecoderForSequenceClassification> DecoderForSequenceClassification::load(
-    const std::filesystem::path& dir, const DecoderLoadOptions& options) {
-  const std::filesystem::path config_path = dir / "config.json";
-  const std::string source = config_path.string();
-  const io::Json config = io::read_json(config_path);
-  if (config.is_object() && config.contains("model_type") && config.at("model_type").is_string()) {
-    decoder_family(config.at("model_type").get<std::string>());  // Unsupported before looking for weights
-  }
-  const io::WeightStore store = io::WeightStore::open_dir(dir);
-  auto base = DecoderModel::load(config, store, source, options);
-  const int64_t hidden = base->config().hidden_size;
+SequenceClassificationHead load_sequence_classification_head(const io::Json& config, const io::WeightStore& store,
+                                                             int64_t hidden, const std::string& source) {
   if (!store.contains("score.weight")) {
     throw NotFound("weight 'score.weight' not found in " + store.source() +
                    " (not a ForSequenceClassification checkpoint)");
@@ -132,7 +144,7 @@ std::shared_ptr<const DecoderForSequenceClassification> DecoderForSequenceClassi
                       ", expected [num_labels, " + std::to_string(hidden) + "]");
   }
   const int64_t num_labels = shape[0];
-  std::optional<int64_t> pad;
+  SequenceClassificationHead head;
   io::with_json_context(source, [&] {
     if (config.contains("id2label") && config.at("id2label").is_object() &&
         static_cast<int64_t>(config.at("id2label").size()) != num_labels) {
@@ -140,13 +152,37 @@ std::shared_ptr<const DecoderForSequenceClassification> DecoderForSequenceClassi
                         " labels, score.weight " + std::to_string(num_labels));
     }
     if (config.contains("pad_token_id") && !config.at("pad_token_id").is_null()) {
-      pad = config.at("pad_token_id").get<int64_t>();
+      head.pad_token_id = config.at("pad_token_id").get<int64_t>();
     }
     return 0;
   });
   WeightSource src(store, "");
-  Linear score = src.linear("score", hidden, num_labels, false);
-  return std::make_shared<const DecoderForSequenceClassification>(std::move(base), std::move(score), pad);
+  head.score = src.linear("score", hidden, num_labels, false);
+  head.score.pack(kernels::WeightType::F32);
+  return head;
+}
+
+std::shared_ptr<const DecoderForSequenceClassification> DecoderForSequenceClassification::load(
+    const std::filesystem::path& dir, const DecoderLoadOptions& options) {
+  return load(dir, io::read_json(dir / "config.json"), options);
+}
+
+std::shared_ptr<const DecoderForSequenceClassification> DecoderForSequenceClassification::load(
+    const std::filesystem::path& dir, const io::Json& config, const DecoderLoadOptions& options) {
+  const std::filesystem::path config_path = dir / "config.json";
+  const std::string source = config_path.string();
+  if (config.is_object() && config.contains("model_type") && config.at("model_type").is_string()) {
+    decoder_family(config.at("model_type").get<std::string>());  // Unsupported before looking for weights
+  }
+  // A native export keeps score.weight (f32) in its engine-layout weights file.
+  const bool native = !native_decoder_layout(dir).is_null();
+  const io::WeightStore store =
+      native ? open_native_weights(dir, io::read_json(dir / "optimum_export.json"), (dir / "optimum_export.json").string())
+             : io::WeightStore::open_dir(dir);
+  auto base = native ? DecoderModel::load(dir, config, options) : DecoderModel::load(config, store, source, options);
+  SequenceClassificationHead head = load_sequence_classification_head(config, store, base->config().hidden_size, source);
+  return std::make_shared<const DecoderForSequenceClassification>(std::move(base), std::move(head.score),
+                                                                  head.pad_token_id);
 }
 
 Tensor DecoderForSequenceClassification::forward(const PaddedTokens& tokens) const {

@@ -1,6 +1,6 @@
 // DistilBERT: BERT without token types or pooler; its own weight names and a
 // pre_classifier + ReLU head.
-#include "optimum/models/registry.h"
+#include "optimum/models/architecture.h"
 
 namespace optimum::models {
 
@@ -58,6 +58,7 @@ Head load_head(Task task, const WeightSource& w, const config::EncoderConfig& c)
       head.steps.push_back(HeadStep::dense(blocks::tied_decoder(w, "vocab_projector", "vocab_projector.bias", c)));
       return head;
     case Task::FeatureExtraction:
+    case Task::TextGeneration:
       break;
   }
   blocks::unsupported_task("distilbert", task, kTasks);
@@ -65,16 +66,31 @@ Head load_head(Task task, const WeightSource& w, const config::EncoderConfig& c)
 
 }  // namespace
 
-Family distilbert_family() {
+Architecture distilbert_architecture() {
+  Architecture a;
+  a.model_type = "distilbert";
+  a.blocks = encoder_blocks();
+  a.blocks.embeddings.token_types = false;
+  // DistilBertConfig spells the BERT fields its own way.
+  a.config.key_names = {{"hidden_size", "dim"},
+                        {"num_hidden_layers", "n_layers"},
+                        {"num_attention_heads", "n_heads"},
+                        {"intermediate_size", "hidden_dim"},
+                        {"hidden_act", "activation"}};
+  a.config.defaults = {{"max_position_embeddings", 512},
+                       {"type_vocab_size", 0},
+                       {"pad_token_id", 0},
+                       {"layer_norm_eps", 1e-12},
+                       {"activation", "gelu"}};
+  a.exports.inputs = {tasks::InputKind::InputIds, tasks::InputKind::AttentionMask};
+  a.exports.pooler = false;
   Family f;
-  f.model_type = "distilbert";
   f.base_prefix = "distilbert";
-  f.positions = PositionStyle::Absolute;
-  f.uses_token_types = false;
   f.tasks = kTasks;
   f.load_encoder = load_encoder;
   f.load_head = load_head;
-  return f;
+  a.encoder = std::move(f);
+  return a;
 }
 
 }  // namespace optimum::models

@@ -13,7 +13,7 @@
 #include <cmath>
 
 #include "config_fields.h"
-#include "optimum/models/decoder.h"
+#include "optimum/models/architecture.h"
 
 namespace optimum::models {
 
@@ -148,23 +148,36 @@ DecoderConfig parse_gemma3_text(const io::Json& j, const std::string& source) {
   return c;
 }
 
+// Scaled embeddings, RMSNorm (1 + w); gemma3 adds q/k norms, sandwich norms,
+// sliding layers and final-logit soft-capping.
+BlockOptions gemma_blocks(bool gemma3) {
+  BlockOptions b = decoder_blocks();
+  b.embeddings.scaled = true;
+  b.norm.kind = NormKind::RmsNormPlusOne;
+  b.attention.qk_norm = gemma3;
+  b.attention.sliding_window = gemma3;
+  b.attention.soft_capping = gemma3;
+  b.norm.sandwich = gemma3;
+  return b;
+}
+
 }  // namespace
 
-DecoderFamily gemma_family() {
+Architecture gemma_architecture() {
   DecoderFamily f;
   f.model_type = "gemma";
   f.parse_config = parse_gemma;
-  return f;
+  return decoder_architecture(std::move(f), gemma_blocks(false), /*position_ids=*/false, /*text_classification=*/true);
 }
 
-DecoderFamily gemma3_text_family() {
+Architecture gemma3_text_architecture() {
   DecoderFamily f;
   f.model_type = "gemma3_text";
   f.parse_config = parse_gemma3_text;
   f.names.attn_out_norm = "post_attention_layernorm";
   f.names.mlp_norm = "pre_feedforward_layernorm";
   f.names.mlp_out_norm = "post_feedforward_layernorm";
-  return f;
+  return decoder_architecture(std::move(f), gemma_blocks(true), /*position_ids=*/false, /*text_classification=*/false);
 }
 
 }  // namespace optimum::models

@@ -8,7 +8,7 @@
 #include <cmath>
 
 #include "config_fields.h"
-#include "optimum/models/decoder.h"
+#include "optimum/models/architecture.h"
 
 namespace optimum::models {
 
@@ -118,9 +118,19 @@ DecoderWeights load_gpt2(const DecoderConfig& c, const io::WeightStore& store) {
   return w;
 }
 
+// Learned absolute positions, causal multi-head attention, plain MLP, pre-LayerNorm.
+BlockOptions gpt2_blocks() {
+  BlockOptions b = decoder_blocks();
+  b.embeddings.positions = PositionKind::Learned;
+  b.attention.grouped_kv = false;
+  b.mlp.gated = false;
+  b.norm.kind = NormKind::LayerNorm;
+  return b;
+}
+
 }  // namespace
 
-DecoderFamily gpt2_family() {
+Architecture gpt2_architecture() {
   DecoderFamily f;
   f.model_type = "gpt2";
   f.parse_config = parse_gpt2;
@@ -136,7 +146,7 @@ DecoderFamily gpt2_family() {
   f.names.up = "mlp.c_fc";
   f.names.down = "mlp.c_proj";
   f.load_weights = load_gpt2;
-  return f;
+  return decoder_architecture(std::move(f), gpt2_blocks(), /*position_ids=*/true, /*text_classification=*/true);
 }
 
 }  // namespace optimum::models

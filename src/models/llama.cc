@@ -4,11 +4,21 @@
 // and defaults are those of transformers' LlamaConfig, MistralConfig,
 // Qwen2Config and Qwen3Config.
 #include "config_fields.h"
-#include "optimum/models/decoder.h"
+#include "optimum/models/architecture.h"
 
 namespace optimum::models {
 
 namespace {
+
+// Block descriptions: llama's, with sliding-window layers and q/k norms.
+BlockOptions sliding(BlockOptions b) {
+  b.attention.sliding_window = true;
+  return b;
+}
+BlockOptions qk_norm(BlockOptions b) {
+  b.attention.qk_norm = true;
+  return b;
+}
 
 // MistralConfig / Qwen2Config: sliding_window absent = 4096, null = none.
 int64_t sliding_window(const io::Json& j) {
@@ -42,7 +52,7 @@ void qwen_sliding_layers(DecoderConfig& c, const io::Json& j, const std::string&
 
 }  // namespace
 
-DecoderFamily llama_family() {
+Architecture llama_architecture() {
   DecoderFamily f;
   f.model_type = "llama";
   f.parse_config = [](const io::Json& j, const std::string& source) {
@@ -51,10 +61,10 @@ DecoderFamily llama_family() {
     c.mlp_bias = bool_or(j, "mlp_bias", false);
     return c;
   };
-  return f;
+  return decoder_architecture(std::move(f), decoder_blocks(), /*position_ids=*/true, /*text_classification=*/true);
 }
 
-DecoderFamily mistral_family() {
+Architecture mistral_architecture() {
   DecoderFamily f;
   f.model_type = "mistral";
   f.parse_config = [](const io::Json& j, const std::string& source) {
@@ -67,10 +77,10 @@ DecoderFamily mistral_family() {
     for (DecoderLayerOptions& l : c.layers) l.sliding_window = window;
     return c;
   };
-  return f;
+  return decoder_architecture(std::move(f), sliding(decoder_blocks()), /*position_ids=*/true, /*text_classification=*/true);
 }
 
-DecoderFamily qwen2_family() {
+Architecture qwen2_architecture() {
   DecoderFamily f;
   f.model_type = "qwen2";
   f.parse_config = [](const io::Json& j, const std::string& source) {
@@ -79,10 +89,10 @@ DecoderFamily qwen2_family() {
     qwen_sliding_layers(c, j, source);
     return c;
   };
-  return f;
+  return decoder_architecture(std::move(f), sliding(decoder_blocks()), /*position_ids=*/true, /*text_classification=*/true);
 }
 
-DecoderFamily qwen3_family() {
+Architecture qwen3_architecture() {
   DecoderFamily f;
   f.model_type = "qwen3";
   f.parse_config = [](const io::Json& j, const std::string& source) {
@@ -94,7 +104,7 @@ DecoderFamily qwen3_family() {
     qwen_sliding_layers(c, j, source);
     return c;
   };
-  return f;
+  return decoder_architecture(std::move(f), qk_norm(sliding(decoder_blocks())), /*position_ids=*/true, /*text_classification=*/true);
 }
 
 }  // namespace optimum::models

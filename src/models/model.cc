@@ -4,13 +4,12 @@
 
 #include "optimum/core/errors.h"
 #include "optimum/core/threading.h"
+#include "optimum/models/architecture.h"
+#include "optimum/models/native_files.h"
 
 namespace optimum::models {
 
-namespace {
-
-// The input as contiguous int64, converting int32.
-Tensor as_int64(const Tensor& t, const std::string& name) {
+Tensor input_as_int64(const Tensor& t, const std::string& name) {
   if (t.dtype() == DType::I64) return t;
   if (t.dtype() != DType::I32) {
     throw InvalidArgument("input '" + name + "' has dtype " + std::string(dtype_name(t.dtype())) +
@@ -23,12 +22,16 @@ Tensor as_int64(const Tensor& t, const std::string& name) {
   return out;
 }
 
-}  // namespace
-
 std::shared_ptr<const EncoderModel> EncoderModel::load(const std::filesystem::path& dir, tasks::Task task,
                                                        const std::filesystem::path& config_dir,
                                                        std::optional<kernels::WeightType> compute) {
-  const config::EncoderConfig cfg = config::load_config(config_dir.empty() ? dir : config_dir);
+  register_architectures();  // the config specs
+  return load(dir, task, config::load_config(config_dir.empty() ? dir : config_dir), compute);
+}
+
+std::shared_ptr<const EncoderModel> EncoderModel::load(const std::filesystem::path& dir, tasks::Task task,
+                                                       const config::EncoderConfig& cfg,
+                                                       std::optional<kernels::WeightType> compute) {
   std::error_code ec;
   if (std::filesystem::exists(dir / kExportFile, ec)) {
     const std::string record = (dir / kExportFile).string();
@@ -38,7 +41,7 @@ std::shared_ptr<const EncoderModel> EncoderModel::load(const std::filesystem::pa
     if (meta.contains("dtype") && !meta["dtype"].is_string()) {
       throw FormatError(record + ": field 'dtype' must be a string, got " + meta["dtype"].dump());
     }
-    NativeModel native = from_native(io::WeightStore::open_dir(dir), meta["layout"], cfg, record);
+    NativeModel native = from_native(open_native_weights(dir, meta, record), meta["layout"], cfg, record);
     if (native.head.task != task) {
       throw Unsupported(dir.string() + " was exported for task '" + tasks::task_name(native.head.task) +
                         "', not '" + tasks::task_name(task) + "': export it again with --task " +
@@ -73,7 +76,23 @@ std::shared_ptr<const EncoderModel> EncoderModel::load(const std::filesystem::pa
   if (task == tasks::Task::FeatureExtraction) {
     m->head_.task = task;
   } else {
-    m->head_ = family.load_head(task, weights, cfg);
+    try {
+      m->head_ = family.load_head(task, weights, cfg);
+    } catch (const NotFound& e) {
+      // A checkpoint without this head (usually the base model): name the heads its weights have.
+      std::string present = tasks::task_name(tasks::Task::FeatureExtraction);
+      for (tasks::Task t : family.tasks) {
+        if (t == tasks::Task::FeatureExtraction || t == task) continue;
+        try {
+          family.load_head(t, weights, cfg);
+          present += ", " + tasks::task_name(t);
+        } catch (const Error&) {
+        }
+      }
+      throw NotFound(dir.string() + " has no " + tasks::task_name(task) + " head (" + e.what() +
+                     "); its weights have heads for: " + present + ". Use --task with one of those (task= in "
+                     "Python), or a checkpoint fine-tuned for " + tasks::task_name(task));
+    }
   }
   m->head_.pack();
   return m;
@@ -131,7 +150,7 @@ NamedTensors EncoderModel::forward(const std::map<std::string, Tensor>& inputs, 
       throw InvalidArgument("input '" + name + "' has shape " + shape_str(t.shape()) + " but input_ids has " +
                             shape_str(shape));
     }
-    flat[name] = as_int64(t, name);
+    flat[name] = input_as_int64(t, name);
   }
   auto ptr = [&](const char* name) -> const int64_t* {
     auto it = flat.find(name);

@@ -1,6 +1,6 @@
 // MPNet: RoBERTa-style positions, no token types, and a relative position
 // bias shared by all layers.
-#include "optimum/models/registry.h"
+#include "optimum/models/architecture.h"
 
 namespace optimum::models {
 
@@ -68,6 +68,7 @@ Head load_head(Task task, const WeightSource& w, const config::EncoderConfig& c)
       head.steps.push_back(HeadStep::dense(blocks::tied_decoder(w, "lm_head.decoder", "lm_head.bias", c)));
       return head;
     case Task::FeatureExtraction:
+    case Task::TextGeneration:
       break;
   }
   blocks::unsupported_task("mpnet", task, kTasks);
@@ -75,16 +76,25 @@ Head load_head(Task task, const WeightSource& w, const config::EncoderConfig& c)
 
 }  // namespace
 
-Family mpnet_family() {
+Architecture mpnet_architecture() {
+  Architecture a;
+  a.model_type = "mpnet";
+  a.blocks = encoder_blocks();
+  a.blocks.embeddings.positions_from_padding_index = true;
+  a.blocks.embeddings.token_types = false;
+  a.blocks.attention.relative_bias = true;
+  a.config.defaults = blocks::bert_config_defaults(1);
+  a.config.defaults["relative_attention_num_buckets"] = 32;
+  a.config.defaults["type_vocab_size"] = 0;  // MPNet has no token types
+  a.exports.inputs = {tasks::InputKind::InputIds, tasks::InputKind::AttentionMask};
+  a.exports.pooler = true;
   Family f;
-  f.model_type = "mpnet";
   f.base_prefix = "mpnet";
-  f.positions = PositionStyle::FromPaddingIndex;
-  f.uses_token_types = false;
   f.tasks = kTasks;
   f.load_encoder = load_encoder;
   f.load_head = load_head;
-  return f;
+  a.encoder = std::move(f);
+  return a;
 }
 
 }  // namespace optimum::models

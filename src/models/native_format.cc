@@ -256,6 +256,7 @@ HeadShape expected_head(tasks::Task task, const config::EncoderConfig& c) {
     case tasks::Task::MultipleChoice:
       return {1, "one score per choice", false};
     case tasks::Task::FeatureExtraction:
+    case tasks::Task::TextGeneration:
       break;
   }
   return {c.hidden_size, "hidden_size", true};

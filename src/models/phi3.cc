@@ -4,7 +4,7 @@
 // renames them) and an optional sliding window on every layer. Keys and
 // defaults are those of transformers' Phi3Config.
 #include "config_fields.h"
-#include "optimum/models/decoder.h"
+#include "optimum/models/architecture.h"
 
 namespace optimum::models {
 
@@ -52,13 +52,15 @@ DecoderConfig parse_phi3(const io::Json& j, const std::string& source) {
 
 }  // namespace
 
-DecoderFamily phi3_family() {
+Architecture phi3_architecture() {
   DecoderFamily f;
   f.model_type = "phi3";
   f.parse_config = parse_phi3;
   f.names.qkv = "self_attn.qkv_proj";
   f.names.gate_up = "mlp.gate_up_proj";
-  return f;
+  BlockOptions blocks = decoder_blocks();
+  blocks.attention.sliding_window = true;
+  return decoder_architecture(std::move(f), blocks, /*position_ids=*/true, /*text_classification=*/true);
 }
 
 }  // namespace optimum::models

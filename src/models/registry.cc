@@ -1,50 +1,15 @@
 #include "optimum/models/registry.h"
 
-#include <algorithm>
-#include <mutex>
-
 #include "optimum/core/errors.h"
 
 namespace optimum::models {
 
-namespace {
-
-std::vector<Family>& table() {
-  static std::vector<Family> t;
-  return t;
-}
-
-void register_all() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    auto& t = table();
-    for (Family& f : bert_families()) t.push_back(std::move(f));
-    t.push_back(distilbert_family());
-    t.push_back(albert_family());
-    t.push_back(mpnet_family());
-  });
-}
-
-}  // namespace
-
-const std::vector<Family>& families() {
-  register_all();
-  return table();
-}
-
-const Family& find_family(const std::string& model_type) {
-  for (const Family& f : families()) {
-    if (f.model_type == model_type) return f;
-  }
-  std::vector<std::string> names;
-  for (const Family& f : families()) names.push_back(f.model_type);
-  std::sort(names.begin(), names.end());
-  std::string list;
-  for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
-  throw Unsupported("model_type '" + model_type + "' is not supported (supported: " + list + ")");
-}
-
 namespace blocks {
+
+config::Json bert_config_defaults(int64_t pad_token_id) {
+  return {{"max_position_embeddings", 512}, {"type_vocab_size", 2}, {"pad_token_id", pad_token_id},
+          {"layer_norm_eps", 1e-12},        {"hidden_act", "gelu"}};
+}
 
 void load_embeddings(const WeightSource& w, const config::EncoderConfig& c, const std::string& prefix,
                      bool token_types, EncoderWeights& out) {

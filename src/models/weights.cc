@@ -1,6 +1,7 @@
 #include "optimum/models/weights.h"
 
 #include <cstring>
+#include <memory>
 
 #include "optimum/core/errors.h"
 #include "optimum/io/mapped_file.h"
@@ -35,6 +36,12 @@ void Linear::pack(kernels::WeightType type) {
   } else if (weight.dtype() == DType::BF16) {
     if (packed.defined() && packed.type() == kernels::WeightType::BF16) return;
     packed = kernels::PackedLinear::from_bf16(static_cast<const uint16_t*>(weight.raw()), out, in, b);
+  } else if (type == kernels::WeightType::F32) {
+    if (packed.defined() && packed.type() == type) return;
+    // Where the f32 matmul reads PyTorch's layout (CPUs below AVX-512) the
+    // layer uses the weight where it lies (the mapped checkpoint): no copy at
+    // load; a copy of this tensor keeps its storage alive.
+    packed = kernels::PackedLinear::view_f32(weight.data<float>(), out, in, b, std::make_shared<Tensor>(weight));
   } else {
     if (packed.defined() && packed.type() == type) return;
     packed = kernels::PackedLinear::from_f32(weight.data<float>(), out, in, b, type);
@@ -42,7 +49,7 @@ void Linear::pack(kernels::WeightType type) {
   // A weight read straight from the mapped checkpoint has been copied into the
   // packed layout: its pages leave memory (and are re-read from the file if
   // export needs them), so peak RSS holds the weights once.
-  if (!weight.is_owned()) io::advise_unneeded(weight.raw(), weight.nbytes());
+  if (!weight.is_owned() && !packed.borrows()) io::advise_unneeded(weight.raw(), weight.nbytes());
 }
 
 void Norm::forward(const float* x, const float* residual, int64_t rows, float* out, uint16_t* out_bf16) const {

@@ -414,17 +414,26 @@ std::vector<Json> TaskPipeline::run_prepared(std::vector<std::unique_ptr<Prepare
 std::vector<Json> run_prepared(const Pipeline& pipeline, std::vector<std::unique_ptr<PreparedInput>> prepared,
                                size_t batch_size) {
   if (batch_size == 0) throw InvalidArgument("option 'batch_size' must be a positive integer, got 0");
-  std::vector<Json> results;
-  results.reserve(prepared.size());
+  // Batches of similar lengths: inputs sorted by their longest encoding (a
+  // stable sort, longest first), so a forward wastes little on padding rows;
+  // results go back in input order.
+  std::vector<size_t> order(prepared.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  if (batch_size > 1) {
+    std::vector<size_t> length(prepared.size());
+    for (size_t i = 0; i < prepared.size(); ++i) length[i] = prepared[i]->max_length();
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return length[a] > length[b]; });
+  }
+  std::vector<Json> results(prepared.size());
   std::vector<PreparedInput*> chunk;
-  for (size_t start = 0; start < prepared.size(); start += batch_size) {
-    const size_t stop = std::min(prepared.size(), start + batch_size);
+  for (size_t start = 0; start < order.size(); start += batch_size) {
+    const size_t stop = std::min(order.size(), start + batch_size);
     chunk.clear();
-    for (size_t i = start; i < stop; ++i) chunk.push_back(prepared[i].get());
+    for (size_t i = start; i < stop; ++i) chunk.push_back(prepared[order[i]].get());
     pipeline.forward(chunk);
     for (size_t i = start; i < stop; ++i) {
-      results.push_back(pipeline.postprocess(*prepared[i]));
-      prepared[i].reset();  // outputs (fill-mask logits can be large) go as soon as they are used
+      results[order[i]] = pipeline.postprocess(*prepared[order[i]]);
+      prepared[order[i]].reset();  // outputs (fill-mask logits can be large) go as soon as they are used
     }
   }
   return results;

@@ -19,6 +19,7 @@
 
 #include "optimum/core/errors.h"
 #include "optimum/core/paths.h"
+#include "optimum/core/progress.h"
 #include "optimum/exporters/export.h"
 #include "optimum/pipelines/pipeline.h"
 #include "optimum/serving/archive.h"
@@ -97,7 +98,8 @@ std::string file_name_of(const fs::path& p) {
 
 // ---- writers ----
 
-void write_zip(const fs::path& target, const Contents& contents, const std::string& manifest, bool store) {
+void write_zip(const fs::path& target, const Contents& contents, const std::string& manifest, bool store,
+               ProgressStep& progress) {
   int code = 0;
   zip_t* z = zip_open(target.c_str(), ZIP_CREATE | ZIP_EXCL, &code);
   if (!z) {
@@ -124,10 +126,19 @@ void write_zip(const fs::path& target, const Contents& contents, const std::stri
   };
   add(kManifestPath, zip_source_buffer(z, manifest.data(), manifest.size(), 0));
   for (const auto& [name, source] : contents.files) add(name, zip_source_file(z, source.c_str(), 0, -1));
+  // libzip writes everything in zip_close: its progress (0..1) scaled to the bytes archived.
+  zip_register_progress_callback_with_state(
+      z, 0.01,
+      [](zip_t*, double fraction, void* step) {
+        auto* s = static_cast<ProgressStep*>(step);
+        s->update(static_cast<uint64_t>(fraction * static_cast<double>(s->total())));
+      },
+      nullptr, &progress);
   if (zip_close(z) != 0) fail("cannot write");
 }
 
-void write_tgz(const fs::path& target, const std::string& top, const Contents& contents, const std::string& manifest) {
+void write_tgz(const fs::path& target, const std::string& top, const Contents& contents, const std::string& manifest,
+               ProgressStep& progress) {
   archive* a = archive_write_new();
   if (!a) throw IoError("archive_write_new failed");
   std::unique_ptr<archive, int (*)(archive*)> guard(a, archive_write_free);
@@ -166,13 +177,15 @@ void write_tgz(const fs::path& target, const std::string& top, const Contents& c
       if (n <= 0) break;
       if (archive_write_data(a, buf.data(), static_cast<size_t>(n)) != n) check(ARCHIVE_FATAL, "write " + name);
       done += static_cast<uint64_t>(n);
+      progress.advance(static_cast<uint64_t>(n));
     }
     if (done != size) throw IoError(source.string() + " changed while it was archived");
   }
   check(archive_write_close(a), "close");
 }
 
-void write_folder(const fs::path& target, const Contents& contents, const std::string& manifest) {
+void write_folder(const fs::path& target, const Contents& contents, const std::string& manifest,
+                  ProgressStep& progress) {
   fs::create_directories(target / "MAR-INF");
   {
     std::ofstream out(target / kManifestPath, std::ios::binary);
@@ -183,6 +196,7 @@ void write_folder(const fs::path& target, const Contents& contents, const std::s
     const fs::path dst = safe_join(target, name, "archive entry");
     fs::create_directories(dst.parent_path());
     fs::copy_file(source, dst);
+    progress.advance(fs::file_size(source));
   }
 }
 
@@ -292,12 +306,15 @@ fs::path write_archive(const ArchiveOptions& o) {
   const fs::path tmp_dir = tmpl;
   try {
     const fs::path tmp = tmp_dir / (o.model_name + ext);
+    uint64_t bytes = 0;
+    for (const auto& [name, source] : contents.files) bytes += fs::file_size(source);
+    ProgressStep progress("archive", target.string(), bytes, true);
     if (o.format == "tgz") {
-      write_tgz(tmp, o.model_name, contents, manifest);
+      write_tgz(tmp, o.model_name, contents, manifest, progress);
     } else if (o.format == "no-archive") {
-      write_folder(tmp, contents, manifest);
+      write_folder(tmp, contents, manifest, progress);
     } else {
-      write_zip(tmp, contents, manifest, o.format == "zip-store");
+      write_zip(tmp, contents, manifest, o.format == "zip-store", progress);
     }
     if (exists) fs::remove_all(target);
     fs::rename(tmp, target);

@@ -27,6 +27,14 @@ size_t unstable_tail(const std::string& text, const std::vector<std::string>& st
   return hold;
 }
 
+// Code points of UTF-8 text (OpenAI's text_offset counts characters, as
+// Python's len() does; a broken sequence counts its lead bytes).
+size_t utf8_length(const std::string& s) {
+  size_t n = 0;
+  for (const char ch : s) n += (static_cast<unsigned char>(ch) & 0xC0) != 0x80 ? 1 : 0;
+  return n;
+}
+
 const char* finish_name(generation::FinishReason r) {
   return r == generation::FinishReason::kLength ? "length" : "stop";
 }
@@ -49,6 +57,7 @@ struct GenerationModel::Job {
     bool stopped = false;  // a stop string ended it
     std::string finish_reason;
     std::vector<TokenLogprob> logprobs;
+    size_t token_chars = 0;  // characters of the token texts so far (text_offset of the next one)
   };
   std::vector<Choice> choices;  // prompt-major: prompt p, sample s -> p*n + s
   int64_t prompt_tokens = 0;
@@ -177,11 +186,6 @@ void GenerationModel::submit(GenerateCall call, GenerationSink sink) {
     throw InvalidArgument(what + ": \"n\" is " + std::to_string(call.n) + "; model " + name_ + " decodes at most " +
                           std::to_string(options_.slots) + " sequences at once");
   }
-  if (call.logprobs && *call.logprobs > 0) {
-    throw InvalidArgument(what + (call.chat ? ": \"top_logprobs\" " : ": \"logprobs\" ") +
-                          std::to_string(*call.logprobs) +
-                          " is not supported: only the chosen token's log probability is returned (use 0)");
-  }
   cfg.validate();
   job->choices.resize(job->prompts.size() * static_cast<size_t>(call.n));
   job->call = std::move(call);
@@ -202,6 +206,7 @@ void GenerationModel::start(const std::shared_ptr<Job>& job) {
   const size_t p = job->started++;
   const auto n = static_cast<size_t>(job->call.n);
   generation::RequestOptions ro;
+  ro.top_logprobs = job->call.logprobs.value_or(0);  // bounded by the protocol (5 / 20)
   ro.on_token = [this, job, p, n](const generation::TokenEvent& ev) {
     if (job->cancelled() || job->failed) return false;
     auto& c = job->choices[p * n + static_cast<size_t>(ev.sequence)];
@@ -225,8 +230,12 @@ void GenerationModel::start(const std::shared_ptr<Job>& job) {
     c.text = std::move(text);
     std::vector<TokenLogprob> lps;
     if (job->call.logprobs) {
-      lps.push_back({backend_.decode({ev.token}), ev.logprob, {}});
-      c.logprobs.push_back(lps.back());
+      TokenLogprob lp{backend_.decode({ev.token}), ev.logprob, {}, c.token_chars};
+      c.token_chars += utf8_length(lp.token);
+      lp.top.reserve(ev.top_logprobs.size());
+      for (const auto& [id, logprob] : ev.top_logprobs) lp.top.emplace_back(backend_.decode({id}), logprob);
+      lps.push_back(lp);
+      c.logprobs.push_back(std::move(lp));
     }
     if (job->call.stream && job->sink.on_delta) {
       const size_t stable = c.stopped ? c.text.size() : c.text.size() - unstable_tail(c.text, job->call.stop);

@@ -188,7 +188,12 @@ void refuse_unsupported(const Json& j, bool chat) {
   }
 }
 
-Json logprobs_json(const GenerateCall& call, const std::vector<TokenLogprob>& lps, size_t text_offset) {
+// A log probability as JSON can carry it: -inf (a token a warper removed)
+// as vLLM's -9999.0; nan cannot come from log_softmax of finite scores but
+// is kept out of the body all the same.
+double finite_logprob(double x) { return std::isfinite(x) ? x : (x > 0 ? 0.0 : -9999.0); }
+
+Json logprobs_json(const GenerateCall& call, const std::vector<TokenLogprob>& lps) {
   if (!call.logprobs) return nullptr;
   if (call.chat) {
     auto bytes = [](const std::string& s) {
@@ -199,21 +204,28 @@ Json logprobs_json(const GenerateCall& call, const std::vector<TokenLogprob>& lp
     Json content = Json::array();
     for (const auto& lp : lps) {
       Json top = Json::array();
-      for (const auto& [tok, p] : lp.top) top.push_back({{"token", tok}, {"logprob", p}, {"bytes", bytes(tok)}});
-      content.push_back({{"token", lp.token}, {"logprob", lp.logprob}, {"bytes", bytes(lp.token)}, {"top_logprobs", top}});
+      for (const auto& [tok, p] : lp.top) {
+        top.push_back({{"token", tok}, {"logprob", finite_logprob(p)}, {"bytes", bytes(tok)}});
+      }
+      content.push_back({{"token", lp.token},
+                         {"logprob", finite_logprob(lp.logprob)},
+                         {"bytes", bytes(lp.token)},
+                         {"top_logprobs", top}});
     }
     return {{"content", content}, {"refusal", nullptr}};
   }
   Json tokens = Json::array(), token_logprobs = Json::array(), top = Json::array(), offsets = Json::array();
-  size_t offset = text_offset;
   for (const auto& lp : lps) {
     tokens.push_back(lp.token);
-    token_logprobs.push_back(lp.logprob);
+    token_logprobs.push_back(finite_logprob(lp.logprob));
+    // A dict keyed by text: of two alternatives with the same text (e.g.
+    // special tokens decoded to ""), the more likely one stays.
     Json t = Json::object();
-    for (const auto& [tok, p] : lp.top) t[tok] = p;
+    for (const auto& [tok, p] : lp.top) {
+      if (!t.contains(tok)) t[tok] = finite_logprob(p);
+    }
     top.push_back(std::move(t));
-    offsets.push_back(offset);
-    offset += lp.token.size();
+    offsets.push_back(lp.text_offset);
   }
   return {{"tokens", tokens}, {"token_logprobs", token_logprobs}, {"top_logprobs", top}, {"text_offset", offsets}};
 }
@@ -307,7 +319,7 @@ std::string openai_generate_response(const GenerateCall& call, const std::string
   Json list = Json::array();
   for (size_t i = 0; i < choices.size(); ++i) {
     const auto& c = choices[i];
-    Json choice = {{"index", i}, {"logprobs", logprobs_json(call, c.logprobs, 0)}, {"finish_reason", c.finish_reason}};
+    Json choice = {{"index", i}, {"logprobs", logprobs_json(call, c.logprobs)}, {"finish_reason", c.finish_reason}};
     if (call.chat) {
       choice["message"] = {{"role", "assistant"}, {"content", c.text}, {"refusal", nullptr}, {"tool_calls", Json::array()}};
     } else {
@@ -323,7 +335,7 @@ std::string openai_generate_response(const GenerateCall& call, const std::string
 std::string openai_generate_chunk(const GenerateCall& call, const std::string& id, int64_t created,
                                   const ChunkPart& part) {
   Json out = envelope(call, id, created, true);
-  Json choice = {{"index", part.index}, {"logprobs", logprobs_json(call, part.logprobs, 0)}};
+  Json choice = {{"index", part.index}, {"logprobs", logprobs_json(call, part.logprobs)}};
   choice["finish_reason"] = part.finish_reason ? Json(*part.finish_reason) : Json(nullptr);
   if (call.chat) {
     Json delta = Json::object();

@@ -10,6 +10,7 @@
 
 #include "optimum/core/errors.h"
 #include "optimum/core/paths.h"
+#include "optimum/core/version.h"
 #include "optimum/serving/metrics.h"
 #include "optimum/serving/status.h"
 #include "routes_generate.h"
@@ -166,7 +167,7 @@ Json api_description() {
   paths["/v2/models/{model_name}/generate"]["post"] = op("Open Inference Protocol generate extension.");
   paths["/v2/models/{model_name}/generate_stream"]["post"] = op("OIP generate, streamed as server-sent events.");
   return Json{{"openapi", "3.0.1"},
-              {"info", {{"title", "optimum-cpp inference API"}, {"version", "0.1.0"}}},
+              {"info", {{"title", "optimum-cpp inference API"}, {"version", optimum::version()}}},
               {"paths", paths}};
 }
 
@@ -286,7 +287,7 @@ struct Routes::Impl {
     if (seg.size() == 1) {
       if (m != "GET") throw ServingError(Code::MethodNotAllowed, "use GET for /v2");
       return res->send(json_response(
-          200, Json{{"name", "optimum-cpp"}, {"version", "0.1.0"}, {"extensions", {"binary_tensor_data"}}}));
+          200, Json{{"name", "optimum-cpp"}, {"version", optimum::version()}, {"extensions", {"binary_tensor_data"}}}));
     }
     if (seg.size() < 3 || seg[1] != "models") throw ServingError(Code::NotFound, "no route for " + quote_untrusted(req.path));
     const std::string& model = seg[2];

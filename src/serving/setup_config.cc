@@ -9,6 +9,7 @@
 #include <set>
 
 #include "optimum/core/errors.h"
+#include "optimum/core/progress.h"
 #include "optimum/core/paths.h"
 #include "optimum/exporters/export.h"
 #include "optimum/modeling/modeling.h"
@@ -136,6 +137,16 @@ void copy_pretrained(const modeling::ResolvedModel& src, const fs::path& dst) {
   if (!fs::exists(src.folder / "config.json")) {
     if (fs::exists(src.config_dir / "config.json")) copy(src.config_dir, "config.json");
     else throw NotFound(src.folder.string() + ": no config.json");
+  }
+  if (fs::exists(src.folder / "optimum_export.json")) {
+    // A native export: every file it holds (engine-layout weights under their own name, record, card).
+    for (const auto& e : fs::recursive_directory_iterator(src.folder)) {
+      if (!e.is_regular_file()) continue;
+      const fs::path target = dst / fs::relative(e.path(), src.folder);
+      fs::create_directories(target.parent_path());
+      fs::copy_file(e.path(), target, fs::copy_options::overwrite_existing);
+    }
+    return;
   }
   std::vector<std::string> weights;
   for (const char* index : {"model.safetensors.index.json", "pytorch_model.bin.index.json"}) {
@@ -293,11 +304,15 @@ PrepareResult prepare(const SetupConfig& config, const PrepareOptions& options) 
     eo.source_commit = src.commit;
     eo.revision = config.revision;
     eo.config_dir = src.config_dir;
+    ProgressStep step("export", config.model_name + " -> " + save_dir.string());
     const exporters::ExportResult r = exporters::export_native(src.folder, save_dir, eo);
-    std::cerr << "exported " << r.model_type << " (" << r.task << ") to " << r.output_dir.string() << "\n";
+    progress_note("exported " + r.model_type + " (" + r.task + ") to " + r.output_dir.string());
   } else {
-    copy_pretrained(src, save_dir);
-    std::cerr << "saved the checkpoint files of " << config.model_name << " to " << save_dir.string() << "\n";
+    {
+      ProgressStep step("save", config.model_name + " -> " + save_dir.string());
+      copy_pretrained(src, save_dir);
+    }
+    progress_note("saved the checkpoint files of " + config.model_name + " to " + save_dir.string());
   }
 
   // model-config.yaml, generated.

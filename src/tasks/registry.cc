@@ -61,32 +61,8 @@ std::vector<TensorSpec> common_outputs(const std::string& task) {
   throw Unsupported("no common outputs for task '" + task + "'");
 }
 
-// One registry entry per model type: which inputs it takes and its tolerance.
-struct ModelTypeEntry {
-  std::string model_type;
-  std::vector<InputKind> inputs;
-  double atol;
-  bool pooler;  // base model also outputs pooler_output
-};
-
 const std::vector<std::string> kEncoderTasks = {"feature-extraction", "fill-mask", "text-classification",
                                                 "multiple-choice", "token-classification", "question-answering"};
-
-// Registering a model type is one line here.
-const std::vector<ModelTypeEntry>& model_type_entries() {
-  using K = InputKind;
-  static const std::vector<ModelTypeEntry> e = {
-      {"albert", {K::InputIds, K::AttentionMask, K::TokenTypeIds}, 1e-4, true},
-      {"bert", {K::InputIds, K::AttentionMask, K::TokenTypeIds}, 1e-4, true},
-      {"camembert", {K::InputIds, K::AttentionMask}, 1e-4, true},
-      {"distilbert", {K::InputIds, K::AttentionMask}, 1e-4, false},
-      {"electra", {K::InputIds, K::AttentionMask, K::TokenTypeIds}, 1e-4, false},
-      {"mpnet", {K::InputIds, K::AttentionMask}, 1e-4, true},
-      {"roberta", {K::InputIds, K::AttentionMask}, 1e-4, true},
-      {"xlm-roberta", {K::InputIds, K::AttentionMask}, 1e-4, true},
-  };
-  return e;
-}
 
 std::string input_name(InputKind k) {
   switch (k) {
@@ -104,35 +80,13 @@ std::string input_name(InputKind k) {
   return "";
 }
 
-// Causal decoders, as optimum-onnx registers them (model_configs.py):
-// COMMON_TEXT_GENERATION_TASKS (+ text-classification where Optimum has it).
-// The list lives here because tasks is below models (which registers the
-// families); models::decoder_model_types() must equal it (a unit test
-// checks). position_ids: TextDecoderWithPositionIdsOnnxConfig (gemma's
-// configs are plain TextDecoderOnnxConfig, without it).
-struct DecoderTypeEntry {
-  std::string model_type;
-  bool position_ids;
-  bool text_classification;
-  double atol;
-};
-
-const std::vector<DecoderTypeEntry>& decoder_type_entries() {
-  static const std::vector<DecoderTypeEntry> e = {
-      {"gemma", false, true, 1e-4},  {"gemma3_text", false, false, 1e-4}, {"gpt2", true, true, 1e-4},
-      {"llama", true, true, 1e-4},   {"mistral", true, true, 1e-4},      {"phi3", true, true, 1e-4},
-      {"qwen2", true, true, 1e-4},   {"qwen3", true, true, 1e-4},
-  };
-  return e;
-}
-
 // Causal LM guard: logit cosine per position and next-token agreement.
 constexpr double kDecoderMinCosine = 0.99;
 constexpr double kDecoderMinAgreement = 0.9;
 
 // TextDecoderOnnxConfig (use_past_in_inputs for -with-past, as Optimum's
 // merged decoder) + OnnxConfigWithPast.outputs + add_past_key_values.
-ExportConfig decoder_config(const DecoderTypeEntry& m, const std::string& base_task, bool past) {
+ExportConfig decoder_config(const ArchitectureTasks& m, const std::string& base_task, bool past) {
   ExportConfig c;
   c.exporter = "native";
   c.model_type = m.model_type;
@@ -140,8 +94,12 @@ ExportConfig decoder_config(const DecoderTypeEntry& m, const std::string& base_t
   c.use_past = past;
   c.atol = m.atol;
   c.is_decoder = true;
-  c.min_cosine = kDecoderMinCosine;
-  c.min_agreement = kDecoderMinAgreement;
+  // ForSequenceClassification is judged as the encoders' classifiers are
+  // (hidden-state cosine, label agreement): ExportConfig's defaults.
+  if (base_task != "text-classification") {
+    c.min_cosine = kDecoderMinCosine;
+    c.min_agreement = kDecoderMinAgreement;
+  }
   const DynamicAxes bs = {{0, "batch_size"}, {1, "sequence_length"}};
   c.inputs.push_back({"input_ids", bs});
   c.inputs.push_back(
@@ -171,35 +129,38 @@ ExportConfig decoder_config(const DecoderTypeEntry& m, const std::string& base_t
   return c;
 }
 
-std::vector<ExportConfig>& registry() {
+// Encoder export config (Optimum's encoder OnnxConfigs: inputs with dynamic
+// axes, _TASK_TO_COMMON_OUTPUTS, pooler_output for the base model).
+ExportConfig encoder_config(const ArchitectureTasks& m, const std::string& task) {
+  ExportConfig c;
+  c.exporter = "native";
+  c.model_type = m.model_type;
+  c.task = task;
+  c.atol = m.atol;
+  const DynamicAxes axes = task == "multiple-choice"
+                               ? DynamicAxes{{0, "batch_size"}, {1, "num_choices"}, {2, "sequence_length"}}
+                               : DynamicAxes{{0, "batch_size"}, {1, "sequence_length"}};
+  for (InputKind k : m.inputs) c.inputs.push_back({input_name(k), axes});
+  c.outputs = common_outputs(task);
+  if (task == "feature-extraction" && m.pooler) c.outputs.push_back({"pooler_output", {{0, "batch_size"}}});
+  return c;
+}
+
+std::vector<ExportConfig>& table() {
   static std::vector<ExportConfig> r;
-  static std::once_flag once;
-  std::call_once(once, [] {
-    for (const ModelTypeEntry& m : model_type_entries()) {
-      for (const std::string& task : kEncoderTasks) {
-        ExportConfig c;
-        c.exporter = "native";
-        c.model_type = m.model_type;
-        c.task = task;
-        c.atol = m.atol;
-        const DynamicAxes axes = task == "multiple-choice"
-                                     ? DynamicAxes{{0, "batch_size"}, {1, "num_choices"}, {2, "sequence_length"}}
-                                     : DynamicAxes{{0, "batch_size"}, {1, "sequence_length"}};
-        for (InputKind k : m.inputs) c.inputs.push_back({input_name(k), axes});
-        c.outputs = common_outputs(task);
-        if (task == "feature-extraction" && m.pooler) c.outputs.push_back({"pooler_output", {{0, "batch_size"}}});
-        r.push_back(std::move(c));
-      }
-    }
-    for (const DecoderTypeEntry& m : decoder_type_entries()) {
-      r.push_back(decoder_config(m, "feature-extraction", false));
-      r.push_back(decoder_config(m, "feature-extraction", true));
-      r.push_back(decoder_config(m, "text-generation", false));
-      r.push_back(decoder_config(m, "text-generation", true));
-      if (m.text_classification) r.push_back(decoder_config(m, "text-classification", false));
-    }
-  });
   return r;
+}
+
+std::vector<std::string>& decoder_types() {
+  static std::vector<std::string> t;
+  return t;
+}
+
+const std::vector<ExportConfig>& registry() {
+  if (table().empty()) {
+    throw Error("the export registry is empty: models::register_architectures() must run first");
+  }
+  return table();
 }
 
 std::string join(const std::vector<std::string>& v) {
@@ -274,22 +235,43 @@ std::string infer_library(const std::filesystem::path& folder) {
   return "transformers";
 }
 
-std::string check_loadable(const std::filesystem::path& folder) {
-  const std::string library = infer_library(folder);
+namespace {
+
+// check_loadable over an already read config.json (null: the folder has none).
+std::string check_loadable_with(const std::filesystem::path& folder, const io::Json* cfg) {
+  std::error_code ec;
+  std::string library = "transformers";
+  if (std::filesystem::exists(folder / "model_index.json", ec)) {
+    library = "diffusers";
+  } else if (std::filesystem::exists(folder / "modules.json", ec) ||
+             std::filesystem::exists(folder / "config_sentence_transformers.json", ec)) {
+    library = "sentence_transformers";
+  } else if (cfg != nullptr && cfg->is_object() && cfg->contains("pretrained_cfg") && !cfg->contains("model_type")) {
+    library = "timm";
+  }
   if (library == "timm" || library == "diffusers") {
     throw Unsupported(folder.string() + " is a " + library + " model: " + library +
                       " models are not supported yet (supported: transformers, sentence_transformers)");
   }
-  std::error_code ec;
-  if (std::filesystem::exists(folder / "config.json", ec)) {
-    const io::Json cfg = io::read_json(folder / "config.json");
-    if (cfg.is_object() && cfg.contains("auto_map")) {
-      throw Unsupported((folder / "config.json").string() +
-                        " has an 'auto_map': this model needs trust_remote_code, and optimum-cpp never runs code "
-                        "shipped with a model");
-    }
+  if (cfg != nullptr && cfg->is_object() && cfg->contains("auto_map")) {
+    throw Unsupported((folder / "config.json").string() +
+                      " has an 'auto_map': this model needs trust_remote_code, and optimum-cpp never runs code "
+                      "shipped with a model");
   }
   return library;
+}
+
+}  // namespace
+
+std::string check_loadable(const std::filesystem::path& folder) {
+  std::error_code ec;
+  if (!std::filesystem::exists(folder / "config.json", ec)) return check_loadable_with(folder, nullptr);
+  const io::Json cfg = io::read_json(folder / "config.json");
+  return check_loadable_with(folder, &cfg);
+}
+
+std::string check_loadable(const std::filesystem::path& folder, const config::Json& config) {
+  return check_loadable_with(folder, &config);
 }
 
 const ExportConfig& get_export_config(const std::string& exporter, const std::string& model_type,
@@ -330,14 +312,44 @@ std::vector<std::tuple<std::string, std::string, std::string>> registry_table() 
   return out;
 }
 
-const std::vector<std::string>& decoder_model_types() {
-  static const std::vector<std::string> types = [] {
-    std::vector<std::string> t;
-    for (const DecoderTypeEntry& e : decoder_type_entries()) t.push_back(e.model_type);
-    std::sort(t.begin(), t.end());
-    return t;
-  }();
-  return types;
+void register_architecture(const ArchitectureTasks& m) {
+  for (const ExportConfig& c : table()) {
+    if (c.model_type == m.model_type) {
+      throw InvalidArgument("architecture '" + m.model_type + "' registered twice in the export registry");
+    }
+  }
+  // Encoder configs in Optimum's order of the encoder tasks, whatever the entry's.
+  std::vector<std::string> ordered;
+  if (!m.is_decoder) {
+    for (const std::string& t : kEncoderTasks) {
+      if (std::find(m.tasks.begin(), m.tasks.end(), t) != m.tasks.end()) ordered.push_back(t);
+    }
+  }
+  std::vector<ExportConfig> added;
+  for (const std::string& task : m.tasks) {
+    if (m.is_decoder) {
+      if (task != "feature-extraction" && task != "text-generation" && task != "text-classification") {
+        throw InvalidArgument("decoder '" + m.model_type + "': no export description for task '" + task + "'");
+      }
+      added.push_back(decoder_config(m, task, false));
+      if (task != "text-classification") added.push_back(decoder_config(m, task, true));
+    } else {
+      if (std::find(kEncoderTasks.begin(), kEncoderTasks.end(), task) == kEncoderTasks.end()) {
+        throw InvalidArgument("encoder '" + m.model_type + "': no export description for task '" + task + "'");
+      }
+    }
+  }
+  for (const std::string& task : ordered) added.push_back(encoder_config(m, task));
+  for (ExportConfig& c : added) table().push_back(std::move(c));
+  if (m.is_decoder) {
+    auto& t = decoder_types();
+    t.insert(std::upper_bound(t.begin(), t.end(), m.model_type), m.model_type);
+  }
+}
+
+std::vector<std::string> decoder_model_types() {
+  registry();  // Error before registration
+  return decoder_types();
 }
 
 namespace {

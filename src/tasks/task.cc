@@ -7,7 +7,8 @@ namespace optimum::tasks {
 
 std::vector<Task> all_tasks() {
   return {Task::FeatureExtraction, Task::TextClassification, Task::TokenClassification,
-          Task::QuestionAnswering, Task::FillMask,           Task::MultipleChoice};
+          Task::QuestionAnswering, Task::FillMask,           Task::MultipleChoice,
+          Task::TextGeneration};
 }
 
 std::string task_name(Task task) {
@@ -24,6 +25,8 @@ std::string task_name(Task task) {
       return "fill-mask";
     case Task::MultipleChoice:
       return "multiple-choice";
+    case Task::TextGeneration:
+      return "text-generation";
   }
   throw InvalidArgument("invalid task value");
 }

@@ -30,7 +30,13 @@ struct Tokenizer::Impl {
   TokenizerConfig config;
 
   Encoding encode_single(std::string_view sequence, uint32_t type_id) const;
-  Encoding post_process(Encoding encoding, std::optional<Encoding> pair, bool add_special_tokens) const;
+  Encoding post_process(Encoding encoding, std::optional<Encoding> pair, bool add_special_tokens) const {
+    return post_process(std::move(encoding), std::move(pair), add_special_tokens, truncation, padding);
+  }
+  Encoding post_process(Encoding encoding, std::optional<Encoding> pair, bool add_special_tokens,
+                        const std::optional<TruncationParams>& truncation,
+                        const std::optional<PaddingParams>& padding) const;
+  void check_stride(const TruncationParams& params) const;
   size_t n_added_tokens(bool is_pair) const {
     return post_processor ? post_processor->added_tokens(is_pair) : 0;
   }
@@ -215,10 +221,11 @@ Encoding Tokenizer::Impl::encode_single(std::string_view sequence, uint32_t type
   return into_encoding(pre, type_id);
 }
 
-Encoding Tokenizer::Impl::post_process(Encoding encoding, std::optional<Encoding> pair,
-                                       bool add_special_tokens) const {
-  if (truncation) {
-    TruncationParams params = *truncation;
+Encoding Tokenizer::Impl::post_process(Encoding encoding, std::optional<Encoding> pair, bool add_special_tokens,
+                                       const std::optional<TruncationParams>& truncate,
+                                       const std::optional<PaddingParams>& pad) const {
+  if (truncate) {
+    TruncationParams params = *truncate;
     const size_t n_added = n_added_tokens(pair.has_value());
     if (add_special_tokens && n_added > 0) {
       // tokenizers subtracts in usize: a max_length below the number of special
@@ -241,9 +248,9 @@ Encoding Tokenizer::Impl::post_process(Encoding encoding, std::optional<Encoding
   } else {
     out = std::move(encoding);
   }
-  if (padding) {
+  if (pad) {
     std::vector<Encoding*> one{&out};
-    pad_encodings(one, *padding);
+    pad_encodings(one, *pad);
   }
   return out;
 }
@@ -375,6 +382,37 @@ std::vector<Encoding> Tokenizer::encode_batch(const std::vector<EncodeInput>& in
   return out;
 }
 
+std::vector<Encoding> Tokenizer::encode_batch(const std::vector<EncodeInput>& inputs,
+                                              const EncodeSettings& settings) const {
+  if (settings.truncation) impl_->check_stride(*settings.truncation);
+  std::vector<Encoding> out(inputs.size());
+  std::exception_ptr error;
+  const auto n = static_cast<int64_t>(inputs.size());
+  const std::optional<PaddingParams> no_padding;
+#pragma omp parallel for schedule(dynamic, 16)
+  for (int64_t i = 0; i < n; ++i) {
+    try {
+      const EncodeInput& in = inputs[static_cast<size_t>(i)];
+      Encoding first = impl_->encode_single(in.first, 0);
+      std::optional<Encoding> second;
+      if (in.second) second = impl_->encode_single(*in.second, 1);
+      out[static_cast<size_t>(i)] = impl_->post_process(std::move(first), std::move(second),
+                                                         settings.add_special_tokens, settings.truncation,
+                                                         no_padding);
+    } catch (...) {
+#pragma omp critical
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+  if (settings.padding) {
+    std::vector<Encoding*> all;
+    for (Encoding& e : out) all.push_back(&e);
+    pad_encodings(all, *settings.padding);
+  }
+  return out;
+}
+
 std::string Tokenizer::decode(const std::vector<uint32_t>& ids, bool skip_special_tokens) const {
   std::vector<std::string> tokens;
   tokens.reserve(ids.size());
@@ -416,8 +454,8 @@ std::vector<std::string> Tokenizer::decode_batch(const std::vector<std::vector<u
   return out;
 }
 
-void Tokenizer::enable_truncation(const TruncationParams& params) {
-  const size_t n_added = impl_->n_added_tokens(false);
+void Tokenizer::Impl::check_stride(const TruncationParams& params) const {
+  const size_t n_added = n_added_tokens(false);
   // tokenizers: effective = max_length.saturating_sub(added); only a stride beyond it is refused.
   if ((params.max_length >= n_added ? params.max_length - n_added : 0) < params.stride) {
     throw InvalidArgument("tokenizer stride set to " + std::to_string(params.stride) +
@@ -426,6 +464,10 @@ void Tokenizer::enable_truncation(const TruncationParams& params) {
                           " (= " + std::to_string(params.max_length) + " original max length - " +
                           std::to_string(n_added) + " added special tokens)");
   }
+}
+
+void Tokenizer::enable_truncation(const TruncationParams& params) {
+  impl_->check_stride(params);
   impl_->truncation = params;
 }
 void Tokenizer::no_truncation() { impl_->truncation.reset(); }

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,8 @@ from decoder_common import VOCAB
 
 ATOL = 1e-4
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "refcache"))
+import gguf_reference  # noqa: E402  (transformers' GGUF loading, converted once and cached on disk)
 
 # optimum-onnx model_configs.py: COMMON_TEXT_GENERATION_TASKS (+ "text-classification").
 _OPTIMUM_TASKS = {
@@ -267,9 +270,9 @@ def test_strict_guard_fails_with_metric_named(tiny_models, tmp_path):
 
 def _tamper(src, dst, fn):
     shutil.copytree(src, dst)
-    tensors = load_file(dst / "model.safetensors")
+    tensors = load_file(dst / "model.optimum-cpp.safetensors")
     fn(tensors)
-    save_file(tensors, dst / "model.safetensors")
+    save_file(tensors, dst / "model.optimum-cpp.safetensors")
 
 
 def test_tampered_export_is_refused(tiny_models, tmp_path):
@@ -344,7 +347,7 @@ def test_smollm2_gguf_int8_export(tmp_path):
     tok = transformers.AutoTokenizer.from_pretrained(out)
     ids = np.array(tok("The capital of France is")["input_ids"], dtype=np.int64)
     lm8 = _C.DecoderLM(str(out))
-    ref = transformers.AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    ref = gguf_reference.load_model(gguf)
     with torch.no_grad():
         want = ref(torch.from_numpy(ids)[None]).logits[0].numpy()
     got = lm8.step(lm8.new_cache(1, len(ids)), [(0, ids)], True)

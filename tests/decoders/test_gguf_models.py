@@ -5,8 +5,9 @@ the same files with gguf_file= (the oracle): config, tokenizer ids, logits,
 greedy continuations, chat templates, and clear errors for GGUF files the
 engine cannot run.
 
-transformers dequantizes GGUF tensors in numpy (slow): each reference model
-is loaded once per session. OPTIMUM_GGUF_FULL_GENERATE=1 runs transformers'
+transformers dequantizes GGUF tensors in numpy (slow): its loading of each
+file is converted once into an on-disk folder (tests/refcache/gguf_reference.py)
+that the reference is loaded from, once per session. OPTIMUM_GGUF_FULL_GENERATE=1 runs transformers'
 own generate() on all ten prompts (minutes); by default it runs on two and
 the other continuations are checked by one teacher-forced forward (each of
 our greedy tokens is transformers' argmax at its position).
@@ -28,6 +29,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 import optimum_cpp as oc  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "tests" / "refcache"))
+import gguf_reference  # noqa: E402  (transformers' GGUF loading, converted once and cached on disk)
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -90,8 +94,8 @@ class Reference:
     def __init__(self, name):
         self.folder = models_dir()
         self.name = name
-        self.hf_config = transformers.AutoConfig.from_pretrained(self.folder, gguf_file=name)
-        self.hf_tok = transformers.AutoTokenizer.from_pretrained(self.folder, gguf_file=name)
+        self.hf_config = gguf_reference.load_config(self.folder / name)
+        self.hf_tok = gguf_reference.load_tokenizer(self.folder / name)
         self.supported = MODEL_TYPES[name] in oc._C.decoder_model_types()
         self._model = oc.AutoModelForCausalLM.from_pretrained(self.folder, gguf_file=name) if self.supported else None
         # The model's tokenizer, or (engine without this architecture) the standalone one.
@@ -110,8 +114,7 @@ class Reference:
     def hf(self):
         self.model  # noqa: B018 (skips before the slow load when the engine cannot run the model)
         if self._hf is None:
-            self._hf = transformers.AutoModelForCausalLM.from_pretrained(self.folder, gguf_file=self.name,
-                                                                         dtype=torch.float32).eval()
+            self._hf = gguf_reference.load_model(self.folder / self.name)
         return self._hf
 
     def hf_logits(self, ids, mask=None):
@@ -280,7 +283,7 @@ def _no_template(ref) -> bool:
     with pytest.raises(ValueError, match="chat_template"):
         ref.tok.apply_chat_template(CHATS[0], tokenize=False)
     # A template given explicitly renders as transformers renders it.
-    template = transformers.AutoTokenizer.from_pretrained(ref.folder, gguf_file=SMOLLM2).chat_template
+    template = gguf_reference.load_tokenizer(ref.folder / SMOLLM2).chat_template
     assert ref.tok.apply_chat_template(CHATS[1], chat_template=template, tokenize=False) == \
         ref.hf_tok.apply_chat_template(CHATS[1], chat_template=template, tokenize=False)
     return True

@@ -1,6 +1,7 @@
 // Fuzz target: OpenAI /v1/completions and /v1/chat/completions request
 // bodies. The first byte picks the route (odd: chat); every request that
 // parses is answered whole and as stream chunks.
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -17,7 +18,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const GenerateCall call = openai_generate_call(body, chat);
     std::vector<GeneratedChoice> choices;
     for (size_t i = 0; i < call.prompt_count() * static_cast<size_t>(call.n); ++i) {
-      choices.push_back({call.model, "stop", {{call.model, -1.0, {{call.model, -1.0}}}}});
+      // Alternatives as the engine gives them: -inf for a token a warper removed.
+      choices.push_back({call.model, "stop",
+                         {{call.model, -1.0, {{call.model, -1.0}, {"", -INFINITY}, {"", -2.0}}, i}}});
     }
     const std::string whole = openai_generate_response(call, "id", 1, choices, {1, 1});
     optimum::fuzz::touch(whole.data(), whole.size());

@@ -214,10 +214,15 @@ def test_smollm2_gguf_template(oc, models_dir):
 
 
 def test_smollm2_tokenizer_apply_chat_template(oc, models_dir):
-    # The whole transformers path: the GGUF-loaded tokenizer's template and special tokens.
-    from transformers import AutoTokenizer
+    # The whole transformers path: the GGUF-loaded tokenizer's template and special tokens
+    # (transformers' loading converted once and cached: tests/refcache/gguf_reference.py).
+    import sys
+    from pathlib import Path
 
-    tok = AutoTokenizer.from_pretrained(str(models_dir), gguf_file=SMOLLM2_GGUF)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "refcache"))
+    import gguf_reference
+
+    tok = gguf_reference.load_tokenizer(models_dir / SMOLLM2_GGUF)
     template, gguf_special = gguf_chat_template(models_dir / SMOLLM2_GGUF)
     assert template == tok.chat_template
     assert gguf_special == {"bos_token": tok.bos_token, "eos_token": tok.eos_token}

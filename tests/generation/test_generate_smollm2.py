@@ -3,15 +3,15 @@ dequantized by transformers and saved as a checkpoint folder) against
 transformers' generate on the same weights: greedy continuations of 64
 tokens and beam search identical, eos from the model's generation config."""
 
-import json
+import sys
 from pathlib import Path
 
 import pytest
 import torch
-import transformers
-from safetensors.torch import save_file
 
 from generate_util import REPO, _C, hf_beam_tokens, one_thread  # noqa: F401 (fixture: 1 thread a side)
+sys.path.insert(0, str(REPO / "tests" / "refcache"))
+import gguf_reference  # noqa: E402  (transformers' GGUF loading, converted once and cached on disk)
 
 from optimum_cpp.causal_lm import AutoModelForCausalLM
 
@@ -31,19 +31,13 @@ def models_dir() -> Path:
 
 
 @pytest.fixture(scope="module")
-def smollm2(tmp_path_factory, one_thread):
-    folder = models_dir()
-    tok = transformers.AutoTokenizer.from_pretrained(folder, gguf_file=GGUF)
-    hf = transformers.AutoModelForCausalLM.from_pretrained(folder, gguf_file=GGUF, dtype=torch.float32).eval()
-    # A GGUF-quantized transformers model refuses save_pretrained: its
-    # dequantized weights and config are written by hand.
-    saved = tmp_path_factory.mktemp("smollm2")
-    save_file({k: v.detach().clone().contiguous() for k, v in hf.state_dict().items()},
-              str(saved / "model.safetensors"), metadata={"format": "pt"})
-    config = hf.config.to_dict()
-    config.pop("quantization_config", None)
-    (saved / "config.json").write_text(json.dumps(config))
-    hf.generation_config.save_pretrained(saved)
+def smollm2(one_thread):
+    # transformers' GGUF loading as a checkpoint folder (dequantized weights, config, generation
+    # config, tokenizer), converted once and cached: the oracle loads it, and so does ours.
+    path = models_dir() / GGUF
+    saved = gguf_reference.reference_folder(path)
+    tok = gguf_reference.load_tokenizer(path)
+    hf = gguf_reference.load_model(path)
     return tok, hf, AutoModelForCausalLM.from_pretrained(saved), saved
 
 

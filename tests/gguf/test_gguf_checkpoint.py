@@ -7,6 +7,8 @@ every supported architecture written here from transformers' own parameter
 names through gguf-py's tensor-name map (what llama.cpp's converter does)."""
 
 import json
+import sys
+from pathlib import Path
 
 import gguf
 import numpy as np
@@ -18,6 +20,9 @@ from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
 
 from optimum_cpp import _C
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "refcache"))
+import gguf_reference  # noqa: E402  (transformers' GGUF loading, converted once and cached on disk)
+
 # Config keys the decoder engine reads.
 ENGINE_KEYS = [
     "model_type", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
@@ -28,8 +33,11 @@ ENGINE_KEYS = [
 ]
 
 
-def transformers_checkpoint(folder, name):
-    """(AutoConfig, load_gguf_checkpoint's dict with tensors), as from_pretrained loads them."""
+def transformers_checkpoint(folder, name, cached=False):
+    """(AutoConfig, load_gguf_checkpoint's dict with tensors), as from_pretrained loads them; `cached`:
+    from the on-disk conversion of transformers' own loading (the real files, converted once)."""
+    if cached:
+        return gguf_reference.load_config(folder / name), gguf_reference.load_checkpoint(folder / name)
     config = AutoConfig.from_pretrained(folder, gguf_file=name)
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(config)
@@ -37,10 +45,10 @@ def transformers_checkpoint(folder, name):
     return config, ref
 
 
-def check_against_transformers(folder, name):
+def check_against_transformers(folder, name, cached=False):
     config_json, weights, extra = _C.gguf_checkpoint(str(folder / name))
     ours = json.loads(config_json)
-    hf_config, ref = transformers_checkpoint(folder, name)
+    hf_config, ref = transformers_checkpoint(folder, name, cached)
     assert ours == ref["config"]
     # The config class built from our dict is the one from_pretrained builds.
     rebuilt = AutoConfig.for_model(**ours).to_dict()
@@ -72,7 +80,7 @@ def shared_reader(monkeypatch):
 
 @pytest.mark.parametrize("model", [SMOLLM2, GEMMA3])
 def test_real_model(model):
-    config, weights = check_against_transformers(models_dir(), model)
+    config, weights = check_against_transformers(models_dir(), model, cached=True)
     assert config["model_type"] == {SMOLLM2: "llama", GEMMA3: "gemma3_text"}[model]
 
 

@@ -88,13 +88,15 @@ class Model:
     """One GGUF file seen by both sides."""
 
     def __init__(self, oc, name: str):
-        from transformers import AutoTokenizer
+        # transformers' AutoTokenizer.from_pretrained(dir, gguf_file=name), converted once and cached.
+        sys.path.insert(0, str(ROOT / "tests" / "refcache"))
+        import gguf_reference
 
         self.name = name
         self.path = models_dir() / name
         self.metadata = metadata_of(self.path)
         self.metadata_json = json.dumps(self.metadata)
-        self.hf = AutoTokenizer.from_pretrained(str(models_dir()), gguf_file=name)
+        self.hf = gguf_reference.load_tokenizer(self.path)
         # Two routes to the C++ tokenizer: metadata read in Python (the oracle's
         # reader) and the whole file read by the C++ GGUF reader.
         self.cpp = oc.tokenizer_from_gguf_metadata(self.metadata_json, name)

@@ -408,7 +408,7 @@ def test_cli_export_push_and_revision(env, world, tmp_path):
     proc = cli("push", tmp_path / "nested-out", "user/cli-push", "--path-in-repo", "m", "--token", WRITER_TOKEN,
                env=env)
     assert proc.returncode == 0, proc.stderr
-    assert "m/model.safetensors" in json.loads(proc.stdout)["files"]
+    assert "m/model.optimum-cpp.safetensors" in json.loads(proc.stdout)["files"]
 
     proc = cli("export", "--model", "org/tiny-bert", "--revision", "v9", tmp_path / "v9", env=env)
     assert proc.returncode == 1 and "'v9'" in proc.stderr and "'org/tiny-bert'" in proc.stderr

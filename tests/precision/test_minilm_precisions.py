@@ -171,7 +171,7 @@ def test_export_metadata_records_accuracy(dtype, exports):
 @pytest.mark.parametrize("dtype", ["bf16", "int8"])
 def test_stored_weights(dtype, exports, minilm_dir):
     src = load_file(minilm_dir / "model.safetensors")
-    got = load_file(exports[dtype] / "model.safetensors")
+    got = load_file(exports[dtype] / "model.optimum-cpp.safetensors")
     layout = json.loads((exports[dtype] / "optimum_export.json").read_text())["layout"]["linear_dtypes"]
     for i in range(6):
         p = f"encoder.layer.{i}."
@@ -300,7 +300,7 @@ def test_int8_with_bf16_fallback(minilm_dir, tok, reference, tmp_path):
     assert acc["fallback_dtype"] == "bf16" and acc["fallback_linears"] and acc["fp32_linears"] == []
     assert f"layer Linears in bf16: {acc['fallback_linears'][0]}" in proc.stderr
     layout = meta["layout"]["linear_dtypes"]
-    weights = load_file(out / "model.safetensors")
+    weights = load_file(out / "model.optimum-cpp.safetensors")
     for name in acc["fallback_linears"]:
         assert layout[name] == "bf16" and weights[name + ".weight"].dtype == torch.bfloat16
     assert sum(v == "int8" for v in layout.values()) == 24 - len(acc["fallback_linears"])

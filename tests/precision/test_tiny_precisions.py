@@ -151,7 +151,7 @@ def test_guard_keeps_the_sensitive_layer_in_fp32(sensitive, tmp_path):
     assert acc["all_layers"]["min_cosine"] < MIN_COSINE <= acc["exported"]["min_cosine"]
     layout = meta["layout"]["linear_dtypes"]
     assert layout[POISONED] == "fp32" and sum(v == "int8" for v in layout.values()) == 7
-    weights = load_file(out / "model.safetensors")
+    weights = load_file(out / "model.optimum-cpp.safetensors")
     assert weights[POISONED + ".weight"].dtype == np.float32 and POISONED + ".weight_scale" not in weights
     assert weights["layers.1.ffn_in.weight"].dtype == np.int8
 
@@ -189,7 +189,7 @@ def int8_export(tmp_path_factory):
 
 
 def rewrite(folder, edit):
-    path = folder / "model.safetensors"
+    path = folder / "model.optimum-cpp.safetensors"
     tensors = load_file(path)
     edit(tensors)
     save_file(tensors, path, metadata={"format": "optimum-cpp-native", "layout_version": "2"})
@@ -199,7 +199,7 @@ def test_missing_scale_tensor(int8_export, tmp_path):
     bad = tmp_path / "bad"
     shutil.copytree(int8_export, bad)
     rewrite(bad, lambda t: t.pop("layers.0.qkv.weight_scale"))
-    with pytest.raises(oc.FormatError, match=r"model\.safetensors lack tensor 'layers\.0\.qkv\.weight_scale'"):
+    with pytest.raises(oc.FormatError, match=r"model\.optimum-cpp\.safetensors lack tensor 'layers\.0\.qkv\.weight_scale'"):
         oc.AutoModel.from_pretrained(bad)
 
 
@@ -211,7 +211,7 @@ def test_scale_tensor_of_wrong_shape(int8_export, tmp_path):
         t["layers.1.ffn_out.weight_scale"] = t["layers.1.ffn_out.weight_scale"][:-1].copy()
 
     rewrite(bad, edit)
-    with pytest.raises(oc.FormatError, match=r"model\.safetensors: tensor 'layers\.1\.ffn_out\.weight_scale' is "
+    with pytest.raises(oc.FormatError, match=r"model\.optimum-cpp\.safetensors: tensor 'layers\.1\.ffn_out\.weight_scale' is "
                                              r"F32 \[31\], expected F32 \[32\]"):
         oc.AutoModel.from_pretrained(bad)
 
@@ -228,7 +228,7 @@ def test_weight_dtype_must_match_the_layout(int8_export, tmp_path):
         oc.AutoModel.from_pretrained(bad)
     meta = json.loads((int8_export / "optimum_export.json").read_text())
     meta["layout"]["linear_dtypes"]["layers.0.qkv"] = "fp16"
-    shutil.copy(int8_export / "model.safetensors", bad / "model.safetensors")
+    shutil.copy(int8_export / "model.optimum-cpp.safetensors", bad / "model.optimum-cpp.safetensors")
     (bad / "optimum_export.json").write_text(json.dumps(meta))
     with pytest.raises(oc.FormatError, match=r"linear_dtypes\['layers\.0\.qkv'\] is 'fp16'"):
         oc.AutoModel.from_pretrained(bad)

@@ -284,7 +284,7 @@ def test_from_pretrained_and_export_of_bin_checkpoints(tmp_path, monkeypatch, ma
     np.testing.assert_allclose(direct(input_ids=ids, attention_mask=mask).logits, want["logits"], atol=1e-5)
     exported = oc.AutoModelForSequenceClassification.from_pretrained(src, export=True)
     assert exported.exported_now
-    assert (Path(exported.path) / "model.safetensors").is_file()
+    assert (Path(exported.path) / "model.optimum-cpp.safetensors").is_file()
     np.testing.assert_allclose(exported(input_ids=ids, attention_mask=mask).logits, want["logits"], atol=1e-5)
     out = tmp_path / "out"
     res = subprocess.run([str(REPO / "build" / "optimum-cpp"), "export", "--model", str(src), str(out)],

@@ -115,11 +115,14 @@ def reference(gen_store):
 
 @pytest.fixture(scope="module")
 def smol_reference():
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    """transformers' GGUF loading of SmolLM2, converted once and cached (tests/refcache/gguf_reference.py)."""
+    import sys
 
-    d = models_dir()
-    return (AutoModelForCausalLM.from_pretrained(d, gguf_file=GGUF).eval(),
-            AutoTokenizer.from_pretrained(d, gguf_file=GGUF))
+    sys.path.insert(0, str(ROOT / "tests" / "refcache"))
+    import gguf_reference
+
+    path = models_dir() / GGUF
+    return gguf_reference.load_model(path), gguf_reference.load_tokenizer(path)
 
 
 def hf_greedy(model, tok, ids, max_new_tokens):
@@ -329,6 +332,125 @@ def test_errors_are_openai_bodies(server, client):
     r = requests.post(server.inference + "/v1/completions",
                       json={"model": "tiny", "prompt": "x", "temperature": 0, "n": 2}, timeout=10)
     assert r.status_code == 400 and "n" in r.json()["error"]["message"]
+
+
+# ---------------------------------------------------------------- logprobs with alternatives
+
+
+def hf_steps(model, tok, ids, new, n, processors=()):
+    """transformers' log_softmax of the processed scores at each step that
+    produced `new` (the model's logits through `processors`, as generate()
+    applies them; compute_transition_scores(normalize_logits=True)): per new
+    token its logprob, the top-n logprobs, and the texts of the top n+3 ids
+    (ties within float noise may swap neighbours)."""
+    import torch
+
+    seq = torch.tensor([list(ids) + list(new)])
+    with torch.no_grad():
+        logits = model(seq).logits[0, len(ids) - 1: len(ids) - 1 + len(new)].float()
+    steps = []
+    for i, t in enumerate(new):
+        scores = logits[i: i + 1].clone()
+        for p in processors:
+            scores = p(seq[:, : len(ids) + i], scores)
+        lp = torch.log_softmax(scores[0], -1)
+        top = torch.topk(lp, n + 3)
+        steps.append((lp[t].item(), top.values.tolist()[:n],
+                      {tok.decode([j], skip_special_tokens=True) for j in top.indices.tolist()}))
+    return steps
+
+
+def check_alternatives(steps, token_logprobs, tops, n):
+    """Ours (per token: its logprob and [(text, logprob)]) against transformers'
+    steps; -inf (a token a warper removed) is sent as -9999.0 as vLLM does."""
+    assert len(token_logprobs) == len(steps) == len(tops)
+    for (want, want_top, texts), got, top in zip(steps, token_logprobs, tops):
+        assert abs(got - want) < 1e-3
+        assert len(top) == n
+        values = [v for _, v in top]
+        want_top = [v if v > -1e30 else -9999.0 for v in want_top]
+        assert max(abs(a - b) for a, b in zip(sorted(values, reverse=True), want_top)) < 1e-3, (values, want_top)
+        assert {t for t, v in top if v > -9999.0} <= texts, (top, texts)
+
+
+def test_completion_logprobs_alternatives_equal_transformers(client, reference):
+    model, tok = reference
+    prompt = PROMPTS[0]
+    ids = tok(prompt).input_ids
+    new, text, _, _ = hf_greedy(model, tok, ids, 24)
+    r = client.completions.create(model="tiny", prompt=prompt, max_tokens=24, temperature=0, logprobs=5)
+    lp = r.choices[0].logprobs
+    assert r.choices[0].text == text
+    assert lp.tokens == [tok.decode([t], skip_special_tokens=True) for t in new]
+    check_alternatives(hf_steps(model, tok, ids, new, 5), lp.token_logprobs,
+                       [list(d.items()) for d in lp.top_logprobs], 5)
+    offsets = [0]
+    for t in lp.tokens[:-1]:
+        offsets.append(offsets[-1] + len(t))
+    assert lp.text_offset == offsets
+    # Streamed: the same logprobs chunk by chunk, the offsets continuing.
+    stream = client.completions.create(model="tiny", prompt=prompt, max_tokens=24, temperature=0, logprobs=5,
+                                       stream=True)
+    got = {"tokens": [], "token_logprobs": [], "top_logprobs": [], "text_offset": []}
+    for chunk in stream:
+        for c in chunk.choices:
+            if c.logprobs:
+                for k in got:
+                    got[k] += getattr(c.logprobs, k)
+    assert got == {k: getattr(lp, k) for k in got}
+
+
+def test_chat_top_logprobs_of_the_processed_scores(client, reference, gen_store):
+    """Sampling with temperature and top_k: the logprobs are log_softmax of the
+    warped scores the sampler drew from, so the tokens top_k removed are -inf
+    (-9999.0 on the wire); the sampled ids come from the in-process model with
+    the same seed (equal to the server's, as test_sampling_n checks)."""
+    import numpy as np
+    import optimum_cpp
+    from transformers import TemperatureLogitsWarper, TopKLogitsWarper
+
+    model, tok = reference
+    messages = [{"role": "user", "content": "Write a word."}]
+    ids = chat_ids(tok, messages)
+    ours = optimum_cpp.AutoModelForCausalLM.from_pretrained(str(gen_store / "tiny"))
+    out = ours.generate(np.array([ids]), do_sample=True, temperature=0.7, top_k=3, seed=7, max_new_tokens=12)
+    new = [int(t) for t in out[0, len(ids):]]
+    new = new[: new.index(tok.eos_token_id) + 1] if tok.eos_token_id in new else new
+    r = client.chat.completions.create(model="tiny", messages=messages, max_tokens=12, temperature=0.7, seed=7,
+                                       extra_body={"top_k": 3}, logprobs=True, top_logprobs=4)
+    content = r.choices[0].logprobs.content
+    assert [c.token for c in content] == [tok.decode([t], skip_special_tokens=True) for t in new]
+    assert all(c.bytes == list(c.token.encode()) for c in content)
+    assert all(a.bytes == list(a.token.encode()) for c in content for a in c.top_logprobs)
+    steps = hf_steps(model, tok, ids, new, 4, [TemperatureLogitsWarper(0.7), TopKLogitsWarper(3)])
+    tops = [[(a.token, a.logprob) for a in c.top_logprobs] for c in content]
+    check_alternatives(steps, [c.logprob for c in content], tops, 4)
+    assert all(top[-1][1] == -9999.0 for top in tops), "top_k=3 left a 4th token"
+
+
+def test_chat_top_logprobs_streamed_and_bounded(client, server, reference):
+    model, tok = reference
+    messages = [{"role": "user", "content": "Count to five."}]
+    ids = chat_ids(tok, messages)
+    new, text, _, _ = hf_greedy(model, tok, ids, 16)
+    whole = client.chat.completions.create(model="tiny", messages=messages, max_tokens=16, temperature=0,
+                                           logprobs=True, top_logprobs=20)
+    content = whole.choices[0].logprobs.content
+    check_alternatives(hf_steps(model, tok, ids, new, 20), [c.logprob for c in content],
+                       [[(a.token, a.logprob) for a in c.top_logprobs] for c in content], 20)
+    stream = client.chat.completions.create(model="tiny", messages=messages, max_tokens=16, temperature=0,
+                                            logprobs=True, top_logprobs=20, stream=True)
+    streamed = [c for chunk in stream for ch in chunk.choices if ch.logprobs for c in ch.logprobs.content]
+    assert [c.model_dump() for c in streamed] == [c.model_dump() for c in content]
+    # OpenAI's caps: 20 alternatives in chat, 5 in completions; more is a 400 naming the field.
+    for route, body, field in [
+            ("chat/completions", {"messages": messages, "logprobs": True, "top_logprobs": 21}, "top_logprobs"),
+            ("chat/completions", {"messages": messages, "top_logprobs": 2}, "top_logprobs"),
+            ("completions", {"prompt": "x", "logprobs": 6}, "logprobs"),
+            ("completions", {"prompt": "x", "logprobs": -1}, "logprobs")]:
+        r = requests.post(f"{server.inference}/v1/{route}", json={"model": "tiny", "max_tokens": 2, **body},
+                          timeout=30)
+        assert r.status_code == 400 and f'"{field}"' in r.json()["error"]["message"], (body, r.text)
 
 
 # ---------------------------------------------------------------- slots, queue, disconnects

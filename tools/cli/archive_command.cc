@@ -4,6 +4,7 @@
 #include <iostream>
 #include <memory>
 
+#include "cli_support.h"
 #include "commands.h"
 #include "optimum/core/errors.h"
 #include "optimum/serving/archive.h"
@@ -91,6 +92,7 @@ void add_archive_command(CLI::App& app) {
       if (end > start) a->options.extra_files.emplace_back(a->extra_files.substr(start, end - start));
       start = end + 1;
     }
+    check_local_path(a->options.model_dir.string(), "--model");
     const std::filesystem::path out = serving::write_archive(a->options);
     std::cout << out.string() << "\n";
   });

@@ -2,8 +2,12 @@
 #include <cmath>
 #include <iostream>
 #include <memory>
+#include <optional>
+#include <sstream>
 
+#include "cli_support.h"
 #include "commands.h"
+#include "optimum/core/progress.h"
 #include "optimum/exporters/accuracy.h"
 #include "optimum/exporters/export.h"
 #include "optimum/generation/language_model.h"
@@ -43,7 +47,11 @@ void export_language_model(const ExportArgs& a) {
   generation::LanguageModelOptions o;
   o.gguf_file = a.gguf_file;
   o.hub = a.hub;
-  const auto src = generation::LanguageModel::from_pretrained(a.model, o);
+  std::shared_ptr<const generation::LanguageModel> src;
+  {
+    ProgressStep step("load", a.model);
+    src = generation::LanguageModel::from_pretrained(a.model, o);
+  }
   const std::filesystem::path out = a.output;
   std::error_code ec;
   const bool created = !std::filesystem::exists(out, ec);
@@ -53,7 +61,11 @@ void export_language_model(const ExportArgs& a) {
   const double atol = a.atol >= 0 ? a.atol : 1e-4;
   double max_diff = 0;
   try {
-    src->save_pretrained(out);
+    {
+      ProgressStep step("write", out.string());
+      src->save_pretrained(out);
+    }
+    ProgressStep step("validation", "reloading " + out.string());
     const auto back = generation::LanguageModel::from_pretrained(out.string());
     const std::string text = "The quick brown fox jumps over the lazy dog. 1 + 1 = 2";
     const std::vector<int64_t> ids = src->encode(text, true);
@@ -78,8 +90,8 @@ void export_language_model(const ExportArgs& a) {
     if (created) std::filesystem::remove_all(out, ec);
     throw;
   }
-  std::cerr << "exported " << src->model().model_type() << " (text-generation) from " << src->path().string()
-            << " to " << out.string() << "; validation max abs diff " << max_diff << " <= atol " << atol << "\n";
+  inform("exported " + src->model().model_type() + " (text-generation) from " + src->path().string() + " to " +
+         out.string() + "; validation max abs diff " + std::to_string(max_diff) + " <= atol " + std::to_string(atol));
 }
 
 }  // namespace
@@ -108,10 +120,10 @@ void add_export_command(CLI::App& app) {
                   "(int8: bf16 where the CPU computes bf16 natively, else fp32)")
       ->capture_default_str();
   cmd->add_option("--min-cosine,--min_cosine", a->exporter.min_cosine,
-                  "Accuracy guard: minimum cosine vs fp32 over the calibration texts (encoders: mean-pooled embeddings; causal LMs: logits per position); 0: the registry's (0.995 encoders, 0.99 causal LMs)")
+                  "Accuracy guard: minimum cosine vs fp32 over the calibration texts (encoders: mean-pooled embeddings; decoder classifiers: hidden states per position; causal LMs: logits per position); 0: the registry's (0.995 encoders and decoder classifiers, 0.99 causal LMs)")
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--min-agreement,--min_agreement", a->exporter.min_agreement,
-                  "Accuracy guard: minimum top-1 agreement with fp32 of heads with logits (causal LMs: next token); 0: the registry's (0.99 encoders, 0.9 causal LMs)")
+                  "Accuracy guard: minimum top-1 agreement with fp32 of heads with logits (causal LMs: next token); 0: the registry's (0.99 encoders and decoder classifiers, 0.9 causal LMs)")
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_flag("--strict-accuracy,--strict_accuracy", a->exporter.strict_accuracy,
                 "Fail when the accuracy guard misses a threshold instead of keeping layers in fp32");
@@ -128,10 +140,13 @@ void add_export_command(CLI::App& app) {
       "After a validated export, upload the output folder to this Hub repository (created if needed)");
   cmd->add_flag("--private", a->push.private_repo, "With --push-to-hub: create the repository private");
   cmd->add_option("--atol", a->atol, "Validation tolerance (default: the registry's, 1e-4 for encoders)");
-  cmd->add_option("--batch-size,--batch_size", a->exporter.batch_size, "Dummy batch size")
-      ->capture_default_str();
-  cmd->add_option("--sequence-length,--sequence_length", a->exporter.sequence_length, "Dummy sequence length")
-      ->capture_default_str();
+  cmd->add_option("--batch-size,--batch_size", a->exporter.batch_size,
+                  "Validate the export on this batch size (default: batch sizes 1 and 3)")
+      ->check(CLI::Range(1, 1024));
+  cmd->add_option("--sequence-length,--sequence_length", a->exporter.sequence_length,
+                  "Validate the export on this sequence length, at most the model's positions (default: two "
+                  "lengths, 8 and 33 for encoders, 5 and 11 for decoders)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   cmd->add_option("--gguf-file,--gguf_file", a->gguf_file,
                   "A GGUF causal LM in the --model folder: written as a checkpoint folder (f32 safetensors, "
                   "tokenizer, chat template, generation config), reloaded and validated on its logits");
@@ -144,6 +159,11 @@ void add_export_command(CLI::App& app) {
     const bool gguf_model = a->model.size() > 5 && a->model.compare(a->model.size() - 5, 5, ".gguf") == 0;
     if ((!a->gguf_file.empty() || gguf_model) && !a->native) {
       if (!a->push_to_hub.empty()) throw InvalidArgument("--push-to-hub is not supported with --gguf-file");
+      if (a->exporter.batch_size != 0 || a->exporter.sequence_length != 0) {
+        throw InvalidArgument(
+            "--batch-size / --sequence-length set the validation shapes of native exports; a GGUF checkpoint "
+            "export is validated on one fixed prompt (drop them, or add --native)");
+      }
       export_language_model(*a);
       return;
     }
@@ -152,35 +172,44 @@ void add_export_command(CLI::App& app) {
     if (!a->calibration_file.empty())
       a->exporter.calibration_texts = exporters::read_calibration_file(a->calibration_file);
     const bool gguf = !a->gguf_file.empty() || gguf_model;
-    const modeling::ResolvedModel src = gguf ? modeling::ResolvedModel{} : modeling::resolve(a->model, a->hub);
+    const modeling::ResolvedModel src =
+        gguf ? modeling::ResolvedModel{} : modeling::resolve(check_local_path(a->model, "--model"), a->hub);
     a->exporter.source_id = a->model;
     a->exporter.source_commit = src.commit;
     a->exporter.revision = a->hub.revision;
     a->exporter.subfolder = a->hub.subfolder;
     a->exporter.config_dir = src.config_dir;
     if (!a->push_to_hub.empty()) hub::validate_repo_id(a->push_to_hub);  // before the export work
+    std::optional<ProgressStep> step(std::in_place, "export", a->model + " -> " + a->output);
     const exporters::ExportResult r = gguf ? export_gguf_native(a->model, a->gguf_file, a->hub, a->output, a->exporter)
                                            : exporters::export_native(src.folder, a->output, a->exporter);
-    std::cerr << "exported " << r.model_type << " (" << r.task << ") to " << r.output_dir.string()
-              << "; validation max abs diff " << r.max_abs_diff << " <= atol " << r.atol << "; "
-              << r.preprocessors.size() << " preprocessor files\n";
+    step.reset();
+    std::ostringstream summary;
+    summary << "exported " << r.model_type << " (" << r.task << ") to " << r.output_dir.string()
+            << "; validation max abs diff " << r.max_abs_diff << " <= atol " << r.atol << " on "
+            << r.validation.size() << " cases; " << r.preprocessors.size() << " preprocessor files";
     if (!r.accuracy.is_null()) {
       const io::Json& acc = r.accuracy;
-      std::cerr << "accuracy (" << r.dtype << " vs fp32, " << acc["samples"].get<int64_t>()
-                << " calibration samples): " << (acc.contains("metrics") ? "logit" : "embedding") << " cosine min "
-                << acc["exported"]["min_cosine"].get<double>();
+      summary << "\naccuracy (" << r.dtype << " vs fp32, " << acc["samples"].get<int64_t>()
+              << " calibration samples): " << (acc.contains("metrics") ? "logit" : "embedding") << " cosine min "
+              << acc["exported"]["min_cosine"].get<double>();
       if (acc["exported"].contains("top1_agreement")) {
-        std::cerr << (acc.contains("metrics") ? ", next-token agreement " : ", top-1 agreement ")
-                  << acc["exported"]["top1_agreement"].get<double>();
+        summary << (acc.contains("metrics") ? ", next-token agreement " : ", top-1 agreement ")
+                << acc["exported"]["top1_agreement"].get<double>();
       }
-      std::cerr << "; " << acc["fallback_linears"].size() << " of " << acc["layer_linears"].get<int64_t>()
-                << " layer Linears kept in " << acc["fallback_dtype"].get<std::string>() << "\n";
+      summary << "; " << acc["fallback_linears"].size() << " of " << acc["layer_linears"].get<int64_t>()
+              << " layer Linears kept in " << acc["fallback_dtype"].get<std::string>();
     }
+    inform(summary.str());
     if (!a->push_to_hub.empty()) {
       a->push.token = a->hub.token;
-      const hub::CommitInfo info = modeling::push_folder_to_hub(r.output_dir, a->push_to_hub, a->push);
-      std::cerr << "pushed " << info.files.size() << " files to " << a->push_to_hub << " (commit "
-                << info.commit << ")\n";
+      hub::CommitInfo info;
+      {
+        ProgressStep step("upload", r.output_dir.string() + " -> " + a->push_to_hub);
+        info = modeling::push_folder_to_hub(r.output_dir, a->push_to_hub, a->push);
+      }
+      inform("pushed " + std::to_string(info.files.size()) + " files to " + a->push_to_hub + " (commit " +
+             info.commit + ")");
     }
   });
 }

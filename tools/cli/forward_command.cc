@@ -1,9 +1,11 @@
+#include <cmath>
 #include <iostream>
 #include <memory>
 #include <sstream>
 
 #include "optimum/io/json.h"  // nlohmann::json with the project's JSON_DIAGNOSTICS setup
 
+#include "cli_support.h"
 #include "commands.h"
 #include "optimum/core/errors.h"
 #include "optimum/modeling/modeling.h"
@@ -12,12 +14,15 @@ namespace optimum::cli {
 
 namespace {
 
+constexpr int64_t kSummaryValues = 8;
+
 struct ForwardArgs {
   std::string model;
   std::string task = "feature-extraction";
   std::vector<std::string> sequences;  // comma-separated token ids, one per sequence
   int threads = 0;
-  int64_t max_values = 8;
+  int64_t max_values = -1;  // all
+  bool summarize = false;   // first kSummaryValues values, shape and norm
 };
 
 std::vector<int64_t> parse_ids(const std::string& text) {
@@ -41,7 +46,7 @@ void run(const ForwardArgs& a) {
   modeling::LoadOptions opts;
   opts.task = tasks::task_from_name(a.task);
   opts.num_threads = a.threads;
-  auto model = modeling::OptimizedModel::from_pretrained(a.model, opts);
+  auto model = modeling::OptimizedModel::from_pretrained(check_local_path(a.model, "--model"), opts);
   // Right-pad the sequences into one batch with an attention mask.
   std::vector<std::vector<int64_t>> seqs;
   size_t longest = 0;
@@ -70,9 +75,18 @@ void run(const ForwardArgs& a) {
     row["output"] = name;
     row["shape"] = t.shape();
     const float* v = t.data<float>();
-    const int64_t n = a.max_values < 0 ? t.numel() : std::min(t.numel(), a.max_values);
+    const int64_t limit = a.summarize && a.max_values < 0 ? kSummaryValues : a.max_values;
+    const int64_t n = limit < 0 ? t.numel() : std::min(t.numel(), limit);
     row["values"] = std::vector<float>(v, v + n);
     row["truncated"] = n < t.numel();
+    if (n < t.numel()) {
+      double sum = 0, sq = 0;
+      for (int64_t i = 0; i < t.numel(); ++i) {
+        sum += v[i];
+        sq += static_cast<double>(v[i]) * v[i];
+      }
+      row["summary"] = {{"numel", t.numel()}, {"mean", sum / static_cast<double>(t.numel())}, {"l2_norm", std::sqrt(sq)}};
+    }
     std::cout << row.dump() << "\n";
   }
 }
@@ -91,7 +105,11 @@ void add_forward_command(CLI::App& app) {
   cmd->add_option("--threads", args->threads, "Compute threads (0: all cores)")
       ->envname("OPTIMUM_NUM_THREADS")
       ->capture_default_str();
-  cmd->add_option("--max-values", args->max_values, "Values printed per output (-1: all)")->capture_default_str();
+  cmd->add_option("--max-values", args->max_values,
+                  "Values printed per output (-1: all, the default); fewer adds a summary (numel, mean, L2 norm)")
+      ->capture_default_str();
+  cmd->add_flag("--summarize", args->summarize,
+                "Print the first 8 values of each output and a summary (numel, mean, L2 norm) instead of all");
   cmd->callback([args] { run(*args); });
 }
 

@@ -7,7 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "cli_support.h"
 #include "commands.h"
+#include "optimum/core/progress.h"
 #include "optimum/core/errors.h"
 #include "optimum/generation/generate.h"
 #include "optimum/generation/language_model.h"
@@ -127,7 +129,11 @@ void run_generate(const GenerateArgs& a) {
     }
   };
   check_stream(config);
-  const auto lm = generation::LanguageModel::from_pretrained(a.model, a.load);
+  std::shared_ptr<const generation::LanguageModel> lm;
+  {
+    ProgressStep step("load", a.model);
+    lm = generation::LanguageModel::from_pretrained(check_local_path(a.model, "model"), a.load);
+  }
   config = lm->generation_config();
   config.update(options, "command-line options");
   config.validate();

@@ -3,6 +3,7 @@
 #include <iostream>
 #include <memory>
 
+#include "cli_support.h"
 #include "commands.h"
 #include "optimum/serving/archive.h"
 
@@ -44,7 +45,7 @@ void add_prepare_command(CLI::App& app) {
   cmd->callback([a] {
     const serving::SetupConfig config = serving::SetupConfig::from_file(a->config);
     const serving::PrepareResult r = serving::prepare(config, a->options);
-    std::cerr << "archived " << r.save_dir.string() << " (" << r.task << ") as " << r.archive.string() << "\n";
+    inform("archived " + r.save_dir.string() + " (" + r.task + ") as " + r.archive.string());
     std::cout << r.archive.string() << "\n";
   });
 }

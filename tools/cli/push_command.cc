@@ -4,7 +4,9 @@
 
 #include "optimum/io/json.h"  // nlohmann::json with the project's JSON_DIAGNOSTICS setup
 
+#include "cli_support.h"
 #include "commands.h"
+#include "optimum/core/progress.h"
 #include "optimum/modeling/modeling.h"
 
 namespace optimum::cli {
@@ -34,7 +36,11 @@ void add_push_command(CLI::App& app) {
   cmd->add_option("--path-in-repo,--path_in_repo", a->options.path_in_repo,
                   "Folder inside the repository (default: its root)");
   cmd->callback([a] {
-    const hub::CommitInfo info = modeling::push_folder_to_hub(a->folder, a->repo_id, a->options);
+    hub::CommitInfo info;
+    {
+      ProgressStep step("upload", a->folder + " -> " + a->repo_id);
+      info = modeling::push_folder_to_hub(check_local_path(a->folder, "folder"), a->repo_id, a->options);
+    }
     nlohmann::json out = {{"commit", info.commit}, {"commit_url", info.commit_url}, {"files", info.files}};
     std::cout << out.dump() << "\n";
   });

@@ -5,11 +5,14 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "optimum/io/json.h"  // nlohmann::json with the project's JSON_DIAGNOSTICS setup
 
+#include "cli_support.h"
 #include "commands.h"
 #include "optimum/core/errors.h"
+#include "optimum/core/progress.h"
 #include "optimum/pipelines/pipeline.h"
 
 namespace optimum::cli {
@@ -65,24 +68,6 @@ io::Json input_from_line(const io::Json& row, const std::string& where, const st
   return row["text"];
 }
 
-class Progress {
- public:
-  Progress(size_t total, bool enabled)
-      : total_(total), enabled_(enabled && total >= 20 && isatty(STDERR_FILENO)) {}
-  void step(size_t done) const {
-    if (!enabled_) return;
-    const size_t width = 30;
-    const size_t filled = done * width / total_;
-    std::cerr << "\r[" << std::string(filled, '#') << std::string(width - filled, ' ') << "] " << done << "/"
-              << total_ << std::flush;
-    if (done == total_) std::cerr << "\n";
-  }
-
- private:
-  size_t total_;
-  bool enabled_;
-};
-
 void run(const RunArgs& a) {
   // Call options from the typed flags, then --option key=value, then --options JSON.
   io::Json options = io::Json::object();
@@ -116,8 +101,14 @@ void run(const RunArgs& a) {
     for (auto it = extra.begin(); it != extra.end(); ++it) options[it.key()] = it.value();
   }
 
-  std::vector<io::Json> inputs;
-  for (const auto& t : a.texts) inputs.emplace_back(t);
+  // Each input, where it came from ("argument 2", "FILE:7") and why it cannot run ("" when it can).
+  struct Input {
+    io::Json value;
+    std::string where;
+    std::string error;
+  };
+  std::vector<Input> inputs;
+  for (size_t i = 0; i < a.texts.size(); ++i) inputs.push_back({a.texts[i], "argument " + std::to_string(i + 1), ""});
   if (!a.input_file.empty()) {
     std::ifstream in(a.input_file);
     if (!in) throw NotFound("--input: cannot open '" + a.input_file + "'");
@@ -125,7 +116,12 @@ void run(const RunArgs& a) {
     for (size_t n = 1; std::getline(in, line); ++n) {
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
       const std::string where = a.input_file + ":" + std::to_string(n);
-      inputs.push_back(input_from_line(io::parse_json(line, where), where, a.task));
+      // A malformed line is reported in its place; the other lines still run.
+      try {
+        inputs.push_back({input_from_line(io::parse_json(line, where), where, a.task), where, ""});
+      } catch (const Error& e) {
+        inputs.push_back({io::Json(), where, e.what()});
+      }
     }
   }
   if (inputs.empty()) throw InvalidArgument("no input: give texts as arguments or --input FILE.jsonl");
@@ -136,14 +132,45 @@ void run(const RunArgs& a) {
   po.load.hub.local_files_only = a.local_files_only;
   po.load.export_model = a.export_model;
   po.load.num_threads = a.threads;
-  auto pipe = pipelines::pipeline(a.task, a.model, po);
-  Progress progress(inputs.size(), !a.no_progress);
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const io::Json result = (*pipe)(inputs[i], options);
-    std::cout << result.dump(-1, ' ', false, io::Json::error_handler_t::replace) << "\n";
-    progress.step(i + 1);
+  std::unique_ptr<pipelines::Pipeline> pipe;
+  {
+    ProgressStep step("load", a.model);
+    pipe = pipelines::pipeline(a.task, check_local_path(a.model, "--model"), po);
   }
+  std::vector<std::string> failures;  // where each input that gave no result came from
+  std::optional<ProgressStep> progress;
+  if (!a.no_progress) progress.emplace("run", a.task, inputs.size());
+  for (Input& input : inputs) {
+    if (input.error.empty()) {
+      try {
+        const io::Json result = (*pipe)(input.value, options);
+        std::cout << result.dump(-1, ' ', false, io::Json::error_handler_t::replace) << "\n";
+      } catch (const Error& e) {
+        input.error = e.what();
+        if (!a.truncation && input.error.find("exceeds the model's") != std::string::npos) {
+          input.error += "; the input is too long for the model: pass --truncation to cut it to the model's length";
+        }
+      }
+    }
+    if (!input.error.empty()) {
+      // One line per input on stdout, so results stay aligned with the inputs.
+      std::cout << io::Json{{"error", input.error}, {"input", input.where}}.dump(-1, ' ', false,
+                                                                               io::Json::error_handler_t::replace)
+                << "\n";
+      report_error("error: " + input.where + ": " + input.error);
+      failures.push_back(input.where);
+    }
+    if (progress) progress->advance();
+  }
+  progress.reset();
   std::cout.flush();
+  if (!failures.empty()) {
+    std::string list;
+    for (size_t i = 0; i < failures.size() && i < 10; ++i) list += (i ? ", " : "") + failures[i];
+    if (failures.size() > 10) list += ", ...";
+    throw InvalidArgument(std::to_string(failures.size()) + " of " + std::to_string(inputs.size()) +
+                          " inputs failed (" + list + "); the others were processed");
+  }
 }
 
 }  // namespace
@@ -185,7 +212,8 @@ void add_run_command(CLI::App& app) {
   cmd->add_flag("--handle-impossible-answer", a->handle_impossible_answer,
                 "question-answering: allow an empty answer");
   cmd->add_flag("--truncation", a->truncation,
-                "text-classification, feature-extraction: truncate to model_max_length");
+                "text-classification, feature-extraction: truncate to model_max_length (without it a longer "
+                "input is an error on its line; the other inputs still run)");
   cmd->add_option("--option", a->options,
                   "Any other pipeline option as key=value (value parsed as JSON if it is)");
   cmd->add_option("--options", a->options_json, "Pipeline options as one JSON object");
@@ -197,7 +225,7 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--threads", a->threads, "Compute threads (0: all cores)")
       ->envname("OPTIMUM_NUM_THREADS")
       ->capture_default_str();
-  cmd->add_flag("--no-progress", a->no_progress, "No progress bar on stderr");
+  cmd->add_flag("--no-progress", a->no_progress, "No progress over the inputs on stderr (see also --quiet)");
   cmd->callback([a] { run(*a); });
 }
 

@@ -1,13 +1,16 @@
 // `similarity` and `embed`: sentence embeddings of a sentence-transformers
 // model (pipelines::SentenceTransformer) from the command line.
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <memory>
 
 #include "optimum/io/json.h"  // nlohmann::json with the project's JSON_DIAGNOSTICS setup
 
+#include "cli_support.h"
 #include "commands.h"
 #include "optimum/core/errors.h"
+#include "optimum/core/progress.h"
 #include "optimum/pipelines/sentence_transformer.h"
 
 namespace optimum::cli {
@@ -25,14 +28,19 @@ struct EmbedArgs {
   std::string prompt_name;
   std::string similarity_fn;  // "" = the model's
   bool json = false;
-  int64_t max_values = 8;
+  int64_t max_values = -1;  // all
+  bool summarize = false;
 };
 
 std::shared_ptr<pipelines::SentenceTransformer> load(const EmbedArgs& a) {
   pipelines::SentenceTransformerOptions o;
   o.load.export_model = a.export_model;
   o.load.num_threads = a.threads;
-  auto st = pipelines::SentenceTransformer::from_pretrained(a.model, o);
+  std::shared_ptr<pipelines::SentenceTransformer> st;
+  {
+    ProgressStep step("load", a.model);
+    st = pipelines::SentenceTransformer::from_pretrained(check_local_path(a.model, "--model"), o);
+  }
   if (!a.similarity_fn.empty())
     st->set_similarity_fn(pipelines::similarity_function_from_name(a.similarity_fn));
   return st;
@@ -44,6 +52,7 @@ Tensor embed(const pipelines::SentenceTransformer& st, const EmbedArgs& a) {
   o.normalize_embeddings = a.normalize;
   if (!a.prompt.empty()) o.prompt = a.prompt;
   if (!a.prompt_name.empty()) o.prompt_name = a.prompt_name;
+  ProgressStep step("embed", std::to_string(a.sentences.size()) + " sentences");
   return st.encode(a.sentences, o);
 }
 
@@ -116,10 +125,16 @@ void run_embed(const EmbedArgs& a) {
     nlohmann::json row;
     row["sentence"] = a.sentences[i];
     row["dimension"] = d;
-    const int64_t k = a.max_values < 0 ? d : std::min(d, a.max_values);
+    const int64_t limit = a.summarize && a.max_values < 0 ? 8 : a.max_values;
+    const int64_t k = limit < 0 ? d : std::min(d, limit);
     const float* r = e + static_cast<int64_t>(i) * d;
     row["embedding"] = std::vector<float>(r, r + k);
     row["truncated"] = k < d;
+    if (k < d) {
+      double sq = 0;
+      for (int64_t j = 0; j < d; ++j) sq += static_cast<double>(r[j]) * r[j];
+      row["l2_norm"] = std::sqrt(sq);
+    }
     std::cout << row.dump() << "\n";
   }
 }
@@ -164,8 +179,10 @@ void add_embed_command(CLI::App& app) {
                              "Embed sentences with a sentence-transformers model; print one JSON line "
                              "per sentence",
                              args);
-  cmd->add_option("--max-values", args->max_values, "Values printed per embedding (-1: all)")
+  cmd->add_option("--max-values", args->max_values,
+                  "Values printed per embedding (-1: all, the default); fewer adds the vector's L2 norm")
       ->capture_default_str();
+  cmd->add_flag("--summarize", args->summarize, "Print the first 8 values of each embedding and its L2 norm");
   cmd->callback([args] { run_embed(*args); });
 }
 

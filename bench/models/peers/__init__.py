@@ -21,10 +21,11 @@ prepare/load raise Unavailable when the variant cannot run on this build or mach
 engine has no bf16 path yet); the report lists it as "not available", not as a failure.
 """
 
-PEERS = ["ours", "torch", "ort", "openvino", "ctranslate2", "onednn"]
+PEERS = ["ours", "torch", "ort", "openvino", "ctranslate2", "onednn", "base"]
 # Timed like the peers, interleaved with them, but a reference rather than an engine: not in
-# the ratio tables nor the "fastest peer" of the targets (onednn: the linear layers as raw GEMMs).
-REFERENCES = {"onednn"}
+# the ratio tables nor the "fastest peer" of the targets (onednn: the linear layers as raw GEMMs;
+# base: optimum-cpp built from another checkout, OPTIMUM_BENCH_BASE, for an A/B of two builds).
+REFERENCES = {"onednn", "base"}
 MODULES = {p: f"{p}_peer" for p in PEERS}
 
 

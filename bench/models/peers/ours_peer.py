@@ -5,6 +5,8 @@ fp32-unpadded  the same folder, called with skip_padding=True: pad positions are
                (returned as zeros); "not available" while the model call does not take it
 bf16, int8     build/optimum-cpp export --model M OUT --dtype bf16|int8; "not available" while
                the exporter rejects the dtype (the CLI's message is reported)
+bf16-unpadded, int8-unpadded  those folders called with skip_padding=True (the unpadded path
+               runs in every precision)
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 
 from . import Unavailable
 
-VARIANTS = ["fp32", "fp32-unpadded", "bf16", "int8"]
+VARIANTS = ["fp32", "fp32-unpadded", "bf16", "bf16-unpadded", "int8", "int8-unpadded"]
 MISSING: dict[str, str] = {}
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
@@ -45,7 +47,7 @@ def _stale(out: pathlib.Path, model_dir: str) -> bool:
 
 
 def prepare(model_dir: str, work: pathlib.Path, variant: str) -> str:
-    dtype = "fp32" if variant.startswith("fp32") else variant
+    dtype = variant.split("-")[0]
     out = work / f"optimum-cpp-{dtype}"
     if _stale(out, model_dir):
         shutil.rmtree(out, ignore_errors=True)
@@ -71,7 +73,7 @@ def load(artifact: str, variant: str, threads: int):
 
     optimum_cpp.set_num_threads(threads)
     model = optimum_cpp.AutoModel.from_pretrained(artifact)
-    kwargs = {"skip_padding": True} if variant == "fp32-unpadded" else {}
+    kwargs = {"skip_padding": True} if variant.endswith("-unpadded") else {}
 
     def run(input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         return model(input_ids=input_ids, attention_mask=attention_mask, **kwargs)["last_hidden_state"]

@@ -51,10 +51,33 @@ struct EncoderConfig {
   int64_t head_dim() const { return hidden_size / num_attention_heads; }
 };
 
-// Model types this build can load, sorted.
+// How one encoder model_type spells and defaults the EncoderConfig fields
+// (its transformers configuration class). Each architecture entry of the
+// models layer holds one (models/architecture.h) and registers it here.
+struct ConfigSpec {
+  std::string model_type;
+  // EncoderConfig field -> key in config.json, for families with other names
+  // (DistilBERT: hidden_size -> dim).
+  std::map<std::string, std::string> key_names;
+  // Defaults of the transformers configuration class, as JSON values, by
+  // config.json key.
+  Json defaults;
+};
+
+// Adds the spec of an encoder model_type (InvalidArgument when it is
+// registered twice). Called by the architecture registry
+// (models::register_architectures()), which derives these from its entries.
+void register_config_spec(ConfigSpec spec);
+
+// Encoder model types registered, sorted. Error (not Unsupported) when none
+// is: models::register_architectures() has not run.
 std::vector<std::string> supported_model_types();
 
-// Parses a config object; `source` names the file in errors. Throws
+// Parses a config object with `spec`; `source` names the file in errors.
+// Throws FormatError naming the missing or mistyped key.
+EncoderConfig parse_config(const Json& json, const ConfigSpec& spec, const std::string& source);
+
+// Parses a config object with the registered spec of its model_type. Throws
 // FormatError naming the missing or mistyped key, Unsupported naming the
 // model_type and listing the supported ones.
 EncoderConfig parse_config(const Json& json, const std::string& source);

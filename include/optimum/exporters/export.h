@@ -38,8 +38,12 @@ struct ExportOptions {
   double min_cosine = 0;
   double min_agreement = 0;
   std::optional<double> atol;            // default: the registry's ATOL for the model type
-  int64_t batch_size = 2;                // dummy shapes of the export itself (Optimum's defaults)
-  int64_t sequence_length = 16;
+  // Validation shapes: the exported folder is checked against the source on
+  // this batch size and sequence length; 0: on batch sizes 1 and 3 and two
+  // sequence lengths (8 and 33 for encoders, 5 and 11 for decoders). A length
+  // past the model's position embeddings is an InvalidArgument.
+  int64_t batch_size = 0;
+  int64_t sequence_length = 0;
   // Folder holding config.json when it is not `model_dir` (a repository
   // subfolder without its own config.json); empty: `model_dir`. Preprocessors
   // are copied from `model_dir`, else (when it has none) from this folder.
@@ -76,6 +80,14 @@ struct ExportResult {
 // type's tasks); ValidationError names the output, shape and difference.
 ExportResult export_native(const std::filesystem::path& model_dir, const std::filesystem::path& output_dir,
                            const ExportOptions& options);
+
+// Brings a native export folder in `dir` up to date in place: engine-layout
+// weights an older export kept in model.safetensors are renamed to
+// model.optimum-cpp.safetensors (recorded under "weights" in
+// optimum_export.json), and a missing model card (README.md) is written. A
+// current export is left as it is. save_pretrained / push_to_hub run it on
+// what they write.
+void upgrade_export_folder(const std::filesystem::path& dir);
 
 // Version string written into exports.
 const char* tool_version();

@@ -34,6 +34,11 @@ bool bf16_supported();
 // Whether this CPU computes bf16 natively (AVX512-BF16 or AMX, after the
 // OPTIMUM_CPU_ISA cap): bf16 layers are then faster than f32 ones.
 bool bf16_native();
+// Whether f32 layers run on their weights as stored (PyTorch [n, k], no
+// reorder): where oneDNN's f32 matmul keeps weights in a plain layout (its
+// gemm, on CPUs below AVX-512), rather than a CPU-specific blocked one. Then
+// PackedLinear::view_f32 uses the caller's weights without a copy.
+bool f32_weights_in_place();
 // Levels of the per-token u8 activation quantization of int8 layers: 255,
 // except 127 for OPTIMUM_INT8_KERNEL=onednn-a7 without VNNI (see int8_kernel_name).
 int int8_activation_levels();
@@ -57,6 +62,10 @@ class PackedLinear {
   // w [n, k] f32 row-major (PyTorch layout), bias [n] or null; W is converted to `type`
   // (S8: quantize_rows_s8). The caller's buffers may be freed afterwards.
   static PackedLinear from_f32(const float* w, int64_t n, int64_t k, const float* bias, WeightType type);
+  // An F32 layer over w where it lies when f32_weights_in_place() (no copy;
+  // `owner` keeps w alive and w must not change), else from_f32(.., F32).
+  static PackedLinear view_f32(const float* w, int64_t n, int64_t k, const float* bias,
+                               std::shared_ptr<const void> owner);
   // Already-quantized weights (as export writes them): q [n, k], scales [n].
   static PackedLinear from_s8(const int8_t* q, const float* scales, int64_t n, int64_t k, const float* bias);
   // bf16 weights (bit patterns) as stored: packed as they are (in f32 where
@@ -71,6 +80,8 @@ class PackedLinear {
   void forward_bf16(const uint16_t* x, int64_t m, uint16_t* y, Activation act = Activation::Identity) const;
 
   bool defined() const { return impl_ != nullptr; }
+  // Whether this layer reads the caller's weights in place (view_f32).
+  bool borrows() const;
   WeightType type() const;
   int64_t in() const;
   int64_t out() const;

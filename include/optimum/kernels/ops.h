@@ -41,6 +41,10 @@ float row_absmax(const float* x, int64_t n);
 // min and max of x[0..n) in one pass (n > 0).
 void row_minmax(const float* x, int64_t n, float* lo, float* hi);
 
+// The hand-vectorized path the kernels here take: "avx512", "avx2" (with
+// FMA) or "baseline"; the CPU's best, capped by OPTIMUM_CPU_ISA.
+std::string vector_isa_name();
+
 // Multi-head self-attention over a padded batch.
 struct AttentionArgs {
   const float* q;          // [rows, ld_qkv], heads packed as h*head_dim

@@ -12,7 +12,9 @@
 
 #include "optimum/exporters/export.h"
 #include "optimum/hub/hub.h"
+#include "optimum/modeling/export_cache.h"
 #include "optimum/models/model.h"
+#include "optimum/models/session.h"
 
 namespace optimum::modeling {
 
@@ -78,7 +80,7 @@ struct LoadOptions {
   std::string fallback_dtype = "auto";         // export: precision of the layers the guard keeps out of dtype
   ResolveOptions hub;
   int num_threads = 0;        // 0 keeps the current setting (cores by default)
-  std::string export_cache;   // "" = $OPTIMUM_CPP_CACHE or HF_HOME/optimum-cpp/exports
+  std::string export_cache;   // "" = default_export_cache_dir() (modeling/export_cache.h)
 };
 
 class OptimizedModel {
@@ -89,8 +91,9 @@ class OptimizedModel {
   static std::shared_ptr<OptimizedModel> from_pretrained(const std::string& model_id,
                                                          const LoadOptions& options = {});
 
-  // Runs the model; see EncoderModel::forward for names and shapes.
-  // `skip_padding`: compute attended tokens only (models::EncoderInputs::skip_padding).
+  // Runs the model; see EncoderModel::forward and DecoderSession for names
+  // and shapes. `skip_padding`: compute attended tokens only
+  // (models::EncoderInputs::skip_padding).
   NamedTensors forward(const std::map<std::string, Tensor>& inputs, bool skip_padding = false) const;
 
   // Writes the model in the native format (weights, config, metadata,
@@ -103,8 +106,15 @@ class OptimizedModel {
 
   std::vector<std::string> input_names() const { return model_->input_names(); }
   std::vector<std::string> output_names() const { return model_->output_names(); }
-  const config::EncoderConfig& config() const { return model_->config(); }
   tasks::Task task() const { return model_->task(); }
+  const std::string& model_type() const { return model_->model_type(); }
+  // config.json as read at load.
+  const io::Json& config_json() const { return model_->config_json(); }
+  bool is_decoder() const { return model_->is_decoder(); }
+  // The backend session (models::EncoderModel or models::DecoderSession).
+  const models::Session& session() const { return *model_; }
+  // The encoder's typed config; Unsupported for a decoder (see config_json()).
+  const config::EncoderConfig& config() const;
   // Folder the model was loaded from (the export cache entry when exported).
   const std::filesystem::path& path() const { return path_; }
   // True when from_pretrained converted the checkpoint in this call.
@@ -116,10 +126,11 @@ class OptimizedModel {
   std::filesystem::path config_dir_;  // where config.json was read (differs from path_ for a config-less subfolder)
   bool exported_now_ = false;
   std::string dtype_ = "fp32";        // save_pretrained of a checkpoint exports in it
-  std::shared_ptr<const models::EncoderModel> model_;
+  std::shared_ptr<const models::Session> model_;
 };
 
-// Cache folder of a native export of `resolved` with these options.
+// Cache entry of a native export of `resolved` with these options:
+// <root>/models--org--name/<dtype>-<task>-<hash> (modeling/export_cache.h).
 std::filesystem::path export_cache_path(const ResolvedModel& resolved, const LoadOptions& options);
 
 }  // namespace optimum::modeling

@@ -1,11 +1,12 @@
 // The generic decoder engine: one DecoderConfig describing every causal
 // decoder family (llama, mistral, qwen2, qwen3, phi3, gemma, gemma3_text,
-// gpt2), one DecoderFamily registry entry per model_type (config parser,
-// weight-name table, optional weight-loading hook), and DecoderModel, the
-// CausalLM that runs any of them over a preallocated f32 KV cache.
+// gpt2), the DecoderFamily loader of each decoder entry of the architecture
+// registry (config parser, weight-name table, optional weight-loading hook;
+// models/architecture.h), and DecoderModel, the CausalLM that runs any of
+// them over a preallocated f32 KV cache.
 //
-// A new family is one file that builds a DecoderFamily and one line in
-// register_decoder_families() (src/models/decoder.cc).
+// A new family is one file that builds its Architecture entry and one line in
+// register_architectures() (src/models/architecture.cc).
 #pragma once
 
 #include <cstdint>
@@ -21,26 +22,13 @@
 #include "optimum/io/safetensors.h"
 #include "optimum/kernels/matmul.h"
 #include "optimum/kernels/ops.h"
+#include "optimum/models/blocks.h"
 #include "optimum/models/causal_lm.h"
 #include "optimum/models/weights.h"
 
 namespace optimum::models {
 
 // ---------------------------------------------------------------- config
-
-// Normalization layers, as the families define them.
-enum class NormKind {
-  RmsNorm,         // x * rsqrt(mean(x²) + eps) * w          (llama, mistral, qwen, phi3)
-  RmsNormPlusOne,  // x * rsqrt(mean(x²) + eps) * (1 + w)    (gemma, gemma2, gemma3)
-  LayerNorm,       // (x - mean) / sqrt(var + eps) * w + b   (gpt2)
-};
-
-// Where token positions come from.
-enum class PositionKind {
-  Rope,     // rotary embeddings on q and k (DecoderConfig::ropes)
-  Learned,  // a learned absolute table added to the embeddings (gpt2's wpe)
-  None,
-};
 
 // transformers' ROPE_INIT_FUNCTIONS keys this engine implements.
 enum class RopeType { Default, Linear, Dynamic, Llama3, Yarn, LongRope };
@@ -239,9 +227,9 @@ DecoderWeights load_decoder_weights(const DecoderConfig& config, const DecoderWe
 
 // ---------------------------------------------------------------- registry
 
-// One registry entry per model_type.
+// The decoder loader of an architecture entry.
 struct DecoderFamily {
-  std::string model_type;
+  std::string model_type;  // filled by the registry from the entry
   // config.json -> DecoderConfig with this family's keys and defaults;
   // FormatError names the source and the field.
   std::function<DecoderConfig(const io::Json& config, const std::string& source)> parse_config;
@@ -251,24 +239,12 @@ struct DecoderFamily {
   std::function<DecoderWeights(const DecoderConfig&, const io::WeightStore&)> load_weights;
 };
 
-// Registers `family` (its model_type must be new); called from
-// register_decoder_families().
-void register_decoder_family(DecoderFamily family);
-// The entry of `model_type`; Unsupported lists the supported ones.
+// The loader of `model_type` (architecture.cc); Unsupported lists the
+// supported decoder model types.
 const DecoderFamily& decoder_family(const std::string& model_type);
-// Registered model_types, sorted.
+// Registered decoder model_types, sorted.
 std::vector<std::string> decoder_model_types();
 bool is_decoder_model_type(const std::string& model_type);
-
-// Family entries, one function per family file (src/models/<family>.cc).
-DecoderFamily llama_family();
-DecoderFamily mistral_family();
-DecoderFamily qwen2_family();
-DecoderFamily qwen3_family();
-DecoderFamily gpt2_family();         // gpt2.cc
-DecoderFamily phi3_family();         // phi3.cc
-DecoderFamily gemma_family();        // gemma.cc
-DecoderFamily gemma3_text_family();  // gemma.cc
 
 // ---------------------------------------------------------------- model
 
@@ -294,6 +270,10 @@ class DecoderModel : public CausalLM {
  public:
   // config.json + the folder's weights (io::WeightStore::open_dir).
   static std::shared_ptr<const DecoderModel> load(const std::filesystem::path& dir,
+                                                  const DecoderLoadOptions& options = {});
+  // The same with dir's config.json already read (`config`): a checkpoint or
+  // a native export (optimum_export.json).
+  static std::shared_ptr<const DecoderModel> load(const std::filesystem::path& dir, const io::Json& config,
                                                   const DecoderLoadOptions& options = {});
   // A config object as config.json holds it and weights under the
   // checkpoint's names (GGUF conversion builds these in memory); `source`

@@ -14,12 +14,11 @@
 
 #include "optimum/models/native_format.h"
 #include "optimum/models/registry.h"
+#include "optimum/models/session.h"
 
 namespace optimum::models {
 
-using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
-
-class EncoderModel {
+class EncoderModel : public Session {
  public:
   // File an exported folder carries; its "layout" describes native weights.
   static constexpr const char* kExportFile = "optimum_export.json";
@@ -38,6 +37,11 @@ class EncoderModel {
   // accepts only its own dtype (or none). Unset: fp32 / as stored.
   static std::shared_ptr<const EncoderModel> load(const std::filesystem::path& dir, tasks::Task task,
                                                   const std::filesystem::path& config_dir = {},
+                                                  std::optional<kernels::WeightType> compute = std::nullopt);
+  // The same with config.json already read and parsed (from_pretrained reads
+  // it once per load).
+  static std::shared_ptr<const EncoderModel> load(const std::filesystem::path& dir, tasks::Task task,
+                                                  const config::EncoderConfig& config,
                                                   std::optional<kernels::WeightType> compute = std::nullopt);
 
   // Inputs by name (int64 or int32): input_ids [batch, seq] ([batch,
@@ -62,10 +66,17 @@ class EncoderModel {
       const std::function<void(EncoderWeights&)>& edit = {}) const;
   const Encoder& encoder() const { return *encoder_; }
 
-  std::vector<std::string> input_names() const;
-  std::vector<std::string> output_names() const;
+  // Session: forward(inputs, nullptr, options.skip_padding).
+  NamedTensors run(const std::map<std::string, Tensor>& inputs, const RunOptions& options = {}) const override {
+    return forward(inputs, nullptr, options.skip_padding);
+  }
+  std::vector<std::string> input_names() const override;
+  std::vector<std::string> output_names() const override;
   const config::EncoderConfig& config() const { return encoder_->config(); }
-  tasks::Task task() const { return head_.task; }
+  tasks::Task task() const override { return head_.task; }
+  const std::string& model_type() const override { return encoder_->config().model_type; }
+  const io::Json& config_json() const override { return encoder_->config().raw; }
+  bool is_decoder() const override { return false; }
 
  private:
   EncoderModel() = default;

@@ -1,6 +1,6 @@
-// The architecture registry: one Family per weight layout. A new
-// architecture is one file that defines its Family and one line in
-// register_all() (registry.cc).
+// The encoder loader of an architecture entry (models/architecture.h): how a
+// family maps its checkpoint onto EncoderWeights and builds its task heads,
+// and the shared loading pieces the family files use.
 #pragma once
 
 #include <functional>
@@ -25,8 +25,9 @@ struct LayerPlan {
 inline constexpr int64_t kMaxLayerRuns = int64_t{1} << 16;
 
 struct Family {
-  std::string model_type;
+  std::string model_type;   // filled by the registry from the entry
   std::string base_prefix;  // attribute of the base model in head classes
+  // Filled by the registry from the entry's BlockOptions::embeddings.
   PositionStyle positions = PositionStyle::Absolute;
   bool uses_token_types = true;
   std::vector<tasks::Task> tasks;  // tasks with a head, feature-extraction included
@@ -38,19 +39,16 @@ struct Family {
   std::function<LayerPlan(const config::EncoderConfig&)> layer_plan;
 };
 
-// The family of `model_type`; Unsupported lists the supported model types.
+// The encoder loader of `model_type` (architecture.cc); Unsupported lists
+// the encoder model types.
 const Family& find_family(const std::string& model_type);
-// Every registered family.
-const std::vector<Family>& families();
-
-// Family definitions, one per architecture file.
-std::vector<Family> bert_families();  // bert, roberta, xlm-roberta, camembert, electra
-Family distilbert_family();
-Family albert_family();
-Family mpnet_family();
 
 // Shared pieces of family files.
 namespace blocks {
+// BertConfig's defaults (max_position_embeddings 512, type_vocab_size 2,
+// layer_norm_eps 1e-12, hidden_act gelu) with `pad_token_id`: the base of
+// the encoder config specs.
+config::Json bert_config_defaults(int64_t pad_token_id);
 // Word/position/token-type embeddings and their LayerNorm under `prefix`
 // ("embeddings"), sized by embedding_size.
 void load_embeddings(const WeightSource& w, const config::EncoderConfig& c, const std::string& prefix,

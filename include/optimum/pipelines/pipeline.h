@@ -68,7 +68,9 @@ class Pipeline {
   // one, so there it is operator()([input], options) itself).
   virtual Json postprocess(PreparedInput& input) const = 0;
   // List in, list out: preprocess every input, forward `batch_size` inputs at
-  // a time, postprocess (what pipeline(..., batch_size=N)(list) does).
+  // a time (inputs sorted by length, longest first, so each forward holds
+  // similar lengths; results in input order), postprocess (what
+  // pipeline(..., batch_size=N)(list) does).
   // `options` may carry batch_size (then it is ignored here). Each result is
   // the one-input result, so tasks whose call on a list of one unwraps it
   // (question-answering, fill-mask) still give one value per input.

@@ -56,7 +56,8 @@ struct GenerateCall {
   std::vector<std::string> stop;
   int64_t n = 1;
   // Log probabilities: completions' "logprobs": k (0..5) and chat's
-  // "logprobs": true with "top_logprobs": k (0..20); nullopt = none.
+  // "logprobs": true with "top_logprobs": k (0..20), k alternatives per
+  // token (OpenAI's caps; more is a 400 naming the field); nullopt = none.
   std::optional<int64_t> logprobs;
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
@@ -67,11 +68,15 @@ struct GenerateCall {
 
 GenerateCall openai_generate_call(std::string_view body, bool chat, const GenerateLimits& limits = {});
 
-// A generated token's log probability and, when asked, the top-k alternatives.
+// A generated token's log probability and, when asked, the top-k
+// alternatives (most likely first; log_softmax of the processed scores the
+// sampler drew from, so tokens a warper removed have -inf, sent as -9999.0
+// as vLLM does: JSON has no infinity).
 struct TokenLogprob {
   std::string token;   // the token's text
   double logprob = 0;
   std::vector<std::pair<std::string, double>> top;
+  size_t text_offset = 0;  // completions: characters of the choice's token texts before this one
 };
 
 struct GeneratedChoice {

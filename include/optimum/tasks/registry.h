@@ -94,9 +94,29 @@ std::map<std::string, Tensor> generate_decoder_dummy_inputs(const ExportConfig& 
                                                             const DummyShapes& shapes, uint64_t seed = 0,
                                                             bool left_padding = false);
 
-// Decoder model types the registry holds (sorted); models::decoder_model_types()
-// must list the same (a unit test checks it).
-const std::vector<std::string>& decoder_model_types();
+// What the export registry needs to know about one architecture: its tasks
+// and export inputs/outputs. Each entry of the models layer's architecture
+// registry (models/architecture.h) fills one and registers it here, so the
+// export configs, supported lists and `tasks` queries derive from that entry.
+struct ArchitectureTasks {
+  std::string model_type;
+  bool is_decoder = false;
+  // Canonical tasks with a head, without "-with-past" (decoders get the
+  // -with-past variant of text-generation and feature-extraction).
+  std::vector<std::string> tasks;
+  std::vector<InputKind> inputs;  // encoders: export inputs, in Optimum's order
+  bool pooler = false;            // encoders: feature-extraction also outputs pooler_output
+  bool position_ids = false;      // decoders: text-generation / feature-extraction take position_ids
+  double atol = 1e-4;             // validation tolerance
+};
+
+// Adds the export configs of `arch` (InvalidArgument when its model_type is
+// registered twice or a task has no export description). Called by
+// models::register_architectures().
+void register_architecture(const ArchitectureTasks& arch);
+
+// Decoder model types the registry holds (sorted).
+std::vector<std::string> decoder_model_types();
 
 // Canonical name of a task or one of Optimum's synonyms
 // (sequence-classification -> text-classification, causal-lm ->
@@ -124,6 +144,9 @@ std::string infer_library(const std::filesystem::path& folder);
 // yet"), and checkpoints that need trust_remote_code (an auto_map in
 // config.json) — model code is never run. Returns the library.
 std::string check_loadable(const std::filesystem::path& folder);
+// The same with folder's config.json already read (`config`): from_pretrained
+// reads it once per load.
+std::string check_loadable(const std::filesystem::path& folder, const config::Json& config);
 
 // The export config; Unsupported lists the supported model types for an
 // unknown model_type, or the model type's tasks for an unsupported task.
@@ -133,7 +156,9 @@ const ExportConfig& get_export_config(const std::string& exporter, const std::st
 // Tasks registered for (exporter, model_type), in registration order.
 std::vector<std::string> supported_tasks(const std::string& exporter, const std::string& model_type);
 
-// Every (model_type, task, exporter) registered, sorted.
+// Every (model_type, task, exporter) registered, sorted. The queries above
+// raise Error while nothing is registered (models::register_architectures()
+// has not run).
 std::vector<std::tuple<std::string, std::string, std::string>> registry_table();
 
 }  // namespace optimum::tasks

@@ -13,6 +13,7 @@ enum class Task {
   QuestionAnswering,   // "question-answering"
   FillMask,            // "fill-mask": AutoModelForMaskedLM
   MultipleChoice,      // "multiple-choice"
+  TextGeneration,      // "text-generation": AutoModelForCausalLM (decoders; logits of every position)
 };
 
 // Canonical name of a task.

@@ -68,6 +68,16 @@ struct EncodeInput {
   std::optional<std::string> second;
 };
 
+// Settings of one encode_batch call, used instead of the configured
+// truncation and padding (nullopt: none), as transformers' tokenizer call
+// sets them per call. The tokenizer itself is not changed, so calls with
+// different settings may run from many threads at once.
+struct EncodeSettings {
+  bool add_special_tokens = true;
+  std::optional<TruncationParams> truncation;
+  std::optional<PaddingParams> padding;  // length nullopt: the longest of the batch
+};
+
 class Tokenizer {
  public:
   // tokenizer.json at `path`.
@@ -89,6 +99,9 @@ class Tokenizer {
                   bool add_special_tokens = true) const;
   // Encodes many inputs on all cores; batch-longest padding applies.
   std::vector<Encoding> encode_batch(const std::vector<EncodeInput>& inputs, bool add_special_tokens = true) const;
+  // Encodes many inputs with per-call truncation and padding (see
+  // EncodeSettings); InvalidArgument for a stride beyond the effective max length.
+  std::vector<Encoding> encode_batch(const std::vector<EncodeInput>& inputs, const EncodeSettings& settings) const;
   std::string decode(const std::vector<uint32_t>& ids, bool skip_special_tokens = true) const;
   std::vector<std::string> decode_batch(const std::vector<std::vector<uint32_t>>& ids,
                                         bool skip_special_tokens = true) const;

@@ -14,10 +14,19 @@
 #include <vector>
 
 #include "optimum/core/errors.h"
+#include "optimum/models/architecture.h"
 #include "test_util.h"
 
 namespace optimum::config {
 namespace {
+
+// The specs are the architecture registry's (models/architecture.h),
+// registered before the first test (not during static initialization).
+class RegistryEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override { models::register_architectures(); }
+};
+const auto* const kRegistry = ::testing::AddGlobalTestEnvironment(new RegistryEnvironment);
 
 using test_util::TempDir;
 using test_util::in_quotes;

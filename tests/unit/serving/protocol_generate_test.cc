@@ -1,6 +1,8 @@
 // OpenAI /v1/completions and /v1/chat/completions wire formats.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "optimum/core/errors.h"
 #include "optimum/serving/protocol_generate.h"
 #include "test_util.h"
@@ -105,7 +107,7 @@ TEST(OpenAIGenerate, ErrorsNameTheField) {
 
 TEST(OpenAIGenerate, CompletionResponse) {
   auto call = openai_generate_call(R"({"model": "tiny", "prompt": "x", "logprobs": 1})", false);
-  GeneratedChoice c{"Hello", "length", {{"Hel", -0.5, {{"Hel", -0.5}}}, {"lo", -1.0, {{"lo", -1.0}}}}};
+  GeneratedChoice c{"Hello", "length", {{"Hel", -0.5, {{"Hel", -0.5}}, 0}, {"lo", -1.0, {{"lo", -1.0}}, 3}}};
   const Json j = Json::parse(openai_generate_response(call, "cmpl-1", 123, {c}, {4, 2}));
   EXPECT_EQ(j["object"], "text_completion");
   EXPECT_EQ(j["model"], "tiny");
@@ -114,6 +116,31 @@ TEST(OpenAIGenerate, CompletionResponse) {
   EXPECT_EQ(j["choices"][0]["logprobs"]["tokens"], Json({"Hel", "lo"}));
   EXPECT_EQ(j["choices"][0]["logprobs"]["text_offset"], Json({0, 3}));
   EXPECT_EQ(j["usage"]["total_tokens"], 6);
+}
+
+TEST(OpenAIGenerate, TopLogprobs) {
+  // Completions: a dict per token; of two alternatives with the same text the
+  // more likely stays; -inf (a token a warper removed) is sent as -9999.0.
+  auto call = openai_generate_call(R"({"model": "tiny", "prompt": "x", "logprobs": 3})", false);
+  const double inf = std::numeric_limits<double>::infinity();
+  GeneratedChoice c{"ab", "length", {{"a", -0.1, {{"a", -0.1}, {"", -2.0}, {"", -3.0}, {"b", -inf}}, 0}}};
+  Json j = Json::parse(openai_generate_response(call, "cmpl-1", 1, {c}, {1, 1}));
+  EXPECT_EQ(j["choices"][0]["logprobs"]["top_logprobs"], Json::parse(R"([{"a": -0.1, "": -2.0, "b": -9999.0}])"));
+  // Chat: a list with the bytes of each alternative.
+  call = openai_generate_call(
+      R"({"model": "tiny", "messages": [{"role": "user", "content": "x"}], "logprobs": true, "top_logprobs": 2})",
+      true);
+  c = {"\xc3\xa9", "stop", {{"\xc3\xa9", -0.5, {{"\xc3\xa9", -0.5}, {"e", -inf}}, 0}}};
+  j = Json::parse(openai_generate_response(call, "c1", 1, {c}, {1, 1}));
+  const Json content = j["choices"][0]["logprobs"]["content"];
+  EXPECT_EQ(content[0]["bytes"], Json({0xc3, 0xa9}));
+  EXPECT_EQ(content[0]["top_logprobs"],
+            Json::parse(R"([{"token": "\u00e9", "logprob": -0.5, "bytes": [195, 169]},
+                            {"token": "e", "logprob": -9999.0, "bytes": [101]}])"));
+  // Streamed chunks carry the same entries.
+  ChunkPart part{0, "\xc3\xa9", true, std::nullopt, c.logprobs};
+  j = Json::parse(openai_generate_chunk(call, "c1", 1, part));
+  EXPECT_EQ(j["choices"][0]["logprobs"]["content"], content);
 }
 
 TEST(OpenAIGenerate, ChatResponseAndChunks) {

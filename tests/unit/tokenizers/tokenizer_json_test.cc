@@ -59,6 +59,46 @@ TEST(TokenizerJson, StandardBertTemplate) {
 }
 
 // nlohmann's get<uint32_t>() truncated 2^32 + 5 to 5; tokenizers refuses it.
+// encode_batch with per-call EncodeSettings equals the same settings
+// configured on the tokenizer (enable_truncation / enable_padding), leaves the
+// tokenizer's own settings alone, and refuses a stride beyond the window.
+TEST(TokenizerJson, PerCallSettingsEqualConfiguredOnesAndChangeNothing) {
+  const Tokenizer t = Tokenizer::from_json(bert_json(), "tokenizer.json");
+  Tokenizer configured = Tokenizer::from_json(bert_json(), "tokenizer.json");
+  const std::vector<EncodeInput> in = {{"hello worlds hello worlds", std::nullopt},
+                                       {"hello", std::string("worlds worlds hello")},
+                                       {"world", std::nullopt}};
+  TruncationParams trunc;
+  trunc.max_length = 6;
+  trunc.stride = 1;
+  PaddingParams pad;
+  pad.pad_id = 0;
+  pad.pad_token = "[PAD]";
+  EncodeSettings settings;
+  settings.truncation = trunc;
+  settings.padding = pad;
+  configured.enable_truncation(trunc);
+  configured.enable_padding(pad);
+  const auto got = t.encode_batch(in, settings);
+  const auto want = configured.encode_batch(in, true);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].ids, want[i].ids) << i;
+    EXPECT_EQ(got[i].attention_mask, want[i].attention_mask) << i;
+    ASSERT_EQ(got[i].overflowing.size(), want[i].overflowing.size()) << i;
+    for (size_t k = 0; k < got[i].overflowing.size(); ++k) {
+      EXPECT_EQ(got[i].overflowing[k].ids, want[i].overflowing[k].ids);
+    }
+  }
+  EXPECT_FALSE(t.truncation().has_value());
+  EXPECT_FALSE(t.padding().has_value());
+  // No settings: the configured ones do not apply either (a transformers call without truncation).
+  const auto plain = configured.encode_batch(in, EncodeSettings{});
+  EXPECT_EQ(plain[0].ids, t.encode("hello worlds hello worlds").ids);
+  settings.truncation->stride = 9;
+  EXPECT_TRUE(throws_with<InvalidArgument>([&] { t.encode_batch(in, settings); }, {"stride"}));
+}
+
 TEST(TokenizerJson, IdsBeyond32BitsOrNegativeAreRefused) {
   for (const io::Json& id : {io::Json(4294967301ull), io::Json(-1)}) {
     io::Json j = bert_json();

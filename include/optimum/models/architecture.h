@@ -1,0 +1,77 @@
+// The architecture registry: one Architecture entry per model_type, encoders
+// and decoders alike, holding everything the build knows about it: its
+// config spec (key names and defaults), the shared blocks it runs
+// (BlockOptions), its tasks and export description, and its loader. The
+// config layer's spec table, the task registry (export configs, `tasks`
+// queries) and every supported list derive from these entries, so a new
+// architecture is one file that builds its entry and one line in
+// register_architectures() (src/models/architecture.cc).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "optimum/config/config.h"
+#include "optimum/models/blocks.h"
+#include "optimum/models/decoder.h"
+#include "optimum/models/registry.h"
+#include "optimum/tasks/registry.h"
+
+namespace optimum::models {
+
+struct Architecture {
+  std::string model_type;
+  BlockOptions blocks;
+  // Encoders: how config.json spells and defaults the EncoderConfig fields
+  // (model_type filled by the registry). Decoders read their keys and
+  // defaults in decoder->parse_config (config_fields.h).
+  config::ConfigSpec config;
+  // Tasks and export inputs (model_type and is_decoder filled by the
+  // registry; an encoder's tasks are its loader's heads).
+  tasks::ArchitectureTasks exports;
+  // The loader: exactly one is set.
+  std::optional<Family> encoder;
+  std::optional<DecoderFamily> decoder;
+
+  bool is_decoder() const { return decoder.has_value(); }
+};
+
+// Registers every architecture, here and in the config and task layers
+// (std::call_once; later calls return at once). Entry points (from_pretrained,
+// the exporters, the CLI, the Python module) call it; so must code that uses
+// the config or task registries directly.
+void register_architectures();
+// Every entry, in registration order.
+const std::vector<Architecture>& architectures();
+// The entry of `model_type`, or null.
+const Architecture* find_architecture(const std::string& model_type);
+// The entry of `model_type`; Unsupported lists the supported model types.
+const Architecture& architecture(const std::string& model_type);
+// Every registered model_type (encoders and decoders), sorted.
+std::vector<std::string> supported_model_types();
+// Canonical task names an entry serves (export tasks without -with-past).
+std::vector<std::string> architecture_tasks(const Architecture& arch);
+
+// The entry of a causal decoder: `loader` (its model_type names the entry),
+// the blocks it runs, and Optimum's export details: position_ids among the
+// text-generation / feature-extraction inputs, and whether Optimum exports
+// text-classification for it.
+Architecture decoder_architecture(DecoderFamily loader, BlockOptions blocks, bool position_ids,
+                                  bool text_classification);
+
+// Entries, one function per architecture file.
+std::vector<Architecture> bert_architectures();  // bert.cc: bert, roberta, xlm-roberta, camembert, electra
+Architecture distilbert_architecture();          // distilbert.cc
+Architecture albert_architecture();              // albert.cc
+Architecture mpnet_architecture();               // mpnet.cc
+Architecture llama_architecture();               // llama.cc
+Architecture mistral_architecture();             // llama.cc
+Architecture qwen2_architecture();               // llama.cc
+Architecture qwen3_architecture();               // llama.cc
+Architecture gpt2_architecture();                // gpt2.cc
+Architecture phi3_architecture();                // phi3.cc
+Architecture gemma_architecture();               // gemma.cc
+Architecture gemma3_text_architecture();         // gemma.cc
+
+}  // namespace optimum::models

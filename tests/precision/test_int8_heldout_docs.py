@@ -111,7 +111,7 @@ def test_int8_export_held_out_cosine(isa, minilm_dir, held_out, reference, tmp_p
 def test_int8_export_stores_int8_word_embeddings(minilm_dir, tmp_path):
     cli("export", "--model", minilm_dir, "--dtype", "int8", tmp_path / "int8")
     cli("export", "--model", minilm_dir, tmp_path / "fp32")
-    weights = tmp_path / "int8" / "model.safetensors"
+    weights = tmp_path / "int8" / "model.optimum-cpp.safetensors"
     with safe_open(str(weights), "np") as f:
         table = f.get_tensor("embeddings.word.weight")
         scale = f.get_tensor("embeddings.word.weight_scale")
@@ -123,9 +123,9 @@ def test_int8_export_stores_int8_word_embeddings(minilm_dir, tmp_path):
     word = next(v for k, v in ref.items() if k.endswith("word_embeddings.weight"))
     # Per-row symmetric quantization: every entry within half a step of the fp32 table.
     assert np.all(np.abs(table * scale[:, None] - word) <= 0.5 * scale[:, None] * 1.0001)
-    fp32_size = (tmp_path / "fp32" / "model.safetensors").stat().st_size
+    fp32_size = (tmp_path / "fp32" / "model.optimum-cpp.safetensors").stat().st_size
     int8_size = weights.stat().st_size
-    print(f"model.safetensors: fp32 {fp32_size / 1e6:.1f} MB, int8 {int8_size / 1e6:.1f} MB "
+    print(f"model.optimum-cpp.safetensors: fp32 {fp32_size / 1e6:.1f} MB, int8 {int8_size / 1e6:.1f} MB "
           f"({fp32_size / int8_size:.2f}x smaller)")
     assert fp32_size / int8_size >= 3.3  # ONNX Runtime int8: 3.9x; the guard keeps a few Linears higher
     # An int8 export from before int8 word embeddings (f32 table, no scales) still loads and

@@ -324,6 +324,8 @@ io::Json AccuracyReport::to_json() const {
                 {"passed", true}};
   if (!ranking_unit.empty()) j["ranking_unit"] = ranking_unit;
   if (int8_activation_levels > 0) j["int8_activation_levels"] = int8_activation_levels;
+  if (!int8_kernel.empty()) j["int8_kernel"] = int8_kernel;
+  if (!word_embeddings.empty()) j["word_embeddings"] = word_embeddings;
   if (thresholds.causal_lm) {
     j["metrics"] = "causal LM: cosine of the logits at every calibration position (min over texts of the "
                    "per-text mean) and next-token (argmax) agreement over every position";
@@ -471,6 +473,9 @@ models::PrecisionPlan choose_precision(const models::EncoderModel& fp32, const f
   }
   const models::EncoderWeights& w = fp32.encoder().weights();
   models::PrecisionPlan plan = models::uniform_plan(w, type);
+  // int8 exports store the word-embedding table in int8 too (about 4x smaller files); the
+  // guard measures with it in every candidate and never moves it back (its error is small).
+  if (type == kernels::WeightType::S8) plan[models::kWordEmbeddings] = kernels::WeightType::S8;
   AccuracyReport rep;
   rep.dtype = std::string(kernels::weight_type_name(type));
   rep.thresholds = options;
@@ -478,7 +483,11 @@ models::PrecisionPlan choose_precision(const models::EncoderModel& fp32, const f
   const std::vector<std::string> names = models::layer_linear_names(w);
   rep.layer_linears = static_cast<int64_t>(names.size());
   rep.cpu_isa = kernels::cpu_isa();
-  if (type == kernels::WeightType::S8) rep.int8_activation_levels = kernels::int8_activation_levels();
+  if (type == kernels::WeightType::S8) {
+    rep.int8_activation_levels = kernels::int8_activation_levels();
+    rep.int8_kernel = std::string(kernels::int8_kernel_name());
+    rep.word_embeddings = "int8";
+  }
 
   const Calibration cal = calibrate(fp32, tokenizer_dir, options);
   const bool pairs = fp32.task() == tasks::Task::MultipleChoice;

@@ -19,6 +19,7 @@
 
 #include "optimum/core/dtype.h"
 #include "optimum/core/errors.h"
+#include "optimum/kernels/int8_gemm.h"
 #include "vectorize.h"
 
 namespace optimum::kernels {
@@ -88,12 +89,82 @@ bool effective_isa_includes(dnnl::cpu_isa feature) {
 
 }  // namespace
 
+namespace {
+
+bool int8_has_vnni() {
+  return effective_isa_includes(dnnl::cpu_isa::avx512_core_vnni) || effective_isa_includes(dnnl::cpu_isa::avx2_vnni);
+}
+
+enum class Int8Scheme {
+  Vnni,        // oneDNN u8·s8, 8-bit activations and weights (VNNI / AMX)
+  OnednnW7,    // oneDNN u8·s8 without VNNI: 8-bit activations, 7-bit weights (|q| <= 63)
+  OnednnA7,    // oneDNN u8·s8 without VNNI: 7-bit activations, 8-bit weights
+  S16,         // int8_gemm.h: both widened to 16 bits, vpmaddwd (AVX2)
+};
+
+// OPTIMUM_INT8_KERNEL picks the int8 GEMM: auto (default: oneDNN with VNNI where the CPU has
+// it, else s16), s16, onednn-w7, onednn-a7. Without VNNI oneDNN multiplies u8·s8 pairs with
+// vpmaddubsw, whose 16-bit pair sums saturate past 2·255·63, so one operand loses a bit:
+// onednn-w7 the weights (as ONNX Runtime's reduce_range), onednn-a7 the activations. s16
+// (int8_gemm.h) keeps both at 8 bits: the numbers of the VNNI path, so an export guarded on
+// one CPU runs the same on the other. Measured on the AVX2 stand-in (MiniLM, held-out
+// docstring sentences, every layer int8): min cosine s16 0.998 (= VNNI), w7 0.993, a7 0.989;
+// the guard then keeps 3 Linears in fp32 with s16, 9 with w7 or a7, which evens out w7's
+// faster GEMM (both guarded exports ~1.25x fp32 at 32x128) and makes s16 exports smaller.
+Int8Scheme int8_scheme() {
+  static const Int8Scheme scheme = [] {
+    const char* env = std::getenv("OPTIMUM_INT8_KERNEL");
+    const std::string_view v = env == nullptr ? "" : env;
+    const bool vnni = int8_has_vnni();
+    if (v.empty() || v == "auto") {
+      if (vnni) return Int8Scheme::Vnni;
+      return s16_gemm_supported() ? Int8Scheme::S16 : Int8Scheme::OnednnW7;
+    }
+    if (v == "onednn-w7") return vnni ? Int8Scheme::Vnni : Int8Scheme::OnednnW7;
+    if (v == "onednn-a7") return vnni ? Int8Scheme::Vnni : Int8Scheme::OnednnA7;
+    if (v == "s16") return s16_gemm_supported() ? Int8Scheme::S16 : (vnni ? Int8Scheme::Vnni : Int8Scheme::OnednnW7);
+    throw InvalidArgument("OPTIMUM_INT8_KERNEL='" + std::string(v) + "' is not one of auto, onednn-w7, onednn-a7, s16");
+  }();
+  return scheme;
+}
+
+bool int8_uses_s16() { return int8_scheme() == Int8Scheme::S16; }
+
+// 7-bit weights for oneDNN without VNNI: q7 = round(q · 63/127) per row, scale · 127/63.
+void requantize_w7(const int8_t* q, const float* scales, int64_t n, int64_t k, int8_t* q7, float* scales7) {
+  constexpr float kRatio = 63.0f / 127.0f;
+  for (int64_t r = 0; r < n; ++r) {
+    for (int64_t c = 0; c < k; ++c) {
+      q7[r * k + c] = static_cast<int8_t>(static_cast<int32_t>(round_even(static_cast<float>(q[r * k + c]) * kRatio)));
+    }
+    scales7[r] = scales[r] / kRatio;
+  }
+}
+
+}  // namespace
+
 int int8_activation_levels() {
-  static const int levels = effective_isa_includes(dnnl::cpu_isa::avx512_core_vnni) ||
-                                    effective_isa_includes(dnnl::cpu_isa::avx2_vnni)
-                                ? 255
-                                : 127;
+  static const int levels = int8_scheme() == Int8Scheme::OnednnA7 ? 127 : 255;
   return levels;
+}
+
+int int8_weight_levels() {
+  static const int levels = int8_scheme() == Int8Scheme::OnednnW7 ? 63 : 127;
+  return levels;
+}
+
+std::string_view int8_kernel_name() {
+  switch (int8_scheme()) {
+    case Int8Scheme::Vnni:
+      return "onednn-vnni";
+    case Int8Scheme::OnednnW7:
+      return "onednn-w7";
+    case Int8Scheme::OnednnA7:
+      return "onednn-a7";
+    case Int8Scheme::S16:
+      return "avx2-s16";
+  }
+  return "?";
 }
 
 bool detail::avx512_allowed() {
@@ -326,6 +397,8 @@ struct PackedLinear::Impl {
   std::vector<float> bias;     // empty = none
   std::vector<float> w_scales; // S8: per output channel
   std::vector<int32_t> w_sums;  // S8: Σ_k q[n, k], for the activations' zero points
+  bool s16 = false;            // S8 on the AVX2 s16 kernel (int8_gemm.h) instead of oneDNN
+  PackedS16 s16_weights;
   // f32 weights used where they lie (f32_weights_in_place): kept alive by
   // `owner` (the caller's mapping or tensor) or held in `own_f32`.
   std::shared_ptr<const void> owner;
@@ -412,6 +485,9 @@ struct PackedLinear::Impl {
   // bf16 / int8: converts x (rows m) and runs; parallel inside unless called
   // from a parallel region.
   void convert_and_run(const float* x, int64_t m, float* y, Activation act) const;
+  // int8 on the AVX2 s16 kernel: quantizes x to 16-bit rows, then row blocks x panel groups
+  // over the threads (parallel unless called from a parallel region).
+  void run_s16(const float* x, int64_t m, float* y, Activation act) const;
 
   void run(const void* x, int64_t m, void* y, Activation act, bool bf16_out = false) const {
     const Prim& p = primitive(m, act, bf16_out);
@@ -589,6 +665,19 @@ PackedLinear PackedLinear::from_s8(const int8_t* q, const float* scales, int64_t
   impl->k = k;
   if (bias != nullptr) impl->bias.assign(bias, bias + n);
   impl->w_scales.assign(scales, scales + n);
+  if (int8_uses_s16()) {
+    impl->s16 = true;
+    impl->s16_weights = pack_s16(q, n, k);
+    PackedLinear out;
+    out.impl_ = std::move(impl);
+    return out;
+  }
+  std::vector<int8_t> q7;
+  if (int8_scheme() == Int8Scheme::OnednnW7) {
+    q7.resize(static_cast<size_t>(n * k));
+    requantize_w7(q, scales, n, k, q7.data(), impl->w_scales.data());
+    q = q7.data();
+  }
   impl->w_sums.assign(static_cast<size_t>(n), 0);
   for (int64_t r = 0; r < n; ++r) {
     int32_t sum = 0;
@@ -631,7 +720,49 @@ WeightType PackedLinear::type() const { return impl_->type; }
 int64_t PackedLinear::in() const { return impl_->k; }
 int64_t PackedLinear::out() const { return impl_->n; }
 
+void PackedLinear::Impl::run_s16(const float* x, int64_t m, float* y, Activation act) const {
+  Scratch& sc = scratch();
+  const int64_t k2 = s16_weights.k2;
+  auto* a = Scratch::grow<int16_t>(sc.src, static_cast<size_t>(m * k2));
+  auto* row_scale = Scratch::grow<float>(sc.acc, static_cast<size_t>(m));
+  const float* b = bias.empty() ? nullptr : bias.data();
+  const int levels = int8_activation_levels();
+  const int64_t panels = s16_panels(s16_weights);
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  constexpr int64_t kRows = 48;
+  const int64_t row_tasks = (m + kRows - 1) / kRows;
+  int64_t groups = 1;  // enough tasks for every thread: split columns when rows are few
+  while (row_tasks * groups < 2 * threads && groups * 2 <= panels) groups *= 2;
+  const int64_t per_group = (panels + groups - 1) / groups;
+#pragma omp parallel if (threads > 1)
+  {
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < m; ++r) row_scale[r] = quantize_row_s16(x + r * k, k, k2, levels, a + r * k2);
+#pragma omp for collapse(2) schedule(static)
+    for (int64_t t = 0; t < row_tasks; ++t) {
+      for (int64_t g = 0; g < groups; ++g) {
+        const int64_t r0 = t * kRows;
+        const int64_t rows = std::min(kRows, m - r0);
+        const int64_t p0 = g * per_group;
+        const int64_t p1 = std::min(panels, p0 + per_group);
+        if (p0 >= p1) continue;
+        const S16Epilogue ep{row_scale + r0, w_scales.data(), b};
+        gemm_s16(a + r0 * k2, rows, s16_weights, ep, y + r0 * n, n, p0, p1);
+        if (act != Activation::Identity) {
+          const int64_t c0 = p0 * 16;
+          const int64_t c1 = std::min(n, p1 * 16);
+          for (int64_t r = r0; r < r0 + rows; ++r) activation_span(y + r * n + c0, c1 - c0, act);
+        }
+      }
+    }
+  }
+}
+
 void PackedLinear::Impl::convert_and_run(const float* x, int64_t m, float* y, Activation act) const {
+  if (s16) {
+    run_s16(x, m, y, act);
+    return;
+  }
   Scratch& sc = scratch();
   if (type == WeightType::BF16) {
     auto* h = Scratch::grow<uint16_t>(sc.src, static_cast<size_t>(m * k));

@@ -70,7 +70,15 @@ void check_weights(const config::EncoderConfig& c, const EncoderWeights& w) {
       fail(name + " normalizes width " + std::to_string(n.dim) + ", expected " + std::to_string(dim));
     }
   };
-  shape(w.word_embeddings, {c.vocab_size, e}, "word embeddings");
+  if (w.word_embeddings.defined() && w.word_embeddings.dtype() == DType::I8) {
+    if (w.word_embeddings.shape() != Shape{c.vocab_size, e} || !w.word_embedding_scale.defined()) {
+      fail("word embeddings are I8 " + shape_str(w.word_embeddings.shape()) + ", expected I8 [" +
+           std::to_string(c.vocab_size) + ", " + std::to_string(e) + "] with per-row scales");
+    }
+    shape(w.word_embedding_scale, {c.vocab_size}, "word embedding scales");
+  } else {
+    shape(w.word_embeddings, {c.vocab_size, e}, "word embeddings");
+  }
   shape(w.position_embeddings, {c.max_position_embeddings, e}, "position embeddings");
   if (w.token_type_embeddings.defined()) {
     shape(w.token_type_embeddings, {c.type_vocab_size, e}, "token-type embeddings");
@@ -165,7 +173,11 @@ Tensor Encoder::embed(const EncoderInputs& in) const {
   const int64_t tokens = in.batch * in.seq;
   Tensor out = Tensor::zeros(DType::F32, {tokens, e});
   float* o = out.mutable_data<float>();
-  const float* word = weights_.word_embeddings.data<float>();
+  // int8 exports store the table as I8 rows with one scale each, dequantized here.
+  const bool word_i8 = weights_.word_embeddings.dtype() == DType::I8;
+  const float* word = word_i8 ? nullptr : weights_.word_embeddings.data<float>();
+  const int8_t* word_q = word_i8 ? weights_.word_embeddings.data<int8_t>() : nullptr;
+  const float* word_scale = word_i8 ? weights_.word_embedding_scale.data<float>() : nullptr;
   const float* pos = weights_.position_embeddings.data<float>();
   const float* type =
       weights_.token_type_embeddings.defined() ? weights_.token_type_embeddings.data<float>() : nullptr;
@@ -186,10 +198,16 @@ Tensor Encoder::embed(const EncoderInputs& in) const {
       } else {
         p = pad;
       }
-      const float* w = word + id * e;
       const float* pe = pos + p * e;
       float* row = o + t * e;
-      for (int64_t c = 0; c < e; ++c) row[c] = w[c] + pe[c];
+      if (word_i8) {
+        const int8_t* q = word_q + id * e;
+        const float s = word_scale[id];
+        for (int64_t c = 0; c < e; ++c) row[c] = static_cast<float>(q[c]) * s + pe[c];
+      } else {
+        const float* w = word + id * e;
+        for (int64_t c = 0; c < e; ++c) row[c] = w[c] + pe[c];
+      }
       if (type != nullptr) {
         const float* te = type + (in.token_type_ids != nullptr ? in.token_type_ids[t] : 0) * e;
         for (int64_t c = 0; c < e; ++c) row[c] += te[c];

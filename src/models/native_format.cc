@@ -144,6 +144,9 @@ NativeLayout to_native(const Encoder& encoder, const Head& head, bool uses_token
   const EncoderWeights& w = encoder.weights();
   Writer out;
   out.tensors.emplace_back("embeddings.word.weight", w.word_embeddings);
+  if (w.word_embeddings.dtype() == DType::I8) {
+    out.tensors.emplace_back("embeddings.word.weight_scale", w.word_embedding_scale);
+  }
   out.tensors.emplace_back("embeddings.position.weight", w.position_embeddings);
   if (w.token_type_embeddings.defined()) out.tensors.emplace_back("embeddings.token_type.weight", w.token_type_embeddings);
   out.norm("embeddings.norm", w.embedding_norm);
@@ -358,7 +361,14 @@ NativeModel from_native_checked(const io::WeightStore& store, const Json& layout
   m.positions = positions == "absolute" ? PositionStyle::Absolute : PositionStyle::FromPaddingIndex;
   m.uses_token_types = f.boolean(layout, "uses_token_types", "layout");
 
-  w.word_embeddings = r.tensor("embeddings.word.weight", {c.vocab_size, e});
+  if (r.has("embeddings.word.weight_scale")) {  // int8 exports: I8 rows + per-row scales
+    w.word_embeddings = r.stored("embeddings.word.weight", {c.vocab_size, e}, DType::I8,
+                                 "int8 word embeddings: embeddings.word.weight_scale is present");
+    w.word_embedding_scale = r.stored("embeddings.word.weight_scale", {c.vocab_size}, DType::F32,
+                                      "one scale per word-embedding row");
+  } else {
+    w.word_embeddings = r.tensor("embeddings.word.weight", {c.vocab_size, e});
+  }
   w.position_embeddings = r.tensor("embeddings.position.weight", {c.max_position_embeddings, e});
   if (m.uses_token_types != r.has("embeddings.token_type.weight")) {
     f.fail("layout.uses_token_types", std::string("is ") + (m.uses_token_types ? "true" : "false") +

@@ -1,6 +1,7 @@
 #include "optimum/models/precision.h"
 
 #include <algorithm>
+#include <mutex>
 
 #include "optimum/core/errors.h"
 
@@ -67,9 +68,31 @@ Linear convert_linear(const Linear& l, kernels::WeightType type) {
   return out;
 }
 
+void quantize_word_embeddings(EncoderWeights& w) {
+  if (w.word_embeddings.dtype() == DType::I8) return;
+  const Tensor& table = w.word_embeddings;
+  // The guard builds many candidates from one fp32 model: quantize its table once.
+  static std::mutex mutex;
+  static Tensor source, q, scale;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (!source.defined() || source.data<float>() != table.data<float>() || source.shape() != table.shape()) {
+    const Tensor f = table.dtype() == DType::F32 ? table : table.to(DType::F32);
+    const int64_t rows = f.size(0);
+    const int64_t cols = f.size(1);
+    q = Tensor::zeros(DType::I8, {rows, cols});
+    scale = Tensor::zeros(DType::F32, {rows});
+    kernels::quantize_rows_s8(f.data<float>(), rows, cols, q.mutable_data<int8_t>(), scale.mutable_data<float>());
+    source = table;
+  }
+  w.word_embeddings = q;
+  w.word_embedding_scale = scale;
+}
+
 std::shared_ptr<const EncoderModel> EncoderModel::with_layer_linears(
-    const std::function<Linear(const std::string&, const Linear&)>& replace) const {
+    const std::function<Linear(const std::string&, const Linear&)>& replace,
+    const std::function<void(EncoderWeights&)>& edit) const {
   EncoderWeights w = encoder_->weights();
+  if (edit) edit(w);
   for (size_t i = 0; i < w.layers.size(); ++i) {
     for (const char* part : kLayerLinears) {
       Linear* l = layer_linear(w.layers[i], part);
@@ -86,6 +109,10 @@ std::shared_ptr<const EncoderModel> EncoderModel::with_layer_linears(
 
 std::shared_ptr<const EncoderModel> with_precision(const EncoderModel& model, const PrecisionPlan& plan,
                                                    const LinearConverter& convert) {
+  const auto word = plan.find(kWordEmbeddings);
+  const bool word_i8 = word != plan.end() && word->second == kernels::WeightType::S8;
+  std::function<void(EncoderWeights&)> edit;
+  if (word_i8) edit = quantize_word_embeddings;
   return model.with_layer_linears([&](const std::string& name, const Linear& l) {
     auto it = plan.find(name);
     const kernels::WeightType type = it == plan.end() ? kernels::WeightType::F32 : it->second;
@@ -95,7 +122,7 @@ std::shared_ptr<const EncoderModel> with_precision(const EncoderModel& model, co
       return l;
     }
     return convert_linear(l, type);
-  });
+  }, edit);
 }
 
 }  // namespace optimum::models

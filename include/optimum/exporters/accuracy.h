@@ -70,6 +70,8 @@ struct AccuracyReport {
   // for int8, the activation levels of its int8 matmul (255 with VNNI, 127 without).
   std::string cpu_isa;
   int int8_activation_levels = 0;  // 0: not an int8 export
+  std::string int8_kernel;         // kernels::int8_kernel_name() of an int8 export
+  std::string word_embeddings;     // "int8" where the word-embedding table is stored in int8
   std::string ranking_unit;        // "linear" or "layer" when the fallback search ran
   io::Json to_json() const;
 };

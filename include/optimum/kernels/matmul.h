@@ -39,10 +39,16 @@ bool bf16_native();
 // gemm, on CPUs below AVX-512), rather than a CPU-specific blocked one. Then
 // PackedLinear::view_f32 uses the caller's weights without a copy.
 bool f32_weights_in_place();
-// Levels of the per-token u8 activation quantization of int8 layers: 255
-// where the int8 matmul has VNNI (AVX512-VNNI, AVX-VNNI, AMX); 127 without,
-// where oneDNN's u8·s8 pairs (vpmaddubsw) would saturate at 16 bits.
+// Levels of the per-token u8 activation quantization of int8 layers: 255,
+// except 127 for OPTIMUM_INT8_KERNEL=onednn-a7 without VNNI (see int8_kernel_name).
 int int8_activation_levels();
+// The int8 GEMM in use (OPTIMUM_INT8_KERNEL): "onednn-vnni" (oneDNN u8·s8, VNNI / AMX);
+// without VNNI "avx2-s16" (default: int8_gemm.h, 8-bit activations and weights widened to
+// 16 bits), "onednn-w7" (oneDNN, weights requantized to 7 bits at pack, as ONNX Runtime's
+// reduce_range) or "onednn-a7" (oneDNN, 7-bit activations).
+std::string_view int8_kernel_name();
+// Levels of the packed weights each side of zero: 127, or 63 for onednn-w7.
+int int8_weight_levels();
 // "f32"/"fp32"/"float32", "bf16"/"bfloat16", "int8"/"s8"; InvalidArgument names the value.
 WeightType weight_type_from_name(std::string_view name);
 

@@ -31,7 +31,8 @@ struct EncoderLayer {
 };
 
 struct EncoderWeights {
-  Tensor word_embeddings;       // [vocab, embedding_size]
+  Tensor word_embeddings;       // [vocab, embedding_size] F32, or I8 (int8 exports)
+  Tensor word_embedding_scale;  // [vocab] F32 per-row scales of an I8 table (dequantized at gather)
   Tensor position_embeddings;   // [max_positions, embedding_size]
   Tensor token_type_embeddings; // [type_vocab, embedding_size]; undefined if none
   Norm embedding_norm;

@@ -58,10 +58,12 @@ class EncoderModel : public Session {
   NativeLayout native_layout() const { return to_native(*encoder_, head_, uses_token_types_); }
 
   // A copy whose encoder-layer Linears are `replace(name, linear)` (names as
-  // in the native layout, "layers.3.qkv"); everything else is shared.
+  // in the native layout, "layers.3.qkv"); everything else is shared, after
+  // `edit` (optional) changed the other weights (the int8 word embeddings).
   // Defined in precision.cc (see models/precision.h).
   std::shared_ptr<const EncoderModel> with_layer_linears(
-      const std::function<Linear(const std::string&, const Linear&)>& replace) const;
+      const std::function<Linear(const std::string&, const Linear&)>& replace,
+      const std::function<void(EncoderWeights&)>& edit = {}) const;
   const Encoder& encoder() const { return *encoder_; }
 
   // Session: forward(inputs, nullptr, options.skip_padding).

@@ -16,8 +16,17 @@
 namespace optimum::models {
 
 // Encoder-layer Linear name ("layers.3.ffn_in", the native export's tensor
-// prefix) -> precision; names absent from the map are f32.
+// prefix) -> precision; names absent from the map are f32. The key
+// kWordEmbeddings set to S8 stores the word-embedding table in int8 too.
 using PrecisionPlan = std::map<std::string, kernels::WeightType>;
+
+// Plan key of the word-embedding table: S8 = I8 rows with per-row symmetric
+// scales (kernels::quantize_rows_s8), dequantized at gather; absent = f32.
+inline constexpr const char* kWordEmbeddings = "embeddings.word";
+
+// The word-embedding table of `w` in int8 (I8 rows + per-row scales); an I8
+// table is kept as it is.
+void quantize_word_embeddings(EncoderWeights& w);
 
 // Names of the encoder-layer Linears (qkv, attn_out, ffn_in, ffn_out of each
 // distinct layer), in layer order.

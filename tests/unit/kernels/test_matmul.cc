@@ -166,7 +166,7 @@ float quantize_activation_reference(const float* v, int64_t k, std::vector<int32
 }
 
 // The s8 path is exactly: quantize each row of x, integer accumulation,
-// y = sx·Σ(qx - zp)·qw·sw + b.
+// y = sx·Σ(qx - zp)·qw·sw + b (qw in 7 bits where the kernel is onednn-w7).
 TEST(PackedLinearS8, EqualsSimulatedQuantization) {
   Problem p = make(33, 37, 77, 7, 3.0f);
   for (int64_t i = 0; i < p.k; ++i)
@@ -180,7 +180,12 @@ TEST(PackedLinearS8, EqualsSimulatedQuantization) {
     int32_t zp = 0;
     const float sx = quantize_activation_reference(&p.x[static_cast<size_t>(r * p.k)], p.k, qx, &zp);
     for (int64_t c = 0; c < p.n; ++c) {
-      const float sw = quantize_reference(&p.w[static_cast<size_t>(c * p.k)], p.k, qw);
+      float sw = quantize_reference(&p.w[static_cast<size_t>(c * p.k)], p.k, qw);
+      if (int8_weight_levels() == 63) {  // onednn-w7 (no VNNI): weights requantized to 7 bits at pack
+        constexpr float kRatio = 63.0f / 127.0f;
+        for (int32_t& v : qw) v = static_cast<int32_t>(std::nearbyint(static_cast<float>(v) * kRatio));
+        sw = sw / kRatio;
+      }
       int64_t acc = 0;
       for (int64_t i = 0; i < p.k; ++i) acc += (qx[static_cast<size_t>(i)] - zp) * qw[static_cast<size_t>(i)];
       const double want = static_cast<double>(acc) * sx * sw + p.b[static_cast<size_t>(c)];

@@ -44,6 +44,9 @@ struct DecodeJob {
   int bit_depth = 0;    // PNG bit depth
   uint8_t palette[256 * 3] = {};
   int palette_size = 0;
+  int transparent = 0;        // PNG tRNS as PIL keeps it: 1 palette index, 2 colour key
+  int transparent_index = 0;
+  int transparent_key[3] = {};
   char message[JMSG_LENGTH_MAX + 64] = {};
 };
 
@@ -188,6 +191,38 @@ int decode_png_c(DecodeJob* job) {
     }
     job->palette_size = n;
   }
+  png_bytep trans_alpha = nullptr;
+  int num_trans = 0;
+  png_color_16p trans_color = nullptr;
+  if (png_get_tRNS(png, info, &trans_alpha, &num_trans, &trans_color) != 0) {
+    if (job->color_type == PNG_COLOR_TYPE_PALETTE && trans_alpha != nullptr) {
+      // PIL keeps an index only when one entry is fully transparent and all others opaque.
+      int zeros = 0, opaque = 0, index = 0;
+      for (int i = 0; i < num_trans; ++i) {
+        if (trans_alpha[i] == 0) {
+          ++zeros;
+          index = i;
+        } else if (trans_alpha[i] == 255) {
+          ++opaque;
+        }
+      }
+      if (zeros == 1 && zeros + opaque == num_trans) {
+        job->transparent = 1;
+        job->transparent_index = index;
+      }
+    } else if (trans_color != nullptr && job->bit_depth >= 2 && job->bit_depth <= 8) {
+      // Gray below 8 bits: PIL keeps the raw sample value, unscaled, as the key.
+      if (job->color_type == PNG_COLOR_TYPE_GRAY) {
+        job->transparent = 2;
+        job->transparent_key[0] = job->transparent_key[1] = job->transparent_key[2] = trans_color->gray;
+      } else if (job->color_type == PNG_COLOR_TYPE_RGB) {
+        job->transparent = 2;
+        job->transparent_key[0] = trans_color->red;
+        job->transparent_key[1] = trans_color->green;
+        job->transparent_key[2] = trans_color->blue;
+      }
+    }
+  }
   if (job->bit_depth < 8) png_set_packing(png);
   png_set_interlace_handling(png);
   png_read_update_info(png, info);
@@ -324,6 +359,17 @@ Image png_to_rgb(const uint8_t* data, size_t size, const std::string& source, co
       break;
     default: throw FormatError(source + ": PNG colour type " + std::to_string(job.color_type) + " is not valid");
   }
+  if (job.transparent == 1) {
+    const int i = job.transparent_index;
+    img.transparent_rgb = i < job.palette_size ? std::array<uint8_t, 3>{job.palette[3 * i], job.palette[3 * i + 1],
+                                                                        job.palette[3 * i + 2]}
+                                               : std::array<uint8_t, 3>{0, 0, 0};
+  } else if (job.transparent == 2 && job.transparent_key[0] < 256 && job.transparent_key[1] < 256 &&
+             job.transparent_key[2] < 256) {
+    img.transparent_rgb = std::array<uint8_t, 3>{static_cast<uint8_t>(job.transparent_key[0]),
+                                                 static_cast<uint8_t>(job.transparent_key[1]),
+                                                 static_cast<uint8_t>(job.transparent_key[2])};
+  }
   return img;
 }
 
@@ -387,6 +433,17 @@ Image decode_image(const uint8_t* data, size_t size, const std::string& source, 
 Image load_image(const std::filesystem::path& path, const DecodeOptions& options) {
   const std::string bytes = io::read_text_file(path, options.max_file_bytes);
   return decode_image(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), path.string(), options);
+}
+
+void composite_transparent_color(Image& image) {
+  if (!image.transparent_rgb) return;
+  const auto key = *image.transparent_rgb;
+  const size_t n = image.pixels.size() / 3;
+  for (size_t i = 0; i < n; ++i) {
+    uint8_t* p = &image.pixels[3 * i];
+    if (p[0] == key[0] && p[1] == key[1] && p[2] == key[2]) p[0] = p[1] = p[2] = 255;
+  }
+  image.transparent_rgb.reset();
 }
 
 Image image_from_pixels(const uint8_t* data, int64_t height, int64_t width, int64_t channels,

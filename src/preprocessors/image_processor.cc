@@ -260,6 +260,7 @@ ImageProcessor ImageProcessor::from_pretrained(const std::filesystem::path& path
 Image ImageProcessor::transform(const Image& image) const {
   const ImageProcessorConfig& c = config_;
   Image out = image;
+  if (c.do_convert_rgb) composite_transparent_color(out);
   if (c.do_resize) {
     if (c.crop_pct) {
       // ConvNextImageProcessorPil.resize

@@ -4,9 +4,11 @@
 // PIL's resampling filters, transformers' center crop).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +19,10 @@ struct Image {
   int64_t width = 0;
   int64_t height = 0;
   std::vector<uint8_t> pixels;  // height * width * 3 bytes
+  // The colour PIL records as info["transparency"] after convert("RGB") (a PNG
+  // tRNS colour key, or the one fully transparent entry of a palette). Pixels
+  // of exactly this colour turn white where transformers' convert_to_rgb runs.
+  std::optional<std::array<uint8_t, 3>> transparent_rgb;
 
   uint8_t* row(int64_t y) { return pixels.data() + y * width * 3; }
   const uint8_t* row(int64_t y) const { return pixels.data() + y * width * 3; }
@@ -63,6 +69,10 @@ Image image_from_pixels(const uint8_t* data, int64_t height, int64_t width, int6
 // PIL's resampling filters, numbered as PIL.Image.Resampling (and the
 // `resample` field of preprocessor_config.json).
 enum class Resample { kNearest = 0, kLanczos = 1, kBilinear = 2, kBicubic = 3, kBox = 4, kHamming = 5 };
+
+// transformers' convert_to_rgb on a PIL image decoded from a file: pixels
+// equal to image.transparent_rgb become white (alpha composite onto white).
+void composite_transparent_color(Image& image);
 
 // Resample from its PIL id; InvalidArgument naming `field` for anything else.
 Resample resample_from_id(int64_t id, const std::string& field);

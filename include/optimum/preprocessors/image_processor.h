@@ -36,8 +36,9 @@ struct ImageProcessorConfig {
   bool do_normalize = true;
   std::array<double, 3> image_mean{0.5, 0.5, 0.5};
   std::array<double, 3> image_std{0.5, 0.5, 0.5};
-  // Composite RGBA arrays onto white and repeat gray ones (transformers'
-  // convert_to_rgb); decoded files are RGB already.
+  // transformers' convert_to_rgb: RGBA arrays are composited onto white, gray
+  // ones repeated, and a decoded PNG's transparent colour (PIL's
+  // info["transparency"]) turns white.
   bool do_convert_rgb = false;
   // ConvNeXt: below 384 the shortest edge is resized to shortest_edge / crop_pct
   // and center-cropped to shortest_edge (square); at 384 and above, warped.

@@ -99,7 +99,7 @@ def images(tmp_path_factory):
         if fmt == "JPEG":
             kwargs = {"quality": int(rng.integers(60, 96)), "subsampling": int(i % 3)}
         elif fmt == "WEBP":
-            kwargs = {"lossless": True} if i % 2 else {"quality": 80}
+            kwargs = {"lossless": True, "method": 0} if i % 2 else {"quality": 80, "method": 0}
         elif fmt == "PNG" and i % 4 == 0:
             kwargs = {"interlace": 1}
         if mode == "P" and i % 3 == 0:

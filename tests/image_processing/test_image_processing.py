@@ -313,3 +313,23 @@ def test_hostile_images_clear_errors(oc, tmp_path):
         proc([_pillow_bytes("PNG"), b"garbage!"])
     with pytest.raises(TypeError):
         proc([3.5])
+
+
+def test_cli_preprocess_image(oc, images, config_dirs, tmp_path):
+    """`optimum-cpp preprocess-image` gives the Python API's pixel_values (its --npy) and sizes."""
+    import subprocess
+
+    cli = ROOT / "build" / "optimum-cpp"
+    assert cli.exists(), f"{cli} is missing: build the optimum-cpp target"
+    paths = [str(p) for p, _, _ in images[:6]]
+    npy = tmp_path / "pv.npy"
+    run = subprocess.run([str(cli), "preprocess-image", "-p", str(config_dirs["clip_crop"]), *paths, "--npy", str(npy)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    lines = [json.loads(line) for line in run.stdout.splitlines()]
+    expected = oc.AutoImageProcessor.from_pretrained(config_dirs["clip_crop"])(paths)["pixel_values"]
+    assert np.array_equal(np.load(npy), expected)
+    assert [(d["height"], d["width"]) for d in lines] == [oc.load_image(p).shape[:2] for p in paths]
+    bad = subprocess.run([str(cli), "preprocess-image", "-p", str(config_dirs["clip_crop"]), __file__],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "not a JPEG, PNG or WebP" in bad.stderr

@@ -5,8 +5,8 @@ as transformers' PIL-backend processors read it.
 ``image_processor_type`` (or ``feature_extractor_type``); calling the processor
 with images (paths, bytes, PIL images or HxWxC uint8 numpy arrays) returns a
 ``BatchFeature`` whose ``pixel_values`` is a float32 ``[N, 3, H, W]`` array.
-Files and bytes are decoded in C++ (JPEG, PNG, WebP) to RGB as PIL's
-``Image.open(f).convert("RGB")`` does.
+Files and bytes are decoded in C++ (JPEG, PNG, WebP) to RGB as transformers'
+``load_image`` does (PIL's ``Image.open``, EXIF transpose, ``convert("RGB")``).
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ __all__ = [
 
 
 def load_image(source, *, max_pixels: int = 0) -> np.ndarray:
-    """Decode a JPEG/PNG/WebP file path or bytes to an HxWx3 uint8 RGB array.
+    """Decode a JPEG/PNG/WebP file path or bytes to an HxWx3 uint8 RGB array, EXIF
+    orientation applied, as transformers' ``load_image``.
 
     Images above ``max_pixels`` (default: PIL's decompression-bomb limit,
     2 * 89478485) are refused with a ``InvalidArgumentError``."""

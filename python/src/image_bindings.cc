@@ -153,7 +153,7 @@ void bind_image(py::module_& m) {
         return image_to_numpy(std::move(img));
       },
       py::arg("source"), py::arg("max_pixels") = 0,
-      "Decode a JPEG/PNG/WebP file (path) or bytes to an HxWx3 uint8 RGB array, as PIL's "
+      "Decode a JPEG/PNG/WebP file (path) or bytes to an HxWx3 uint8 RGB array (EXIF orientation applied), as PIL's "
       "Image.open(...).convert('RGB'); max_pixels 0 keeps PIL's decompression-bomb limit");
 
   py::class_<ImageProcessor>(m, "ImageProcessor")

@@ -47,8 +47,40 @@ struct DecodeJob {
   int transparent = 0;        // PNG tRNS as PIL keeps it: 1 palette index, 2 colour key
   int transparent_index = 0;
   int transparent_key[3] = {};
+  int orientation = 1;  // EXIF orientation (1: as stored)
   char message[JMSG_LENGTH_MAX + 64] = {};
 };
+
+// The EXIF Orientation tag (0x0112) of a TIFF structure (optionally behind
+// "Exif\0\0"), 1 when absent or malformed. Bounded reads only; no exceptions.
+int exif_orientation(const uint8_t* p, size_t n) {
+  if (n >= 6 && std::memcmp(p, "Exif\0\0", 6) == 0) {
+    p += 6;
+    n -= 6;
+  }
+  if (n < 8) return 1;
+  const bool little = p[0] == 'I' && p[1] == 'I';
+  if (!little && !(p[0] == 'M' && p[1] == 'M')) return 1;
+  auto u16 = [&](size_t at) -> uint32_t {
+    return little ? (p[at] | (p[at + 1] << 8)) : ((p[at] << 8) | p[at + 1]);
+  };
+  auto u32 = [&](size_t at) -> uint32_t {
+    return little ? (u16(at) | (u16(at + 2) << 16)) : ((u16(at) << 16) | u16(at + 2));
+  };
+  if (u16(2) != 42) return 1;
+  const size_t ifd = u32(4);
+  if (ifd > n || n - ifd < 2) return 1;
+  const size_t count = u16(ifd);
+  for (size_t i = 0; i < count; ++i) {
+    const size_t at = ifd + 2 + 12 * i;
+    if (at > n || n - at < 12) return 1;
+    if (u16(at) == 0x0112 && u16(at + 2) == 3) {  // SHORT
+      const uint32_t v = u16(at + 8);
+      return v >= 1 && v <= 8 ? static_cast<int>(v) : 1;
+    }
+  }
+  return 1;
+}
 
 // Grows `out` to n bytes; false when that cannot be allocated.
 bool reserve_output(DecodeJob* job, size_t n) {
@@ -106,7 +138,14 @@ int decode_jpeg_c(DecodeJob* job) {
   }
   jpeg_create_decompress(&cinfo);
   jpeg_mem_src(&cinfo, job->data, static_cast<unsigned long>(job->size));
+  jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xffff);
   jpeg_read_header(&cinfo, TRUE);
+  for (jpeg_saved_marker_ptr m = cinfo.marker_list; m != nullptr; m = m->next) {
+    if (m->marker == JPEG_APP0 + 1 && m->data_length >= 6 && std::memcmp(m->data, "Exif\0\0", 6) == 0) {
+      job->orientation = exif_orientation(m->data, m->data_length);
+      break;
+    }
+  }
   job->width = cinfo.image_width;
   job->height = cinfo.image_height;
   if (too_many_pixels(job, job->width, job->height)) {
@@ -239,7 +278,14 @@ int decode_png_c(DecodeJob* job) {
   }
   for (size_t y = 0; y < height; ++y) rows[y] = job->out->data() + y * stride;
   png_read_image(png, rows);
-  png_read_end(png, nullptr);
+  png_read_end(png, info);
+  {
+    png_bytep exif = nullptr;
+    png_uint_32 exif_size = 0;
+    if (png_get_eXIf_1(png, info, &exif_size, &exif) != 0 && exif != nullptr) {
+      job->orientation = exif_orientation(exif, exif_size);
+    }
+  }
   std::free(rows);
   png_destroy_read_struct(&png, &info, nullptr);
   return kOk;
@@ -269,6 +315,35 @@ void check_dimensions(const DecodeJob& job, const std::string& source, const cha
   }
 }
 
+// PIL's ImageOps.exif_transpose: the transposition EXIF orientation 2..8 asks for.
+Image apply_orientation(Image img, int orientation) {
+  if (orientation <= 1 || orientation > 8) return img;
+  const bool swap = orientation >= 5;  // 5..8 exchange the axes
+  Image out;
+  out.width = swap ? img.height : img.width;
+  out.height = swap ? img.width : img.height;
+  out.transparent_rgb = img.transparent_rgb;
+  out.pixels.resize(img.pixels.size());
+  const int64_t W = img.width, H = img.height;
+  for (int64_t y = 0; y < out.height; ++y) {
+    for (int64_t x = 0; x < out.width; ++x) {
+      int64_t sx = x, sy = y;
+      switch (orientation) {
+        case 2: sx = W - 1 - x; break;                      // FLIP_LEFT_RIGHT
+        case 3: sx = W - 1 - x; sy = H - 1 - y; break;      // ROTATE_180
+        case 4: sy = H - 1 - y; break;                      // FLIP_TOP_BOTTOM
+        case 5: sx = y; sy = x; break;                      // TRANSPOSE
+        case 6: sx = y; sy = H - 1 - x; break;              // ROTATE_270 (90 clockwise)
+        case 7: sx = W - 1 - y; sy = H - 1 - x; break;      // TRANSVERSE
+        case 8: sx = W - 1 - y; sy = x; break;              // ROTATE_90 (90 counter-clockwise)
+        default: break;
+      }
+      std::memcpy(out.row(y) + 3 * x, img.row(sy) + 3 * sx, 3);
+    }
+  }
+  return out;
+}
+
 Image jpeg_to_rgb(const uint8_t* data, size_t size, const std::string& source, const DecodeOptions& options) {
   std::vector<uint8_t> raw;
   DecodeJob job;
@@ -283,9 +358,10 @@ Image jpeg_to_rgb(const uint8_t* data, size_t size, const std::string& source, c
   img.width = job.width;
   img.height = job.height;
   const size_t n = static_cast<size_t>(img.width * img.height);
+  const int orientation = options.apply_exif_orientation ? job.orientation : 1;
   if (job.channels == 3) {
     img.pixels = std::move(raw);
-    return img;
+    return apply_orientation(std::move(img), orientation);
   }
   img.pixels.resize(n * 3);
   uint8_t* o = img.pixels.data();
@@ -304,7 +380,7 @@ Image jpeg_to_rgb(const uint8_t* data, size_t size, const std::string& source, c
       for (int c = 0; c < 3; ++c) o[3 * i + c] = static_cast<uint8_t>(nk - muldiv255(255 - p[c], nk));
     }
   }
-  return img;
+  return apply_orientation(std::move(img), orientation);
 }
 
 Image png_to_rgb(const uint8_t* data, size_t size, const std::string& source, const DecodeOptions& options) {
@@ -370,7 +446,19 @@ Image png_to_rgb(const uint8_t* data, size_t size, const std::string& source, co
                                                  static_cast<uint8_t>(job.transparent_key[1]),
                                                  static_cast<uint8_t>(job.transparent_key[2])};
   }
-  return img;
+  return apply_orientation(std::move(img), options.apply_exif_orientation ? job.orientation : 1);
+}
+
+// The EXIF chunk of a RIFF/WebP container, or 1.
+int webp_orientation(const uint8_t* data, size_t size) {
+  size_t at = 12;
+  while (size >= 8 && at <= size - 8) {
+    const uint32_t len = data[at + 4] | (data[at + 5] << 8) | (data[at + 6] << 16) | (static_cast<uint32_t>(data[at + 7]) << 24);
+    if (len > size - at - 8) return 1;
+    if (std::memcmp(data + at, "EXIF", 4) == 0) return exif_orientation(data + at + 8, len);
+    at += 8 + len + (len & 1);
+  }
+  return 1;
 }
 
 Image webp_to_rgb(const uint8_t* data, size_t size, const std::string& source, const DecodeOptions& options) {
@@ -403,6 +491,7 @@ Image webp_to_rgb(const uint8_t* data, size_t size, const std::string& source, c
     img.pixels.resize(n * 3);
     for (size_t i = 0; i < n; ++i) std::memcpy(&img.pixels[3 * i], &raw[4 * i], 3);
   }
+  if (options.apply_exif_orientation) img = apply_orientation(std::move(img), webp_orientation(data, size));
   return img;
 }
 

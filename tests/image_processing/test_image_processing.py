@@ -3,7 +3,8 @@ transformers' PIL-backend processors (``AutoImageProcessor(backend="pil")``,
 the slow ones; the torchvision ones do not run with this torch build).
 
 Truth is computed here at test time: Pillow decodes the files Pillow wrote
-(``transformers.image_utils.load_image``, i.e. ``Image.open(f).convert("RGB")``)
+(``transformers.image_utils.load_image``, i.e. ``Image.open(f)``, EXIF transpose,
+``convert("RGB")``)
 and transformers turns them into ``pixel_values``. 50 images of odd sizes
 (1x1 to 700x500), modes RGB, RGBA, L, LA, P (and 1, I;16, CMYK) and formats
 PNG (also interlaced), JPEG and WebP (lossy and lossless) are generated once
@@ -156,6 +157,22 @@ def test_decoded_pixels_equal_pillow(oc, hf, images):
         # Same libjpeg-turbo IDCT (islow) and upsampling, same libwebp: exact everywhere.
         assert np.array_equal(got, ref), f"{path.name}: max diff {np.abs(got.astype(int) - ref).max()}"
         assert np.array_equal(oc.load_image(path.read_bytes()), ref), path.name
+
+
+def test_exif_orientation_as_transformers_load_image(oc, hf):
+    """transformers' load_image applies ImageOps.exif_transpose: every orientation, every format."""
+    _, image_utils = hf
+    rng = np.random.default_rng(5)
+    pixels = _content(rng, 5, 7, 3)
+    for fmt in ("JPEG", "PNG", "WEBP"):
+        for orientation in range(1, 9):
+            exif = Image.Exif()
+            exif[0x0112] = orientation
+            buf = io.BytesIO()
+            Image.fromarray(pixels).save(buf, fmt, exif=exif.tobytes(), **({"lossless": True} if fmt == "WEBP" else {}))
+            ref = np.asarray(image_utils.load_image(Image.open(io.BytesIO(buf.getvalue()))))
+            got = oc.load_image(buf.getvalue())
+            assert got.shape == ref.shape and np.array_equal(got, ref), (fmt, orientation, got.shape, ref.shape)
 
 
 @pytest.mark.parametrize("name", list(_configs()))

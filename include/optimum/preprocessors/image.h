@@ -1,5 +1,6 @@
 // Image decoding (JPEG with libjpeg-turbo, PNG with libpng, WebP with libwebp)
-// to 8-bit RGB, as PIL's `Image.open(f).convert("RGB")` gives it, and the
+// to 8-bit RGB, as transformers' load_image gives it (PIL's Image.open(f),
+// ImageOps.exif_transpose, convert("RGB")), and the
 // PIL-equivalent transforms the image processors are built from (resize with
 // PIL's resampling filters, transformers' center crop).
 #pragma once
@@ -40,6 +41,9 @@ struct DecodeOptions {
   // Images with more pixels than this are refused before any pixel buffer is
   // allocated (PIL's DecompressionBombError threshold by default).
   int64_t max_pixels = 2 * kPilMaxImagePixels;
+  // Transpose as the EXIF Orientation tag (JPEG APP1, PNG eXIf, WebP EXIF)
+  // says, as transformers' load_image does (PIL's ImageOps.exif_transpose).
+  bool apply_exif_orientation = true;
   // Largest file load_image reads (bytes).
   uint64_t max_file_bytes = uint64_t{1} << 30;
 };

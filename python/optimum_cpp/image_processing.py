@@ -83,8 +83,10 @@ def _as_input(image, convert_rgb: bool):
 class BaseImageProcessor:
     """An image processor backed by the C++ engine."""
 
-    def __init__(self, native: _NativeImageProcessor):
+    def __init__(self, native: _NativeImageProcessor, config: dict | None = None, source: str = "config"):
         self._native = native
+        self._config = config  # the JSON it was built from (read lazily for call-time overrides)
+        self._source = source
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, **kwargs) -> "BaseImageProcessor":
@@ -96,13 +98,13 @@ class BaseImageProcessor:
         kwargs.pop("backend", None)
         config_file = os.path.join(path, "preprocessor_config.json") if os.path.isdir(path) else path
         if not kwargs and cls._family is None:
-            return cls(_NativeImageProcessor.from_pretrained(config_file))
+            return cls(_NativeImageProcessor.from_pretrained(config_file), None, config_file)
         with open(config_file, encoding="utf-8") as f:
             config = json.load(f)
         config.update(kwargs)
         if cls._family is not None:
             config["image_processor_type"] = cls._family
-        return cls(_NativeImageProcessor.from_json(json.dumps(config), config_file))
+        return cls(_NativeImageProcessor.from_json(json.dumps(config), config_file), config, config_file)
 
     @classmethod
     def from_dict(cls, config: dict, **kwargs) -> "BaseImageProcessor":
@@ -110,7 +112,7 @@ class BaseImageProcessor:
         config = dict(config, **kwargs)
         if cls._family is not None:
             config["image_processor_type"] = cls._family
-        return cls(_NativeImageProcessor.from_json(json.dumps(config), "config dict"))
+        return cls(_NativeImageProcessor.from_json(json.dumps(config), "config dict"), config, "config dict")
 
     _family: str | None = None
 
@@ -128,16 +130,26 @@ class BaseImageProcessor:
     def __call__(self, images, return_tensors: str | None = "np", **kwargs) -> BatchFeature:
         return self.preprocess(images, return_tensors=return_tensors, **kwargs)
 
-    def preprocess(self, images, return_tensors: str | None = "np", max_pixels: int = 0) -> BatchFeature:
-        """``pixel_values`` float32 ``[N, 3, H, W]`` for one image or a list of images."""
+    def preprocess(self, images, return_tensors: str | None = "np", max_pixels: int = 0, **kwargs) -> BatchFeature:
+        """``pixel_values`` float32 ``[N, 3, H, W]`` for one image or a list of images. Keyword
+        arguments (``size``, ``resample``, ``do_center_crop``, ...) override the config for this
+        call, as in transformers."""
         if return_tensors not in (None, "np", "pt"):
             raise ValueError(f"return_tensors must be 'np' or 'pt', got {return_tensors!r}")
-        convert = self._native.config["do_convert_rgb"]
+        native = self._native
+        if kwargs:
+            if self._config is None:
+                with open(self._source, encoding="utf-8") as f:
+                    self._config = json.load(f)
+            config = dict(self._config, **{k: v for k, v in kwargs.items() if v is not None})
+            config["image_processor_type"] = native.config["image_processor_type"]
+            native = _NativeImageProcessor.from_json(json.dumps(config), f"{self._source} (with call arguments)")
+        convert = native.config["do_convert_rgb"]
         if isinstance(images, (list, tuple)):
             inputs = [_as_input(im, convert) for im in images]
         else:
             inputs = [_as_input(images, convert)]
-        pixel_values = self._native.preprocess(inputs, max_pixels)
+        pixel_values = native.preprocess(inputs, max_pixels)
         if return_tensors == "pt":
             import torch
 

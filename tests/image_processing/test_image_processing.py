@@ -195,6 +195,22 @@ def test_pixel_values_match_transformers(oc, hf, images, config_dirs, name):
         assert np.array_equal(ours(pil_images[k])["pixel_values"][0], got[k])
 
 
+def test_call_time_overrides(oc, hf, images, config_dirs):
+    """Keyword arguments of the call override the config, as transformers' preprocess takes them."""
+    transformers, image_utils = hf
+    d = config_dirs["vit_default_bilinear"]
+    ref_proc = transformers.AutoImageProcessor.from_pretrained(str(d), backend="pil")
+    ours = oc.AutoImageProcessor.from_pretrained(d)
+    paths = [str(p) for p, _, _ in images[:8]]
+    pil_images = [image_utils.load_image(p) for p in paths]
+    for kwargs in ({"size": {"height": 20, "width": 31}, "resample": 3},
+                   {"do_center_crop": True, "crop_size": {"height": 100, "width": 90}, "do_normalize": False}):
+        ref = ref_proc(pil_images, return_tensors="np", **kwargs)["pixel_values"]
+        got = ours(paths, **kwargs)["pixel_values"]
+        assert got.shape == ref.shape and np.abs(got - ref).max() <= 1e-3, kwargs
+    assert ours.config["size"] == {"height": 224, "width": 224}  # the processor itself is unchanged
+
+
 def test_uint8_arrays_and_convert_rgb(oc, hf, config_dirs):
     """HxWxC uint8 arrays (and PIL RGBA images) as transformers takes them: CLIP's
     do_convert_rgb composites alpha onto white and repeats gray."""

@@ -45,6 +45,7 @@ from .causal_lm import AutoModelForCausalLM
 from .streamers import TextIteratorStreamer, TextStreamer
 from .tokenization import AutoTokenizer, BatchEncoding, PreTrainedTokenizer
 from .configuration import PretrainedConfig
+from .feature_extraction import AutoFeatureExtractor, BatchFeature, WhisperFeatureExtractor, load_audio, resample
 from .decoder_heads import DecoderForSequenceClassification, DecoderModel
 from .decoder_heads import decoder_model_type as _decoder_model_type
 
@@ -52,6 +53,7 @@ _DECODER_HEADS = {"feature-extraction": DecoderModel, "text-classification": Dec
 
 __all__ = [
     "AccessDeniedError",
+    "AutoFeatureExtractor",
     "AutoModel",
     "AutoModelForCausalLM",
     "AutoModelForMaskedLM",
@@ -61,6 +63,7 @@ __all__ = [
     "AutoModelForTokenClassification",
     "AutoTokenizer",
     "BatchEncoding",
+    "BatchFeature",
     "PreTrainedConfig",
     "PretrainedConfig",
     "PreTrainedTokenizer",
@@ -86,7 +89,10 @@ __all__ = [
     "Tokenizer",
     "UnsupportedError",
     "ValidationError",
+    "WhisperFeatureExtractor",
     "get_num_threads",
+    "load_audio",
+    "resample",
     "pipeline",
     "push_folder_to_hub",
     "set_num_threads",

@@ -23,20 +23,20 @@ std::mutex& fftw_planner_mutex() {
 }
 
 struct FftwFree {
-  void operator()(void* p) const { fftwf_free(p); }
+  void operator()(void* p) const { fftw_free(p); }
 };
-using FftwFloats = std::unique_ptr<float, FftwFree>;
-using FftwComplex = std::unique_ptr<fftwf_complex, FftwFree>;
+using FftwReals = std::unique_ptr<double, FftwFree>;
+using FftwComplex = std::unique_ptr<fftw_complex, FftwFree>;
 
-FftwFloats alloc_real(int64_t n) {
-  auto* p = static_cast<float*>(fftwf_malloc(sizeof(float) * static_cast<size_t>(n)));
-  if (p == nullptr) throw Error("fftwf_malloc failed for " + std::to_string(n) + " floats");
-  return FftwFloats(p);
+FftwReals alloc_real(int64_t n) {
+  auto* p = static_cast<double*>(fftw_malloc(sizeof(double) * static_cast<size_t>(n)));
+  if (p == nullptr) throw Error("fftw_malloc failed for " + std::to_string(n) + " doubles");
+  return FftwReals(p);
 }
 
 FftwComplex alloc_complex(int64_t n) {
-  auto* p = static_cast<fftwf_complex*>(fftwf_malloc(sizeof(fftwf_complex) * static_cast<size_t>(n)));
-  if (p == nullptr) throw Error("fftwf_malloc failed for " + std::to_string(n) + " complex values");
+  auto* p = static_cast<fftw_complex*>(fftw_malloc(sizeof(fftw_complex) * static_cast<size_t>(n)));
+  if (p == nullptr) throw Error("fftw_malloc failed for " + std::to_string(n) + " complex values");
   return FftwComplex(p);
 }
 
@@ -165,11 +165,11 @@ std::vector<double> mel_filter_bank_slaney(int64_t num_frequency_bins, int64_t n
 }
 
 struct WhisperFeatureExtractor::Plan {
-  fftwf_plan plan = nullptr;
+  fftw_plan plan = nullptr;
   ~Plan() {
     if (plan != nullptr) {
       std::lock_guard<std::mutex> lock(fftw_planner_mutex());
-      fftwf_destroy_plan(plan);
+      fftw_destroy_plan(plan);
     }
   }
 };
@@ -181,8 +181,7 @@ WhisperFeatureExtractor::WhisperFeatureExtractor(const WhisperFeatureExtractorCo
   window_.resize(static_cast<size_t>(n_fft));
   const double pi = std::acos(-1.0);
   for (int64_t n = 0; n < n_fft; ++n) {
-    window_[static_cast<size_t>(n)] =
-        static_cast<float>(0.5 - 0.5 * std::cos(2.0 * pi * static_cast<double>(n) / static_cast<double>(n_fft)));
+    window_[static_cast<size_t>(n)] = 0.5 - 0.5 * std::cos(2.0 * pi * static_cast<double>(n) / static_cast<double>(n_fft));
   }
   const int64_t n_bins = 1 + n_fft / 2;
   const std::vector<double> bank = mel_filter_bank_slaney(n_bins, config_.feature_size, 0.0, 8000.0, config_.sampling_rate);
@@ -201,14 +200,15 @@ WhisperFeatureExtractor::WhisperFeatureExtractor(const WhisperFeatureExtractorCo
     if (hi <= lo) lo = hi = 0;  // an all-zero filter (too many mels for the bins)
     filter_start_[m] = lo;
     for (int64_t b = lo; b < hi; ++b) {
-      filter_weights_[m].push_back(static_cast<float>(bank[static_cast<size_t>(b) * n_mel + m]));
+      // Cast to float32 as transformers' torch path does (torch.from_numpy(mel_filters).to(float32)).
+      filter_weights_[m].push_back(static_cast<double>(static_cast<float>(bank[static_cast<size_t>(b) * n_mel + m])));
     }
   }
-  FftwFloats in = alloc_real(n_fft);
+  FftwReals in = alloc_real(n_fft);
   FftwComplex out = alloc_complex(n_bins);
   std::lock_guard<std::mutex> lock(fftw_planner_mutex());
   // FFTW_ESTIMATE: a deterministic plan (FFTW_MEASURE may pick another algorithm on each run).
-  plan_->plan = fftwf_plan_dft_r2c_1d(static_cast<int>(n_fft), in.get(), out.get(), FFTW_ESTIMATE);
+  plan_->plan = fftw_plan_dft_r2c_1d(static_cast<int>(n_fft), in.get(), out.get(), FFTW_ESTIMATE);
   if (plan_->plan == nullptr) throw Error("FFTW could not plan a real FFT of size " + std::to_string(n_fft));
 }
 
@@ -246,28 +246,28 @@ std::vector<float> WhisperFeatureExtractor::log_mel(std::span<const float> wavef
   const int threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(num_threads(), n_frames / 64)));
 #pragma omp parallel num_threads(threads)
   {
-    FftwFloats in = alloc_real(n_fft);
+    FftwReals in = alloc_real(n_fft);
     FftwComplex out = alloc_complex(n_bins);
-    std::vector<float> power(static_cast<size_t>(n_bins));
+    std::vector<double> power(static_cast<size_t>(n_bins));
 #pragma omp for schedule(static)
     for (int64_t f = 0; f < n_frames; ++f) {
       const int64_t start = f * hop;
-      float* buf = in.get();
+      double* buf = in.get();
       if (start >= pad && start + n_fft <= pad + length) {
         const float* src = x + (start - pad);
         for (int64_t k = 0; k < n_fft; ++k) buf[k] = src[k] * window_[static_cast<size_t>(k)];
       } else {
         for (int64_t k = 0; k < n_fft; ++k) buf[k] = sample(start + k) * window_[static_cast<size_t>(k)];
       }
-      fftwf_execute_dft_r2c(plan_->plan, in.get(), out.get());
-      const fftwf_complex* spec = out.get();
+      fftw_execute_dft_r2c(plan_->plan, in.get(), out.get());
+      const fftw_complex* spec = out.get();
       for (int64_t b = 0; b < n_bins; ++b) power[static_cast<size_t>(b)] = spec[b][0] * spec[b][0] + spec[b][1] * spec[b][1];
       for (int64_t m = 0; m < n_mel; ++m) {
         const auto& w = filter_weights_[static_cast<size_t>(m)];
-        const float* p = power.data() + filter_start_[static_cast<size_t>(m)];
+        const double* p = power.data() + filter_start_[static_cast<size_t>(m)];
         double acc = 0.0;
-        for (size_t k = 0; k < w.size(); ++k) acc += static_cast<double>(w[k]) * p[k];
-        mel[static_cast<size_t>(m * n_frames + f)] = std::log10(std::max(static_cast<float>(acc), 1e-10f));
+        for (size_t k = 0; k < w.size(); ++k) acc += w[k] * p[k];
+        mel[static_cast<size_t>(m * n_frames + f)] = static_cast<float>(std::log10(std::max(acc, 1e-10)));
       }
     }
   }

@@ -32,13 +32,27 @@ CLI = pathlib.Path(os.environ.get("OPTIMUM_BUILD_DIR", ROOT / "build")) / "optim
 ATOL = 1e-4  # the issue's tolerance on log-mel features
 
 
+_SAVED = {}
+
+
+def _saved_extractors(bins, tmp_path_factory):
+    """(folder, transformers' extractor, ours) for a config saved by transformers' save_pretrained."""
+    if bins not in _SAVED:
+        folder = tmp_path_factory.mktemp(f"whisper_fe_{bins}")
+        transformers.WhisperFeatureExtractor(feature_size=bins).save_pretrained(folder)
+        _SAVED[bins] = (folder, transformers.WhisperFeatureExtractor.from_pretrained(folder),
+                        oc.WhisperFeatureExtractor.from_pretrained(folder))
+    return _SAVED[bins]
+
+
 @pytest.fixture(scope="module", params=[80, 128], ids=["80bins", "128bins"])
 def extractors(request, tmp_path_factory):
-    folder = tmp_path_factory.mktemp(f"whisper_fe_{request.param}")
-    transformers.WhisperFeatureExtractor(feature_size=request.param).save_pretrained(folder)
-    theirs = transformers.WhisperFeatureExtractor.from_pretrained(folder)
-    ours = oc.WhisperFeatureExtractor.from_pretrained(folder)
-    return folder, theirs, ours
+    return _saved_extractors(request.param, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def extractors80(tmp_path_factory):
+    return _saved_extractors(80, tmp_path_factory)
 
 
 def _signals():
@@ -126,8 +140,8 @@ def _compare(theirs, ours, batch, **kwargs):
     return got
 
 
-def test_batches_with_padding_and_masks(extractors):
-    _, theirs, ours = extractors
+def test_batches_with_padding_and_masks(extractors80):
+    _, theirs, ours = extractors80
     batch = [_at_16k(r, x) for _, r, x in (SIGNALS[0], SIGNALS[7], SIGNALS[14], SIGNALS[19])]  # 1 s .. 40 s
     got = _compare(theirs, ours, batch, return_attention_mask=True)
     assert got["input_features"].shape[0] == 4 and got["attention_mask"].shape == (4, 3000)
@@ -157,8 +171,8 @@ def test_config_mask_default_and_left_padding(tmp_path):
     _compare(theirs, ours, batch, padding="longest", return_attention_mask=True)
 
 
-def test_sampling_rate_mismatch_is_refused_like_transformers(extractors):
-    _, theirs, ours = extractors
+def test_sampling_rate_mismatch_is_refused_like_transformers(extractors80):
+    _, theirs, ours = extractors80
     x = SIGNALS[1][2]
     with pytest.raises(ValueError, match="8000"):
         theirs(x, sampling_rate=8000)
@@ -292,8 +306,8 @@ def test_missing_file_and_limits(tmp_path):
         oc.load_audio(_wav_bytes(n=5000), max_frames=1000)
 
 
-def test_features_cli(tmp_path, extractors):
-    folder, theirs, _ = extractors
+def test_features_cli(tmp_path, extractors80):
+    folder, theirs, _ = extractors80
     assert CLI.is_file(), f"{CLI} is missing: build the optimum-cpp target"
     wav = tmp_path / "a.wav"
     x = SIGNALS[2][2]  # 44.1 kHz: the CLI resamples to the extractor's rate

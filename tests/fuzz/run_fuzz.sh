@@ -16,7 +16,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 build="${1:?usage: run_fuzz.sh <build-dir> [target...]}"
 shift
 targets=("$@")
-if [ ${#targets[@]} -eq 0 ]; then targets=(safetensors pickle torch_zip config tokenizer export_record multipart v2_request properties archive openai_generate jinja gguf); fi
+if [ ${#targets[@]} -eq 0 ]; then targets=(safetensors pickle torch_zip config tokenizer export_record multipart v2_request properties archive openai_generate jinja gguf audio); fi
 seconds="${FUZZ_SECONDS:-60}"
 rss="${FUZZ_RSS_MB:-2048}"
 timeout="${FUZZ_TIMEOUT:-10}"

@@ -144,6 +144,7 @@ std::vector<float> resample(std::span<const float> samples, int from_rate, int t
   }
   if (from_rate == to_rate) return {samples.begin(), samples.end()};
   const auto n = static_cast<int64_t>(samples.size());
+  if (n > (int64_t{1} << 40)) throw InvalidArgument("resample: " + std::to_string(n) + " samples is more than 2^40");
   // ceil(n * to / from), as transformers computes the resampled length.
   const int64_t out_len = (n * to_rate + from_rate - 1) / from_rate;
   if (out_len > max_samples) {

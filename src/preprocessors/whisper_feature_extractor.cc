@@ -2,6 +2,7 @@
 // feature_extraction_whisper.py with its torch STFT path, which is the one
 // transformers runs when torch is installed.
 #include <fftw3.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -244,11 +245,20 @@ std::vector<float> WhisperFeatureExtractor::log_mel(std::span<const float> wavef
     return x[j];
   };
   const int threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(num_threads(), n_frames / 64)));
+  // Per-thread buffers, allocated here: nothing may throw inside the parallel region.
+  std::vector<FftwReals> ins;
+  std::vector<FftwComplex> outs;
+  for (int t = 0; t < threads; ++t) {
+    ins.push_back(alloc_real(n_fft));
+    outs.push_back(alloc_complex(n_bins));
+  }
+  std::vector<double> powers(static_cast<size_t>(threads * n_bins));
 #pragma omp parallel num_threads(threads)
   {
-    FftwReals in = alloc_real(n_fft);
-    FftwComplex out = alloc_complex(n_bins);
-    std::vector<double> power(static_cast<size_t>(n_bins));
+    const auto t = static_cast<size_t>(omp_get_thread_num());
+    FftwReals& in = ins[t];
+    FftwComplex& out = outs[t];
+    double* power = powers.data() + t * static_cast<size_t>(n_bins);
 #pragma omp for schedule(static)
     for (int64_t f = 0; f < n_frames; ++f) {
       const int64_t start = f * hop;
@@ -264,7 +274,7 @@ std::vector<float> WhisperFeatureExtractor::log_mel(std::span<const float> wavef
       for (int64_t b = 0; b < n_bins; ++b) power[static_cast<size_t>(b)] = spec[b][0] * spec[b][0] + spec[b][1] * spec[b][1];
       for (int64_t m = 0; m < n_mel; ++m) {
         const auto& w = filter_weights_[static_cast<size_t>(m)];
-        const double* p = power.data() + filter_start_[static_cast<size_t>(m)];
+        const double* p = power + filter_start_[static_cast<size_t>(m)];
         double acc = 0.0;
         for (size_t k = 0; k < w.size(); ++k) acc += w[k] * p[k];
         mel[static_cast<size_t>(m * n_frames + f)] = static_cast<float>(std::log10(std::max(acc, 1e-10)));
@@ -293,10 +303,14 @@ BatchFeatures WhisperFeatureExtractor::extract(const std::vector<std::span<const
   const bool with_mask = asked.value_or(config_.return_attention_mask);
   const bool normalize = options.do_normalize.value_or(false);
   int64_t max_length = options.max_length.value_or(0) != 0 ? *options.max_length : n_samples();
-  if (max_length < 0) throw InvalidArgument("max_length " + std::to_string(max_length) + " is negative");
+  if (max_length < 0 || max_length > (int64_t{1} << 40)) {
+    throw InvalidArgument("max_length " + std::to_string(max_length) + " is outside 0 to 2^40");
+  }
   if (options.pad_to_multiple_of) {
     const int64_t multiple = *options.pad_to_multiple_of;
-    if (multiple < 1) throw InvalidArgument("pad_to_multiple_of " + std::to_string(multiple) + " must be >= 1");
+    if (multiple < 1 || multiple > (int64_t{1} << 31)) {
+      throw InvalidArgument("pad_to_multiple_of " + std::to_string(multiple) + " is outside 1 to 2^31");
+    }
     if (max_length % multiple != 0) max_length = (max_length / multiple + 1) * multiple;
   }
   // Truncation (to max_length rounded up to pad_to_multiple_of).
@@ -316,6 +330,16 @@ BatchFeatures WhisperFeatureExtractor::extract(const std::vector<std::span<const
       target = (target / *options.pad_to_multiple_of + 1) * *options.pad_to_multiple_of;
     }
     padding = Padding::kMaxLength;
+  }
+  // Bound what one call allocates (a hostile max_length): 2^31 samples per item, as the config's n_samples.
+  const int64_t longest_item = [&] {
+    int64_t n = 0;
+    for (const auto& item : items) n = std::max<int64_t>(n, static_cast<int64_t>(item.size()));
+    return n;
+  }();
+  if (std::max(longest_item, padding == Padding::kDoNotPad ? int64_t{0} : target) > (int64_t{1} << 31)) {
+    throw InvalidArgument("WhisperFeatureExtractor: padding or input length " +
+                          std::to_string(std::max(longest_item, target)) + " samples is more than 2^31");
   }
   const bool left = config_.padding_side == "left";
   std::vector<std::vector<float>> padded(items.size());

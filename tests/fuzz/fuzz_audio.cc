@@ -12,8 +12,11 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace optimum::preprocessors;
-  static const WhisperFeatureExtractor extractor(
-      WhisperFeatureExtractorConfig::from_json(optimum::io::Json{{"chunk_length", 1}}, "fuzz"));
+  static const WhisperFeatureExtractor extractor([] {
+    WhisperFeatureExtractorConfig c;
+    c.chunk_length = 1;
+    return c;
+  }());
   AudioLimits limits;
   limits.max_frames = int64_t{1} << 20;  // bounded work per input
   optimum::fuzz::accept_or_refuse([&] {

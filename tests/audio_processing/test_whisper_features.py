@@ -325,3 +325,39 @@ def test_features_cli(tmp_path, extractors80):
     bad = subprocess.run([str(CLI), "features", str(folder), "--audio", str(tmp_path / "missing.wav")],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and "missing.wav" in bad.stderr
+
+
+def test_nested_processor_config_wins_as_in_transformers(tmp_path):
+    transformers.WhisperFeatureExtractor(feature_size=80).save_pretrained(tmp_path)
+    nested = transformers.WhisperFeatureExtractor(feature_size=128, hop_length=200).to_dict()
+    (tmp_path / "processor_config.json").write_text(json.dumps({"feature_extractor": nested}))
+    theirs = transformers.AutoFeatureExtractor.from_pretrained(tmp_path)
+    ours = oc.AutoFeatureExtractor.from_pretrained(tmp_path)
+    assert (ours.feature_size, ours.hop_length) == (theirs.feature_size, theirs.hop_length) == (128, 200)
+    x = SIGNALS[7][2]
+    _compare(theirs, ours, x)
+
+
+def test_threads_share_one_extractor(tmp_path, extractors80):
+    """Extraction and decoding release the GIL; FFTW plans are made under a lock (extractors built
+    in threads too): results from 4 threads equal the sequential ones."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    folder, _, ours = extractors80
+    items = [SIGNALS[i][2] for i in (0, 7, 10, 13, 15, 17)]
+    items = [x if SIGNALS[i][1] == 16000 else oc.resample(x, SIGNALS[i][1], 16000)
+             for i, x in zip((0, 7, 10, 13, 15, 17), items)]
+    sequential = [ours(x, sampling_rate=16000)["input_features"] for x in items]
+    wav = tmp_path / "t.wav"
+    sf.write(wav, items[0], 16000, subtype="PCM_16")
+
+    def work(i):
+        fe = oc.WhisperFeatureExtractor.from_pretrained(folder) if i % 2 else ours
+        audio, _ = oc.load_audio(wav)
+        return fe(items[i % len(items)], sampling_rate=16000)["input_features"], audio
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(work, range(12)))
+    for i, (features, audio) in enumerate(results):
+        np.testing.assert_array_equal(features, sequential[i % len(items)])
+        np.testing.assert_array_equal(audio, sf.read(wav, dtype="float32")[0])

@@ -361,3 +361,28 @@ def test_threads_share_one_extractor(tmp_path, extractors80):
     for i, (features, audio) in enumerate(results):
         np.testing.assert_array_equal(features, sequential[i % len(items)])
         np.testing.assert_array_equal(audio, sf.read(wav, dtype="float32")[0])
+
+
+def test_resampler_is_transformers_load_audio_soxr():
+    """python-soxr (transformers' resampler, requirements-test.txt) gives the same samples bit for bit;
+    transformers' load_audio(backend="soundfile") equals load_audio(path, sampling_rate)."""
+    soxr = pytest.importorskip("soxr", reason="python-soxr is not installed (python/requirements-test.txt pins it)")
+    import math
+
+    from transformers.audio_utils import load_audio
+
+    rng = np.random.default_rng(11)
+    for from_rate, to_rate in [(44100, 16000), (48000, 16000), (8000, 16000), (22050, 16000), (16000, 44100)]:
+        x = (0.3 * rng.standard_normal(int(from_rate * 1.3))).astype(np.float32)
+        n = math.ceil(x.size * to_rate / from_rate)
+        ref = soxr.resample(x, from_rate, to_rate, quality="soxr_hq")
+        ref = np.pad(ref, (0, max(0, n - len(ref))))[:n]
+        np.testing.assert_array_equal(oc.resample(x, from_rate, to_rate), ref)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "stereo.flac")
+        sf.write(path, (0.3 * rng.standard_normal((44100 * 2, 2))).astype(np.float32), 44100, subtype="PCM_24")
+        ours, rate = oc.load_audio(path, sampling_rate=16000)
+        assert rate == 16000
+        np.testing.assert_array_equal(ours, load_audio(path, 16000, backend="soundfile"))

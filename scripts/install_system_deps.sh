@@ -8,4 +8,4 @@ exec "$(dirname "$0")/install_debs.sh" \
   libutf8proc-dev libpcre2-dev libcurl4-openssl-dev \
   libboost-dev libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
   libzip-dev libarchive-dev libyaml-cpp-dev wrk \
-  libonnx-dev libsndfile1-dev libfftw3-dev libjpeg-dev libpng-dev libwebp-dev
+  libonnx-dev libsndfile1-dev libsoxr-dev libfftw3-dev libjpeg-dev libpng-dev libwebp-dev

@@ -45,9 +45,9 @@ from .causal_lm import AutoModelForCausalLM
 from .streamers import TextIteratorStreamer, TextStreamer
 from .tokenization import AutoTokenizer, BatchEncoding, PreTrainedTokenizer
 from .configuration import PretrainedConfig
+from .feature_extraction import AutoFeatureExtractor, BatchFeature, WhisperFeatureExtractor, load_audio, resample
 from .image_processing import (
     AutoImageProcessor,
-    BatchFeature,
     CLIPImageProcessor,
     ConvNextImageProcessor,
     ViTImageProcessor,
@@ -60,6 +60,7 @@ _DECODER_HEADS = {"feature-extraction": DecoderModel, "text-classification": Dec
 
 __all__ = [
     "AccessDeniedError",
+    "AutoFeatureExtractor",
     "AutoModel",
     "AutoModelForCausalLM",
     "AutoModelForMaskedLM",
@@ -69,12 +70,12 @@ __all__ = [
     "AutoModelForTokenClassification",
     "AutoTokenizer",
     "AutoImageProcessor",
-    "BatchFeature",
     "CLIPImageProcessor",
     "ConvNextImageProcessor",
     "ViTImageProcessor",
     "load_image",
     "BatchEncoding",
+    "BatchFeature",
     "PreTrainedConfig",
     "PretrainedConfig",
     "PreTrainedTokenizer",
@@ -100,7 +101,10 @@ __all__ = [
     "Tokenizer",
     "UnsupportedError",
     "ValidationError",
+    "WhisperFeatureExtractor",
     "get_num_threads",
+    "load_audio",
+    "resample",
     "pipeline",
     "push_folder_to_hub",
     "set_num_threads",

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ._C import ImageProcessor as _NativeImageProcessor
+from .feature_extraction import BatchFeature
 from ._C import load_image as _load_image
 from ._C import supported_image_processors
 
@@ -41,16 +42,6 @@ def load_image(source, *, max_pixels: int = 0) -> np.ndarray:
     if isinstance(source, os.PathLike):
         source = os.fspath(source)
     return _load_image(source, max_pixels)
-
-
-class BatchFeature(dict):
-    """Processor outputs by name; ``out.pixel_values`` and ``out["pixel_values"]`` both work."""
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
 
 
 def _as_input(image, convert_rgb: bool):

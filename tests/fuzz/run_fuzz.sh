@@ -16,12 +16,13 @@ here="$(cd "$(dirname "$0")" && pwd)"
 build="${1:?usage: run_fuzz.sh <build-dir> [target...]}"
 shift
 targets=("$@")
-if [ ${#targets[@]} -eq 0 ]; then targets=(safetensors pickle torch_zip config tokenizer export_record multipart v2_request properties archive openai_generate jinja gguf); fi
+if [ ${#targets[@]} -eq 0 ]; then targets=(safetensors pickle torch_zip config tokenizer export_record multipart v2_request properties archive openai_generate jinja gguf audio); fi
 seconds="${FUZZ_SECONDS:-60}"
 rss="${FUZZ_RSS_MB:-2048}"
 timeout="${FUZZ_TIMEOUT:-10}"
 
 export ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1:${ASAN_OPTIONS:-}"
+export LSAN_OPTIONS="suppressions=$here/lsan_suppressions.txt:${LSAN_OPTIONS:-}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}"
 
 declare -A dicts=([config]=json.dict [tokenizer]=json.dict [safetensors]=json.dict [export_record]=json.dict [multipart]=json.dict [v2_request]=json.dict [openai_generate]=json.dict)

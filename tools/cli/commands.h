@@ -30,6 +30,8 @@ void add_serve_command(CLI::App& app);
 void add_archive_command(CLI::App& app);
 // `preprocess-image`: decode images and run a folder's image processor on them.
 void add_image_command(CLI::App& app);
+// `features`: a speech feature extractor on an audio file (shape and statistics as JSON, .npy out).
+void add_features_command(CLI::App& app);
 // `cache list|clean`: the export cache.
 void add_cache_command(CLI::App& app);
 // `prepare`: TorchServe's setup_config.json to a saved model and its archive.

@@ -33,16 +33,6 @@ int32_t relative_bucket(int64_t relative_position) {
   return static_cast<int32_t>(ret + large);
 }
 
-// Rows [off*h, (off+1)*h) of a fused Q/K/V Linear.
-models::Linear slice_linear(const models::Linear& l, int64_t part, int64_t h) {
-  models::Linear out;
-  out.in = l.in;
-  out.out = h;
-  out.weight = Tensor::from_data(DType::F32, {h, l.in}, l.weight.data<float>() + part * h * l.in);
-  if (l.bias.defined()) out.bias = Tensor::from_data(DType::F32, {h}, l.bias.data<float>() + part * h);
-  return out;
-}
-
 // Token id that marks padding when positions come from input_ids (MPNet hard-codes 1).
 int64_t padding_index(const config::EncoderConfig& c) { return c.model_type == "mpnet" ? 1 : c.pad_token_id; }
 
@@ -122,8 +112,8 @@ std::string encoder_layer(GraphBuilder& g, const config::EncoderConfig& c, const
   g.set_scope("/" + name + "/attention");
   const std::string q = split_heads(g, linear(g, x, slice_linear(l.qkv, 0, h), name + ".attention.query"), heads, hd);
   const std::string k =
-      split_heads(g, linear(g, x, slice_linear(l.qkv, 1, h), name + ".attention.key"), heads, hd, true);
-  const std::string v = split_heads(g, linear(g, x, slice_linear(l.qkv, 2, h), name + ".attention.value"), heads, hd);
+      split_heads(g, linear(g, x, slice_linear(l.qkv, h, h), name + ".attention.key"), heads, hd, true);
+  const std::string v = split_heads(g, linear(g, x, slice_linear(l.qkv, 2 * h, h), name + ".attention.value"), heads, hd);
   const std::string scores =
       g.node("Div", {g.node("MatMul", {q, k}), g.scalar("sqrt_head_dim", static_cast<float>(std::sqrt(hd)))});
   const std::string probs = masked_softmax(g, scores, bias);

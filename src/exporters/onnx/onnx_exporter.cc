@@ -105,7 +105,10 @@ OnnxExportResult export_onnx(const fs::path& model_dir, const fs::path& output_d
   if (decoder && options.task == "auto" && (task == "text-generation" || task == "feature-extraction")) {
     task += "-with-past";
   }
-  const std::string model_type = raw_config.value("model_type", std::string());
+  if (!raw_config.is_object() || !raw_config.contains("model_type") || !raw_config.at("model_type").is_string()) {
+    throw FormatError((config_dir / "config.json").string() + ": field 'model_type' is missing or not a string");
+  }
+  const std::string model_type = raw_config.at("model_type").get<std::string>();
   const tasks::ExportConfig& export_config = tasks::get_export_config("onnx", model_type, task);
 
   OnnxExportResult result;

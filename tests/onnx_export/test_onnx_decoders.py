@@ -2,7 +2,7 @@
 position_ids and past_key_values.{i}.key/value inputs and present.{i}.key/value outputs.
 For every decoder model_type of the registry's "onnx" rows, a tiny random transformers model
 built here is exported with the CLI and run in ONNX Runtime against transformers: logits of a
-left-padded prefill (empty past) and of decode steps fed with the returned presents."""
+left-padded prefill (empty past) and of decode steps fed with the returned presents; fp16 at opset 11."""
 
 import json
 import subprocess
@@ -207,3 +207,26 @@ def test_unsupported_decoder_task_is_a_clear_error(decoder, tmp_path):
                check=False)
     assert proc.returncode != 0 and "task 'text-classification' is not supported for model_type 'llama'" in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_fp16_and_lowest_opset(decoder, tmp_path):
+    model, src = decoder("mistral")
+    out = tmp_path / "fp16"
+    cli("export", "--model", src, "--format", "onnx", "--dtype", "fp16", "--opset", "11", out)
+    onnx.checker.check_model(str(out / "model.onnx"), full_check=True)
+    session = session_for(out / "model.onnx")
+    types = {i.name: i.type for i in session.get_inputs()}
+    assert types["past_key_values.0.key"] == "tensor(float16)" and types["input_ids"] == "tensor(int64)"
+    kv, head_dim = kv_shape(model.config)
+    ids, mask, positions = left_padded(np.random.default_rng(2), model.config, 3, 10)
+    feeds = {"input_ids": ids, "attention_mask": mask, "position_ids": positions}
+    for i in range(model.config.num_hidden_layers):
+        for kind in ("key", "value"):
+            feeds[f"past_key_values.{i}.{kind}"] = np.zeros((3, kv, 0, head_dim), np.float16)
+    logits = session.run(["logits"], feeds)[0]
+    with torch.no_grad():
+        ref = model(**{k: torch.from_numpy(feeds[k]) for k in ("input_ids", "attention_mask", "position_ids")})
+    real = mask.astype(bool)
+    assert logits.dtype == np.float16
+    # fp16 weights and activations (norms and softmax in fp32): ~1e-3 relative on unit-scale logits.
+    np.testing.assert_allclose(logits[real].astype(np.float32), ref.logits.numpy()[real], atol=3e-2)

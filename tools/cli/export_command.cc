@@ -10,6 +10,7 @@
 #include "optimum/core/progress.h"
 #include "optimum/exporters/accuracy.h"
 #include "optimum/exporters/export.h"
+#include "optimum/exporters/onnx.h"
 #include "optimum/generation/language_model.h"
 #include "optimum/hub/model_id.h"
 #include "optimum/modeling/modeling.h"
@@ -29,7 +30,45 @@ struct ExportArgs {
   modeling::PushOptions push;
   std::string gguf_file;  // a GGUF decoder: written as a checkpoint folder
   bool native = false;    // a GGUF decoder: exported to the native format instead
+  std::string format = "native";  // native or onnx
+  exporters::OnnxExportOptions onnx;
+  bool no_dynamic_axes = false;
 };
+
+// --format onnx: the ONNX exporter (exporters/onnx.h) with the shared options.
+void export_onnx_command(ExportArgs& a) {
+  const char* native_only[] = {"--calibration-file", "--fallback-dtype", "--min-cosine", "--min-agreement",
+                               "--strict-accuracy", "--atol", "--gguf-file", "--native", "--push-to-hub"};
+  const bool used[] = {!a.calibration_file.empty(), a.exporter.fallback_dtype != "auto", a.exporter.min_cosine != 0,
+                       a.exporter.min_agreement != 0, a.exporter.strict_accuracy, a.atol >= 0,
+                       !a.gguf_file.empty(), a.native, !a.push_to_hub.empty()};
+  for (size_t i = 0; i < std::size(used); ++i) {
+    if (used[i]) throw InvalidArgument(std::string(native_only[i]) + " is not an option of --format onnx");
+  }
+  if (a.model.size() > 5 && a.model.compare(a.model.size() - 5, 5, ".gguf") == 0) {
+    throw InvalidArgument("--format onnx exports transformers checkpoints, not GGUF files ('" + a.model + "')");
+  }
+  exporters::OnnxExportOptions& o = a.onnx;
+  o.task = a.exporter.task;
+  o.dtype = a.exporter.dtype;
+  o.dynamic_axes = !a.no_dynamic_axes;
+  o.batch_size = a.exporter.batch_size;
+  o.sequence_length = a.exporter.sequence_length;
+  const modeling::ResolvedModel src = modeling::resolve(check_local_path(a.model, "--model"), a.hub);
+  o.source_id = a.model;
+  o.source_commit = src.commit;
+  o.revision = a.hub.revision;
+  o.subfolder = a.hub.subfolder;
+  o.config_dir = src.config_dir;
+  std::optional<ProgressStep> step(std::in_place, "export", a.model + " -> " + a.output + " (onnx)");
+  const exporters::OnnxExportResult r = exporters::export_onnx(src.folder, a.output, o);
+  step.reset();
+  inform("exported " + r.model_type + " (" + r.task + ") to " + (r.output_dir / "model.onnx").string() + ": opset " +
+         std::to_string(r.opset) + ", " + r.dtype + ", " + std::to_string(r.nodes) + " nodes, " +
+         std::to_string(r.parameters) + " parameters" + (r.external_data ? ", weights in model.onnx_data" : "") +
+         "; ONNX checker with shape inference passed; " + std::to_string(r.preprocessors.size()) +
+         " preprocessor files");
+}
 
 // Logits [tokens, vocab] of `ids` run as one prompt.
 Tensor prompt_logits(const generation::LanguageModel& lm, const std::vector<int64_t>& ids) {
@@ -104,14 +143,14 @@ exporters::ExportResult export_gguf_native(const std::string& model, const std::
 void add_export_command(CLI::App& app) {
   auto a = std::make_shared<ExportArgs>();
   CLI::App* cmd =
-      app.add_subcommand("export", "Export a checkpoint to the native format, validated against its source");
+      app.add_subcommand("export", "Export a checkpoint to the native format (validated against its source) or to ONNX (--format onnx)");
   cmd->add_option("--model,-m", a->model, "Hub model id, local folder or local .gguf file (a causal LM)")->required();
   cmd->add_option("--task", a->exporter.task,
                   "Task (auto: inferred from the folder; Optimum synonyms accepted)")
       ->capture_default_str();
   cmd->add_option("--dtype", a->exporter.dtype,
                   "Precision of the encoder-layer Linears: fp32, bf16 or int8 (per-channel int8 weights, "
-                  "per-token dynamic activation quantization); bf16/int8 run the accuracy guard")
+                  "per-token dynamic activation quantization); bf16/int8 run the accuracy guard. --format onnx: fp32 or fp16")
       ->capture_default_str();
   cmd->add_option("--calibration-file,--calibration_file", a->calibration_file,
                   "Accuracy guard inputs: one text per line (default: built-in English sentences)");
@@ -141,11 +180,13 @@ void add_export_command(CLI::App& app) {
   cmd->add_flag("--private", a->push.private_repo, "With --push-to-hub: create the repository private");
   cmd->add_option("--atol", a->atol, "Validation tolerance (default: the registry's, 1e-4 for encoders)");
   cmd->add_option("--batch-size,--batch_size", a->exporter.batch_size,
-                  "Validate the export on this batch size (default: batch sizes 1 and 3)")
+                  "Validate the export on this batch size (default: batch sizes 1 and 3); --format onnx with "
+                  "--no-dynamic-axes: the fixed batch size")
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--sequence-length,--sequence_length", a->exporter.sequence_length,
                   "Validate the export on this sequence length, at most the model's positions (default: two "
-                  "lengths, 8 and 33 for encoders, 5 and 11 for decoders)")
+                  "lengths, 8 and 33 for encoders, 5 and 11 for decoders); --format onnx with --no-dynamic-axes: the "
+                  "fixed sequence length")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   cmd->add_option("--gguf-file,--gguf_file", a->gguf_file,
                   "A GGUF causal LM in the --model folder: written as a checkpoint folder (f32 safetensors, "
@@ -154,8 +195,29 @@ void add_export_command(CLI::App& app) {
                 "With a GGUF file (--gguf-file or --model FILE.gguf): export to the native format (engine layout, "
                 "--dtype fp32/bf16/int8 with the causal-LM accuracy guard, optimum_export.json) instead of a "
                 "checkpoint folder");
+  cmd->add_option("--format", a->format,
+                  "Export format: native (this engine's folder) or onnx (an Optimum-compatible model.onnx for ONNX "
+                  "Runtime, Optimum's ORTModel classes and transformers.js; --dtype fp32 or fp16)")
+      ->check(CLI::IsMember({"native", "onnx"}))
+      ->capture_default_str();
+  cmd->add_option("--opset", a->onnx.opset,
+                  "--format onnx: ONNX opset (11..17; LayerNormalization from 17, decomposed below)")
+      ->capture_default_str();
+  cmd->add_flag("--no-dynamic-axes,--no_dynamic_axes", a->no_dynamic_axes,
+                "--format onnx: fix every input/output axis to --batch-size x --sequence-length (default 2 x 16)");
+  cmd->add_flag("--monolith", a->onnx.monolith,
+                "--format onnx: decoders as one model.onnx (the default and only layout today)");
+  cmd->add_flag("--external-data,--external_data", a->onnx.external_data,
+                "--format onnx: weights in model.onnx_data next to model.onnx (automatic above 2 GB)");
   cmd->add_option("output", a->output, "Output folder")->required();
   cmd->callback([a] {
+    if (a->format == "onnx") {
+      export_onnx_command(*a);
+      return;
+    }
+    if (a->no_dynamic_axes || a->onnx.monolith || a->onnx.external_data || a->onnx.opset != exporters::kOnnxDefaultOpset) {
+      throw InvalidArgument("--opset, --no-dynamic-axes, --monolith and --external-data are options of --format onnx");
+    }
     const bool gguf_model = a->model.size() > 5 && a->model.compare(a->model.size() - 5, 5, ".gguf") == 0;
     if ((!a->gguf_file.empty() || gguf_model) && !a->native) {
       if (!a->push_to_hub.empty()) throw InvalidArgument("--push-to-hub is not supported with --gguf-file");

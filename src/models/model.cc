@@ -37,6 +37,11 @@ std::shared_ptr<const EncoderModel> EncoderModel::load(const std::filesystem::pa
     const std::string record = (dir / kExportFile).string();
     const io::Json meta = io::read_json(dir / kExportFile);
     if (!meta.is_object()) throw FormatError(record + ": expected a JSON object");
+    if (meta.value("format", std::string()) == "onnx") {
+      throw Unsupported(dir.string() + " is an ONNX export (" + record +
+                        " says format 'onnx'): run its model.onnx with ONNX Runtime (optimum's ORTModel); "
+                        "optimum-cpp loads native exports and source checkpoints");
+    }
     if (!meta.contains("layout")) throw FormatError(record + ": field 'layout' is missing");
     if (meta.contains("dtype") && !meta["dtype"].is_string()) {
       throw FormatError(record + ": field 'dtype' must be a string, got " + meta["dtype"].dump());

@@ -315,3 +315,10 @@ def test_mpnet_relative_bias_does_not_grow_with_the_position_table(tmp_path):
                         np.random.default_rng(5))
     got = session_for(out / "model.onnx").run(["last_hidden_state"], feeds)[0]
     np.testing.assert_allclose(got, reference(model, feeds).last_hidden_state.numpy(), atol=1e-4)
+
+
+def test_loading_an_onnx_folder_in_the_engine_says_what_it_is(exported):
+    _, out = exported("bert", "feature-extraction")
+    with pytest.raises(Exception, match="is an ONNX export") as err:
+        oc.AutoModel.from_pretrained(out)
+    assert "ONNX Runtime" in str(err.value) and "optimum_export.json" in str(err.value)

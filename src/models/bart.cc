@@ -68,7 +68,9 @@ Seq2SeqConfig parse_bart_like(const io::Json& j, const std::string& source, cons
                                                                      : 1.0;
     c.final_logits_bias = true;
     c.pad_token_id = int_or(j, "pad_token_id", d.pad_token_id);
-    c.decoder_start_token_id = int_or(j, "decoder_start_token_id", d.decoder_start_token_id);
+    // generate() falls back to bos_token_id when decoder_start_token_id is unset (mbart).
+    c.decoder_start_token_id =
+        int_or(j, "decoder_start_token_id", int_or(j, "bos_token_id", d.decoder_start_token_id));
     return c;
   });
 }

@@ -42,6 +42,7 @@ from ._C import (
 from . import util
 from .sentence_transformer import SentenceTransformer
 from .causal_lm import AutoModelForCausalLM
+from .seq2seq_lm import AutoModelForSeq2SeqLM
 from .streamers import TextIteratorStreamer, TextStreamer
 from .tokenization import AutoTokenizer, BatchEncoding, PreTrainedTokenizer
 from .configuration import PretrainedConfig
@@ -57,6 +58,7 @@ __all__ = [
     "AutoModelForMaskedLM",
     "AutoModelForMultipleChoice",
     "AutoModelForQuestionAnswering",
+    "AutoModelForSeq2SeqLM",
     "AutoModelForSequenceClassification",
     "AutoModelForTokenClassification",
     "AutoTokenizer",

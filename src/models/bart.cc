@@ -111,6 +111,11 @@ Seq2SeqWeights load_bart_like(const Seq2SeqConfig& c, const io::WeightStore& sto
   w.embed_tokens = src.tensor(embed, {c.vocab_size, H});
   const int64_t n_pos = c.max_position_embeddings + c.position_offset;
   if (c.positions == Seq2SeqPositions::Sinusoidal) {
+    // The table is computed, not read: bound it (a hostile max_position_embeddings).
+    if (n_pos > (int64_t{1} << 20)) {
+      throw FormatError(src.source() + ": max_position_embeddings " + std::to_string(c.max_position_embeddings) +
+                        " is beyond the 1048576 sinusoidal positions this engine builds");
+    }
     // Marian's table is fixed (not saved by transformers 5; older files hold the same values).
     w.encoder_positions = w.decoder_positions = sinusoidal_positions(n_pos, H);
   } else {

@@ -55,6 +55,13 @@ Seq2SeqConfig parse_t5(const io::Json& j, const std::string& source) {
       throw FormatError(source + ": relative_attention_num_buckets must be >= 4, got " +
                         std::to_string(c.relative_buckets));
     }
+    // Distances past num_buckets / 2 fall in the logarithmic buckets, whose formula needs
+    // max_distance above every exact range (else buckets would go negative).
+    if (c.relative_max_distance <= c.relative_buckets / 2) {
+      throw FormatError(source + ": relative_attention_max_distance " + std::to_string(c.relative_max_distance) +
+                        " must exceed relative_attention_num_buckets / 2 (" + std::to_string(c.relative_buckets / 2) +
+                        ")");
+    }
     c.norm = NormKind::RmsNorm;
     c.pre_norm = true;
     c.final_norms = true;

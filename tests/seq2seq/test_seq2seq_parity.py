@@ -4,6 +4,8 @@ logits at every step within 1e-4, greedy and beam search token for token over 32
 the generation-config processors (forced BOS/EOS, no_repeat_ngram_size, suppressed tokens), and
 a padded batch equal to its items alone."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -204,3 +206,25 @@ def test_errors_name_the_value(models, tmp_path):
     _, bart, _ = models["bart"]
     with pytest.raises(ValueError, match="max_position_embeddings"):
         bart.encode(np.ones((1, 200), dtype=np.int64))
+
+
+@pytest.mark.parametrize("name,key,value,match", [
+    ("t5", "relative_attention_max_distance", 2, "relative_attention_max_distance"),
+    ("t5", "num_heads", -1, "num_heads"),
+    ("marian", "max_position_embeddings", 1 << 40, "max_position_embeddings"),
+    ("bart", "d_model", 48, "d_model|shape"),
+    ("bart", "activation_function", "not_an_act", "activation_function"),
+])
+def test_hostile_configs_fail_clearly(models, tmp_path, name, key, value, match):
+    """A config that does not fit its weights, or asks for absurd sizes, is an error naming the field."""
+    import json
+    import shutil
+
+    _, _, folder = models[name]
+    shutil.copy(os.path.join(folder, "model.safetensors"), tmp_path / "model.safetensors")
+    with open(os.path.join(folder, "config.json")) as f:
+        config = json.load(f)
+    config[key] = value
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises((ValueError, FileNotFoundError), match=match):
+        _C.Seq2SeqModel(str(tmp_path))

@@ -105,3 +105,21 @@ def test_pipeline_options(folders):
     assert "generated_token_ids" in ids[0]
     with pytest.raises(ValueError, match="not_an_option"):
         pipe(TEXTS[1], not_an_option=3)
+
+
+def test_auto_model_for_seq2seq_lm_generate(folders):
+    """A right-padded batch through AutoModelForSeq2SeqLM.generate equals transformers' generate array."""
+    folder = folders["t5"]
+    model = optimum_cpp.AutoModelForSeq2SeqLM.from_pretrained(folder)
+    tok = transformers.AutoTokenizer.from_pretrained(folder)
+    enc = tok(TEXTS, padding=True, return_tensors="pt")
+    hf = transformers.AutoModelForSeq2SeqLM.from_pretrained(folder).eval()
+    for kwargs in (dict(max_new_tokens=12), dict(max_new_tokens=12, num_beams=3, num_return_sequences=2)):
+        with torch.no_grad():
+            expected = hf.generate(**enc, do_sample=False, **kwargs).numpy()
+        got = model.generate(enc["input_ids"], attention_mask=enc["attention_mask"], **kwargs)
+        assert got.tolist() == expected.tolist(), kwargs
+    dec = torch.tensor([[0, 5, 6, 7]] * 3)
+    with torch.no_grad():
+        ref = hf(**enc, decoder_input_ids=dec).logits.numpy()
+    assert abs(model(**enc, decoder_input_ids=dec).logits - ref).max() <= 1e-4

@@ -123,3 +123,19 @@ def test_auto_model_for_seq2seq_lm_generate(folders):
     with torch.no_grad():
         ref = hf(**enc, decoder_input_ids=dec).logits.numpy()
     assert abs(model(**enc, decoder_input_ids=dec).logits - ref).max() <= 1e-4
+
+
+def test_cli_run_summarization(folders):
+    """`optimum-cpp run --task summarization` prints the pipeline's result for each input."""
+    import pathlib
+    import subprocess
+
+    cli = pathlib.Path(__file__).resolve().parents[2] / "build" / "optimum-cpp"
+    assert cli.exists(), f"{cli} is not built (ninja -C build optimum-cpp)"
+    folder = folders["t5"]
+    p = subprocess.run([str(cli), "run", "--no-progress", "--model", folder, "--task", "summarization",
+                        TEXTS[0], TEXTS[1]], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    lines = [json.loads(line) for line in p.stdout.splitlines()]
+    pipe = optimum_cpp.pipeline("summarization", folder)
+    assert lines == [pipe(TEXTS[0]), pipe(TEXTS[1])]

@@ -394,7 +394,8 @@ void bind_generation(py::module_& m) {
         c.update(py_to_json_dict(kwargs));
         c.validate();
         py::list names;
-        for (const auto& p : make_logits_processors(c, prompt_length)) names.append(p->name());
+        for (const auto& p : make_logits_processors(c, prompt_length, c.resolved_max_length(prompt_length, 0)))
+          names.append(p->name());
         return names;
       },
       py::arg("prompt_length"), "Class names of the processors generate builds for these options, in order");

@@ -378,6 +378,17 @@ std::unique_ptr<LogitsProcessor> make_logits_processor(const std::string& name, 
   if (name == "MinNewTokensLengthLogitsProcessor")
     return std::make_unique<MinLength>(arg_int(args, "min_new_tokens", -1), arg_eos(args),
                                        arg_int(args, "prompt_length_to_skip", 0), true);
+  if (name == "ForcedBOSTokenLogitsProcessor")
+    return std::make_unique<ForcedToken>(std::vector<int64_t>{arg_int(args, "bos_token_id", -1)}, 1,
+                                         "ForcedBOSTokenLogitsProcessor");
+  if (name == "ForcedEOSTokenLogitsProcessor")
+    return std::make_unique<ForcedToken>(arg_eos(args), arg_int(args, "max_length", 0) - 1,
+                                         "ForcedEOSTokenLogitsProcessor");
+  if (name == "SuppressTokensLogitsProcessor")
+    return std::make_unique<SuppressTokens>(args.value("suppress_tokens", std::vector<int64_t>{}), -1);
+  if (name == "SuppressTokensAtBeginLogitsProcessor")
+    return std::make_unique<SuppressTokens>(args.value("begin_suppress_tokens", std::vector<int64_t>{}),
+                                            arg_int(args, "begin_index", 0));
   if (name == "TemperatureLogitsWarper") return std::make_unique<Temperature>(arg_double(args, "temperature"));
   if (name == "TopKLogitsWarper") return std::make_unique<TopK>(arg_int(args, "top_k", 0), keep);
   if (name == "TopPLogitsWarper") return std::make_unique<TopP>(arg_double(args, "top_p"), keep);

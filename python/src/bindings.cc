@@ -46,6 +46,8 @@ void bind_decoder_heads(py::module_& m);
 void bind_export(py::module_& m);
 // Defined in seq2seq_bindings.cc.
 void bind_seq2seq(py::module_& m);
+// Defined in image_bindings.cc.
+void bind_image(py::module_& m);
 
 namespace {
 
@@ -340,6 +342,7 @@ PYBIND11_MODULE(_C, m) {
   bind_decoder_heads(m);
   bind_export(m);
   bind_seq2seq(m);
+  bind_image(m);
   m.def(
       "push_folder_to_hub",
       [](const std::string& folder, const std::string& repo_id, const std::string& token, bool private_repo,

@@ -127,7 +127,10 @@ def test_int8_export_stores_int8_word_embeddings(minilm_dir, tmp_path):
     int8_size = weights.stat().st_size
     print(f"model.optimum-cpp.safetensors: fp32 {fp32_size / 1e6:.1f} MB, int8 {int8_size / 1e6:.1f} MB "
           f"({fp32_size / int8_size:.2f}x smaller)")
-    assert fp32_size / int8_size >= 3.3  # ONNX Runtime int8: 3.9x; the guard keeps a few Linears higher
+    # ONNX Runtime int8: 3.9x. The guard keeps a few Linears higher: in bf16 where the CPU has
+    # it (VNNI machines: 3.5x), in fp32 without (AVX2: 3 Linears in fp32 give 3.1x).
+    acc = json.loads((tmp_path / "int8" / "optimum_export.json").read_text())["accuracy"]
+    assert fp32_size / int8_size >= (3.3 if acc["fallback_dtype"] == "bf16" else 3.0), acc["fallback_linears"]
     # An int8 export from before int8 word embeddings (f32 table, no scales) still loads and
     # gives the same embeddings up to the table's rounding.
     from safetensors.torch import save_file  # torch: the export may hold bf16 Linears

@@ -149,7 +149,10 @@ def test_export_metadata_records_accuracy(dtype, exports):
     assert acc["layer_linears"] == 24
     assert acc["cpu_isa"] == ISA
     if dtype == "int8":
-        assert acc["int8_activation_levels"] == (255 if has_vnni(ISA) else 127)
+        # 7-bit activations only for oneDNN's u8s8 without VNNI (OPTIMUM_INT8_KERNEL=onednn-a7);
+        # VNNI and the AVX2 s16 kernel (the default without VNNI) take all 8 bits.
+        assert acc["int8_activation_levels"] == (127 if acc["int8_kernel"] == "onednn-a7" else 255), acc
+        assert (acc["int8_kernel"] == "onednn-vnni") == has_vnni(ISA), acc
     else:
         assert "int8_activation_levels" not in acc
     # The default fallback: int8 keeps layers in bf16 where this CPU computes bf16 natively.

@@ -42,6 +42,7 @@ from ._C import (
 from . import util
 from .sentence_transformer import SentenceTransformer
 from .causal_lm import AutoModelForCausalLM
+from .seq2seq_lm import AutoModelForSeq2SeqLM
 from .streamers import TextIteratorStreamer, TextStreamer
 from .tokenization import AutoTokenizer, BatchEncoding, PreTrainedTokenizer
 from .configuration import PretrainedConfig
@@ -66,6 +67,7 @@ __all__ = [
     "AutoModelForMaskedLM",
     "AutoModelForMultipleChoice",
     "AutoModelForQuestionAnswering",
+    "AutoModelForSeq2SeqLM",
     "AutoModelForSequenceClassification",
     "AutoModelForTokenClassification",
     "AutoTokenizer",
@@ -539,7 +541,8 @@ def pipeline(task: str, model=None, tokenizer=None, *, device=None, device_map=N
              dtype=None, trust_remote_code=None, accelerator: str | None = None, framework=None,
              batch_size=None, **kwargs) -> Pipeline:
     """Build a task pipeline (text-classification, token-classification, question-answering,
-    fill-mask, feature-extraction, zero-shot-classification, text-embedding) over a model folder,
+    fill-mask, feature-extraction, zero-shot-classification, text-embedding, text-generation,
+    text2text-generation, summarization, translation / translation_xx_to_yy) over a model folder,
     Hub id or ``optimum_cpp`` model, called like ``transformers.pipeline``.
 
     ``batch_size=N`` (here or in a call on a list of inputs) runs N inputs per forward, sorted by

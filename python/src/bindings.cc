@@ -44,6 +44,8 @@ void bind_language_model(py::module_& m);
 void bind_decoder_heads(py::module_& m);
 // Defined in export_bindings.cc.
 void bind_export(py::module_& m);
+// Defined in seq2seq_bindings.cc.
+void bind_seq2seq(py::module_& m);
 // Defined in image_bindings.cc.
 void bind_image(py::module_& m);
 // Defined in audio_bindings.cc.
@@ -341,6 +343,7 @@ PYBIND11_MODULE(_C, m) {
   bind_language_model(m);
   bind_decoder_heads(m);
   bind_export(m);
+  bind_seq2seq(m);
   bind_image(m);
   bind_audio(m);
   m.def(

@@ -19,6 +19,7 @@
 #include "optimum/core/errors.h"
 #include "optimum/generation/generate.h"
 #include "optimum/generation/logits_process.h"
+#include "optimum/generation/seq2seq.h"
 #include "optimum/generation/table_lm.h"
 #include "optimum/tokenizers/tokenizer.h"
 
@@ -300,7 +301,15 @@ void bind_generation(py::module_& m) {
   m.def(
       "generate",
       [](const py::object& model, const py::object& input_ids, const py::object& streamer, const py::kwargs& kwargs) {
-        auto lm = as_causal_lm(model);
+        // An encoder-decoder: input_ids are the encoder inputs; the decoder
+        // starts from decoder_start_token_id (generation/seq2seq.h).
+        std::shared_ptr<const models::Seq2SeqModel> seq2seq;
+        std::shared_ptr<const models::CausalLM> lm;
+        try {
+          seq2seq = model.cast<std::shared_ptr<models::Seq2SeqModel>>();
+        } catch (const py::cast_error&) {
+          lm = as_causal_lm(model);
+        }
         auto prompts = as_prompts(input_ids);
         CallSetup setup = setup_call(kwargs);
         GenerateOptions options;
@@ -318,7 +327,8 @@ void bind_generation(py::module_& m) {
         std::vector<GenerationOutput> out;
         {
           py::gil_scoped_release release;
-          out = generation::generate(lm, prompts, setup.config, options);
+          out = seq2seq ? generation::generate_seq2seq(seq2seq, prompts, setup.config, options)
+                        : generation::generate(lm, prompts, setup.config, options);
         }
         return to_python(out);
       },
@@ -384,7 +394,8 @@ void bind_generation(py::module_& m) {
         c.update(py_to_json_dict(kwargs));
         c.validate();
         py::list names;
-        for (const auto& p : make_logits_processors(c, prompt_length)) names.append(p->name());
+        for (const auto& p : make_logits_processors(c, prompt_length, c.resolved_max_length(prompt_length, 0)))
+          names.append(p->name());
         return names;
       },
       py::arg("prompt_length"), "Class names of the processors generate builds for these options, in order");

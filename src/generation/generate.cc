@@ -245,7 +245,7 @@ int64_t Generator::add(std::vector<int64_t> prompt, const GenerationConfig& conf
   // processor as well).
   GenerationConfig resolved = config;
   resolved.min_length = config.resolved_min_length(prompt_len);
-  req->processors = make_logits_processors(resolved, prompt_len);
+  req->processors = make_logits_processors(resolved, prompt_len, req->max_length);
   req->stop = detail::StopStrings(config.stop_strings, options.decode);
   req->rng.seed(config.seed ? *config.seed : std::random_device{}());
   req->options = std::move(options);

@@ -108,6 +108,16 @@ bool set_field(GenerationConfig& c, const std::string& key, const Json& v, const
     c.eos_token_id = get_int_list(v, source, key);
   } else if (key == "pad_token_id") {
     c.pad_token_id = null ? std::nullopt : std::optional<int64_t>(get_int(v, source, key));
+  } else if (key == "decoder_start_token_id") {
+    c.decoder_start_token_id = null ? std::nullopt : std::optional<int64_t>(get_int(v, source, key));
+  } else if (key == "forced_bos_token_id") {
+    c.forced_bos_token_id = null ? std::nullopt : std::optional<int64_t>(get_int(v, source, key));
+  } else if (key == "forced_eos_token_id") {
+    c.forced_eos_token_id = get_int_list(v, source, key);
+  } else if (key == "suppress_tokens") {
+    c.suppress_tokens = get_int_list(v, source, key);
+  } else if (key == "begin_suppress_tokens") {
+    c.begin_suppress_tokens = get_int_list(v, source, key);
   } else if (key == "stop_strings") {
     c.stop_strings = get_string_list(v, source, key);
   } else if (key == "seed") {
@@ -132,7 +142,8 @@ const std::vector<std::string>& generation_option_names() {
       "num_beams",    "num_return_sequences", "temperature",  "top_k",                "top_p",
       "min_p",        "typical_p",      "repetition_penalty", "no_repeat_ngram_size", "length_penalty",
       "early_stopping", "bos_token_id", "eos_token_id",       "pad_token_id",         "stop_strings",
-      "seed"};
+      "seed",         "decoder_start_token_id", "forced_bos_token_id", "forced_eos_token_id", "suppress_tokens",
+      "begin_suppress_tokens"};
   return names;
 }
 
@@ -272,6 +283,12 @@ Json GenerationConfig::to_json() const {
   j["pad_token_id"] = pad_token_id ? Json(*pad_token_id) : Json(nullptr);
   j["stop_strings"] = stop_strings;
   j["seed"] = seed ? Json(*seed) : Json(nullptr);
+  // Encoder-decoder keys only when set (decoder-only configs stay as they were).
+  if (decoder_start_token_id) j["decoder_start_token_id"] = *decoder_start_token_id;
+  if (forced_bos_token_id) j["forced_bos_token_id"] = *forced_bos_token_id;
+  if (!forced_eos_token_id.empty()) j["forced_eos_token_id"] = forced_eos_token_id;
+  if (!suppress_tokens.empty()) j["suppress_tokens"] = suppress_tokens;
+  if (!begin_suppress_tokens.empty()) j["begin_suppress_tokens"] = begin_suppress_tokens;
   return j;
 }
 

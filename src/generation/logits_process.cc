@@ -116,6 +116,43 @@ class MinLength final : public LogitsProcessor {
   bool new_tokens_;
 };
 
+// Only `token` at the step where the sequence holds `at` ids (-inf elsewhere, 0 at token).
+class ForcedToken final : public LogitsProcessor {
+ public:
+  ForcedToken(std::vector<int64_t> tokens, int64_t at, const char* name)
+      : tokens_(std::move(tokens)), at_(at), name_(name) {}
+  void apply(std::span<const int64_t> ids, std::span<float> scores) const override {
+    if (static_cast<int64_t>(ids.size()) != at_) return;
+    std::fill(scores.begin(), scores.end(), kNegInf);
+    for (const int64_t t : tokens_)
+      if (t >= 0 && t < static_cast<int64_t>(scores.size())) scores[t] = 0;
+  }
+  const char* name() const override { return name_; }
+
+ private:
+  std::vector<int64_t> tokens_;
+  int64_t at_;
+  const char* name_;
+};
+
+// -inf on `tokens` always (begin < 0) or when the sequence holds `begin` ids.
+class SuppressTokens final : public LogitsProcessor {
+ public:
+  SuppressTokens(std::vector<int64_t> tokens, int64_t begin) : tokens_(std::move(tokens)), begin_(begin) {}
+  void apply(std::span<const int64_t> ids, std::span<float> scores) const override {
+    if (begin_ >= 0 && static_cast<int64_t>(ids.size()) != begin_) return;
+    for (const int64_t t : tokens_)
+      if (t >= 0 && t < static_cast<int64_t>(scores.size())) scores[t] = kNegInf;
+  }
+  const char* name() const override {
+    return begin_ >= 0 ? "SuppressTokensAtBeginLogitsProcessor" : "SuppressTokensLogitsProcessor";
+  }
+
+ private:
+  std::vector<int64_t> tokens_;
+  int64_t begin_;
+};
+
 class Temperature final : public LogitsProcessor {
  public:
   explicit Temperature(double t) : t_(static_cast<float>(t)) {
@@ -300,7 +337,7 @@ void apply_processors(const LogitsProcessorList& list, std::span<const int64_t> 
   for (const auto& p : list) p->apply(ids, scores);
 }
 
-LogitsProcessorList make_logits_processors(const GenerationConfig& c, int64_t prompt_length) {
+LogitsProcessorList make_logits_processors(const GenerationConfig& c, int64_t prompt_length, int64_t max_length) {
   LogitsProcessorList list;
   if (c.repetition_penalty != 1.0) list.push_back(std::make_unique<RepetitionPenalty>(c.repetition_penalty, 0));
   if (c.no_repeat_ngram_size > 0) list.push_back(std::make_unique<NoRepeatNGram>(c.no_repeat_ngram_size));
@@ -308,6 +345,17 @@ LogitsProcessorList make_logits_processors(const GenerationConfig& c, int64_t pr
     list.push_back(std::make_unique<MinLength>(c.min_length, c.eos_token_id, 0, false));
   if (!c.eos_token_id.empty() && c.min_new_tokens && *c.min_new_tokens > 0)
     list.push_back(std::make_unique<MinLength>(*c.min_new_tokens, c.eos_token_id, prompt_length, true));
+  if (c.forced_bos_token_id)
+    list.push_back(std::make_unique<ForcedToken>(std::vector<int64_t>{*c.forced_bos_token_id}, 1,
+                                                 "ForcedBOSTokenLogitsProcessor"));
+  if (!c.forced_eos_token_id.empty() && max_length > 0)
+    list.push_back(std::make_unique<ForcedToken>(c.forced_eos_token_id, max_length - 1, "ForcedEOSTokenLogitsProcessor"));
+  if (!c.suppress_tokens.empty()) list.push_back(std::make_unique<SuppressTokens>(c.suppress_tokens, -1));
+  if (!c.begin_suppress_tokens.empty()) {
+    // transformers: the first generated position, one later when a forced BOS fills it.
+    const int64_t begin = prompt_length > 1 || !c.forced_bos_token_id ? prompt_length : prompt_length + 1;
+    list.push_back(std::make_unique<SuppressTokens>(c.begin_suppress_tokens, begin));
+  }
   if (c.do_sample) {
     int64_t keep = 1;
     if (c.num_beams > 1) keep = c.eos_token_id.empty() ? 2 : static_cast<int64_t>(c.eos_token_id.size()) + 1;
@@ -330,6 +378,17 @@ std::unique_ptr<LogitsProcessor> make_logits_processor(const std::string& name, 
   if (name == "MinNewTokensLengthLogitsProcessor")
     return std::make_unique<MinLength>(arg_int(args, "min_new_tokens", -1), arg_eos(args),
                                        arg_int(args, "prompt_length_to_skip", 0), true);
+  if (name == "ForcedBOSTokenLogitsProcessor")
+    return std::make_unique<ForcedToken>(std::vector<int64_t>{arg_int(args, "bos_token_id", -1)}, 1,
+                                         "ForcedBOSTokenLogitsProcessor");
+  if (name == "ForcedEOSTokenLogitsProcessor")
+    return std::make_unique<ForcedToken>(arg_eos(args), arg_int(args, "max_length", 0) - 1,
+                                         "ForcedEOSTokenLogitsProcessor");
+  if (name == "SuppressTokensLogitsProcessor")
+    return std::make_unique<SuppressTokens>(args.value("suppress_tokens", std::vector<int64_t>{}), -1);
+  if (name == "SuppressTokensAtBeginLogitsProcessor")
+    return std::make_unique<SuppressTokens>(args.value("begin_suppress_tokens", std::vector<int64_t>{}),
+                                            arg_int(args, "begin_index", 0));
   if (name == "TemperatureLogitsWarper") return std::make_unique<Temperature>(arg_double(args, "temperature"));
   if (name == "TopKLogitsWarper") return std::make_unique<TopK>(arg_int(args, "top_k", 0), keep);
   if (name == "TopPLogitsWarper") return std::make_unique<TopP>(arg_double(args, "top_p"), keep);

@@ -523,6 +523,7 @@ std::vector<std::string> pipeline_tasks() {
   for (const auto& t : task_table()) out.push_back(t.name);
   out.push_back("text-embedding");
   out.push_back("text-generation");
+  for (const char* t : {"text2text-generation", "summarization", "translation"}) out.push_back(t);
   for (const auto& [alias, _] : aliases()) out.push_back(alias);
   return out;
 }
@@ -533,6 +534,7 @@ std::unique_ptr<Pipeline> pipeline(const std::string& task, const std::string& m
   if (auto a = aliases().find(name); a != aliases().end()) name = a->second;
   if (name == "text-embedding") return detail::make_text_embedding(model, options);
   if (name == "text-generation") return detail::make_text_generation(model, options);
+  if (detail::is_text2text_task(name)) return detail::make_text2text_generation(name, model, options);
   const TaskEntry* entry = nullptr;
   for (const auto& t : task_table()) {
     if (name == t.name) entry = &t;

@@ -130,6 +130,11 @@ std::unique_ptr<Pipeline> make_zero_shot_classification(Context ctx);
 std::unique_ptr<Pipeline> make_text_embedding(const std::string& model, const PipelineOptions& options);
 // text-generation over a generation::LanguageModel (option gguf_file: a GGUF file in the folder/repository).
 std::unique_ptr<Pipeline> make_text_generation(const std::string& model, const PipelineOptions& options);
+// text2text-generation, summarization, translation and translation_xx_to_yy
+// over an encoder-decoder (models/seq2seq.h).
+bool is_text2text_task(const std::string& name);
+std::unique_ptr<Pipeline> make_text2text_generation(const std::string& task, const std::string& model,
+                                                    const PipelineOptions& options);
 
 // Base carrying a Context into the public Pipeline fields, with the list
 // mechanics every task's operator() shares.

@@ -86,8 +86,11 @@ def test_cli_errors(zoo, tmp_path):
     bad.write_text('{"text": "ok"}\n{"txt": "typo"}\n')
     p = run_cli("--model", folder, "--task", "text-classification", "--input", bad, check=False)
     assert p.returncode != 0 and f"{bad}:2" in p.stderr and "'text'" in p.stderr
+    p = run_cli("--model", folder, "--task", "text-to-audio", "hi", check=False)
+    assert p.returncode != 0 and "unknown pipeline task 'text-to-audio'" in p.stderr
+    # translation is a task of the encoder-decoders: a bert folder is refused naming its model_type.
     p = run_cli("--model", folder, "--task", "translation", "hi", check=False)
-    assert p.returncode != 0 and "unknown pipeline task 'translation'" in p.stderr
+    assert p.returncode != 0 and "'bert' is not a supported encoder-decoder" in p.stderr
     p = run_cli("--model", folder, "--task", "text-classification", check=False)
     assert p.returncode != 0 and "no input" in p.stderr
 

@@ -46,6 +46,14 @@ struct GenerationConfig {
   std::optional<int64_t> bos_token_id;
   std::vector<int64_t> eos_token_id;
   std::optional<int64_t> pad_token_id;  // unset: eos_token_id[0], as transformers
+  // Encoder-decoders: the first decoder token (unset: the model config's).
+  std::optional<int64_t> decoder_start_token_id;
+  // Forced first / last generated token (transformers' ForcedBOS/EOSTokenLogitsProcessor).
+  std::optional<int64_t> forced_bos_token_id;
+  std::vector<int64_t> forced_eos_token_id;
+  // Never generated / not generated as the first new token.
+  std::vector<int64_t> suppress_tokens;
+  std::vector<int64_t> begin_suppress_tokens;
   // Stops when the decoded text ends with one of these (needs a decoder).
   std::vector<std::string> stop_strings;
   // Seed of the request's sampling RNG (unset: a random one, as

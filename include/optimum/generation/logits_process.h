@@ -29,7 +29,11 @@ using LogitsProcessorList = std::vector<std::unique_ptr<LogitsProcessor>>;
 // repetition penalty, no-repeat n-gram, min length, min new tokens, then,
 // only when sampling, temperature, top-k, top-p, min-p, typical-p.
 // `prompt_length` is the row's prompt length (min_new_tokens counts from it).
-LogitsProcessorList make_logits_processors(const GenerationConfig& config, int64_t prompt_length);
+// forced_bos_token_id, forced_eos_token_id (at `max_length` - 1 ids; 0 =
+// none), suppress_tokens and begin_suppress_tokens follow min new tokens,
+// as in transformers' _get_logits_processor.
+LogitsProcessorList make_logits_processors(const GenerationConfig& config, int64_t prompt_length,
+                                           int64_t max_length = 0);
 
 // Applies every processor of `list` in order.
 void apply_processors(const LogitsProcessorList& list, std::span<const int64_t> input_ids, std::span<float> scores);

@@ -90,7 +90,7 @@ asan-serving-test: build
 python-test: build $(STAMPS)/bench-onnx
 	$(PY) -m pytest -q tests/python tests/parity tests/pipelines tests/sentence_transformers tests/hub tests/tokenizers tests/precision \
 	  tests/decoders tests/generation tests/gguf tests/gguf_tokenizer tests/cli tests/serving tests/deploy tests/surface \
-	  tests/exports_honest tests/onnx_validate
+	  tests/exports_honest tests/onnx_export tests/onnx_validate
 
 test: unit-test asan-test asan-serving-test python-test wheel-test
 

@@ -91,7 +91,34 @@ __all__ = [
     "push_folder_to_hub",
     "set_num_threads",
     "cpu_isa",
+    "export_onnx",
 ]
+
+
+def export_onnx(
+    model,
+    output_dir,
+    *,
+    task: str = "auto",
+    opset: int = 17,
+    dtype: str = "fp32",
+    dynamic_axes: bool = True,
+    batch_size: int = 0,
+    sequence_length: int = 0,
+    external_data: bool = False,
+) -> dict:
+    """Export the checkpoint folder ``model`` to ONNX in ``output_dir`` (which must not exist
+    or be empty), as ``optimum-cpp export --format onnx`` does: ``model.onnx`` with Optimum's
+    input/output and dynamic-axis names, ``config.json``, every preprocessor and
+    ``optimum_export.json``. ``opset`` 11..17 (LayerNormalization from 17, decomposed below);
+    ``dtype`` "fp32" or "fp16" (LayerNorm and softmax computed in fp32); ``dynamic_axes=False``
+    fixes the axes to ``batch_size`` x ``sequence_length`` (default 2 x 16); ``external_data``
+    writes the weights to ``model.onnx_data`` (automatic above 2 GB). The ONNX checker with
+    strict shape inference runs on every export. Returns the export's summary."""
+    from . import _C
+
+    return _C.export_onnx(str(model), str(output_dir), task, opset, dtype, dynamic_axes, batch_size,
+                          sequence_length, external_data)
 
 
 def push_folder_to_hub(
@@ -195,6 +222,15 @@ class _OptimizedModel:
             raise ValueError(f"validate={validate!r} checks a new export: pass export=True")
         if isinstance(calibration_texts, str):
             raise TypeError("calibration_texts must be a list of strings, not a string")
+        if isinstance(export, str):
+            if export == "onnx":
+                raise InvalidArgumentError(
+                    "export='onnx': the engine runs native exports; write an ONNX folder with "
+                    "optimum_cpp.export_onnx(model, output_dir) (or `optimum-cpp export --format onnx`) and "
+                    "load it with ONNX Runtime or Optimum's ORTModel classes")
+            if export != "native":
+                raise InvalidArgumentError(f"export={export!r}: expected True, False, 'native' or 'onnx'")
+            export = True
         # Decoder checkpoints (llama, qwen3, gemma3_text, gpt2, ...) run on the decoder engine.
         if cls.task in _DECODER_HEADS and not export and _decoder_model_type(model_id):
             return _DECODER_HEADS[cls.task].from_pretrained(model_id, dtype=dtype)

@@ -9,6 +9,7 @@
 
 #include "optimum/exporters/decoder_export.h"
 #include "optimum/exporters/export.h"
+#include "optimum/exporters/onnx.h"
 #include "optimum/generation/language_model.h"
 #include "optimum/models/decoder.h"
 #include "optimum/tasks/registry.h"
@@ -86,8 +87,8 @@ exporters::ExportResult export_gguf(const std::string& gguf_path, const std::str
 void bind_export(py::module_& m) {
   m.def(
       "export_config",
-      [](const std::string& model_type, const std::string& task, int64_t n_layers) {
-        const tasks::ExportConfig& c = tasks::get_export_config("native", model_type, task);
+      [](const std::string& model_type, const std::string& task, int64_t n_layers, const std::string& exporter) {
+        const tasks::ExportConfig& c = tasks::get_export_config(exporter, model_type, task);
         py::dict d;
         d["model_type"] = c.model_type;
         d["task"] = c.task;
@@ -100,11 +101,50 @@ void bind_export(py::module_& m) {
         d["outputs"] = specs(n_layers > 0 ? c.expanded_outputs(n_layers) : c.outputs);
         return d;
       },
-      py::arg("model_type"), py::arg("task"), py::arg("n_layers") = 0,
-      "The native export registry's entry: inputs / outputs as (name, {axis: name}) with '{i}' expanded for "
+      py::arg("model_type"), py::arg("task"), py::arg("n_layers") = 0, py::arg("exporter") = "native",
+      "The export registry's entry of `exporter` (native or onnx): inputs / outputs as (name, {axis: name}) with '{i}' expanded for "
       "n_layers layers (0: templates)");
-  m.def("supported_tasks", [](const std::string& model_type) { return tasks::supported_tasks("native", model_type); },
-        py::arg("model_type"));
+  m.def("supported_tasks",
+        [](const std::string& model_type, const std::string& exporter) {
+          return tasks::supported_tasks(exporter, model_type);
+        },
+        py::arg("model_type"), py::arg("exporter") = "native");
+  m.def(
+      "export_onnx",
+      [](const std::string& model_dir, const std::string& output_dir, const std::string& task, int opset,
+         const std::string& dtype, bool dynamic_axes, int64_t batch_size, int64_t sequence_length,
+         bool external_data) {
+        exporters::OnnxExportOptions o;
+        o.task = task;
+        o.opset = opset;
+        o.dtype = dtype;
+        o.dynamic_axes = dynamic_axes;
+        o.batch_size = batch_size;
+        o.sequence_length = sequence_length;
+        o.external_data = external_data;
+        exporters::OnnxExportResult r;
+        {
+          py::gil_scoped_release release;
+          r = exporters::export_onnx(model_dir, output_dir, o);
+        }
+        py::dict d;
+        d["output_dir"] = r.output_dir.string();
+        d["model_type"] = r.model_type;
+        d["task"] = r.task;
+        d["dtype"] = r.dtype;
+        d["opset"] = r.opset;
+        d["external_data"] = r.external_data;
+        d["inputs"] = r.inputs;
+        d["outputs"] = r.outputs;
+        d["preprocessors"] = r.preprocessors;
+        d["nodes"] = r.nodes;
+        d["parameters"] = r.parameters;
+        return d;
+      },
+      py::arg("model_dir"), py::arg("output_dir"), py::arg("task") = "auto",
+      py::arg("opset") = exporters::kOnnxDefaultOpset, py::arg("dtype") = "fp32", py::arg("dynamic_axes") = true,
+      py::arg("batch_size") = 0, py::arg("sequence_length") = 0, py::arg("external_data") = false,
+      "ONNX export of a local checkpoint folder (exporters/onnx.h)");
   m.def("registry_table", &tasks::registry_table);
   m.def("decoder_model_types", &tasks::decoder_model_types, "Decoder model types of the export registry");
   m.def("engine_decoder_model_types", &models::decoder_model_types, "Decoder families the engine registers");

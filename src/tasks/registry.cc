@@ -340,6 +340,15 @@ void register_architecture(const ArchitectureTasks& m) {
     }
   }
   for (const std::string& task : ordered) added.push_back(encoder_config(m, task));
+  // The ONNX exporter (exporters/onnx.h) writes the encoders with the same
+  // Optimum names: one "onnx" row per encoder task.
+  if (!m.is_decoder) {
+    for (const std::string& task : ordered) {
+      ExportConfig c = encoder_config(m, task);
+      c.exporter = "onnx";
+      added.push_back(std::move(c));
+    }
+  }
   for (ExportConfig& c : added) table().push_back(std::move(c));
   if (m.is_decoder) {
     auto& t = decoder_types();

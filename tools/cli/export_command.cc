@@ -11,6 +11,7 @@
 #include "optimum/core/progress.h"
 #include "optimum/exporters/accuracy.h"
 #include "optimum/exporters/export.h"
+#include "optimum/exporters/onnx.h"
 #include "optimum/generation/language_model.h"
 #include "optimum/hub/model_id.h"
 #include "optimum/modeling/modeling.h"
@@ -31,7 +32,71 @@ struct ExportArgs {
   std::string gguf_file;  // a GGUF decoder: written as a checkpoint folder
   bool native = false;    // a GGUF decoder: exported to the native format instead
   std::string validate = "engine";  // engine, transformers or auto (validate_python.h)
+  std::string format = "native";  // native or onnx
+  exporters::OnnxExportOptions onnx;
+  bool no_dynamic_axes = false;
 };
+
+// --validate transformers|auto on a finished export (validate_python.h): a failure removes the
+// output folder when this export created it; returns the line for the user ("" for engine).
+std::string validate_against_transformers(const ExportArgs& a, const std::string& source_folder,
+                                          const std::filesystem::path& out, const std::string& task,
+                                          bool output_created) {
+  if (a.validate == "engine") return "";
+  PythonValidation v;
+  v.model = source_folder;
+  v.export_dir = out;
+  v.task = task;
+  if (a.atol >= 0) v.atol = a.atol;
+  v.reference = a.validate;
+  try {
+    ProgressStep validating("validation", "against transformers: " + out.string());
+    return describe(run_python_validation(v));
+  } catch (...) {
+    std::error_code ec;  // nothing half-validated is left behind
+    if (output_created) std::filesystem::remove_all(out, ec);
+    throw;
+  }
+}
+
+// --format onnx: the ONNX exporter (exporters/onnx.h) with the shared options.
+void export_onnx_command(ExportArgs& a) {
+  const char* native_only[] = {"--calibration-file", "--fallback-dtype", "--min-cosine", "--min-agreement",
+                               "--strict-accuracy", "--atol", "--gguf-file", "--native", "--push-to-hub"};
+  const bool used[] = {!a.calibration_file.empty(), a.exporter.fallback_dtype != "auto", a.exporter.min_cosine != 0,
+                       a.exporter.min_agreement != 0, a.exporter.strict_accuracy, a.atol >= 0,
+                       !a.gguf_file.empty(), a.native, !a.push_to_hub.empty()};
+  for (size_t i = 0; i < std::size(used); ++i) {
+    if (used[i]) throw InvalidArgument(std::string(native_only[i]) + " is not an option of --format onnx");
+  }
+  if (a.model.size() > 5 && a.model.compare(a.model.size() - 5, 5, ".gguf") == 0) {
+    throw InvalidArgument("--format onnx exports transformers checkpoints, not GGUF files ('" + a.model + "')");
+  }
+  exporters::OnnxExportOptions& o = a.onnx;
+  o.task = a.exporter.task;
+  o.dtype = a.exporter.dtype;
+  o.dynamic_axes = !a.no_dynamic_axes;
+  o.batch_size = a.exporter.batch_size;
+  o.sequence_length = a.exporter.sequence_length;
+  const modeling::ResolvedModel src = modeling::resolve(check_local_path(a.model, "--model"), a.hub);
+  o.source_id = a.model;
+  o.source_commit = src.commit;
+  o.revision = a.hub.revision;
+  o.subfolder = a.hub.subfolder;
+  o.config_dir = src.config_dir;
+  std::error_code exists_ec;
+  const bool output_created = !std::filesystem::exists(a.output, exists_ec) || std::filesystem::is_empty(a.output, exists_ec);
+  std::optional<ProgressStep> step(std::in_place, "export", a.model + " -> " + a.output + " (onnx)");
+  const exporters::OnnxExportResult r = exporters::export_onnx(src.folder, a.output, o);
+  step.reset();
+  const std::string against = validate_against_transformers(a, src.folder.string(), r.output_dir, r.task,
+                                                             output_created);
+  inform("exported " + r.model_type + " (" + r.task + ") to " + (r.output_dir / "model.onnx").string() + ": opset " +
+         std::to_string(r.opset) + ", " + r.dtype + ", " + std::to_string(r.nodes) + " nodes, " +
+         std::to_string(r.parameters) + " parameters" + (r.external_data ? ", weights in model.onnx_data" : "") +
+         "; ONNX checker with shape inference passed; " + std::to_string(r.preprocessors.size()) +
+         " preprocessor files" + (against.empty() ? "" : "\n" + against));
+}
 
 // Logits [tokens, vocab] of `ids` run as one prompt.
 Tensor prompt_logits(const generation::LanguageModel& lm, const std::vector<int64_t>& ids) {
@@ -106,14 +171,14 @@ exporters::ExportResult export_gguf_native(const std::string& model, const std::
 void add_export_command(CLI::App& app) {
   auto a = std::make_shared<ExportArgs>();
   CLI::App* cmd =
-      app.add_subcommand("export", "Export a checkpoint to the native format, validated against its source");
+      app.add_subcommand("export", "Export a checkpoint to the native format (validated against its source) or to ONNX (--format onnx)");
   cmd->add_option("--model,-m", a->model, "Hub model id, local folder or local .gguf file (a causal LM)")->required();
   cmd->add_option("--task", a->exporter.task,
                   "Task (auto: inferred from the folder; Optimum synonyms accepted)")
       ->capture_default_str();
   cmd->add_option("--dtype", a->exporter.dtype,
                   "Precision of the encoder-layer Linears: fp32, bf16 or int8 (per-channel int8 weights, "
-                  "per-token dynamic activation quantization); bf16/int8 run the accuracy guard")
+                  "per-token dynamic activation quantization); bf16/int8 run the accuracy guard. --format onnx: fp32 or fp16")
       ->capture_default_str();
   cmd->add_option("--calibration-file,--calibration_file", a->calibration_file,
                   "Accuracy guard inputs: one text per line (default: built-in English sentences)");
@@ -143,11 +208,13 @@ void add_export_command(CLI::App& app) {
   cmd->add_flag("--private", a->push.private_repo, "With --push-to-hub: create the repository private");
   cmd->add_option("--atol", a->atol, "Validation tolerance (default: the registry's, 1e-4 for encoders)");
   cmd->add_option("--batch-size,--batch_size", a->exporter.batch_size,
-                  "Validate the export on this batch size (default: batch sizes 1 and 3)")
+                  "Validate the export on this batch size (default: batch sizes 1 and 3); --format onnx with "
+                  "--no-dynamic-axes: the fixed batch size")
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--sequence-length,--sequence_length", a->exporter.sequence_length,
                   "Validate the export on this sequence length, at most the model's positions (default: two "
-                  "lengths, 8 and 33 for encoders, 5 and 11 for decoders)")
+                  "lengths, 8 and 33 for encoders, 5 and 11 for decoders); --format onnx with --no-dynamic-axes: the "
+                  "fixed sequence length")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   cmd->add_option("--gguf-file,--gguf_file", a->gguf_file,
                   "A GGUF causal LM in the --model folder: written as a checkpoint folder (f32 safetensors, "
@@ -164,8 +231,29 @@ void add_export_command(CLI::App& app) {
                   "or auto (transformers when importable, else recorded as skipped)")
       ->check(CLI::IsMember({"engine", "transformers", "auto"}))
       ->capture_default_str();
+  cmd->add_option("--format", a->format,
+                  "Export format: native (this engine's folder) or onnx (an Optimum-compatible model.onnx for ONNX "
+                  "Runtime, Optimum's ORTModel classes and transformers.js; --dtype fp32 or fp16)")
+      ->check(CLI::IsMember({"native", "onnx"}))
+      ->capture_default_str();
+  cmd->add_option("--opset", a->onnx.opset,
+                  "--format onnx: ONNX opset (11..17; LayerNormalization from 17, decomposed below)")
+      ->capture_default_str();
+  cmd->add_flag("--no-dynamic-axes,--no_dynamic_axes", a->no_dynamic_axes,
+                "--format onnx: fix every input/output axis to --batch-size x --sequence-length (default 2 x 16)");
+  cmd->add_flag("--monolith", a->onnx.monolith,
+                "--format onnx: decoders as one model.onnx (the default and only layout today)");
+  cmd->add_flag("--external-data,--external_data", a->onnx.external_data,
+                "--format onnx: weights in model.onnx_data next to model.onnx (automatic above 2 GB)");
   cmd->add_option("output", a->output, "Output folder")->required();
   cmd->callback([a] {
+    if (a->format == "onnx") {
+      export_onnx_command(*a);
+      return;
+    }
+    if (a->no_dynamic_axes || a->onnx.monolith || a->onnx.external_data || a->onnx.opset != exporters::kOnnxDefaultOpset) {
+      throw InvalidArgument("--opset, --no-dynamic-axes, --monolith and --external-data are options of --format onnx");
+    }
     const bool gguf_model = a->model.size() > 5 && a->model.compare(a->model.size() - 5, 5, ".gguf") == 0;
     if ((!a->gguf_file.empty() || gguf_model) && !a->native) {
       if (!a->push_to_hub.empty()) throw InvalidArgument("--push-to-hub is not supported with --gguf-file");
@@ -200,23 +288,8 @@ void add_export_command(CLI::App& app) {
     const exporters::ExportResult r = gguf ? export_gguf_native(a->model, a->gguf_file, a->hub, a->output, a->exporter)
                                            : exporters::export_native(src.folder, a->output, a->exporter);
     step.reset();
-    std::string against;
-    if (a->validate != "engine") {
-      PythonValidation v;
-      v.model = src.folder.string();
-      v.export_dir = r.output_dir;
-      v.task = r.task;
-      if (a->atol >= 0) v.atol = a->atol;
-      v.reference = a->validate;
-      try {
-        ProgressStep validating("validation", "against transformers: " + r.output_dir.string());
-        against = describe(run_python_validation(v));
-      } catch (...) {
-        std::error_code ec;  // nothing half-validated is left behind
-        if (output_created) std::filesystem::remove_all(r.output_dir, ec);
-        throw;
-      }
-    }
+    const std::string against =
+        validate_against_transformers(*a, src.folder.string(), r.output_dir, r.task, output_created);
     std::ostringstream summary;
     summary << "exported " << r.model_type << " (" << r.task << ") to " << r.output_dir.string()
             << "; validation max abs diff " << r.max_abs_diff << " <= atol " << r.atol << " on "

@@ -1,0 +1,213 @@
+// export_onnx: loads the source weights with the architecture entry's
+// loader, builds the graph, runs the ONNX checker with strict shape
+// inference, and writes model.onnx (+ model.onnx_data), config.json, the
+// preprocessors and optimum_export.json into a temporary folder renamed at the end.
+#include <onnx/checker.h>
+#include <onnx/shape_inference/implementation.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "onnx_internal.h"
+#include "optimum/core/errors.h"
+#include "optimum/core/progress.h"
+#include "optimum/exporters/decoder_export.h"
+#include "optimum/exporters/onnx.h"
+#include "optimum/models/architecture.h"
+#include "optimum/models/registry.h"
+#include "optimum/preprocessors/preprocessors.h"
+#include "../export_internal.h"
+
+namespace optimum::exporters {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kModelFile = "model.onnx";
+constexpr const char* kDataFile = "model.onnx_data";
+// Protobuf cannot serialize a message of 2 GiB; weights go to model.onnx_data before.
+constexpr size_t kProtobufLimit = size_t{2000} * 1000 * 1000;
+// Initializers at least this large move to the external file (onnx's size_threshold).
+constexpr size_t kExternalThreshold = 1024;
+
+void check_options(const OnnxExportOptions& o) {
+  if (o.opset < 1 || o.opset > kOnnxMaxOpset) {
+    throw InvalidArgument("--opset " + std::to_string(o.opset) + " is out of range: this build writes opsets " +
+                          std::to_string(kOnnxMinOpset) + ".." + std::to_string(kOnnxMaxOpset) +
+                          " (ONNX 1.12 knows opsets up to " + std::to_string(kOnnxMaxOpset) + ")");
+  }
+  if (o.dtype != "fp32" && o.dtype != "fp16") {
+    throw InvalidArgument("--dtype '" + o.dtype + "' is not an ONNX export precision (fp32 or fp16)");
+  }
+  if (o.batch_size < 0 || o.batch_size > 1024) {
+    throw InvalidArgument("--batch-size " + std::to_string(o.batch_size) + " is out of range (1..1024)");
+  }
+  if (o.sequence_length < 0) {
+    throw InvalidArgument("--sequence-length " + std::to_string(o.sequence_length) + " must be positive");
+  }
+}
+
+// Moves initializers of at least kExternalThreshold bytes to `data_path`.
+void externalize(onnx::ModelProto& model, const fs::path& data_path) {
+  std::ofstream out(data_path, std::ios::binary);
+  if (!out) throw Error("cannot write " + data_path.string());
+  int64_t offset = 0;
+  for (onnx::TensorProto& t : *model.mutable_graph()->mutable_initializer()) {
+    if (t.raw_data().size() < kExternalThreshold) continue;
+    const std::string& raw = t.raw_data();
+    out.write(raw.data(), static_cast<std::streamsize>(raw.size()));
+    auto add = [&](const std::string& k, const std::string& v) {
+      onnx::StringStringEntryProto* e = t.add_external_data();
+      e->set_key(k);
+      e->set_value(v);
+    };
+    add("location", kDataFile);
+    add("offset", std::to_string(offset));
+    add("length", std::to_string(raw.size()));
+    offset += static_cast<int64_t>(raw.size());
+    t.set_data_location(onnx::TensorProto_DataLocation_EXTERNAL);
+    t.clear_raw_data();
+  }
+  if (!out) throw Error("writing " + data_path.string() + " failed");
+}
+
+// The ONNX checker and strict shape inference (type checks, data
+// propagation), as onnx.checker.check_model(full_check=True).
+void check_graph(onnx::ModelProto& model, const std::string& what) {
+  try {
+    onnx::checker::check_model(model);
+    onnx::ShapeInferenceOptions options(/*check_type=*/true, /*strict_mode=*/1, /*data_prop=*/true);
+    onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(), options);
+  } catch (const std::exception& e) {
+    throw Error("ONNX export of " + what + " failed the ONNX checker: " + e.what());
+  }
+}
+
+}  // namespace
+
+OnnxExportResult export_onnx(const fs::path& model_dir, const fs::path& output_dir, const OnnxExportOptions& options) {
+  check_options(options);
+  fs::path out = output_dir;
+  if (out.filename().empty()) out = out.parent_path();
+  std::error_code ec;
+  if (fs::exists(out, ec) && (!fs::is_directory(out, ec) || !fs::is_empty(out, ec))) {
+    throw InvalidArgument("output folder '" + out.string() + "' exists and is not empty: choose a new folder");
+  }
+  const fs::path config_dir = options.config_dir.empty() ? model_dir : options.config_dir;
+  models::register_architectures();
+  const std::string library = tasks::check_loadable(config_dir);
+  if (is_decoder_checkpoint(config_dir)) {
+    throw Unsupported(config_dir.string() + ": ONNX export of decoders (model_type in " +
+                      (config_dir / "config.json").string() + ") is not implemented yet; encoders only");
+  }
+  const config::EncoderConfig cfg = config::load_config(config_dir);
+  const std::string task =
+      options.task == "auto" ? tasks::infer_task(config_dir) : tasks::canonical_task(options.task);
+  const tasks::ExportConfig& export_config = tasks::get_export_config("onnx", cfg.model_type, task);
+  const models::Family& family = models::find_family(cfg.model_type);
+  const tasks::Task engine_task = tasks::task_from_name(task);
+
+  OnnxExportResult result;
+  result.model_type = cfg.model_type;
+  result.task = task;
+  result.dtype = options.dtype;
+  result.opset = options.opset;
+
+  onnx::ModelProto model;
+  {
+    ProgressStep step("load", model_dir.string());
+    models::WeightSource weights(io::WeightStore::open_dir(model_dir), family.base_prefix);
+    const models::EncoderWeights encoder = family.load_encoder(weights, cfg);
+    models::Head head;
+    head.task = engine_task;
+    if (engine_task != tasks::Task::FeatureExtraction) {
+      if (std::find(family.tasks.begin(), family.tasks.end(), engine_task) == family.tasks.end()) {
+        models::blocks::unsupported_task(cfg.model_type, engine_task, family.tasks);
+      }
+      head = family.load_head(engine_task, weights, cfg);
+    }
+    step.set_detail("building the graph");
+    model.set_ir_version(onnx::IR_VERSION);
+    model.set_producer_name("optimum-cpp");
+    model.set_producer_version(tool_version());
+    onnx::OperatorSetIdProto* opset = model.add_opset_import();
+    opset->set_domain("");
+    opset->set_version(options.opset);
+    onnx::GraphProto* graph = model.mutable_graph();
+    graph->set_name(cfg.model_type + "_" + task);
+    onnx_export::GraphBuilder g(graph, options.opset, options.dtype == "fp16");
+    onnx_export::GraphShapes shapes;
+    shapes.dynamic = options.dynamic_axes;
+    if (options.batch_size > 0) shapes.batch_size = options.batch_size;
+    if (options.sequence_length > 0) shapes.sequence_length = options.sequence_length;
+    const onnx_export::BuiltGraph built = onnx_export::build_encoder_graph(
+        g, onnx_export::EncoderSource{cfg, encoder, family.positions, head}, export_config, shapes);
+    result.inputs = built.inputs;
+    result.outputs = built.outputs;
+    result.nodes = g.node_count();
+    result.parameters = g.parameters();
+  }
+  {
+    ProgressStep step("check", "ONNX checker and shape inference");
+    check_graph(model, cfg.model_type + " (" + task + ")");
+    model.mutable_graph()->clear_value_info();  // inferred shapes are not part of the file
+  }
+
+  internal::TempDir tmp(out.parent_path() / (out.filename().string() + ".partial-" + std::to_string(::getpid())));
+  {
+    ProgressStep step("write", out.string());
+    size_t bytes = 0;
+    for (const onnx::TensorProto& t : model.graph().initializer()) bytes += t.raw_data().size();
+    result.external_data = options.external_data || bytes >= kProtobufLimit;
+    if (result.external_data) externalize(model, tmp.path() / kDataFile);
+    {
+      std::ofstream f(tmp.path() / kModelFile, std::ios::binary);
+      if (!f || !model.SerializeToOstream(&f)) throw Error("cannot write " + (tmp.path() / kModelFile).string());
+    }
+    if (result.external_data) {
+      try {
+        onnx::checker::check_model((tmp.path() / kModelFile).string());
+      } catch (const std::exception& e) {
+        throw Error("ONNX export: the written " + std::string(kModelFile) + " with external data fails the checker: " +
+                    e.what());
+      }
+    }
+    io::Json config_json = cfg.raw;
+    for (const auto& [key, value] : export_config.values_override) config_json[key] = value;
+    io::write_json(tmp.path() / "config.json", config_json);
+    preprocessors::CopyReport copied = preprocessors::copy(model_dir, tmp.path());
+    if (copied.copied.empty() && config_dir != model_dir) copied = preprocessors::copy(config_dir, tmp.path());
+    result.preprocessors = copied.copied;
+    std::vector<std::string> files = {kModelFile};
+    if (result.external_data) files.emplace_back(kDataFile);
+    io::Json meta = {{"format", "onnx"},
+                     {"tool", "optimum-cpp"},
+                     {"tool_version", tool_version()},
+                     {"source",
+                      {{"model_id", options.source_id.empty() ? model_dir.string() : options.source_id},
+                       {"commit", options.source_commit},
+                       {"revision", options.revision},
+                       {"subfolder", options.subfolder},
+                       {"library", library}}},
+                     {"model_type", cfg.model_type},
+                     {"task", task},
+                     {"dtype", options.dtype},
+                     {"opset", options.opset},
+                     {"dynamic_axes", options.dynamic_axes},
+                     {"external_data", result.external_data},
+                     {"files", files},
+                     {"inputs", result.inputs},
+                     {"outputs", result.outputs},
+                     {"preprocessors", copied.copied}};
+    io::write_json(tmp.path() / "optimum_export.json", meta);
+  }
+  if (fs::exists(out, ec)) fs::remove(out, ec);  // an empty folder: replaced by the export
+  fs::create_directories(out.parent_path().empty() ? fs::path(".") : out.parent_path());
+  fs::rename(tmp.path(), out);
+  tmp.release();
+  result.output_dir = out;
+  return result;
+}
+
+}  // namespace optimum::exporters

@@ -1,0 +1,68 @@
+// Pieces shared by the ONNX exporter's graphs and its writer.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "graph.h"
+#include "optimum/config/config.h"
+#include "optimum/models/encoder.h"
+#include "optimum/models/heads.h"
+#include "optimum/tasks/registry.h"
+
+namespace optimum::exporters::onnx_export {
+
+// Input/output dimensions: symbolic axis names from the registry's
+// ExportConfig, or fixed sizes when dynamic axes are off.
+struct GraphShapes {
+  bool dynamic = true;
+  int64_t batch_size = 2;
+  int64_t sequence_length = 16;
+  int64_t num_choices = 4;
+  int64_t past_sequence_length = 16;
+
+  // Size of a named axis when fixed; -1 when symbolic.
+  int64_t axis_size(const std::string& axis) const {
+    if (dynamic) return -1;
+    if (axis == "batch_size") return batch_size;
+    if (axis == "sequence_length") return sequence_length;
+    if (axis == "num_choices") return num_choices;
+    if (axis == "past_sequence_length") return past_sequence_length;
+    if (axis == "past_sequence_length + sequence_length") return past_sequence_length + sequence_length;
+    return -1;
+  }
+  // Dims of a rank-`rank` tensor: -1 at the spec's axes when dynamic, their size when fixed, else 0 (to fill).
+  std::vector<int64_t> input_dims(const tasks::TensorSpec& spec, int rank) const {
+    std::vector<int64_t> d(static_cast<size_t>(rank), 0);
+    for (const auto& [i, name] : spec.axes) {
+      if (i < rank) d[static_cast<size_t>(i)] = axis_size(name);
+    }
+    return d;
+  }
+  std::vector<std::string> dim_names(const tasks::TensorSpec& spec, int rank) const {
+    std::vector<std::string> n(static_cast<size_t>(rank));
+    for (const auto& [i, name] : spec.axes) {
+      if (i < rank) n[static_cast<size_t>(i)] = name;
+    }
+    return n;
+  }
+};
+
+// Graph inputs and outputs, in order.
+struct BuiltGraph {
+  std::vector<std::string> inputs;
+  std::vector<std::string> outputs;
+};
+
+// What an encoder export is built from: the family loader's weights and head.
+struct EncoderSource {
+  const config::EncoderConfig& config;
+  const models::EncoderWeights& weights;
+  models::PositionStyle positions;
+  const models::Head& head;  // unused for feature-extraction
+};
+
+BuiltGraph build_encoder_graph(GraphBuilder& g, const EncoderSource& src, const tasks::ExportConfig& ec,
+                               const GraphShapes& shapes);
+
+}  // namespace optimum::exporters::onnx_export

@@ -38,12 +38,21 @@ def main():
         print(json.dumps(out))
         return
     tok = AutoTokenizer.from_pretrained(req["folder"])
-    pipe = pipeline(req["task"], model=model, tokenizer=tok)
-    if req["task"] == "question-answering":
-        res = [pipe(question=q, context=c) for q, c in req["texts"]]
-    else:
-        res = pipe(req["texts"])
-    out["pipeline"] = json.loads(json.dumps(res, default=lambda x: np.asarray(x).tolist()))
+
+    def run(pipe):
+        if req["task"] == "question-answering":
+            res = [pipe(question=q, context=c) for q, c in req["texts"]]
+        else:
+            res = pipe(req["texts"])
+        return json.loads(json.dumps(res, default=lambda x: np.asarray(x).tolist()))
+
+    out["pipeline"] = run(pipeline(req["task"], model=model, tokenizer=tok))
+    if req.get("source"):
+        # The PyTorch reference in this venv's transformers (for pipelines transformers 5 removed).
+        import transformers
+
+        ref = getattr(transformers, req["reference_class"]).from_pretrained(req["source"]).eval()
+        out["reference"] = run(pipeline(req["task"], model=ref, tokenizer=tok))
     print(json.dumps(out))
 
 

@@ -74,6 +74,19 @@ def test_validate_export_in_process(name, encoder_sources, tmp_path):
     assert set(t["max_abs_diff_per_output"]) == EXPECTED_OUTPUTS.get(task, {"logits"})
 
 
+def test_cli_onnx_export_validates_in_onnxruntime(encoder_sources, tmp_path):
+    """--format onnx: model.onnx runs in onnxruntime against transformers on the grid."""
+    import onnxruntime
+
+    out = tmp_path / "onnx"
+    proc = run_cli("export", "--format", "onnx", "--model", encoder_sources["roberta-question-answering"], "--task",
+                   "question-answering", "--validate", "transformers", out)
+    assert proc.returncode == 0, proc.stderr
+    t = check_record(out, "roberta", "question-answering", runtime=f"onnxruntime {onnxruntime.__version__}")
+    assert t["onnxruntime_version"] == onnxruntime.__version__
+    assert set(t["max_abs_diff_per_output"]) == {"start_logits", "end_logits"}
+
+
 def test_cli_export_validates_decoder(llama_source, tmp_path):
     out = tmp_path / "llama-out"
     proc = run_cli("export", "--model", llama_source, "--task", "text-generation", "--validate", "transformers", out)

@@ -333,6 +333,15 @@ void register_architecture(const ArchitectureTasks& m) {
       }
       added.push_back(decoder_config(m, task, false));
       if (task != "text-classification") added.push_back(decoder_config(m, task, true));
+      // The ONNX exporter writes the causal LM and the base model, with and
+      // without past (Optimum's merged decoder), under the same names.
+      if (task != "text-classification") {
+        for (bool past : {false, true}) {
+          ExportConfig c = decoder_config(m, task, past);
+          c.exporter = "onnx";
+          added.push_back(std::move(c));
+        }
+      }
     } else {
       if (std::find(kEncoderTasks.begin(), kEncoderTasks.end(), task) == kEncoderTasks.end()) {
         throw InvalidArgument("encoder '" + m.model_type + "': no export description for task '" + task + "'");
@@ -341,7 +350,7 @@ void register_architecture(const ArchitectureTasks& m) {
   }
   for (const std::string& task : ordered) added.push_back(encoder_config(m, task));
   // The ONNX exporter (exporters/onnx.h) writes the encoders with the same
-  // Optimum names: one "onnx" row per encoder task.
+  // Optimum names: one "onnx" row per encoder task (decoders: above).
   if (!m.is_decoder) {
     for (const std::string& task : ordered) {
       ExportConfig c = encoder_config(m, task);

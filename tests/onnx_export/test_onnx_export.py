@@ -299,3 +299,19 @@ def test_native_only_options_and_onnx_only_options_do_not_mix(exported, tmp_path
     assert proc.returncode != 0 and "options of --format onnx" in proc.stderr
     with pytest.raises(oc.InvalidArgumentError, match="export_onnx"):
         oc.AutoModel.from_pretrained(done.parent / "src", export="onnx")
+
+
+def test_mpnet_relative_bias_does_not_grow_with_the_position_table(tmp_path):
+    # Regression: the bucket table was [max_positions, max_positions] (1.6 GB here).
+    src, out = tmp_path / "src", tmp_path / "out"
+    torch.manual_seed(0)
+    config = T.MPNetConfig(hidden_size=32, **{**SMALL, "max_position_embeddings": 20000})
+    model = T.AutoModel.from_config(config).eval()
+    model.save_pretrained(src)
+    cli("export", "--model", src, "--format", "onnx", out)
+    table = 20000 * 32 * 4
+    assert (out / "model.onnx").stat().st_size < table + 1_000_000
+    feeds = grid_inputs(model.config, "feature-extraction", ["input_ids", "attention_mask"], 2, 300,
+                        np.random.default_rng(5))
+    got = session_for(out / "model.onnx").run(["last_hidden_state"], feeds)[0]
+    np.testing.assert_allclose(got, reference(model, feeds).last_hidden_state.numpy(), atol=1e-4)

@@ -13,6 +13,19 @@ constexpr int32_t kF32 = onnx::TensorProto_DataType_FLOAT;
 
 }  // namespace
 
+models::Linear slice_linear(const models::Linear& l, int64_t row0, int64_t rows) {
+  if (row0 < 0 || rows <= 0 || row0 + rows > l.out || l.weight.dtype() != DType::F32) {
+    throw Error("ONNX export: rows [" + std::to_string(row0) + ", " + std::to_string(row0 + rows) +
+                ") are outside a fused Linear of " + std::to_string(l.out) + " f32 rows");
+  }
+  models::Linear out;
+  out.in = l.in;
+  out.out = rows;
+  out.weight = Tensor::from_data(DType::F32, {rows, l.in}, l.weight.data<float>() + row0 * l.in);
+  if (l.bias.defined()) out.bias = Tensor::from_data(DType::F32, {rows}, l.bias.data<float>() + row0);
+  return out;
+}
+
 std::string linear(GraphBuilder& g, const std::string& x, const models::Linear& l, const std::string& name) {
   if (l.weight.dtype() != DType::F32) {
     throw Unsupported("ONNX export: Linear '" + name + "' is stored in " + std::string(dtype_name(l.weight.dtype())) +

@@ -14,6 +14,9 @@
 
 namespace optimum::exporters::onnx_export {
 
+// Output rows [row0, row0 + rows) of a fused Linear (Q/K/V, gate/up), copied.
+models::Linear slice_linear(const models::Linear& l, int64_t row0, int64_t rows);
+
 // x[..., in] · Wᵀ + b, weights stored as `name`.weight ([in, out]) / `name`.bias.
 std::string linear(GraphBuilder& g, const std::string& x, const models::Linear& l, const std::string& name);
 

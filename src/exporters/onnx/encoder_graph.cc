@@ -33,16 +33,6 @@ int32_t relative_bucket(int64_t relative_position) {
   return static_cast<int32_t>(ret + large);
 }
 
-// Rows [off*h, (off+1)*h) of a fused Q/K/V Linear.
-models::Linear slice_linear(const models::Linear& l, int64_t part, int64_t h) {
-  models::Linear out;
-  out.in = l.in;
-  out.out = h;
-  out.weight = Tensor::from_data(DType::F32, {h, l.in}, l.weight.data<float>() + part * h * l.in);
-  if (l.bias.defined()) out.bias = Tensor::from_data(DType::F32, {h}, l.bias.data<float>() + part * h);
-  return out;
-}
-
 // Token id that marks padding when positions come from input_ids (MPNet hard-codes 1).
 int64_t padding_index(const config::EncoderConfig& c) { return c.model_type == "mpnet" ? 1 : c.pad_token_id; }
 
@@ -85,7 +75,7 @@ std::string embeddings(GraphBuilder& g, const config::EncoderConfig& c, const mo
 // Additive attention bias in f32, broadcastable to [rows, heads, S, S]:
 // the padding mask (finfo(f32).min at masked keys, as transformers) plus
 // MPNet's relative position bias; empty when there is neither.
-std::string attention_bias(GraphBuilder& g, const config::EncoderConfig& c, const models::EncoderWeights& w,
+std::string attention_bias(GraphBuilder& g, const models::EncoderWeights& w,
                            const EncoderInputsGraph& in) {
   g.set_scope("/encoder/mask");
   std::string bias;
@@ -98,15 +88,21 @@ std::string attention_bias(GraphBuilder& g, const config::EncoderConfig& c, cons
   }
   if (w.relative_attention_bias.defined()) {
     g.set_scope("/encoder/relative_attention_bias");
-    const int64_t p = c.max_position_embeddings;
-    std::vector<int32_t> buckets(static_cast<size_t>(p * p));
-    for (int64_t i = 0; i < p; ++i) {
-      for (int64_t j = 0; j < p; ++j) buckets[static_cast<size_t>(i * p + j)] = relative_bucket(j - i);
-    }
-    const std::string table = g.ints32("buckets", buckets, {p, p});
-    const std::string s1 = g.node("Reshape", {in.seq, g.ints("one_dim", {1}, {1})});
-    const std::string ends = g.node("Concat", {s1, s1}, {Attr::of("axis", int64_t{0})});
-    const std::string idx = g.node("Slice", {table, g.ints("starts", {0, 0}, {2}), ends, g.ints("axes", {0, 1}, {2})});
+    // Buckets depend on j - i only and saturate past the max distance (128):
+    // a table over j - i in [-128, 128], indexed by the clipped offsets.
+    constexpr int64_t kMaxOffset = 128;
+    std::vector<int32_t> buckets;
+    for (int64_t d = -kMaxOffset; d <= kMaxOffset; ++d) buckets.push_back(relative_bucket(d));
+    const std::string table = g.ints32("buckets", buckets, {2 * kMaxOffset + 1});
+    const std::string zero = g.scalar_i64("zero", 0), one = g.scalar_i64("one", 1);
+    const std::string pos = g.node("Range", {zero, in.seq, one});
+    const std::string rows = g.node("Reshape", {pos, g.ints("column", {-1, 1}, {2})});
+    const std::string offsets = g.cast(g.node("Sub", {pos, rows}), kI64, kF32);  // [S, S]: j - i
+    const std::string clipped =
+        g.node("Clip", {offsets, g.scalar("lo", -static_cast<float>(kMaxOffset), true),
+                        g.scalar("hi", static_cast<float>(kMaxOffset), true)});
+    const std::string idx = g.node("Gather", {table, g.node("Add", {g.cast(clipped, kF32, kI64),
+                                                                  g.scalar_i64("offset", kMaxOffset)})});
     const std::string values = g.node(
         "Gather", {g.weight("encoder.relative_attention_bias.weight", w.relative_attention_bias, false, true), idx});
     const std::string rel = g.node("Transpose", {values}, {Attr::of("perm", std::vector<int64_t>{2, 0, 1})});
@@ -122,8 +118,8 @@ std::string encoder_layer(GraphBuilder& g, const config::EncoderConfig& c, const
   g.set_scope("/" + name + "/attention");
   const std::string q = split_heads(g, linear(g, x, slice_linear(l.qkv, 0, h), name + ".attention.query"), heads, hd);
   const std::string k =
-      split_heads(g, linear(g, x, slice_linear(l.qkv, 1, h), name + ".attention.key"), heads, hd, true);
-  const std::string v = split_heads(g, linear(g, x, slice_linear(l.qkv, 2, h), name + ".attention.value"), heads, hd);
+      split_heads(g, linear(g, x, slice_linear(l.qkv, h, h), name + ".attention.key"), heads, hd, true);
+  const std::string v = split_heads(g, linear(g, x, slice_linear(l.qkv, 2 * h, h), name + ".attention.value"), heads, hd);
   const std::string scores =
       g.node("Div", {g.node("MatMul", {q, k}), g.scalar("sqrt_head_dim", static_cast<float>(std::sqrt(hd)))});
   const std::string probs = masked_softmax(g, scores, bias);
@@ -169,7 +165,7 @@ BuiltGraph build_encoder_graph(GraphBuilder& g, const EncoderSource& src, const 
   in.seq = g.node("Gather", {g.node("Shape", {in.ids}), g.scalar_i64("seq_axis", 1)}, {Attr::of("axis", int64_t{0})});
 
   std::string x = embeddings(g, c, w, src.positions, in);
-  const std::string bias = attention_bias(g, c, w, in);
+  const std::string bias = attention_bias(g, w, in);
   const kernels::Activation act = kernels::activation_from_name(c.hidden_act);
   for (size_t step = 0; step < w.layer_order.size(); ++step) {
     const size_t idx = w.layer_order[step];

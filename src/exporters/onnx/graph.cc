@@ -15,7 +15,7 @@ namespace {
 // absent here date from opset 1..9 and exist at every opset we write).
 int min_opset(const std::string& op) {
   static const std::map<std::string, int> table = {
-      {"CumSum", 11}, {"Range", 11}, {"LayerNormalization", 17}, {"Erf", 9}, {"Trilu", 14},
+      {"CumSum", 11}, {"Range", 11}, {"LayerNormalization", 17}, {"Erf", 9},
   };
   auto it = table.find(op);
   return it == table.end() ? 1 : it->second;

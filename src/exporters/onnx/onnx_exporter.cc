@@ -14,6 +14,7 @@
 #include "optimum/exporters/decoder_export.h"
 #include "optimum/exporters/onnx.h"
 #include "optimum/models/architecture.h"
+#include "optimum/models/decoder.h"
 #include "optimum/models/registry.h"
 #include "optimum/preprocessors/preprocessors.h"
 #include "../export_internal.h"
@@ -97,26 +98,57 @@ OnnxExportResult export_onnx(const fs::path& model_dir, const fs::path& output_d
   const fs::path config_dir = options.config_dir.empty() ? model_dir : options.config_dir;
   models::register_architectures();
   const std::string library = tasks::check_loadable(config_dir);
-  if (is_decoder_checkpoint(config_dir)) {
-    throw Unsupported(config_dir.string() + ": ONNX export of decoders (model_type in " +
-                      (config_dir / "config.json").string() + ") is not implemented yet; encoders only");
+  const bool decoder = is_decoder_checkpoint(config_dir);
+  const io::Json raw_config = io::read_json(config_dir / "config.json");
+  std::string task = options.task == "auto" ? tasks::infer_task(config_dir) : tasks::canonical_task(options.task);
+  // Optimum exports a causal LM with its past by default (the merged decoder).
+  if (decoder && options.task == "auto" && (task == "text-generation" || task == "feature-extraction")) {
+    task += "-with-past";
   }
-  const config::EncoderConfig cfg = config::load_config(config_dir);
-  const std::string task =
-      options.task == "auto" ? tasks::infer_task(config_dir) : tasks::canonical_task(options.task);
-  const tasks::ExportConfig& export_config = tasks::get_export_config("onnx", cfg.model_type, task);
-  const models::Family& family = models::find_family(cfg.model_type);
-  const tasks::Task engine_task = tasks::task_from_name(task);
+  if (!raw_config.is_object() || !raw_config.contains("model_type") || !raw_config.at("model_type").is_string()) {
+    throw FormatError((config_dir / "config.json").string() + ": field 'model_type' is missing or not a string");
+  }
+  const std::string model_type = raw_config.at("model_type").get<std::string>();
+  const tasks::ExportConfig& export_config = tasks::get_export_config("onnx", model_type, task);
 
   OnnxExportResult result;
-  result.model_type = cfg.model_type;
+  result.model_type = model_type;
   result.task = task;
   result.dtype = options.dtype;
   result.opset = options.opset;
 
   onnx::ModelProto model;
-  {
+  model.set_ir_version(onnx::IR_VERSION);
+  model.set_producer_name("optimum-cpp");
+  model.set_producer_version(tool_version());
+  onnx::OperatorSetIdProto* opset = model.add_opset_import();
+  opset->set_domain("");
+  opset->set_version(options.opset);
+  onnx::GraphProto* graph = model.mutable_graph();
+  graph->set_name(model_type + "_" + task);
+  onnx_export::GraphBuilder g(graph, options.opset, options.dtype == "fp16");
+  onnx_export::GraphShapes shapes;
+  shapes.dynamic = options.dynamic_axes;
+  if (options.batch_size > 0) shapes.batch_size = options.batch_size;
+  if (options.sequence_length > 0) shapes.sequence_length = options.sequence_length;
+  onnx_export::BuiltGraph built;
+  if (decoder) {
     ProgressStep step("load", model_dir.string());
+    const models::DecoderFamily& family = models::decoder_family(model_type);
+    const std::string source = (config_dir / "config.json").string();
+    models::DecoderConfig c = family.parse_config(raw_config, source);
+    c.model_type = family.model_type;
+    models::validate_decoder_config(c, source);
+    const io::WeightStore store = io::WeightStore::open_dir(model_dir);
+    const models::DecoderWeights weights =
+        family.load_weights ? family.load_weights(c, store) : models::load_decoder_weights(c, family.names, store);
+    step.set_detail("building the graph");
+    built = onnx_export::build_decoder_graph(g, onnx_export::DecoderSource{c, weights}, export_config, shapes);
+  } else {
+    ProgressStep step("load", model_dir.string());
+    const config::EncoderConfig cfg = config::load_config(config_dir);
+    const models::Family& family = models::find_family(cfg.model_type);
+    const tasks::Task engine_task = tasks::task_from_name(task);
     models::WeightSource weights(io::WeightStore::open_dir(model_dir), family.base_prefix);
     const models::EncoderWeights encoder = family.load_encoder(weights, cfg);
     models::Head head;
@@ -128,29 +160,16 @@ OnnxExportResult export_onnx(const fs::path& model_dir, const fs::path& output_d
       head = family.load_head(engine_task, weights, cfg);
     }
     step.set_detail("building the graph");
-    model.set_ir_version(onnx::IR_VERSION);
-    model.set_producer_name("optimum-cpp");
-    model.set_producer_version(tool_version());
-    onnx::OperatorSetIdProto* opset = model.add_opset_import();
-    opset->set_domain("");
-    opset->set_version(options.opset);
-    onnx::GraphProto* graph = model.mutable_graph();
-    graph->set_name(cfg.model_type + "_" + task);
-    onnx_export::GraphBuilder g(graph, options.opset, options.dtype == "fp16");
-    onnx_export::GraphShapes shapes;
-    shapes.dynamic = options.dynamic_axes;
-    if (options.batch_size > 0) shapes.batch_size = options.batch_size;
-    if (options.sequence_length > 0) shapes.sequence_length = options.sequence_length;
-    const onnx_export::BuiltGraph built = onnx_export::build_encoder_graph(
+    built = onnx_export::build_encoder_graph(
         g, onnx_export::EncoderSource{cfg, encoder, family.positions, head}, export_config, shapes);
-    result.inputs = built.inputs;
-    result.outputs = built.outputs;
-    result.nodes = g.node_count();
-    result.parameters = g.parameters();
   }
+  result.inputs = built.inputs;
+  result.outputs = built.outputs;
+  result.nodes = g.node_count();
+  result.parameters = g.parameters();
   {
     ProgressStep step("check", "ONNX checker and shape inference");
-    check_graph(model, cfg.model_type + " (" + task + ")");
+    check_graph(model, model_type + " (" + task + ")");
     model.mutable_graph()->clear_value_info();  // inferred shapes are not part of the file
   }
 
@@ -173,7 +192,7 @@ OnnxExportResult export_onnx(const fs::path& model_dir, const fs::path& output_d
                     e.what());
       }
     }
-    io::Json config_json = cfg.raw;
+    io::Json config_json = raw_config;
     for (const auto& [key, value] : export_config.values_override) config_json[key] = value;
     io::write_json(tmp.path() / "config.json", config_json);
     preprocessors::CopyReport copied = preprocessors::copy(model_dir, tmp.path());
@@ -190,7 +209,7 @@ OnnxExportResult export_onnx(const fs::path& model_dir, const fs::path& output_d
                        {"revision", options.revision},
                        {"subfolder", options.subfolder},
                        {"library", library}}},
-                     {"model_type", cfg.model_type},
+                     {"model_type", model_type},
                      {"task", task},
                      {"dtype", options.dtype},
                      {"opset", options.opset},

@@ -6,6 +6,7 @@
 
 #include "graph.h"
 #include "optimum/config/config.h"
+#include "optimum/models/decoder.h"
 #include "optimum/models/encoder.h"
 #include "optimum/models/heads.h"
 #include "optimum/tasks/registry.h"
@@ -63,6 +64,16 @@ struct EncoderSource {
 };
 
 BuiltGraph build_encoder_graph(GraphBuilder& g, const EncoderSource& src, const tasks::ExportConfig& ec,
+                               const GraphShapes& shapes);
+
+// What a decoder export is built from: the family's config and loaded weights.
+struct DecoderSource {
+  const models::DecoderConfig& config;
+  const models::DecoderWeights& weights;
+};
+
+// Optimum's merged decoder: past_key_values inputs / present outputs with -with-past tasks.
+BuiltGraph build_decoder_graph(GraphBuilder& g, const DecoderSource& src, const tasks::ExportConfig& ec,
                                const GraphShapes& shapes);
 
 }  // namespace optimum::exporters::onnx_export

@@ -24,7 +24,7 @@ def main():
         "fill-mask": O.ORTModelForMaskedLM,
         "text-generation": O.ORTModelForCausalLM,
     }[req["task"]]
-    model = cls.from_pretrained(req["folder"])
+    model = cls.from_pretrained(req["folder"], **req.get("ort_kwargs", {}))
     out = {"class": type(model).__name__, "optimum_onnx": __import__("optimum.onnx").onnx.__version__
            if hasattr(__import__("optimum.onnx").onnx, "__version__") else "",
            "transformers": __import__("transformers").__version__}

@@ -86,11 +86,18 @@ def test_cli_onnx_export_validates_in_onnxruntime(encoder_sources, tmp_path):
     assert set(t["max_abs_diff_per_output"]) == {"start_logits", "end_logits"}
 
 
-def test_cli_export_validates_decoder(llama_source, tmp_path):
+@pytest.mark.parametrize("fmt", ["native", "onnx"])
+def test_cli_export_validates_decoder(fmt, llama_source, tmp_path):
+    """A causal LM's logits (ONNX: the merged decoder with empty past) against transformers."""
+    import onnxruntime
+
     out = tmp_path / "llama-out"
-    proc = run_cli("export", "--model", llama_source, "--task", "text-generation", "--validate", "transformers", out)
+    task = "text-generation-with-past" if fmt == "onnx" else "text-generation"
+    proc = run_cli("export", "--format", fmt, "--model", llama_source, "--task", task, "--validate", "transformers",
+                   out)
     assert proc.returncode == 0, proc.stderr
-    t = check_record(out, "llama", "text-generation")
+    t = check_record(out, "llama", "text-generation",
+                     runtime=f"onnxruntime {onnxruntime.__version__}" if fmt == "onnx" else "optimum-cpp engine")
     assert set(t["max_abs_diff_per_output"]) == {"logits"}
 
 

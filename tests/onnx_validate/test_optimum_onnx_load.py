@@ -119,9 +119,6 @@ def test_ort_causal_lm_greedy_matches_transformers(task, tmp_path):
     src = make_llama(tmp_path / "llama")
     out = tmp_path / "onnx"
     proc = run_cli("export", "--format", "onnx", "--model", src, "--task", task, out)
-    if proc.returncode != 0 and "ONNX export of decoders" in proc.stderr and "not implemented yet" in proc.stderr:
-        # The decoder graph lands after the encoders (issue 16); this check runs as soon as it exists.
-        pytest.xfail("the ONNX exporter does not export decoders yet: " + proc.stderr.strip().splitlines()[-1])
     assert proc.returncode == 0, proc.stderr
     prompt = [1, 17, 42, 9, 63, 5, 28]
     got = run_child({"folder": str(out), "task": "text-generation", "prompt_ids": prompt, "max_new_tokens": 12,

@@ -13,7 +13,7 @@ JOBS       ?= $(shell nproc)
 
 CMAKE_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=Release -DPython_EXECUTABLE=$(abspath $(PY))
 
-.PHONY: run test setup build wheel wheel-test unit-test asan-test asan-serving-test parity-test python-test bench bench-tokenizers bench-serving bench-generation clean format fuzz
+.PHONY: run test setup build optimum-onnx-venv bench-export wheel wheel-test unit-test asan-test asan-serving-test parity-test python-test bench bench-tokenizers bench-serving bench-generation clean format fuzz
 
 setup: $(STAMPS)/system $(STAMPS)/venv $(STAMPS)/gguf-models
 
@@ -85,10 +85,14 @@ asan-serving-test: build
 	  $(PY) -m pytest -q tests/serving/test_protocols.py tests/serving/test_grpc.py tests/serving/test_security.py \
 	  tests/serving/test_faults.py
 
-python-test: build
+# tests/onnx_validate loads our ONNX exports with optimum-onnx's ORTModelFor* classes in their own
+# virtualenv (optimum-onnx pins transformers < 4.58): .venv-bench/onnx, made by $(STAMPS)/bench-onnx
+# (`make optimum-onnx-venv`), which the suite runs as a subprocess interpreter.
+python-test: build $(STAMPS)/bench-onnx
 	$(PY) -m pytest -q tests/python tests/parity tests/pipelines tests/sentence_transformers tests/hub tests/tokenizers tests/precision \
 	  tests/decoders tests/generation tests/gguf tests/gguf_tokenizer tests/cli tests/serving tests/deploy tests/surface \
-	  tests/exports_honest tests/image_processing tests/audio_processing tests/onnx_export tests/seq2seq
+	  tests/exports_honest tests/image_processing tests/audio_processing tests/onnx_export tests/seq2seq \
+	  tests/onnx_validate
 
 test: unit-test asan-test asan-serving-test python-test wheel-test
 
@@ -188,6 +192,17 @@ bench: build $(STAMPS)/bench $(STAMPS)/bench-onnx $(STAMPS)/bench-openvino $(BUI
 $(STAMPS)/bench: bench/requirements.txt $(STAMPS)/venv
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps -r bench/requirements.txt
 	@touch $@
+
+# optimum-onnx's own virtualenv (the tests' ORTModelFor* oracle and the export benchmark's peer).
+optimum-onnx-venv: $(STAMPS)/bench-onnx
+
+# Export time and peak memory, ours (`optimum-cpp export --format onnx`) vs `optimum-cli export onnx`
+# (.venv-bench/onnx), on all-MiniLM-L6-v2 and a random bert-base shape, plus the ONNX Runtime speed
+# of both files (bench/export/bench_export.py). JSON + markdown in bench/results/.
+#   make bench-export BENCH_EXPORT_ARGS='--repeats 1 --models minilm'
+BENCH_EXPORT_ARGS ?=
+bench-export: build $(STAMPS)/bench-onnx
+	$(PY) bench/export/bench_export.py $(BENCH_EXPORT_ARGS)
 
 $(STAMPS)/bench-onnx: bench/requirements-optimum-onnx.txt
 	@mkdir -p $(STAMPS)

@@ -210,6 +210,7 @@ class _OptimizedModel:
         strict_accuracy: bool = False,
         fallback_dtype: str = "auto",
         export_cache_dir: str | None = None,
+        validate: str = "engine",
     ):
         """Load a model: a local folder or a Hub id, an exported folder directly, or a vanilla
         checkpoint (with ``export=True`` converted once to the native format and cached).
@@ -225,7 +226,20 @@ class _OptimizedModel:
         sentences): the most sensitive layers are kept in ``fallback_dtype`` ("fp32", "bf16" for
         an int8 export, or "auto": bf16 for int8 where the CPU computes bf16 natively) until the thresholds are met, or with ``strict_accuracy=True`` the
         export fails (``ValidationError``). A checkpoint loaded without export is packed in
-        ``dtype`` at load (int8 quantized then)."""
+        ``dtype`` at load (int8 quantized then).
+
+        ``validate`` (with ``export=True``): "engine" checks the export against the engine loaded
+        from the source (always done); "transformers" also compares it with transformers running
+        the source on Optimum's grid (batch 1, 3, 5 x sequence 8, 33, 96, 154, random right
+        padding) at the registry's ATOL, as ``optimum-cli export`` validates against PyTorch
+        (``optimum_cpp.validate.validate_export``; needs torch and transformers); "auto" does so
+        when they are importable and records why not otherwise. A failure raises
+        ``ValidationError`` naming the output and the difference, and removes the new export.
+        The result is recorded in the export's ``optimum_export.json``."""
+        if validate not in ("engine", "transformers", "auto"):
+            raise ValueError(f"validate must be 'engine', 'transformers' or 'auto', got {validate!r}")
+        if validate != "engine" and not export:
+            raise ValueError(f"validate={validate!r} checks a new export: pass export=True")
         if isinstance(calibration_texts, str):
             raise TypeError("calibration_texts must be a list of strings, not a string")
         if isinstance(export, str):
@@ -240,7 +254,7 @@ class _OptimizedModel:
         # Decoder checkpoints (llama, qwen3, gemma3_text, gpt2, ...) run on the decoder engine.
         if cls.task in _DECODER_HEADS and not export and _decoder_model_type(model_id):
             return _DECODER_HEADS[cls.task].from_pretrained(model_id, dtype=dtype)
-        return cls(
+        model = cls(
             _NativeModel(
                 str(model_id),
                 cls.task,
@@ -259,6 +273,19 @@ class _OptimizedModel:
                 str(export_cache_dir) if export_cache_dir else "",
             )
         )
+        if validate != "engine":
+            from .validate import validate_export
+
+            try:
+                validate_export(model_id, model.path, task=cls.task, reference=validate, revision=revision,
+                                subfolder=subfolder or "")
+            except Exception:
+                if model.exported_now:
+                    import shutil
+
+                    shutil.rmtree(model.path, ignore_errors=True)
+                raise
+        return model
 
     def save_pretrained(self, save_directory) -> None:
         """Write the model in the native format with its preprocessors."""

@@ -34,6 +34,8 @@ void add_image_command(CLI::App& app);
 void add_features_command(CLI::App& app);
 // `cache list|clean`: the export cache.
 void add_cache_command(CLI::App& app);
+// `validate`: an export folder against transformers (python -m optimum_cpp.validate).
+void add_validate_command(CLI::App& app);
 // `prepare`: TorchServe's setup_config.json to a saved model and its archive.
 void add_prepare_command(CLI::App& app);
 

@@ -7,6 +7,7 @@
 
 #include "cli_support.h"
 #include "commands.h"
+#include "validate_python.h"
 #include "optimum/core/progress.h"
 #include "optimum/exporters/accuracy.h"
 #include "optimum/exporters/export.h"
@@ -30,10 +31,33 @@ struct ExportArgs {
   modeling::PushOptions push;
   std::string gguf_file;  // a GGUF decoder: written as a checkpoint folder
   bool native = false;    // a GGUF decoder: exported to the native format instead
+  std::string validate = "engine";  // engine, transformers or auto (validate_python.h)
   std::string format = "native";  // native or onnx
   exporters::OnnxExportOptions onnx;
   bool no_dynamic_axes = false;
 };
+
+// --validate transformers|auto on a finished export (validate_python.h): a failure removes the
+// output folder when this export created it; returns the line for the user ("" for engine).
+std::string validate_against_transformers(const ExportArgs& a, const std::string& source_folder,
+                                          const std::filesystem::path& out, const std::string& task,
+                                          bool output_created) {
+  if (a.validate == "engine") return "";
+  PythonValidation v;
+  v.model = source_folder;
+  v.export_dir = out;
+  v.task = task;
+  if (a.atol >= 0) v.atol = a.atol;
+  v.reference = a.validate;
+  try {
+    ProgressStep validating("validation", "against transformers: " + out.string());
+    return describe(run_python_validation(v));
+  } catch (...) {
+    std::error_code ec;  // nothing half-validated is left behind
+    if (output_created) std::filesystem::remove_all(out, ec);
+    throw;
+  }
+}
 
 // --format onnx: the ONNX exporter (exporters/onnx.h) with the shared options.
 void export_onnx_command(ExportArgs& a) {
@@ -60,14 +84,18 @@ void export_onnx_command(ExportArgs& a) {
   o.revision = a.hub.revision;
   o.subfolder = a.hub.subfolder;
   o.config_dir = src.config_dir;
+  std::error_code exists_ec;
+  const bool output_created = !std::filesystem::exists(a.output, exists_ec) || std::filesystem::is_empty(a.output, exists_ec);
   std::optional<ProgressStep> step(std::in_place, "export", a.model + " -> " + a.output + " (onnx)");
   const exporters::OnnxExportResult r = exporters::export_onnx(src.folder, a.output, o);
   step.reset();
+  const std::string against = validate_against_transformers(a, src.folder.string(), r.output_dir, r.task,
+                                                             output_created);
   inform("exported " + r.model_type + " (" + r.task + ") to " + (r.output_dir / "model.onnx").string() + ": opset " +
          std::to_string(r.opset) + ", " + r.dtype + ", " + std::to_string(r.nodes) + " nodes, " +
          std::to_string(r.parameters) + " parameters" + (r.external_data ? ", weights in model.onnx_data" : "") +
          "; ONNX checker with shape inference passed; " + std::to_string(r.preprocessors.size()) +
-         " preprocessor files");
+         " preprocessor files" + (against.empty() ? "" : "\n" + against));
 }
 
 // Logits [tokens, vocab] of `ids` run as one prompt.
@@ -195,6 +223,14 @@ void add_export_command(CLI::App& app) {
                 "With a GGUF file (--gguf-file or --model FILE.gguf): export to the native format (engine layout, "
                 "--dtype fp32/bf16/int8 with the causal-LM accuracy guard, optimum_export.json) instead of a "
                 "checkpoint folder");
+  cmd->add_option("--validate", a->validate,
+                  "Reference of the validation: engine (the export against the engine loaded from the source), "
+                  "transformers (also against transformers on Optimum's grid, batch 1,3,5 x sequence 8,33,96,154 "
+                  "with random right padding, at the registry's ATOL, through `python3 -m optimum_cpp.validate`; "
+                  "OPTIMUM_CPP_PYTHON: another interpreter; fails when python, torch or transformers are missing) "
+                  "or auto (transformers when importable, else recorded as skipped)")
+      ->check(CLI::IsMember({"engine", "transformers", "auto"}))
+      ->capture_default_str();
   cmd->add_option("--format", a->format,
                   "Export format: native (this engine's folder) or onnx (an Optimum-compatible model.onnx for ONNX "
                   "Runtime, Optimum's ORTModel classes and transformers.js; --dtype fp32 or fp16)")
@@ -230,10 +266,16 @@ void add_export_command(CLI::App& app) {
       return;
     }
     if (a->atol >= 0) a->exporter.atol = a->atol;
+    std::error_code exists_ec;
+    const bool output_created = !std::filesystem::exists(a->output, exists_ec);
     kernels::weight_type_from_name(a->exporter.dtype);  // an unknown dtype fails before any work
     if (!a->calibration_file.empty())
       a->exporter.calibration_texts = exporters::read_calibration_file(a->calibration_file);
     const bool gguf = !a->gguf_file.empty() || gguf_model;
+    if (gguf && a->validate != "engine") {
+      throw InvalidArgument("--validate " + a->validate + " compares with transformers running a checkpoint folder; "
+                            "a GGUF source is validated against the engine only (drop --validate)");
+    }
     const modeling::ResolvedModel src =
         gguf ? modeling::ResolvedModel{} : modeling::resolve(check_local_path(a->model, "--model"), a->hub);
     a->exporter.source_id = a->model;
@@ -246,6 +288,8 @@ void add_export_command(CLI::App& app) {
     const exporters::ExportResult r = gguf ? export_gguf_native(a->model, a->gguf_file, a->hub, a->output, a->exporter)
                                            : exporters::export_native(src.folder, a->output, a->exporter);
     step.reset();
+    const std::string against =
+        validate_against_transformers(*a, src.folder.string(), r.output_dir, r.task, output_created);
     std::ostringstream summary;
     summary << "exported " << r.model_type << " (" << r.task << ") to " << r.output_dir.string()
             << "; validation max abs diff " << r.max_abs_diff << " <= atol " << r.atol << " on "
@@ -262,6 +306,7 @@ void add_export_command(CLI::App& app) {
       summary << "; " << acc["fallback_linears"].size() << " of " << acc["layer_linears"].get<int64_t>()
               << " layer Linears kept in " << acc["fallback_dtype"].get<std::string>();
     }
+    if (!against.empty()) summary << "\n" << against;
     inform(summary.str());
     if (!a->push_to_hub.empty()) {
       a->push.token = a->hub.token;

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   optimum::cli::add_forward_command(app);
   optimum::cli::add_info_command(app);
   optimum::cli::add_export_command(app);
+  optimum::cli::add_validate_command(app);
   optimum::cli::add_generate_command(app);
   optimum::cli::add_push_command(app);
   optimum::cli::add_tasks_command(app);

@@ -1,0 +1,60 @@
+"""Run inside optimum-onnx's virtualenv (.venv-bench/onnx) by test_optimum_onnx_load.py: loads an
+optimum-cpp ONNX export folder with optimum-onnx's ORTModelFor<Task>, runs its transformers pipeline
+(and for causal LMs greedy generate), and prints the results as one JSON object on stdout.
+
+    python optimum_onnx_child.py REQUEST.json      {"folder", "task", "texts", "prompt_ids", "max_new_tokens"}
+"""
+
+import json
+import sys
+
+import numpy as np
+
+
+def main():
+    req = json.loads(open(sys.argv[1]).read())
+    import optimum.onnxruntime as O
+    from transformers import AutoTokenizer, pipeline
+
+    cls = {
+        "feature-extraction": O.ORTModelForFeatureExtraction,
+        "text-classification": O.ORTModelForSequenceClassification,
+        "token-classification": O.ORTModelForTokenClassification,
+        "question-answering": O.ORTModelForQuestionAnswering,
+        "fill-mask": O.ORTModelForMaskedLM,
+        "text-generation": O.ORTModelForCausalLM,
+    }[req["task"]]
+    model = cls.from_pretrained(req["folder"], **req.get("ort_kwargs", {}))
+    out = {"class": type(model).__name__, "optimum_onnx": __import__("optimum.onnx").onnx.__version__
+           if hasattr(__import__("optimum.onnx").onnx, "__version__") else "",
+           "transformers": __import__("transformers").__version__}
+    if req["task"] == "text-generation":
+        import torch
+
+        ids = torch.tensor([req["prompt_ids"]], dtype=torch.int64)
+        gen = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                             max_new_tokens=req["max_new_tokens"], min_new_tokens=req["max_new_tokens"])
+        out["generated"] = gen[0].tolist()
+        print(json.dumps(out))
+        return
+    tok = AutoTokenizer.from_pretrained(req["folder"])
+
+    def run(pipe):
+        if req["task"] == "question-answering":
+            res = [pipe(question=q, context=c) for q, c in req["texts"]]
+        else:
+            res = pipe(req["texts"])
+        return json.loads(json.dumps(res, default=lambda x: np.asarray(x).tolist()))
+
+    out["pipeline"] = run(pipeline(req["task"], model=model, tokenizer=tok))
+    if req.get("source"):
+        # The PyTorch reference in this venv's transformers (for pipelines transformers 5 removed).
+        import transformers
+
+        ref = getattr(transformers, req["reference_class"]).from_pretrained(req["source"]).eval()
+        out["reference"] = run(pipeline(req["task"], model=ref, tokenizer=tok))
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

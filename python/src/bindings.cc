@@ -51,6 +51,13 @@ Tensor tensor_from_numpy(const std::string& name, const py::handle& obj) {
   py::array arr = py::array::ensure(obj);
   if (!arr) throw InvalidArgument("input '" + name + "' is not array-like");
   const char kind = arr.dtype().kind();
+  // Float arrays (pixel_values) go to the model as float32, which checks
+  // each input's dtype (an id input refuses floats, naming it).
+  if (kind == 'f') {
+    auto floats = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(arr);
+    Shape shape(floats.shape(), floats.shape() + floats.ndim());
+    return Tensor::from_data(DType::F32, shape, floats.data());
+  }
   // Ids index tables: integers only, as torch's embeddings require. A bool
   // attention_mask is a mask (transformers accepts it too).
   if (kind != 'i' && kind != 'u' && !(kind == 'b' && name == "attention_mask")) {

@@ -67,7 +67,7 @@ asan-test: setup
 	  fuzz_safetensors_replay fuzz_pickle_replay fuzz_torch_zip_replay fuzz_config_replay fuzz_tokenizer_replay \
 	  fuzz_export_record_replay fuzz_multipart_replay fuzz_v2_request_replay fuzz_properties_replay \
 	  test_serving_archive fuzz_archive_replay fuzz_openai_generate_replay test_generation fuzz_jinja_replay \
-	  test_decoder fuzz_gguf_replay fuzz_lfs_reply_replay
+	  test_decoder fuzz_gguf_replay fuzz_lfs_reply_replay test_preprocessors fuzz_image_replay
 	$(PY) tests/unit/forward/make_tiny_models.py $(BUILD_ASAN)/forward-fixtures
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -j $(JOBS) -E '_NOT_BUILT$$'
@@ -87,7 +87,7 @@ asan-serving-test: build
 python-test: build
 	$(PY) -m pytest -q tests/python tests/parity tests/pipelines tests/sentence_transformers tests/hub tests/tokenizers tests/precision \
 	  tests/decoders tests/generation tests/gguf tests/gguf_tokenizer tests/cli tests/serving tests/deploy tests/surface \
-	  tests/exports_honest
+	  tests/exports_honest tests/image_processing
 
 test: unit-test asan-test asan-serving-test python-test wheel-test
 

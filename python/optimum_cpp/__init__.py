@@ -45,6 +45,14 @@ from .causal_lm import AutoModelForCausalLM
 from .streamers import TextIteratorStreamer, TextStreamer
 from .tokenization import AutoTokenizer, BatchEncoding, PreTrainedTokenizer
 from .configuration import PretrainedConfig
+from .image_processing import (
+    AutoImageProcessor,
+    BatchFeature,
+    CLIPImageProcessor,
+    ConvNextImageProcessor,
+    ViTImageProcessor,
+    load_image,
+)
 from .decoder_heads import DecoderForSequenceClassification, DecoderModel
 from .decoder_heads import decoder_model_type as _decoder_model_type
 
@@ -61,6 +69,12 @@ __all__ = [
     "AutoModelForSequenceClassification",
     "AutoModelForTokenClassification",
     "AutoTokenizer",
+    "AutoImageProcessor",
+    "BatchFeature",
+    "CLIPImageProcessor",
+    "ConvNextImageProcessor",
+    "ViTImageProcessor",
+    "load_image",
     "BatchEncoding",
     "PreTrainedConfig",
     "PretrainedConfig",

@@ -44,6 +44,8 @@ void bind_language_model(py::module_& m);
 void bind_decoder_heads(py::module_& m);
 // Defined in export_bindings.cc.
 void bind_export(py::module_& m);
+// Defined in image_bindings.cc.
+void bind_image(py::module_& m);
 
 namespace {
 
@@ -344,6 +346,7 @@ PYBIND11_MODULE(_C, m) {
   bind_language_model(m);
   bind_decoder_heads(m);
   bind_export(m);
+  bind_image(m);
   m.def(
       "push_folder_to_hub",
       [](const std::string& folder, const std::string& repo_id, const std::string& token, bool private_repo,

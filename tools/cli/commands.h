@@ -28,6 +28,8 @@ void add_serve_command(CLI::App& app);
 
 // `archive`: package an exported folder as a model archive (torch-model-archiver's flags), or check one.
 void add_archive_command(CLI::App& app);
+// `preprocess-image`: decode images and run a folder's image processor on them.
+void add_image_command(CLI::App& app);
 // `cache list|clean`: the export cache.
 void add_cache_command(CLI::App& app);
 // `prepare`: TorchServe's setup_config.json to a saved model and its archive.

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   optimum::cli::add_archive_command(app);
   optimum::cli::add_prepare_command(app);
   optimum::cli::add_cache_command(app);
+  optimum::cli::add_image_command(app);
   optimum::cli::one_value_per_option(app);
   try {
     app.parse(argc, argv);

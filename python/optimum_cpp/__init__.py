@@ -521,7 +521,8 @@ def pipeline(task: str, model=None, tokenizer=None, *, device=None, device_map=N
              dtype=None, trust_remote_code=None, accelerator: str | None = None, framework=None,
              batch_size=None, **kwargs) -> Pipeline:
     """Build a task pipeline (text-classification, token-classification, question-answering,
-    fill-mask, feature-extraction, zero-shot-classification, text-embedding) over a model folder,
+    fill-mask, feature-extraction, zero-shot-classification, text-embedding, image-classification,
+    image-feature-extraction: image file paths in) over a model folder,
     Hub id or ``optimum_cpp`` model, called like ``transformers.pipeline``.
 
     ``batch_size=N`` (here or in a call on a list of inputs) runs N inputs per forward, sorted by

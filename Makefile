@@ -87,7 +87,7 @@ asan-serving-test: build
 python-test: build
 	$(PY) -m pytest -q tests/python tests/parity tests/pipelines tests/sentence_transformers tests/hub tests/tokenizers tests/precision \
 	  tests/decoders tests/generation tests/gguf tests/gguf_tokenizer tests/cli tests/serving tests/deploy tests/surface \
-	  tests/exports_honest tests/image_processing
+	  tests/exports_honest tests/image_processing tests/vision
 
 test: unit-test asan-test asan-serving-test python-test wheel-test
 

@@ -156,7 +156,7 @@ def test_config_errors_name_the_key(tmp_path, models):
                                 ("image_size", [32], r"key 'image_size' must be a positive integer or a list"),
                                 ("num_channels", 0, r"key 'num_channels' must be a positive integer")]:
         (bad / "config.json").write_text(json.dumps({**cfg, key: value}))
-        with pytest.raises(oc.OptimumError, match=message):
+        with pytest.raises(oc.FormatError, match=message):
             oc.AutoModel.from_pretrained(bad)
 
 

@@ -55,7 +55,7 @@ TEST(Config, SupportedModelTypesAreSorted) {
 // the position table is the patch count + CLS.
 TEST(Config, VitReadsImageGeometry) {
   const EncoderConfig c = parse_config(Json{{"model_type", "vit"}, {"image_size", Json::array({34, 24})},
-                                            {"patch_size", 8}, {"hidden_size", 32}},
+                                            {"patch_size", 8}, {"hidden_size", 48}},
                                        "vit/config.json");
   EXPECT_TRUE(c.is_vision());
   EXPECT_EQ(c.image_height, 34);
@@ -302,7 +302,7 @@ TEST(Config, UnknownModelTypeListsSupported) {
   EXPECT_TRUE(throws_with<Unsupported>(
       [&] { (void)parse_config(j, "g/config.json"); },
       {"g/config.json", "'gpt2'", "albert, bert, camembert, distilbert, electra, mpnet, roberta, "
-                                  "xlm-roberta"}));
+                                  "vit, xlm-roberta"}));
 }
 
 TEST(Config, HiddenSizeMustBeMultipleOfHeads) {

@@ -66,6 +66,7 @@ __all__ = [
     "AutoModelForCausalLM",
     "AutoModelForMaskedLM",
     "AutoModelForMultipleChoice",
+    "AutoModelForImageClassification",
     "AutoModelForQuestionAnswering",
     "AutoModelForSeq2SeqLM",
     "AutoModelForSequenceClassification",
@@ -329,12 +330,26 @@ class _OptimizedModel:
         return self._native.output_names
 
     def __call__(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, *,
-                 output_hidden_states=None, output_attentions=None, return_dict=None, **kwargs):
-        """Run the model on numpy (or torch) int arrays; returns a ``ModelOutput`` of numpy arrays, or
-        with ``return_dict=False`` a tuple in transformers' order. ``output_hidden_states`` and
-        ``output_attentions`` are refused (the fused engine keeps neither)."""
-        if input_ids is None:
-            raise ValueError("input_ids is required")
+                 pixel_values=None, output_hidden_states=None, output_attentions=None, return_dict=None,
+                 **kwargs):
+        """Run the model on numpy (or torch) int arrays (vision models: float32 ``pixel_values``
+        [batch, channels, height, width], also as the first positional argument); returns a
+        ``ModelOutput`` of numpy arrays, or with ``return_dict=False`` a tuple in transformers' order.
+        ``output_hidden_states`` and ``output_attentions`` are refused (the fused engine keeps neither)."""
+        if "pixel_values" in self.input_names:
+            if pixel_values is None:
+                pixel_values = input_ids  # ViTModel.forward(pixel_values, ...) positionally
+            elif input_ids is not None:
+                raise TypeError("give pixel_values once (positionally or by name), not input_ids too")
+            input_ids = None
+            if kwargs.pop("interpolate_pos_encoding", False):
+                raise UnsupportedError("interpolate_pos_encoding=True is not supported: give pixel_values of "
+                                       "the config's image_size")
+        elif pixel_values is not None:
+            raise ValueError(f"model_type {self.model_type!r} takes input_ids, not pixel_values")
+        if input_ids is None and pixel_values is None:
+            raise ValueError("pixel_values is required" if "pixel_values" in self.input_names
+                             else "input_ids is required")
         for option, value in (("output_hidden_states", output_hidden_states),
                               ("output_attentions", output_attentions)):
             if value:
@@ -344,7 +359,8 @@ class _OptimizedModel:
         skip_padding = bool(kwargs.pop("skip_padding", False))
         if kwargs:
             raise TypeError(f"unexpected arguments: {sorted(kwargs)}")
-        inputs = {"input_ids": _as_ids(input_ids)}
+        inputs = {"pixel_values": _as_ids(pixel_values)} if pixel_values is not None else {
+            "input_ids": _as_ids(input_ids)}
         for name, value in (
             ("attention_mask", attention_mask),
             ("token_type_ids", token_type_ids),
@@ -387,6 +403,12 @@ class AutoModelForMaskedLM(_OptimizedModel):
 
 class AutoModelForMultipleChoice(_OptimizedModel):
     task = "multiple-choice"
+
+
+class AutoModelForImageClassification(_OptimizedModel):
+    """Vision classifier (ViTForImageClassification): ``model(pixel_values).logits``."""
+
+    task = "image-classification"
 
 
 class Pipeline:
@@ -569,7 +591,8 @@ def pipeline(task: str, model=None, tokenizer=None, *, device=None, device_map=N
              batch_size=None, **kwargs) -> Pipeline:
     """Build a task pipeline (text-classification, token-classification, question-answering,
     fill-mask, feature-extraction, zero-shot-classification, text-embedding, text-generation,
-    text2text-generation, summarization, translation / translation_xx_to_yy) over a model folder,
+    text2text-generation, summarization, translation / translation_xx_to_yy, image-classification,
+    image-feature-extraction: image file paths in) over a model folder,
     Hub id or ``optimum_cpp`` model, called like ``transformers.pipeline``.
 
     ``batch_size=N`` (here or in a call on a list of inputs) runs N inputs per forward, sorted by
@@ -632,4 +655,6 @@ _TASK_MODEL_CLASS.update({
     "token-classification": AutoModelForTokenClassification,
     "question-answering": AutoModelForQuestionAnswering,
     "fill-mask": AutoModelForMaskedLM,
+    "image-classification": AutoModelForImageClassification,
+    "image-feature-extraction": AutoModel,
 })

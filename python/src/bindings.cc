@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <exception>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -57,6 +58,14 @@ Tensor tensor_from_numpy(const std::string& name, const py::handle& obj) {
   py::array arr = py::array::ensure(obj);
   if (!arr) throw InvalidArgument("input '" + name + "' is not array-like");
   const char kind = arr.dtype().kind();
+  // Float inputs (images, audio features) go to the model as float32; ids
+  // and masks stay integer-only, below.
+  static const std::set<std::string> kFloatInputs = {"pixel_values", "input_features", "input_values"};
+  if (kind == 'f' && kFloatInputs.count(name) != 0) {
+    auto floats = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(arr);
+    Shape shape(floats.shape(), floats.shape() + floats.ndim());
+    return Tensor::from_data(DType::F32, shape, floats.data());
+  }
   // Ids index tables: integers only, as torch's embeddings require. A bool
   // attention_mask is a mask (transformers accepts it too).
   if (kind != 'i' && kind != 'u' && !(kind == 'b' && name == "attention_mask")) {

@@ -1,6 +1,8 @@
 #include "optimum/config/config.h"
 
 #include <algorithm>
+#include <tuple>
+#include <utility>
 
 #include "optimum/core/errors.h"
 
@@ -77,6 +79,21 @@ class Reader {
     return v->get<bool>();
   }
 
+  // A positive integer, or a list of two ([height, width]); returns {height, width}.
+  std::pair<int64_t, int64_t> size2(const std::string& field) const {
+    const Json* v = find(field);
+    if (v == nullptr) missing(field);
+    if (v->is_array()) {
+      if (v->size() != 2 || !(*v)[0].is_number_integer() || !(*v)[1].is_number_integer() ||
+          (*v)[0].get<int64_t>() <= 0 || (*v)[1].get<int64_t>() <= 0) {
+        bad(field, *v, "a positive integer or a list of two positive integers");
+      }
+      return {(*v)[0].get<int64_t>(), (*v)[1].get<int64_t>()};
+    }
+    const int64_t n = positive(field);
+    return {n, n};
+  }
+
   [[noreturn]] void missing(const std::string& field) const {
     throw FormatError(source_ + ": missing required key '" + key(field) + "' for model_type '" +
                       spec_.model_type + "'");
@@ -124,6 +141,31 @@ void read_labels(const Json& json, const std::string& source, EncoderConfig& c) 
   }
 }
 
+// Most patches a vision config may ask for (a 64k-token sequence).
+constexpr int64_t kMaxPatches = int64_t{1} << 16;
+
+void read_vision(const Reader& r, EncoderConfig& c) {
+  std::tie(c.image_height, c.image_width) = r.size2("image_size");
+  std::tie(c.patch_height, c.patch_width) = r.size2("patch_size");
+  c.num_channels = r.positive("num_channels");
+  if (c.patch_height > c.image_height || c.patch_width > c.image_width) {
+    throw FormatError(c.source + ": patch_size " + std::to_string(c.patch_height) + "x" +
+                      std::to_string(c.patch_width) + " exceeds image_size " + std::to_string(c.image_height) +
+                      "x" + std::to_string(c.image_width));
+  }
+  if (c.image_height / c.patch_height > kMaxPatches / (c.image_width / c.patch_width)) {
+    throw FormatError(c.source + ": image_size / patch_size gives more than " + std::to_string(kMaxPatches) +
+                      " patches");
+  }
+  c.max_position_embeddings = c.num_patches() + 1;
+  c.vocab_size = 0;
+  c.type_vocab_size = 0;
+  c.qkv_bias = r.boolean("qkv_bias", true);
+  c.pooler_act = r.string("pooler_act", "tanh");
+  const Json* pooler = r.find("pooler_output_size");
+  c.pooler_output_size = pooler != nullptr && !pooler->is_null() ? r.positive("pooler_output_size") : 0;
+}
+
 }  // namespace
 
 void register_config_spec(ConfigSpec spec) {
@@ -165,16 +207,22 @@ EncoderConfig parse_config_unchecked(const Json& json, const ConfigSpec& spec, c
   c.raw = json;
   c.source = source;
   for (const auto& f : kRequired) {
-    if (r.find(f) == nullptr) r.missing(f);
+    if (r.find(f) == nullptr && !(spec.vision && f == "vocab_size")) r.missing(f);
   }
-  c.vocab_size = r.positive("vocab_size");
+  if (spec.vision) {
+    read_vision(r, c);
+  } else {
+    c.vocab_size = r.positive("vocab_size");
+  }
   c.hidden_size = r.positive("hidden_size");
   c.num_hidden_layers = r.positive("num_hidden_layers");
   c.num_attention_heads = r.positive("num_attention_heads");
   c.intermediate_size = r.positive("intermediate_size");
   c.embedding_size = r.find("embedding_size") ? r.positive("embedding_size") : c.hidden_size;
-  c.max_position_embeddings = r.positive("max_position_embeddings");
-  c.type_vocab_size = r.integer("type_vocab_size");
+  if (!spec.vision) {
+    c.max_position_embeddings = r.positive("max_position_embeddings");
+    c.type_vocab_size = r.integer("type_vocab_size");
+  }
   c.pad_token_id = r.integer("pad_token_id");
   c.layer_norm_eps = r.number("layer_norm_eps");
   c.hidden_act = r.string("hidden_act");

@@ -67,8 +67,15 @@ ExportResult export_native(const fs::path& model_dir, const fs::path& output_dir
   const std::vector<int64_t> batches = internal::validation_batches(options);
   // RoBERTa-style positions start past the padding index.
   const bool from_padding = models::find_family(cfg.model_type).positions == models::PositionStyle::FromPaddingIndex;
-  const std::vector<int64_t> lengths = internal::validation_lengths(
-      options, cfg.max_position_embeddings - (from_padding ? cfg.pad_token_id + 1 : 0), {8, 33});
+  // Vision encoders run the one sequence length their config fixes (patches + CLS).
+  const std::vector<int64_t> lengths =
+      cfg.is_vision() ? std::vector<int64_t>{cfg.max_position_embeddings}
+                      : internal::validation_lengths(
+                            options, cfg.max_position_embeddings - (from_padding ? cfg.pad_token_id + 1 : 0), {8, 33});
+  if (cfg.is_vision() && type != kernels::WeightType::F32) {
+    throw Unsupported("dtype " + dtype + " exports of vision model_type '" + cfg.model_type +
+                      "' are not supported yet: the accuracy guard calibrates on texts (export with --dtype fp32)");
+  }
   std::shared_ptr<const models::EncoderModel> source;
   {
     ProgressStep step("load", model_dir.string());

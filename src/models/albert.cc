@@ -90,6 +90,7 @@ Head load_head(Task task, const WeightSource& w, const config::EncoderConfig& c)
     }
     case Task::FeatureExtraction:
     case Task::TextGeneration:
+    case Task::ImageClassification:
       break;
   }
   blocks::unsupported_task("albert", task, kTasks);

@@ -59,6 +59,7 @@ void register_all() {
   add(distilbert_architecture());
   add(albert_architecture());
   add(mpnet_architecture());
+  add(vit_architecture());
   add(llama_architecture());
   add(mistral_architecture());
   add(qwen2_architecture());
@@ -187,6 +188,7 @@ std::string describe(const BlockOptions& b) {
       parts.emplace_back("no positions");
       break;
   }
+  if (e.patches) parts.emplace_back("patch embeddings with a CLS token");
   if (e.token_types) parts.emplace_back("token types");
   if (e.factorized) parts.emplace_back("factorized embeddings");
   if (e.scaled) parts.emplace_back("scaled embeddings");
@@ -211,6 +213,7 @@ std::string describe(const BlockOptions& b) {
       norm += "RMSNorm (1 + w)";
       break;
   }
+  if (b.norm.final_norm) norm += ", final norm";
   parts.push_back(norm);
   return join(parts);
 }

@@ -122,6 +122,7 @@ Head load_head(Task task, const WeightSource& w, const config::EncoderConfig& c,
       return head;
     case Task::FeatureExtraction:
     case Task::TextGeneration:
+    case Task::ImageClassification:
       break;
   }
   blocks::unsupported_task(model_type, task, kTasks);

@@ -70,7 +70,14 @@ void check_weights(const config::EncoderConfig& c, const EncoderWeights& w) {
       fail(name + " normalizes width " + std::to_string(n.dim) + ", expected " + std::to_string(dim));
     }
   };
-  if (w.word_embeddings.defined() && w.word_embeddings.dtype() == DType::I8) {
+  if (w.patch_embedding) {
+    if (!c.is_vision()) fail("patch embeddings for a text config (no image_size / patch_size)");
+    linear(*w.patch_embedding, c.num_channels * c.patch_height * c.patch_width, h, "the patch embedding");
+    shape(w.cls_token, {h}, "cls_token");
+    if (w.word_embeddings.defined()) fail("both word and patch embeddings");
+  } else if (c.is_vision()) {
+    fail("a vision config (image_size, patch_size) without patch embeddings");
+  } else if (w.word_embeddings.defined() && w.word_embeddings.dtype() == DType::I8) {
     if (w.word_embeddings.shape() != Shape{c.vocab_size, e} || !w.word_embedding_scale.defined()) {
       fail("word embeddings are I8 " + shape_str(w.word_embeddings.shape()) + ", expected I8 [" +
            std::to_string(c.vocab_size) + ", " + std::to_string(e) + "] with per-row scales");
@@ -83,7 +90,8 @@ void check_weights(const config::EncoderConfig& c, const EncoderWeights& w) {
   if (w.token_type_embeddings.defined()) {
     shape(w.token_type_embeddings, {c.type_vocab_size, e}, "token-type embeddings");
   }
-  norm(w.embedding_norm, e, "the embedding LayerNorm");
+  if (!w.patch_embedding || w.embedding_norm.dim != 0) norm(w.embedding_norm, e, "the embedding LayerNorm");
+  if (w.final_norm.dim != 0) norm(w.final_norm, h, "the final LayerNorm");
   if (w.embedding_project) {
     linear(*w.embedding_project, e, h, "the embedding projection");
   } else if (e != h) {
@@ -111,7 +119,7 @@ void check_weights(const config::EncoderConfig& c, const EncoderWeights& w) {
            " is below the 32 buckets MPNet's position bias uses");
     }
   }
-  if (w.pooler) linear(*w.pooler, h, h, "the pooler");
+  if (w.pooler) linear(*w.pooler, h, c.pooler_output_size > 0 ? c.pooler_output_size : h, "the pooler");
 }
 
 // Positions from the padding index start at pad_token_id: it must index
@@ -132,7 +140,8 @@ Encoder::Encoder(const config::EncoderConfig& config, EncoderWeights weights, Po
     : config_(config),
       weights_(std::move(weights)),
       positions_(positions),
-      act_(kernels::activation_from_name(config.hidden_act)) {
+      act_(kernels::activation_from_name(config.hidden_act)),
+      pooler_act_(kernels::activation_from_name(config.pooler_act)) {
   check_weights(config_, weights_);
   if (positions_ == PositionStyle::FromPaddingIndex) check_padding_index(config_);
   for (EncoderLayer& l : weights_.layers) {
@@ -140,10 +149,31 @@ Encoder::Encoder(const config::EncoderConfig& config, EncoderWeights weights, Po
   }
   // Run once per call on few rows: kept in f32 whatever the compute precision.
   if (weights_.embedding_project) weights_.embedding_project->pack(kernels::WeightType::F32);
+  if (weights_.patch_embedding) weights_.patch_embedding->pack(kernels::WeightType::F32);
   if (weights_.pooler) weights_.pooler->pack(kernels::WeightType::F32);
 }
 
 void Encoder::validate(const EncoderInputs& in) const {
+  if (is_vision()) {
+    if (in.pixel_values == nullptr) throw InvalidArgument("missing required input 'pixel_values'");
+    if (in.channels != config_.num_channels) {
+      throw InvalidArgument("input 'pixel_values' has " + std::to_string(in.channels) +
+                            " channels; the model expects " + std::to_string(config_.num_channels) +
+                            " (num_channels)");
+    }
+    if (in.height != config_.image_height || in.width != config_.image_width) {
+      throw InvalidArgument("input 'pixel_values' image size " + std::to_string(in.height) + "x" +
+                            std::to_string(in.width) + " does not match the model's " +
+                            std::to_string(config_.image_height) + "x" + std::to_string(config_.image_width) +
+                            " (image_size; interpolate_pos_encoding is not supported)");
+    }
+    if (in.seq != config_.num_patches() + 1) {
+      throw InvalidArgument("vision sequence length " + std::to_string(in.seq) + " is not the " +
+                            std::to_string(config_.num_patches()) + " patches + CLS");
+    }
+    return;
+  }
+  if (in.input_ids == nullptr) throw InvalidArgument("missing required input 'input_ids'");
   const int64_t n = in.batch * in.seq;
   check_range(in.input_ids, n, config_.vocab_size, "input_ids", "vocab_size");
   const int64_t types = weights_.token_type_embeddings.defined() ? config_.type_vocab_size : 1;
@@ -168,7 +198,49 @@ void Encoder::validate(const EncoderInputs& in) const {
   }
 }
 
+Tensor Encoder::embed_patches(const EncoderInputs& in) const {
+  const int64_t ch = in.channels, height = in.height, width = in.width;
+  const int64_t ph = config_.patch_height, pw = config_.patch_width;
+  const int64_t gh = height / ph, gw = width / pw, patches = gh * gw;
+  const int64_t k = ch * ph * pw;
+  const int64_t hidden = config_.hidden_size;
+  // im2col: one row per patch, flattened (channel, row, column) as Conv2d's weight.
+  Tensor cols = Tensor::zeros(DType::F32, {in.batch * patches, k});
+  float* cp = cols.mutable_data<float>();
+  const float* px = in.pixel_values;
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < in.batch * patches; ++r) {
+    const int64_t b = r / patches, py = (r % patches) / gw, pxi = (r % patches) % gw;
+    float* row = cp + r * k;
+    for (int64_t c = 0; c < ch; ++c) {
+      for (int64_t ky = 0; ky < ph; ++ky) {
+        const float* src = px + ((b * ch + c) * height + py * ph + ky) * width + pxi * pw;
+        std::memcpy(row + (c * ph + ky) * pw, src, static_cast<size_t>(pw) * sizeof(float));
+      }
+    }
+  }
+  Tensor proj = Tensor::zeros(DType::F32, {in.batch * patches, hidden});
+  weights_.patch_embedding->forward(cp, in.batch * patches, proj.mutable_data<float>());
+  // [CLS, patches...] + positions.
+  const int64_t seq = patches + 1;
+  Tensor out = Tensor::zeros(DType::F32, {in.batch * seq, hidden});
+  float* o = out.mutable_data<float>();
+  const float* pr = proj.data<float>();
+  const float* pos = weights_.position_embeddings.data<float>();
+  const float* cls = weights_.cls_token.data<float>();
+  for (int64_t b = 0; b < in.batch; ++b) {
+    for (int64_t s = 0; s < seq; ++s) {
+      const float* src = s == 0 ? cls : pr + (b * patches + s - 1) * hidden;
+      float* dst = o + (b * seq + s) * hidden;
+      for (int64_t j = 0; j < hidden; ++j) dst[j] = src[j] + pos[s * hidden + j];
+    }
+  }
+  if (weights_.embedding_norm.dim != 0) weights_.embedding_norm.forward(o, nullptr, in.batch * seq, o);
+  return out;
+}
+
 Tensor Encoder::embed(const EncoderInputs& in) const {
+  if (is_vision()) return embed_patches(in);
   const int64_t e = config_.embedding_size;
   const int64_t tokens = in.batch * in.seq;
   Tensor out = Tensor::zeros(DType::F32, {tokens, e});
@@ -244,6 +316,12 @@ float* workspace(size_t floats) {
   if (buf.size() < floats + 16) buf.resize(floats + 16);
   auto p = reinterpret_cast<uintptr_t>(buf.data());
   return reinterpret_cast<float*>((p + 63) & ~uintptr_t{63});
+}
+
+// y += x over n floats (pre-norm residual adds).
+void add_residual(float* y, const float* x, int64_t n) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) y[i] += x[i];
 }
 
 Tensor view(float* data, int64_t rows, int64_t cols) {
@@ -346,7 +424,13 @@ Tensor Encoder::forward(const EncoderInputs& in, const ForwardHook* hook) const 
   for (size_t step = 0; step < weights_.layer_order.size(); ++step) {
     const EncoderLayer& layer = weights_.layers[weights_.layer_order[step]];
     const auto il = static_cast<int64_t>(step);
-    linear(layer.qkv, h, h_b, qkv, kernels::Activation::Identity);
+    if (weights_.pre_norm) {
+      // ViT: norm the sub-block input (into the ffn scratch), keep h as the residual.
+      layer.attn_norm.forward(h, nullptr, tokens, ffn, h_b);
+      linear(layer.qkv, ffn, h_b, qkv, kernels::Activation::Identity);
+    } else {
+      linear(layer.qkv, h, h_b, qkv, kernels::Activation::Identity);
+    }
     kernels::AttentionArgs args;
     args.q = qkv;
     args.k = qkv + hidden;
@@ -369,6 +453,17 @@ Tensor Encoder::forward(const EncoderInputs& in, const ForwardHook* hook) const 
     kernels::attention(args);
     emit("attention_context", il, ctx, tokens, hidden);
     linear(layer.attn_out, ctx, ctx_b, attn, kernels::Activation::Identity);
+    if (weights_.pre_norm) {
+      add_residual(attn, h, tokens * hidden);
+      emit("attention_output", il, attn, tokens, hidden);
+      layer.ffn_norm.forward(attn, nullptr, tokens, ffn, attn_b);
+      linear(layer.ffn_in, ffn, attn_b, inter, act_);
+      layer.ffn_out.forward(inter, tokens, ffn);
+      add_residual(ffn, attn, tokens * hidden);
+      std::memcpy(h, ffn, static_cast<size_t>(tokens * hidden) * sizeof(float));
+      emit("layer_output", il, h, tokens, hidden);
+      continue;
+    }
     layer.attn_norm.forward(attn, h, tokens, attn, attn_b);
     emit("attention_output", il, attn, tokens, hidden);
     if (layer.ffn_in.is_bf16() && layer.ffn_out.is_bf16()) {
@@ -381,6 +476,7 @@ Tensor Encoder::forward(const EncoderInputs& in, const ForwardHook* hook) const 
     layer.ffn_norm.forward(ffn, attn, tokens, h, h_b);
     emit("layer_output", il, h, tokens, hidden);
   }
+  if (weights_.final_norm.dim != 0) weights_.final_norm.forward(h, nullptr, tokens, h);
   if (!packed) return x;
   // Back to [batch*seq, hidden]; padding positions (never computed) are zero.
   Tensor out = Tensor::zeros(DType::F32, {padded_tokens, hidden});
@@ -406,9 +502,9 @@ Tensor first_tokens(const Tensor& hidden, int64_t batch, int64_t seq) {
 Tensor Encoder::pool(const Tensor& hidden, int64_t batch, int64_t seq) const {
   if (!weights_.pooler) throw Unsupported(config_.model_type + " checkpoint has no pooler weights");
   Tensor cls = first_tokens(hidden, batch, seq);
-  Tensor out = Tensor::zeros(DType::F32, {batch, config_.hidden_size});
+  Tensor out = Tensor::zeros(DType::F32, {batch, weights_.pooler->out});
   weights_.pooler->forward(cls.data<float>(), batch, out.mutable_data<float>());
-  kernels::apply_activation(out.mutable_data<float>(), out.numel(), kernels::Activation::Tanh);
+  kernels::apply_activation(out.mutable_data<float>(), out.numel(), pooler_act_);
   return out;
 }
 

@@ -22,6 +22,13 @@ Tensor input_as_int64(const Tensor& t, const std::string& name) {
   return out;
 }
 
+Tensor input_as_float32(const Tensor& t, const std::string& name) {
+  if (t.dtype() == DType::F32) return t;
+  if (t.dtype() == DType::F16 || t.dtype() == DType::BF16) return t.to(DType::F32);
+  throw InvalidArgument("input '" + name + "' has dtype " + std::string(dtype_name(t.dtype())) +
+                        "; expected float32");
+}
+
 std::shared_ptr<const EncoderModel> EncoderModel::load(const std::filesystem::path& dir, tasks::Task task,
                                                        const std::filesystem::path& config_dir,
                                                        std::optional<kernels::WeightType> compute) {
@@ -104,6 +111,7 @@ std::shared_ptr<const EncoderModel> EncoderModel::load(const std::filesystem::pa
 }
 
 std::vector<std::string> EncoderModel::input_names() const {
+  if (encoder_->is_vision()) return {"pixel_values"};
   std::vector<std::string> names = {"input_ids", "attention_mask"};
   if (uses_token_types_) names.emplace_back("token_type_ids");
   names.emplace_back("position_ids");
@@ -134,6 +142,7 @@ NamedTensors EncoderModel::forward(const std::map<std::string, Tensor>& inputs, 
                             "' (accepted: " + list + ")");
     }
   }
+  if (encoder_->is_vision()) return forward_pixels(inputs, hook);
   auto ids_it = inputs.find("input_ids");
   if (ids_it == inputs.end()) throw InvalidArgument("missing required input 'input_ids'");
   const bool choices = head_.task == tasks::Task::MultipleChoice;
@@ -170,8 +179,32 @@ NamedTensors EncoderModel::forward(const std::map<std::string, Tensor>& inputs, 
   in.position_ids = ptr("position_ids");
   in.skip_padding = skip_padding;
 
+  return heads_output(encoder_->forward(in, hook), rows, seq, shape);
+}
+
+NamedTensors EncoderModel::forward_pixels(const std::map<std::string, Tensor>& inputs,
+                                          const ForwardHook* hook) const {
+  auto it = inputs.find("pixel_values");
+  if (it == inputs.end()) throw InvalidArgument("missing required input 'pixel_values'");
+  const Shape& shape = it->second.shape();
+  if (shape.size() != 4) {
+    throw InvalidArgument("input 'pixel_values' has shape " + shape_str(shape) +
+                          "; expected rank 4 [batch, num_channels, height, width]");
+  }
+  if (shape[0] == 0) throw InvalidArgument("input 'pixel_values' has an empty batch " + shape_str(shape));
+  const Tensor pixels = input_as_float32(it->second, "pixel_values");
+  EncoderInputs in;
+  in.batch = shape[0];
+  in.channels = shape[1];
+  in.height = shape[2];
+  in.width = shape[3];
+  in.seq = config().num_patches() + 1;
+  in.pixel_values = pixels.data<float>();
+  return heads_output(encoder_->forward(in, hook), in.batch, in.seq, {in.batch, in.seq});
+}
+
+NamedTensors EncoderModel::heads_output(const Tensor& hidden, int64_t rows, int64_t seq, const Shape& shape) const {
   NamedTensors out;
-  const Tensor hidden = encoder_->forward(in, hook);
   const int64_t h = config().hidden_size;
   switch (head_.task) {
     case tasks::Task::FeatureExtraction:
@@ -197,6 +230,7 @@ NamedTensors EncoderModel::forward(const std::map<std::string, Tensor>& inputs, 
   const int64_t width = logits.size(-1);
   switch (head_.task) {
     case tasks::Task::TextClassification:
+    case tasks::Task::ImageClassification:
       out.emplace_back("logits", logits.reshape({rows, width}));
       break;
     case tasks::Task::MultipleChoice:

@@ -69,6 +69,7 @@ Head load_head(Task task, const WeightSource& w, const config::EncoderConfig& c)
       return head;
     case Task::FeatureExtraction:
     case Task::TextGeneration:
+    case Task::ImageClassification:
       break;
   }
   blocks::unsupported_task("mpnet", task, kTasks);

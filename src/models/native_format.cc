@@ -143,13 +143,19 @@ class Reader {
 NativeLayout to_native(const Encoder& encoder, const Head& head, bool uses_token_types) {
   const EncoderWeights& w = encoder.weights();
   Writer out;
-  out.tensors.emplace_back("embeddings.word.weight", w.word_embeddings);
-  if (w.word_embeddings.dtype() == DType::I8) {
-    out.tensors.emplace_back("embeddings.word.weight_scale", w.word_embedding_scale);
+  if (w.patch_embedding) {
+    out.linear("embeddings.patch", *w.patch_embedding);
+    out.tensors.emplace_back("embeddings.cls_token", w.cls_token);
+  } else {
+    out.tensors.emplace_back("embeddings.word.weight", w.word_embeddings);
+    if (w.word_embeddings.dtype() == DType::I8) {
+      out.tensors.emplace_back("embeddings.word.weight_scale", w.word_embedding_scale);
+    }
   }
   out.tensors.emplace_back("embeddings.position.weight", w.position_embeddings);
   if (w.token_type_embeddings.defined()) out.tensors.emplace_back("embeddings.token_type.weight", w.token_type_embeddings);
-  out.norm("embeddings.norm", w.embedding_norm);
+  if (w.embedding_norm.dim != 0) out.norm("embeddings.norm", w.embedding_norm);
+  if (w.final_norm.dim != 0) out.norm("encoder.final_norm", w.final_norm);
   if (w.embedding_project) out.linear("embeddings.project", *w.embedding_project);
   for (size_t i = 0; i < w.layers.size(); ++i) {
     const std::string p = "layers." + std::to_string(i) + ".";
@@ -188,6 +194,7 @@ NativeLayout to_native(const Encoder& encoder, const Head& head, bool uses_token
                    {"layout_version", kNativeLayoutVersion},
                    {"positions", encoder.positions() == PositionStyle::Absolute ? "absolute" : "from_padding_index"},
                    {"uses_token_types", uses_token_types},
+                   {"pre_norm", w.pre_norm},
                    {"num_layers", w.layers.size()},
                    {"layer_order", w.layer_order},
                    {"norm_eps", out.eps},
@@ -252,6 +259,7 @@ HeadShape expected_head(tasks::Task task, const config::EncoderConfig& c) {
     case tasks::Task::FillMask:
       return {c.vocab_size, "config vocab_size", true};
     case tasks::Task::TextClassification:
+    case tasks::Task::ImageClassification:
       return {c.num_labels, "config num_labels", false};
     case tasks::Task::MultipleChoice:
       return {1, "one score per choice", false};
@@ -361,7 +369,16 @@ NativeModel from_native_checked(const io::WeightStore& store, const Json& layout
   m.positions = positions == "absolute" ? PositionStyle::Absolute : PositionStyle::FromPaddingIndex;
   m.uses_token_types = f.boolean(layout, "uses_token_types", "layout");
 
-  if (r.has("embeddings.word.weight_scale")) {  // int8 exports: I8 rows + per-row scales
+  // Version 2 layouts written before vision encoders have no pre_norm field: post-norm.
+  w.pre_norm = layout.contains("pre_norm") && f.boolean(layout, "pre_norm", "layout");
+  if (c.is_vision()) {
+    if (!r.has("embeddings.patch.weight")) {
+      throw FormatError("native weights " + store.source() + " lack tensor 'embeddings.patch.weight': " + c.source +
+                        " describes a vision model (image_size, patch_size)");
+    }
+    w.patch_embedding = r.linear("embeddings.patch", c.num_channels * c.patch_height * c.patch_width, h);
+    w.cls_token = r.tensor("embeddings.cls_token", {h});
+  } else if (r.has("embeddings.word.weight_scale")) {  // int8 exports: I8 rows + per-row scales
     w.word_embeddings = r.stored("embeddings.word.weight", {c.vocab_size, e}, DType::I8,
                                  "int8 word embeddings: embeddings.word.weight_scale is present");
     w.word_embedding_scale = r.stored("embeddings.word.weight_scale", {c.vocab_size}, DType::F32,
@@ -382,7 +399,8 @@ NativeModel from_native_checked(const io::WeightStore& store, const Json& layout
     }
     w.token_type_embeddings = r.tensor("embeddings.token_type.weight", {c.type_vocab_size, e});
   }
-  w.embedding_norm = r.norm("embeddings.norm", e);
+  if (!c.is_vision() || r.has("embeddings.norm.weight")) w.embedding_norm = r.norm("embeddings.norm", e);
+  if (r.has("encoder.final_norm.weight")) w.final_norm = r.norm("encoder.final_norm", h);
   if (r.has("embeddings.project.weight")) {
     w.embedding_project = r.linear("embeddings.project", e, h);
   } else if (e != h) {
@@ -404,7 +422,7 @@ NativeModel from_native_checked(const io::WeightStore& store, const Json& layout
     w.relative_attention_bias =
         r.tensor("encoder.relative_attention_bias", {c.relative_attention_num_buckets, c.num_attention_heads});
   }
-  if (r.has("pooler.weight")) w.pooler = r.linear("pooler", h, h);
+  if (r.has("pooler.weight")) w.pooler = r.linear("pooler", h, c.pooler_output_size > 0 ? c.pooler_output_size : h);
 
   const Json& head = f.at(layout, "head", "layout");
   const std::string task = f.string(head, "task", "layout.head");

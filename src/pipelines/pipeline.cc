@@ -459,6 +459,8 @@ const std::vector<TaskEntry>& task_table() {
       {"fill-mask", tasks::Task::FillMask, detail::make_fill_mask},
       {"feature-extraction", tasks::Task::FeatureExtraction, detail::make_feature_extraction},
       {"zero-shot-classification", tasks::Task::TextClassification, detail::make_zero_shot_classification},
+      {"image-classification", tasks::Task::ImageClassification, detail::make_image_classification},
+      {"image-feature-extraction", tasks::Task::FeatureExtraction, detail::make_image_feature_extraction},
   };
   return table;
 }
@@ -559,6 +561,17 @@ std::unique_ptr<Pipeline> pipeline(const std::string& task, const std::string& m
                       tasks::task_name(entry->head) + " head this task needs: " + e.what());
   }
   const auto folder = ctx.model->path();
+  if (ctx.task.starts_with("image-")) {
+    // Image tasks read preprocessor_config.json (copied next to every export) instead of a tokenizer.
+    try {
+      ctx.image_processor = std::make_shared<const preprocessors::ImageProcessor>(
+          preprocessors::ImageProcessor::from_pretrained(folder));
+    } catch (const NotFound& e) {
+      throw NotFound("pipeline '" + ctx.task + "': no image processor saved with model '" + model + "' (" +
+                     folder.string() + "): " + e.what());
+    }
+    return entry->make(std::move(ctx));
+  }
   std::shared_ptr<tokenizers::Tokenizer> tok;
   try {
     tok = std::make_shared<tokenizers::Tokenizer>(tokenizers::Tokenizer::from_pretrained(folder));

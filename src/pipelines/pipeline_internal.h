@@ -13,6 +13,7 @@
 
 #include "optimum/core/errors.h"
 #include "optimum/pipelines/pipeline.h"
+#include "optimum/preprocessors/image_processor.h"
 
 namespace optimum::pipelines::detail {
 
@@ -91,11 +92,13 @@ class TokenizerHandle {
   bool cleanup_ = false;           // clean_up_tokenization_spaces
 };
 
-// Everything a task pipeline holds: the model, its tokenizer, the defaults.
+// Everything a task pipeline holds: the model, its tokenizer (text tasks) or
+// image processor (image tasks), the defaults.
 struct Context {
   std::string task;
   std::shared_ptr<const modeling::OptimizedModel> model;
   std::shared_ptr<TokenizerHandle> tok;
+  std::shared_ptr<const preprocessors::ImageProcessor> image_processor;
   Json defaults = Json::object();
 };
 
@@ -126,6 +129,8 @@ std::unique_ptr<Pipeline> make_question_answering(Context ctx);
 std::unique_ptr<Pipeline> make_fill_mask(Context ctx);
 std::unique_ptr<Pipeline> make_feature_extraction(Context ctx);
 std::unique_ptr<Pipeline> make_zero_shot_classification(Context ctx);
+std::unique_ptr<Pipeline> make_image_classification(Context ctx);       // image_classification.cc
+std::unique_ptr<Pipeline> make_image_feature_extraction(Context ctx);  // image_classification.cc
 // text-embedding loads a SentenceTransformer instead of a Context.
 std::unique_ptr<Pipeline> make_text_embedding(const std::string& model, const PipelineOptions& options);
 // text-generation over a generation::LanguageModel (option gguf_file: a GGUF file in the folder/repository).
@@ -143,7 +148,7 @@ class TaskPipeline : public Pipeline {
   explicit TaskPipeline(Context ctx) : ctx_(std::move(ctx)) {
     task_ = ctx_.task;
     model_ = ctx_.model;
-    tokenizer_ = ctx_.tok->shared();
+    if (ctx_.tok) tokenizer_ = ctx_.tok->shared();
     set_defaults(ctx_.defaults);
   }
 

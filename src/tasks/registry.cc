@@ -57,12 +57,14 @@ std::vector<TensorSpec> common_outputs(const std::string& task) {
   if (task == "fill-mask" || task == "token-classification") return {{"logits", bs}};
   if (task == "multiple-choice") return {{"logits", {{0, "batch_size"}, {1, "num_choices"}}}};
   if (task == "question-answering") return {{"start_logits", bs}, {"end_logits", bs}};
-  if (task == "text-classification") return {{"logits", {{0, "batch_size"}}}};
+  if (task == "text-classification" || task == "image-classification") return {{"logits", {{0, "batch_size"}}}};
   throw Unsupported("no common outputs for task '" + task + "'");
 }
 
-const std::vector<std::string> kEncoderTasks = {"feature-extraction", "fill-mask", "text-classification",
-                                                "multiple-choice", "token-classification", "question-answering"};
+const std::vector<std::string> kEncoderTasks = {"feature-extraction",  "fill-mask",
+                                                "text-classification", "multiple-choice",
+                                                "token-classification", "question-answering",
+                                                "image-classification"};
 
 std::string input_name(InputKind k) {
   switch (k) {
@@ -76,6 +78,8 @@ std::string input_name(InputKind k) {
       return "position_ids";
     case InputKind::PastKeyValues:
       return "past_key_values";
+    case InputKind::PixelValues:
+      return "pixel_values";
   }
   return "";
 }
@@ -140,7 +144,9 @@ ExportConfig encoder_config(const ArchitectureTasks& m, const std::string& task)
   const DynamicAxes axes = task == "multiple-choice"
                                ? DynamicAxes{{0, "batch_size"}, {1, "num_choices"}, {2, "sequence_length"}}
                                : DynamicAxes{{0, "batch_size"}, {1, "sequence_length"}};
-  for (InputKind k : m.inputs) c.inputs.push_back({input_name(k), axes});
+  // Optimum's ViTOnnxConfig: pixel_values with every axis dynamic.
+  const DynamicAxes pixel_axes = {{0, "batch_size"}, {1, "num_channels"}, {2, "height"}, {3, "width"}};
+  for (InputKind k : m.inputs) c.inputs.push_back({input_name(k), k == InputKind::PixelValues ? pixel_axes : axes});
   c.outputs = common_outputs(task);
   if (task == "feature-extraction" && m.pooler) c.outputs.push_back({"pooler_output", {{0, "batch_size"}}});
   return c;
@@ -209,6 +215,7 @@ std::string infer_task(const std::filesystem::path& folder) {
       {"ForQuestionAnswering", "question-answering"},
       {"ForMaskedLM", "fill-mask"},
       {"ForMultipleChoice", "multiple-choice"},
+      {"ForImageClassification", "image-classification"},
       {"ForCausalLM", "text-generation"},
       {"LMHeadModel", "text-generation"},
       {"ForConditionalGeneration", "text2text-generation"},
@@ -482,6 +489,15 @@ std::map<std::string, Tensor> ExportConfig::generate_dummy_inputs(const config::
   auto real_len = [&](int64_t r) { return std::max<int64_t>(1, seq - r); };
   std::map<std::string, Tensor> out;
   for (const TensorSpec& in : inputs) {
+    if (in.name == "pixel_values") {
+      if (!cfg.is_vision()) throw Unsupported("no dummy pixel_values for text model_type '" + cfg.model_type + "'");
+      Tensor t = Tensor::zeros(DType::F32, {shapes.batch_size, cfg.num_channels, cfg.image_height, cfg.image_width});
+      float* d = t.mutable_data<float>();
+      std::uniform_real_distribution<float> dist(-1.0F, 1.0F);
+      for (int64_t i = 0; i < t.numel(); ++i) d[i] = dist(rng);
+      out[in.name] = t;
+      continue;
+    }
     Tensor t = Tensor::zeros(DType::I64, shape);
     int64_t* d = t.mutable_data<int64_t>();
     for (int64_t r = 0; r < rows; ++r) {

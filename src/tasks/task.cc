@@ -8,7 +8,7 @@ namespace optimum::tasks {
 std::vector<Task> all_tasks() {
   return {Task::FeatureExtraction, Task::TextClassification, Task::TokenClassification,
           Task::QuestionAnswering, Task::FillMask,           Task::MultipleChoice,
-          Task::TextGeneration};
+          Task::TextGeneration,    Task::ImageClassification};
 }
 
 std::string task_name(Task task) {
@@ -27,6 +27,8 @@ std::string task_name(Task task) {
       return "multiple-choice";
     case Task::TextGeneration:
       return "text-generation";
+    case Task::ImageClassification:
+      return "image-classification";
   }
   throw InvalidArgument("invalid task value");
 }

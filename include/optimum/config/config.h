@@ -41,6 +41,18 @@ struct EncoderConfig {
   bool summary_use_proj = true;
   std::string summary_activation;
   bool summary_proj_to_labels = false;
+  // Vision encoders (ConfigSpec::vision): pixel_values [batch, num_channels,
+  // image_height, image_width] cut into patch_height x patch_width patches;
+  // 0 for text encoders. image_size / patch_size may be one integer or
+  // [height, width] in config.json, as in transformers.
+  int64_t num_channels = 0;
+  int64_t image_height = 0;
+  int64_t image_width = 0;
+  int64_t patch_height = 0;
+  int64_t patch_width = 0;
+  bool qkv_bias = true;           // ViT's q/k/v projections have biases
+  std::string pooler_act = "tanh";  // ViT's pooler activation
+  int64_t pooler_output_size = 0;   // ViT's pooler width (hidden_size when unset)
   // Heads.
   int64_t num_labels = 2;
   std::map<int64_t, std::string> id2label;
@@ -49,6 +61,11 @@ struct EncoderConfig {
   std::string source;        // file name for messages
 
   int64_t head_dim() const { return hidden_size / num_attention_heads; }
+  bool is_vision() const { return num_channels > 0; }
+  // Patches per image (vision encoders): floor division, as the strided convolution drops the rest.
+  int64_t num_patches() const {
+    return is_vision() ? (image_height / patch_height) * (image_width / patch_width) : 0;
+  }
 };
 
 // How one encoder model_type spells and defaults the EncoderConfig fields
@@ -62,6 +79,10 @@ struct ConfigSpec {
   // Defaults of the transformers configuration class, as JSON values, by
   // config.json key.
   Json defaults;
+  // A vision encoder (ViT): reads image_size, patch_size and num_channels
+  // instead of vocab_size; max_position_embeddings is the patch count + 1
+  // (the CLS token), vocab_size and type_vocab_size are 0.
+  bool vision = false;
 };
 
 // Adds the spec of an encoder model_type (InvalidArgument when it is

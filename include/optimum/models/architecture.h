@@ -65,6 +65,7 @@ std::vector<Architecture> bert_architectures();  // bert.cc: bert, roberta, xlm-
 Architecture distilbert_architecture();          // distilbert.cc
 Architecture albert_architecture();              // albert.cc
 Architecture mpnet_architecture();               // mpnet.cc
+Architecture vit_architecture();                 // vit.cc
 Architecture llama_architecture();               // llama.cc
 Architecture mistral_architecture();             // llama.cc
 Architecture qwen2_architecture();               // llama.cc

@@ -32,6 +32,9 @@ struct EmbeddingOptions {
   bool factorized = false;   // embedding_size may differ from hidden_size (ALBERT, ELECTRA)
   bool scaled = false;       // multiplied by sqrt(hidden_size) (gemma)
   bool norm = false;         // a norm right after the embeddings (BERT's embeddings.LayerNorm)
+  // Patch embeddings of pixel_values (a strided convolution, run as im2col +
+  // GEMM) after a learned CLS token, instead of token ids (ViT).
+  bool patches = false;
 };
 
 struct AttentionOptions {
@@ -51,6 +54,7 @@ struct NormOptions {
   NormKind kind = NormKind::LayerNorm;
   bool pre_norm = false;  // norm before each sub-block (decoders); else after the residual add (BERT)
   bool sandwich = false;  // also a norm after each sub-block, before the residual add (gemma3)
+  bool final_norm = false;  // a norm after the last layer (pre-norm encoders: ViT's layernorm)
 };
 
 // Which variant of each shared block an architecture runs.

@@ -46,7 +46,8 @@ class EncoderModel : public Session {
 
   // Inputs by name (int64 or int32): input_ids [batch, seq] ([batch,
   // choices, seq] for multiple-choice) and optionally attention_mask,
-  // token_type_ids, position_ids of the same shape. Outputs: f32 tensors
+  // token_type_ids, position_ids of the same shape; vision encoders take
+  // pixel_values [batch, channels, height, width] (float32) instead. Outputs: f32 tensors
   // named last_hidden_state / pooler_output, logits, start_logits /
   // end_logits. Thread-safe: the model is immutable.
   // `skip_padding`: see EncoderInputs::skip_padding (outputs at padding
@@ -80,6 +81,11 @@ class EncoderModel : public Session {
 
  private:
   EncoderModel() = default;
+  // Vision encoders: pixel_values [batch, channels, height, width].
+  NamedTensors forward_pixels(const std::map<std::string, Tensor>& inputs, const ForwardHook* hook) const;
+  // The task's outputs from last_hidden_state [rows*seq, hidden]; `shape` is the main input's
+  // (multiple-choice reshapes its logits to [batch, choices]).
+  NamedTensors heads_output(const Tensor& hidden, int64_t rows, int64_t seq, const Shape& shape) const;
   bool uses_token_types_ = true;
   std::unique_ptr<Encoder> encoder_;
   Head head_;

@@ -28,11 +28,15 @@ struct RunOptions {
 // A session input as contiguous int64 (int32 converted); InvalidArgument
 // names the input `name` for any other dtype. Defined in model.cc.
 Tensor input_as_int64(const Tensor& t, const std::string& name);
+// A session input as contiguous float32 (f16/bf16 converted); InvalidArgument
+// names the input `name` for an integer dtype. Defined in model.cc.
+Tensor input_as_float32(const Tensor& t, const std::string& name);
 
 class Session {
  public:
   virtual ~Session() = default;
-  // Inputs by name (int64 or int32; input_ids required); outputs in
+  // Inputs by name (token ids int64 or int32, input_ids required; vision
+  // models: float32 pixel_values instead); outputs in
   // output_names() order. InvalidArgument names an unknown input or a bad
   // shape. Thread-safe: a session is immutable.
   virtual NamedTensors run(const std::map<std::string, Tensor>& inputs, const RunOptions& options = {}) const = 0;

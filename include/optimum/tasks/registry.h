@@ -35,7 +35,7 @@ struct DummyShapes {
 };
 
 // Which inputs a model family takes (dummy generators key on these).
-enum class InputKind { InputIds, AttentionMask, TokenTypeIds, PositionIds, PastKeyValues };
+enum class InputKind { InputIds, AttentionMask, TokenTypeIds, PositionIds, PastKeyValues, PixelValues };
 
 struct ExportConfig {
   std::string exporter;    // "native"
@@ -63,7 +63,9 @@ struct ExportConfig {
   // Dummy inputs for every input of this config: ids within the vocabulary
   // (never the pad id for real tokens), right-padded attention masks (row i
   // keeps sequence_length - i tokens, at least 1), token types within
-  // type_vocab_size, positions 0..n. Deterministic for a given seed.
+  // type_vocab_size, positions 0..n; pixel_values [batch, num_channels,
+  // image_height, image_width] uniform in [-1, 1] (vision configs, whose
+  // sequence length is fixed by the config). Deterministic for a given seed.
   std::map<std::string, Tensor> generate_dummy_inputs(const config::EncoderConfig& config,
                                                       const DummyShapes& shapes, uint64_t seed = 0) const;
 };

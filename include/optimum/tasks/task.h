@@ -14,6 +14,7 @@ enum class Task {
   FillMask,            // "fill-mask": AutoModelForMaskedLM
   MultipleChoice,      // "multiple-choice"
   TextGeneration,      // "text-generation": AutoModelForCausalLM (decoders; logits of every position)
+  ImageClassification, // "image-classification": AutoModelForImageClassification (vision encoders)
 };
 
 // Canonical name of a task.

@@ -48,7 +48,31 @@ Json distilbert() {
 TEST(Config, SupportedModelTypesAreSorted) {
   EXPECT_EQ(supported_model_types(),
             (std::vector<std::string>{"albert", "bert", "camembert", "distilbert", "electra",
-                                      "mpnet", "roberta", "xlm-roberta"}));
+                                      "mpnet", "roberta", "vit", "xlm-roberta"}));
+}
+
+// ViTConfig: no vocab_size; image_size / patch_size as one integer or [height, width];
+// the position table is the patch count + CLS.
+TEST(Config, VitReadsImageGeometry) {
+  const EncoderConfig c = parse_config(Json{{"model_type", "vit"}, {"image_size", Json::array({34, 24})},
+                                            {"patch_size", 8}, {"hidden_size", 48}},
+                                       "vit/config.json");
+  EXPECT_TRUE(c.is_vision());
+  EXPECT_EQ(c.image_height, 34);
+  EXPECT_EQ(c.image_width, 24);
+  EXPECT_EQ(c.patch_height, 8);
+  EXPECT_EQ(c.num_patches(), 4 * 3);
+  EXPECT_EQ(c.max_position_embeddings, 13);
+  EXPECT_EQ(c.num_channels, 3);
+  EXPECT_EQ(c.vocab_size, 0);
+  EXPECT_EQ(c.num_hidden_layers, 12);  // ViTConfig's default
+  EXPECT_TRUE(c.qkv_bias);
+  try {
+    parse_config(Json{{"model_type", "vit"}, {"image_size", 16}, {"patch_size", 32}}, "vit/config.json");
+    FAIL() << "a patch larger than the image was accepted";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("patch_size 32x32 exceeds image_size 16x16"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Config, BertWithDefaults) {
@@ -278,7 +302,7 @@ TEST(Config, UnknownModelTypeListsSupported) {
   EXPECT_TRUE(throws_with<Unsupported>(
       [&] { (void)parse_config(j, "g/config.json"); },
       {"g/config.json", "'gpt2'", "albert, bert, camembert, distilbert, electra, mpnet, roberta, "
-                                  "xlm-roberta"}));
+                                  "vit, xlm-roberta"}));
 }
 
 TEST(Config, HiddenSizeMustBeMultipleOfHeads) {

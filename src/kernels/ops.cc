@@ -12,6 +12,9 @@
 #include "optimum/core/errors.h"
 #include "vectorize.h"
 #include "optimum/kernels/gemm.h"
+#if defined(__aarch64__)
+#include "neon.h"
+#endif
 
 namespace optimum::kernels {
 
@@ -461,35 +464,49 @@ OPTIMUM_AVX2 void gelu_tanh_avx2(float* x, int64_t n) { map8<gelu_tanh8>(x, n, _
 OPTIMUM_AVX2 void sigmoid_mul_avx2(float* x, int64_t n, float alpha) {
   map8<sigmoid_mul8>(x, n, _mm256_set1_ps(-alpha));
 }
+
+// The hand-vectorized spans: AVX2 where vector_isa() is AVX2 (the AVX-512 and
+// baseline paths are the OPTIMUM_MULTIVERSION spans).
+inline bool vector_spans() { return detail::vector_isa() == detail::VectorIsa::Avx2; }
+inline void gelu_erf_vector(float* x, int64_t n) { gelu_erf_avx2(x, n); }
+inline void gelu_tanh_vector(float* x, int64_t n) { gelu_tanh_avx2(x, n); }
+inline void sigmoid_mul_vector(float* x, int64_t n, float alpha) { sigmoid_mul_avx2(x, n, alpha); }
+#elif defined(__aarch64__)
+// NEON (neon.h), always there on aarch64.
+constexpr bool vector_spans() { return true; }
+inline void gelu_erf_vector(float* x, int64_t n) { detail::gelu_erf_neon(x, n); }
+inline void gelu_tanh_vector(float* x, int64_t n) { detail::gelu_tanh_neon(x, n); }
+inline void sigmoid_mul_vector(float* x, int64_t n, float alpha) { detail::sigmoid_mul_neon(x, n, alpha); }
 #else
-// Off x86 the portable spans run (the `avx2 ? ... :` choice below is constant false).
-inline void gelu_erf_avx2(float* x, int64_t n) { gelu_erf_span(x, n); }
-inline void gelu_tanh_avx2(float* x, int64_t n) { gelu_tanh_span(x, n); }
-inline void sigmoid_mul_avx2(float* x, int64_t n, float alpha) { sigmoid_mul_span(x, n, alpha); }
+// Elsewhere the portable spans only.
+constexpr bool vector_spans() { return false; }
+inline void gelu_erf_vector(float* x, int64_t n) { gelu_erf_span(x, n); }
+inline void gelu_tanh_vector(float* x, int64_t n) { gelu_tanh_span(x, n); }
+inline void sigmoid_mul_vector(float* x, int64_t n, float alpha) { sigmoid_mul_span(x, n, alpha); }
 #endif
 
 }  // namespace
 
 void activation_span(float* x, int64_t n, Activation act) {
-  const bool avx2 = OPTIMUM_KERNELS_X86 && detail::vector_isa() == detail::VectorIsa::Avx2;
+  const bool vec = vector_spans();
   switch (act) {
     case Activation::Identity:
       return;
     case Activation::Gelu:
-      avx2 ? gelu_erf_avx2(x, n) : gelu_erf_span(x, n);
+      vec ? gelu_erf_vector(x, n) : gelu_erf_span(x, n);
       return;
     case Activation::GeluTanh:
     case Activation::GeluFast:  // the same function, written differently in transformers
-      avx2 ? gelu_tanh_avx2(x, n) : gelu_tanh_span(x, n);
+      vec ? gelu_tanh_vector(x, n) : gelu_tanh_span(x, n);
       return;
     case Activation::QuickGelu:
-      avx2 ? sigmoid_mul_avx2(x, n, 1.702f) : sigmoid_mul_span(x, n, 1.702f);
+      vec ? sigmoid_mul_vector(x, n, 1.702f) : sigmoid_mul_span(x, n, 1.702f);
       return;
     case Activation::Relu:
       for (int64_t i = 0; i < n; ++i) x[i] = std::max(x[i], 0.0f);
       return;
     case Activation::Silu:
-      avx2 ? sigmoid_mul_avx2(x, n, 1.0f) : sigmoid_mul_span(x, n, 1.0f);
+      vec ? sigmoid_mul_vector(x, n, 1.0f) : sigmoid_mul_span(x, n, 1.0f);
       return;
     case Activation::Tanh:
       for (int64_t i = 0; i < n; ++i) x[i] = std::tanh(x[i]);
@@ -573,6 +590,9 @@ void softmax_row(float* x, int64_t n) {
     softmax_row_avx2(x, n);
     return;
   }
+#elif defined(__aarch64__)
+  detail::softmax_row_neon(x, n);
+  return;
 #endif
   softmax_row_any(x, n);
 }

@@ -25,10 +25,14 @@ set(CMAKE_IGNORE_PATH /usr/lib/x86_64-linux-gnu /usr/lib/x86_64-linux-gnu/cmake 
 set(ENV{PKG_CONFIG_LIBDIR} "/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig")
 set(ENV{PKG_CONFIG_PATH} "")
 
-# qemu-user runs what the build runs (gtest_discover_tests) and what ctest runs;
-# -L: the aarch64 dynamic loader and libc of the cross toolchain.
+# qemu-user runs what the build runs (gtest_discover_tests) and what ctest runs.
+# -L /: the multiarch libc6:arm64 (/lib/ld-linux-aarch64.so.1 and
+# /lib/aarch64-linux-gnu), whose loader and libc are one version. Not -L
+# /usr/aarch64-linux-gnu: that loader (libc6-arm64-cross, 2.36-8) would load the
+# multiarch libc.so.6 (a newer 2.36-9 update) for the arm64 libraries there, and
+# the mismatched pair hangs every program that starts a second thread.
 find_program(OPTIMUM_QEMU_AARCH64 NAMES qemu-aarch64 qemu-aarch64-static REQUIRED)
-set(CMAKE_CROSSCOMPILING_EMULATOR ${OPTIMUM_QEMU_AARCH64};-L;/usr/aarch64-linux-gnu)
+set(CMAKE_CROSSCOMPILING_EMULATOR ${OPTIMUM_QEMU_AARCH64};-L;/)
 
 # Packages whose arm64 development files cannot be installed beside the x86-64
 # ones (libdnnl-dev: its dnnl_config.h differs per architecture; libyaml-cpp-dev:

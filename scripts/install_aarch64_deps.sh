@@ -27,7 +27,7 @@ fi
 "$here/install_debs.sh" \
   g++-aarch64-linux-gnu qemu-user ninja-build cmake pkg-config \
   nlohmann-json3-dev libcli11-dev \
-  libdnnl2:arm64 libyaml-cpp0.7:arm64 \
+  libc6:arm64 libstdc++6:arm64 libgomp1:arm64 libdnnl2:arm64 libyaml-cpp0.7:arm64 \
   libgtest-dev:arm64 libutf8proc-dev:arm64 libpcre2-dev:arm64 libcurl4-openssl-dev:arm64 \
   libboost-dev:arm64 libzip-dev:arm64 libarchive-dev:arm64
 

@@ -13,7 +13,7 @@ transformers' own:
 - `run --task text-classification` on texts (the tokenizer and the pipeline):
   the label and score of transformers' pipeline, score within 1e-4.
 
-    parity_aarch64.py --cli build-aarch64/optimum-cpp [--qemu qemu-aarch64] [--sysroot /usr/aarch64-linux-gnu]
+    parity_aarch64.py --cli build-aarch64/optimum-cpp [--qemu qemu-aarch64] [--sysroot /]
 
 Prints one line per check with its figure; exits 1 if any check fails."""
 
@@ -146,7 +146,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cli", type=pathlib.Path, required=True, help="the aarch64 optimum-cpp binary")
     parser.add_argument("--qemu", default="qemu-aarch64", help="qemu-user for aarch64")
-    parser.add_argument("--sysroot", default="/usr/aarch64-linux-gnu", help="qemu -L: the aarch64 loader and libc")
+    parser.add_argument("--sysroot", default="/",
+                        help="qemu -L: where the aarch64 loader and libc are (/: the multiarch libc6:arm64, "
+                             "as cmake/aarch64-linux-gnu.cmake)")
     parser.add_argument("--work", type=pathlib.Path, help="folder for the models (default: a temporary one)")
     parser.add_argument("--no-qemu", action="store_true", help="run --cli directly (a native build: checks this script)")
     args = parser.parse_args()

@@ -8,7 +8,6 @@
 // next block, so no [seq, seq] matrix is ever materialized. Elsewhere: per-head
 // sgemm + softmax_row (the reference path, also used under OPTIMUM_CPU_ISA
 // caps below AVX-512).
-#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -25,12 +24,15 @@ namespace optimum::kernels {
 
 namespace {
 
+#if OPTIMUM_KERNELS_X86
 using detail::tail_mask;
+#endif
 
 constexpr int kRows = 4;    // query rows per block
 constexpr int kCols = 64;   // key columns per score tile (4 vectors)
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
+#if OPTIMUM_KERNELS_X86  // the AVX-512 kernels; AVX2 and AMX below
 // GCC 12 warns inside its own AVX-512 intrinsics (_mm512_undefined_* operands).
 #pragma GCC diagnostic push
 #if !defined(__clang__)
@@ -258,6 +260,7 @@ OPTIMUM_AVX512 void pv_rows(const float* p, int64_t ldp, int64_t n, const float*
     }
   }
 }
+#endif  // OPTIMUM_KERNELS_X86
 
 
 // The additive row of query row i: bias row + -inf at masked keys, the bias
@@ -307,12 +310,13 @@ HeadTask head_task(const AttentionArgs& a, int64_t bh) {
 }
 
 // Mask (padded layout only) and bias of item b, head h.
-void prepare_rows(const AttentionArgs& a, int64_t b, int64_t h, int64_t s, AddRows* rows) {
+[[maybe_unused]] void prepare_rows(const AttentionArgs& a, int64_t b, int64_t h, int64_t s, AddRows* rows) {
   const int64_t* mask = a.mask != nullptr && a.offsets == nullptr ? a.mask + b * a.seq : nullptr;
   // The bias table is laid out for the padded length; packed items are prefixes of it.
   rows->prepare(mask, a.bias != nullptr ? a.bias + h * a.seq * a.seq : nullptr, a.seq, s);
 }
 
+#if OPTIMUM_KERNELS_X86
 // --- bf16 attention on AMX tiles ------------------------------------------------------------
 // Per item and head: q as bf16 rows [rows16, dp], kᵀ as bf16 pairs [dp/2, sp]
 // (the tile layout of a B operand: one dword = two consecutive head dims of a
@@ -775,6 +779,7 @@ void attention_avx2(const AttentionArgs& a) {
     }
   }
 }
+#endif  // OPTIMUM_KERNELS_X86
 
 // Per-head sgemm (scores materialized per head) and softmax_row.
 void attention_reference(const AttentionArgs& a) {
@@ -824,15 +829,21 @@ void attention_reference(const AttentionArgs& a) {
 bool attention_bf16_supported() { return detail::amx_bf16_allowed(); }
 
 void attention(const AttentionArgs& args) {
+#if OPTIMUM_KERNELS_X86
   if (args.bf16 && detail::amx_bf16_allowed()) {
     attention_amx(args);
-  } else if (detail::avx512_allowed()) {
-    attention_avx512(args);
-  } else if (detail::vector_isa() == detail::VectorIsa::Avx2) {
-    attention_avx2(args);
-  } else {
-    attention_reference(args);
+    return;
   }
+  if (detail::avx512_allowed()) {
+    attention_avx512(args);
+    return;
+  }
+  if (detail::vector_isa() == detail::VectorIsa::Avx2) {
+    attention_avx2(args);
+    return;
+  }
+#endif
+  attention_reference(args);
 }
 
 }  // namespace optimum::kernels

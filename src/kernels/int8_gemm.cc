@@ -1,7 +1,5 @@
 #include "optimum/kernels/int8_gemm.h"
 
-#include <immintrin.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -13,11 +11,11 @@ namespace optimum::kernels {
 
 namespace {
 
-#define OPTIMUM_AVX2 __attribute__((target("avx2,fma")))
-
 using detail::round_even;
 
 constexpr int kNr = 16;  // output channels per panel: two ymm of s32
+
+#if OPTIMUM_KERNELS_X86
 // Blocking, measured on Zen 4 (1 thread, operands out of L2): weight panels in chunks of
 // ~128 KiB that stay in L2 while 8-row blocks of activations (in L1) pass over them;
 // k in blocks of 384 (12 KiB panels), longer rows accumulate in s32 between blocks.
@@ -178,12 +176,17 @@ void gemm_s16_kblocked(const int16_t* a, int64_t m, const PackedS16& w, const S1
     }
   }
 }
+#endif  // OPTIMUM_KERNELS_X86
 
 }  // namespace
 
 bool s16_gemm_supported() {
+#if OPTIMUM_KERNELS_X86
   static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   return yes;
+#else
+  return false;  // the AVX2 kernel; gemm_s16 below runs its plain loops here
+#endif
 }
 
 PackedS16 pack_s16(const int8_t* q, int64_t n, int64_t k) {
@@ -214,9 +217,12 @@ float quantize_row_s16(const float* x, int64_t k, int64_t k2, int levels, int16_
   const float scale = hi > lo ? (hi - lo) / top : 1.0f;
   const float inv = 1.0f / scale;
   const float zpf = std::min(top, std::max(0.0f, round_even(-lo * inv)));
+#if OPTIMUM_KERNELS_X86
   if (s16_gemm_supported()) {
     quantize_s16_avx2(x, k, inv, zpf, top, a);
-  } else {
+  } else
+#endif
+  {
     for (int64_t i = 0; i < k; ++i) {
       const float c = std::min(top, std::max(0.0f, std::fma(x[i], inv, zpf)));
       a[i] = static_cast<int16_t>(static_cast<int32_t>(round_even(c)) - static_cast<int32_t>(zpf));
@@ -230,6 +236,20 @@ void gemm_s16(const int16_t* a, int64_t m, const PackedS16& w, const S16Epilogue
               int64_t panel_begin, int64_t panel_end) {
   const int64_t panels = panel_end < 0 ? s16_panels(w) : std::min(panel_end, s16_panels(w));
   const int64_t kpairs = w.k2 / 2;
+#if !OPTIMUM_KERNELS_X86
+  // Plain loops over the panels asked for (gemm_s16_reference's arithmetic).
+  for (int64_t r = 0; r < m; ++r) {
+    for (int64_t c = panel_begin * kNr; c < std::min(w.n, panels * kNr); ++c) {
+      const int16_t* panel = w.data.data() + (c / kNr) * kpairs * kNr * 2;
+      int32_t acc = 0;
+      for (int64_t i = 0; i < w.k2; ++i) {
+        acc += static_cast<int32_t>(a[r * w.k2 + i]) * panel[(i / 2) * kNr * 2 + (c % kNr) * 2 + (i % 2)];
+      }
+      const float b = ep.bias != nullptr ? ep.bias[c] : 0.0f;
+      y[r * ldy + c] = std::fma(static_cast<float>(acc), ep.row_scale[r] * ep.col_scale[c], b);
+    }
+  }
+#else
   // Weight panels in chunks that stay in L2 while every row passes over them; rows in
   // blocks that stay in L1 while the chunk's panels pass over them (measured on Zen 4:
   // 16-row blocks run 2x faster than 128-row ones once the operands leave L2).
@@ -256,6 +276,7 @@ void gemm_s16(const int16_t* a, int64_t m, const PackedS16& w, const S16Epilogue
       }
     }
   }
+#endif
 }
 
 void gemm_s16_reference(const int16_t* a, int64_t m, const PackedS16& w, const S16Epilogue& ep, float* y,

@@ -1,9 +1,5 @@
 #include "optimum/kernels/matmul.h"
 
-#include <cpuid.h>
-#include <immintrin.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -22,6 +18,15 @@
 #include "optimum/kernels/int8_gemm.h"
 #include "vectorize.h"
 
+#if OPTIMUM_KERNELS_X86
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#elif defined(__aarch64__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+#endif
+
 namespace optimum::kernels {
 
 namespace {
@@ -31,12 +36,15 @@ using Tag = memory::format_tag;
 using DT = memory::data_type;
 
 using detail::round_even;
+#if OPTIMUM_KERNELS_X86
 using detail::tail_mask;
+#endif
 
 struct IsaName {
   const char* name;
   dnnl::cpu_isa isa;
 };
+#if OPTIMUM_KERNELS_X86
 // Canonical names first (cpu_isa() reports the first match), then aliases.
 constexpr IsaName kIsas[] = {
     {"sse41", dnnl::cpu_isa::sse41},
@@ -50,6 +58,16 @@ constexpr IsaName kIsas[] = {
     {"avx512", dnnl::cpu_isa::avx512_core},
     {"amx", dnnl::cpu_isa::avx512_core_amx},
 };
+#else
+// Off x86 oneDNN's ISA cap does not apply (set_max_cpu_isa is x86-only):
+// OPTIMUM_CPU_ISA takes the names cpu_isa() reports and "all", each
+// meaning "the CPU's own", so scripts that set it still run.
+constexpr IsaName kIsas[] = {
+    {"neon", dnnl::cpu_isa::all},
+    {"sve", dnnl::cpu_isa::all},
+    {"all", dnnl::cpu_isa::all},
+};
+#endif
 
 // OPTIMUM_CPU_ISA caps the instruction set oneDNN may use (one binary runs on
 // AVX2-only and AVX-512 machines; tests force the AVX2 path this way). Read
@@ -59,7 +77,7 @@ void apply_isa_limit() {
   if (env == nullptr || *env == '\0') return;
   for (const IsaName& i : kIsas) {
     if (std::string_view(env) == i.name) {
-      dnnl::set_max_cpu_isa(i.isa);
+      if (OPTIMUM_KERNELS_X86) dnnl::set_max_cpu_isa(i.isa);
       return;
     }
   }
@@ -79,6 +97,7 @@ bool isa_includes(dnnl::cpu_isa isa, dnnl::cpu_isa feature) {
 // Whether the ISA oneDNN uses here (after the OPTIMUM_CPU_ISA cap) includes
 // `feature`; false for an invalid cap, which the engine reports where it is used.
 bool effective_isa_includes(dnnl::cpu_isa feature) {
+  if (!OPTIMUM_KERNELS_X86) return false;  // the cpu_isa values name x86 features only
   try {
     cpu_engine();
   } catch (const std::exception&) {
@@ -91,7 +110,10 @@ bool effective_isa_includes(dnnl::cpu_isa feature) {
 
 namespace {
 
+// Whether oneDNN's u8·s8 products are exact at 8 bits: VNNI / AMX on x86; off
+// x86 always (no vpmaddubsw pair saturation there).
 bool int8_has_vnni() {
+  if (!OPTIMUM_KERNELS_X86) return true;
   return effective_isa_includes(dnnl::cpu_isa::avx512_core_vnni) || effective_isa_includes(dnnl::cpu_isa::avx2_vnni);
 }
 
@@ -156,7 +178,7 @@ int int8_weight_levels() {
 std::string_view int8_kernel_name() {
   switch (int8_scheme()) {
     case Int8Scheme::Vnni:
-      return "onednn-vnni";
+      return OPTIMUM_KERNELS_X86 ? "onednn-vnni" : "onednn-u8s8";
     case Int8Scheme::OnednnW7:
       return "onednn-w7";
     case Int8Scheme::OnednnA7:
@@ -167,6 +189,7 @@ std::string_view int8_kernel_name() {
   return "?";
 }
 
+#if OPTIMUM_KERNELS_X86
 bool detail::avx512_allowed() {
   static const bool ok = [] {
     if (!has_avx512()) return false;
@@ -192,7 +215,12 @@ detail::VectorIsa detail::vector_isa() {
   }();
   return isa;
 }
+#else
+bool detail::avx512_allowed() { return false; }
+detail::VectorIsa detail::vector_isa() { return VectorIsa::Baseline; }
+#endif
 
+#if OPTIMUM_KERNELS_X86
 namespace {
 
 // Whether CPUID leaf 7 lists AMX-BF16 (EDX bit 22) and AMX-TILE (bit 24); read
@@ -217,6 +245,9 @@ bool detail::amx_bf16_allowed() {
   }();
   return ok;
 }
+#else
+bool detail::amx_bf16_allowed() { return false; }
+#endif
 
 namespace {
 
@@ -262,6 +293,7 @@ struct RowQuant {
   int32_t zero_point;
 };
 
+#if OPTIMUM_KERNELS_X86
 // GCC 12 warns inside its own AVX-512 intrinsics (_mm512_undefined_* operands).
 #pragma GCC diagnostic push
 #if !defined(__clang__)
@@ -288,6 +320,7 @@ OPTIMUM_AVX512 void quantize_u8_avx512(const float* x, int64_t k, float inv, flo
   }
 }
 #pragma GCC diagnostic pop
+#endif  // OPTIMUM_KERNELS_X86
 
 OPTIMUM_BODY void quantize_u8_plain_body(const float* x, int64_t k, float inv, float zpf, float top, uint8_t* q) {
 #pragma omp simd
@@ -310,11 +343,13 @@ RowQuant quantize_row_u8(const float* x, int64_t k, uint8_t* q) {
   const float inv = 1.0f / scale;
   const float zpf = std::min(top, std::max(0.0f, round_even(-lo * inv)));
   const auto zp = static_cast<int32_t>(zpf);
+#if OPTIMUM_KERNELS_X86
   if (detail::avx512_allowed()) {
     quantize_u8_avx512(x, k, inv, zpf, top, q);
-  } else {
-    quantize_u8_plain(x, k, inv, zpf, top, q);
+    return {scale, zp};
   }
+#endif
+  quantize_u8_plain(x, k, inv, zpf, top, q);
   return {scale, zp};
 }
 
@@ -509,13 +544,36 @@ struct PackedLinear::Impl {
   }
 };
 
+#if !OPTIMUM_KERNELS_X86
+namespace {
+// The vector extension of this CPU off x86: "sve" where the kernel reports it
+// (oneDNN's aarch64 JIT kernels are SVE ones), else "neon" (the ARMv8-A
+// baseline; "generic" on other architectures).
+std::string host_vector_isa() {
+#if defined(__aarch64__)
+#if defined(HWCAP_SVE)
+  if ((::getauxval(AT_HWCAP) & HWCAP_SVE) != 0) return "sve";
+#endif
+  return "neon";
+#else
+  return "generic";
+#endif
+}
+}  // namespace
+#endif
+
 std::string cpu_isa() {
   cpu_engine();
+#if OPTIMUM_KERNELS_X86
   const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
   for (const IsaName& i : kIsas) {
     if (i.isa == isa) return i.name;
   }
   return "other";
+#else
+  static const std::string isa = host_vector_isa();
+  return isa;
+#endif
 }
 
 bool bf16_supported() {

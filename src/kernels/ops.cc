@@ -1,6 +1,5 @@
 #include "optimum/kernels/ops.h"
 
-#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -13,12 +12,17 @@
 #include "optimum/core/errors.h"
 #include "vectorize.h"
 #include "optimum/kernels/gemm.h"
+#if defined(__aarch64__)
+#include "neon.h"
+#endif
 
 namespace optimum::kernels {
 
 namespace {
 
+#if OPTIMUM_KERNELS_X86
 using detail::tail_mask;
+#endif
 
 // Element-wise loops below are branch-free so the compiler vectorizes them
 // (`omp simd`); the hot ones are OPTIMUM_MULTIVERSION (AVX-512, AVX2, baseline).
@@ -92,6 +96,7 @@ OPTIMUM_MULTIVERSION(void, layer_norm_row,
                       int64_t cols, float* o),
                      (x, r, gamma, beta, eps, cols, o))
 
+#if OPTIMUM_KERNELS_X86
 // GCC 12 warns inside its own _mm512_max_ps (an _mm512_undefined_ps operand).
 #pragma GCC diagnostic push
 #if !defined(__clang__)
@@ -243,6 +248,7 @@ OPTIMUM_AVX2 void to_bf16_avx2(const float* x, int64_t n, uint16_t* out) {
     out[i] = static_cast<uint16_t>(nan ? (b >> 16) | 0x40u : rounded >> 16);
   }
 }
+#endif  // OPTIMUM_KERNELS_X86
 
 }  // namespace
 
@@ -255,18 +261,25 @@ std::string vector_isa_name() {
     case detail::VectorIsa::Baseline:
       break;
   }
+#if defined(__aarch64__)
+  return "neon";  // the portable loops, vectorized for NEON (the aarch64 baseline)
+#else
   return "baseline";
+#endif
 }
 
 float row_max(const float* x, int64_t n) {
+#if OPTIMUM_KERNELS_X86
   if (detail::avx512_allowed()) return row_max_avx512(x, n);
   if (detail::vector_isa() == detail::VectorIsa::Avx2) return row_max_avx2(x, n);
+#endif
   float m = -std::numeric_limits<float>::infinity();
   for (int64_t i = 0; i < n; ++i) m = std::max(m, x[i]);
   return m;
 }
 
 void row_minmax(const float* x, int64_t n, float* lo, float* hi) {
+#if OPTIMUM_KERNELS_X86
   if (detail::avx512_allowed()) {
     row_minmax_avx512(x, n, lo, hi);
     return;
@@ -275,6 +288,7 @@ void row_minmax(const float* x, int64_t n, float* lo, float* hi) {
     row_minmax_avx2(x, n, lo, hi);
     return;
   }
+#endif
   float a = x[0];
   float b = x[0];
   for (int64_t i = 1; i < n; ++i) {
@@ -286,14 +300,17 @@ void row_minmax(const float* x, int64_t n, float* lo, float* hi) {
 }
 
 float row_absmax(const float* x, int64_t n) {
+#if OPTIMUM_KERNELS_X86
   if (detail::avx512_allowed()) return row_absmax_avx512(x, n);
   if (detail::vector_isa() == detail::VectorIsa::Avx2) return row_absmax_avx2(x, n);
+#endif
   float m = 0.0f;
   for (int64_t i = 0; i < n; ++i) m = std::max(m, std::fabs(x[i]));
   return m;
 }
 
 void to_bf16_span(const float* x, int64_t n, uint16_t* out) {
+#if OPTIMUM_KERNELS_X86
   if (detail::avx512_allowed()) {
     to_bf16_avx512(x, n, out);
     return;
@@ -302,6 +319,7 @@ void to_bf16_span(const float* x, int64_t n, uint16_t* out) {
     to_bf16_avx2(x, n, out);
     return;
   }
+#endif
   for (int64_t i = 0; i < n; ++i) {
     uint32_t b;
     std::memcpy(&b, &x[i], sizeof b);
@@ -396,6 +414,7 @@ OPTIMUM_BODY void sigmoid_mul_span_body(float* x, int64_t n, float alpha) {
 }
 OPTIMUM_MULTIVERSION(void, sigmoid_mul_span, (float* x, int64_t n, float alpha), (x, n, alpha))
 
+#if OPTIMUM_KERNELS_X86
 // AVX2 spans of the three above (GCC leaves the scalar forms unvectorized for
 // AVX2: the clamps become branches). F maps 8 lanes.
 template <__m256 (*F)(__m256, __m256)>
@@ -446,28 +465,48 @@ OPTIMUM_AVX2 void sigmoid_mul_avx2(float* x, int64_t n, float alpha) {
   map8<sigmoid_mul8>(x, n, _mm256_set1_ps(-alpha));
 }
 
+// The hand-vectorized spans: AVX2 where vector_isa() is AVX2 (the AVX-512 and
+// baseline paths are the OPTIMUM_MULTIVERSION spans).
+inline bool vector_spans() { return detail::vector_isa() == detail::VectorIsa::Avx2; }
+inline void gelu_erf_vector(float* x, int64_t n) { gelu_erf_avx2(x, n); }
+inline void gelu_tanh_vector(float* x, int64_t n) { gelu_tanh_avx2(x, n); }
+inline void sigmoid_mul_vector(float* x, int64_t n, float alpha) { sigmoid_mul_avx2(x, n, alpha); }
+#elif defined(__aarch64__)
+// NEON (neon.h), always there on aarch64.
+constexpr bool vector_spans() { return true; }
+inline void gelu_erf_vector(float* x, int64_t n) { detail::gelu_erf_neon(x, n); }
+inline void gelu_tanh_vector(float* x, int64_t n) { detail::gelu_tanh_neon(x, n); }
+inline void sigmoid_mul_vector(float* x, int64_t n, float alpha) { detail::sigmoid_mul_neon(x, n, alpha); }
+#else
+// Elsewhere the portable spans only.
+constexpr bool vector_spans() { return false; }
+inline void gelu_erf_vector(float* x, int64_t n) { gelu_erf_span(x, n); }
+inline void gelu_tanh_vector(float* x, int64_t n) { gelu_tanh_span(x, n); }
+inline void sigmoid_mul_vector(float* x, int64_t n, float alpha) { sigmoid_mul_span(x, n, alpha); }
+#endif
+
 }  // namespace
 
 void activation_span(float* x, int64_t n, Activation act) {
-  const bool avx2 = detail::vector_isa() == detail::VectorIsa::Avx2;
+  const bool vec = vector_spans();
   switch (act) {
     case Activation::Identity:
       return;
     case Activation::Gelu:
-      avx2 ? gelu_erf_avx2(x, n) : gelu_erf_span(x, n);
+      vec ? gelu_erf_vector(x, n) : gelu_erf_span(x, n);
       return;
     case Activation::GeluTanh:
     case Activation::GeluFast:  // the same function, written differently in transformers
-      avx2 ? gelu_tanh_avx2(x, n) : gelu_tanh_span(x, n);
+      vec ? gelu_tanh_vector(x, n) : gelu_tanh_span(x, n);
       return;
     case Activation::QuickGelu:
-      avx2 ? sigmoid_mul_avx2(x, n, 1.702f) : sigmoid_mul_span(x, n, 1.702f);
+      vec ? sigmoid_mul_vector(x, n, 1.702f) : sigmoid_mul_span(x, n, 1.702f);
       return;
     case Activation::Relu:
       for (int64_t i = 0; i < n; ++i) x[i] = std::max(x[i], 0.0f);
       return;
     case Activation::Silu:
-      avx2 ? sigmoid_mul_avx2(x, n, 1.0f) : sigmoid_mul_span(x, n, 1.0f);
+      vec ? sigmoid_mul_vector(x, n, 1.0f) : sigmoid_mul_span(x, n, 1.0f);
       return;
     case Activation::Tanh:
       for (int64_t i = 0; i < n; ++i) x[i] = std::tanh(x[i]);
@@ -514,6 +553,7 @@ OPTIMUM_BODY void softmax_row_any_body(float* x, int64_t n) {
 }
 OPTIMUM_MULTIVERSION(void, softmax_row_any, (float* x, int64_t n), (x, n))
 
+#if OPTIMUM_KERNELS_X86
 OPTIMUM_AVX2 inline __m256 scale8(__m256 v, __m256 s) { return _mm256_mul_ps(v, s); }
 
 OPTIMUM_AVX2 void softmax_row_avx2(float* x, int64_t n) {
@@ -540,15 +580,21 @@ OPTIMUM_AVX2 void softmax_row_avx2(float* x, int64_t n) {
   const float total = detail::hsum8(sum);
   map8<scale8>(x, n, _mm256_set1_ps(1.0f / total));
 }
+#endif  // OPTIMUM_KERNELS_X86
 
 }  // namespace
 
 void softmax_row(float* x, int64_t n) {
+#if OPTIMUM_KERNELS_X86
   if (detail::vector_isa() == detail::VectorIsa::Avx2) {
     softmax_row_avx2(x, n);
-  } else {
-    softmax_row_any(x, n);
+    return;
   }
+#elif defined(__aarch64__)
+  detail::softmax_row_neon(x, n);
+  return;
+#endif
+  softmax_row_any(x, n);
 }
 
 }  // namespace optimum::kernels

@@ -1,7 +1,16 @@
 // Private to the kernels layer: what the hand-vectorized loops share.
 #pragma once
 
+// OPTIMUM_KERNELS_X86: the hand-written AVX2 / AVX-512 / AMX loops are compiled
+// (x86-64 only). Elsewhere (aarch64) only the portable loops are: the
+// OPTIMUM_BODY functions below, which the compiler vectorizes for the target's
+// baseline (NEON on aarch64), and the scalar reference paths.
+#if defined(__x86_64__) || defined(__i386__)
+#define OPTIMUM_KERNELS_X86 1
 #include <immintrin.h>
+#else
+#define OPTIMUM_KERNELS_X86 0
+#endif
 
 #include <cstdint>
 
@@ -14,6 +23,7 @@ inline constexpr float kRoundMagic = 12582912.0f;
 
 inline float round_even(float x) { return (x + kRoundMagic) - kRoundMagic; }
 
+#if OPTIMUM_KERNELS_X86
 // The target of the hand-written AVX-512 loops, and whether they may run here.
 #define OPTIMUM_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
 inline bool has_avx512() {
@@ -21,6 +31,7 @@ inline bool has_avx512() {
                           __builtin_cpu_supports("avx512vl");
   return yes;
 }
+#endif
 
 // has_avx512() and not capped below avx512_core by OPTIMUM_CPU_ISA, which
 // then forces the generic loops too (defined in matmul.cc, beside the cap).
@@ -29,12 +40,15 @@ bool avx512_allowed();
 // avx512_core_amx); also in matmul.cc.
 bool amx_bf16_allowed();
 
-// AVX2 with FMA (Haswell / Zen and later): the floor the project targets.
+#if OPTIMUM_KERNELS_X86
+// AVX2 with FMA (Haswell / Zen and later): the floor the project targets on x86.
 #define OPTIMUM_AVX2 __attribute__((target("avx2,fma")))
+#endif
 
 // Which hand-vectorized path runs: the CPU's best, capped by OPTIMUM_CPU_ISA
 // (so the AVX2 stand-in on an AVX-512 machine runs the AVX2 code a real AVX2
-// CPU runs; target_clones would pick by the CPU alone). In matmul.cc.
+// CPU runs; target_clones would pick by the CPU alone). In matmul.cc. Always
+// Baseline off x86 (the portable loops, NEON-vectorized on aarch64).
 enum class VectorIsa { Baseline, Avx2, Avx512 };
 VectorIsa vector_isa();
 
@@ -42,6 +56,7 @@ VectorIsa vector_isa();
 // that runs `name##_body(args)` (an OPTIMUM_BODY function: plain loops with
 // `omp simd`) compiled for AVX-512, AVX2+FMA or the baseline, by vector_isa().
 #define OPTIMUM_BODY static inline __attribute__((always_inline))
+#if OPTIMUM_KERNELS_X86
 #define OPTIMUM_MULTIVERSION(ret, name, params, args)                                      \
   OPTIMUM_AVX512 ret name##_avx512 params { return name##_body args; }                     \
   OPTIMUM_AVX2 ret name##_avx2 params { return name##_body args; }                         \
@@ -56,7 +71,12 @@ VectorIsa vector_isa();
         return name##_baseline args;                                                       \
     }                                                                                      \
   }
+#else
+#define OPTIMUM_MULTIVERSION(ret, name, params, args) \
+  ret name params { return name##_body args; }
+#endif
 
+#if OPTIMUM_KERNELS_X86
 // Horizontal sum and max of 8 lanes.
 OPTIMUM_AVX2 inline float hsum8(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -106,5 +126,6 @@ inline __mmask16 tail_mask(int64_t left) {
   if (left <= 0) return 0;
   return left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1u);
 }
+#endif  // OPTIMUM_KERNELS_X86
 
 }  // namespace optimum::kernels::detail

@@ -26,7 +26,9 @@ enum class WeightType { F32, BF16, S8 };
 std::string_view weight_type_name(WeightType t);
 // The instruction set oneDNN uses here ("avx512_core_amx", "avx2", ...), after
 // the OPTIMUM_CPU_ISA cap (sse41, avx2, avx2_vnni, avx512_core,
-// avx512_core_vnni, avx512_core_bf16, avx512_core_amx / amx, all).
+// avx512_core_vnni, avx512_core_bf16, avx512_core_amx / amx, all). On
+// aarch64 "neon" or "sve" (the CPU's; OPTIMUM_CPU_ISA takes neon, sve or all
+// there and caps nothing).
 std::string cpu_isa();
 // Whether oneDNN has a bf16 matmul on this CPU; where not, BF16 layers are
 // packed in f32 instead (with one warning).
@@ -42,7 +44,8 @@ bool f32_weights_in_place();
 // Levels of the per-token u8 activation quantization of int8 layers: 255,
 // except 127 for OPTIMUM_INT8_KERNEL=onednn-a7 without VNNI (see int8_kernel_name).
 int int8_activation_levels();
-// The int8 GEMM in use (OPTIMUM_INT8_KERNEL): "onednn-vnni" (oneDNN u8·s8, VNNI / AMX);
+// The int8 GEMM in use (OPTIMUM_INT8_KERNEL): "onednn-vnni" (oneDNN u8·s8, VNNI / AMX;
+// "onednn-u8s8" off x86, where oneDNN's u8·s8 products do not saturate);
 // without VNNI "avx2-s16" (default: int8_gemm.h, 8-bit activations and weights widened to
 // 16 bits), "onednn-w7" (oneDNN, weights requantized to 7 bits at pack, as ONNX Runtime's
 // reduce_range) or "onednn-a7" (oneDNN, 7-bit activations).

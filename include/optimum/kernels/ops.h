@@ -42,7 +42,8 @@ float row_absmax(const float* x, int64_t n);
 void row_minmax(const float* x, int64_t n, float* lo, float* hi);
 
 // The hand-vectorized path the kernels here take: "avx512", "avx2" (with
-// FMA) or "baseline"; the CPU's best, capped by OPTIMUM_CPU_ISA.
+// FMA) or "baseline"; the CPU's best, capped by OPTIMUM_CPU_ISA. On aarch64
+// "neon": the portable loops, vectorized by the compiler for NEON.
 std::string vector_isa_name();
 
 // Multi-head self-attention over a padded batch.

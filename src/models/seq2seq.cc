@@ -13,6 +13,7 @@
 #include "optimum/core/errors.h"
 #include "optimum/core/threading.h"
 #include "optimum/kernels/decoder_ops.h"
+#include "dense_kv_cache.h"
 
 namespace optimum::models {
 
@@ -186,60 +187,6 @@ void check_ids(const Seq2SeqConfig& c, const int64_t* ids, int64_t n, const char
   }
 }
 
-class Seq2SeqKvCache final : public KvCache {
- public:
-  Seq2SeqKvCache(int64_t slots, int64_t capacity, int64_t layers, int64_t heads, int64_t head_dim)
-      : slots_(slots), capacity_(capacity), layers_(layers), heads_(heads), head_dim_(head_dim),
-        lengths_(static_cast<size_t>(slots), 0) {
-    const int64_t n = slots * layers * heads * capacity * head_dim;
-    k_ = Tensor::zeros(DType::F32, {n});
-    v_ = Tensor::zeros(DType::F32, {n});
-  }
-  int64_t slots() const override { return slots_; }
-  int64_t capacity() const override { return capacity_; }
-  int64_t length(int64_t slot) const override { return lengths_.at(check(slot, "length")); }
-  void truncate(int64_t slot, int64_t length) override {
-    const size_t s = check(slot, "truncate");
-    if (length < 0 || length > lengths_[s]) {
-      throw InvalidArgument("KvCache::truncate: length " + std::to_string(length) + " outside [0, " +
-                            std::to_string(lengths_[s]) + "] of slot " + std::to_string(slot));
-    }
-    lengths_[s] = length;
-  }
-  void copy_slot(int64_t src, int64_t dst) override {
-    const size_t s = check(src, "copy_slot");
-    const size_t d = check(dst, "copy_slot");
-    if (s == d) return;
-    const int64_t n = lengths_[s] * head_dim_;
-    for (int64_t l = 0; l < layers_; ++l) {
-      for (int64_t h = 0; h < heads_; ++h) {
-        std::memcpy(k(dst, l) + h * capacity_ * head_dim_, k(src, l) + h * capacity_ * head_dim_, n * sizeof(float));
-        std::memcpy(v(dst, l) + h * capacity_ * head_dim_, v(src, l) + h * capacity_ * head_dim_, n * sizeof(float));
-      }
-    }
-    lengths_[d] = lengths_[s];
-  }
-  size_t nbytes() const override { return k_.nbytes() + v_.nbytes(); }
-  float* k(int64_t slot, int64_t layer) { return k_.mutable_data<float>() + offset(slot, layer); }
-  float* v(int64_t slot, int64_t layer) { return v_.mutable_data<float>() + offset(slot, layer); }
-  void set_length(int64_t slot, int64_t length) { lengths_[static_cast<size_t>(slot)] = length; }
-  bool fits(int64_t layers, int64_t heads, int64_t head_dim) const {
-    return layers == layers_ && heads == heads_ && head_dim == head_dim_;
-  }
-
- private:
-  size_t check(int64_t slot, const char* what) const {
-    if (slot < 0 || slot >= slots_) {
-      throw InvalidArgument(std::string("KvCache::") + what + ": slot " + std::to_string(slot) + " outside [0, " +
-                            std::to_string(slots_) + ")");
-    }
-    return static_cast<size_t>(slot);
-  }
-  int64_t offset(int64_t slot, int64_t layer) const { return ((slot * layers_ + layer) * heads_) * capacity_ * head_dim_; }
-  int64_t slots_, capacity_, layers_, heads_, head_dim_;
-  std::vector<int64_t> lengths_;
-  Tensor k_, v_;
-};
 
 // rows of [.., heads * D] (stride ld) -> [heads, n, D] at dst.
 void to_head_major(const float* src, int64_t ld, int64_t n, int64_t heads, int64_t D, float* dst) {
@@ -446,14 +393,14 @@ std::unique_ptr<KvCache> BoundDecoder::new_cache(int64_t slots, int64_t capacity
     throw InvalidArgument("new_cache: " + std::to_string(slots) + " slots x " + std::to_string(capacity) +
                           " positions need " + std::to_string(bytes) + " bytes");
   }
-  return std::make_unique<Seq2SeqKvCache>(slots, capacity, c.decoder_layers, c.decoder_heads, c.head_dim);
+  return std::make_unique<DenseKvCache>(slots, capacity, c.decoder_layers, c.decoder_heads, c.head_dim);
 }
 
 Tensor BoundDecoder::step(KvCache& cache_base, const std::vector<StepSegment>& segments,
                           const StepOptions& options) const {
   const Seq2SeqConfig& c = model_->config_;
   const Seq2SeqWeights& w = model_->weights_;
-  auto* cache = dynamic_cast<Seq2SeqKvCache*>(&cache_base);
+  auto* cache = dynamic_cast<DenseKvCache*>(&cache_base);
   if (cache == nullptr || !cache->fits(c.decoder_layers, c.decoder_heads, c.head_dim)) {
     throw InvalidArgument("step: the cache was not made by this decoder's new_cache");
   }

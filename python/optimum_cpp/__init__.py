@@ -127,6 +127,7 @@ def export_onnx(
     batch_size: int = 0,
     sequence_length: int = 0,
     external_data: bool = False,
+    validate: str = "engine",
 ) -> dict:
     """Export the checkpoint folder ``model`` to ONNX in ``output_dir`` (which must not exist
     or be empty), as ``optimum-cpp export --format onnx`` does: ``model.onnx`` with Optimum's
@@ -135,11 +136,28 @@ def export_onnx(
     ``dtype`` "fp32" or "fp16" (LayerNorm and softmax computed in fp32); ``dynamic_axes=False``
     fixes the axes to ``batch_size`` x ``sequence_length`` (default 2 x 16); ``external_data``
     writes the weights to ``model.onnx_data`` (automatic above 2 GB). The ONNX checker with
-    strict shape inference runs on every export. Returns the export's summary."""
+    strict shape inference runs on every export. ``validate`` "transformers" (or "auto") also runs
+    ``model.onnx`` in ONNX Runtime against transformers on Optimum's grid, as
+    ``optimum-cpp export --format onnx --validate transformers`` does: a difference beyond the
+    registry's ATOL raises ``ValidationError`` and removes ``output_dir``. Returns the export's
+    summary."""
     from . import _C
 
-    return _C.export_onnx(str(model), str(output_dir), task, opset, dtype, dynamic_axes, batch_size,
-                          sequence_length, external_data)
+    if validate not in ("engine", "transformers", "auto"):
+        raise ValueError(f"validate must be 'engine', 'transformers' or 'auto', got {validate!r}")
+    summary = _C.export_onnx(str(model), str(output_dir), task, opset, dtype, dynamic_axes, batch_size,
+                             sequence_length, external_data)
+    if validate != "engine":
+        from .validate import validate_export
+
+        try:
+            validate_export(model, output_dir, task=None if task == "auto" else task, reference=validate)
+        except Exception:
+            import shutil
+
+            shutil.rmtree(output_dir, ignore_errors=True)
+            raise
+    return summary
 
 
 def push_folder_to_hub(

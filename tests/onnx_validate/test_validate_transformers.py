@@ -86,6 +86,21 @@ def test_cli_onnx_export_validates_in_onnxruntime(encoder_sources, tmp_path):
     assert set(t["max_abs_diff_per_output"]) == {"start_logits", "end_logits"}
 
 
+def test_python_export_onnx_validates_in_onnxruntime(encoder_sources, tmp_path):
+    """optimum_cpp.export_onnx(..., validate="transformers"), as the CLI's --validate."""
+    import onnxruntime
+
+    import optimum_cpp
+
+    out = tmp_path / "onnx-py"
+    optimum_cpp.export_onnx(encoder_sources["bert-text-classification"], out, task="text-classification",
+                            validate="transformers")
+    t = check_record(out, "bert", "text-classification", runtime=f"onnxruntime {onnxruntime.__version__}")
+    assert set(t["max_abs_diff_per_output"]) == {"logits"}
+    with pytest.raises(ValueError, match="validate must be"):
+        optimum_cpp.export_onnx(encoder_sources["bert-text-classification"], tmp_path / "x", validate="torch")
+
+
 @pytest.mark.parametrize("fmt", ["native", "onnx"])
 def test_cli_export_validates_decoder(fmt, llama_source, tmp_path):
     """A causal LM's logits (ONNX: the merged decoder with empty past) against transformers."""

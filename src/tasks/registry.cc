@@ -356,9 +356,11 @@ void register_architecture(const ArchitectureTasks& m) {
     }
   }
   for (const std::string& task : ordered) added.push_back(encoder_config(m, task));
-  // The ONNX exporter (exporters/onnx.h) writes the encoders with the same
-  // Optimum names: one "onnx" row per encoder task (decoders: above).
-  if (!m.is_decoder) {
+  // The ONNX exporter (exporters/onnx.h) writes the text encoders with the same
+  // Optimum names: one "onnx" row per encoder task (decoders: above). Vision
+  // encoders (pixel_values in) have no ONNX graph yet, so no ONNX row.
+  const bool vision = std::find(m.inputs.begin(), m.inputs.end(), InputKind::PixelValues) != m.inputs.end();
+  if (!m.is_decoder && !vision) {
     for (const std::string& task : ordered) {
       ExportConfig c = encoder_config(m, task);
       c.exporter = "onnx";

@@ -128,20 +128,9 @@ size_t DecoderModel::cache_bytes_per_position() const {
 }
 
 std::unique_ptr<KvCache> DecoderModel::new_cache(int64_t slots, int64_t capacity) const {
-  if (slots <= 0) throw InvalidArgument("new_cache: slots must be positive, got " + std::to_string(slots));
-  if (capacity <= 0) throw InvalidArgument("new_cache: capacity must be positive, got " + std::to_string(capacity));
-  if (config_.positions == PositionKind::Learned && capacity > config_.max_position_embeddings) {
-    throw InvalidArgument("new_cache: capacity " + std::to_string(capacity) + " exceeds max_position_embeddings " +
-                          std::to_string(config_.max_position_embeddings));
-  }
-  // Refuse sizes whose product overflows or that no machine holds (> 2^40 bytes).
-  const double bytes = static_cast<double>(slots) * static_cast<double>(capacity) *
-                       static_cast<double>(cache_bytes_per_position());
-  if (bytes > static_cast<double>(int64_t{1} << 40)) {
-    throw InvalidArgument("new_cache: " + std::to_string(slots) + " slots x " + std::to_string(capacity) +
-                          " positions need " + std::to_string(bytes) + " bytes");
-  }
-  return std::make_unique<DenseKvCache>(slots, capacity, config_.n_layers, config_.n_heads_kv, config_.head_dim);
+  const int64_t max_positions = config_.positions == PositionKind::Learned ? config_.max_position_embeddings : -1;
+  return DenseKvCache::make(slots, capacity, max_positions, cache_bytes_per_position(), config_.n_layers,
+                            config_.n_heads_kv, config_.head_dim);
 }
 
 Tensor DecoderModel::hidden_states(KvCache& cache, const std::vector<StepSegment>& segments,

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,29 @@ namespace optimum::models {
 
 class DenseKvCache final : public KvCache {
  public:
+  // The cache new_cache hands out, after the checks every engine makes: positive
+  // sizes, capacity within max_positions (negative: unbounded), and no size whose
+  // product overflows or that no machine holds (> 2^40 bytes).
+  static std::unique_ptr<DenseKvCache> make(int64_t slots, int64_t capacity, int64_t max_positions,
+                                            int64_t bytes_per_position, int64_t layers, int64_t heads_kv,
+                                            int64_t head_dim) {
+    if (slots <= 0) throw InvalidArgument("new_cache: slots must be positive, got " + std::to_string(slots));
+    if (capacity <= 0) {
+      throw InvalidArgument("new_cache: capacity must be positive, got " + std::to_string(capacity));
+    }
+    if (max_positions >= 0 && capacity > max_positions) {
+      throw InvalidArgument("new_cache: capacity " + std::to_string(capacity) + " exceeds max_position_embeddings " +
+                            std::to_string(max_positions));
+    }
+    const double bytes =
+        static_cast<double>(slots) * static_cast<double>(capacity) * static_cast<double>(bytes_per_position);
+    if (bytes > static_cast<double>(int64_t{1} << 40)) {
+      throw InvalidArgument("new_cache: " + std::to_string(slots) + " slots x " + std::to_string(capacity) +
+                            " positions need " + std::to_string(bytes) + " bytes");
+    }
+    return std::make_unique<DenseKvCache>(slots, capacity, layers, heads_kv, head_dim);
+  }
+
   DenseKvCache(int64_t slots, int64_t capacity, int64_t layers, int64_t heads_kv, int64_t head_dim)
       : slots_(slots), capacity_(capacity), layers_(layers), heads_kv_(heads_kv), head_dim_(head_dim),
         lengths_(static_cast<size_t>(slots), 0) {

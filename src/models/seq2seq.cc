@@ -377,23 +377,12 @@ size_t BoundDecoder::cache_bytes_per_position() const {
 
 std::unique_ptr<KvCache> BoundDecoder::new_cache(int64_t slots, int64_t capacity) const {
   const Seq2SeqConfig& c = model_->config_;
-  if (slots <= 0) throw InvalidArgument("new_cache: slots must be positive, got " + std::to_string(slots));
-  if (capacity <= 0) throw InvalidArgument("new_cache: capacity must be positive, got " + std::to_string(capacity));
   if (slots > encoded_.batch * slots_per_item_) {
     throw InvalidArgument("new_cache: " + std::to_string(slots) + " slots for " + std::to_string(encoded_.batch) +
                           " encoded items of " + std::to_string(slots_per_item_) + " slots each");
   }
-  if (c.max_position_embeddings > 0 && capacity > c.max_position_embeddings) {
-    throw InvalidArgument("new_cache: capacity " + std::to_string(capacity) + " exceeds max_position_embeddings " +
-                          std::to_string(c.max_position_embeddings));
-  }
-  const double bytes = static_cast<double>(slots) * static_cast<double>(capacity) *
-                       static_cast<double>(cache_bytes_per_position());
-  if (bytes > static_cast<double>(int64_t{1} << 40)) {
-    throw InvalidArgument("new_cache: " + std::to_string(slots) + " slots x " + std::to_string(capacity) +
-                          " positions need " + std::to_string(bytes) + " bytes");
-  }
-  return std::make_unique<DenseKvCache>(slots, capacity, c.decoder_layers, c.decoder_heads, c.head_dim);
+  return DenseKvCache::make(slots, capacity, c.max_position_embeddings > 0 ? c.max_position_embeddings : -1,
+                            cache_bytes_per_position(), c.decoder_layers, c.decoder_heads, c.head_dim);
 }
 
 Tensor BoundDecoder::step(KvCache& cache_base, const std::vector<StepSegment>& segments,

@@ -4,10 +4,12 @@
 // model_max_length, decoding as PreTrainedTokenizerFast decodes).
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -192,6 +194,24 @@ T& prepared_as(PreparedInput& input, const std::string& task) {
   auto* p = dynamic_cast<T*>(&input);
   if (p == nullptr) throw InvalidArgument(task + ": postprocess got an input prepared by another task");
   return *p;
+}
+
+// The generation pipelines' forward: the batch's items grouped by their
+// generation settings (T::group), each group generated at once by
+// `generate(ids, config)` from every item's T::ids, results into T::result.
+template <class T, class Generate>
+void generate_by_group(std::span<PreparedInput* const> batch, const std::string& task, Generate&& generate) {
+  std::map<std::string, std::vector<T*>> groups;
+  for (PreparedInput* in : batch) {
+    auto& p = prepared_as<T>(*in, task);
+    groups[p.group].push_back(&p);
+  }
+  for (auto& [_, items] : groups) {
+    std::vector<std::vector<int64_t>> ids;
+    for (auto* p : items) ids.push_back(p->ids);
+    auto out = generate(ids, items.front()->config);
+    for (size_t i = 0; i < items.size(); ++i) items[i]->result = std::move(out[i]);
+  }
 }
 
 }  // namespace optimum::pipelines::detail

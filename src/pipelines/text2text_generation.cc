@@ -99,17 +99,10 @@ class Text2Text : public Pipeline {
   }
 
   void forward(std::span<PreparedInput* const> batch) const override {
-    std::map<std::string, std::vector<Prepared*>> groups;
-    for (PreparedInput* in : batch) {
-      auto& p = prepared_as<Prepared>(*in, task_);
-      groups[p.group].push_back(&p);
-    }
-    for (auto& [_, items] : groups) {
-      std::vector<std::vector<int64_t>> inputs;
-      for (auto* p : items) inputs.push_back(p->ids);
-      auto out = generation::generate_seq2seq(model_, inputs, items.front()->config);
-      for (size_t i = 0; i < items.size(); ++i) items[i]->result = std::move(out[i]);
-    }
+    generate_by_group<Prepared>(batch, task_, [&](const std::vector<std::vector<int64_t>>& ids,
+                                                  const generation::GenerationConfig& config) {
+      return generation::generate_seq2seq(model_, ids, config);
+    });
   }
 
   Json postprocess(PreparedInput& input) const override {

@@ -11,12 +11,30 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 _TESTS = Path(__file__).resolve().parent
+
+# The process-wide settings some suites' conftest.py and helper modules make at import. When every
+# suite ran in one pytest process (which imports them all while collecting) every suite ran with
+# all of them; `make python-test` now runs each suite in its own process (tests/run_suites.py), so
+# they are made here, for every suite, to keep each suite's environment what it was.
+for _name, _value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"), ("TRANSFORMERS_VERBOSITY", "error"),
+                      ("TOKENIZERS_PARALLELISM", "true")):
+    os.environ.setdefault(_name, _value)
+os.environ["RUST_BACKTRACE"] = "0"  # tests/tokenizers/conftest.py
+if str(_TESTS.parent / "python") not in sys.path:
+    sys.path.append(str(_TESTS.parent / "python"))  # appended: an explicit PYTHONPATH wins
+try:
+    import torch
+except ImportError:  # a venv without torch (the suites that need it fail on their own)
+    torch = None
+if torch is not None:
+    torch.set_num_threads(2)  # tests/parity, pipelines, surface, vision, sentence_transformers
 _COST: dict = {}  # suite -> [tests, wall s, cpu s]
 
 

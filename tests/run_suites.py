@@ -18,6 +18,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -79,8 +80,16 @@ def main(argv):
             t0 = time.monotonic()
             with lock:
                 print(f"----- {suite}: started (at {t0 - start:.0f} s)", flush=True)
-            proc = subprocess.run(base + [f"--basetemp={basetemp}", suite], stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True, errors="replace")
+            with lock:
+                if stopping:
+                    return
+                child = subprocess.Popen(base + [f"--basetemp={basetemp}", suite], stdout=subprocess.PIPE,
+                                         stderr=subprocess.STDOUT, text=True, errors="replace")
+                running.add(child)
+            out, _ = child.communicate()
+            with lock:
+                running.discard(child)
+            proc = subprocess.CompletedProcess(child.args, child.returncode, out)
             wall = time.monotonic() - t0
             with lock:
                 results[suite] = (proc.returncode, wall, summary_line(proc.stdout))
@@ -90,11 +99,26 @@ def main(argv):
             if proc.returncode == 0:
                 shutil.rmtree(basetemp, ignore_errors=True)
 
-    threads = [threading.Thread(target=worker) for _ in range(min(args.jobs, len(args.dirs)))]
+    running = set()
+    stopping = []
+
+    def stop(signum, frame):
+        """Interrupted (Ctrl-C, a CI timeout): the running suites stop too, not left behind."""
+        with lock:
+            stopping.append(signum)
+            queue.clear()
+            for child in running:
+                child.terminate()
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(min(args.jobs, len(args.dirs)))]
     for t in threads:
         t.start()
-    for t in threads:
-        t.join()
+    while any(t.is_alive() for t in threads):
+        for t in threads:
+            t.join(0.5)
 
     total = time.monotonic() - start
     if not any(rc for rc, _, _ in results.values()):

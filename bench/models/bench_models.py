@@ -461,14 +461,20 @@ def bench_model(model: str, args, result: dict) -> None:
         for name, _, _ in cases:
             # warm-up, and one saved output per worker for the accuracy check
             outs = {}
-            for w in workers:
+            for w in list(workers):
                 path = str(work / f"out-{w.name.replace(':', '_')}-{name}.npy")
                 is_ref = w.name.split(":")[0] in REFERENCES
-                w.call(name, save=None if is_ref else path)
+                try:
+                    w.call(name, save=None if is_ref else path)
+                    for _ in range(args.warmup - 1):
+                        w.call(name)
+                except Exception as e:  # noqa: BLE001 - a peer that dies on a case is reported, the rest go on
+                    mres["unavailable"][w.name] = f"FAILED on {name}: {type(e).__name__}: {str(e)[-400:]}"
+                    print(f"  {w.name}: FAILED on {name} ({mres['unavailable'][w.name][:300]})", flush=True)
+                    workers.remove(w)
+                    continue
                 if not is_ref:
                     outs[w.name] = path
-                for _ in range(args.warmup - 1):
-                    w.call(name)
             ref = outs.get(":".join(REFERENCE))
             if ref is not None:
                 mask = np.load(inputs_path)[f"{name}/attention_mask"].astype(bool)

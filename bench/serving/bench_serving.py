@@ -121,8 +121,10 @@ class Server:
 class Ours(Server):
     name = "optimum-cpp serve"
 
+    dtype = "fp32"
+
     def __init__(self, workdir, threads, models):
-        store = WORK / "store" / "ours"
+        store = prepare_models.ours_store(self.dtype)
         self.server = ServerProcess(workdir, store, [f"{m}={m}.mar" for m in models],
                                     properties={"number_of_netty_threads": threads})
         self.proc = self.server
@@ -265,7 +267,8 @@ def run_wrk(server: Server, model: str, clients: int, seconds: float, out: pathl
 
 
 def inprocess(model: str, threads: int, batch_size: int, seconds: float) -> dict:
-    out = subprocess.run([sys.executable, str(HERE / "inprocess.py"), "--model", str(WORK / "export" / model),
+    out = subprocess.run([sys.executable, str(HERE / "inprocess.py"), "--model",
+                          str(prepare_models.export_dir(model, Ours.dtype)),
                           "--task", prepare_models.MODELS[model], "--threads", str(threads),
                           "--batch-size", str(batch_size), "--seconds", str(seconds)],
                          check=True, capture_output=True, text=True, timeout=600)
@@ -280,9 +283,11 @@ def check_answers(servers, models):
     text = "The new movie is awesome and everyone in the theater loved it."
     report = {}
     for m in models:
-        pipe = optimum_cpp.pipeline(prepare_models.MODELS[m], model=str(WORK / "export" / m))
-        ref = pipe(text)
+        # ours against the in-process pipeline on the same export; the peers (fp32) against fp32
+        refs = {d: optimum_cpp.pipeline(prepare_models.MODELS[m], model=str(prepare_models.export_dir(m, d)))(text)
+                for d in {"fp32", Ours.dtype}}
         for s in servers:
+            ref = refs[Ours.dtype if isinstance(s, Ours) else "fp32"]
             got = s.answer(m, text)
             if prepare_models.MODELS[m] == "text-embedding":
                 a = got if isinstance(got[0], float) else got[0]
@@ -416,7 +421,10 @@ def main():
     ap.add_argument("--max-load", type=float, default=1.5, help="wait for the 1-min load to drop below this")
     ap.add_argument("--max-wait", type=float, default=900.0, help="wait at most this long for the load")
     ap.add_argument("--tag", default="")
+    ap.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "int8"],
+                    help="precision of our export, served and in-process (accuracy-guarded); peers stay fp32")
     args = ap.parse_args()
+    Ours.dtype = args.dtype
     servers = [s for s in args.servers.split(",") if s]
     for s in servers:
         if s not in ALL_SERVERS:
@@ -430,7 +438,8 @@ def main():
         sys.exit("wrk not found (Debian package wrk)")
 
     subprocess.run([sys.executable, str(HERE / "prepare_models.py"), "--batch-size", str(args.batch_size),
-                    "--max-batch-delay-ms", str(args.max_batch_delay_ms), "--threads", str(args.threads)], check=True)
+                    "--max-batch-delay-ms", str(args.max_batch_delay_ms), "--threads", str(args.threads),
+                    "--dtype", args.dtype], check=True)
 
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="bench-serving-", dir=WORK))
     classes = {"ours": Ours, "torchserve": TorchServe, "kserve": KServe}
@@ -491,14 +500,14 @@ def main():
 
     rows, ip = summarize(raw, inproc, servers, models, clients)
     names = {s: classes[s].name for s in servers}
-    meta = {"rounds": args.rounds, "duration": args.duration, "warmup": args.warmup, "batch_size": args.batch_size,
+    meta = {"ours_dtype": args.dtype, "rounds": args.rounds, "duration": args.duration, "warmup": args.warmup, "batch_size": args.batch_size,
             "max_batch_delay_ms": args.max_batch_delay_ms, "threads": args.threads,
             "load_before": load_before, "load_per_round": loads, "cpu": cpu_info(),
             "client": "wrk -t1 -cN (bench/serving/client.lua), keep-alive, closed loop",
             "torchserve_registration": ts_batch, "answer_check": answers}
     md = markdown(rows, ip, servers, models, clients, names, meta)
     md_head = (f"CPU: {meta['cpu']['model']} ({meta['cpu']['cpus']} CPUs; {meta['cpu']['simd_flags']}); "
-               f"every server {args.threads} threads, one worker, batch_size {args.batch_size}, "
+               f"ours: {args.dtype} export; every server {args.threads} threads, one worker, batch_size {args.batch_size}, "
                f"max_batch_delay {args.max_batch_delay_ms} ms (KServe: no batching); "
                f"1-min load before: {load_before:.2f}, at each round start: "
                f"{', '.join(f'{x:.2f}' for x in loads)}\n\n")

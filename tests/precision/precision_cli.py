@@ -40,8 +40,9 @@ def _cached_export_key(args, env):
     if out.exists() or args[-2] in ("--model",):
         return None
     stat = CLI.stat()
-    return (tuple(args[:-1]), tuple(sorted((env if env is not None else os.environ).items())),
-            stat.st_mtime_ns, stat.st_size)
+    # pytest names the running test in PYTEST_CURRENT_TEST: not part of what the export depends on.
+    environment = {k: v for k, v in (env if env is not None else os.environ).items() if k != "PYTEST_CURRENT_TEST"}
+    return tuple(args[:-1]), tuple(sorted(environment.items())), stat.st_mtime_ns, stat.st_size
 
 
 def cli(*args, check=True, env=None):

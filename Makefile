@@ -59,10 +59,14 @@ unit-test: build
 # (<target>_NOT_BUILT) that gtest_discover_tests registers for the others.
 # The forward fixtures (tiny models and transformers' results, made with the
 # venv's python into $(BUILD_ASAN)/forward-fixtures) come first, once.
+# The Debug build's -g makes ccache hash the build folder's path (hash_dir) unless told not to:
+# without this no clone elsewhere (a fresh CI checkout) reuses the cache's ASan objects. The
+# objects' DWARF then names the first compiler's working directory (base_dir makes paths relative).
+ASAN_CCACHE := CCACHE_NOHASHDIR=1
 asan-test: setup
 	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DOPTIMUM_SANITIZE=ON -DOPTIMUM_BUILD_PYTHON=OFF \
 	  -DPython_EXECUTABLE=$(abspath $(PY)) > /dev/null
-	cmake --build $(BUILD_ASAN) -j $(JOBS) --target test_core test_io test_config test_hub test_tokenizers test_kernels test_serving \
+	$(ASAN_CCACHE) cmake --build $(BUILD_ASAN) -j $(JOBS) --target test_core test_io test_config test_hub test_tokenizers test_kernels test_serving \
 	  test_sentence_transformers test_forward \
 	  fuzz_safetensors_replay fuzz_pickle_replay fuzz_torch_zip_replay fuzz_config_replay fuzz_tokenizer_replay \
 	  fuzz_export_record_replay fuzz_multipart_replay fuzz_v2_request_replay fuzz_properties_replay \
@@ -79,7 +83,7 @@ asan-test: setup
 asan-serving-test: build
 	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DOPTIMUM_SANITIZE=ON -DOPTIMUM_BUILD_PYTHON=OFF \
 	  -DPython_EXECUTABLE=$(abspath $(PY)) > /dev/null
-	cmake --build $(BUILD_ASAN) -j $(JOBS) --target optimum-cpp
+	$(ASAN_CCACHE) cmake --build $(BUILD_ASAN) -j $(JOBS) --target optimum-cpp
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  OPTIMUM_CPP_CLI=$(abspath $(BUILD_ASAN))/optimum-cpp \
 	  $(PY) -m pytest -q tests/serving/test_protocols.py tests/serving/test_grpc.py tests/serving/test_security.py \
@@ -88,11 +92,18 @@ asan-serving-test: build
 # tests/onnx_validate loads our ONNX exports with optimum-onnx's ORTModelFor* classes in their own
 # virtualenv (optimum-onnx pins transformers < 4.58): .venv-bench/onnx, made by $(STAMPS)/bench-onnx
 # (`make optimum-onnx-venv`), which the suite runs as a subprocess interpreter.
+# One pytest process per suite directory, PYTEST_JOBS at a time, longest suites first
+# (tests/run_suites.py; much of the suites' time is single-threaded waiting on interpreters,
+# servers and CLIs, so two at once on two cores take well under one after the other).
+# PYTEST_JOBS=1: one suite at a time; PYTEST_JOBS=0: all in one pytest process (as before).
+# A new suite directory goes into PY_TEST_DIRS.
+PYTEST_JOBS ?= 2
+PY_TEST_DIRS := tests/python tests/parity tests/pipelines tests/sentence_transformers tests/hub tests/tokenizers \
+  tests/precision tests/decoders tests/generation tests/gguf tests/gguf_tokenizer tests/cli tests/serving \
+  tests/deploy tests/surface tests/exports_honest tests/image_processing tests/audio_processing tests/onnx_export \
+  tests/seq2seq tests/onnx_validate tests/vision tests/suites_runner
 python-test: build $(STAMPS)/bench-onnx
-	$(PY) -m pytest -q tests/python tests/parity tests/pipelines tests/sentence_transformers tests/hub tests/tokenizers tests/precision \
-	  tests/decoders tests/generation tests/gguf tests/gguf_tokenizer tests/cli tests/serving tests/deploy tests/surface \
-	  tests/exports_honest tests/image_processing tests/audio_processing tests/onnx_export tests/seq2seq \
-	  tests/onnx_validate tests/vision
+	$(PY) tests/run_suites.py -j $(PYTEST_JOBS) $(PY_TEST_DIRS)
 
 test: unit-test asan-test asan-serving-test python-test wheel-test
 

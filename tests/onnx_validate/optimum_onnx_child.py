@@ -3,6 +3,12 @@ optimum-cpp ONNX export folder with optimum-onnx's ORTModelFor<Task>, runs its t
 (and for causal LMs greedy generate), and prints the results as one JSON object on stdout.
 
     python optimum_onnx_child.py REQUEST.json      {"folder", "task", "texts", "prompt_ids", "max_new_tokens"}
+    python optimum_onnx_child.py --serve           one request per stdin line, one RESULT line each
+
+--serve keeps one interpreter (torch, optimum-onnx and transformers imported once) for a whole
+test module: each stdin line is a request as above, answered by one stdout line
+`@@RESULT@@ {"ok": true, "result": {...}}` or `@@RESULT@@ {"ok": false, "error": "<traceback>"}`;
+everything else the libraries print goes to stderr.
 """
 
 import json
@@ -11,8 +17,8 @@ import sys
 import numpy as np
 
 
-def main():
-    req = json.loads(open(sys.argv[1]).read())
+def handle(req: dict) -> dict:
+    """The results of one request (see the module docstring)."""
     import optimum.onnxruntime as O
     from transformers import AutoTokenizer, pipeline
 
@@ -35,8 +41,7 @@ def main():
         gen = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
                              max_new_tokens=req["max_new_tokens"], min_new_tokens=req["max_new_tokens"])
         out["generated"] = gen[0].tolist()
-        print(json.dumps(out))
-        return
+        return out
     tok = AutoTokenizer.from_pretrained(req["folder"])
 
     def run(pipe):
@@ -53,7 +58,38 @@ def main():
 
         ref = getattr(transformers, req["reference_class"]).from_pretrained(req["source"]).eval()
         out["reference"] = run(pipeline(req["task"], model=ref, tokenizer=tok))
-    print(json.dumps(out))
+    return out
+
+
+def serve():
+    """Requests from stdin until it closes; results on the real stdout, library output on stderr."""
+    import traceback
+
+    import optimum.onnxruntime  # noqa: F401 (imported while the tests export their first model)
+    import transformers  # noqa: F401
+
+    import os
+
+    # Only RESULT lines on the pipe: whatever else writes to fd 1 (Python or native code) goes to stderr.
+    results = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            reply = {"ok": True, "result": handle(json.loads(line))}
+        except Exception:  # reported to the test, which fails naming it
+            reply = {"ok": False, "error": traceback.format_exc()}
+        results.write("@@RESULT@@ " + json.dumps(reply) + "\n")
+        results.flush()
+
+
+def main():
+    if sys.argv[1] == "--serve":
+        serve()
+        return
+    print(json.dumps(handle(json.loads(open(sys.argv[1]).read()))))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ equals transformers'. optimum-onnx pins transformers < 4.58, so it runs in its o
 from __future__ import annotations
 
 import json
+import select
 import subprocess
+import time
 
 import numpy as np
 import pytest
@@ -32,15 +34,67 @@ TASKS = {
 }
 
 
-def run_child(request: dict, tmp_path) -> dict:
-    assert VENV_PYTHON.is_file(), (f"{VENV_PYTHON} is missing: run `make optimum-onnx-venv` (optimum-onnx's "
-                                   "own virtualenv, bench/requirements-optimum-onnx.txt)")
-    req = tmp_path / "request.json"
-    req.write_text(json.dumps(request))
-    proc = subprocess.run([str(VENV_PYTHON), str(CHILD), str(req)], capture_output=True, text=True, timeout=300,
-                          env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"})
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+class ChildWorker:
+    """One optimum_onnx_child.py --serve interpreter in optimum-onnx's venv for the whole module
+    (torch, optimum-onnx and transformers imported once, not once per test): a request per line
+    in, a `@@RESULT@@` line per request out; its stderr goes to a file (a pipe nobody reads
+    could fill and block it)."""
+
+    def __init__(self, log):
+        assert VENV_PYTHON.is_file(), (f"{VENV_PYTHON} is missing: run `make optimum-onnx-venv` (optimum-onnx's "
+                                       "own virtualenv, bench/requirements-optimum-onnx.txt)")
+        self.log_path = log
+        self.log = open(log, "w+")
+        self.proc = subprocess.Popen([str(VENV_PYTHON), str(CHILD), "--serve"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self.log, text=True,
+                                     env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"})
+
+    def stderr_tail(self):
+        self.log.flush()
+        return self.log_path.read_text()[-4000:]
+
+    def request(self, request: dict, timeout=300) -> dict:
+        assert self.proc.poll() is None, f"the optimum-onnx child exited ({self.proc.returncode}):\n" \
+                                         f"{self.stderr_tail()}"
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.proc.stdout], [], [], left)[0]:
+                self.close()
+                raise AssertionError(f"the optimum-onnx child gave no result in {timeout} s:\n"
+                                     f"{self.stderr_tail()}")
+            line = self.proc.stdout.readline()
+            assert line, f"the optimum-onnx child exited ({self.proc.wait()}):\n{self.stderr_tail()}"
+            if line.startswith("@@RESULT@@ "):
+                reply = json.loads(line[len("@@RESULT@@ "):])
+                assert reply["ok"], reply["error"][-4000:]
+                return reply["result"]
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def child(tmp_path_factory):
+    worker = ChildWorker(tmp_path_factory.mktemp("ort-child") / "stderr.txt")
+    yield worker
+    worker.close()
+
+
+def run_child(request: dict, child) -> dict:
+    """optimum-onnx's results on one request (optimum_onnx_child.py); a failed worker is restarted."""
+    if child.proc.poll() is not None:
+        child.__init__(child.log_path.with_name(f"stderr-{time.monotonic_ns()}.txt"))
+    return child.request(request)
 
 
 def export_onnx(src, out, task):
@@ -85,7 +139,7 @@ def close(a, b, atol=1e-4):
 
 
 @pytest.mark.parametrize("task", sorted(TASKS))
-def test_ort_model_pipeline_matches_transformers(task, bert_sources, tmp_path):
+def test_ort_model_pipeline_matches_transformers(task, child, bert_sources, tmp_path):
     src = bert_sources[task]
     out = tmp_path / "onnx"
     export_onnx(src, out, task)
@@ -95,7 +149,7 @@ def test_ort_model_pipeline_matches_transformers(task, bert_sources, tmp_path):
         # transformers 5 removed the question-answering pipeline: the reference is transformers 4.57's
         # pipeline on the PyTorch source, in optimum-onnx's venv.
         request.update(source=str(src), reference_class=TASKS[task].__name__)
-    got = run_child(request, tmp_path)
+    got = run_child(request, child)
     expected_class = {"feature-extraction": "ORTModelForFeatureExtraction",
                       "text-classification": "ORTModelForSequenceClassification",
                       "token-classification": "ORTModelForTokenClassification",
@@ -113,7 +167,7 @@ def test_ort_model_pipeline_matches_transformers(task, bert_sources, tmp_path):
 
 
 @pytest.mark.parametrize("task", ["text-generation-with-past", "text-generation"])
-def test_ort_causal_lm_greedy_matches_transformers(task, tmp_path):
+def test_ort_causal_lm_greedy_matches_transformers(task, child, tmp_path):
     """The merged decoder (with past: Optimum's default for causal LMs) and the one without past
     (ORTModelForCausalLM with use_cache=False) generate transformers' greedy tokens."""
     src = make_llama(tmp_path / "llama")
@@ -122,7 +176,7 @@ def test_ort_causal_lm_greedy_matches_transformers(task, tmp_path):
     assert proc.returncode == 0, proc.stderr
     prompt = [1, 17, 42, 9, 63, 5, 28]
     got = run_child({"folder": str(out), "task": "text-generation", "prompt_ids": prompt, "max_new_tokens": 12,
-                     "ort_kwargs": {} if task.endswith("-with-past") else {"use_cache": False}}, tmp_path)
+                     "ort_kwargs": {} if task.endswith("-with-past") else {"use_cache": False}}, child)
     assert got["class"] == "ORTModelForCausalLM"
     ref = T.LlamaForCausalLM.from_pretrained(src).eval()
     ids = torch.tensor([prompt])

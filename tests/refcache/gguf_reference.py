@@ -24,6 +24,7 @@ re-dequantizing is saved. A folder appears whole or not at all (written aside, t
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -114,18 +115,22 @@ def reference_folder(path) -> Path:
     folder = cache_root() / f"{path.stem}-{key[1][:16]}-{_versions()}"
     if not (folder / "source.json").is_file():
         folder.parent.mkdir(parents=True, exist_ok=True)
-        partial = folder.parent / f"{folder.name}.partial-{os.getpid()}"
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir()
-        try:
-            _convert(path, partial)
-            try:
-                os.rename(partial, folder)
-            except OSError:  # another run finished it first
-                if not (folder / "source.json").is_file():
-                    raise
-        finally:
-            shutil.rmtree(partial, ignore_errors=True)
+        # Suites run side by side (tests/run_suites.py): one converts, the others wait and reuse it.
+        with open(folder.parent / f"{folder.name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (folder / "source.json").is_file():
+                partial = folder.parent / f"{folder.name}.partial-{os.getpid()}"
+                shutil.rmtree(partial, ignore_errors=True)
+                partial.mkdir()
+                try:
+                    _convert(path, partial)
+                    try:
+                        os.rename(partial, folder)
+                    except OSError:  # another run finished it first
+                        if not (folder / "source.json").is_file():
+                            raise
+                finally:
+                    shutil.rmtree(partial, ignore_errors=True)
     _FOLDERS[key] = folder
     return folder
 

@@ -54,6 +54,7 @@ def build_whisper(folder: str) -> str:
         # Timestamps are most of this small vocabulary: damp their (tied) output rows so that text
         # tokens win most steps, as in a trained model.
         model.model.decoder.embed_tokens.weight[ids["<|notimestamps|>"] + 1:].mul_(0.05)
+        model.model.decoder.embed_tokens.weight[eot + 1:ids["<|notimestamps|>"] + 1].mul_(0.3)
     model.save_pretrained(folder)
     tok.save_pretrained(folder)
     WhisperFeatureExtractor(feature_size=80).save_pretrained(folder)

@@ -58,15 +58,16 @@ def test_array_input_equals_transformers(pipes, seconds, kw):
 
 def test_file_bytes_and_dict_inputs(pipes, tmp_path):
     ref, ours = pipes
+    gen = dict(GEN, num_beams=2)  # the inputs, not the search, are under test here
     audio = _signal(6.0, 3)
     path = str(tmp_path / "a.wav")
     soundfile.write(path, audio, RATE, subtype="FLOAT")
-    expected = ref({"raw": audio.copy(), "sampling_rate": RATE}, generate_kwargs=dict(GEN))
-    assert ours(path, generate_kwargs=dict(GEN)) == expected
+    expected = ref({"raw": audio.copy(), "sampling_rate": RATE}, generate_kwargs=dict(gen))
+    assert ours(path, generate_kwargs=dict(gen)) == expected
     with open(path, "rb") as f:
-        assert ours(f.read(), generate_kwargs=dict(GEN)) == expected
-    assert ours({"array": audio.copy(), "sampling_rate": RATE}, generate_kwargs=dict(GEN)) == expected
-    assert ours([audio.copy(), audio.copy()], generate_kwargs=dict(GEN)) == [expected, expected]
+        assert ours(f.read(), generate_kwargs=dict(gen)) == expected
+    assert ours({"array": audio.copy(), "sampling_rate": RATE}, generate_kwargs=dict(gen)) == expected
+    assert ours([audio.copy(), audio.copy()], generate_kwargs=dict(gen)) == [expected, expected]
 
 
 def test_errors(pipes, whisper_dir, tmp_path):

@@ -43,6 +43,7 @@ from . import util
 from .sentence_transformer import SentenceTransformer
 from .causal_lm import AutoModelForCausalLM
 from .seq2seq_lm import AutoModelForSeq2SeqLM
+from .speech_seq2seq import AutoModelForSpeechSeq2Seq, WhisperForConditionalGeneration
 from .streamers import TextIteratorStreamer, TextStreamer
 from .tokenization import AutoTokenizer, BatchEncoding, PreTrainedTokenizer
 from .configuration import PretrainedConfig
@@ -69,6 +70,8 @@ __all__ = [
     "AutoModelForImageClassification",
     "AutoModelForQuestionAnswering",
     "AutoModelForSeq2SeqLM",
+    "AutoModelForSpeechSeq2Seq",
+    "WhisperForConditionalGeneration",
     "AutoModelForSequenceClassification",
     "AutoModelForTokenClassification",
     "AutoTokenizer",
@@ -642,6 +645,13 @@ def pipeline(task: str, model=None, tokenizer=None, *, device=None, device_map=N
         raise ValueError("give dtype= or torch_dtype=, not both")
     export_dtype = _map_dtype(dtype if dtype is not None else torch_dtype, "dtype" if dtype is not None else "torch_dtype")
     folder = _model_folder(model)
+    if task in ("automatic-speech-recognition", "asr"):
+        from .asr_pipeline import AutomaticSpeechRecognitionPipeline
+
+        if tokenizer is not None and not _same_source(str(getattr(tokenizer, "name_or_path", tokenizer)), folder):
+            raise ValueError(f"pipeline(tokenizer=...): optimum-cpp pipelines use the tokenizer saved with the model "
+                             f"({folder}); pass tokenizer=None or that folder")
+        return AutomaticSpeechRecognitionPipeline(folder, **kwargs)
     native_model = model if isinstance(model, _OptimizedModel) else None
     if tokenizer is not None:
         tok_path = tokenizer if isinstance(tokenizer, (str, os.PathLike)) else getattr(tokenizer, "name_or_path", None)

@@ -21,6 +21,8 @@
 #include "optimum/generation/logits_process.h"
 #include "optimum/generation/seq2seq.h"
 #include "optimum/generation/table_lm.h"
+#include "optimum/generation/whisper.h"
+#include "optimum/io/json.h"
 #include "optimum/tokenizers/tokenizer.h"
 
 namespace py = pybind11;
@@ -339,6 +341,56 @@ void bind_generation(py::module_& m) {
       "generation_config=folder or dict for defaults). streamer(item, sequence, token, score, logprob, finished) "
       "is called per new token; returning False cancels that item. Returns, per prompt, a list of "
       "{tokens, scores, logprobs, sequence_score, finish_reason}.");
+
+  m.def(
+      "generate_whisper",
+      [](const std::shared_ptr<models::Seq2SeqModel>& model,
+         const py::array_t<float, py::array::c_style | py::array::forcecast>& input_features, const py::kwargs& kwargs) {
+        if (input_features.ndim() != 3) {
+          throw InvalidArgument("input_features must be a 3-D float array [batch, num_mel_bins, frames]");
+        }
+        WhisperCallOptions call;
+        WhisperGenerationConfig whisper;
+        py::kwargs rest;
+        for (auto item : kwargs) {
+          const std::string key = py::str(item.first);
+          if (key == "language" || key == "task") {
+            if (!item.second.is_none()) (key == "language" ? call.language : call.task) = item.second.cast<std::string>();
+          } else if (key == "return_timestamps") {
+            if (!item.second.is_none()) call.return_timestamps = item.second.cast<bool>();
+          } else if (key == "whisper_config") {
+            // A generation_config.json path.
+            if (!item.second.is_none()) {
+              const std::string path = py::str(item.second).cast<std::string>();
+              whisper = WhisperGenerationConfig::from_json(io::read_json(path), path);
+            }
+          } else {
+            rest[item.first] = item.second;
+          }
+        }
+        CallSetup setup = setup_call(rest);
+        std::vector<WhisperOutput> out;
+        {
+          py::gil_scoped_release release;
+          out = generation::generate_whisper(model, input_features.data(), input_features.shape(0),
+                                             input_features.shape(1), input_features.shape(2), setup.config, whisper,
+                                             call);
+        }
+        py::list items;
+        for (const WhisperOutput& o : out) {
+          std::vector<GenerationOutput> one{o.sequences};
+          py::dict d;
+          d["prompt"] = o.prompt;
+          d["sequences"] = to_python(one)[0];
+          items.append(d);
+        }
+        return items;
+      },
+      py::arg("model"), py::arg("input_features"),
+      "Whisper generate for log-mel input_features [batch, mels, frames]: language=, task=, return_timestamps=, "
+      "whisper_config= (a generation_config.json path: lang_to_id, task_to_id, no_timestamps_token_id, "
+      "forced_decoder_ids), generation_config= and transformers' generate options. Returns per item "
+      "{prompt, sequences}.");
 
   py::class_<Stream>(m, "GenerateStream")
       .def("__iter__", [](Stream& s) -> Stream& { return s; })

@@ -39,11 +39,21 @@ models::EncoderOutput encode(const models::Seq2SeqModel& m, const IntArray& ids,
   return m.encode(ids.data(), mask.data(), ids.shape(0), ids.shape(1));
 }
 
+using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+
+models::EncoderOutput encode_features(const models::Seq2SeqModel& m, const FloatArray& features) {
+  if (!features || features.ndim() != 3) {
+    throw InvalidArgument("input_features must be a 3-D float array [batch, num_mel_bins, frames]");
+  }
+  py::gil_scoped_release release;
+  return m.encode_features(features.data(), features.shape(0), features.shape(1), features.shape(2));
+}
+
 }  // namespace
 
 void bind_seq2seq(py::module_& m) {
   py::class_<models::Seq2SeqModel, std::shared_ptr<models::Seq2SeqModel>>(
-      m, "Seq2SeqModel", "An encoder-decoder (t5, bart, mbart, marian) of the native engine")
+      m, "Seq2SeqModel", "An encoder-decoder (t5, bart, mbart, marian, whisper) of the native engine")
       .def(py::init([](const std::string& path) {
              return std::const_pointer_cast<models::Seq2SeqModel>(models::Seq2SeqModel::load(path));
            }),
@@ -64,6 +74,39 @@ void bind_seq2seq(py::module_& m) {
           },
           py::arg("input_ids"), py::arg("attention_mask") = py::none(),
           "The encoder's last_hidden_state [batch, seq, d_model]")
+      .def(
+          "encode_features",
+          [](const models::Seq2SeqModel& s, const FloatArray& features) {
+            models::EncoderOutput out = encode_features(s, features);
+            const Shape& sh = out.hidden.shape();
+            py::array_t<float> arr({sh[0], sh[1], sh[2]});
+            std::copy_n(out.hidden.data<float>(), out.hidden.numel(), arr.mutable_data());
+            return arr;
+          },
+          py::arg("input_features"), "The audio encoder's last_hidden_state [batch, frames / 2, d_model] (whisper)")
+      .def(
+          "decoder_logits_features",
+          [](const models::Seq2SeqModel& s, const FloatArray& features, const IntArray& dec) {
+            if (!dec || dec.ndim() != 2 || dec.shape(0) != features.shape(0)) {
+              throw InvalidArgument("decoder_input_ids must be a 2-D integer array [batch, steps]");
+            }
+            const int64_t B = dec.shape(0), T = dec.shape(1), V = s.config().vocab_size;
+            py::array_t<float> out({B, T, V});
+            models::EncoderOutput enc = encode_features(s, features);
+            py::gil_scoped_release release;
+            auto bound = s.bind(std::move(enc), 1);
+            auto cache = bound->new_cache(B, T);
+            float* o = out.mutable_data();
+            for (int64_t t = 0; t < T; ++t) {
+              std::vector<models::StepSegment> segs;
+              for (int64_t b = 0; b < B; ++b) segs.push_back({b, dec.data() + b * T + t, 1});
+              Tensor l = bound->step(*cache, segs);
+              for (int64_t b = 0; b < B; ++b) std::copy_n(l.data<float>() + b * V, V, o + (b * T + t) * V);
+            }
+            return out;
+          },
+          py::arg("input_features"), py::arg("decoder_input_ids"),
+          "Logits [batch, steps, vocab] of every decoder position, step by step over the KV cache (whisper)")
       .def(
           "decoder_logits",
           [](const models::Seq2SeqModel& s, const py::object& input_ids, const py::object& attention_mask,

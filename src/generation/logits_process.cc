@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <optional>
 #include <sstream>
 #include <unordered_set>
 
@@ -151,6 +152,70 @@ class SuppressTokens final : public LogitsProcessor {
  private:
   std::vector<int64_t> tokens_;
   int64_t begin_;
+};
+
+// transformers' WhisperTimeStampLogitsProcessor: timestamps come in pairs
+// (except right before eos), never decrease, the first token is a timestamp
+// (at most max_initial_timestamp_index), and a timestamp is forced when the
+// timestamps' total probability beats every text token.
+class WhisperTimestamps final : public LogitsProcessor {
+ public:
+  WhisperTimestamps(int64_t no_timestamps, int64_t eos, int64_t begin_index, std::optional<int64_t> max_initial)
+      : no_ts_(no_timestamps), ts_begin_(no_timestamps + 1), eos_(eos), begin_(begin_index), max_initial_(max_initial) {}
+  void apply(std::span<const int64_t> ids, std::span<float> scores) const override {
+    const auto V = static_cast<int64_t>(scores.size());
+    auto fill = [&](int64_t from, int64_t to) {
+      for (int64_t i = std::max<int64_t>(from, 0); i < std::min(to, V); ++i) scores[i] = kNegInf;
+    };
+    if (no_ts_ >= 0 && no_ts_ < V) scores[no_ts_] = kNegInf;
+    const auto n = static_cast<int64_t>(ids.size());
+    const std::span<const int64_t> seq = ids.subspan(static_cast<size_t>(std::min(begin_, n)));
+    const auto len = static_cast<int64_t>(seq.size());
+    const bool last_ts = len >= 1 && seq[len - 1] >= ts_begin_;
+    const bool penult_ts = len < 2 || seq[len - 2] >= ts_begin_;
+    if (last_ts) {
+      if (penult_ts) {
+        fill(ts_begin_, V);
+      } else {
+        fill(0, eos_);
+      }
+    }
+    int64_t ts_last = ts_begin_;
+    for (int64_t i = len - 1; i >= 0; --i) {
+      if (seq[i] >= ts_begin_) {
+        ts_last = last_ts && !penult_ts ? seq[i] : seq[i] + 1;
+        break;
+      }
+    }
+    fill(ts_begin_, ts_last);
+    if (n == begin_) {
+      fill(0, ts_begin_);
+      if (max_initial_) fill(ts_begin_ + *max_initial_ + 1, V);
+    }
+    // log_softmax, then logsumexp over the timestamps vs the best text token (f32).
+    std::vector<float> lp(scores.begin(), scores.end());
+    log_softmax_inplace(lp);
+    float ts_max = kNegInf, text_max = kNegInf;
+    for (int64_t i = 0; i < V; ++i) {
+      if (i >= ts_begin_) {
+        ts_max = std::max(ts_max, lp[i]);
+      } else {
+        text_max = std::max(text_max, lp[i]);
+      }
+    }
+    float ts_lse = kNegInf;
+    if (ts_max != kNegInf) {
+      float sum = 0;
+      for (int64_t i = ts_begin_; i < V; ++i) sum += std::exp(lp[i] - ts_max);
+      ts_lse = ts_max + std::log(sum);
+    }
+    if (ts_lse > text_max) fill(0, ts_begin_);
+  }
+  const char* name() const override { return "WhisperTimeStampLogitsProcessor"; }
+
+ private:
+  int64_t no_ts_, ts_begin_, eos_, begin_;
+  std::optional<int64_t> max_initial_;
 };
 
 class Temperature final : public LogitsProcessor {
@@ -356,6 +421,14 @@ LogitsProcessorList make_logits_processors(const GenerationConfig& c, int64_t pr
     const int64_t begin = prompt_length > 1 || !c.forced_bos_token_id ? prompt_length : prompt_length + 1;
     list.push_back(std::make_unique<SuppressTokens>(c.begin_suppress_tokens, begin));
   }
+  if (c.return_timestamps) {
+    if (!c.no_timestamps_token_id) {
+      throw InvalidArgument("return_timestamps needs no_timestamps_token_id in the generation config");
+    }
+    const int64_t eos = !c.eos_token_id.empty() ? c.eos_token_id.front() : c.bos_token_id.value_or(0);
+    list.push_back(std::make_unique<WhisperTimestamps>(*c.no_timestamps_token_id, eos, prompt_length,
+                                                       c.max_initial_timestamp_index));
+  }
   if (c.do_sample) {
     int64_t keep = 1;
     if (c.num_beams > 1) keep = c.eos_token_id.empty() ? 2 : static_cast<int64_t>(c.eos_token_id.size()) + 1;
@@ -389,6 +462,13 @@ std::unique_ptr<LogitsProcessor> make_logits_processor(const std::string& name, 
   if (name == "SuppressTokensAtBeginLogitsProcessor")
     return std::make_unique<SuppressTokens>(args.value("begin_suppress_tokens", std::vector<int64_t>{}),
                                             arg_int(args, "begin_index", 0));
+  if (name == "WhisperTimeStampLogitsProcessor") {
+    std::optional<int64_t> max_initial;
+    if (args.contains("max_initial_timestamp_index") && !args["max_initial_timestamp_index"].is_null())
+      max_initial = arg_int(args, "max_initial_timestamp_index", 0);
+    return std::make_unique<WhisperTimestamps>(arg_int(args, "no_timestamps_token_id", -1), arg_eos(args).front(),
+                                               arg_int(args, "begin_index", 0), max_initial);
+  }
   if (name == "TemperatureLogitsWarper") return std::make_unique<Temperature>(arg_double(args, "temperature"));
   if (name == "TopKLogitsWarper") return std::make_unique<TopK>(arg_int(args, "top_k", 0), keep);
   if (name == "TopPLogitsWarper") return std::make_unique<TopP>(arg_double(args, "top_p"), keep);

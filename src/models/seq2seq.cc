@@ -216,7 +216,8 @@ Tensor sinusoidal_positions(int64_t n_pos, int64_t dim) {
 
 const Seq2SeqFamily& seq2seq_family(const std::string& model_type) {
   static const std::vector<Seq2SeqFamily> families = [] {
-    std::vector<Seq2SeqFamily> f{t5_family(), bart_family(), mbart_family(), marian_family()};
+    std::vector<Seq2SeqFamily> f{t5_family(), bart_family(), mbart_family(), marian_family(),
+                                  whisper_family()};
     return f;
   }();
   for (const Seq2SeqFamily& f : families) {
@@ -227,7 +228,7 @@ const Seq2SeqFamily& seq2seq_family(const std::string& model_type) {
   throw Unsupported("model_type '" + model_type + "' is not a supported encoder-decoder (supported: " + list + ")");
 }
 
-std::vector<std::string> seq2seq_model_types() { return {"bart", "marian", "mbart", "t5"}; }
+std::vector<std::string> seq2seq_model_types() { return {"bart", "marian", "mbart", "t5", "whisper"}; }
 
 bool is_seq2seq_model_type(const std::string& model_type) {
   const auto types = seq2seq_model_types();
@@ -248,6 +249,8 @@ Seq2SeqModel::Seq2SeqModel(Seq2SeqConfig config, Seq2SeqWeights weights)
     }
   }
   pack(weights_.lm_head);
+  pack(weights_.conv1);
+  pack(weights_.conv2);
 }
 
 std::shared_ptr<const Seq2SeqModel> Seq2SeqModel::load(const io::Json& config, const io::WeightStore& weights,
@@ -273,6 +276,9 @@ std::shared_ptr<const Seq2SeqModel> Seq2SeqModel::load(const std::filesystem::pa
 
 EncoderOutput Seq2SeqModel::encode(const int64_t* ids, const int64_t* mask, int64_t batch, int64_t seq) const {
   const Seq2SeqConfig& c = config_;
+  if (c.audio_encoder) {
+    throw InvalidArgument("encode: " + c.model_type + " encodes input_features (log-mel), not input_ids");
+  }
   if (batch <= 0 || seq <= 0) {
     throw InvalidArgument("encode: input_ids must be non-empty, got [" + std::to_string(batch) + ", " +
                           std::to_string(seq) + "]");
@@ -283,7 +289,7 @@ EncoderOutput Seq2SeqModel::encode(const int64_t* ids, const int64_t* mask, int6
                           std::to_string(c.max_position_embeddings));
   }
   bind_workers();
-  const int64_t H = c.hidden_size, NH = c.encoder_heads, D = c.head_dim, rows = batch * seq;
+  const int64_t H = c.hidden_size, rows = batch * seq;
   EncoderOutput out;
   out.batch = batch;
   out.seq = seq;
@@ -293,6 +299,78 @@ EncoderOutput Seq2SeqModel::encode(const int64_t* ids, const int64_t* mask, int6
   float* x = out.hidden.mutable_data<float>();
   for (int64_t b = 0; b < batch; ++b) embed(c, weights_, weights_.encoder_positions, ids + b * seq, seq, 0, x + b * seq * H);
   if (c.layernorm_embedding) apply_norm(c, weights_.encoder_embed_norm, x, rows, H, x);
+  run_encoder_layers(out);
+  return out;
+}
+
+EncoderOutput Seq2SeqModel::encode_features(const float* features, int64_t batch, int64_t mel_bins,
+                                            int64_t frames) const {
+  const Seq2SeqConfig& c = config_;
+  if (!c.audio_encoder) {
+    throw InvalidArgument("encode_features: " + c.model_type + " encodes input_ids, not input_features");
+  }
+  if (batch <= 0) throw InvalidArgument("encode_features: input_features has no items");
+  if (mel_bins != c.num_mel_bins) {
+    throw InvalidArgument("encode_features: input_features has " + std::to_string(mel_bins) +
+                          " mel bins, the model's num_mel_bins is " + std::to_string(c.num_mel_bins));
+  }
+  if (frames != 2 * c.max_source_positions) {
+    throw InvalidArgument("encode_features: input_features has " + std::to_string(frames) +
+                          " frames; the model expects " + std::to_string(2 * c.max_source_positions) +
+                          " (2 * max_source_positions: pad or truncate to 30 s with the feature extractor)");
+  }
+  bind_workers();
+  const int64_t H = c.hidden_size, M = mel_bins, T = frames, S = c.max_source_positions;
+  EncoderOutput out;
+  out.batch = batch;
+  out.seq = S;
+  out.mask.assign(static_cast<size_t>(batch * S), 1);
+  out.hidden = Tensor::zeros(DType::F32, {batch, S, H});
+  float* x = out.hidden.mutable_data<float>();
+  // conv1 (k 3, pad 1, stride 1) and conv2 (k 3, pad 1, stride 2) as
+  // im2col GEMMs, each followed by exact GELU.
+  std::vector<float> cols = buffer(T * 3 * std::max(M, H)), h1 = buffer(T * H);
+  for (int64_t b = 0; b < batch; ++b) {
+    const float* f = features + b * M * T;
+    for (int64_t t = 0; t < T; ++t) {
+      float* row = cols.data() + t * 3 * M;
+      for (int64_t k = 0; k < 3; ++k) {
+        const int64_t src = t + k - 1;
+        float* dst = row + k * M;
+        if (src < 0 || src >= T) {
+          std::fill_n(dst, M, 0.0f);
+        } else {
+          for (int64_t i = 0; i < M; ++i) dst[i] = f[i * T + src];
+        }
+      }
+    }
+    weights_.conv1.forward(cols.data(), T, h1.data(), kernels::Activation::Gelu);
+    for (int64_t t = 0; t < S; ++t) {
+      float* row = cols.data() + t * 3 * H;
+      for (int64_t k = 0; k < 3; ++k) {
+        const int64_t src = 2 * t + k - 1;
+        float* dst = row + k * H;
+        if (src < 0 || src >= T) {
+          std::fill_n(dst, H, 0.0f);
+        } else {
+          std::copy_n(h1.data() + src * H, H, dst);
+        }
+      }
+    }
+    float* xb = x + b * S * H;
+    weights_.conv2.forward(cols.data(), S, xb, kernels::Activation::Gelu);
+    const float* pe = weights_.encoder_positions.data<float>();
+    for (int64_t i = 0; i < S * H; ++i) xb[i] += pe[i];
+  }
+  run_encoder_layers(out);
+  return out;
+}
+
+void Seq2SeqModel::run_encoder_layers(EncoderOutput& out) const {
+  const Seq2SeqConfig& c = config_;
+  const int64_t batch = out.batch, seq = out.seq;
+  const int64_t H = c.hidden_size, NH = c.encoder_heads, D = c.head_dim, rows = batch * seq;
+  float* x = out.hidden.mutable_data<float>();
   std::vector<float> rel;
   if (c.positions == Seq2SeqPositions::Relative) {
     rel = relative_bias_table(c, weights_.encoder_relative_bias, NH, seq, /*bidirectional=*/true);
@@ -332,7 +410,6 @@ EncoderOutput Seq2SeqModel::encode(const int64_t* ids, const int64_t* mask, int6
                    [&](const float* in, float* o) { run_ffn(c, l.ffn, c.encoder_ffn, in, rows, o); });
   }
   if (c.final_norms) apply_norm(c, weights_.encoder_final_norm, x, rows, H, x);
-  return out;
 }
 
 std::shared_ptr<const BoundDecoder> Seq2SeqModel::bind(EncoderOutput encoded, int64_t slots_per_item) const {

@@ -54,6 +54,12 @@ struct GenerationConfig {
   // Never generated / not generated as the first new token.
   std::vector<int64_t> suppress_tokens;
   std::vector<int64_t> begin_suppress_tokens;
+  // Whisper timestamps: transformers' WhisperTimeStampLogitsProcessor after
+  // the suppressions, its begin index the prompt length. Set by
+  // generate_whisper (generation/whisper.h), not read from JSON.
+  bool return_timestamps = false;
+  std::optional<int64_t> no_timestamps_token_id;
+  std::optional<int64_t> max_initial_timestamp_index;
   // Stops when the decoded text ends with one of these (needs a decoder).
   std::vector<std::string> stop_strings;
   // Seed of the request's sampling RNG (unset: a random one, as

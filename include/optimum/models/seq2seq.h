@@ -1,5 +1,5 @@
 // The generic encoder-decoder engine: one Seq2SeqConfig describing the text
-// encoder-decoder families (t5, bart, mbart, marian), the Seq2SeqFamily
+// encoder-decoder families (t5, bart, mbart, marian, whisper), the Seq2SeqFamily
 // loader of each (config parser + weight loader, one file per family), and
 // Seq2SeqModel, which encodes a padded batch once and hands out its decoder,
 // bound to that encoder output, as a CausalLM: the generation layer drives
@@ -63,6 +63,12 @@ struct Seq2SeqConfig {
   bool final_logits_bias = false;     // BART, Marian
   int64_t decoder_start_token_id = 0;
   int64_t pad_token_id = 0;
+  // Whisper: the encoder reads log-mel input_features [batch, num_mel_bins,
+  // 2 * max_source_positions] through two conv1d + GELU (the second of
+  // stride 2), then adds encoder_positions; no token embeddings.
+  bool audio_encoder = false;
+  int64_t num_mel_bins = 0;
+  int64_t max_source_positions = 0;
   io::Json raw;  // config.json as read
 };
 
@@ -97,6 +103,9 @@ struct Seq2SeqWeights {
   DecoderNorm encoder_final_norm, decoder_final_norm;
   Linear lm_head;
   Tensor final_logits_bias;  // [vocab] or undefined
+  // Whisper's conv front end, as im2col linears: weight [out, 3 * in] with
+  // column k * in + i = conv.weight[out, i, k].
+  Linear conv1, conv2;
 };
 
 // The loader of one family: config.json -> Seq2SeqConfig and weights.
@@ -111,6 +120,7 @@ Seq2SeqFamily t5_family();       // t5.cc
 Seq2SeqFamily bart_family();     // bart.cc
 Seq2SeqFamily mbart_family();    // bart.cc
 Seq2SeqFamily marian_family();   // bart.cc
+Seq2SeqFamily whisper_family();  // whisper.cc
 // The loader of `model_type`; Unsupported lists the supported ones.
 const Seq2SeqFamily& seq2seq_family(const std::string& model_type);
 std::vector<std::string> seq2seq_model_types();
@@ -161,6 +171,11 @@ class Seq2SeqModel : public std::enable_shared_from_this<Seq2SeqModel> {
   // InvalidArgument names an id outside the vocabulary or a sequence past
   // the positions.
   EncoderOutput encode(const int64_t* ids, const int64_t* mask, int64_t batch, int64_t seq) const;
+  // Encodes log-mel features [batch, mel_bins, frames] (an audio encoder:
+  // whisper). InvalidArgument names a mel_bins or frames count other than
+  // the config's (frames must be 2 * max_source_positions, as transformers
+  // requires) or a text model.
+  EncoderOutput encode_features(const float* features, int64_t batch, int64_t mel_bins, int64_t frames) const;
   // The decoder bound to `encoded` (see BoundDecoder).
   std::shared_ptr<const BoundDecoder> bind(EncoderOutput encoded, int64_t slots_per_item) const;
 
@@ -169,6 +184,8 @@ class Seq2SeqModel : public std::enable_shared_from_this<Seq2SeqModel> {
 
  private:
   friend class BoundDecoder;
+  // The encoder layers (and final norm) over embedded x [batch, seq, hidden].
+  void run_encoder_layers(EncoderOutput& out) const;
   Seq2SeqConfig config_;
   Seq2SeqWeights weights_;
 };

@@ -351,3 +351,43 @@ def test_text_models_refuse_binary_bodies(server):
                       headers={"Content-Type": "image/png"}, timeout=30)
     assert r.status_code == 400 and "UTF-8" in r.text, r.text
     assert server.alive()
+
+
+# ---------------- prepare (setup_config modes of these tasks) ----------------
+
+@pytest.mark.parametrize("mode,source,save_mode", [("image_classification", "vit", "pretrained"),
+                                                   ("image_classification", "vit", "native"),
+                                                   ("summarization", "t5", "pretrained"),
+                                                   ("translation_en_to_de", "t5", "pretrained")])
+def test_prepare_carries_the_preprocessor_files_and_serves(server, models, images, vit_pipe, tmp_path, mode, source,
+                                                           save_mode):
+    config = tmp_path / "setup_config.json"
+    config.write_text(json.dumps({"model_name": str(models[source]), "mode": mode, "save_mode": save_mode,
+                                  "max_length": "20"}))
+    p = subprocess.run([str(server_util.CLI), "prepare", "--config", str(config)], cwd=tmp_path, capture_output=True,
+                       text=True)
+    assert p.returncode == 0, p.stderr
+    archive = tmp_path / "model_store" / f"{models[source].name}.mar"
+    with zipfile.ZipFile(archive) as z:
+        names = z.namelist()
+    wanted = "preprocessor_config.json" if source == "vit" else "tokenizer.json"
+    assert any(n.endswith(wanted) for n in names), names
+    if mode == "image_classification":
+        assert "max_length" in p.stderr  # not an image option: warned about, not written
+    name = f"prep-{mode}-{save_mode}".replace("_", "-")
+    (models["store"] / f"{name}.mar").write_bytes(archive.read_bytes())
+    r = requests.post(server.management + "/models", params={"url": f"{name}.mar", "model_name": name,
+                                                              "synchronous": "true", "initial_workers": 1},
+                      timeout=120)
+    assert r.status_code == 200, r.text
+    try:
+        if source == "vit":
+            r = requests.post(f"{server.inference}/predictions/{name}", data=images[1][0], timeout=30)
+            assert r.status_code == 200, r.text
+            same_scores(r.json(), vit_pipe(images[1][1]))
+        else:
+            r = requests.post(f"{server.inference}/predictions/{name}", data=TEXTS[2].encode(), timeout=60)
+            assert r.status_code == 200, r.text
+            assert r.json() == oc.pipeline(mode, str(models["t5"]), max_length=20)(TEXTS[2])
+    finally:
+        requests.delete(f"{server.management}/models/{name}", timeout=60)

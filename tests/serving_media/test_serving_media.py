@@ -283,6 +283,31 @@ def test_image_v2_tritonclient_equals_pipeline(server, images, vit_pipe):
     same_scores(json.loads(r.json()["outputs"][0]["data"][0]), vit_pipe(images[4][1], top_k=3))
 
 
+def test_image_and_text2text_grpc_tritonclient(server, images, vit_pipe, models):
+    import tritonclient.grpc as grpcclient
+    from tritonclient.utils import InferenceServerException
+
+    c = grpcclient.InferenceServerClient(server.grpc)
+    inp = grpcclient.InferInput("image", [2], "BYTES")
+    inp.set_data_from_numpy(np.array([images[0][0], images[5][0]], dtype=np.object_))
+    got = [json.loads(x) for x in c.infer("vit", [inp]).as_numpy("output")]
+    same_scores(got[0], vit_pipe(images[0][1]))
+    same_scores(got[1], vit_pipe(images[5][1]))
+    text = grpcclient.InferInput("text", [1], "BYTES")
+    text.set_data_from_numpy(np.array([TEXTS[0].encode()], dtype=np.object_))
+    got = [json.loads(x) for x in c.infer("trans", [text]).as_numpy("output")]
+    assert got == [oc.pipeline("translation_en_to_de", str(models["t5"]))(TEXTS[0])]
+    bad = grpcclient.InferInput("image", [1], "FP32")
+    bad.set_data_from_numpy(np.zeros(1, dtype=np.float32))
+    with pytest.raises(InferenceServerException, match="expected BYTES"):
+        c.infer("vit", [bad])
+    garbage = grpcclient.InferInput("image", [1], "BYTES")
+    garbage.set_data_from_numpy(np.array([b"\x00\x01 not an image"], dtype=np.object_))
+    with pytest.raises(InferenceServerException, match="not a JPEG, PNG or WebP"):
+        c.infer("vit", [garbage])
+    assert server.alive()
+
+
 def test_image_v1_predict(server, images, vit_pipe):
     body = {"instances": [base64.b64encode(images[2][0]).decode(), {"b64": base64.b64encode(images[3][0]).decode()}]}
     r = requests.post(f"{server.inference}/v1/models/vit:predict", json=body, timeout=30)

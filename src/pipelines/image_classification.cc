@@ -1,5 +1,6 @@
 // image-classification (transformers' ImageClassificationPipeline) and
 // image-feature-extraction (ImageFeatureExtractionPipeline): image files
+// (or encoded image bytes, a binary JSON input: what the server passes)
 // decoded and turned into pixel_values by the folder's image processor
 // (preprocessor_config.json), one forward over a batch of images, then
 // scores (function_to_apply: sigmoid for multi-label or one label, else
@@ -69,8 +70,17 @@ class ImagePipeline : public TaskPipeline {
 
  protected:
   std::unique_ptr<PreparedInput> prepare(const Json& item, std::shared_ptr<const Params> params) const {
+    if (item.is_binary()) {  // encoded image bytes (the server's inputs)
+      const auto& bytes = item.get_binary();
+      auto p = std::make_unique<Prepared>();
+      p->params = std::move(params);
+      p->pixel_values =
+          ctx_.image_processor->preprocess({preprocessors::decode_image(bytes.data(), bytes.size(), task_ + " image")});
+      return p;
+    }
     if (!item.is_string()) {
-      throw InvalidArgument(task_ + ": an input must be an image file path (a string), got " + item.type_name());
+      throw InvalidArgument(task_ + ": an input must be an image file path (a string) or encoded image bytes, got " +
+                            item.type_name());
     }
     const std::string path = item.get<std::string>();
     if (path.starts_with("http://") || path.starts_with("https://")) {

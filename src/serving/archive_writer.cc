@@ -3,6 +3,7 @@
 // serializedFile, extra files at the root and model-config.yaml as
 // configFile. The target appears whole or not at all (written beside it,
 // then renamed).
+#include <cctype>
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
@@ -229,6 +230,12 @@ std::string check_handler(const std::string& handler) {
       {"feature_extraction", "feature-extraction"},  {"text_embedding", "text-embedding"},
       {"text_generation", "text-generation"}};
   if (auto it = torchserve.find(handler); it != torchserve.end()) return it->second;
+  // translation_xx_to_yy keeps its languages: the pipeline reads task_specific_params under that name.
+  if (handler.starts_with("translation_") && handler.find("_to_") != std::string::npos && handler.size() <= 64) {
+    bool ok = true;
+    for (const char c : handler) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-');
+    if (ok) return handler;
+  }
   std::vector<std::string> known = pipelines::pipeline_tasks();
   known.push_back("text-embedding");
   for (const auto& k : known) {
@@ -243,6 +250,10 @@ std::string check_handler(const std::string& handler) {
   }
   std::string list;
   for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+  if (handler == "automatic-speech-recognition" || handler == "speech_recognition" || handler == "asr")
+    throw Unsupported("handler " + handler +
+                      ": automatic-speech-recognition is not served by this build (no speech pipeline yet; known: " +
+                      list + ")");
   throw InvalidArgument("handler " + quote_untrusted(handler) + " is not a task optimum-cpp serves (known: " + list + ")");
 }
 

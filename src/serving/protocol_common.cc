@@ -190,6 +190,8 @@ Signature task_signature(const std::string& task, int64_t embedding_dimension) {
     s.inputs = {{"question", "BYTES", {-1}}, {"context", "BYTES", {-1}}};
   } else if (task == "text-classification") {
     s.inputs = {{"text", "BYTES", {-1}}, {"text_pair", "BYTES", {-1}}};
+  } else if (task_takes_images(task)) {
+    s.inputs = {{"image", "BYTES", {-1}}};
   } else {
     s.inputs = {{"text", "BYTES", {-1}}};
   }
@@ -199,6 +201,33 @@ Signature task_signature(const std::string& task, int64_t embedding_dimension) {
     s.outputs = {{"output", "BYTES", {-1}}};
   }
   return s;
+}
+
+bool task_takes_images(const std::string& task) {
+  return task == "image-classification" || task == "image-feature-extraction";
+}
+
+void image_inputs(InferCall& call, const std::string& task) {
+  for (size_t i = 0; i < call.inputs.size(); ++i) {
+    Json& in = call.inputs[i];
+    const std::string where = task + " input " + std::to_string(i);
+    const Json* b64 = &in;
+    if (in.is_object()) {
+      auto it = in.find("b64");
+      if (in.size() != 1 || it == in.end())
+        throw InvalidArgument(where + ": an object must be {\"b64\": <base64 image>}");
+      b64 = &*it;
+    }
+    if (b64->is_string()) {
+      const std::string bytes = detail::base64_decode(b64->get_ref<const std::string&>(),
+                                                      where + " (a string is a base64-encoded image)");
+      if (bytes.empty()) throw InvalidArgument(where + ": empty image");
+      in = Json::binary(Json::binary_t::container_type(bytes.begin(), bytes.end()));
+    } else if (!in.is_binary()) {
+      throw InvalidArgument(where + ": expected an encoded image (bytes, or a base64 string), got " +
+                            std::string(in.type_name()));
+    }
+  }
 }
 
 }  // namespace optimum::serving

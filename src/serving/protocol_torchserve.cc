@@ -120,7 +120,7 @@ std::vector<FormPart> parse_multipart(std::string_view content_type, std::string
   return parts;
 }
 
-InferCall torchserve_call(std::string_view content_type, std::string_view body, size_t max_inputs) {
+InferCall torchserve_call(std::string_view content_type, std::string_view body, size_t max_inputs, bool images) {
   const std::string type = detail::media_type(content_type);
   InferCall call;
   if (type == "multipart/form-data") {
@@ -132,14 +132,23 @@ InferCall torchserve_call(std::string_view content_type, std::string_view body, 
       const std::string field = "multipart part " + std::to_string(i) + (p.name.empty() ? "" : " ('" + p.name + "')");
       if (detail::media_type(p.content_type) == "application/json") {
         call.inputs.push_back(detail::parse_body_json(p.data, field));
+      } else if (images) {
+        if (p.data.empty()) throw InvalidArgument(field + ": empty, no image");
+        call.inputs.push_back(Json::binary(Json::binary_t::container_type(p.data.begin(), p.data.end())));
       } else {
         call.inputs.push_back(text_input(p.data, field));
       }
     }
     return call;
   }
+  const bool json = type == "application/json" || (type.size() > 5 && type.ends_with("+json"));
+  if (images && !json) {
+    if (body.empty()) throw InvalidArgument("request body is empty (expected an encoded image)");
+    call.inputs.push_back(Json::binary(Json::binary_t::container_type(body.begin(), body.end())));
+    return call;
+  }
   if (trim(body).empty()) throw InvalidArgument("request body is empty");
-  if (type == "application/json" || (type.size() > 5 && type.ends_with("+json"))) {
+  if (json) {
     const Json value = detail::parse_body_json(body, "request body (application/json)");
     if (value.is_object()) {
       for (const char* key : {"inputs", "data", "body"}) {

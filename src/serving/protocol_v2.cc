@@ -1,5 +1,6 @@
 // KServe Open Inference Protocol v2 (REST JSON and the binary-tensor
 // extension), as tritonclient.http writes and reads it.
+#include <cctype>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -231,14 +232,30 @@ const V2Tensor* find_input(const V2Request& request, const std::string& name) {
   return nullptr;
 }
 
-// The texts of a BYTES input of shape [N] or [N, 1].
-const std::vector<std::string>& text_elements(const V2Tensor& t) {
+// The elements of a BYTES input of shape [N] or [N, 1].
+const std::vector<std::string>& byte_elements(const V2Tensor& t) {
   const std::string where = "input '" + t.name + "'";
   if (t.datatype != "BYTES") throw InvalidArgument(where + ": datatype " + t.datatype + ", expected BYTES");
   if (!(t.shape.size() == 1 || (t.shape.size() == 2 && t.shape[1] == 1))) {
     throw InvalidArgument(where + ": shape " + shape_text(t.shape) + ", expected [N] or [N, 1]");
   }
   if (t.bytes.empty()) throw InvalidArgument(where + ": no elements");
+  return t.bytes;
+}
+
+// Base64 text (RFC 4648 alphabet, padded to a multiple of 4): no encoded image starts so.
+bool looks_base64(const std::string& e) {
+  if (e.empty() || e.size() % 4 != 0) return false;
+  for (const char c : e) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '=')) return false;
+  }
+  return true;
+}
+
+// The texts of a BYTES input of shape [N] or [N, 1].
+const std::vector<std::string>& text_elements(const V2Tensor& t) {
+  const std::string where = "input '" + t.name + "'";
+  byte_elements(t);
   for (size_t i = 0; i < t.bytes.size(); ++i) {
     detail::require_utf8(t.bytes[i], where + " element " + std::to_string(i));
   }
@@ -416,7 +433,18 @@ InferCall v2_call(const V2Request& request, const std::string& task) {
                             "' " + std::to_string(b.size()));
     }
   };
-  if (task == "question-answering") {
+  if (task_takes_images(task)) {
+    const V2Tensor* t = find_input(request, "image");
+    if (!t) throw InvalidArgument("missing input 'image'");
+    // Raw image bytes (the binary extension, gRPC) or, in a JSON body, base64 text (image_inputs decodes it).
+    for (const auto& e : byte_elements(*t)) {
+      if (looks_base64(e)) {
+        call.inputs.push_back(Json(e));
+      } else {
+        call.inputs.push_back(Json::binary(Json::binary_t::container_type(e.begin(), e.end())));
+      }
+    }
+  } else if (task == "question-answering") {
     const auto& questions = required("question");
     const auto& contexts = required("context");
     same_count(questions, contexts, "question", "context");

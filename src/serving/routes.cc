@@ -262,7 +262,8 @@ struct Routes::Impl {
           throw ServingError(Code::MethodNotAllowed, "use POST for /predictions");
         if (seg.size() < 2 || seg.size() > 3) throw ServingError(Code::NotFound, "expected /predictions/{model}[/{version}]");
         const std::string version = seg.size() == 3 ? seg[2] : "";
-        InferCall call = torchserve_call(req.header("content-type").value_or(""), req.body);
+        InferCall call = torchserve_call(req.header("content-type").value_or(""), req.body, 1024,
+                                         task_takes_images(service.task(seg[1], version)));
         const auto accept = req.header("accept").value_or("");
         if (bool_param(req, "stream", false) || accept.find("application/x-ndjson") != std::string::npos)
           return stream_predictions(seg[1], version, std::move(call), res);

@@ -24,6 +24,12 @@ std::exception_ptr serving_error(Code code, const std::string& message, int retr
 ThreadPool::ThreadPool(size_t threads) {
   for (size_t i = 0; i < std::max<size_t>(threads, 1); ++i) {
     threads_.emplace_back([this] {
+      // Tokenize and post-process never start an OpenMP team here: each team
+      // would keep its own sleeping worker threads, and once libgomp manages
+      // more threads than there are CPUs it stops spinning between parallel
+      // regions (GOMP's throttled spin count), so every region of the compute
+      // team's forward pays a futex wake-up (see run_compute_team below).
+      optimum::set_num_threads(1);
       for (;;) {
         std::function<void()> task;
         {

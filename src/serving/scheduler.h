@@ -97,6 +97,7 @@ class ServedModel : public std::enable_shared_from_this<ServedModel> {
   bool ready() const;
   const std::string& name() const { return info_.name; }
   const std::string& version() const { return info_.version; }
+  const std::string& task() const { return info_.task; }  // set once at load
   const ModelConfig& config() const { return info_.config; }
 
  private:

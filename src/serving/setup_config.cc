@@ -184,9 +184,16 @@ std::string SetupConfig::task() const {
   if (mode == "feature_extraction") return "feature-extraction";
   if (mode == "text_embedding") return "text-embedding";
   if (mode == "text_generation") return "text-generation";
+  // Beyond TorchServe's example: the encoder-decoder and vision tasks (preprocessor files carried along).
+  if (mode == "text2text_generation") return "text2text-generation";
+  if (mode == "summarization") return "summarization";
+  if (mode == "translation") return "translation";
+  if (mode.starts_with("translation_") && mode.find("_to_") != std::string::npos) return check_handler(mode);
+  if (mode == "image_classification") return "image-classification";
   throw InvalidArgument("mode " + quote_untrusted(mode) +
                         " is not one of sequence_classification, token_classification, question_answering, "
-                        "text_generation, feature_extraction, text_embedding");
+                        "text_generation, feature_extraction, text_embedding, text2text_generation, summarization, "
+                        "translation, translation_xx_to_yy, image_classification");
 }
 
 SetupConfig SetupConfig::from_json(const io::Json& json, const std::string& source) {
@@ -298,7 +305,9 @@ PrepareResult prepare(const SetupConfig& config, const PrepareOptions& options) 
 
   if (config.save_mode == "native") {
     exporters::ExportOptions eo;
-    eo.task = task == "text-embedding" ? "feature-extraction" : task;
+    eo.task = task == "text-embedding"                                   ? "feature-extraction"
+              : task == "summarization" || task.starts_with("translation") ? "text2text-generation"
+                                                                             : task;
     eo.dtype = config.dtype == "auto" ? "fp32" : config.dtype;
     eo.source_id = config.model_name;
     eo.source_commit = src.commit;
@@ -326,7 +335,10 @@ PrepareResult prepare(const SetupConfig& config, const PrepareOptions& options) 
   yaml += "maxBatchDelay: " + std::to_string(delay) + "\n";
   yaml += "responseTimeout: " + std::to_string(defaults.response_timeout_s) + "\n";
   yaml += "handler:\n";
-  if (config.max_length > 0) yaml += "  max_length: " + std::to_string(config.max_length) + "\n";
+  const bool images = task == "image-classification";
+  if (config.max_length > 0 && images)
+    std::cerr << "warning: max_length is not an option of image_classification; ignored\n";
+  if (config.max_length > 0 && !images) yaml += "  max_length: " + std::to_string(config.max_length) + "\n";
   else yaml += "  {}\n";
   ModelConfig::from_yaml_text(yaml, "generated model-config.yaml");  // an out-of-range option fails here
 

@@ -28,6 +28,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string response = torchserve_response(call, result);
     optimum::fuzz::touch(response.data(), response.size());
   });
+  optimum::fuzz::accept_or_refuse([&] {  // an image model's bodies: bytes, base64 strings, {"b64": ...}
+    InferCall call = torchserve_call(content_type, body, 64, true);
+    image_inputs(call, "image-classification");
+    for (const auto& in : call.inputs) {
+      if (!in.is_binary()) __builtin_trap();
+      optimum::fuzz::touch(in.get_binary().data(), in.get_binary().size());
+    }
+  });
+  optimum::fuzz::accept_or_refuse([&] {
+    InferCall call = v1_call(body, 64);
+    image_inputs(call, "image-classification");
+  });
   optimum::fuzz::accept_or_refuse([&] {
     const InferCall call = v1_call(body, 64);
     InferResult result;

@@ -2,7 +2,8 @@
 // that starts with '#' has the Inference-Header-Content-Length as its first
 // line ("#123\n"), then the body; any other input is a plain JSON body. Each
 // request that parses goes through v2_call for every task signature and, when
-// that succeeds, through v2_response and serialize_v2_response.
+// that succeeds, through v2_response and serialize_v2_response (image tasks:
+// through image_inputs too).
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
@@ -31,9 +32,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       for (const auto& b : t.bytes) optimum::fuzz::touch(b.data(), b.size());
       if (t.raw) optimum::fuzz::touch(t.raw->data(), t.raw->size());
     }
-    for (const char* task : {"text-embedding", "question-answering", "text-classification"}) {
+    for (const char* task : {"text-embedding", "question-answering", "text-classification", "image-classification"}) {
       optimum::fuzz::accept_or_refuse([&] {
-        const InferCall call = v2_call(request, task);
+        InferCall call = v2_call(request, task);
+        if (task_takes_images(task)) image_inputs(call, task);
         InferResult result;
         for (size_t i = 0; i < call.inputs.size(); ++i) {
           result.outputs.push_back(std::string_view(task) == "text-embedding" ? Json{0.25, double(i)} : call.inputs[i]);

@@ -57,6 +57,17 @@ struct Signature {
 };
 Signature task_signature(const std::string& task, int64_t embedding_dimension = 0);
 
+// Tasks whose inputs are encoded images (JPEG, PNG or WebP bytes), not text:
+// image-classification and image-feature-extraction. Their v2 input is
+// "image" BYTES [-1], one encoded image per element.
+bool task_takes_images(const std::string& task);
+// What an image task takes from a client, whatever the protocol: bytes
+// (a binary JSON value) stay; a string is the image in base64 (TorchServe's
+// vision handlers, KServe v1), as is {"b64": ...}; anything else is an
+// InvalidArgument naming the input. A string is never a file path: a client
+// cannot make the server read its files.
+void image_inputs(InferCall& call, const std::string& task);
+
 // ---------------- TorchServe /predictions ----------------
 // text/plain or a body without a JSON/multipart content type: one input, the
 // body as UTF-8 text. application/json: a string or an object is one input;
@@ -65,7 +76,12 @@ Signature task_signature(const std::string& task, int64_t embedding_dimension = 
 // as call options. multipart/form-data: one input per part, its text (or
 // its JSON value when the part is application/json). Empty body, invalid
 // UTF-8 or JSON: InvalidArgument naming the problem.
-InferCall torchserve_call(std::string_view content_type, std::string_view body, size_t max_inputs = 1024);
+// With `images` (a task_takes_images model): a body that is not JSON nor
+// multipart is one encoded image (image/png, image/jpeg,
+// application/octet-stream, ...), a multipart part that is not JSON is one
+// image (its bytes), and JSON strings are base64 images (image_inputs).
+InferCall torchserve_call(std::string_view content_type, std::string_view body, size_t max_inputs = 1024,
+                          bool images = false);
 // One input: its result alone; several: the list (TorchServe returns one
 // response per request).
 std::string torchserve_response(const InferCall& call, const InferResult& result);

@@ -86,6 +86,8 @@ class Service {
   void set_default_version(const std::string& name, const std::string& version);
   // Every version of `name` ("" version) or the one named; NotFound otherwise.
   std::vector<ModelInfo> describe(const std::string& name, const std::string& version = "") const;
+  // The task a registered model serves (ServingError NotFound otherwise); cheaper than describe.
+  std::string task(const std::string& name, const std::string& version = "") const;
   // Model names (sorted) with their default version's url.
   std::vector<std::pair<std::string, std::string>> list_models() const;
 

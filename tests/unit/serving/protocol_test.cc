@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "optimum/core/errors.h"
 #include "optimum/serving/protocol.h"
 #include "optimum/serving/status.h"
 #include "test_util.h"
@@ -23,6 +24,40 @@ TEST(TorchServe, PlainTextIsOneInput) {
   EXPECT_EQ(call.inputs[0], "{\"not\": json");
   call = torchserve_call("application/octet-stream", "bytes");
   EXPECT_EQ(call.inputs[0], "bytes");
+}
+
+TEST(TorchServe, ImageBodies) {
+  const std::string png("\x89PNG\r\n\x1a\n\xff\x00", 10);
+  auto call = torchserve_call("image/png", png, 1024, true);  // raw bytes, any non-JSON type
+  ASSERT_EQ(call.inputs.size(), 1u);
+  ASSERT_TRUE(call.inputs[0].is_binary());
+  EXPECT_EQ(std::string(call.inputs[0].get_binary().begin(), call.inputs[0].get_binary().end()), png);
+  EXPECT_TRUE(torchserve_call("", png, 1024, true).inputs[0].is_binary());
+  EXPECT_TRUE(throws_with<InvalidArgument>([] { torchserve_call("image/png", "", 1024, true); }, {"expected an encoded image"}));
+  // the same body for a text model is refused as text
+  EXPECT_TRUE(throws_with<InvalidArgument>([&] { torchserve_call("image/png", png, 1024, false); }, {"UTF-8"}));
+  // multipart: file parts are bytes; JSON stays JSON (image_inputs decodes base64)
+  const std::string body = "--b\r\nContent-Type: image/png\r\n\r\n" + png +
+                           "\r\n--b\r\nContent-Type: application/json\r\n\r\n\"aGk=\"\r\n--b--\r\n";
+  call = torchserve_call("multipart/form-data; boundary=b", body, 1024, true);
+  ASSERT_EQ(call.inputs.size(), 2u);
+  EXPECT_TRUE(call.inputs[0].is_binary());
+  EXPECT_EQ(call.inputs[1], "aGk=");
+  image_inputs(call, "image-classification");
+  EXPECT_EQ(std::string(call.inputs[1].get_binary().begin(), call.inputs[1].get_binary().end()), "hi");
+}
+
+TEST(ImageInputs, Base64OnlyNeverPaths) {
+  InferCall call;
+  call.inputs = {Json("aGk="), Json{{"b64", "aGk="}}};
+  image_inputs(call, "image-classification");
+  for (const auto& in : call.inputs) EXPECT_TRUE(in.is_binary());
+  for (const Json& bad : {Json("/etc/passwd"), Json(3), Json{{"b64", 1}}, Json{{"path", "aGk="}}, Json("")}) {
+    InferCall c;
+    c.inputs = {bad};
+    EXPECT_TRUE(throws_with<InvalidArgument>([&] { image_inputs(c, "image-classification"); }, {"image-classification input 0"}))
+        << bad.dump();
+  }
 }
 
 TEST(TorchServe, JsonShapes) {

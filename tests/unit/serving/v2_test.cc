@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "optimum/core/errors.h"
 #include "optimum/serving/protocol.h"
 #include "optimum/serving/status.h"
 #include "test_util.h"
@@ -21,6 +22,26 @@ std::string le32(uint32_t v) {
 // A request as tritonclient.http builds it with binary_data=True.
 std::pair<std::string, size_t> binary_request(const std::string& json, const std::string& binary) {
   return {json + binary, json.size()};
+}
+
+TEST(V2, ImageInputIsBytesOrBase64) {
+  EXPECT_EQ(task_signature("image-classification").inputs[0].name, "image");
+  const std::string png("\x89PNG\r\n\x1a\n", 8);
+  const auto [body, len] = binary_request(
+      R"({"inputs": [{"name": "image", "shape": [2], "datatype": "BYTES", "parameters": {"binary_data_size": 20}}]})",
+      le32(8) + png + le32(4) + "aGk=");
+  InferCall call = v2_call(parse_v2_request(body, len), "image-classification");
+  ASSERT_EQ(call.inputs.size(), 2u);
+  EXPECT_TRUE(call.inputs[0].is_binary());
+  EXPECT_EQ(call.inputs[1], "aGk=");  // base64 text: decoded by image_inputs
+  image_inputs(call, "image-classification");
+  EXPECT_EQ(std::string(call.inputs[1].get_binary().begin(), call.inputs[1].get_binary().end()), "hi");
+  const auto fp32 = parse_v2_request(
+      R"({"inputs": [{"name": "image", "shape": [1], "datatype": "FP32", "data": [1]}]})", std::nullopt);
+  EXPECT_TRUE(throws_with<InvalidArgument>([&] { v2_call(fp32, "image-classification"); }, {"datatype FP32, expected BYTES"}));
+  const auto text = parse_v2_request(
+      R"({"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": ["x"]}]})", std::nullopt);
+  EXPECT_TRUE(throws_with<InvalidArgument>([&] { v2_call(text, "image-classification"); }, {"takes: image"}));
 }
 
 TEST(V2, JsonRequestFlatAndNested) {

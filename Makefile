@@ -92,7 +92,7 @@ python-test: build $(STAMPS)/bench-onnx
 	$(PY) -m pytest -q tests/python tests/parity tests/pipelines tests/sentence_transformers tests/hub tests/tokenizers tests/precision \
 	  tests/decoders tests/generation tests/gguf tests/gguf_tokenizer tests/cli tests/serving tests/deploy tests/surface \
 	  tests/exports_honest tests/image_processing tests/audio_processing tests/onnx_export tests/seq2seq \
-	  tests/onnx_validate tests/vision
+	  tests/onnx_validate tests/vision tests/onnx_seq2seq
 
 test: unit-test asan-test asan-serving-test python-test wheel-test
 

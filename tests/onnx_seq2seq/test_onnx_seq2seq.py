@@ -246,17 +246,18 @@ def test_optimum_onnx_loads_the_folders(exported, tmp_path):
     rng = np.random.default_rng(5)
     jobs, wants = [], []
     new = 10
-    for name in sorted(SEQ2SEQ):
-        for task in SEQ2SEQ_TASKS:
-            model, out = exported(name, task)
-            ids, mask = seq2seq_grid(model.config, 3, 9, rng)
-            with torch.no_grad():
-                want = model.generate(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask),
-                                      do_sample=False, num_beams=1, max_new_tokens=new, min_new_tokens=new)
-            jobs.append({"kind": "seq2seq", "folder": str(out), "input_ids": ids.tolist(),
-                         "attention_mask": mask.tolist(), "max_new_tokens": new,
-                         "ort_kwargs": {} if task.endswith("-with-past") else {"use_cache": False}})
-            wants.append(want.tolist())
+    # Every family's merged decoder; decoder_model.onnx (use_cache=False) once: each load costs seconds.
+    cases = [(n, "text2text-generation-with-past") for n in sorted(SEQ2SEQ)] + [("bart", "text2text-generation")]
+    for name, task in cases:
+        model, out = exported(name, task)
+        ids, mask = seq2seq_grid(model.config, 3, 9, rng)
+        with torch.no_grad():
+            want = model.generate(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask),
+                                  do_sample=False, num_beams=1, max_new_tokens=new, min_new_tokens=new)
+        jobs.append({"kind": "seq2seq", "folder": str(out), "input_ids": ids.tolist(),
+                     "attention_mask": mask.tolist(), "max_new_tokens": new,
+                     "ort_kwargs": {} if task.endswith("-with-past") else {"use_cache": False}})
+        wants.append(want.tolist())
     model, out = exported("vit", "image-classification")
     pixels = rng.standard_normal((2, 3, 32, 32)).astype(np.float32)
     jobs.append({"kind": "image-classification", "folder": str(out), "pixel_values": pixels.tolist()})
@@ -305,3 +306,33 @@ def test_default_task_is_the_merged_decoder(exported, tmp_path):
     assert json.loads((tmp_path / "auto" / "optimum_export.json").read_text())["task"] == \
         "text2text-generation-with-past"
     assert (tmp_path / "auto" / "decoder_model_merged.onnx").is_file()
+
+
+@pytest.mark.parametrize("args", [["--dtype", "fp16"], ["--opset", "14"]])
+def test_fp16_and_opset_14(args, exported, tmp_path):
+    """fp16 (norms and softmax in fp32) and opset 14 (LayerNorm decomposed) merged decoders run and stay
+    close to transformers (fp16: 1e-2)."""
+    model, src = exported("bart", "text2text-generation")
+    out = tmp_path / "out"
+    cli("export", "--model", src.parent / "src", "--format", "onnx", *args, out)
+    fp16 = "fp16" in args
+    dtype = np.float16 if fp16 else np.float32
+    for f in ("encoder_model.onnx", "decoder_model_merged.onnx"):
+        onnx.checker.check_model(str(out / f), full_check=True)
+        ops = {n.op_type for n in onnx.load(str(out / f)).graph.node}
+        assert ("LayerNormalization" in ops) == fp16, (f, args)
+    rng = np.random.default_rng(2)
+    ids, mask = seq2seq_grid(model.config, 3, 12, rng)
+    hidden = session_for(out / "encoder_model.onnx").run(None, {"input_ids": ids, "attention_mask": mask})[0]
+    assert hidden.dtype == dtype
+    dec_ids = rng.integers(3, VOCAB, size=(3, 4))
+    decoder = session_for(out / "decoder_model_merged.onnx")
+    empty = np.zeros((3, 4, 0, 8), dtype)
+    feeds = {i.name: empty for i in decoder.get_inputs() if i.name.startswith("past_key_values")}
+    feeds |= {"encoder_attention_mask": mask, "input_ids": dec_ids, "encoder_hidden_states": hidden,
+              "use_cache_branch": np.array([False])}
+    logits = decoder.run(["logits"], feeds)[0]
+    with torch.no_grad():
+        want = model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask),
+                     decoder_input_ids=torch.from_numpy(dec_ids)).logits.numpy()
+    np.testing.assert_allclose(logits.astype(np.float32), want, atol=1e-2 if fp16 else 1e-4)

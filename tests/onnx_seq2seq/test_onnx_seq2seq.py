@@ -282,6 +282,7 @@ def test_optimum_onnx_loads_the_folders(exported, tmp_path):
 @pytest.mark.parametrize("args,message", [
     (["--task", "text2text-generation-with-past", "--opset", "10"], "lacks the operator 'Range'"),
     (["--task", "text-classification"], "task 'text-classification' is not supported for model_type 't5'"),
+    (["--monolith"], "--monolith (one model.onnx) is not written yet for the encoder-decoder 't5'"),
 ])
 def test_bad_input_is_a_clear_error_and_writes_nothing(args, message, exported, tmp_path):
     model, out = exported("t5", "text2text-generation-with-past")

@@ -113,6 +113,11 @@ OnnxExportResult export_onnx(const fs::path& model_dir, const fs::path& output_d
   // Optimum exports an encoder-decoder with its past by default (encoder + merged decoder).
   if (models::is_seq2seq_model_type(model_type) && options.task == "auto") task = "text2text-generation-with-past";
   const tasks::ExportConfig& export_config = tasks::get_export_config("onnx", model_type, task);
+  if (export_config.is_encoder_decoder && options.monolith) {
+    throw Unsupported("--monolith (one model.onnx) is not written yet for the encoder-decoder '" + model_type +
+                      "': export without it for Optimum's encoder_model.onnx + " +
+                      (export_config.use_past ? "decoder_model_merged.onnx" : "decoder_model.onnx"));
+  }
 
   OnnxExportResult result;
   result.model_type = model_type;

@@ -94,6 +94,9 @@ void bind_export(py::module_& m) {
         d["task"] = c.task;
         d["use_past"] = c.use_past;
         d["is_decoder"] = c.is_decoder;
+        d["is_encoder_decoder"] = c.is_encoder_decoder;
+        d["decoder_inputs"] = specs(n_layers > 0 ? c.expanded_decoder_inputs(n_layers) : c.decoder_inputs);
+        d["decoder_outputs"] = specs(n_layers > 0 ? c.expanded_decoder_outputs(n_layers) : c.decoder_outputs);
         d["atol"] = c.atol;
         d["min_cosine"] = c.min_cosine;
         d["min_agreement"] = c.min_agreement;

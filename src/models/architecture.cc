@@ -2,6 +2,7 @@
 // registration lines, the lookups every layer derives its lists from, and
 // the shared-block descriptions.
 #include "optimum/models/architecture.h"
+#include "optimum/models/seq2seq.h"
 
 #include <algorithm>
 #include <mutex>
@@ -68,6 +69,8 @@ void register_all() {
   add(phi3_architecture());
   add(gemma_architecture());
   add(gemma3_text_architecture());
+  // Encoder-decoders (models/seq2seq.h): their ONNX rows (exporters/onnx.h).
+  for (const std::string& t : seq2seq_model_types()) tasks::register_seq2seq_onnx(t, 1e-4);
 }
 
 }  // namespace

@@ -356,11 +356,10 @@ void register_architecture(const ArchitectureTasks& m) {
     }
   }
   for (const std::string& task : ordered) added.push_back(encoder_config(m, task));
-  // The ONNX exporter (exporters/onnx.h) writes the text encoders with the same
-  // Optimum names: one "onnx" row per encoder task (decoders: above). Vision
-  // encoders (pixel_values in) have no ONNX graph yet, so no ONNX row.
-  const bool vision = std::find(m.inputs.begin(), m.inputs.end(), InputKind::PixelValues) != m.inputs.end();
-  if (!m.is_decoder && !vision) {
+  // The ONNX exporter (exporters/onnx.h) writes the encoders, text and vision
+  // (ViT's patch Conv), with the same Optimum names: one "onnx" row per
+  // encoder task (decoders: above).
+  if (!m.is_decoder) {
     for (const std::string& task : ordered) {
       ExportConfig c = encoder_config(m, task);
       c.exporter = "onnx";
@@ -383,23 +382,22 @@ namespace {
 
 std::vector<TensorSpec> expand(const std::vector<TensorSpec>& specs, int64_t n_layers) {
   std::vector<TensorSpec> out;
-  for (size_t i = 0; i < specs.size(); ++i) {
-    const auto at = specs[i].name.find("{i}");
-    if (at == std::string::npos) {
-      out.push_back(specs[i]);
+  for (size_t i = 0; i < specs.size();) {
+    if (specs[i].name.find("{i}") == std::string::npos) {
+      out.push_back(specs[i++]);
       continue;
     }
-    // A key/value pair: layer by layer, key then value (Optimum's order).
-    const TensorSpec& key = specs[i];
-    const TensorSpec* value = i + 1 < specs.size() ? &specs[i + 1] : nullptr;
+    // A group of per-layer specs (key, value; or decoder/encoder key, value):
+    // layer by layer, the group in order (Optimum's order).
+    size_t end = i;
+    while (end < specs.size() && specs[end].name.find("{i}") != std::string::npos) ++end;
     for (int64_t l = 0; l < n_layers; ++l) {
-      for (const TensorSpec* s : {&key, value}) {
-        if (s == nullptr) continue;
-        const auto p = s->name.find("{i}");
-        out.push_back({s->name.substr(0, p) + std::to_string(l) + s->name.substr(p + 3), s->axes});
+      for (size_t k = i; k < end; ++k) {
+        const auto p = specs[k].name.find("{i}");
+        out.push_back({specs[k].name.substr(0, p) + std::to_string(l) + specs[k].name.substr(p + 3), specs[k].axes});
       }
     }
-    if (value != nullptr) ++i;
+    i = end;
   }
   return out;
 }
@@ -408,6 +406,54 @@ std::vector<TensorSpec> expand(const std::vector<TensorSpec>& specs, int64_t n_l
 
 std::vector<TensorSpec> ExportConfig::expanded_inputs(int64_t n_layers) const { return expand(inputs, n_layers); }
 std::vector<TensorSpec> ExportConfig::expanded_outputs(int64_t n_layers) const { return expand(outputs, n_layers); }
+std::vector<TensorSpec> ExportConfig::expanded_decoder_inputs(int64_t n_layers) const {
+  return expand(decoder_inputs, n_layers);
+}
+std::vector<TensorSpec> ExportConfig::expanded_decoder_outputs(int64_t n_layers) const {
+  return expand(decoder_outputs, n_layers);
+}
+
+// Optimum's TextSeq2SeqOnnxConfig (with the decoder's input renaming of
+// OnnxSeq2SeqConfigWithPast) and its merged decoder (use_cache_branch).
+void register_seq2seq_onnx(const std::string& model_type, double atol) {
+  for (const ExportConfig& c : table()) {
+    if (c.model_type == model_type && c.exporter == "onnx") {
+      throw InvalidArgument("encoder-decoder '" + model_type + "' registered twice in the ONNX export registry");
+    }
+  }
+  for (bool past : {false, true}) {
+    ExportConfig c;
+    c.exporter = "onnx";
+    c.model_type = model_type;
+    c.task = std::string("text2text-generation") + (past ? "-with-past" : "");
+    c.use_past = past;
+    c.atol = atol;
+    c.is_encoder_decoder = true;
+    const DynamicAxes enc = {{0, "batch_size"}, {1, "encoder_sequence_length"}};
+    c.inputs = {{"input_ids", enc}, {"attention_mask", enc}};
+    c.outputs = {{"last_hidden_state", enc}};
+    c.decoder_inputs = {{"encoder_attention_mask", enc},
+                        {"input_ids", {{0, "batch_size"}, {1, "decoder_sequence_length"}}},
+                        {"encoder_hidden_states", enc}};
+    c.decoder_outputs = {{"logits", {{0, "batch_size"}, {1, "decoder_sequence_length"}}}};
+    if (past) {
+      const DynamicAxes self_in = {{0, "batch_size"}, {2, "past_decoder_sequence_length"}};
+      const DynamicAxes cross = {{0, "batch_size"}, {2, "encoder_sequence_length_out"}};
+      c.decoder_inputs.push_back({"past_key_values.{i}.decoder.key", self_in});
+      c.decoder_inputs.push_back({"past_key_values.{i}.decoder.value", self_in});
+      c.decoder_inputs.push_back({"past_key_values.{i}.encoder.key", cross});
+      c.decoder_inputs.push_back({"past_key_values.{i}.encoder.value", cross});
+      c.decoder_inputs.push_back({"use_cache_branch", {}});
+      const DynamicAxes self_out = {{0, "batch_size"}, {2, "past_decoder_sequence_length + 1"}};
+      c.decoder_outputs.push_back({"present.{i}.decoder.key", self_out});
+      c.decoder_outputs.push_back({"present.{i}.decoder.value", self_out});
+      c.decoder_outputs.push_back({"present.{i}.encoder.key", cross});
+      c.decoder_outputs.push_back({"present.{i}.encoder.value", cross});
+      c.values_override["use_cache"] = true;
+    }
+    table().push_back(std::move(c));
+  }
+}
 
 std::map<std::string, Tensor> generate_decoder_dummy_inputs(const ExportConfig& ec, const DecoderDummyConfig& cfg,
                                                             const DummyShapes& shapes, uint64_t seed,

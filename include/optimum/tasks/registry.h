@@ -54,11 +54,20 @@ struct ExportConfig {
   double min_cosine = 0.995;
   double min_agreement = 0.99;
   bool is_decoder = false;  // a causal decoder (inputs/outputs per layer, DecoderDummyConfig)
+  // An encoder-decoder (t5, bart, ...): `inputs`/`outputs` are the encoder
+  // file's (encoder_model.onnx), decoder_inputs/decoder_outputs the decoder
+  // file's (decoder_model.onnx, or decoder_model_merged.onnx with past).
+  bool is_encoder_decoder = false;
+  std::vector<TensorSpec> decoder_inputs;   // ordered
+  std::vector<TensorSpec> decoder_outputs;  // ordered
 
   // inputs / outputs with "{i}" expanded for layers 0..n_layers-1 (in
-  // Optimum's order: every layer's key then value).
+  // Optimum's order: every layer's key then value; consecutive "{i}" specs
+  // form one group repeated per layer).
   std::vector<TensorSpec> expanded_inputs(int64_t n_layers) const;
   std::vector<TensorSpec> expanded_outputs(int64_t n_layers) const;
+  std::vector<TensorSpec> expanded_decoder_inputs(int64_t n_layers) const;
+  std::vector<TensorSpec> expanded_decoder_outputs(int64_t n_layers) const;
 
   // Dummy inputs for every input of this config: ids within the vocabulary
   // (never the pad id for real tokens), right-padded attention masks (row i
@@ -116,6 +125,13 @@ struct ArchitectureTasks {
 // registered twice or a task has no export description). Called by
 // models::register_architectures().
 void register_architecture(const ArchitectureTasks& arch);
+
+// Adds the ONNX export configs of encoder-decoder `model_type`:
+// text2text-generation (encoder_model.onnx + decoder_model.onnx) and
+// text2text-generation-with-past (encoder_model.onnx +
+// decoder_model_merged.onnx), with Optimum's input, output and axis names.
+// Called by models::register_architectures().
+void register_seq2seq_onnx(const std::string& model_type, double atol);
 
 // Decoder model types the registry holds (sorted).
 std::vector<std::string> decoder_model_types();

@@ -72,6 +72,32 @@ std::string embeddings(GraphBuilder& g, const config::EncoderConfig& c, const mo
   return x;
 }
 
+// ViT's embeddings: Conv(kernel = stride = patch) over pixel_values, the
+// patches as a sequence after the CLS token, plus the learned positions
+// (the checkpoint's image size: no interpolation, as transformers' default).
+std::string patch_embeddings(GraphBuilder& g, const config::EncoderConfig& c, const models::EncoderWeights& w,
+                             const std::string& pixels) {
+  g.set_scope("/embeddings/patch_embeddings");
+  const models::Linear& p = *w.patch_embedding;
+  const int64_t h = c.hidden_size, ph = c.patch_height, pw = c.patch_width;
+  const std::string kernel =
+      g.weight("embeddings.patch_embeddings.projection.weight", p.weight.reshape({h, c.num_channels, ph, pw}));
+  const std::string conv = g.node("Conv", {pixels, kernel, g.weight("embeddings.patch_embeddings.projection.bias", p.bias)},
+                                  {Attr::of("kernel_shape", std::vector<int64_t>{ph, pw}),
+                                   Attr::of("strides", std::vector<int64_t>{ph, pw})});
+  // [B, h, H/ph, W/pw] -> [B, patches, h]
+  const std::string flat = g.node("Reshape", {conv, g.ints("flat_shape", {0, 0, -1}, {3})});
+  const std::string seq = g.node("Transpose", {flat}, {Attr::of("perm", std::vector<int64_t>{0, 2, 1})});
+  g.set_scope("/embeddings");
+  const std::string batch = g.node("Slice", {g.node("Shape", {pixels}), g.ints("batch_start", {0}, {1}),
+                                             g.ints("batch_end", {1}, {1}), g.ints("batch_axis", {0}, {1})});
+  const std::string cls_shape = g.node("Concat", {batch, g.ints("cls_rest", {1, h}, {2})}, {Attr::of("axis", int64_t{0})});
+  const std::string cls = g.node("Expand", {g.weight("embeddings.cls_token", w.cls_token.reshape({1, 1, h})), cls_shape});
+  const std::string x = g.node("Concat", {cls, seq}, {Attr::of("axis", int64_t{1})});
+  const int64_t n = w.position_embeddings.size(0);
+  return g.node("Add", {x, g.weight("embeddings.position_embeddings", w.position_embeddings.reshape({1, n, h}))});
+}
+
 // Additive attention bias in f32, broadcastable to [rows, heads, S, S]:
 // the padding mask (finfo(f32).min at masked keys, as transformers) plus
 // MPNet's relative position bias; empty when there is neither.
@@ -113,18 +139,28 @@ std::string attention_bias(GraphBuilder& g, const models::EncoderWeights& w,
 
 std::string encoder_layer(GraphBuilder& g, const config::EncoderConfig& c, const models::EncoderLayer& l,
                           const std::string& name, const std::string& x, const std::string& bias,
-                          kernels::Activation act) {
+                          kernels::Activation act, bool pre_norm) {
   const int64_t h = c.hidden_size, heads = c.num_attention_heads, hd = c.head_dim();
   g.set_scope("/" + name + "/attention");
-  const std::string q = split_heads(g, linear(g, x, slice_linear(l.qkv, 0, h), name + ".attention.query"), heads, hd);
+  // Pre-norm (ViT): x + attn(norm_before(x)), then + mlp(norm_after(.)).
+  const std::string xin = pre_norm ? layer_norm(g, x, l.attn_norm, name + ".layernorm_before") : x;
+  const std::string q = split_heads(g, linear(g, xin, slice_linear(l.qkv, 0, h), name + ".attention.query"), heads, hd);
   const std::string k =
-      split_heads(g, linear(g, x, slice_linear(l.qkv, h, h), name + ".attention.key"), heads, hd, true);
-  const std::string v = split_heads(g, linear(g, x, slice_linear(l.qkv, 2 * h, h), name + ".attention.value"), heads, hd);
+      split_heads(g, linear(g, xin, slice_linear(l.qkv, h, h), name + ".attention.key"), heads, hd, true);
+  const std::string v =
+      split_heads(g, linear(g, xin, slice_linear(l.qkv, 2 * h, h), name + ".attention.value"), heads, hd);
   const std::string scores =
       g.node("Div", {g.node("MatMul", {q, k}), g.scalar("sqrt_head_dim", static_cast<float>(std::sqrt(hd)))});
   const std::string probs = masked_softmax(g, scores, bias);
   const std::string ctx = merge_heads(g, g.node("MatMul", {probs, v}), h);
   const std::string attn = linear(g, ctx, l.attn_out, name + ".attention.output.dense");
+  if (pre_norm) {
+    const std::string a = g.node("Add", {attn, x});
+    g.set_scope("/" + name + "/mlp");
+    const std::string normed = layer_norm(g, a, l.ffn_norm, name + ".layernorm_after");
+    const std::string inter = activation(g, linear(g, normed, l.ffn_in, name + ".intermediate.dense"), act);
+    return g.node("Add", {linear(g, inter, l.ffn_out, name + ".output.dense"), a});
+  }
   const std::string a = layer_norm(g, g.node("Add", {attn, x}), l.attn_norm, name + ".attention.output.LayerNorm");
   g.set_scope("/" + name + "/mlp");
   const std::string inter = activation(g, linear(g, a, l.ffn_in, name + ".intermediate.dense"), act);
@@ -142,7 +178,15 @@ BuiltGraph build_encoder_graph(GraphBuilder& g, const EncoderSource& src, const 
   BuiltGraph built;
   EncoderInputsGraph in;
   std::string ids_raw;
+  std::string pixels;
   for (const tasks::TensorSpec& spec : ec.inputs) {
+    if (spec.name == "pixel_values") {
+      if (!w.patch_embedding) throw Unsupported("ONNX export: " + c.model_type + " has no patch embeddings for pixel_values");
+      g.add_input(spec.name, g.compute_type(), shapes.input_dims(spec, 4), shapes.dim_names(spec, 4));
+      built.inputs.push_back(spec.name);
+      pixels = spec.name;
+      continue;
+    }
     const std::vector<int64_t> dims = shapes.input_dims(spec, choices ? 3 : 2);
     g.add_input(spec.name, kI64, dims, shapes.dim_names(spec, choices ? 3 : 2));
     built.inputs.push_back(spec.name);
@@ -160,23 +204,32 @@ BuiltGraph build_encoder_graph(GraphBuilder& g, const EncoderSource& src, const 
       throw Unsupported("ONNX export: no graph input for '" + spec.name + "' of " + c.model_type);
     }
   }
-  if (in.ids.empty()) throw Error("ONNX export: the export config of " + c.model_type + " has no input_ids");
-  g.set_scope("/inputs");
-  in.seq = g.node("Gather", {g.node("Shape", {in.ids}), g.scalar_i64("seq_axis", 1)}, {Attr::of("axis", int64_t{0})});
-
-  std::string x = embeddings(g, c, w, src.positions, in);
-  const std::string bias = attention_bias(g, w, in);
+  std::string x, bias;
+  if (!pixels.empty()) {
+    x = patch_embeddings(g, c, w, pixels);
+  } else {
+    if (in.ids.empty()) throw Error("ONNX export: the export config of " + c.model_type + " has no input_ids");
+    g.set_scope("/inputs");
+    in.seq = g.node("Gather", {g.node("Shape", {in.ids}), g.scalar_i64("seq_axis", 1)}, {Attr::of("axis", int64_t{0})});
+    x = embeddings(g, c, w, src.positions, in);
+    bias = attention_bias(g, w, in);
+  }
   const kernels::Activation act = kernels::activation_from_name(c.hidden_act);
   for (size_t step = 0; step < w.layer_order.size(); ++step) {
     const size_t idx = w.layer_order[step];
-    x = encoder_layer(g, c, w.layers[idx], "encoder.layer." + std::to_string(idx), x, bias, act);
+    x = encoder_layer(g, c, w.layers[idx], "encoder.layer." + std::to_string(idx), x, bias, act, w.pre_norm);
   }
 
+  if (w.final_norm.dim > 0) {
+    g.set_scope("/encoder");
+    x = layer_norm(g, x, w.final_norm, "layernorm");
+  }
   g.set_scope("/head");
+  const kernels::Activation pooler_act = kernels::activation_from_name(c.pooler_act);
   auto first_token = [&] { return g.node("Gather", {x, g.scalar_i64("first", 0)}, {Attr::of("axis", int64_t{1})}); };
   auto pooled = [&] {
     if (!w.pooler) throw Unsupported(c.source + ": the checkpoint has no pooler weights");
-    return g.node("Tanh", {linear(g, first_token(), *w.pooler, "pooler.dense")});
+    return activation(g, linear(g, first_token(), *w.pooler, "pooler.dense"), pooler_act);
   };
   std::map<std::string, std::string> values;
   const models::Head& head = src.head;
@@ -207,7 +260,7 @@ BuiltGraph build_encoder_graph(GraphBuilder& g, const EncoderSource& src, const 
     if (spec.name == "last_hidden_state") fixed = {-1, -1, c.hidden_size};
     else if (spec.name == "pooler_output") fixed = {-1, c.hidden_size};
     else if (spec.name == "start_logits" || spec.name == "end_logits") fixed = {-1, -1};
-    else if (ec.task == "text-classification") fixed = {-1, labels};
+    else if (ec.task == "text-classification" || ec.task == "image-classification") fixed = {-1, labels};
     else if (choices) fixed = {-1, -1};
     else fixed = {-1, -1, labels};
     const int rank = static_cast<int>(fixed.size());

@@ -24,7 +24,7 @@ int min_opset(const std::string& op) {
 }  // namespace
 
 GraphBuilder::GraphBuilder(onnx::GraphProto* graph, int opset, bool fp16)
-    : graph_(graph), opset_(opset), fp16_(fp16) {}
+    : graph_(graph), node_graph_(graph), opset_(opset), fp16_(fp16) {}
 
 int32_t GraphBuilder::compute_type() const {
   return fp16_ ? onnx::TensorProto_DataType_FLOAT16 : onnx::TensorProto_DataType_FLOAT;
@@ -45,7 +45,7 @@ std::string GraphBuilder::unique(const std::string& base) {
 std::vector<std::string> GraphBuilder::nodes(const std::string& op, const std::vector<std::string>& inputs,
                                              int n_outputs, const std::vector<Attr>& attrs) {
   require(op, min_opset(op));
-  onnx::NodeProto* n = graph_->add_node();
+  onnx::NodeProto* n = node_graph_->add_node();
   const std::string name = unique(op);
   n->set_name(name);
   n->set_op_type(op);
@@ -200,6 +200,59 @@ void GraphBuilder::add_output(const std::string& value, const std::string& name,
   n->add_output(name);
   set_type(graph_->add_output(), elem_type, dims, dim_names);
   graph_->mutable_output(graph_->output_size() - 1)->set_name(name);
+}
+
+std::vector<std::string> GraphBuilder::if_node(const std::string& cond,
+                                               const std::function<std::vector<std::string>()>& then_fn,
+                                               const std::function<std::vector<std::string>()>& else_fn,
+                                               int32_t elem_type) {
+  onnx::GraphProto* outer = node_graph_;
+  const std::string name = unique("If");
+  onnx::GraphProto branches[2];
+  std::vector<std::string> outs[2];
+  for (int b = 0; b < 2; ++b) {
+    branches[b].set_name(name + (b == 0 ? "_then" : "_else"));
+    node_graph_ = &branches[b];
+    try {
+      outs[b] = b == 0 ? then_fn() : else_fn();
+    } catch (...) {
+      node_graph_ = outer;
+      throw;
+    }
+    for (const std::string& v : outs[b]) {
+      // Each branch output through an Identity of its own (a branch may return an outer value).
+      onnx::NodeProto* id = branches[b].add_node();
+      const std::string out = v + "_" + name.substr(name.rfind('/') + 1) + (b == 0 ? "_then" : "_else");
+      id->set_name(out);
+      id->set_op_type("Identity");
+      id->add_input(v);
+      id->add_output(out);
+      onnx::ValueInfoProto* vi = branches[b].add_output();
+      vi->set_name(out);
+      vi->mutable_type()->mutable_tensor_type()->set_elem_type(elem_type);
+    }
+  }
+  node_graph_ = outer;
+  if (outs[0].size() != outs[1].size()) {
+    throw Error("ONNX export: If branches of " + name + " return " + std::to_string(outs[0].size()) + " and " +
+                std::to_string(outs[1].size()) + " values");
+  }
+  onnx::NodeProto* n = node_graph_->add_node();
+  n->set_name(name);
+  n->set_op_type("If");
+  n->add_input(cond);
+  std::vector<std::string> result;
+  for (size_t k = 0; k < outs[0].size(); ++k) {
+    result.push_back(name + "_output_" + std::to_string(k));
+    n->add_output(result.back());
+  }
+  for (int b = 0; b < 2; ++b) {
+    onnx::AttributeProto* a = n->add_attribute();
+    a->set_name(b == 0 ? "then_branch" : "else_branch");
+    a->set_type(onnx::AttributeProto_AttributeType_GRAPH);
+    *a->mutable_g() = branches[b];
+  }
+  return result;
 }
 
 }  // namespace optimum::exporters::onnx_export

@@ -7,6 +7,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <set>
 #include <string>
@@ -78,6 +79,13 @@ class GraphBuilder {
   void add_output(const std::string& value, const std::string& name, int32_t elem_type,
                   const std::vector<int64_t>& dims, const std::vector<std::string>& dim_names);
 
+  // An If node on the bool [1] `cond`: each callback adds its branch's nodes
+  // through this builder (initializers stay in the main graph, which both
+  // branches see) and returns its outputs, of `elem_type` each; both
+  // branches return as many. Returns the If's outputs.
+  std::vector<std::string> if_node(const std::string& cond, const std::function<std::vector<std::string>()>& then_fn,
+                                   const std::function<std::vector<std::string>()>& else_fn, int32_t elem_type);
+
   int64_t parameters() const { return parameters_; }
   int64_t node_count() const { return static_cast<int64_t>(graph_->node_size()); }
 
@@ -85,7 +93,8 @@ class GraphBuilder {
   std::string unique(const std::string& base);
   onnx::TensorProto* add_initializer(const std::string& name, int32_t type, const Shape& shape);
 
-  onnx::GraphProto* graph_;
+  onnx::GraphProto* graph_;       // initializers, inputs, outputs
+  onnx::GraphProto* node_graph_;  // where nodes go: graph_, or an If branch being built
   int opset_;
   bool fp16_;
   std::string scope_;

@@ -16,6 +16,7 @@
 #include "optimum/models/architecture.h"
 #include "optimum/models/decoder.h"
 #include "optimum/models/registry.h"
+#include "optimum/models/seq2seq.h"
 #include "optimum/preprocessors/preprocessors.h"
 #include "../export_internal.h"
 
@@ -26,7 +27,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kModelFile = "model.onnx";
-constexpr const char* kDataFile = "model.onnx_data";
 // Protobuf cannot serialize a message of 2 GiB; weights go to model.onnx_data before.
 constexpr size_t kProtobufLimit = size_t{2000} * 1000 * 1000;
 // Initializers at least this large move to the external file (onnx's size_threshold).
@@ -51,6 +51,7 @@ void check_options(const OnnxExportOptions& o) {
 
 // Moves initializers of at least kExternalThreshold bytes to `data_path`.
 void externalize(onnx::ModelProto& model, const fs::path& data_path) {
+  const std::string data_file = data_path.filename().string();
   std::ofstream out(data_path, std::ios::binary);
   if (!out) throw Error("cannot write " + data_path.string());
   int64_t offset = 0;
@@ -63,7 +64,7 @@ void externalize(onnx::ModelProto& model, const fs::path& data_path) {
       e->set_key(k);
       e->set_value(v);
     };
-    add("location", kDataFile);
+    add("location", data_file);
     add("offset", std::to_string(offset));
     add("length", std::to_string(raw.size()));
     offset += static_cast<int64_t>(raw.size());
@@ -109,7 +110,14 @@ OnnxExportResult export_onnx(const fs::path& model_dir, const fs::path& output_d
     throw FormatError((config_dir / "config.json").string() + ": field 'model_type' is missing or not a string");
   }
   const std::string model_type = raw_config.at("model_type").get<std::string>();
+  // Optimum exports an encoder-decoder with its past by default (encoder + merged decoder).
+  if (models::is_seq2seq_model_type(model_type) && options.task == "auto") task = "text2text-generation-with-past";
   const tasks::ExportConfig& export_config = tasks::get_export_config("onnx", model_type, task);
+  if (export_config.is_encoder_decoder && options.monolith) {
+    throw Unsupported("--monolith (one model.onnx) is not written yet for the encoder-decoder '" + model_type +
+                      "': export without it for Optimum's encoder_model.onnx + " +
+                      (export_config.use_past ? "decoder_model_merged.onnx" : "decoder_model.onnx"));
+  }
 
   OnnxExportResult result;
   result.model_type = model_type;
@@ -117,22 +125,61 @@ OnnxExportResult export_onnx(const fs::path& model_dir, const fs::path& output_d
   result.dtype = options.dtype;
   result.opset = options.opset;
 
-  onnx::ModelProto model;
-  model.set_ir_version(onnx::IR_VERSION);
-  model.set_producer_name("optimum-cpp");
-  model.set_producer_version(tool_version());
-  onnx::OperatorSetIdProto* opset = model.add_opset_import();
-  opset->set_domain("");
-  opset->set_version(options.opset);
-  onnx::GraphProto* graph = model.mutable_graph();
-  graph->set_name(model_type + "_" + task);
-  onnx_export::GraphBuilder g(graph, options.opset, options.dtype == "fp16");
+  // One ModelProto per file: model.onnx, or Optimum's encoder/decoder split.
+  struct OnnxFile {
+    std::string name;
+    onnx::ModelProto model;
+    onnx_export::BuiltGraph built;
+  };
+  std::vector<OnnxFile> files;
+  auto new_file = [&](const std::string& name) -> OnnxFile& {
+    OnnxFile& f = files.emplace_back();
+    f.name = name;
+    onnx::ModelProto& model = f.model;
+    model.set_ir_version(onnx::IR_VERSION);
+    model.set_producer_name("optimum-cpp");
+    model.set_producer_version(tool_version());
+    onnx::OperatorSetIdProto* opset = model.add_opset_import();
+    opset->set_domain("");
+    opset->set_version(options.opset);
+    model.mutable_graph()->set_name(model_type + "_" + task + (name == kModelFile ? "" : "_" + name.substr(0, name.find('.'))));
+    return f;
+  };
+  files.reserve(2);
   onnx_export::GraphShapes shapes;
   shapes.dynamic = options.dynamic_axes;
   if (options.batch_size > 0) shapes.batch_size = options.batch_size;
   if (options.sequence_length > 0) shapes.sequence_length = options.sequence_length;
-  onnx_export::BuiltGraph built;
-  if (decoder) {
+  shapes.encoder_sequence_length = shapes.sequence_length;
+  const bool fp16 = options.dtype == "fp16";
+  if (export_config.is_encoder_decoder) {
+    ProgressStep step("load", model_dir.string());
+    const models::Seq2SeqFamily& family = models::seq2seq_family(model_type);
+    const std::string source = (config_dir / "config.json").string();
+    models::Seq2SeqConfig c = family.parse_config(raw_config, source);
+    c.model_type = family.model_type;
+    c.raw = raw_config;
+    const io::WeightStore store = io::WeightStore::open_dir(model_dir);
+    const models::Seq2SeqWeights weights = family.load_weights(c, store);
+    step.set_detail("building the graphs");
+    const onnx_export::Seq2SeqSource src{c, weights};
+    {
+      OnnxFile& f = new_file("encoder_model.onnx");
+      onnx_export::GraphBuilder g(f.model.mutable_graph(), options.opset, fp16);
+      f.built = onnx_export::build_seq2seq_encoder_graph(g, src, export_config, shapes);
+      result.nodes += g.node_count();
+      result.parameters += g.parameters();
+    }
+    {
+      OnnxFile& f = new_file(export_config.use_past ? "decoder_model_merged.onnx" : "decoder_model.onnx");
+      onnx_export::GraphBuilder g(f.model.mutable_graph(), options.opset, fp16);
+      f.built = onnx_export::build_seq2seq_decoder_graph(g, src, export_config, shapes);
+      result.nodes += g.node_count();
+      result.parameters += g.parameters();
+    }
+  } else if (decoder) {
+    OnnxFile& f = new_file(kModelFile);
+    onnx_export::GraphBuilder g(f.model.mutable_graph(), options.opset, fp16);
     ProgressStep step("load", model_dir.string());
     const models::DecoderFamily& family = models::decoder_family(model_type);
     const std::string source = (config_dir / "config.json").string();
@@ -143,8 +190,12 @@ OnnxExportResult export_onnx(const fs::path& model_dir, const fs::path& output_d
     const models::DecoderWeights weights =
         family.load_weights ? family.load_weights(c, store) : models::load_decoder_weights(c, family.names, store);
     step.set_detail("building the graph");
-    built = onnx_export::build_decoder_graph(g, onnx_export::DecoderSource{c, weights}, export_config, shapes);
+    f.built = onnx_export::build_decoder_graph(g, onnx_export::DecoderSource{c, weights}, export_config, shapes);
+    result.nodes = g.node_count();
+    result.parameters = g.parameters();
   } else {
+    OnnxFile& f = new_file(kModelFile);
+    onnx_export::GraphBuilder g(f.model.mutable_graph(), options.opset, fp16);
     ProgressStep step("load", model_dir.string());
     const config::EncoderConfig cfg = config::load_config(config_dir);
     const models::Family& family = models::find_family(cfg.model_type);
@@ -159,37 +210,61 @@ OnnxExportResult export_onnx(const fs::path& model_dir, const fs::path& output_d
       }
       head = family.load_head(engine_task, weights, cfg);
     }
+    if (cfg.is_vision()) {
+      // Static shapes of a vision export: the checkpoint's image, patches + CLS as the sequence.
+      shapes.num_channels = cfg.num_channels;
+      shapes.height = cfg.image_height;
+      shapes.width = cfg.image_width;
+      shapes.sequence_length = cfg.num_patches() + 1;
+    }
     step.set_detail("building the graph");
-    built = onnx_export::build_encoder_graph(
+    f.built = onnx_export::build_encoder_graph(
         g, onnx_export::EncoderSource{cfg, encoder, family.positions, head}, export_config, shapes);
+    result.nodes = g.node_count();
+    result.parameters = g.parameters();
   }
-  result.inputs = built.inputs;
-  result.outputs = built.outputs;
-  result.nodes = g.node_count();
-  result.parameters = g.parameters();
+  for (const OnnxFile& f : files) {
+    const std::string prefix = files.size() > 1 ? f.name + ":" : "";
+    for (const std::string& n : f.built.inputs) result.inputs.push_back(prefix + n);
+    for (const std::string& n : f.built.outputs) result.outputs.push_back(prefix + n);
+  }
   {
     ProgressStep step("check", "ONNX checker and shape inference");
-    check_graph(model, model_type + " (" + task + ")");
-    model.mutable_graph()->clear_value_info();  // inferred shapes are not part of the file
+    for (OnnxFile& f : files) {
+      // Inference may pin a declared symbolic output dim (ViT's sequence_length from the position
+      // table): the file keeps the declared axes.
+      const auto declared = f.model.graph().output();
+      check_graph(f.model, model_type + " (" + task + ")" + (files.size() > 1 ? ", " + f.name : ""));
+      f.model.mutable_graph()->clear_value_info();  // inferred shapes are not part of the file
+      *f.model.mutable_graph()->mutable_output() = declared;
+    }
   }
 
   internal::TempDir tmp(out.parent_path() / (out.filename().string() + ".partial-" + std::to_string(::getpid())));
   {
     ProgressStep step("write", out.string());
     size_t bytes = 0;
-    for (const onnx::TensorProto& t : model.graph().initializer()) bytes += t.raw_data().size();
-    result.external_data = options.external_data || bytes >= kProtobufLimit;
-    if (result.external_data) externalize(model, tmp.path() / kDataFile);
-    {
-      std::ofstream f(tmp.path() / kModelFile, std::ios::binary);
-      if (!f || !model.SerializeToOstream(&f)) throw Error("cannot write " + (tmp.path() / kModelFile).string());
+    for (const OnnxFile& f : files) {
+      for (const onnx::TensorProto& t : f.model.graph().initializer()) bytes += t.raw_data().size();
     }
-    if (result.external_data) {
-      try {
-        onnx::checker::check_model((tmp.path() / kModelFile).string());
-      } catch (const std::exception& e) {
-        throw Error("ONNX export: the written " + std::string(kModelFile) + " with external data fails the checker: " +
-                    e.what());
+    result.external_data = options.external_data || bytes >= kProtobufLimit;
+    std::vector<std::string> written;
+    for (OnnxFile& f : files) {
+      const std::string data_file = f.name + "_data";
+      if (result.external_data) externalize(f.model, tmp.path() / data_file);
+      const fs::path path = tmp.path() / f.name;
+      {
+        std::ofstream file(path, std::ios::binary);
+        if (!file || !f.model.SerializeToOstream(&file)) throw Error("cannot write " + path.string());
+      }
+      written.push_back(f.name);
+      if (result.external_data) {
+        written.push_back(data_file);
+        try {
+          onnx::checker::check_model(path.string());
+        } catch (const std::exception& e) {
+          throw Error("ONNX export: the written " + f.name + " with external data fails the checker: " + e.what());
+        }
       }
     }
     io::Json config_json = raw_config;
@@ -198,8 +273,6 @@ OnnxExportResult export_onnx(const fs::path& model_dir, const fs::path& output_d
     preprocessors::CopyReport copied = preprocessors::copy(model_dir, tmp.path());
     if (copied.copied.empty() && config_dir != model_dir) copied = preprocessors::copy(config_dir, tmp.path());
     result.preprocessors = copied.copied;
-    std::vector<std::string> files = {kModelFile};
-    if (result.external_data) files.emplace_back(kDataFile);
     io::Json meta = {{"format", "onnx"},
                      {"tool", "optimum-cpp"},
                      {"tool_version", tool_version()},
@@ -215,7 +288,7 @@ OnnxExportResult export_onnx(const fs::path& model_dir, const fs::path& output_d
                      {"opset", options.opset},
                      {"dynamic_axes", options.dynamic_axes},
                      {"external_data", result.external_data},
-                     {"files", files},
+                     {"files", written},
                      {"inputs", result.inputs},
                      {"outputs", result.outputs},
                      {"preprocessors", copied.copied}};

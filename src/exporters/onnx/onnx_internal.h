@@ -9,6 +9,7 @@
 #include "optimum/models/decoder.h"
 #include "optimum/models/encoder.h"
 #include "optimum/models/heads.h"
+#include "optimum/models/seq2seq.h"
 #include "optimum/tasks/registry.h"
 
 namespace optimum::exporters::onnx_export {
@@ -21,6 +22,12 @@ struct GraphShapes {
   int64_t sequence_length = 16;
   int64_t num_choices = 4;
   int64_t past_sequence_length = 16;
+  // Vision inputs (pixel_values): the checkpoint's channels and image size.
+  int64_t num_channels = 3;
+  int64_t height = 224;
+  int64_t width = 224;
+  // Seq2seq decoders: the encoder's sequence length.
+  int64_t encoder_sequence_length = 16;
 
   // Size of a named axis when fixed; -1 when symbolic.
   int64_t axis_size(const std::string& axis) const {
@@ -30,6 +37,13 @@ struct GraphShapes {
     if (axis == "num_choices") return num_choices;
     if (axis == "past_sequence_length") return past_sequence_length;
     if (axis == "past_sequence_length + sequence_length") return past_sequence_length + sequence_length;
+    if (axis == "past_decoder_sequence_length") return past_sequence_length;
+    if (axis == "past_decoder_sequence_length + 1") return past_sequence_length + 1;
+    if (axis == "decoder_sequence_length") return sequence_length;
+    if (axis == "encoder_sequence_length" || axis == "encoder_sequence_length_out") return encoder_sequence_length;
+    if (axis == "num_channels") return num_channels;
+    if (axis == "height") return height;
+    if (axis == "width") return width;
     return -1;
   }
   // Dims of a rank-`rank` tensor: -1 at the spec's axes when dynamic, their size when fixed, else 0 (to fill).
@@ -75,5 +89,19 @@ struct DecoderSource {
 // Optimum's merged decoder: past_key_values inputs / present outputs with -with-past tasks.
 BuiltGraph build_decoder_graph(GraphBuilder& g, const DecoderSource& src, const tasks::ExportConfig& ec,
                                const GraphShapes& shapes);
+
+// What an encoder-decoder export is built from: the family's config and loaded weights.
+struct Seq2SeqSource {
+  const models::Seq2SeqConfig& config;
+  const models::Seq2SeqWeights& weights;
+};
+
+// encoder_model.onnx: input_ids, attention_mask -> last_hidden_state (the ExportConfig's inputs/outputs).
+BuiltGraph build_seq2seq_encoder_graph(GraphBuilder& g, const Seq2SeqSource& src, const tasks::ExportConfig& ec,
+                                       const GraphShapes& shapes);
+// decoder_model.onnx, or with past Optimum's decoder_model_merged.onnx (use_cache_branch If): the
+// ExportConfig's decoder_inputs/decoder_outputs.
+BuiltGraph build_seq2seq_decoder_graph(GraphBuilder& g, const Seq2SeqSource& src, const tasks::ExportConfig& ec,
+                                       const GraphShapes& shapes);
 
 }  // namespace optimum::exporters::onnx_export

@@ -104,5 +104,31 @@ TEST(OnnxGraph, ASharedWeightIsStoredOnce) {
   EXPECT_EQ(g.parameters(), 6);
 }
 
+TEST(OnnxGraph, IfBranchesPassTheCheckerAndKeepWeightsInTheMainGraph) {
+  onnx::ModelProto m;
+  m.set_ir_version(onnx::IR_VERSION);
+  m.add_opset_import()->set_version(17);
+  m.mutable_graph()->set_name("if");
+  GraphBuilder g(m.mutable_graph(), 17, false);
+  g.add_input("cond", onnx::TensorProto_DataType_BOOL, {1}, {});
+  g.add_input("x", g.compute_type(), {-1, 8}, {"batch_size", ""});
+  g.add_input("cached", g.compute_type(), {-1, 4}, {"batch_size", ""});
+  const std::vector<std::string> outs = g.if_node(
+      "cond", [&] { return std::vector<std::string>{"cached"}; },
+      [&] { return std::vector<std::string>{linear(g, "x", make_linear(8, 4), "dense")}; }, g.compute_type());
+  ASSERT_EQ(outs.size(), 1u);
+  g.add_output(outs[0], "y", g.compute_type(), {-1, 4}, {"batch_size", ""});
+  onnx::checker::check_model(m);
+  onnx::ShapeInferenceOptions options(true, 1, true);
+  onnx::shape_inference::InferShapes(m, onnx::OpSchemaRegistry::Instance(), options);
+  EXPECT_TRUE(has_op(m, "If"));
+  EXPECT_FALSE(has_op(m, "MatMul"));  // the Linear is in the else branch
+  EXPECT_GE(m.graph().initializer_size(), 1);  // its weight in the main graph
+  // Unequal branch arities are an internal error naming the If.
+  EXPECT_THROW(g.if_node("cond", [&] { return std::vector<std::string>{"cached"}; },
+                         [&] { return std::vector<std::string>{}; }, g.compute_type()),
+               Error);
+}
+
 }  // namespace
 }  // namespace optimum::exporters::onnx_export

@@ -134,23 +134,28 @@ wheel-test: wheel
 	$(PY) tests/wheel/run_wheel_test.py --wheel $(WHEEL_DIST) --venv $(BUILD)/wheel-venv --model "$(MINILM)" --numpy $(WHEEL_NUMPY)
 
 # The aarch64 build (not part of `make test`): Debian 12's cross toolchain and multiarch
-# arm64 libraries (scripts/install_aarch64_deps.sh; libdnnl-dev and libyaml-cpp-dev for
-# arm64 unpacked into $(BUILD_AARCH64)/deps), cross-built into $(BUILD_AARCH64)/ with
-# cmake/aarch64-linux-gnu.cmake. Every unit test (and fuzz corpus replay) runs under
-# qemu-user through ctest, then tests/aarch64/parity_aarch64.py runs the aarch64 CLI
-# under qemu on a tiny random BERT against transformers (x86-64 venv). Left out of the
-# cross build: the gRPC front end (OPTIMUM_WITH_GRPC=OFF: protoc/grpc_cpp_plugin and the
-# arm64 gRPC stack) and the Python extension (OPTIMUM_BUILD_PYTHON=OFF: no arm64 Python).
+# arm64 libraries (`make aarch64-deps`, scripts/install_aarch64_deps.sh; libdnnl-dev,
+# libyaml-cpp-dev and libonnx-dev for arm64 unpacked into $(BUILD_AARCH64)/deps),
+# cross-built into $(BUILD_AARCH64)/ with cmake/aarch64-linux-gnu.cmake. Every unit test
+# (and fuzz corpus replay) runs under qemu-user through ctest, each bounded by
+# AARCH64_TEST_TIMEOUT seconds (the forward fixtures and fuzz replays keep their own),
+# then tests/aarch64/parity_aarch64.py runs the aarch64 CLI under qemu on a tiny random
+# BERT against transformers (x86-64 venv). Left out of the cross build: the gRPC front
+# end (OPTIMUM_WITH_GRPC=OFF: protoc/grpc_cpp_plugin and the arm64 gRPC stack) and the
+# Python extension (OPTIMUM_BUILD_PYTHON=OFF: no arm64 Python).
 #   make test-aarch64 AARCH64_CTEST_ARGS='-R kernels'
-BUILD_AARCH64      := build-aarch64
-AARCH64_CTEST_ARGS ?=
-test-aarch64: $(STAMPS)/venv
+BUILD_AARCH64         := build-aarch64
+AARCH64_CTEST_ARGS    ?=
+AARCH64_TEST_TIMEOUT  ?= 300
+aarch64-deps:
 	./scripts/install_aarch64_deps.sh $(BUILD_AARCH64)/deps
+
+test-aarch64: aarch64-deps $(STAMPS)/venv
 	cmake -S . -B $(BUILD_AARCH64) -G Ninja --toolchain cmake/aarch64-linux-gnu.cmake -DCMAKE_BUILD_TYPE=Release \
 	  -DOPTIMUM_AARCH64_DEPS=$(BUILD_AARCH64)/deps -DOPTIMUM_WITH_GRPC=OFF -DOPTIMUM_BUILD_PYTHON=OFF \
 	  -DPython_EXECUTABLE=$(abspath $(PY)) > /dev/null
 	cmake --build $(BUILD_AARCH64) -j $(JOBS)
-	ctest --test-dir $(BUILD_AARCH64) --output-on-failure -j $(JOBS) $(AARCH64_CTEST_ARGS)
+	ctest --test-dir $(BUILD_AARCH64) --output-on-failure --timeout $(AARCH64_TEST_TIMEOUT) -j $(JOBS) $(AARCH64_CTEST_ARGS)
 	$(PY) tests/aarch64/parity_aarch64.py --cli $(BUILD_AARCH64)/optimum-cpp
 
 # libFuzzer (clang 14) over the readers of untrusted files: safetensors,

@@ -36,10 +36,13 @@ set(CMAKE_CROSSCOMPILING_EMULATOR ${OPTIMUM_QEMU_AARCH64};-L;/)
 
 # Packages whose arm64 development files cannot be installed beside the x86-64
 # ones (libdnnl-dev: its dnnl_config.h differs per architecture; libyaml-cpp-dev:
-# not multiarch) are unpacked by install_aarch64_deps.sh under OPTIMUM_AARCH64_DEPS.
+# not multiarch; libonnx-dev: libonnxifi's /usr/lib/libonnxifi.so is outside the
+# multiarch folder) are unpacked by install_aarch64_deps.sh under OPTIMUM_AARCH64_DEPS;
+# the binaries find libonnx.so.1 there through their build RPATH.
 if(OPTIMUM_AARCH64_DEPS)
   get_filename_component(_deps "${OPTIMUM_AARCH64_DEPS}" ABSOLUTE)
   set(DNNL_INCLUDE_DIR "${_deps}/usr/include" CACHE PATH "oneDNN headers (arm64)")
   set(DNNL_LIBRARY "${_deps}/usr/lib/aarch64-linux-gnu/libdnnl.so" CACHE FILEPATH "oneDNN (arm64)")
   set(yaml-cpp_DIR "${_deps}/usr/lib/aarch64-linux-gnu/cmake/yaml-cpp" CACHE PATH "yaml-cpp (arm64)")
+  set(ONNX_DIR "${_deps}/usr/lib/aarch64-linux-gnu/cmake/ONNX" CACHE PATH "ONNX (arm64)")
 endif()

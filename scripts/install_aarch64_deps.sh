@@ -6,10 +6,12 @@
 # - the cross toolchain and qemu-user (runs the aarch64 binaries and ctest);
 # - the arm64 libraries, as multiarch packages (dpkg --add-architecture arm64),
 #   for those that install beside their x86-64 twins (Multi-Arch: same);
-# - libdnnl-dev and libyaml-cpp-dev for arm64 are unpacked into DEPS_DIR instead
+# - libdnnl-dev, libyaml-cpp-dev and libonnx-dev for arm64 are unpacked into DEPS_DIR instead
 #   (with their runtime packages, so the links resolve): libdnnl-dev's
 #   dnnl_config.h differs per architecture and libyaml-cpp-dev is not multiarch,
-#   so installing either for arm64 would remove the x86-64 one the native build needs.
+#   so installing either for arm64 would remove the x86-64 one the native build needs;
+#   libonnx-dev (with libonnx1 and libonnxifi) likewise: libonnxifi ships
+#   /usr/lib/libonnxifi.so outside the multiarch folder, so dpkg refuses the arm64 twin.
 # Left out of the cross build (see the Makefile's test-aarch64): gRPC (its code
 # generators and libraries would need the arm64 protobuf/grpc stack) and Python.
 set -euo pipefail
@@ -29,7 +31,10 @@ fi
   nlohmann-json3-dev libcli11-dev \
   libc6:arm64 libstdc++6:arm64 libgomp1:arm64 libdnnl2:arm64 libyaml-cpp0.7:arm64 \
   libgtest-dev:arm64 libutf8proc-dev:arm64 libpcre2-dev:arm64 libcurl4-openssl-dev:arm64 \
-  libboost-dev:arm64 libzip-dev:arm64 libarchive-dev:arm64
+  libboost-dev:arm64 libzip-dev:arm64 libarchive-dev:arm64 \
+  libprotobuf-dev:arm64 protobuf-compiler \
+  libjpeg-dev:arm64 libpng-dev:arm64 libwebp-dev:arm64 \
+  libsndfile1-dev:arm64 libsoxr-dev:arm64 libfftw3-dev:arm64
 
 # Unpacked (not installed): <package>=<a file it must leave under DEPS_DIR>.
 unpack() {
@@ -50,3 +55,6 @@ unpack libdnnl2 usr/lib/aarch64-linux-gnu/libdnnl.so.2
 unpack libdnnl-dev usr/include/oneapi/dnnl/dnnl_config.h
 unpack libyaml-cpp0.7 usr/lib/aarch64-linux-gnu/libyaml-cpp.so.0.7
 unpack libyaml-cpp-dev usr/lib/aarch64-linux-gnu/cmake/yaml-cpp/yaml-cpp-config.cmake
+unpack libonnx1 usr/lib/aarch64-linux-gnu/libonnx.so.1
+unpack libonnxifi usr/lib/libonnxifi.so
+unpack libonnx-dev usr/lib/aarch64-linux-gnu/cmake/ONNX/ONNXConfig.cmake

@@ -347,6 +347,11 @@ class _OptimizedModel:
         return self._native.input_names
 
     @property
+    def session(self) -> str:
+        """``OptimizedModel(session=EncoderModel|DecoderSession, task=..., model_type=...)``."""
+        return self._native.session
+
+    @property
     def output_names(self) -> list[str]:
         return self._native.output_names
 

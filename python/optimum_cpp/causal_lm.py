@@ -14,6 +14,11 @@ computes from the mask); padded positions get zeros.
 ``new_cache(slots, capacity)`` and ``step(cache, [(slot, ids), ...])`` are the
 low-level interface generation drives: each segment appends its tokens to
 its slot of the preallocated KV cache and gets next-token logits.
+
+Every load goes through the engine's one path for all architectures,
+``OptimizedModel`` over a backend session (``model.session``:
+``OptimizedModel(session=DecoderSession, task=text-generation, ...)``); the
+decoder engine under that session is what generation runs.
 """
 
 from __future__ import annotations
@@ -53,8 +58,9 @@ _OUTPUT_ARGS = ("return_dict_in_generate", "output_scores", "output_logits", "ou
 class AutoModelForCausalLM:
     """A decoder-only language model running in C++."""
 
-    def __init__(self, native: _NativeCausalLM, path: str, language_model=None):
+    def __init__(self, native: _NativeCausalLM, path: str, language_model=None, model=None):
         self._native = native
+        self._model = model  # _C.Model: the OptimizedModel whose DecoderSession holds `native`
         self._path = path
         self._lm = language_model
         self.config = language_model.config if language_model is not None else json.loads(native.config_json)
@@ -80,13 +86,14 @@ class AutoModelForCausalLM:
         model_id = str(model_id)
         if (gguf_file is None and not model_id.endswith(".gguf") and os.path.isdir(model_id)
                 and not _has_tokenizer(model_id)):
-            if num_threads:
-                _C.set_num_threads(int(num_threads))
-            return cls(_NativeCausalLM(model_id, dtype), model_id)
+            model = _C.Model(model_id, "text-generation", num_threads=int(num_threads), dtype=dtype,
+                             allow_base_model=True)
+            return cls(_NativeCausalLM._wrap(model.causal_lm), model_id, model=model)
         lm = _C.LanguageModel(model_id, gguf_file or "", dtype, revision or "", subfolder or "",
                               str(cache_dir) if cache_dir else "", token or "", force_download, local_files_only,
                               int(num_threads))
-        return cls(_NativeCausalLM._wrap(lm.causal_lm), lm.path, lm)
+        model = _C.language_model_session(lm)
+        return cls(_NativeCausalLM._wrap(model.causal_lm), lm.path, lm, model=model)
 
     @property
     def tokenizer(self) -> PreTrainedTokenizer | None:
@@ -111,6 +118,11 @@ class AutoModelForCausalLM:
             raise ValueError("save_pretrained needs a model loaded with its tokenizer (folder with tokenizer files, "
                              "Hub id or GGUF file)")
         self._lm.save_pretrained(str(save_directory))
+
+    @property
+    def session(self) -> str:
+        """The load path: ``OptimizedModel(session=DecoderSession, task=text-generation, model_type=...)``."""
+        return self._model.session if self._model is not None else "DecoderLM"
 
     @property
     def causal_lm(self):
@@ -319,4 +331,4 @@ class AutoModelForCausalLM:
         return result
 
     def __repr__(self) -> str:
-        return f"AutoModelForCausalLM(model_type={self.model_type!r}, path={self._path!r})"
+        return f"AutoModelForCausalLM(model_type={self.model_type!r}, path={self._path!r}, session={self.session!r})"

@@ -74,6 +74,11 @@ class _DecoderHead:
     def path(self) -> str:
         return self._path
 
+    @property
+    def session(self) -> str:
+        """``OptimizedModel(session=DecoderSession, task=..., model_type=...)``."""
+        return self._native.session
+
     def _run(self, input_ids, attention_mask, kwargs):
         if input_ids is None:
             raise ValueError("input_ids is required")

@@ -321,6 +321,12 @@ class SentenceTransformer:
     def device(self) -> str:
         return "cpu"
 
+    @property
+    def session(self) -> str:
+        """The Transformer module's load path, as every model's:
+        ``OptimizedModel(session=EncoderModel|DecoderSession, task=feature-extraction, model_type=...)``."""
+        return self._native.session
+
     def to(self, device):
         """Only the CPU: ``to("cpu")`` returns the model, any other device is refused."""
         _check_device(device)

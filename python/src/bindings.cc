@@ -14,6 +14,7 @@
 #include "optimum/core/threading.h"
 #include "optimum/core/version.h"
 #include "optimum/exporters/export.h"
+#include "optimum/generation/language_model.h"
 #include "optimum/hub/errors.h"
 #include "optimum/io/json.h"
 #include "optimum/modeling/modeling.h"
@@ -201,7 +202,7 @@ class PyModel {
           const std::string& dtype, const std::string& revision, const std::string& subfolder,
           const std::string& cache_dir, const std::string& token, bool force_download, bool local_files_only,
           const std::vector<std::string>& calibration_texts, bool strict_accuracy,
-          const std::string& fallback_dtype, const std::string& export_cache_dir) {
+          const std::string& fallback_dtype, const std::string& export_cache_dir, bool allow_base_model) {
     modeling::LoadOptions opts;
     opts.export_cache = export_cache_dir;
     opts.task = tasks::task_from_name(task);
@@ -217,9 +218,13 @@ class PyModel {
     opts.calibration_texts = calibration_texts;
     opts.strict_accuracy = strict_accuracy;
     opts.fallback_dtype = fallback_dtype;
+    opts.allow_base_model = allow_base_model;
     py::gil_scoped_release release;
     model_ = modeling::OptimizedModel::from_pretrained(model_id, opts);
   }
+
+  // A model already loaded (generation::LanguageModel's).
+  explicit PyModel(std::shared_ptr<const modeling::OptimizedModel> model) : model_(std::move(model)) {}
 
   void save_pretrained(const std::string& dir) const {
     py::gil_scoped_release release;
@@ -262,6 +267,18 @@ class PyModel {
   py::object config() const { return json_to_python(model_->config_json()); }
   std::string path() const { return model_->path().string(); }
 
+  std::string session() const { return model_->describe(); }
+  std::string session_type() const { return model_->session().session_type(); }
+  // The decoder engine as the _C.CausalLM generation runs (shares the session's lifetime).
+  std::shared_ptr<models::CausalLM> causal_lm() const {
+    const auto* d = decoder();
+    if (d == nullptr || !d->model()) {
+      throw Unsupported("model_type '" + model_->model_type() + "' (task " + task() +
+                        ") has no causal language model: load a decoder for text-generation or feature-extraction");
+    }
+    return std::const_pointer_cast<models::CausalLM>(std::static_pointer_cast<const models::CausalLM>(d->model()));
+  }
+
   // The decoder head session, or null for an encoder.
   const models::DecoderSession* decoder() const {
     return dynamic_cast<const models::DecoderSession*>(&model_->session());
@@ -285,7 +302,7 @@ class PyModel {
   }
 
  private:
-  std::shared_ptr<modeling::OptimizedModel> model_;
+  std::shared_ptr<const modeling::OptimizedModel> model_;
 };
 
 }  // namespace
@@ -318,13 +335,13 @@ PYBIND11_MODULE(_C, m) {
   py::class_<PyModel>(m, "Model")
       .def(py::init<const std::string&, const std::string&, int, bool, const std::string&, const std::string&,
                     const std::string&, const std::string&, const std::string&, bool, bool,
-                    const std::vector<std::string>&, bool, const std::string&, const std::string&>(),
+                    const std::vector<std::string>&, bool, const std::string&, const std::string&, bool>(),
            py::arg("model_id"), py::arg("task") = "feature-extraction", py::arg("num_threads") = 0,
            py::arg("export") = false, py::arg("dtype") = "auto", py::arg("revision") = "", py::arg("subfolder") = "",
            py::arg("cache_dir") = "", py::arg("token") = "", py::arg("force_download") = false,
            py::arg("local_files_only") = false, py::arg("calibration_texts") = std::vector<std::string>{},
            py::arg("strict_accuracy") = false, py::arg("fallback_dtype") = "auto",
-           py::arg("export_cache_dir") = "")
+           py::arg("export_cache_dir") = "", py::arg("allow_base_model") = false)
       .def("save_pretrained", &PyModel::save_pretrained, py::arg("save_directory"))
       .def_property_readonly("exported_now", &PyModel::exported_now)
       .def("push_to_hub", &PyModel::push_to_hub, py::arg("repo_id"), py::arg("token") = "",
@@ -340,7 +357,12 @@ PYBIND11_MODULE(_C, m) {
       .def_property_readonly("is_decoder", [](const PyModel& p) { return p.decoder() != nullptr; })
       .def_property_readonly("hidden_size", &PyModel::hidden_size)
       .def_property_readonly("num_labels", &PyModel::num_labels)
-      .def_property_readonly("pad_token_id", &PyModel::pad_token_id);
+      .def_property_readonly("pad_token_id", &PyModel::pad_token_id)
+      .def_property_readonly("session", &PyModel::session,
+                             "OptimizedModel(session=<EncoderModel|DecoderSession>, task=..., model_type=...)")
+      .def_property_readonly("session_type", &PyModel::session_type)
+      .def_property_readonly("causal_lm", &PyModel::causal_lm,
+                             "A decoder's engine as the _C.CausalLM that generate() runs");
   bind_tokenizers(m);
   bind_gguf_tokenizer(m);
   bind_pipelines(m);
@@ -350,6 +372,10 @@ PYBIND11_MODULE(_C, m) {
   bind_generation(m);
   bind_gguf(m);
   bind_language_model(m);
+  m.def(
+      "language_model_session",
+      [](const std::shared_ptr<generation::LanguageModel>& lm) { return PyModel(lm->optimized_model()); },
+      py::arg("language_model"), "The OptimizedModel (a DecoderSession) a LanguageModel generates with");
   bind_decoder_heads(m);
   bind_export(m);
   bind_seq2seq(m);

@@ -167,6 +167,7 @@ class PySentenceTransformer {
   bool do_lower_case() const { return st_->do_lower_case(); }
   std::string path() const { return st_->path().string(); }
   std::string model_path() const { return st_->decoder_model() ? st_->path().string() : st_->model().path().string(); }
+  std::string session() const { return st_->model().describe(); }
   bool exported_now() const { return !st_->decoder_model() && st_->model().exported_now(); }
 
  private:
@@ -201,7 +202,9 @@ void bind_sentence_transformers(py::module_& m) {
       .def_property_readonly("do_lower_case", &PySentenceTransformer::do_lower_case)
       .def_property_readonly("path", &PySentenceTransformer::path)
       .def_property_readonly("model_path", &PySentenceTransformer::model_path)
-      .def_property_readonly("exported_now", &PySentenceTransformer::exported_now);
+      .def_property_readonly("exported_now", &PySentenceTransformer::exported_now)
+      .def_property_readonly("session", &PySentenceTransformer::session,
+                             "The Transformer module's OptimizedModel and its session type");
 
   m.def(
       "cos_sim", [](py::handle a, py::handle b) { return call_similarity(&pipelines::cos_sim, a, b); },

@@ -6,6 +6,7 @@
 #include "optimum/core/threading.h"
 #include "optimum/hub/hub.h"
 #include "optimum/io/gguf.h"
+#include "optimum/models/decoder_heads.h"
 #include "optimum/models/gguf.h"
 #include "optimum/tokenizers/gguf.h"
 
@@ -66,6 +67,8 @@ std::shared_ptr<const LanguageModel> LanguageModel::from_pretrained(const std::s
     const io::GgufFile gguf = io::GgufFile::open(file);
     models::GgufCheckpoint ckpt = models::load_gguf_checkpoint(gguf);
     lm->model_ = models::DecoderModel::load(ckpt.config, ckpt.weights, source, decoder_options(options));
+    lm->optimized_ = modeling::OptimizedModel::from_session(
+        models::DecoderSession::from_model(lm->model_, tasks::Task::TextGeneration), file);
     lm->tokenizer_json_ = tokenizers::gguf_tokenizer_json(gguf.metadata(), source);
     lm->tokenizer_ = std::make_shared<tokenizers::Tokenizer>(tokenizers::tokenizer_from_gguf(gguf.metadata(), source));
     // transformers' GenerationConfig.from_model_config: the config's generation keys.
@@ -75,10 +78,20 @@ std::shared_ptr<const LanguageModel> LanguageModel::from_pretrained(const std::s
     lm->path_ = file;
     lm->gguf_ = true;
   } else {
-    fs::path folder = model_id;
+    // One load path for every architecture: OptimizedModel over the decoder's session.
+    modeling::LoadOptions lo;
+    lo.task = tasks::Task::TextGeneration;
+    lo.dtype = options.dtype;
+    lo.hub = options.hub;
+    lo.allow_base_model = true;  // hidden states of a base model; its logits are refused
+    lm->optimized_ = modeling::OptimizedModel::from_pretrained(model_id, lo);
+    const auto* session = dynamic_cast<const models::DecoderSession*>(&lm->optimized_->session());
+    if (session == nullptr || !session->model()) {
+      throw Unsupported(model_id + ": model_type '" + lm->optimized_->model_type() + "' is not a causal decoder");
+    }
+    lm->model_ = session->model();
+    const fs::path folder = lm->optimized_->path();
     std::error_code ec;
-    if (!fs::is_directory(folder, ec)) folder = modeling::resolve(model_id, options.hub).folder;
-    lm->model_ = models::DecoderModel::load(folder, decoder_options(options));
     lm->tokenizer_ = std::make_shared<tokenizers::Tokenizer>(tokenizers::Tokenizer::from_pretrained(folder));
     lm->generation_config_ = GenerationConfig::from_pretrained(folder);
     if (fs::exists(folder / "generation_config.json", ec)) {

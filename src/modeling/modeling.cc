@@ -196,14 +196,38 @@ std::shared_ptr<OptimizedModel> OptimizedModel::from_pretrained(const std::strin
   if (config_json.is_object() && config_json.contains("model_type") && config_json["model_type"].is_string()) {
     arch = models::find_architecture(config_json["model_type"].get<std::string>());
   }
+  if (options.task == tasks::Task::TextGeneration && (arch == nullptr || !arch->is_decoder())) {
+    // Only the causal decoders have a text-generation head.
+    std::string type = "?";
+    if (config_json.is_object() && config_json.contains("model_type") && config_json["model_type"].is_string()) {
+      type = config_json["model_type"].get<std::string>();
+    }
+    std::string list;
+    for (const std::string& t : models::decoder_model_types()) list += (list.empty() ? "" : ", ") + t;
+    throw Unsupported(source + ": model_type '" + type + "' is not a supported causal decoder for text-generation (supported: " + list + ")");
+  }
   if (arch != nullptr && arch->is_decoder()) {
     models::DecoderLoadOptions dlo;
     dlo.compute = compute.value_or(kernels::WeightType::F32);
-    m->model_ = models::DecoderSession::load(m->path_, config_json, options.task, dlo);
+    m->model_ = models::DecoderSession::load(m->path_, config_json, options.task, dlo, options.allow_base_model);
   } else {
     m->model_ = models::EncoderModel::load(m->path_, options.task, config::parse_config(config_json, source), compute);
   }
   return m;
+}
+
+std::shared_ptr<OptimizedModel> OptimizedModel::from_session(std::shared_ptr<const models::Session> session,
+                                                            const fs::path& source) {
+  if (!session) throw InvalidArgument("OptimizedModel::from_session: no session");
+  auto m = std::make_shared<OptimizedModel>();
+  m->path_ = m->source_ = m->config_dir_ = source;
+  m->model_ = std::move(session);
+  return m;
+}
+
+std::string OptimizedModel::describe() const {
+  return std::string("OptimizedModel(session=") + model_->session_type() + ", task=" + tasks::task_name(task()) +
+         ", model_type=" + model_type() + ")";
 }
 
 NamedTensors OptimizedModel::forward(const std::map<std::string, Tensor>& inputs, bool skip_padding) const {

@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "optimum/core/errors.h"
+#include "optimum/models/decoder_spec.h"
 
 namespace optimum::models {
 
@@ -49,6 +50,15 @@ void add(Architecture a) {
   } else {
     a.decoder->model_type = a.model_type;
     if (a.exports.tasks.empty()) throw InvalidArgument("decoder '" + a.model_type + "' lists no tasks");
+    a.config.model_type = a.model_type;
+    check_decoder_spec(a.config);
+    if (a.decoder->parse_config) {
+      throw InvalidArgument("decoder '" + a.model_type + "' sets parse_config: it is derived from its key table");
+    }
+    a.decoder->parse_config = [spec = a.config, blocks = a.blocks, family = *a.decoder](
+                                  const io::Json& config, const std::string& source) {
+      return read_decoder_config(config, spec, blocks, family, source);
+    };
   }
   tasks::register_architecture(a.exports);
   table().push_back(std::move(a));
@@ -108,11 +118,12 @@ std::vector<std::string> supported_model_types() {
 
 std::vector<std::string> architecture_tasks(const Architecture& arch) { return arch.exports.tasks; }
 
-Architecture decoder_architecture(DecoderFamily loader, BlockOptions blocks, bool position_ids,
-                                  bool text_classification) {
+Architecture decoder_architecture(DecoderFamily loader, BlockOptions blocks, config::ConfigSpec spec,
+                                  bool position_ids, bool text_classification) {
   Architecture a;
   a.model_type = loader.model_type;
   a.blocks = blocks;
+  a.config = std::move(spec);
   a.exports.position_ids = position_ids;
   a.exports.tasks = {"feature-extraction", "text-generation"};
   if (text_classification) a.exports.tasks.emplace_back("text-classification");

@@ -1,4 +1,4 @@
-// DecoderConfig parsing helpers shared by the decoder families, RoPE
+// The decoders' spec tables and their generic reader (decoder_spec.h), RoPE
 // frequencies as transformers' modeling_rope_utils computes them, the
 // weight loader driven by a family's name table.
 #include <algorithm>
@@ -9,7 +9,8 @@
 #include <utility>
 
 #include "config_fields.h"
-#include "optimum/models/decoder.h"
+#include "optimum/core/errors.h"
+#include "optimum/models/decoder_spec.h"
 
 namespace optimum::models {
 
@@ -217,38 +218,285 @@ RopeTable rope_inv_freq(const RopeConfig& rope, const DecoderConfig& config, int
   return t;
 }
 
-DecoderConfig parse_llama_like(const io::Json& j, const std::string& source, const LlamaLikeDefaults& d) {
-  return io::with_json_context(source, [&] {
-    if (!j.is_object()) throw FormatError(source + ": config must be a JSON object");
-    DecoderConfig c;
-    c.model_type = present(j, "model_type") ? j.at("model_type").get<std::string>() : "";
-    c.vocab_size = int_or(j, "vocab_size", d.vocab_size);
-    c.hidden_size = int_or(j, "hidden_size", d.hidden_size);
-    c.intermediate_size = int_or(j, "intermediate_size", d.intermediate_size);
-    c.n_layers = int_or(j, "num_hidden_layers", d.n_layers);
-    c.n_heads = int_or(j, "num_attention_heads", d.n_heads);
-    c.n_heads_kv = int_or(j, "num_key_value_heads", d.n_heads_kv > 0 ? d.n_heads_kv : c.n_heads);
-    if (c.n_heads <= 0) throw FormatError(source + ": num_attention_heads must be positive, got " + std::to_string(c.n_heads));
-    c.head_dim = int_or(j, "head_dim", d.head_dim > 0 ? d.head_dim : c.hidden_size / c.n_heads);
-    c.max_position_embeddings = int_or(j, "max_position_embeddings", d.max_position_embeddings);
-    const std::string act = present(j, d.act_key) ? j.at(d.act_key).get<std::string>() : d.hidden_act;
-    try {
-      c.act = kernels::activation_from_name(act);
-    } catch (const Unsupported& e) {
-      throw Unsupported(source + ": " + d.act_key + ": " + e.what());
+// ------------------------------------------------ spec tables (decoder_spec.h)
+
+config::KeySpec key(const std::string& field, config::KeyType type, io::Json fallback, config::KeyCheck check) {
+  return renamed(field, field, type, std::move(fallback), check);
+}
+
+config::KeySpec renamed(const std::string& field, const std::string& name, config::KeyType type, io::Json fallback,
+                        config::KeyCheck check) {
+  config::KeySpec k;
+  k.field = field;
+  k.key = name;
+  k.type = type;
+  k.fallback = std::move(fallback);
+  k.check = check;
+  return k;
+}
+
+config::KeySpec fixed(const std::string& field, io::Json value) {
+  config::KeySpec k;
+  k.field = field;
+  k.type = value.is_boolean() ? config::KeyType::Boolean
+           : value.is_string() ? config::KeyType::String
+           : value.is_number_integer() ? config::KeyType::Integer
+                                       : config::KeyType::Number;
+  k.fallback = std::move(value);
+  return k;
+}
+
+std::vector<config::KeySpec> llama_keys() {
+  using config::KeyCheck;
+  using config::KeyType;
+  const io::Json none;
+  return {
+      key("vocab_size", KeyType::Integer, 32000, KeyCheck::Positive),
+      key("hidden_size", KeyType::Integer, 4096, KeyCheck::Positive),
+      key("intermediate_size", KeyType::Integer, 11008, KeyCheck::Positive),
+      key("num_hidden_layers", KeyType::Integer, 32, KeyCheck::Positive),
+      key("num_attention_heads", KeyType::Integer, 32, KeyCheck::Positive),
+      key("num_key_value_heads", KeyType::Integer, none, KeyCheck::Positive),
+      key("head_dim", KeyType::Integer, none, KeyCheck::Positive),
+      key("max_position_embeddings", KeyType::Integer, 2048, KeyCheck::Positive),
+      key("hidden_act", KeyType::String, "silu"),
+      renamed("norm_eps", "rms_norm_eps", KeyType::Number, 1e-6, KeyCheck::NonNegative),
+      key("tie_word_embeddings", KeyType::Boolean, false),
+      key("attention_bias", KeyType::Boolean, false),
+      key("mlp_bias", KeyType::Boolean, false),
+      key("rope_theta", KeyType::Number, 10000.0, KeyCheck::Positive),
+      key("partial_rotary_factor", KeyType::Number, none, KeyCheck::Positive),
+      key("rope_parameters", KeyType::Object, none),
+      key("rope_scaling", KeyType::Object, none),
+  };
+}
+
+std::vector<config::KeySpec> with_defaults(std::vector<config::KeySpec> keys, const io::Json& defaults) {
+  for (auto it = defaults.begin(); it != defaults.end(); ++it) keys = config::with_default(std::move(keys), it.key(), it.value());
+  return keys;
+}
+
+std::vector<config::KeySpec> without(std::vector<config::KeySpec> keys, const std::string& field) {
+  const auto n = keys.size();
+  std::erase_if(keys, [&](const config::KeySpec& k) { return k.field == field; });
+  if (keys.size() == n) throw InvalidArgument("key table has no field '" + field + "'");
+  return keys;
+}
+
+const config::KeySpec* find_key(const std::vector<config::KeySpec>& keys, const std::string& field) {
+  for (const config::KeySpec& k : keys) {
+    if (k.field == field) return &k;
+  }
+  return nullptr;
+}
+
+namespace {
+
+std::string rope_type_name(RopeType t) {
+  switch (t) {
+    case RopeType::Default:
+      return "default";
+    case RopeType::Linear:
+      return "linear";
+    case RopeType::Dynamic:
+      return "dynamic";
+    case RopeType::Llama3:
+      return "llama3";
+    case RopeType::Yarn:
+      return "yarn";
+    case RopeType::LongRope:
+      return "longrope";
+  }
+  return "?";
+}
+
+// The table declares `field` and the engine uses it (not `ignored`).
+bool reads(const config::ConfigSpec& spec, const config::KeyValues& v, const std::string& field) {
+  const config::KeySpec* k = find_key(spec.keys, field);
+  return k != nullptr && !k->ignored && v.has(field);
+}
+
+// config.json with the rope types the configuration class renames renamed
+// (Phi3Config: su, yarn -> longrope).
+io::Json renamed_rope_types(const io::Json& j, const std::map<std::string, std::string>& aliases) {
+  io::Json config = j;
+  if (aliases.empty()) return config;
+  for (const char* key : {"rope_scaling", "rope_parameters"}) {
+    if (!present(config, key) || !config.at(key).is_object()) continue;
+    io::Json& params = config.at(key);
+    for (const char* type_key : {"rope_type", "type"}) {
+      if (!present(params, type_key) || !params.at(type_key).is_string()) continue;
+      auto it = aliases.find(params.at(type_key).get<std::string>());
+      if (it != aliases.end()) params[type_key] = it->second;
     }
-    c.norm_eps = num_or(j, d.eps_key, d.rms_norm_eps);
-    c.tie_word_embeddings = present(j, "tie_word_embeddings") ? j.at("tie_word_embeddings").get<bool>()
-                                                              : d.tie_word_embeddings;
-    c.ropes = {parse_rope(j, source)};
-    if (c.n_layers > kMaxLayers) {
-      throw FormatError(source + ": num_hidden_layers " + std::to_string(c.n_layers) + " is too large");
+  }
+  return config;
+}
+
+// Settings nested by layer type (Gemma3TextConfig.convert_rope_params_to_dict):
+// rope_parameters by layer type (a flat object is the first type's),
+// rope_scaling merged into the first type's, each type's theta from its
+// field when the settings lack one.
+std::vector<RopeConfig> ropes_by_layer_type(const config::ConfigSpec::Rope& spec,
+                                            const config::KeyValues& v, int64_t max_positions,
+                                            const std::string& source) {
+  const std::string& first = spec.by_layer_type.front().first;
+  io::Json rp = io::Json::object();
+  if (v.has("rope_parameters")) {
+    const io::Json& given = v.get("rope_parameters");
+    bool nested = false;
+    for (const auto& entry : spec.by_layer_type) nested = nested || given.contains(entry.first);
+    if (nested) {
+      rp = given;
+    } else if (!given.empty()) {
+      rp[first] = given;
     }
-    c.layers.assign(static_cast<size_t>(std::max<int64_t>(c.n_layers, 0)), DecoderLayerOptions{});
-    c.attention_scale = c.head_dim > 0 ? std::pow(static_cast<double>(c.head_dim), -0.5) : 0.0;
-    c.raw = j;
-    return c;
-  });
+  }
+  for (const auto& entry : spec.by_layer_type) {
+    const std::string& lt = entry.first;
+    if (!present(rp, lt.c_str())) rp[lt] = io::Json{{"rope_type", "default"}};
+    if (!rp.at(lt).is_object()) throw FormatError(source + ": rope_parameters." + lt + " must be an object");
+  }
+  if (v.has("rope_scaling")) rp[first].update(v.get("rope_scaling"));
+  std::vector<RopeConfig> ropes;
+  for (const auto& [lt, theta_field] : spec.by_layer_type) {
+    if (!present(rp[lt], "rope_theta")) rp[lt]["rope_theta"] = v.number(theta_field);
+    io::Json one = io::Json::object();
+    one["rope_parameters"] = rp.at(lt);
+    one["max_position_embeddings"] = max_positions;
+    ropes.push_back(parse_rope(renamed_rope_types(one, spec.type_aliases), source + " (rope_parameters." + lt + ")"));
+  }
+  return ropes;
+}
+
+std::vector<RopeConfig> read_ropes(const io::Json& j, const config::ConfigSpec& spec, const config::KeyValues& v,
+                                   int64_t max_positions, const std::string& source) {
+  std::vector<RopeConfig> ropes;
+  if (!spec.rope.by_layer_type.empty()) {
+    ropes = ropes_by_layer_type(spec.rope, v, max_positions, source);
+  } else {
+    const double theta = v.has("rope_theta") ? v.number("rope_theta") : 10000.0;
+    ropes = {parse_rope(renamed_rope_types(j, spec.rope.type_aliases), source, theta)};
+  }
+  if (!spec.rope.types.empty()) {
+    for (const RopeConfig& r : ropes) {
+      const std::string name = rope_type_name(r.type);
+      if (std::find(spec.rope.types.begin(), spec.rope.types.end(), name) != spec.rope.types.end()) continue;
+      std::string allowed;
+      for (const std::string& t : spec.rope.types) allowed += (allowed.empty() ? "" : " or ") + t;
+      std::string aliases;
+      for (const auto& [from, to] : spec.rope.type_aliases) aliases += ", " + from + " = " + to;
+      throw Unsupported(source + ": rope_type '" + name + "' is not supported for " + spec.model_type +
+                        " (supported: " + allowed + aliases + ")");
+    }
+  }
+  return ropes;
+}
+
+// Each layer by its type: "sliding_attention" gets `window` and the last
+// RoPE setting, "full_attention" the first; any other type is Unsupported.
+void apply_layer_types(DecoderConfig& c, const std::vector<std::string>& types, int64_t window,
+                       const std::string& source) {
+  const int sliding_rope = static_cast<int>(c.ropes.size()) - 1;
+  for (int64_t i = 0; i < c.n_layers; ++i) {
+    if (types[i] == "sliding_attention") {
+      c.layers[i].sliding_window = window;
+      c.layers[i].rope = sliding_rope;
+    } else if (types[i] == "full_attention") {
+      c.layers[i].rope = 0;
+    } else {
+      throw Unsupported(source + ": layer_types[" + std::to_string(i) + "] '" + types[i] + "' is not supported");
+    }
+  }
+}
+
+DecoderConfig read_unchecked(const io::Json& j, const config::ConfigSpec& spec, const BlockOptions& blocks,
+                             const DecoderFamily& family, const std::string& source) {
+  const config::KeyValues v = config::read_keys(j, spec.keys, source);
+  DecoderConfig c;
+  c.model_type = spec.model_type;
+  c.vocab_size = v.integer("vocab_size");
+  c.hidden_size = v.integer("hidden_size");
+  c.n_layers = v.integer("num_hidden_layers");
+  c.n_heads = v.integer("num_attention_heads");
+  if (c.n_heads <= 0) throw FormatError(source + ": num_attention_heads must be positive, got " + std::to_string(c.n_heads));
+  c.n_heads_kv = reads(spec, v, "num_key_value_heads") ? v.integer("num_key_value_heads") : c.n_heads;
+  c.head_dim = reads(spec, v, "head_dim") ? v.integer("head_dim") : c.hidden_size / c.n_heads;
+  // Absent (GPT2Config's n_inner None): 4 * hidden_size (a hidden_size that large is refused by validation).
+  c.intermediate_size = reads(spec, v, "intermediate_size")            ? v.integer("intermediate_size")
+                        : c.hidden_size <= (int64_t{1} << 40) ? 4 * c.hidden_size
+                                                              : c.hidden_size;
+  c.max_position_embeddings = v.integer("max_position_embeddings");
+  try {
+    c.act = kernels::activation_from_name(v.string("hidden_act"));
+  } catch (const Unsupported& e) {
+    throw Unsupported(source + ": " + v.key("hidden_act") + ": " + e.what());
+  }
+  c.norm_eps = v.number("norm_eps");
+  c.tie_word_embeddings = v.boolean("tie_word_embeddings");
+  // The structure is the entry's blocks.
+  c.positions = blocks.embeddings.positions;
+  c.norm = blocks.norm.kind;
+  c.gated_mlp = blocks.mlp.gated;
+  c.qk_norm = blocks.attention.qk_norm;
+  c.sandwich_norms = blocks.norm.sandwich;
+  c.scale_embeddings = blocks.embeddings.scaled;
+  c.attention_bias = reads(spec, v, "attention_bias") && v.boolean("attention_bias");
+  c.attention_out_bias =
+      find_key(spec.keys, "attention_out_bias") != nullptr ? v.boolean("attention_out_bias") : c.attention_bias;
+  c.mlp_bias = reads(spec, v, "mlp_bias") && v.boolean("mlp_bias");
+  if (c.n_layers > kMaxLayers) {
+    throw FormatError(source + ": " + v.key("num_hidden_layers") + " " + std::to_string(c.n_layers) + " is too large");
+  }
+  c.layers.assign(static_cast<size_t>(std::max<int64_t>(c.n_layers, 0)), DecoderLayerOptions{});
+  // Attention scale: head_dim^-0.5, query_pre_attn_scalar^-0.5, or 1 without scaling.
+  c.attention_scale = c.head_dim > 0 ? std::pow(static_cast<double>(c.head_dim), -0.5) : 0.0;
+  if (reads(spec, v, "query_pre_attn_scalar")) c.attention_scale = std::pow(v.number("query_pre_attn_scalar"), -0.5);
+  if (reads(spec, v, "scale_attn_weights") && !v.boolean("scale_attn_weights")) c.attention_scale = 1.0;
+  if (reads(spec, v, "attn_logit_softcapping")) c.attn_logit_softcapping = v.number("attn_logit_softcapping");
+  if (reads(spec, v, "final_logit_softcapping")) c.final_logit_softcapping = v.number("final_logit_softcapping");
+  if (c.positions == PositionKind::Rope) c.ropes = read_ropes(j, spec, v, c.max_position_embeddings, source);
+  // Sliding windows: every layer, or the sliding layers of layer_types.
+  int64_t window = reads(spec, v, "sliding_window") ? v.integer("sliding_window") : 0;
+  if (find_key(spec.keys, "use_sliding_window") != nullptr && !v.boolean("use_sliding_window")) window = 0;
+  if (find_key(spec.keys, "layer_types") != nullptr) {
+    std::vector<std::string> types;
+    if (v.has("layer_types")) {
+      types = v.strings("layer_types");
+      if (static_cast<int64_t>(types.size()) != c.n_layers) {
+        throw FormatError(source + ": layer_types has " + std::to_string(types.size()) + " entries for " +
+                          std::to_string(c.n_layers) + " layers");
+      }
+    } else {
+      for (int64_t i = 0; i < c.n_layers; ++i) {
+        types.push_back(family.layer_type ? family.layer_type(v, i) : std::string("full_attention"));
+      }
+    }
+    apply_layer_types(c, types, window, source);
+  } else {
+    for (DecoderLayerOptions& l : c.layers) l.sliding_window = window;
+  }
+  if (family.finish) family.finish(c, v);
+  c.raw = j;
+  return c;
+}
+
+}  // namespace
+
+void check_decoder_spec(const config::ConfigSpec& spec) {
+  std::vector<std::string> needed = {"vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                                     "max_position_embeddings", "hidden_act", "norm_eps", "tie_word_embeddings"};
+  for (const auto& entry : spec.rope.by_layer_type) needed.push_back(entry.second);
+  for (const std::string& f : needed) {
+    if (find_key(spec.keys, f) == nullptr) {
+      throw InvalidArgument("decoder '" + spec.model_type + "': its config key table has no '" + f + "'");
+    }
+  }
+}
+
+DecoderConfig read_decoder_config(const io::Json& config, const config::ConfigSpec& spec, const BlockOptions& blocks,
+                                  const DecoderFamily& family, const std::string& source) {
+  return io::with_json_context(source, [&] { return read_unchecked(config, spec, blocks, family, source); });
 }
 
 void validate_decoder_config(const DecoderConfig& c, const std::string& source) {

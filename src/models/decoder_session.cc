@@ -10,14 +10,15 @@
 namespace optimum::models {
 
 std::shared_ptr<const DecoderSession> DecoderSession::load(const std::filesystem::path& dir, const io::Json& config,
-                                                           tasks::Task task, const DecoderLoadOptions& options) {
+                                                           tasks::Task task, const DecoderLoadOptions& options,
+                                                           bool allow_base_model) {
   std::shared_ptr<DecoderSession> s(new DecoderSession());
   s->task_ = task;
   switch (task) {
     case tasks::Task::FeatureExtraction:
     case tasks::Task::TextGeneration:
       s->model_ = DecoderModel::load(dir, config, options);
-      if (task == tasks::Task::TextGeneration && !s->model_->has_lm_head()) {
+      if (task == tasks::Task::TextGeneration && !s->model_->has_lm_head() && !allow_base_model) {
         throw Unsupported(dir.string() + " has no lm_head (a base model): load it for feature-extraction, not " +
                           tasks::task_name(task));
       }
@@ -34,6 +35,19 @@ std::shared_ptr<const DecoderSession> DecoderSession::load(const std::filesystem
           : std::string("?");
   throw Unsupported("task '" + tasks::task_name(task) + "' is not supported for decoder model_type '" + model_type +
                     "' (supported: feature-extraction, text-classification, text-generation)");
+}
+
+std::shared_ptr<const DecoderSession> DecoderSession::from_model(std::shared_ptr<const DecoderModel> model,
+                                                                 tasks::Task task) {
+  if (!model) throw InvalidArgument("DecoderSession::from_model: no model");
+  if (task != tasks::Task::FeatureExtraction && task != tasks::Task::TextGeneration) {
+    throw Unsupported("task '" + tasks::task_name(task) + "' needs its head's weights: load the folder (supported "
+                      "over a loaded decoder: feature-extraction, text-generation)");
+  }
+  std::shared_ptr<DecoderSession> s(new DecoderSession());
+  s->task_ = task;
+  s->model_ = std::move(model);
+  return s;
 }
 
 std::vector<std::string> DecoderSession::output_names() const {

@@ -1,73 +1,17 @@
 // gpt2: LayerNorm blocks, learned absolute positions (wpe), fused c_attn,
-// gelu_new MLP, biases everywhere, lm_head tied to wte. Keys and defaults are
-// those of transformers' GPT2Config (n_embd, n_layer, n_head, n_inner,
-// n_positions, activation_function, layer_norm_epsilon, scale_attn_weights,
+// gelu_new MLP, biases everywhere, lm_head tied to wte. Its key table is
+// transformers' GPT2Config (n_embd, n_layer, n_head, n_inner, n_positions,
+// activation_function, layer_norm_epsilon, scale_attn_weights,
 // scale_attn_by_inverse_layer_idx; the attribute_map names hidden_size, ...
 // are accepted too). The checkpoint's Conv1D weights
 // are stored transposed ([in, out]); the load hook turns them into Linears.
-#include <cmath>
-
-#include "config_fields.h"
+#include "optimum/core/errors.h"
 #include "optimum/models/architecture.h"
+#include "optimum/models/decoder_spec.h"
 
 namespace optimum::models {
 
 namespace {
-
-// `key`, else its attribute_map alias, else `def`.
-int64_t int_key(const io::Json& j, const char* key, const char* alias, int64_t def) {
-  if (present(j, key)) return j.at(key).get<int64_t>();
-  if (present(j, alias)) return j.at(alias).get<int64_t>();
-  return def;
-}
-
-DecoderConfig parse_gpt2(const io::Json& j, const std::string& source) {
-  return io::with_json_context(source, [&] {
-    if (!j.is_object()) throw FormatError(source + ": config must be a JSON object");
-    DecoderConfig c;
-    c.vocab_size = int_key(j, "vocab_size", "vocab_size", 50257);
-    c.hidden_size = int_key(j, "n_embd", "hidden_size", 768);
-    c.n_layers = int_key(j, "n_layer", "num_hidden_layers", 12);
-    c.n_heads = int_key(j, "n_head", "num_attention_heads", 12);
-    c.n_heads_kv = c.n_heads;
-    c.max_position_embeddings = int_key(j, "n_positions", "max_position_embeddings", 1024);
-    // n_inner: None -> 4 * n_embd.
-    c.intermediate_size = present(j, "n_inner") ? j.at("n_inner").get<int64_t>() : 4 * c.hidden_size;
-    if (c.n_heads <= 0 || c.hidden_size % c.n_heads != 0) {
-      throw FormatError(source + ": n_embd " + std::to_string(c.hidden_size) + " is not a multiple of n_head " +
-                        std::to_string(c.n_heads));
-    }
-    c.head_dim = c.hidden_size / c.n_heads;
-    const std::string act = present(j, "activation_function") ? j.at("activation_function").get<std::string>()
-                                                               : "gelu_new";
-    try {
-      c.act = kernels::activation_from_name(act);
-    } catch (const Unsupported& e) {
-      throw Unsupported(source + ": activation_function: " + e.what());
-    }
-    c.gated_mlp = false;
-    c.norm = NormKind::LayerNorm;
-    c.norm_eps = present(j, "layer_norm_epsilon") ? j.at("layer_norm_epsilon").get<double>() : 1e-5;
-    c.positions = PositionKind::Learned;
-    c.layers.assign(static_cast<size_t>(std::max<int64_t>(c.n_layers, 0)), DecoderLayerOptions{});
-    c.attention_scale =
-        bool_or(j, "scale_attn_weights", true) ? std::pow(static_cast<double>(c.head_dim), -0.5) : 1.0;
-    if (bool_or(j, "scale_attn_by_inverse_layer_idx", false)) {
-      for (size_t i = 0; i < c.layers.size(); ++i) {
-        c.layers[i].attention_scale = c.attention_scale / static_cast<double>(i + 1);
-      }
-    }
-    // Cross-attention has no place in a decoder-only engine.
-    if (bool_or(j, "add_cross_attention", false)) {
-      throw Unsupported(source + ": add_cross_attention = true (an encoder-decoder gpt2) is not supported");
-    }
-    // reorder_and_upcast_attn only changes the dtype of a mixed-precision softmax: f32 here anyway.
-    c.tie_word_embeddings = bool_or(j, "tie_word_embeddings", true);
-    c.attention_bias = c.attention_out_bias = c.mlp_bias = true;
-    c.raw = j;
-    return c;
-  });
-}
 
 // A Conv1D (weight [in, out], bias [out]) as a Linear (weight [out, in]).
 Linear conv1d(const WeightSource& src, const std::string& name, int64_t in, int64_t out) {
@@ -118,6 +62,51 @@ DecoderWeights load_gpt2(const DecoderConfig& c, const io::WeightStore& store) {
   return w;
 }
 
+// GPT2Config's keys: its own spellings first, the attribute_map names as aliases.
+std::vector<config::KeySpec> gpt2_keys() {
+  using config::KeyCheck;
+  using config::KeyType;
+  auto aliased = [](const char* field, const char* name, io::Json fallback) {
+    config::KeySpec k = renamed(field, name, KeyType::Integer, std::move(fallback), KeyCheck::Positive);
+    k.aliases = {field};
+    return k;
+  };
+  config::KeySpec cross = key("add_cross_attention", KeyType::Boolean, false);
+  cross.refused = true;
+  cross.refused_why = "an encoder-decoder gpt2";
+  // reorder_and_upcast_attn only changes the dtype of a mixed-precision softmax: f32 here anyway.
+  config::KeySpec upcast = key("reorder_and_upcast_attn", KeyType::Boolean, false);
+  upcast.ignored = true;
+  return {
+      key("vocab_size", KeyType::Integer, 50257, KeyCheck::Positive),
+      aliased("hidden_size", "n_embd", 768),
+      aliased("num_hidden_layers", "n_layer", 12),
+      aliased("num_attention_heads", "n_head", 12),
+      aliased("max_position_embeddings", "n_positions", 1024),
+      renamed("intermediate_size", "n_inner", KeyType::Integer, nullptr, KeyCheck::Positive),  // None: 4 * n_embd
+      renamed("hidden_act", "activation_function", KeyType::String, "gelu_new"),
+      renamed("norm_eps", "layer_norm_epsilon", KeyType::Number, 1e-5, KeyCheck::NonNegative),
+      key("tie_word_embeddings", KeyType::Boolean, true),
+      key("scale_attn_weights", KeyType::Boolean, true),
+      key("scale_attn_by_inverse_layer_idx", KeyType::Boolean, false),
+      cross,
+      upcast,
+      fixed("attention_bias", true),
+      fixed("mlp_bias", true),
+  };
+}
+
+// GPT2Attention's checks and its per-layer scale.
+void finish_gpt2(DecoderConfig& c, const config::KeyValues& v) {
+  if (c.hidden_size % c.n_heads != 0) {
+    throw FormatError(v.source() + ": n_embd " + std::to_string(c.hidden_size) + " is not a multiple of n_head " +
+                      std::to_string(c.n_heads));
+  }
+  if (v.boolean("scale_attn_by_inverse_layer_idx")) {
+    for (size_t i = 0; i < c.layers.size(); ++i) c.layers[i].attention_scale = c.attention_scale / static_cast<double>(i + 1);
+  }
+}
+
 // Learned absolute positions, causal multi-head attention, plain MLP, pre-LayerNorm.
 BlockOptions gpt2_blocks() {
   BlockOptions b = decoder_blocks();
@@ -133,7 +122,7 @@ BlockOptions gpt2_blocks() {
 Architecture gpt2_architecture() {
   DecoderFamily f;
   f.model_type = "gpt2";
-  f.parse_config = parse_gpt2;
+  f.finish = finish_gpt2;
   f.names.base_prefix = "transformer";
   f.names.embed_tokens = "wte.weight";
   f.names.position_embeddings = "wpe.weight";
@@ -146,7 +135,10 @@ Architecture gpt2_architecture() {
   f.names.up = "mlp.c_fc";
   f.names.down = "mlp.c_proj";
   f.load_weights = load_gpt2;
-  return decoder_architecture(std::move(f), gpt2_blocks(), /*position_ids=*/true, /*text_classification=*/true);
+  config::ConfigSpec spec;
+  spec.keys = gpt2_keys();
+  return decoder_architecture(std::move(f), gpt2_blocks(), std::move(spec), /*position_ids=*/true,
+                              /*text_classification=*/true);
 }
 
 }  // namespace optimum::models

@@ -180,17 +180,15 @@ std::shared_ptr<SentenceTransformer> SentenceTransformer::from_pretrained(
                                          tconfig.at("model_type").is_string()
                                      ? tconfig.at("model_type").get<std::string>()
                                      : std::string();
-  if (models::is_decoder_model_type(model_type)) {
-    // A decoder Transformer module (Qwen3-Embedding & co.): the decoder engine's base model, fp32.
-    if (lo.export_model) {
-      throw Unsupported(tdir.string() + ": export of a decoder ('" + model_type + "') Transformer module");
-    }
-    st->decoder_ = models::DecoderModel::load(tdir);
-  } else {
-    st->model_ = modeling::OptimizedModel::from_pretrained(tdir.string(), lo);
-    const auto inputs = st->model_->input_names();
-    st->pass_token_type_ids_ = std::find(inputs.begin(), inputs.end(), "token_type_ids") != inputs.end();
+  if (models::is_decoder_model_type(model_type) && lo.export_model) {
+    throw Unsupported(tdir.string() + ": export of a decoder ('" + model_type + "') Transformer module");
   }
+  // Every Transformer module loads through OptimizedModel: the encoder engine, or for a
+  // decoder (Qwen3-Embedding & co.) the decoder's base-model session (feature-extraction).
+  st->model_ = modeling::OptimizedModel::from_pretrained(tdir.string(), lo);
+  if (const auto* d = dynamic_cast<const models::DecoderSession*>(&st->model_->session())) st->decoder_ = d->model();
+  const auto inputs = st->model_->input_names();
+  st->pass_token_type_ids_ = std::find(inputs.begin(), inputs.end(), "token_type_ids") != inputs.end();
 
   st->tokenizer_ = std::make_shared<tokenizers::Tokenizer>(tokenizers::Tokenizer::from_pretrained(tdir));
   st->do_lower_case_ = settings.do_lower_case;
@@ -384,13 +382,8 @@ Tensor SentenceTransformer::encode_batch(const std::vector<std::string>& texts,
   std::map<std::string, Tensor> inputs = {{"input_ids", ids}, {"attention_mask", mask}};
   if (pass_token_type_ids_) inputs["token_type_ids"] = types;
   Tensor hidden;
-  if (decoder_) {
-    // Each row's real tokens as one ragged sequence (positions from its first real token).
-    hidden = models::decoder_last_hidden_state(
-        *decoder_, {ids.data<int64_t>(), mask.data<int64_t>(), b, len});
-    return embed(hidden, mask, prompt_len);
-  }
-  // Pooling reads attended tokens (and the first one) only: padding is not computed.
+  // Pooling reads attended tokens (and the first one) only: padding is not computed (a decoder
+  // session runs each row's real tokens as one ragged sequence and never computes padding).
   for (auto& [name, t] : model_->forward(inputs, /*skip_padding=*/true)) {
     if (name == "last_hidden_state") hidden = t;
   }
@@ -398,10 +391,7 @@ Tensor SentenceTransformer::encode_batch(const std::vector<std::string>& texts,
   return embed(hidden, mask, prompt_len);
 }
 
-const modeling::OptimizedModel& SentenceTransformer::model() const {
-  if (!model_) throw Unsupported(path_.string() + ": the Transformer module is a decoder (decoder_model())");
-  return *model_;
-}
+const modeling::OptimizedModel& SentenceTransformer::model() const { return *model_; }
 
 Tensor SentenceTransformer::embed(const Tensor& token_embeddings, const Tensor& attention_mask,
                                   std::optional<size_t> prompt_len) const {

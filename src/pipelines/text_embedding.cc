@@ -27,7 +27,7 @@ class TextEmbedding : public Pipeline {
   TextEmbedding(std::shared_ptr<const SentenceTransformer> st, const Json& defaults) : st_(std::move(st)) {
     task_ = "text-embedding";
     model_ = SentenceTransformer::shared_model(st_);
-    if (!model_) throw Unsupported(task_ + ": a decoder Transformer module; use SentenceTransformer.encode");
+    if (st_->decoder_model()) throw Unsupported(task_ + ": a decoder Transformer module; use SentenceTransformer.encode");
     tokenizer_ = SentenceTransformer::shared_tokenizer(st_);
     set_defaults(defaults);
   }

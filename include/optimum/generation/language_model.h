@@ -43,6 +43,11 @@ class LanguageModel {
                                                              const LanguageModelOptions& options = {});
 
   std::shared_ptr<const models::CausalLM> causal_lm() const { return model_; }
+  // The model behind OptimizedModel's session interface (a DecoderSession,
+  // text-generation): a folder or Hub id loads through
+  // OptimizedModel::from_pretrained like every architecture; a GGUF file's
+  // decoder, converted in memory, is wrapped in the same session type.
+  std::shared_ptr<const modeling::OptimizedModel> optimized_model() const { return optimized_; }
   const models::DecoderModel& model() const { return *model_; }
   const tokenizers::Tokenizer& tokenizer() const { return *tokenizer_; }
   // generation_config.json (or config.json's generation keys, or what
@@ -76,7 +81,8 @@ class LanguageModel {
 
  private:
   LanguageModel() = default;
-  std::shared_ptr<const models::DecoderModel> model_;
+  std::shared_ptr<const modeling::OptimizedModel> optimized_;
+  std::shared_ptr<const models::DecoderModel> model_;  // the session's engine
   std::shared_ptr<const tokenizers::Tokenizer> tokenizer_;
   std::shared_ptr<const ChatTemplate> chat_template_;
   GenerationConfig generation_config_;

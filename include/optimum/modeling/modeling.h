@@ -81,6 +81,10 @@ struct LoadOptions {
   ResolveOptions hub;
   int num_threads = 0;        // 0 keeps the current setting (cores by default)
   std::string export_cache;   // "" = default_export_cache_dir() (modeling/export_cache.h)
+  // text-generation of a decoder: also load a checkpoint without an lm_head
+  // (a base model; its hidden states only, logits refused when run), as
+  // AutoModelForCausalLM does.
+  bool allow_base_model = false;
 };
 
 class OptimizedModel {
@@ -90,6 +94,11 @@ class OptimizedModel {
   // cached native export keyed by source commit and options.
   static std::shared_ptr<OptimizedModel> from_pretrained(const std::string& model_id,
                                                          const LoadOptions& options = {});
+  // A model over a session already made (a decoder converted from a GGUF
+  // file in memory); `source` is the file or folder it came from.
+  // save_pretrained exports such a model only when `source` is a folder.
+  static std::shared_ptr<OptimizedModel> from_session(std::shared_ptr<const models::Session> session,
+                                                      const std::filesystem::path& source);
 
   // Runs the model; see EncoderModel::forward and DecoderSession for names
   // and shapes. `skip_padding`: compute attended tokens only
@@ -113,6 +122,10 @@ class OptimizedModel {
   bool is_decoder() const { return model_->is_decoder(); }
   // The backend session (models::EncoderModel or models::DecoderSession).
   const models::Session& session() const { return *model_; }
+  // The session shared (its lifetime is the caller's too).
+  std::shared_ptr<const models::Session> shared_session() const { return model_; }
+  // "OptimizedModel(session=DecoderSession, task=text-generation, model_type=llama)".
+  std::string describe() const;
   // The encoder's typed config; Unsupported for a decoder (see config_json()).
   const config::EncoderConfig& config() const;
   // Folder the model was loaded from (the export cache entry when exported).

@@ -23,9 +23,10 @@ namespace optimum::models {
 struct Architecture {
   std::string model_type;
   BlockOptions blocks;
-  // Encoders: how config.json spells and defaults the EncoderConfig fields
-  // (model_type filled by the registry). Decoders read their keys and
-  // defaults in decoder->parse_config (config_fields.h).
+  // How config.json spells and defaults the config fields (model_type filled
+  // by the registry). Encoders: the EncoderConfig key names and defaults.
+  // Decoders: the key table (`keys`, `rope`) from which the registry derives
+  // decoder->parse_config (read_decoder_config, models/decoder_spec.h).
   config::ConfigSpec config;
   // Tasks and export inputs (model_type and is_decoder filled by the
   // registry; an encoder's tasks are its loader's heads).
@@ -53,12 +54,13 @@ std::vector<std::string> supported_model_types();
 // Canonical task names an entry serves (export tasks without -with-past).
 std::vector<std::string> architecture_tasks(const Architecture& arch);
 
-// The entry of a causal decoder: `loader` (its model_type names the entry),
-// the blocks it runs, and Optimum's export details: position_ids among the
-// text-generation / feature-extraction inputs, and whether Optimum exports
-// text-classification for it.
-Architecture decoder_architecture(DecoderFamily loader, BlockOptions blocks, bool position_ids,
-                                  bool text_classification);
+// The entry of a causal decoder: `loader` (its model_type names the entry;
+// its hooks only), the blocks it runs, its config spec (the key table), and
+// Optimum's export details: position_ids among the text-generation /
+// feature-extraction inputs, and whether Optimum exports text-classification
+// for it.
+Architecture decoder_architecture(DecoderFamily loader, BlockOptions blocks, config::ConfigSpec spec,
+                                  bool position_ids, bool text_classification);
 
 // Entries, one function per architecture file.
 std::vector<Architecture> bert_architectures();  // bert.cc: bert, roberta, xlm-roberta, camembert, electra

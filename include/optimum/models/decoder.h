@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "optimum/config/config.h"
 #include "optimum/core/tensor.h"
 #include "optimum/io/json.h"
 #include "optimum/io/safetensors.h"
@@ -133,28 +134,6 @@ RopeTable rope_inv_freq(const RopeConfig& rope, const DecoderConfig& config, int
 RopeConfig parse_rope(const io::Json& config, const std::string& source, double default_theta = 10000.0,
                       const std::string& layer_type = "");
 
-// Common llama-like fields (vocab_size, hidden_size, num_hidden_layers,
-// num_attention_heads, num_key_value_heads (default: heads), head_dim
-// (default: hidden / heads), intermediate_size, hidden_act, rms_norm_eps,
-// max_position_embeddings, tie_word_embeddings, rope) with the given
-// defaults, which differ per family; the family then sets what is its own.
-struct LlamaLikeDefaults {
-  int64_t vocab_size = 32000;
-  int64_t hidden_size = 4096;
-  int64_t intermediate_size = 11008;
-  int64_t n_layers = 32;
-  int64_t n_heads = 32;
-  int64_t n_heads_kv = 0;  // 0: = n_heads
-  int64_t head_dim = 0;    // 0: hidden / heads
-  std::string hidden_act = "silu";
-  int64_t max_position_embeddings = 2048;
-  double rms_norm_eps = 1e-6;
-  bool tie_word_embeddings = false;
-  const char* act_key = "hidden_act";
-  const char* eps_key = "rms_norm_eps";
-};
-DecoderConfig parse_llama_like(const io::Json& config, const std::string& source, const LlamaLikeDefaults& defaults);
-
 // Checks sizes (positive, heads divisible by kv heads, layers vector size,
 // rotary dims even and <= head_dim...); FormatError names the field and source.
 void validate_decoder_config(const DecoderConfig& config, const std::string& source);
@@ -227,12 +206,22 @@ DecoderWeights load_decoder_weights(const DecoderConfig& config, const DecoderWe
 
 // ---------------------------------------------------------------- registry
 
-// The decoder loader of an architecture entry.
+// The decoder loader of an architecture entry. Its config keys are the
+// entry's spec table (Architecture::config, models/decoder_spec.h); only what
+// no table says is a hook here.
 struct DecoderFamily {
   std::string model_type;  // filled by the registry from the entry
-  // config.json -> DecoderConfig with this family's keys and defaults;
-  // FormatError names the source and the field.
+  // config.json -> DecoderConfig: filled by the registry, read_decoder_config
+  // over the entry's spec table and blocks, then `finish`. FormatError names
+  // the source and the key.
   std::function<DecoderConfig(const io::Json& config, const std::string& source)> parse_config;
+  // Optional: the type of layer `i` ("full_attention", "sliding_attention")
+  // when config.json has no layer_types (Qwen2's max_window_layers, Gemma3's
+  // sliding_window_pattern); null: every layer full.
+  std::function<std::string(const config::KeyValues& values, int64_t layer)> layer_type;
+  // Optional: what the family does after the generic reader (gpt2's per-layer
+  // attention scale, its head-size check).
+  std::function<void(DecoderConfig& config, const config::KeyValues& values)> finish;
   DecoderWeightNames names;
   // Optional: families whose checkpoints need more than renaming (gpt2's
   // transposed Conv1D weights); null = load_decoder_weights(config, names, store).

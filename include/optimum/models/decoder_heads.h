@@ -96,8 +96,14 @@ class DecoderSession : public Session {
  public:
   // Loads `dir` (checkpoint or native export) with its config.json already
   // read; Unsupported names a task without a decoder head.
+  // text-generation refuses a checkpoint without lm_head unless
+  // `allow_base_model` (its logits are then refused when run).
   static std::shared_ptr<const DecoderSession> load(const std::filesystem::path& dir, const io::Json& config,
-                                                    tasks::Task task, const DecoderLoadOptions& options = {});
+                                                    tasks::Task task, const DecoderLoadOptions& options = {},
+                                                    bool allow_base_model = false);
+  // A session over a decoder already loaded (a GGUF file's, converted in
+  // memory): feature-extraction or text-generation.
+  static std::shared_ptr<const DecoderSession> from_model(std::shared_ptr<const DecoderModel> model, tasks::Task task);
 
   NamedTensors run(const std::map<std::string, Tensor>& inputs, const RunOptions& options = {}) const override;
   std::vector<std::string> input_names() const override { return {"input_ids", "attention_mask"}; }
@@ -106,6 +112,7 @@ class DecoderSession : public Session {
   const std::string& model_type() const override { return base().model_type(); }
   const io::Json& config_json() const override { return base().config().raw; }
   bool is_decoder() const override { return true; }
+  const char* session_type() const override { return "DecoderSession"; }
 
   // The engine under the head.
   const DecoderModel& base() const { return classifier_ ? classifier_->base() : *model_; }

@@ -78,6 +78,7 @@ class EncoderModel : public Session {
   const std::string& model_type() const override { return encoder_->config().model_type; }
   const io::Json& config_json() const override { return encoder_->config().raw; }
   bool is_decoder() const override { return false; }
+  const char* session_type() const override { return "EncoderModel"; }
 
  private:
   EncoderModel() = default;

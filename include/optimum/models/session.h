@@ -49,6 +49,9 @@ class Session {
   virtual const io::Json& config_json() const = 0;
   // A causal decoder (DecoderSession) rather than an encoder (EncoderModel).
   virtual bool is_decoder() const = 0;
+  // The implementation's name ("EncoderModel", "DecoderSession"), for reprs
+  // and for tests that every architecture loads through a session.
+  virtual const char* session_type() const = 0;
 };
 
 }  // namespace optimum::models

@@ -138,10 +138,8 @@ class SentenceTransformer {
   Tensor embed(const Tensor& token_embeddings, const Tensor& attention_mask,
                std::optional<size_t> prompt_length) const;
   // The Transformer module's model and tokenizer, sharing this object's lifetime.
-  // Null when the Transformer module is a decoder (decoder_model()).
   static std::shared_ptr<const modeling::OptimizedModel> shared_model(
       const std::shared_ptr<const SentenceTransformer>& st) {
-    if (!st->model_) return nullptr;
     return {st, st->model_.get()};
   }
   static std::shared_ptr<const tokenizers::Tokenizer> shared_tokenizer(
@@ -172,10 +170,11 @@ class SentenceTransformer {
   bool normalizes() const { return normalize_; }
   // "Transformer", "Pooling", "Dense", "Normalize" in modules.json order.
   const std::vector<std::string>& module_names() const { return module_names_; }
-  // The encoder; Unsupported when the Transformer module is a decoder.
+  // The Transformer module's model: an encoder's session, or a decoder's
+  // base-model session (models::DecoderSession, feature-extraction).
   const modeling::OptimizedModel& model() const;
-  // The decoder engine's base model when the Transformer module is a decoder
-  // (last-token-pooling embedders such as Qwen3-Embedding); else null.
+  // The decoder engine under the session when the Transformer module is a
+  // decoder (last-token-pooling embedders such as Qwen3-Embedding); else null.
   const std::shared_ptr<const models::DecoderModel>& decoder_model() const { return decoder_; }
   const tokenizers::Tokenizer& tokenizer() const { return *tokenizer_; }
   // Folder the modules were read from.
@@ -188,7 +187,7 @@ class SentenceTransformer {
 
   std::filesystem::path path_;
   std::shared_ptr<modeling::OptimizedModel> model_;
-  std::shared_ptr<const models::DecoderModel> decoder_;  // instead of model_ for a decoder module
+  std::shared_ptr<const models::DecoderModel> decoder_;  // model_'s decoder engine, for a decoder module
   std::shared_ptr<tokenizers::Tokenizer> tokenizer_;
   std::optional<size_t> max_seq_length_;
   bool do_lower_case_ = false;

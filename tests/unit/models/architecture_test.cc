@@ -207,5 +207,26 @@ TEST(OptimizedModelSession, LoadsADecoderFolderForEachHead) {
                InvalidArgument);
 }
 
+TEST(OptimizedModelSession, EveryLoadPathIsADecoderSession) {
+  TempDir dir;
+  write_tiny_llama(dir.path(), /*with_score=*/false);
+  modeling::LoadOptions options;
+  options.task = tasks::Task::TextGeneration;
+  const auto lm = modeling::OptimizedModel::from_pretrained(dir.path().string(), options);
+  EXPECT_EQ(lm->describe(), "OptimizedModel(session=DecoderSession, task=text-generation, model_type=llama)");
+  EXPECT_STREQ(lm->session().session_type(), "DecoderSession");
+  // A decoder loaded elsewhere (a GGUF file's) behind the same session type.
+  const auto* session = dynamic_cast<const DecoderSession*>(&lm->session());
+  ASSERT_NE(session, nullptr);
+  const auto wrapped = modeling::OptimizedModel::from_session(
+      DecoderSession::from_model(session->model(), tasks::Task::TextGeneration), dir.path());
+  EXPECT_EQ(wrapped->describe(), lm->describe());
+  const std::vector<int64_t> ids = {5, 9, 13, 2};
+  const std::map<std::string, Tensor> inputs = {{"input_ids", ids_tensor(ids, {1, 4})}};
+  expect_equal(wrapped->forward(inputs)[0].second, lm->forward(inputs)[0].second);
+  EXPECT_THROW(DecoderSession::from_model(session->model(), tasks::Task::TextClassification), Unsupported);
+  EXPECT_THROW(DecoderSession::from_model(nullptr, tasks::Task::TextGeneration), InvalidArgument);
+}
+
 }  // namespace
 }  // namespace optimum::models

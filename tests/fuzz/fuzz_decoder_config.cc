@@ -4,6 +4,7 @@
 // optimum::Error) or a config whose sizes validate_decoder_config accepts.
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "fuzz_util.h"
 #include "optimum/io/json.h"
@@ -18,7 +19,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const optimum::io::Json j = optimum::io::read_json(path);
     for (const auto& arch : optimum::models::architectures()) {
       if (!arch.is_decoder()) continue;
-      if (j.is_object() && j.contains("model_type") && j["model_type"] != arch.model_type) continue;
+      if (j.is_object() && j.contains("model_type")) {
+        const auto& mt = j.at("model_type");
+        if (!mt.is_string() || mt.get_ref<const std::string&>() != arch.model_type) continue;
+      }
       optimum::fuzz::accept_or_refuse([&] {
         const auto c = arch.decoder->parse_config(j, path.string());
         optimum::models::validate_decoder_config(c, path.string());

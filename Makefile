@@ -91,7 +91,7 @@ asan-serving-test: build
 python-test: build $(STAMPS)/bench-onnx
 	$(PY) -m pytest -q tests/python tests/parity tests/pipelines tests/sentence_transformers tests/hub tests/tokenizers tests/precision \
 	  tests/decoders tests/generation tests/gguf tests/gguf_tokenizer tests/cli tests/serving tests/deploy tests/surface \
-	  tests/exports_honest tests/image_processing tests/audio_processing tests/onnx_export tests/seq2seq \
+	  tests/exports_honest tests/image_processing tests/audio_processing tests/onnx_export tests/seq2seq tests/seq2seq_export \
 	  tests/onnx_validate tests/vision
 
 test: unit-test asan-test asan-serving-test python-test wheel-test

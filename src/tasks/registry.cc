@@ -266,6 +266,7 @@ std::string infer_task(const std::filesystem::path& folder) {
       {"ForCausalLM", "text-generation"},
       {"LMHeadModel", "text-generation"},
       {"ForConditionalGeneration", "text2text-generation"},
+      {"MTModel", "text2text-generation"},  // MarianMTModel (Optimum's TasksManager does the same)
       {"ForPreTraining", "feature-extraction"},
       {"Model", "feature-extraction"},
   };

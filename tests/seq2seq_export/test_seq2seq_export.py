@@ -242,7 +242,7 @@ def test_from_pretrained_export_true(sources, tmp_path):
         TEXTS[0], max_new_tokens=6)
 
 
-def test_vit_export_loads_and_equals_transformers(sources, exports):
+def test_vit_export_loads_and_equals_transformers(sources, exports, tmp_path):
     out = exports["vit"]
     meta = json.loads((out / "optimum_export.json").read_text())
     assert meta["task"] == "image-classification"
@@ -257,7 +257,8 @@ def test_vit_export_loads_and_equals_transformers(sources, exports):
     assert np.abs(np.asarray(got) - want).max() <= _C.export_config("vit", "image-classification")["atol"]
     from PIL import Image
 
-    img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 29, 3), dtype=np.uint8))
+    img = str(tmp_path / "img.png")
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 29, 3), dtype=np.uint8)).save(img)
     assert optimum_cpp.pipeline("image-classification", str(out))(img) == \
         optimum_cpp.pipeline("image-classification", str(sources["vit"]))(img)
 

@@ -101,7 +101,7 @@ PYTEST_JOBS ?= 2
 PY_TEST_DIRS := tests/python tests/parity tests/pipelines tests/sentence_transformers tests/hub tests/tokenizers \
   tests/precision tests/decoders tests/generation tests/gguf tests/gguf_tokenizer tests/cli tests/serving \
   tests/deploy tests/surface tests/exports_honest tests/image_processing tests/audio_processing tests/onnx_export \
-  tests/seq2seq tests/speech tests/onnx_validate tests/vision tests/serving_media tests/onnx_seq2seq tests/suites_runner
+  tests/seq2seq tests/speech tests/onnx_validate tests/vision tests/serving_media tests/onnx_seq2seq tests/seq2seq_export tests/suites_runner
 python-test: build $(STAMPS)/bench-onnx
 	$(PY) tests/run_suites.py -j $(PYTEST_JOBS) $(PY_TEST_DIRS)
 

@@ -1,6 +1,8 @@
 """Encoder-decoder language models (t5, bart, mbart, marian) on the native engine.
 
-``AutoModelForSeq2SeqLM.from_pretrained(folder)`` loads a checkpoint saved by transformers.
+``AutoModelForSeq2SeqLM.from_pretrained(folder | Hub id)`` loads a checkpoint saved by transformers or a
+native export (``optimum-cpp export``); with ``export=True`` a checkpoint is exported once to the native
+format (in ``dtype``: fp32, bf16 or int8 with the accuracy guard) into the export cache and loaded from there.
 ``generate(input_ids, attention_mask=None, **options)`` has transformers' semantics and return
 shape: int64 ``[batch * num_return_sequences, 1 + new]``, the decoder_start_token_id then the new
 tokens, ``pad_token_id`` after a sequence ends. Each input is encoded once; its beams share the
@@ -27,6 +29,7 @@ class AutoModelForSeq2SeqLM:
 
     def __init__(self, folder: str):
         self.path = str(folder)
+        self.exported_now = False  # from_pretrained(export=True) sets it when it exported in that call
         self._native = _C.Seq2SeqModel(self.path)
         with open(os.path.join(self.path, "config.json"), encoding="utf-8") as f:
             self.config = json.load(f)
@@ -39,15 +42,33 @@ class AutoModelForSeq2SeqLM:
             self.tokenizer = AutoTokenizer.from_pretrained(self.path)
 
     @classmethod
-    def from_pretrained(cls, model_id, **kwargs):
-        """Loads a local checkpoint folder (config.json, model.safetensors, generation_config.json)."""
-        unknown = set(kwargs) - {"export", "dtype", "torch_dtype"}
-        if unknown:
-            raise ValueError(f"AutoModelForSeq2SeqLM.from_pretrained: unsupported options {sorted(unknown)}")
-        if not os.path.isdir(str(model_id)):
-            raise FileNotFoundError(f"AutoModelForSeq2SeqLM: {model_id} is not a checkpoint folder "
-                                    "(Hub ids: download it first)")
-        return cls(str(model_id))
+    def from_pretrained(cls, model_id, *, export=False, dtype=None, torch_dtype=None, revision=None, subfolder="",
+                        cache_dir=None, token=None, force_download=False, local_files_only=False,
+                        calibration_texts=None, strict_accuracy=False, fallback_dtype="auto", export_cache_dir=None):
+        """Loads a local folder or Hub id: a transformers checkpoint (config.json, model.safetensors,
+        generation_config.json, tokenizer files) or a native export. ``export=True`` (or "native") converts a
+        checkpoint once to the native format in ``dtype`` ("fp32", "bf16", "int8") into the export cache
+        (``export_cache_dir``, else $OPTIMUM_CPP_CACHE, ...) and loads that; an export loads as it is."""
+        if torch_dtype is not None and str(torch_dtype) not in ("float32", "torch.float32", "fp32"):
+            raise ValueError(f"torch_dtype={torch_dtype!r}: use dtype='fp32', 'bf16' or 'int8' with export=True")
+        if isinstance(export, str):
+            if export != "native":
+                raise ValueError(f"export={export!r}: expected True, False or 'native' (ONNX folders load in "
+                                 "ONNX Runtime / Optimum's ORTModelForSeq2SeqLM)")
+            export = True
+        if dtype not in (None, "auto", "fp32") and not export:
+            raise ValueError(f"dtype={dtype!r} needs export=True (a checkpoint loads in fp32; an export in its own "
+                             "precision)")
+        if isinstance(calibration_texts, str):
+            raise TypeError("calibration_texts must be a list of strings, not a string")
+        folder, exported_now = _C.seq2seq_folder(
+            str(model_id), bool(export), dtype or "auto", revision or "", subfolder or "",
+            str(cache_dir) if cache_dir else "", token or "", force_download, local_files_only,
+            [str(t) for t in calibration_texts or []], strict_accuracy, fallback_dtype,
+            str(export_cache_dir) if export_cache_dir else "")
+        model = cls(folder)
+        model.exported_now = exported_now
+        return model
 
     @property
     def model_type(self) -> str:

@@ -7,6 +7,7 @@
 
 #include "optimum/core/errors.h"
 #include "optimum/core/threading.h"
+#include "optimum/modeling/modeling.h"
 #include "optimum/models/seq2seq.h"
 
 namespace py = pybind11;
@@ -52,6 +53,39 @@ models::EncoderOutput encode_features(const models::Seq2SeqModel& m, const Float
 }  // namespace
 
 void bind_seq2seq(py::module_& m) {
+  m.def(
+      "seq2seq_folder",
+      [](const std::string& model_id, bool export_model, const std::string& dtype, const std::string& revision,
+         const std::string& subfolder, const std::string& cache_dir, const std::string& token, bool force_download,
+         bool local_files_only, const std::vector<std::string>& calibration_texts, bool strict_accuracy,
+         const std::string& fallback_dtype, const std::string& export_cache_dir) {
+        modeling::LoadOptions o;
+        o.task = tasks::Task::Text2TextGeneration;
+        o.export_model = export_model;
+        o.dtype = dtype;
+        o.hub.revision = revision;
+        o.hub.subfolder = subfolder;
+        o.hub.cache_dir = cache_dir;
+        o.hub.token = token;
+        o.hub.force_download = force_download;
+        o.hub.local_files_only = local_files_only;
+        o.calibration_texts = calibration_texts;
+        o.strict_accuracy = strict_accuracy;
+        o.fallback_dtype = fallback_dtype;
+        o.export_cache = export_cache_dir;
+        modeling::NativeFolder f;
+        {
+          py::gil_scoped_release release;
+          f = modeling::native_folder(model_id, o);
+        }
+        return py::make_tuple(f.folder.string(), f.exported_now);
+      },
+      py::arg("model_id"), py::arg("export") = false, py::arg("dtype") = "auto", py::arg("revision") = "",
+      py::arg("subfolder") = "", py::arg("cache_dir") = "", py::arg("token") = "", py::arg("force_download") = false,
+      py::arg("local_files_only") = false, py::arg("calibration_texts") = std::vector<std::string>{},
+      py::arg("strict_accuracy") = false, py::arg("fallback_dtype") = "auto", py::arg("export_cache_dir") = "",
+      "The folder an encoder-decoder loads from (modeling::native_folder): a local folder or Hub id resolved, with "
+      "export=True converted once to the native format in the export cache. Returns (folder, exported_now)");
   py::class_<models::Seq2SeqModel, std::shared_ptr<models::Seq2SeqModel>>(
       m, "Seq2SeqModel", "An encoder-decoder (t5, bart, mbart, marian, whisper) of the native engine")
       .def(py::init([](const std::string& path) {

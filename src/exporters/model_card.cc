@@ -47,7 +47,7 @@ std::string source_license(const fs::path& card) {
 std::string pipeline_tag(const std::string& task, bool sentence_transformers) {
   if (sentence_transformers && task == "feature-extraction") return "sentence-similarity";
   for (const char* t : {"feature-extraction", "text-classification", "token-classification", "question-answering",
-                        "fill-mask", "text-generation"}) {
+                        "fill-mask", "text-generation", "text2text-generation", "image-classification"}) {
     if (task == t) return t;
   }
   return {};
@@ -74,6 +74,8 @@ void write_model_card(const fs::path& dir, const io::Json& meta, const fs::path&
   const bool decoder = meta.contains("layout") && meta["layout"].is_object() &&
                        meta["layout"].value("kind", std::string()).find("decoder") != std::string::npos;
   const bool sentence = fs::exists(dir / "modules.json", ec);
+  const bool seq2seq = meta.contains("layout") && meta["layout"].is_object() &&
+                       meta["layout"].value("kind", std::string()) == "seq2seq";
 
   // The source's own card stays with the export, renamed.
   std::string license;
@@ -139,6 +141,9 @@ void write_model_card(const fs::path& dir, const io::Json& meta, const fs::path&
     c << "from optimum_cpp import AutoModelForCausalLM\n\nmodel = AutoModelForCausalLM.from_pretrained(\"" << path
       << "\")\nids = model.tokenizer(\"Hello\", return_tensors=\"np\")[\"input_ids\"]\n"
          "print(model.tokenizer.decode(model.generate(ids, max_new_tokens=20)[0]))\n";
+  } else if (seq2seq) {
+    c << "from optimum_cpp import AutoModelForSeq2SeqLM, pipeline\n\nmodel = AutoModelForSeq2SeqLM.from_pretrained(\""
+      << path << "\")\npipe = pipeline(\"text2text-generation\", model=\"" << path << "\")\n";
   } else if (sentence) {
     c << "from optimum_cpp import SentenceTransformer\n\nmodel = SentenceTransformer(\"" << path
       << "\")\nembeddings = model.encode([\"Hello world\"])\n";
@@ -154,7 +159,11 @@ void write_model_card(const fs::path& dir, const io::Json& meta, const fs::path&
     if (task != "multiple-choice") c << "pipe = pipeline(\"" << task << "\", model=\"" << path << "\")\n";
   }
   c << "```\n\nC++:\n\n```cpp\n";
-  if (decoder) {
+  if (seq2seq) {
+    c << "#include \"optimum/pipelines/pipeline.h\"\n\n"
+         "auto pipe = optimum::pipelines::pipeline(\"text2text-generation\", \""
+      << path << "\");\n";
+  } else if (decoder) {
     c << "#include \"optimum/generation/language_model.h\"\n\n"
          "auto lm = optimum::generation::LanguageModel::from_pretrained(\""
       << path << "\");\n";
@@ -167,6 +176,8 @@ void write_model_card(const fs::path& dir, const io::Json& meta, const fs::path&
   c << "```\n\nCommand line:\n\n```sh\n";
   if (decoder) {
     c << "optimum-cpp generate " << path << " --prompt \"Hello\" --max-new-tokens 20\n";
+  } else if (seq2seq) {
+    c << "optimum-cpp run --model " << path << " --task text2text-generation \"Hello world\"\n";
   } else if (sentence || task == "feature-extraction") {
     c << "optimum-cpp embed --model " << path << " \"Hello world\"\n";
   } else {

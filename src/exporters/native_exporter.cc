@@ -10,10 +10,12 @@
 #include "optimum/exporters/accuracy.h"
 #include "optimum/exporters/decoder_export.h"
 #include "optimum/exporters/export.h"
+#include "optimum/exporters/seq2seq_export.h"
 #include "optimum/models/model.h"
 #include "optimum/models/native_files.h"
 #include "optimum/models/precision.h"
 #include "optimum/models/registry.h"
+#include "optimum/preprocessors/image_processor.h"
 #include "optimum/preprocessors/preprocessors.h"
 #include "optimum/tasks/registry.h"
 
@@ -56,6 +58,7 @@ ExportResult export_native(const fs::path& model_dir, const fs::path& output_dir
   models::register_architectures();  // the config specs and export configs derive from it
   const std::string library = tasks::check_loadable(config_dir);
   if (is_decoder_checkpoint(config_dir)) return export_decoder(model_dir, output_dir, options);
+  if (is_seq2seq_checkpoint(config_dir)) return export_seq2seq(model_dir, output_dir, options);
   const config::EncoderConfig cfg = config::load_config(config_dir);
   const std::string task =
       options.task == "auto" ? tasks::infer_task(config_dir) : tasks::canonical_task(options.task);
@@ -109,6 +112,17 @@ ExportResult export_native(const fs::path& model_dir, const fs::path& output_dir
   io::write_json(tmp.path() / "config.json", config_json);
   preprocessors::CopyReport copied = preprocessors::copy(model_dir, tmp.path());
   if (copied.copied.empty() && config_dir != model_dir) copied = preprocessors::copy(config_dir, tmp.path());
+  // A vision export persists the image processor its pipelines will run: it must load.
+  std::error_code pp_ec;
+  if (cfg.is_vision() && fs::exists(tmp.path() / "preprocessor_config.json", pp_ec)) {
+    try {
+      preprocessors::ImageProcessor::from_pretrained(tmp.path());
+    } catch (const Unsupported& e) {  // a processor this build does not run yet is still persisted
+      progress_note(std::string("note: ") + e.what());
+    } catch (const Error& e) {
+      throw FormatError("export: the image processor to persist does not load (" + std::string(e.what()) + ")");
+    }
+  }
   io::Json meta = {{"format", models::kNativeFormat},
                    {"tool", "optimum-cpp"},
                    {"tool_version", tool_version()},

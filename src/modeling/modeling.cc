@@ -143,6 +143,51 @@ std::filesystem::path export_cache_path(const ResolvedModel& resolved, const Loa
   return root / repo / (dtype + "-" + readable(task) + "-" + hex(fnv1a(key)).substr(0, 12));
 }
 
+namespace {
+
+// The export cache entry of `resolved` for `options`, exported now (and
+// *exported_now set) when it holds no export yet.
+fs::path cached_export(const std::string& model_id, const ResolvedModel& resolved, const LoadOptions& options,
+                       bool* exported_now) {
+  const fs::path cached = export_cache_path(resolved, options);
+  if (is_native_export(cached)) {
+    touch_export_cache_entry(cached);
+    return cached;
+  }
+  exporters::ExportOptions eo;
+  eo.task = tasks::task_name(options.task);
+  eo.dtype = export_dtype(options);
+  eo.calibration_texts = options.calibration_texts;
+  eo.strict_accuracy = options.strict_accuracy;
+  eo.fallback_dtype = options.fallback_dtype;
+  const CacheSource src = cache_source(resolved, options);
+  eo.source_id = src.repo_id.empty() ? model_id : src.repo_id;
+  eo.source_commit = src.commit;
+  eo.revision = options.hub.revision;
+  eo.subfolder = options.hub.subfolder;
+  eo.config_dir = resolved.config_dir;
+  exporters::export_native(resolved.folder, cached, eo);
+  if (exported_now != nullptr) *exported_now = true;
+  return cached;
+}
+
+}  // namespace
+
+NativeFolder native_folder(const std::string& model_id, const LoadOptions& options) {
+  const ResolvedModel resolved = resolve(model_id, options.hub);
+  models::register_architectures();
+  tasks::check_loadable(resolved.config_dir);
+  NativeFolder out;
+  if (is_native_export(resolved.folder) || !options.export_model) {
+    out.folder = resolved.folder;
+    out.config_dir = resolved.config_dir;
+    return out;
+  }
+  out.folder = cached_export(model_id, resolved, options, &out.exported_now);
+  out.config_dir = out.folder;
+  return out;
+}
+
 std::shared_ptr<OptimizedModel> OptimizedModel::from_pretrained(const std::string& model_id,
                                                                 const LoadOptions& options) {
   if (options.num_threads > 0) set_num_threads(options.num_threads);
@@ -157,6 +202,14 @@ std::shared_ptr<OptimizedModel> OptimizedModel::from_pretrained(const std::strin
   if (!fs::exists(config_file, exists_ec)) tasks::check_loadable(resolved.config_dir);  // diffusers, timm...
   io::Json config_json = io::read_json(config_file);
   tasks::check_loadable(resolved.config_dir, config_json);
+  if (config_json.is_object() && config_json.contains("model_type") && config_json["model_type"].is_string()) {
+    const models::Architecture* a = models::find_architecture(config_json["model_type"].get<std::string>());
+    if (a != nullptr && a->is_seq2seq()) {
+      throw Unsupported("model_type '" + a->model_type + "' (" + model_id +
+                        ") is an encoder-decoder: load it with AutoModelForSeq2SeqLM or the text2text-generation, "
+                        "summarization and translation pipelines");
+    }
+  }
   auto m = std::make_shared<OptimizedModel>();
   m->source_ = resolved.folder;
   m->config_dir_ = resolved.config_dir;
@@ -165,28 +218,9 @@ std::shared_ptr<OptimizedModel> OptimizedModel::from_pretrained(const std::strin
   if (is_native_export(resolved.folder) || !options.export_model) {
     m->path_ = resolved.folder;
   } else {
-    const fs::path cached = export_cache_path(resolved, options);
-    if (!is_native_export(cached)) {
-      exporters::ExportOptions eo;
-      eo.task = tasks::task_name(options.task);
-      eo.dtype = export_dtype(options);
-      eo.calibration_texts = options.calibration_texts;
-      eo.strict_accuracy = options.strict_accuracy;
-      eo.fallback_dtype = options.fallback_dtype;
-      const CacheSource src = cache_source(resolved, options);
-      eo.source_id = src.repo_id.empty() ? model_id : src.repo_id;
-      eo.source_commit = src.commit;
-      eo.revision = options.hub.revision;
-      eo.subfolder = options.hub.subfolder;
-      eo.config_dir = resolved.config_dir;
-      exporters::export_native(resolved.folder, cached, eo);
-      m->exported_now_ = true;
-    } else {
-      touch_export_cache_entry(cached);
-    }
-    m->path_ = cached;
-    m->config_dir_ = cached;
-    config_json = io::read_json(cached / "config.json");  // the export's own
+    m->path_ = cached_export(model_id, resolved, options, &m->exported_now_);
+    m->config_dir_ = m->path_;
+    config_json = io::read_json(m->path_ / "config.json");  // the export's own
   }
   // 6. The backend's load (native CPU engine), in the requested precision: the decoder heads for a
   // decoder entry of the architecture registry, else the encoder engine (whose config parse names an

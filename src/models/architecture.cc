@@ -29,15 +29,22 @@ std::string join(const std::vector<std::string>& v) {
 // here and to the config and task registries.
 void add(Architecture a) {
   if (a.model_type.empty()) throw InvalidArgument("an architecture entry has no model_type");
-  if (a.encoder.has_value() == a.decoder.has_value()) {
-    throw InvalidArgument("architecture '" + a.model_type + "' must have exactly one loader (encoder or decoder)");
+  if (static_cast<int>(a.encoder.has_value()) + static_cast<int>(a.decoder.has_value()) +
+          static_cast<int>(a.seq2seq.has_value()) !=
+      1) {
+    throw InvalidArgument("architecture '" + a.model_type +
+                          "' must have exactly one loader (encoder, decoder or encoder-decoder)");
   }
   for (const Architecture& e : table()) {
     if (e.model_type == a.model_type) throw InvalidArgument("architecture '" + a.model_type + "' registered twice");
   }
   a.exports.model_type = a.model_type;
   a.exports.is_decoder = a.is_decoder();
-  if (a.encoder) {
+  a.exports.is_seq2seq = a.is_seq2seq();
+  if (a.seq2seq) {
+    a.seq2seq->model_type = a.model_type;
+    if (a.exports.tasks.empty()) throw InvalidArgument("encoder-decoder '" + a.model_type + "' lists no tasks");
+  } else if (a.encoder) {
     Family& f = *a.encoder;
     f.model_type = a.model_type;
     f.positions = a.blocks.embeddings.positions_from_padding_index ? PositionStyle::FromPaddingIndex
@@ -79,8 +86,12 @@ void register_all() {
   add(phi3_architecture());
   add(gemma_architecture());
   add(gemma3_text_architecture());
-  // Encoder-decoders (models/seq2seq.h): their ONNX rows (exporters/onnx.h).
-  for (const std::string& t : seq2seq_model_types()) tasks::register_seq2seq_onnx(t, 1e-4);
+  add(t5_architecture());
+  add(bart_architecture());
+  add(mbart_architecture());
+  add(marian_architecture());
+  // The encoder-decoders' ONNX rows (exporters/onnx.h), beside their native ones.
+  for (const std::string& t : tasks::seq2seq_model_types()) tasks::register_seq2seq_onnx(t, 1e-4);
 }
 
 }  // namespace
@@ -128,6 +139,15 @@ Architecture decoder_architecture(DecoderFamily loader, BlockOptions blocks, con
   a.exports.tasks = {"feature-extraction", "text-generation"};
   if (text_classification) a.exports.tasks.emplace_back("text-classification");
   a.decoder = std::move(loader);
+  return a;
+}
+
+Architecture seq2seq_architecture(Seq2SeqFamily loader, BlockOptions blocks) {
+  Architecture a;
+  a.model_type = loader.model_type;
+  a.blocks = blocks;
+  a.exports.tasks = {"text2text-generation"};
+  a.seq2seq = std::move(loader);
   return a;
 }
 
@@ -197,6 +217,9 @@ std::string describe(const BlockOptions& b) {
     case PositionKind::Learned:
       parts.emplace_back(e.positions_from_padding_index ? "learned positions from the padding index"
                                                         : "learned positions");
+      break;
+    case PositionKind::Sinusoidal:
+      parts.emplace_back("sinusoidal positions");
       break;
     case PositionKind::None:
       parts.emplace_back("no positions");

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "config_fields.h"
+#include "optimum/models/architecture.h"
 #include "optimum/models/seq2seq.h"
 
 namespace optimum::models {
@@ -216,6 +217,30 @@ Seq2SeqFamily marian_family() {
   };
   f.load_weights = load_bart_like;
   return f;
+}
+
+namespace {
+
+BlockOptions bart_blocks(PositionKind positions, bool pre_norm) {
+  BlockOptions b;
+  b.embeddings.positions = positions;
+  b.embeddings.norm = positions == PositionKind::Learned;  // layernorm_embedding
+  b.norm.kind = NormKind::LayerNorm;
+  b.norm.pre_norm = pre_norm;
+  b.norm.final_norm = pre_norm;
+  return b;
+}
+
+}  // namespace
+
+Architecture bart_architecture() { return seq2seq_architecture(bart_family(), bart_blocks(PositionKind::Learned, false)); }
+
+Architecture mbart_architecture() {
+  return seq2seq_architecture(mbart_family(), bart_blocks(PositionKind::Learned, true));
+}
+
+Architecture marian_architecture() {
+  return seq2seq_architecture(marian_family(), bart_blocks(PositionKind::Sinusoidal, false));
 }
 
 }  // namespace optimum::models

@@ -70,6 +70,7 @@ Head load_head(Task task, const WeightSource& w, const config::EncoderConfig& c)
     case Task::FeatureExtraction:
     case Task::TextGeneration:
     case Task::ImageClassification:
+    case Task::Text2TextGeneration:
       break;
   }
   blocks::unsupported_task("mpnet", task, kTasks);

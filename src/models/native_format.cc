@@ -265,6 +265,7 @@ HeadShape expected_head(tasks::Task task, const config::EncoderConfig& c) {
       return {1, "one score per choice", false};
     case tasks::Task::FeatureExtraction:
     case tasks::Task::TextGeneration:
+    case tasks::Task::Text2TextGeneration:
       break;
   }
   return {c.hidden_size, "hidden_size", true};

@@ -13,6 +13,9 @@
 #include "optimum/core/errors.h"
 #include "optimum/core/threading.h"
 #include "optimum/kernels/decoder_ops.h"
+#include "optimum/models/architecture.h"
+#include "optimum/models/native_files.h"
+#include "optimum/models/seq2seq_native.h"
 #include "dense_kv_cache.h"
 
 namespace optimum::models {
@@ -215,20 +218,26 @@ Tensor sinusoidal_positions(int64_t n_pos, int64_t dim) {
 }
 
 const Seq2SeqFamily& seq2seq_family(const std::string& model_type) {
-  static const std::vector<Seq2SeqFamily> families = [] {
-    std::vector<Seq2SeqFamily> f{t5_family(), bart_family(), mbart_family(), marian_family(),
-                                  whisper_family()};
-    return f;
-  }();
-  for (const Seq2SeqFamily& f : families) {
-    if (f.model_type == model_type) return f;
-  }
+  // The loaders of the text encoder-decoders are entries of the architecture
+  // registry (models/architecture.h); whisper (speech) loads here too but has
+  // no export rows yet, so it is not an entry.
+  const Architecture* a = find_architecture(model_type);
+  if (a != nullptr && a->seq2seq) return *a->seq2seq;
+  static const Seq2SeqFamily whisper = whisper_family();
+  if (model_type == whisper.model_type) return whisper;
   std::string list;
-  for (const Seq2SeqFamily& f : families) list += (list.empty() ? "" : ", ") + f.model_type;
+  for (const std::string& t : seq2seq_model_types()) list += (list.empty() ? "" : ", ") + t;
   throw Unsupported("model_type '" + model_type + "' is not a supported encoder-decoder (supported: " + list + ")");
 }
 
-std::vector<std::string> seq2seq_model_types() { return {"bart", "marian", "mbart", "t5", "whisper"}; }
+std::vector<std::string> seq2seq_model_types() {
+  std::vector<std::string> out{"whisper"};
+  for (const Architecture& a : architectures()) {
+    if (a.seq2seq) out.push_back(a.model_type);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
 
 bool is_seq2seq_model_type(const std::string& model_type) {
   const auto types = seq2seq_model_types();
@@ -268,10 +277,23 @@ std::shared_ptr<const Seq2SeqModel> Seq2SeqModel::load(const io::Json& config, c
 
 std::shared_ptr<const Seq2SeqModel> Seq2SeqModel::load(const std::filesystem::path& dir) {
   const io::Json config = io::read_json(dir / "config.json");
+  const std::string source = (dir / "config.json").string();
   if (config.is_object() && config.contains("model_type") && config.at("model_type").is_string()) {
     seq2seq_family(config.at("model_type").get<std::string>());
   }
-  return load(config, io::WeightStore::open_dir(dir), (dir / "config.json").string());
+  // A native export (models/seq2seq_native.h): engine-layout weights.
+  const io::Json layout = native_seq2seq_layout(dir);
+  if (!layout.is_null()) {
+    const Seq2SeqFamily& family = seq2seq_family(config.at("model_type").get<std::string>());
+    Seq2SeqConfig c = family.parse_config(config, source);
+    c.model_type = family.model_type;
+    c.raw = config;
+    const std::string record = (dir / "optimum_export.json").string();
+    const io::WeightStore store = open_native_weights(dir, io::read_json(dir / "optimum_export.json"), record);
+    Seq2SeqWeights w = seq2seq_from_native(c, store, layout, record);
+    return std::make_shared<const Seq2SeqModel>(std::move(c), std::move(w));
+  }
+  return load(config, io::WeightStore::open_dir(dir), source);
 }
 
 EncoderOutput Seq2SeqModel::encode(const int64_t* ids, const int64_t* mask, int64_t batch, int64_t seq) const {

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "config_fields.h"
+#include "optimum/models/architecture.h"
 #include "optimum/models/seq2seq.h"
 
 namespace optimum::models {
@@ -171,6 +172,16 @@ Seq2SeqFamily t5_family() {
   f.parse_config = parse_t5;
   f.load_weights = load_t5;
   return f;
+}
+
+Architecture t5_architecture() {
+  BlockOptions b;
+  b.embeddings.positions = PositionKind::None;  // a bucketed relative bias on the scores
+  b.attention.relative_bias = true;
+  b.norm.kind = NormKind::RmsNorm;
+  b.norm.pre_norm = true;
+  b.norm.final_norm = true;
+  return seq2seq_architecture(t5_family(), b);
 }
 
 }  // namespace optimum::models

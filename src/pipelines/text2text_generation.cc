@@ -173,8 +173,10 @@ bool is_text2text_task(const std::string& name) {
 std::unique_ptr<Pipeline> make_text2text_generation(const std::string& task, const std::string& model,
                                                     const PipelineOptions& options) {
   const std::string canonical = task.starts_with("translation") ? "translation" : task;
-  const modeling::ResolvedModel resolved = modeling::resolve(model, options.load.hub);
-  const std::filesystem::path folder = resolved.folder;
+  // A checkpoint or a native export; with export_model, the export cache entry (exported once).
+  modeling::LoadOptions load = options.load;
+  load.task = tasks::Task::Text2TextGeneration;
+  const std::filesystem::path folder = modeling::native_folder(model, load).folder;
   std::shared_ptr<const models::Seq2SeqModel> m;
   try {
     m = models::Seq2SeqModel::load(folder);

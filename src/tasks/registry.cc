@@ -152,12 +152,57 @@ ExportConfig encoder_config(const ArchitectureTasks& m, const std::string& task)
   return c;
 }
 
+// Optimum's TextSeq2SeqOnnxConfig for text2text-generation: encoder inputs,
+// decoder_input_ids, logits (and the encoder's last hidden state); with past,
+// the decoder's self-attention keys/values and the cross-attention
+// keys/values of each layer, in and out.
+ExportConfig seq2seq_config(const ArchitectureTasks& m, bool past) {
+  ExportConfig c;
+  c.exporter = "native";
+  c.model_type = m.model_type;
+  c.task = std::string("text2text-generation") + (past ? "-with-past" : "");
+  c.use_past = past;
+  c.atol = m.atol;
+  c.is_encoder_decoder = true;
+  // Judged on the decoder's logits, as the causal LMs are.
+  c.min_cosine = kDecoderMinCosine;
+  c.min_agreement = kDecoderMinAgreement;
+  const DynamicAxes enc = {{0, "batch_size"}, {1, "encoder_sequence_length"}};
+  const DynamicAxes dec = {{0, "batch_size"}, {1, "decoder_sequence_length"}};
+  c.inputs = {{"input_ids", enc}, {"attention_mask", enc}, {"decoder_input_ids", dec}};
+  if (past) {
+    const DynamicAxes p = {{0, "batch_size"}, {2, "past_decoder_sequence_length"}};
+    const DynamicAxes e = {{0, "batch_size"}, {2, "encoder_sequence_length_out"}};
+    c.inputs.push_back({"past_key_values.{i}.decoder.key", p});
+    c.inputs.push_back({"past_key_values.{i}.decoder.value", p});
+    c.inputs.push_back({"past_key_values.{i}.encoder.key", e});
+    c.inputs.push_back({"past_key_values.{i}.encoder.value", e});
+  }
+  c.outputs = {{"logits", dec}, {"encoder_last_hidden_state", enc}};
+  if (past) {
+    const DynamicAxes p = {{0, "batch_size"}, {2, "past_decoder_sequence_length + 1"}};
+    const DynamicAxes e = {{0, "batch_size"}, {2, "encoder_sequence_length_out"}};
+    c.outputs.push_back({"present.{i}.decoder.key", p});
+    c.outputs.push_back({"present.{i}.decoder.value", p});
+    c.outputs.push_back({"present.{i}.encoder.key", e});
+    c.outputs.push_back({"present.{i}.encoder.value", e});
+    c.values_override["use_cache"] = true;
+  }
+  c.default_shapes.past_sequence_length = 16;
+  return c;
+}
+
 std::vector<ExportConfig>& table() {
   static std::vector<ExportConfig> r;
   return r;
 }
 
 std::vector<std::string>& decoder_types() {
+  static std::vector<std::string> t;
+  return t;
+}
+
+std::vector<std::string>& seq2seq_types() {
   static std::vector<std::string> t;
   return t;
 }
@@ -179,6 +224,8 @@ std::string join(const std::vector<std::string>& v) {
 
 std::string canonical_task(const std::string& name) {
   if (auto it = synonyms().find(name); it != synonyms().end()) return it->second;
+  // transformers' translation_xx_to_yy pipeline tasks (Optimum maps them to text2text-generation).
+  if (name.starts_with("translation_") && name.find("_to_") != std::string::npos) return "text2text-generation";
   std::string base = name;
   const std::string suffix = "-with-past";
   if (base.size() > suffix.size() && base.ends_with(suffix)) base = base.substr(0, base.size() - suffix.size());
@@ -219,6 +266,7 @@ std::string infer_task(const std::filesystem::path& folder) {
       {"ForCausalLM", "text-generation"},
       {"LMHeadModel", "text-generation"},
       {"ForConditionalGeneration", "text2text-generation"},
+      {"MTModel", "text2text-generation"},  // MarianMTModel (Optimum's TasksManager does the same)
       {"ForPreTraining", "feature-extraction"},
       {"Model", "feature-extraction"},
   };
@@ -333,6 +381,20 @@ void register_architecture(const ArchitectureTasks& m) {
     }
   }
   std::vector<ExportConfig> added;
+  if (m.is_seq2seq) {
+    // Native rows only: the ONNX exporter registers its own encoder-decoder rows.
+    for (const std::string& task : m.tasks) {
+      if (task != "text2text-generation") {
+        throw InvalidArgument("encoder-decoder '" + m.model_type + "': no export description for task '" + task + "'");
+      }
+      added.push_back(seq2seq_config(m, false));
+      added.push_back(seq2seq_config(m, true));
+    }
+    for (ExportConfig& c : added) table().push_back(std::move(c));
+    auto& t = seq2seq_types();
+    t.insert(std::upper_bound(t.begin(), t.end(), m.model_type), m.model_type);
+    return;
+  }
   for (const std::string& task : m.tasks) {
     if (m.is_decoder) {
       if (task != "feature-extraction" && task != "text-generation" && task != "text-classification") {
@@ -376,6 +438,11 @@ void register_architecture(const ArchitectureTasks& m) {
 std::vector<std::string> decoder_model_types() {
   registry();  // Error before registration
   return decoder_types();
+}
+
+std::vector<std::string> seq2seq_model_types() {
+  registry();  // Error before registration
+  return seq2seq_types();
 }
 
 namespace {

@@ -8,7 +8,7 @@ namespace optimum::tasks {
 std::vector<Task> all_tasks() {
   return {Task::FeatureExtraction, Task::TextClassification, Task::TokenClassification,
           Task::QuestionAnswering, Task::FillMask,           Task::MultipleChoice,
-          Task::TextGeneration,    Task::ImageClassification};
+          Task::TextGeneration,    Task::ImageClassification, Task::Text2TextGeneration};
 }
 
 std::string task_name(Task task) {
@@ -29,6 +29,8 @@ std::string task_name(Task task) {
       return "text-generation";
     case Task::ImageClassification:
       return "image-classification";
+    case Task::Text2TextGeneration:
+      return "text2text-generation";
   }
   throw InvalidArgument("invalid task value");
 }

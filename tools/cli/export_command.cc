@@ -174,11 +174,17 @@ void add_export_command(CLI::App& app) {
       app.add_subcommand("export", "Export a checkpoint to the native format (validated against its source) or to ONNX (--format onnx)");
   cmd->add_option("--model,-m", a->model, "Hub model id, local folder or local .gguf file (a causal LM)")->required();
   cmd->add_option("--task", a->exporter.task,
-                  "Task (auto: inferred from the folder; Optimum synonyms accepted)")
+                  "Task (auto: inferred from the folder; Optimum synonyms accepted): encoders feature-extraction, "
+                  "fill-mask, text-classification, token-classification, question-answering, multiple-choice, "
+                  "image-classification (vit); decoders text-generation(-with-past), feature-extraction(-with-past), "
+                  "text-classification; encoder-decoders (t5, bart, mbart, marian) text2text-generation(-with-past), "
+                  "also as summarization, translation, translation_xx_to_yy. `optimum-cpp tasks` lists every "
+                  "(model_type, task, exporter)")
       ->capture_default_str();
   cmd->add_option("--dtype", a->exporter.dtype,
-                  "Precision of the encoder-layer Linears: fp32, bf16 or int8 (per-channel int8 weights, "
-                  "per-token dynamic activation quantization); bf16/int8 run the accuracy guard. --format onnx: fp32 or fp16")
+                  "Precision of the encoder-layer Linears (encoder-decoders: encoder and decoder Linears): fp32, bf16 "
+                  "or int8 (per-channel int8 weights, per-token dynamic activation quantization); bf16/int8 run the "
+                  "accuracy guard (vision encoders: fp32 only). --format onnx: fp32 or fp16")
       ->capture_default_str();
   cmd->add_option("--calibration-file,--calibration_file", a->calibration_file,
                   "Accuracy guard inputs: one text per line (default: built-in English sentences)");

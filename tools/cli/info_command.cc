@@ -47,7 +47,17 @@ void run_info(InfoArgs& a) {
       raw.is_object() && raw.contains("model_type") && raw["model_type"].is_string() ? raw["model_type"].get<std::string>()
                                                                                     : std::string();
   const models::Architecture* arch = models::find_architecture(model_type);
-  if (arch != nullptr && arch->is_decoder()) {
+  if (arch != nullptr && arch->is_seq2seq()) {
+    const models::Seq2SeqConfig c = arch->seq2seq->parse_config(raw, config_file.string());
+    out["model_type"] = model_type;
+    out["architectures"] = raw.value("architectures", nlohmann::json::array());
+    out["hidden_size"] = c.hidden_size;
+    out["encoder_layers"] = c.encoder_layers;
+    out["decoder_layers"] = c.decoder_layers;
+    out["encoder_attention_heads"] = c.encoder_heads;
+    out["decoder_attention_heads"] = c.decoder_heads;
+    out["vocab_size"] = c.vocab_size;
+  } else if (arch != nullptr && arch->is_decoder()) {
     const models::DecoderConfig c = arch->decoder->parse_config(raw, config_file.string());
     out["model_type"] = model_type;
     out["architectures"] = raw.value("architectures", nlohmann::json::array());

@@ -142,6 +142,17 @@ class OptimizedModel {
   std::shared_ptr<const models::Session> model_;
 };
 
+// The folder a model id loads from with `options`: the resolved folder (a
+// native export, or a checkpoint when !export_model), else its export cache
+// entry, exported now when missing (any architecture: encoders, decoders and
+// encoder-decoders, which models::Seq2SeqModel::load then reads).
+struct NativeFolder {
+  std::filesystem::path folder;
+  std::filesystem::path config_dir;  // where config.json is (differs for a config-less subfolder)
+  bool exported_now = false;
+};
+NativeFolder native_folder(const std::string& model_id, const LoadOptions& options);
+
 // Cache entry of a native export of `resolved` with these options:
 // <root>/models--org--name/<dtype>-<task>-<hash> (modeling/export_cache.h).
 std::filesystem::path export_cache_path(const ResolvedModel& resolved, const LoadOptions& options);

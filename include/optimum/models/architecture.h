@@ -16,6 +16,7 @@
 #include "optimum/models/blocks.h"
 #include "optimum/models/decoder.h"
 #include "optimum/models/registry.h"
+#include "optimum/models/seq2seq.h"
 #include "optimum/tasks/registry.h"
 
 namespace optimum::models {
@@ -34,8 +35,10 @@ struct Architecture {
   // The loader: exactly one is set.
   std::optional<Family> encoder;
   std::optional<DecoderFamily> decoder;
+  std::optional<Seq2SeqFamily> seq2seq;  // encoder-decoders (models/seq2seq.h)
 
   bool is_decoder() const { return decoder.has_value(); }
+  bool is_seq2seq() const { return seq2seq.has_value(); }
 };
 
 // Registers every architecture, here and in the config and task layers
@@ -62,6 +65,11 @@ std::vector<std::string> architecture_tasks(const Architecture& arch);
 Architecture decoder_architecture(DecoderFamily loader, BlockOptions blocks, config::ConfigSpec spec,
                                   bool position_ids, bool text_classification);
 
+// The entry of an encoder-decoder: `loader` (its model_type names the
+// entry) and the blocks it runs; its task is text2text-generation (with
+// Optimum's -with-past variant).
+Architecture seq2seq_architecture(Seq2SeqFamily loader, BlockOptions blocks);
+
 // Entries, one function per architecture file.
 std::vector<Architecture> bert_architectures();  // bert.cc: bert, roberta, xlm-roberta, camembert, electra
 Architecture distilbert_architecture();          // distilbert.cc
@@ -76,5 +84,9 @@ Architecture gpt2_architecture();                // gpt2.cc
 Architecture phi3_architecture();                // phi3.cc
 Architecture gemma_architecture();               // gemma.cc
 Architecture gemma3_text_architecture();         // gemma.cc
+Architecture t5_architecture();                  // t5.cc
+Architecture bart_architecture();                // bart.cc
+Architecture mbart_architecture();               // bart.cc
+Architecture marian_architecture();              // bart.cc
 
 }  // namespace optimum::models

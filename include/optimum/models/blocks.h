@@ -21,6 +21,7 @@ enum class NormKind {
 enum class PositionKind {
   Rope,     // rotary embeddings on q and k (DecoderConfig::ropes)
   Learned,  // a learned absolute table added to the embeddings (bert's position_embeddings, gpt2's wpe)
+  Sinusoidal,  // a fixed sin|cos table added to the embeddings (Marian)
   None,
 };
 

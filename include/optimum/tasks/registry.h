@@ -112,6 +112,9 @@ std::map<std::string, Tensor> generate_decoder_dummy_inputs(const ExportConfig& 
 struct ArchitectureTasks {
   std::string model_type;
   bool is_decoder = false;
+  // An encoder-decoder (t5, bart, ...): its text2text-generation task gets
+  // the -with-past variant too (Optimum's encoder / decoder-with-past split).
+  bool is_seq2seq = false;
   // Canonical tasks with a head, without "-with-past" (decoders get the
   // -with-past variant of text-generation and feature-extraction).
   std::vector<std::string> tasks;
@@ -136,9 +139,14 @@ void register_seq2seq_onnx(const std::string& model_type, double atol);
 // Decoder model types the registry holds (sorted).
 std::vector<std::string> decoder_model_types();
 
+// Encoder-decoder model types the registry holds (sorted).
+std::vector<std::string> seq2seq_model_types();
+
 // Canonical name of a task or one of Optimum's synonyms
 // (sequence-classification -> text-classification, causal-lm ->
-// text-generation, default / sentence-similarity -> feature-extraction...).
+// text-generation, default / sentence-similarity -> feature-extraction,
+// summarization / translation / translation_xx_to_yy / seq2seq-lm ->
+// text2text-generation...).
 // InvalidArgument lists the known tasks.
 std::string canonical_task(const std::string& name);
 

@@ -15,6 +15,7 @@ enum class Task {
   MultipleChoice,      // "multiple-choice"
   TextGeneration,      // "text-generation": AutoModelForCausalLM (decoders; logits of every position)
   ImageClassification, // "image-classification": AutoModelForImageClassification (vision encoders)
+  Text2TextGeneration, // "text2text-generation": AutoModelForSeq2SeqLM (encoder-decoders; summarization, translation)
 };
 
 // Canonical name of a task.

@@ -37,12 +37,18 @@ std::vector<std::string> sorted(std::vector<std::string> v) {
 }
 
 TEST(Architectures, SupportedListsDeriveFromTheEntries) {
-  std::vector<std::string> all, encoders, decoders;
+  std::vector<std::string> all, encoders, decoders, seq2seq;
   for (const Architecture& a : architectures()) {
     all.push_back(a.model_type);
-    (a.is_decoder() ? decoders : encoders).push_back(a.model_type);
-    EXPECT_NE(a.encoder.has_value(), a.decoder.has_value()) << a.model_type;
+    (a.is_decoder() ? decoders : a.is_seq2seq() ? seq2seq : encoders).push_back(a.model_type);
+    EXPECT_EQ(static_cast<int>(a.encoder.has_value()) + static_cast<int>(a.decoder.has_value()) +
+                  static_cast<int>(a.seq2seq.has_value()),
+              1)
+        << a.model_type;
   }
+  EXPECT_EQ(seq2seq_model_types(), sorted(seq2seq));
+  EXPECT_EQ(tasks::seq2seq_model_types(), sorted(seq2seq));
+  EXPECT_EQ(sorted(seq2seq), (std::vector<std::string>{"bart", "marian", "mbart", "t5"}));
   EXPECT_EQ(supported_model_types(), sorted(all));
   EXPECT_EQ(config::supported_model_types(), sorted(encoders));
   EXPECT_EQ(decoder_model_types(), sorted(decoders));

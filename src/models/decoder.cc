@@ -62,7 +62,8 @@ DecoderModel::DecoderModel(DecoderConfig config, DecoderWeights weights, const D
                           std::to_string(config_.n_layers) + " layers");
   }
   auto pack = [&](Linear& l) {
-    l.pack(options.compute);
+    // Decode runs every Linear on a few rows: f32 weights stay plain (GEMV).
+    l.pack(options.compute, /*few_rows=*/true);
     if (!options.keep_weights) {
       l.weight = Tensor();
       l.bias = Tensor();

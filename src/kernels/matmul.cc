@@ -669,15 +669,20 @@ void warn_no_bf16() {
 
 }  // namespace
 
+namespace {
+thread_local int few_rows_scopes = 0;
+}  // namespace
+
+FewRowsLayout::FewRowsLayout() { ++few_rows_scopes; }
+FewRowsLayout::~FewRowsLayout() { --few_rows_scopes; }
+bool FewRowsLayout::active() { return few_rows_scopes > 0; }
+
 PackedLinear PackedLinear::view_f32(const float* w, int64_t n, int64_t k, const float* bias,
                                     std::shared_ptr<const void> owner) {
-  if (!f32_weights_in_place()) return from_f32(w, n, k, bias, WeightType::F32);
-  return plain_f32(w, n, k, bias, std::move(owner));
-}
-
-PackedLinear PackedLinear::plain_f32(const float* w, int64_t n, int64_t k, const float* bias,
-                                     std::shared_ptr<const void> owner) {
-  if (owner == nullptr) throw InvalidArgument("PackedLinear::plain_f32: no owner for the borrowed weights");
+  // Plain where oneDNN reads it, or for few-row layers (FewRowsLayout): the
+  // GEMV then runs small row counts, oneDNN on the same plain weights above.
+  if (!f32_weights_in_place() && !FewRowsLayout::active()) return from_f32(w, n, k, bias, WeightType::F32);
+  if (owner == nullptr) throw InvalidArgument("PackedLinear::view_f32: no owner for the borrowed weights");
   auto impl = std::make_shared<Impl>();
   impl->type = WeightType::F32;
   impl->n = n;
@@ -691,8 +696,6 @@ PackedLinear PackedLinear::plain_f32(const float* w, int64_t n, int64_t k, const
 }
 
 bool PackedLinear::borrows() const { return impl_ != nullptr && impl_->owner != nullptr; }
-
-bool PackedLinear::plain() const { return impl_ != nullptr && impl_->plain_f32 != nullptr; }
 
 PackedLinear PackedLinear::from_f32(const float* w, int64_t n, int64_t k, const float* bias, WeightType type) {
   if (type == WeightType::S8) {

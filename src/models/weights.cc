@@ -24,7 +24,7 @@ void Linear::forward(const float* x, int64_t rows, float* y, kernels::Activation
   kernels::apply_activation(y, rows * out, act);
 }
 
-void Linear::pack(kernels::WeightType type, bool few_rows) {
+void Linear::pack(kernels::WeightType type) {
   if (!weight.defined()) throw InvalidArgument("Linear::pack: layer has no weight to pack");
   const float* b = bias.defined() ? bias.data<float>() : nullptr;
   if (weight.dtype() == DType::I8) {
@@ -37,11 +37,7 @@ void Linear::pack(kernels::WeightType type, bool few_rows) {
     if (packed.defined() && packed.type() == kernels::WeightType::BF16) return;
     packed = kernels::PackedLinear::from_bf16(static_cast<const uint16_t*>(weight.raw()), out, in, b);
   } else if (type == kernels::WeightType::F32) {
-    if (packed.defined() && packed.type() == type && (!few_rows || packed.plain())) return;
-    if (few_rows) {
-      packed = kernels::PackedLinear::plain_f32(weight.data<float>(), out, in, b, std::make_shared<Tensor>(weight));
-      return;
-    }
+    if (packed.defined() && packed.type() == type) return;
     // Where the f32 matmul reads PyTorch's layout (CPUs below AVX-512) the
     // layer uses the weight where it lies (the mapped checkpoint): no copy at
     // load; a copy of this tensor keeps its storage alive.

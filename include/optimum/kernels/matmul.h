@@ -69,14 +69,6 @@ class PackedLinear {
   // `owner` keeps w alive and w must not change), else from_f32(.., F32).
   static PackedLinear view_f32(const float* w, int64_t n, int64_t k, const float* bias,
                                std::shared_ptr<const void> owner);
-  // An F32 layer over w where it lies, in PyTorch's [n, k] layout, whatever
-  // f32_weights_in_place() says (no copy; `owner` keeps w alive, w must not
-  // change): for layers that mostly run few rows (decoders). Up to
-  // kGemvMaxRows rows run gemv_f32 (gemv.h, bandwidth-bound), more run oneDNN
-  // on the same plain weights (one copy of the weights, not a blocked one
-  // beside the plain one the GEMV needs).
-  static PackedLinear plain_f32(const float* w, int64_t n, int64_t k, const float* bias,
-                                std::shared_ptr<const void> owner);
   // Already-quantized weights (as export writes them): q [n, k], scales [n].
   static PackedLinear from_s8(const int8_t* q, const float* scales, int64_t n, int64_t k, const float* bias);
   // bf16 weights (bit patterns) as stored: packed as they are (in f32 where
@@ -93,10 +85,6 @@ class PackedLinear {
   bool defined() const { return impl_ != nullptr; }
   // Whether this layer reads the caller's weights in place (view_f32).
   bool borrows() const;
-  // Whether an F32 layer keeps its weights plain ([n, k]; view_f32 where
-  // f32_weights_in_place(), plain_f32, or bf16 widened on CPUs without a bf16
-  // matmul): few rows then run gemv_f32.
-  bool plain() const;
   WeightType type() const;
   int64_t in() const;
   int64_t out() const;

@@ -30,10 +30,7 @@ struct Linear {
   // Builds `packed` from `weight` in precision `type` (no-op when already
   // packed in it). A weight stored in bf16 or int8 packs in its stored
   // precision whatever `type` says (int8 without re-quantization).
-  // few_rows: the layer mostly runs few rows (a decoder's decode steps): F32
-  // keeps the weight plain where it lies (PackedLinear::plain_f32, the GEMV for
-  // small row counts) instead of a blocked copy for large ones.
-  void pack(kernels::WeightType type, bool few_rows = false);
+  void pack(kernels::WeightType type);
   bool is_bf16() const { return packed.defined() && packed.type() == kernels::WeightType::BF16; }
   // Packed in bf16 or int8 (not fp32).
   bool is_reduced() const { return packed.defined() && packed.type() != kernels::WeightType::F32; }

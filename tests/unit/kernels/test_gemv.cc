@@ -1,8 +1,9 @@
 // gemv_f32 (the few-row fp32 path of plain PackedLinear layers) against its
 // double reference twin on odd shapes, row counts 1..8, with and without
 // bias, every activation; CTest runs it under the avx2 and sse41 caps too, so
-// each ISA's loop meets the reference. And PackedLinear::plain_f32 on both
-// sides of kGemvMaxRows (the GEMV, then oneDNN on the plain weights).
+// each ISA's loop meets the reference. And PackedLinear::view_f32 on both
+// sides of kGemvMaxRows (the GEMV, then oneDNN on the plain weights) for
+// view_f32 layers made inside a FewRowsLayout scope.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -117,15 +118,21 @@ TEST(Gemv, EmptyShapesWriteNothingAndZeroKGivesBias) {
   }
 }
 
-// plain_f32 borrows the weights and matches the reference on both sides of
+// In a FewRowsLayout scope view_f32 borrows the weights (every ISA) and matches the reference on both sides of
 // kGemvMaxRows (GEMV below, oneDNN on the plain layout above), fused activation included.
-TEST(PackedLinearPlain, BorrowsAndMatchesReferenceForFewAndManyRows) {
+TEST(PackedLinearFewRows, BorrowsAndMatchesReferenceForFewAndManyRows) {
+  EXPECT_FALSE(FewRowsLayout::active());
   for (auto [n, k] : {std::pair<int64_t, int64_t>{576, 576}, {37, 19}, {1, 5}, {130, 1537}}) {
     auto w = std::make_shared<std::vector<float>>(normal(static_cast<size_t>(n * k), 3, 0.1f));
     const std::vector<float> bias = normal(static_cast<size_t>(n), 4, 1.0f);
-    const PackedLinear layer = PackedLinear::plain_f32(w->data(), n, k, bias.data(), w);
+    PackedLinear layer;
+    {
+      const FewRowsLayout scope;
+      EXPECT_TRUE(FewRowsLayout::active());
+      layer = PackedLinear::view_f32(w->data(), n, k, bias.data(), w);
+    }
+    EXPECT_FALSE(FewRowsLayout::active());
     EXPECT_TRUE(layer.borrows());
-    EXPECT_TRUE(layer.plain());
     EXPECT_EQ(layer.type(), WeightType::F32);
     for (int64_t m : {int64_t{1}, int64_t{3}, kGemvMaxRows, kGemvMaxRows + 1, int64_t{64}}) {
       for (Activation act : {Activation::Identity, Activation::Silu, Activation::Gelu}) {
@@ -140,7 +147,8 @@ TEST(PackedLinearPlain, BorrowsAndMatchesReferenceForFewAndManyRows) {
       }
     }
   }
-  EXPECT_THROW(PackedLinear::plain_f32(nullptr, 1, 1, nullptr, nullptr), std::exception);
+  const FewRowsLayout scope;
+  EXPECT_THROW(PackedLinear::view_f32(nullptr, 1, 1, nullptr, nullptr), std::exception);
 }
 
 }  // namespace

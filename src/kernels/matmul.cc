@@ -15,6 +15,7 @@
 
 #include "optimum/core/dtype.h"
 #include "optimum/core/errors.h"
+#include "optimum/kernels/gemv.h"
 #include "optimum/kernels/int8_gemm.h"
 #include "vectorize.h"
 
@@ -438,6 +439,9 @@ struct PackedLinear::Impl {
   // `owner` (the caller's mapping or tensor) or held in `own_f32`.
   std::shared_ptr<const void> owner;
   std::vector<float> own_f32;
+  // F32 weights in PyTorch's [n, k] layout (wrap_f32): forward runs gemv_f32
+  // on them for up to kGemvMaxRows rows, oneDNN above. Null when blocked.
+  const float* plain_f32 = nullptr;
 
   struct Key {
     int64_t m;
@@ -510,10 +514,13 @@ struct PackedLinear::Impl {
     dnnl::stream s(eng);
     dnnl::reorder(src, weights).execute(s, src, weights);
     s.wait();
+    // A plain copy ([k, n] `ba` is PyTorch's [n, k]): few rows run the GEMV on it.
+    if (blocked == plain) plain_f32 = static_cast<const float*>(weights.get_data_handle());
   }
 
   // Uses w ([n, k] f32, PyTorch layout) where it lies, as the weights (no copy).
   void wrap_f32(const float* w) {
+    plain_f32 = w;
     weights = memory(memory::desc({k, n}, DT::f32, Tag::ba), cpu_engine(), const_cast<float*>(w));
   }
 
@@ -662,9 +669,20 @@ void warn_no_bf16() {
 
 }  // namespace
 
+namespace {
+thread_local int few_rows_scopes = 0;
+}  // namespace
+
+FewRowsLayout::FewRowsLayout() { ++few_rows_scopes; }
+FewRowsLayout::~FewRowsLayout() { --few_rows_scopes; }
+bool FewRowsLayout::active() { return few_rows_scopes > 0; }
+
 PackedLinear PackedLinear::view_f32(const float* w, int64_t n, int64_t k, const float* bias,
                                     std::shared_ptr<const void> owner) {
-  if (!f32_weights_in_place()) return from_f32(w, n, k, bias, WeightType::F32);
+  // Plain where oneDNN reads it, or for few-row layers (FewRowsLayout): the
+  // GEMV then runs small row counts, oneDNN on the same plain weights above.
+  if (!f32_weights_in_place() && !FewRowsLayout::active()) return from_f32(w, n, k, bias, WeightType::F32);
+  if (owner == nullptr) throw InvalidArgument("PackedLinear::view_f32: no owner for the borrowed weights");
   auto impl = std::make_shared<Impl>();
   impl->type = WeightType::F32;
   impl->n = n;
@@ -862,6 +880,11 @@ void PackedLinear::forward(const float* x, int64_t m, float* y, Activation act) 
   if (m <= 0) return;
   const Impl& p = *impl_;
   if (p.type == WeightType::F32) {
+    if (p.plain_f32 != nullptr && m <= kGemvMaxRows) {
+      // Few rows (decode): a bandwidth-bound GEMV over the plain weights.
+      gemv_f32(x, m, p.k, p.plain_f32, p.n, p.bias.empty() ? nullptr : p.bias.data(), y, act);
+      return;
+    }
     if (act != Activation::Identity && detail::vector_isa() != detail::VectorIsa::Avx512) {
       // oneDNN 2.6's AVX2 gemm applies an eltwise post-op at a fraction of the
       // speed of activation_span (bench/kernels/encoder_ops, 128 x 384 -> 1536

@@ -12,6 +12,7 @@
 
 #include "optimum/core/threading.h"
 #include "optimum/kernels/decoder_ops.h"
+#include "optimum/kernels/gemv.h"
 #include "dense_kv_cache.h"
 #include "optimum/models/decoder_native.h"
 #include "optimum/models/native_files.h"
@@ -69,6 +70,9 @@ DecoderModel::DecoderModel(DecoderConfig config, DecoderWeights weights, const D
       l.weight_scale = Tensor();
     }
   };
+  // Decode runs every Linear on a few rows: f32 weights stay plain, where
+  // they lie (kernels::gemv_f32), instead of a blocked copy.
+  const kernels::FewRowsLayout few_rows;
   for (DecoderLayerWeights& l : weights_.layers) {
     pack(l.qkv);
     pack(l.o);

@@ -194,10 +194,6 @@ io::Json read_config(const fs::path& dir) {
   return cfg;
 }
 
-std::string dtype_label(kernels::WeightType t) {
-  return t == kernels::WeightType::S8 ? "int8" : std::string(kernels::weight_type_name(t));
-}
-
 }  // namespace
 
 bool is_decoder_checkpoint(const fs::path& dir) {
@@ -228,7 +224,7 @@ models::PrecisionPlan choose_decoder_precision(const models::DecoderModel& fp32,
   if (opts.max_ranked_units == 0) opts.max_ranked_units = 32;
   const models::DecoderWeights& w = fp32.weights();
   AccuracyReport rep;
-  rep.dtype = dtype_label(type);
+  rep.dtype = internal::dtype_label(type);
   rep.thresholds = opts;
   rep.thresholds.texts.clear();
   const std::vector<std::string> names = models::decoder_linear_names(w);
@@ -275,7 +271,7 @@ ExportResult export_decoder(const fs::path& model_dir, const fs::path& output_di
   const bool lm = base_task == "text-generation";
   const bool cls = base_task == "text-classification";
   const kernels::WeightType type = kernels::weight_type_from_name(options.dtype);
-  const std::string dtype = dtype_label(type);
+  const std::string dtype = internal::dtype_label(type);
   const double atol = options.atol.value_or(export_config.atol);
 
   models::DecoderLoadOptions load;
@@ -341,37 +337,14 @@ ExportResult export_decoder(const fs::path& model_dir, const fs::path& output_di
   io::Json precisions = io::Json::object();
   for (const std::string& name : models::decoder_linear_names(target->weights())) {
     auto it = plan.find(name);
-    precisions[name] = dtype_label(it == plan.end() ? kernels::WeightType::F32 : it->second);
+    precisions[name] = internal::dtype_label(it == plan.end() ? kernels::WeightType::F32 : it->second);
   }
   const int64_t n_layers = source->config().n_layers;
-  auto specs = [](const std::vector<tasks::TensorSpec>& v) {
-    io::Json j = io::Json::array();
-    for (const tasks::TensorSpec& s : v) {
-      io::Json axes = io::Json::object();
-      for (const auto& [axis, name] : s.axes) axes[std::to_string(axis)] = name;
-      j.push_back({{"name", s.name}, {"dynamic_axes", axes}});
-    }
-    return j;
-  };
-  io::Json meta = {{"format", models::kNativeFormat},
-                   {"tool", "optimum-cpp"},
-                   {"tool_version", tool_version()},
-                   {"source",
-                    {{"model_id", options.source_id.empty() ? model_dir.string() : options.source_id},
-                     {"commit", options.source_commit},
-                     {"revision", options.revision},
-                     {"subfolder", options.subfolder},
-                     {"library", library}}},
-                   {"model_type", model_type},
-                   {"task", task},
-                   {"dtype", dtype},
-                   {"layout", native.layout},
-                   {"weights", weights},
-                   {"linear_precisions", precisions},
-                   {"inputs", specs(export_config.expanded_inputs(n_layers))},
-                   {"outputs", specs(export_config.expanded_outputs(n_layers))},
-                   {"preprocessors", copied.copied}};
-  if (!accuracy.is_null()) meta["accuracy"] = accuracy;
+  io::Json meta = internal::export_record(options, model_dir, library, model_type, task, dtype, native.layout,
+                                          weights, copied.copied, accuracy);
+  meta["linear_precisions"] = precisions;
+  meta["inputs"] = internal::tensor_specs_json(export_config.expanded_inputs(n_layers));
+  meta["outputs"] = internal::tensor_specs_json(export_config.expanded_outputs(n_layers));
   io::write_json(tmp.path() / "optimum_export.json", meta);
 
   writing.reset();

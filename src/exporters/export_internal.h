@@ -12,6 +12,9 @@
 
 #include "optimum/exporters/accuracy.h"
 #include "optimum/exporters/export.h"
+#include "optimum/io/json.h"
+#include "optimum/kernels/matmul.h"
+#include "optimum/models/native_format.h"
 #include "optimum/models/precision.h"
 #include "optimum/tasks/registry.h"
 
@@ -116,5 +119,48 @@ inline AccuracyOptions guard_options(const ExportOptions& options, const tasks::
 // is, guard and validation figures, how to load it), from the final record
 // `meta`; a README.md in `source_dir` is kept as README.source.md.
 void write_model_card(const std::filesystem::path& dir, const io::Json& meta, const std::filesystem::path& source_dir);
+
+// "int8" for S8 weights, else the weight type's name (the record's dtype labels).
+inline std::string dtype_label(kernels::WeightType t) {
+  return t == kernels::WeightType::S8 ? "int8" : std::string(kernels::weight_type_name(t));
+}
+
+// The tensor specs of an export config as the record lists them: name and dynamic axes.
+inline io::Json tensor_specs_json(const std::vector<tasks::TensorSpec>& specs) {
+  io::Json j = io::Json::array();
+  for (const tasks::TensorSpec& s : specs) {
+    io::Json axes = io::Json::object();
+    for (const auto& [axis, name] : s.axes) axes[std::to_string(axis)] = name;
+    j.push_back({{"name", s.name}, {"dynamic_axes", axes}});
+  }
+  return j;
+}
+
+// What every native export records in optimum_export.json: the format, the tool,
+// the source, model_type, task, dtype, layout, weights, the persisted
+// preprocessors and (when measured) the accuracy guard's figures. The
+// exporters add their own keys (linear precisions, inputs, outputs).
+inline io::Json export_record(const ExportOptions& options, const std::filesystem::path& model_dir,
+                              const std::string& library, const std::string& model_type, const std::string& task,
+                              const std::string& dtype, const std::string& layout, const io::Json& weights,
+                              const std::vector<std::string>& preprocessors, const io::Json& accuracy) {
+  io::Json meta = {{"format", models::kNativeFormat},
+                   {"tool", "optimum-cpp"},
+                   {"tool_version", tool_version()},
+                   {"source",
+                    {{"model_id", options.source_id.empty() ? model_dir.string() : options.source_id},
+                     {"commit", options.source_commit},
+                     {"revision", options.revision},
+                     {"subfolder", options.subfolder},
+                     {"library", library}}},
+                   {"model_type", model_type},
+                   {"task", task},
+                   {"dtype", dtype},
+                   {"layout", layout},
+                   {"weights", weights},
+                   {"preprocessors", preprocessors}};
+  if (!accuracy.is_null()) meta["accuracy"] = accuracy;
+  return meta;
+}
 
 }  // namespace optimum::exporters::internal

@@ -123,22 +123,8 @@ ExportResult export_native(const fs::path& model_dir, const fs::path& output_dir
       throw FormatError("export: the image processor to persist does not load (" + std::string(e.what()) + ")");
     }
   }
-  io::Json meta = {{"format", models::kNativeFormat},
-                   {"tool", "optimum-cpp"},
-                   {"tool_version", tool_version()},
-                   {"source",
-                    {{"model_id", options.source_id.empty() ? model_dir.string() : options.source_id},
-                     {"commit", options.source_commit},
-                     {"revision", options.revision},
-                     {"subfolder", options.subfolder},
-                     {"library", library}}},
-                   {"model_type", cfg.model_type},
-                   {"task", task},
-                   {"dtype", dtype},
-                   {"layout", native.layout},
-                   {"weights", weights},
-                   {"preprocessors", copied.copied}};
-  if (!accuracy.is_null()) meta["accuracy"] = accuracy;
+  io::Json meta = internal::export_record(options, model_dir, library, cfg.model_type, task, dtype, native.layout,
+                                          weights, copied.copied, accuracy);
   io::write_json(tmp.path() / models::EncoderModel::kExportFile, meta);
 
   writing.reset();

@@ -34,10 +34,6 @@ constexpr int64_t kRandomSamples = 32;
 
 using Rows = std::vector<std::vector<int64_t>>;
 
-std::string dtype_label(kernels::WeightType t) {
-  return t == kernels::WeightType::S8 ? "int8" : std::string(kernels::weight_type_name(t));
-}
-
 double cosine(const float* a, const float* b, int64_t n) {
   double dot = 0, na = 0, nb = 0;
   for (int64_t i = 0; i < n; ++i) {
@@ -298,7 +294,7 @@ models::PrecisionPlan choose_seq2seq_precision(const models::Seq2SeqModel& fp32,
   opts.causal_lm = true;  // judged on logits per position
   if (opts.max_ranked_units == 0) opts.max_ranked_units = 32;
   AccuracyReport rep;
-  rep.dtype = dtype_label(type);
+  rep.dtype = internal::dtype_label(type);
   rep.thresholds = opts;
   rep.thresholds.texts.clear();
   const std::vector<std::string> names = models::seq2seq_linear_names(fp32.weights());
@@ -331,7 +327,7 @@ ExportResult export_seq2seq(const fs::path& model_dir, const fs::path& output_di
       options.task == "auto" ? tasks::infer_task(config_dir) : tasks::canonical_task(options.task);
   const tasks::ExportConfig& export_config = tasks::get_export_config("native", model_type, task);
   const kernels::WeightType type = kernels::weight_type_from_name(options.dtype);
-  const std::string dtype = dtype_label(type);
+  const std::string dtype = internal::dtype_label(type);
   const double atol = options.atol.value_or(export_config.atol);
   const std::vector<int64_t> batches = internal::validation_batches(options);
 
@@ -383,37 +379,14 @@ ExportResult export_seq2seq(const fs::path& model_dir, const fs::path& output_di
   io::Json precisions = io::Json::object();
   for (const std::string& name : models::seq2seq_linear_names(target->weights())) {
     auto it = plan.find(name);
-    precisions[name] = dtype_label(it == plan.end() ? kernels::WeightType::F32 : it->second);
+    precisions[name] = internal::dtype_label(it == plan.end() ? kernels::WeightType::F32 : it->second);
   }
   const int64_t n_layers = sc.decoder_layers;
-  auto specs = [](const std::vector<tasks::TensorSpec>& v) {
-    io::Json j = io::Json::array();
-    for (const tasks::TensorSpec& s : v) {
-      io::Json axes = io::Json::object();
-      for (const auto& [axis, name] : s.axes) axes[std::to_string(axis)] = name;
-      j.push_back({{"name", s.name}, {"dynamic_axes", axes}});
-    }
-    return j;
-  };
-  io::Json meta = {{"format", models::kNativeFormat},
-                   {"tool", "optimum-cpp"},
-                   {"tool_version", tool_version()},
-                   {"source",
-                    {{"model_id", options.source_id.empty() ? model_dir.string() : options.source_id},
-                     {"commit", options.source_commit},
-                     {"revision", options.revision},
-                     {"subfolder", options.subfolder},
-                     {"library", library}}},
-                   {"model_type", model_type},
-                   {"task", task},
-                   {"dtype", dtype},
-                   {"layout", native.layout},
-                   {"weights", weights},
-                   {"linear_precisions", precisions},
-                   {"inputs", specs(export_config.expanded_inputs(n_layers))},
-                   {"outputs", specs(export_config.expanded_outputs(n_layers))},
-                   {"preprocessors", copied.copied}};
-  if (!accuracy.is_null()) meta["accuracy"] = accuracy;
+  io::Json meta = internal::export_record(options, model_dir, library, model_type, task, dtype, native.layout,
+                                          weights, copied.copied, accuracy);
+  meta["linear_precisions"] = precisions;
+  meta["inputs"] = internal::tensor_specs_json(export_config.expanded_inputs(n_layers));
+  meta["outputs"] = internal::tensor_specs_json(export_config.expanded_outputs(n_layers));
   io::write_json(tmp.path() / "optimum_export.json", meta);
   writing.reset();
 

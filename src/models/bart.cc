@@ -76,27 +76,6 @@ Seq2SeqConfig parse_bart_like(const io::Json& j, const std::string& source, cons
   });
 }
 
-DecoderNorm layer_norm(const WeightSource& src, const std::string& name, int64_t dim) {
-  return DecoderNorm{src.tensor(name + ".weight", {dim}), src.tensor(name + ".bias", {dim})};
-}
-
-Seq2SeqAttention attention(const Seq2SeqConfig& c, const WeightSource& src, const std::string& p, bool cross) {
-  const int64_t H = c.hidden_size;
-  Seq2SeqAttention a;
-  const Linear q = src.linear(p + ".q_proj", H, H);
-  const Linear k = src.linear(p + ".k_proj", H, H);
-  const Linear v = src.linear(p + ".v_proj", H, H);
-  if (cross) {
-    a.qkv = q;
-    a.kv = fuse_linears({&k, &v});
-  } else {
-    a.qkv = fuse_linears({&q, &k, &v});
-  }
-  a.o = src.linear(p + ".out_proj", H, H);
-  a.norm = layer_norm(src, p + "_layer_norm", H);
-  return a;
-}
-
 Seq2SeqWeights load_bart_like(const Seq2SeqConfig& c, const io::WeightStore& store) {
   const WeightSource src(store, "model");
   const int64_t H = c.hidden_size;
@@ -124,42 +103,15 @@ Seq2SeqWeights load_bart_like(const Seq2SeqConfig& c, const io::WeightStore& sto
     w.decoder_positions = src.tensor(src.base("decoder.embed_positions.weight"), {n_pos, H});
   }
   if (c.layernorm_embedding) {
-    w.encoder_embed_norm = layer_norm(src, src.base("encoder.layernorm_embedding"), H);
-    w.decoder_embed_norm = layer_norm(src, src.base("decoder.layernorm_embedding"), H);
+    w.encoder_embed_norm = seq2seq_layer_norm(src, src.base("encoder.layernorm_embedding"), H);
+    w.decoder_embed_norm = seq2seq_layer_norm(src, src.base("decoder.layernorm_embedding"), H);
   }
-  auto ffn = [&](const std::string& p, int64_t dim) {
-    Seq2SeqFfn f;
-    f.up = src.linear(p + "fc1", H, dim);
-    f.down = src.linear(p + "fc2", dim, H);
-    f.norm = layer_norm(src, p + "final_layer_norm", H);
-    return f;
-  };
-  for (int64_t i = 0; i < c.encoder_layers; ++i) {
-    const std::string p = src.base("encoder.layers." + std::to_string(i) + ".");
-    Seq2SeqLayer l;
-    l.self_attn = attention(c, src, p + "self_attn", false);
-    l.ffn = ffn(p, c.encoder_ffn);
-    w.encoder_layers.push_back(std::move(l));
-  }
-  for (int64_t i = 0; i < c.decoder_layers; ++i) {
-    const std::string p = src.base("decoder.layers." + std::to_string(i) + ".");
-    Seq2SeqLayer l;
-    l.self_attn = attention(c, src, p + "self_attn", false);
-    l.cross_attn = attention(c, src, p + "encoder_attn", true);
-    l.ffn = ffn(p, c.decoder_ffn);
-    w.decoder_layers.push_back(std::move(l));
-  }
+  load_bart_style_layers(c, src, /*k_bias=*/true, w);
   if (c.final_norms) {
-    w.encoder_final_norm = layer_norm(src, src.base("encoder.layer_norm"), H);
-    w.decoder_final_norm = layer_norm(src, src.base("decoder.layer_norm"), H);
+    w.encoder_final_norm = seq2seq_layer_norm(src, src.base("encoder.layer_norm"), H);
+    w.decoder_final_norm = seq2seq_layer_norm(src, src.base("decoder.layer_norm"), H);
   }
-  if (!bool_or(c.raw, "tie_word_embeddings", true) && src.has("lm_head.weight")) {
-    w.lm_head = src.linear("lm_head", H, c.vocab_size, false);
-  } else {
-    w.lm_head.weight = w.embed_tokens;
-    w.lm_head.in = H;
-    w.lm_head.out = c.vocab_size;
-  }
+  load_seq2seq_lm_head(c, src, "lm_head", w);
   if (src.has("final_logits_bias")) {
     w.final_logits_bias = src.tensor("final_logits_bias", {1, c.vocab_size}).reshape({c.vocab_size});
   }

@@ -16,6 +16,7 @@
 #include "optimum/models/architecture.h"
 #include "optimum/models/native_files.h"
 #include "optimum/models/seq2seq_native.h"
+#include "config_fields.h"
 #include "dense_kv_cache.h"
 
 namespace optimum::models {
@@ -215,6 +216,70 @@ Tensor sinusoidal_positions(int64_t n_pos, int64_t dim) {
     }
   }
   return t;
+}
+
+DecoderNorm seq2seq_layer_norm(const WeightSource& src, const std::string& name, int64_t dim) {
+  return DecoderNorm{src.tensor(name + ".weight", {dim}), src.tensor(name + ".bias", {dim})};
+}
+
+namespace {
+
+Seq2SeqAttention bart_style_attention(const Seq2SeqConfig& c, const WeightSource& src, const std::string& p,
+                                      bool cross, bool k_bias) {
+  const int64_t H = c.hidden_size;
+  Seq2SeqAttention a;
+  const Linear q = src.linear(p + ".q_proj", H, H);
+  Linear k = src.linear(p + ".k_proj", H, H, k_bias);
+  if (!k_bias) k.bias = Tensor::zeros(DType::F32, {H});  // fused with the biased q / v
+  const Linear v = src.linear(p + ".v_proj", H, H);
+  if (cross) {
+    a.qkv = q;
+    a.kv = fuse_linears({&k, &v});
+  } else {
+    a.qkv = fuse_linears({&q, &k, &v});
+  }
+  a.o = src.linear(p + ".out_proj", H, H);
+  a.norm = seq2seq_layer_norm(src, p + "_layer_norm", H);
+  return a;
+}
+
+}  // namespace
+
+void load_bart_style_layers(const Seq2SeqConfig& c, const WeightSource& src, bool k_bias, Seq2SeqWeights& w) {
+  const int64_t H = c.hidden_size;
+  auto ffn = [&](const std::string& p, int64_t dim) {
+    Seq2SeqFfn f;
+    f.up = src.linear(p + "fc1", H, dim);
+    f.down = src.linear(p + "fc2", dim, H);
+    f.norm = seq2seq_layer_norm(src, p + "final_layer_norm", H);
+    return f;
+  };
+  for (int64_t i = 0; i < c.encoder_layers; ++i) {
+    const std::string p = src.base("encoder.layers." + std::to_string(i) + ".");
+    Seq2SeqLayer l;
+    l.self_attn = bart_style_attention(c, src, p + "self_attn", false, k_bias);
+    l.ffn = ffn(p, c.encoder_ffn);
+    w.encoder_layers.push_back(std::move(l));
+  }
+  for (int64_t i = 0; i < c.decoder_layers; ++i) {
+    const std::string p = src.base("decoder.layers." + std::to_string(i) + ".");
+    Seq2SeqLayer l;
+    l.self_attn = bart_style_attention(c, src, p + "self_attn", false, k_bias);
+    l.cross_attn = bart_style_attention(c, src, p + "encoder_attn", true, k_bias);
+    l.ffn = ffn(p, c.decoder_ffn);
+    w.decoder_layers.push_back(std::move(l));
+  }
+}
+
+void load_seq2seq_lm_head(const Seq2SeqConfig& c, const WeightSource& src, const std::string& name,
+                          Seq2SeqWeights& w) {
+  if (!bool_or(c.raw, "tie_word_embeddings", true) && src.has(name + ".weight")) {
+    w.lm_head = src.linear(name, c.hidden_size, c.vocab_size, false);
+  } else {
+    w.lm_head.weight = w.embed_tokens;
+    w.lm_head.in = c.hidden_size;
+    w.lm_head.out = c.vocab_size;
+  }
 }
 
 const Seq2SeqFamily& seq2seq_family(const std::string& model_type) {

@@ -154,13 +154,7 @@ Seq2SeqWeights load_t5(const Seq2SeqConfig& c, const io::WeightStore& store) {
   // transformers 5 ties the head to `shared`; a checkpoint of an untied
   // config (tie_word_embeddings false, as t5 v1.1 / flan wrote them) keeps
   // its own lm_head.
-  if (!bool_or(c.raw, "tie_word_embeddings", true) && src.has("lm_head.weight")) {
-    w.lm_head = src.linear("lm_head", H, c.vocab_size, false);
-  } else {
-    w.lm_head.weight = w.embed_tokens;
-    w.lm_head.in = H;
-    w.lm_head.out = c.vocab_size;
-  }
+  load_seq2seq_lm_head(c, src, "lm_head", w);
   return w;
 }
 

@@ -70,28 +70,6 @@ Seq2SeqConfig parse_whisper(const io::Json& j, const std::string& source) {
   });
 }
 
-DecoderNorm layer_norm(const WeightSource& src, const std::string& name, int64_t dim) {
-  return DecoderNorm{src.tensor(name + ".weight", {dim}), src.tensor(name + ".bias", {dim})};
-}
-
-Seq2SeqAttention attention(const Seq2SeqConfig& c, const WeightSource& src, const std::string& p, bool cross) {
-  const int64_t H = c.hidden_size;
-  Seq2SeqAttention a;
-  const Linear q = src.linear(p + ".q_proj", H, H);
-  Linear k = src.linear(p + ".k_proj", H, H, /*bias=*/false);
-  k.bias = Tensor::zeros(DType::F32, {H});  // fused with the biased q / v
-  const Linear v = src.linear(p + ".v_proj", H, H);
-  if (cross) {
-    a.qkv = q;
-    a.kv = fuse_linears({&k, &v});
-  } else {
-    a.qkv = fuse_linears({&q, &k, &v});
-  }
-  a.o = src.linear(p + ".out_proj", H, H);
-  a.norm = layer_norm(src, p + "_layer_norm", H);
-  return a;
-}
-
 // conv.weight [out, in, 3] + bias as an im2col Linear [out, 3 * in].
 Linear conv_as_linear(const WeightSource& src, const std::string& name, int64_t in, int64_t out) {
   const Tensor w = src.tensor(name + ".weight", {out, in, 3});
@@ -119,37 +97,10 @@ Seq2SeqWeights load_whisper(const Seq2SeqConfig& c, const io::WeightStore& store
   w.decoder_positions = src.tensor(src.base("decoder.embed_positions.weight"), {c.max_position_embeddings, H});
   w.conv1 = conv_as_linear(src, src.base("encoder.conv1"), c.num_mel_bins, H);
   w.conv2 = conv_as_linear(src, src.base("encoder.conv2"), H, H);
-  auto ffn = [&](const std::string& p, int64_t dim) {
-    Seq2SeqFfn f;
-    f.up = src.linear(p + "fc1", H, dim);
-    f.down = src.linear(p + "fc2", dim, H);
-    f.norm = layer_norm(src, p + "final_layer_norm", H);
-    return f;
-  };
-  for (int64_t i = 0; i < c.encoder_layers; ++i) {
-    const std::string p = src.base("encoder.layers." + std::to_string(i) + ".");
-    Seq2SeqLayer l;
-    l.self_attn = attention(c, src, p + "self_attn", false);
-    l.ffn = ffn(p, c.encoder_ffn);
-    w.encoder_layers.push_back(std::move(l));
-  }
-  for (int64_t i = 0; i < c.decoder_layers; ++i) {
-    const std::string p = src.base("decoder.layers." + std::to_string(i) + ".");
-    Seq2SeqLayer l;
-    l.self_attn = attention(c, src, p + "self_attn", false);
-    l.cross_attn = attention(c, src, p + "encoder_attn", true);
-    l.ffn = ffn(p, c.decoder_ffn);
-    w.decoder_layers.push_back(std::move(l));
-  }
-  w.encoder_final_norm = layer_norm(src, src.base("encoder.layer_norm"), H);
-  w.decoder_final_norm = layer_norm(src, src.base("decoder.layer_norm"), H);
-  if (!bool_or(c.raw, "tie_word_embeddings", true) && src.has("proj_out.weight")) {
-    w.lm_head = src.linear("proj_out", H, c.vocab_size, false);
-  } else {
-    w.lm_head.weight = w.embed_tokens;
-    w.lm_head.in = H;
-    w.lm_head.out = c.vocab_size;
-  }
+  load_bart_style_layers(c, src, /*k_bias=*/false, w);
+  w.encoder_final_norm = seq2seq_layer_norm(src, src.base("encoder.layer_norm"), H);
+  w.decoder_final_norm = seq2seq_layer_norm(src, src.base("decoder.layer_norm"), H);
+  load_seq2seq_lm_head(c, src, "proj_out", w);
   return w;
 }
 

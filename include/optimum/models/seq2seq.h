@@ -116,6 +116,19 @@ struct Seq2SeqFamily {
 };
 
 // Families, one function per file.
+// Weight loading shared by the families (seq2seq.cc).
+// LayerNorm `<name>.weight` / `<name>.bias` of size dim.
+DecoderNorm seq2seq_layer_norm(const WeightSource& src, const std::string& name, int64_t dim);
+// BART-style layers (bart, mbart, marian, whisper): `encoder.layers.{i}.` and
+// `decoder.layers.{i}.` under the base prefix, with self_attn / encoder_attn
+// (q/k/v/out_proj and `<attn>_layer_norm`), fc1 / fc2 and final_layer_norm.
+// `k_bias`: whether k_proj has a bias (whisper's has none).
+void load_bart_style_layers(const Seq2SeqConfig& c, const WeightSource& src, bool k_bias, Seq2SeqWeights& w);
+// The LM head: the checkpoint's `name` Linear when the config unties it
+// (tie_word_embeddings false) and the checkpoint holds it, else embed_tokens.
+void load_seq2seq_lm_head(const Seq2SeqConfig& c, const WeightSource& src, const std::string& name,
+                          Seq2SeqWeights& w);
+
 Seq2SeqFamily t5_family();       // t5.cc
 Seq2SeqFamily bart_family();     // bart.cc
 Seq2SeqFamily mbart_family();    // bart.cc

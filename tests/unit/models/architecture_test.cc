@@ -46,7 +46,10 @@ TEST(Architectures, SupportedListsDeriveFromTheEntries) {
               1)
         << a.model_type;
   }
-  EXPECT_EQ(seq2seq_model_types(), sorted(seq2seq));
+  // whisper (speech) loads as an encoder-decoder but has no export rows yet, so it is no entry.
+  std::vector<std::string> loadable = seq2seq;
+  loadable.push_back("whisper");
+  EXPECT_EQ(seq2seq_model_types(), sorted(loadable));
   EXPECT_EQ(tasks::seq2seq_model_types(), sorted(seq2seq));
   EXPECT_EQ(sorted(seq2seq), (std::vector<std::string>{"bart", "marian", "mbart", "t5"}));
   EXPECT_EQ(supported_model_types(), sorted(all));
@@ -55,12 +58,9 @@ TEST(Architectures, SupportedListsDeriveFromTheEntries) {
   EXPECT_EQ(tasks::decoder_model_types(), sorted(decoders));
   // Every registered architecture is in the export registry with its entry's tasks, and nothing else is.
   std::set<std::string> exported;
-  for (const auto& [model_type, task, exporter] : tasks::registry_table()) {
-    // The encoder-decoders (models/seq2seq.h) are no Architecture entries.
-    if (!is_seq2seq_model_type(model_type)) exported.insert(model_type);
-  }
+  for (const auto& [model_type, task, exporter] : tasks::registry_table()) exported.insert(model_type);
   EXPECT_EQ(std::vector<std::string>(exported.begin(), exported.end()), sorted(all));
-  for (const std::string& t : seq2seq_model_types()) {
+  for (const std::string& t : tasks::seq2seq_model_types()) {
     EXPECT_TRUE(tasks::get_export_config("onnx", t, "text2text-generation-with-past").is_encoder_decoder) << t;
   }
   for (const Architecture& a : architectures()) {

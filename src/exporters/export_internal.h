@@ -142,7 +142,7 @@ inline io::Json tensor_specs_json(const std::vector<tasks::TensorSpec>& specs) {
 // exporters add their own keys (linear precisions, inputs, outputs).
 inline io::Json export_record(const ExportOptions& options, const std::filesystem::path& model_dir,
                               const std::string& library, const std::string& model_type, const std::string& task,
-                              const std::string& dtype, const std::string& layout, const io::Json& weights,
+                              const std::string& dtype, const io::Json& layout, const io::Json& weights,
                               const std::vector<std::string>& preprocessors, const io::Json& accuracy) {
   io::Json meta = {{"format", models::kNativeFormat},
                    {"tool", "optimum-cpp"},

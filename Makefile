@@ -71,7 +71,8 @@ asan-test: setup
 	  fuzz_safetensors_replay fuzz_pickle_replay fuzz_torch_zip_replay fuzz_config_replay fuzz_tokenizer_replay \
 	  fuzz_export_record_replay fuzz_multipart_replay fuzz_v2_request_replay fuzz_properties_replay \
 	  test_serving_archive fuzz_archive_replay fuzz_openai_generate_replay test_generation fuzz_jinja_replay \
-	  test_decoder fuzz_gguf_replay fuzz_lfs_reply_replay test_preprocessors fuzz_image_replay fuzz_audio_replay
+	  test_decoder fuzz_gguf_replay fuzz_lfs_reply_replay test_preprocessors fuzz_image_replay fuzz_audio_replay \
+	  fuzz_decoder_config_replay
 	$(PY) tests/unit/forward/make_tiny_models.py $(BUILD_ASAN)/forward-fixtures
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  LSAN_OPTIONS=suppressions=$(abspath tests/fuzz/lsan_suppressions.txt) \

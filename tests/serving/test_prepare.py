@@ -116,7 +116,7 @@ def test_embedding_modes(mode, handler, tmp_path, tiny_st):
     ({"save_mode": "onnx"}, "save_mode 'onnx'"),
     ({"save_mode": "torchscript"}, "torchscript"),
     ({"save_mode": "fast"}, "key 'save_mode'"),
-    ({"mode": "translation"}, "key 'mode'"),
+    ({"mode": "transliteration"}, "key 'mode'"),
     ({"num_labels": [2]}, "key 'num_labels'"),
     ({"num_labels": "two"}, "key 'num_labels'"),
     ({"max_length": -5}, "key 'max_length'"),

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <vector>
 #include <map>
@@ -119,6 +121,22 @@ inline AccuracyOptions guard_options(const ExportOptions& options, const tasks::
 // is, guard and validation figures, how to load it), from the final record
 // `meta`; a README.md in `source_dir` is kept as README.source.md.
 void write_model_card(const std::filesystem::path& dir, const io::Json& meta, const std::filesystem::path& source_dir);
+
+// Cosine of two logit rows for the causal-LM / encoder-decoder guards: 1 for
+// two zero rows, 0 for one, and 0 when not finite (NaN / inf in the
+// low-precision model fails the guard).
+inline double cosine(const float* a, const float* b, int64_t n) {
+  double dot = 0, na = 0, nb = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    dot += static_cast<double>(a[i]) * b[i];
+    na += static_cast<double>(a[i]) * a[i];
+    nb += static_cast<double>(b[i]) * b[i];
+  }
+  const double c = (na == 0 || nb == 0) ? (na == nb ? 1.0 : 0.0) : dot / std::sqrt(na * nb);
+  return std::isfinite(c) ? c : 0.0;
+}
+
+inline int64_t argmax(const float* v, int64_t n) { return std::max_element(v, v + n) - v; }
 
 // "int8" for S8 weights, else the weight type's name (the record's dtype labels).
 inline std::string dtype_label(kernels::WeightType t) {

@@ -34,18 +34,8 @@ constexpr int64_t kRandomSamples = 32;
 
 using Rows = std::vector<std::vector<int64_t>>;
 
-double cosine(const float* a, const float* b, int64_t n) {
-  double dot = 0, na = 0, nb = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    dot += static_cast<double>(a[i]) * b[i];
-    na += static_cast<double>(a[i]) * a[i];
-    nb += static_cast<double>(b[i]) * b[i];
-  }
-  const double c = (na == 0 || nb == 0) ? (na == nb ? 1.0 : 0.0) : dot / std::sqrt(na * nb);
-  return std::isfinite(c) ? c : 0.0;  // NaN / inf in the low-precision model fails the guard
-}
-
-int64_t argmax(const float* v, int64_t n) { return std::max_element(v, v + n) - v; }
+using internal::argmax;
+using internal::cosine;
 
 // One forward of an encoder-decoder: `enc` rows encoded as a right-padded
 // batch, each decoded teacher-forced on `dec` (same row count) in its own
